@@ -1,0 +1,60 @@
+/** Flag parsing for commands: `node:util` parseArgs, then a zod schema. */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { z } from "zod";
+import { formatIssues } from "../engine/mod.ts";
+
+/** A mistake in how a command was called; exit code 1. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Flags every command accepts. */
+export const COMMON_OPTIONS = {
+  repo: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** Parses `argv` for a command and validates the result with `schema`. */
+export function parseFlags<S extends z.ZodType>(
+  command: string,
+  argv: readonly string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+  schema: S,
+): z.output<S> {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...COMMON_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    }) as typeof parsed;
+  } catch (err) {
+    const text = (err as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, "");
+    throw new UsageError(`${command}: ${text} (see "larder ${command} --help")`);
+  }
+  const values = Object.fromEntries(
+    Object.entries(parsed.values).map(([k, v]) => [k.replaceAll("-", "_"), v]),
+  );
+  const input = { ...values, positionals: parsed.positionals };
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const lines = formatIssues(result.error, input).map((l) =>
+      l.replace(/^positionals(\[\d+\])?/, "argument").replace(
+        /^([a-z_]+)/,
+        (m) => `--${m.replaceAll("_", "-")}`,
+      )
+    );
+    throw new UsageError(`${command}: ${lines.join("; ")}`);
+  }
+  return result.data;
+}
+
+/** The folder the user ran the command from (`deno task` runs tasks in the project root). */
+export function userCwd(): string {
+  return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+}

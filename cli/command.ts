@@ -1,0 +1,12 @@
+/** What a CLI command is. */
+
+/** A CLI command. */
+export interface Command {
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly help: string;
+  /** Runs the command; returns the exit code. */
+  run(argv: readonly string[]): Promise<number>;
+}

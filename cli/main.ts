@@ -1,0 +1,72 @@
+/**
+ * The `larder` command line. `deno task larder <command> --help` describes each command.
+ */
+import { isLarderError } from "../engine/mod.ts";
+import { UsageError } from "./_args.ts";
+import { table } from "./_output.ts";
+import type { Command } from "./command.ts";
+import { exitCodeFor } from "./exit_codes.ts";
+import { initCommand } from "./commands/init.ts";
+import { objectCommands } from "./commands/objects.ts";
+import { applyCommand, planCommand } from "./commands/plan.ts";
+import { registryDumpCommand } from "./commands/registry_dump.ts";
+import { teardownCommand } from "./commands/teardown.ts";
+
+/** Every command, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  initCommand,
+  planCommand,
+  applyCommand,
+  teardownCommand,
+  registryDumpCommand,
+  ...objectCommands,
+];
+
+function usage(): string {
+  return `Larder: a feature store for TypeScript and the edge.
+
+Usage: deno task larder <command> [options]
+
+${table(["COMMAND", "WHAT IT DOES"], COMMANDS.map((c) => [c.name, c.summary]))}
+
+Every command takes --help, --repo DIR (default: the current folder) and --json.`;
+}
+
+/** Runs the CLI with `args`; returns the exit code (0 ok, 1 user error, 2 internal error). */
+export async function main(args: readonly string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name === undefined ? 1 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  const json = rest.includes("--json");
+  try {
+    if (!command) {
+      throw new UsageError(`Unknown command "${name}": run "deno task larder --help" for the list`);
+    }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      console.log(command.help);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (err) {
+    const code = exitCodeFor(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (json) {
+      console.error(JSON.stringify({
+        error: { code: isLarderError(err) ? err.code : code === 1 ? "USAGE" : "INTERNAL", message },
+      }));
+    } else if (code === 1) {
+      console.error(`error: ${message}`);
+    } else {
+      console.error(`internal error (a bug in Larder; please report it): ${message}`);
+      if (err instanceof Error && err.stack) console.error(err.stack);
+    }
+    return code;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

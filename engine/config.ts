@@ -1,0 +1,179 @@
+/** `larder.yaml`: the feature repository's configuration, validated by one schema. */
+import { z } from "zod";
+import { parseDocument } from "yaml";
+import { formatIssues, formatPath, LarderError, NameSchema } from "../registry/mod.ts";
+
+const MEMORY = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
+const CacheTtl = z.number().nonnegative().default(60);
+
+/** `registry:` — where the registry document lives. */
+export const RegistryConfigSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("file"),
+    path: z.string().min(1).default("data/registry.json"),
+    cache_ttl_seconds: CacheTtl,
+  }),
+  z.strictObject({
+    type: z.literal("redis"),
+    /** Default: `UPSTASH_REDIS_REST_URL`. */
+    url: z.url().optional(),
+    /** Default: `UPSTASH_REDIS_REST_TOKEN`. */
+    token: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    cache_ttl_seconds: CacheTtl,
+  }),
+]);
+export type RegistryConfig = z.output<typeof RegistryConfigSchema>;
+
+/** `online_store:` — where materialized features are served from. */
+export const OnlineStoreConfigSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("deno_kv"),
+    /** A local file; `platform` uses the KV that Deno Deploy provides. */
+    path: z.string().min(1).default("data/online.kv"),
+  }),
+  z.strictObject({
+    type: z.literal("redis"),
+    url: z.url().optional(),
+    token: z.string().min(1).optional(),
+    key_prefix: z.string().min(1).default("larder"),
+    /** Expire online rows this long after they are written. */
+    key_ttl_seconds: z.number().int().positive().optional(),
+  }),
+]);
+export type OnlineStoreConfig = z.output<typeof OnlineStoreConfigSchema>;
+
+/** `offline_store:` — the engine for historical retrieval. */
+export const OfflineStoreConfigSchema = z.strictObject({
+  type: z.literal("duckdb").default("duckdb"),
+  memory_limit: z.string().regex(MEMORY, {
+    error: (iss) => `expected a size such as "2GB" or "512MiB", got ${JSON.stringify(iss.input)}`,
+  }).default("2GB"),
+});
+export type OfflineStoreConfig = z.output<typeof OfflineStoreConfigSchema>;
+
+/** `auth:` — how the feature server identifies callers. */
+export const AuthConfigSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("none") }),
+  z.strictObject({
+    type: z.literal("token"),
+    tokens: z.array(z.strictObject({
+      name: z.string().min(1),
+      /** SHA-256 hex of the token; the token itself is never stored. */
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: "expected 64 lowercase hex digits" }),
+      roles: z.array(z.string().min(1)).default([]),
+    })).min(1),
+  }),
+  z.strictObject({
+    type: z.literal("oidc"),
+    issuer: z.url(),
+    audience: z.string().min(1),
+    /** Default: the issuer's discovery document's `jwks_uri`. */
+    jwks_url: z.url().optional(),
+    roles_claim: z.string().min(1).default("roles"),
+  }),
+]);
+export type AuthConfig = z.output<typeof AuthConfigSchema>;
+
+/** `feature_server:` — what `serve` exposes. */
+export const FeatureServerConfigSchema = z.strictObject({
+  /** Serve only these feature services (and nothing else). */
+  feature_services: z.array(NameSchema).optional(),
+});
+
+/** The whole of `larder.yaml`. */
+export const LarderConfigSchema = z.strictObject({
+  project: NameSchema,
+  registry: RegistryConfigSchema.default({
+    type: "file",
+    path: "data/registry.json",
+    cache_ttl_seconds: 60,
+  }),
+  online_store: OnlineStoreConfigSchema.default({ type: "deno_kv", path: "data/online.kv" }),
+  offline_store: OfflineStoreConfigSchema.default({ type: "duckdb", memory_limit: "2GB" }),
+  auth: AuthConfigSchema.default({ type: "none" }),
+  /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
+  definitions: z.array(z.string().min(1)).min(1).optional(),
+  feature_server: FeatureServerConfigSchema.default({}),
+});
+export type LarderConfig = z.output<typeof LarderConfigSchema>;
+
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string of a parsed YAML tree. */
+export function interpolateEnv(
+  value: unknown,
+  env: (name: string) => string | undefined,
+  file: string,
+  path: PropertyKey[] = [],
+): unknown {
+  if (typeof value === "string") {
+    return value.replace(ENV_REF, (_m, name: string, fallback: string | undefined) => {
+      const found = env(name);
+      if (found !== undefined) return found;
+      if (fallback !== undefined) return fallback;
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `${file}: ${formatPath(path)}: environment variable "${name}" is not set`,
+        { details: { file, path: formatPath(path), variable: name } },
+      );
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, file, [...path, i]));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, file, [...path, k])]),
+    );
+  }
+  return value;
+}
+
+/** Parses and validates the text of `larder.yaml`; `file` names it in messages. */
+export function parseConfig(
+  text: string,
+  options: { file?: string; env?: (name: string) => string | undefined } = {},
+): LarderConfig {
+  const file = options.file ?? "larder.yaml";
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : "";
+    const what = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new LarderError("CONFIG_INVALID", `${file}: ${at}${what}`);
+  }
+  const raw = doc.toJS() as unknown;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
+  }
+  const env = options.env ?? ((name: string) => Deno.env.get(name));
+  const interpolated = interpolateEnv(raw, env, file);
+  const parsed = LarderConfigSchema.safeParse(interpolated);
+  if (!parsed.success) {
+    const lines = formatIssues(parsed.error, interpolated);
+    throw new LarderError("CONFIG_INVALID", lines.map((l) => `${file}: ${l}`).join("\n"), {
+      details: { file, issues: lines },
+    });
+  }
+  return parsed.data;
+}
+
+/** Reads and validates `<repo>/larder.yaml`. */
+export async function loadConfig(
+  repo: string,
+  options: { env?: (name: string) => string | undefined } = {},
+): Promise<LarderConfig> {
+  const path = `${repo}/larder.yaml`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `Cannot find larder.yaml in "${repo}": run "deno task larder init" to create a feature repo, or pass --repo`,
+      );
+    }
+    throw err;
+  }
+  return parseConfig(text, { file: "larder.yaml", ...options });
+}

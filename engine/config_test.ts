@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { LarderError } from "../registry/mod.ts";
+import { parseConfig } from "./config.ts";
+
+const noEnv = () => undefined;
+
+function configError(text: string, env: (n: string) => string | undefined = noEnv): string {
+  try {
+    parseConfig(text, { env });
+  } catch (err) {
+    assert.ok(err instanceof LarderError);
+    assert.equal(err.code, "CONFIG_INVALID");
+    return err.message;
+  }
+  assert.fail("expected parseConfig() to throw");
+}
+
+Deno.test("parseConfig() fills defaults for embedded stores", () => {
+  const config = parseConfig("project: demo\n", { env: noEnv });
+  assert.deepEqual(config.registry, {
+    type: "file",
+    path: "data/registry.json",
+    cache_ttl_seconds: 60,
+  });
+  assert.deepEqual(config.online_store, { type: "deno_kv", path: "data/online.kv" });
+  assert.deepEqual(config.offline_store, { type: "duckdb", memory_limit: "2GB" });
+  assert.deepEqual(config.auth, { type: "none" });
+});
+
+Deno.test("parseConfig() names the key path and the wrong value", () => {
+  assert.equal(
+    configError("project: demo\nonline_store:\n  type: reddis\n"),
+    'larder.yaml: online_store.type: expected "deno_kv" or "redis", got "reddis"',
+  );
+  assert.equal(
+    configError("online_store: {}\n"),
+    'larder.yaml: project: is required\nlarder.yaml: online_store.type: expected "deno_kv" or "redis", got nothing',
+  );
+  assert.equal(
+    configError("project: demo\nregistery: {}\n"),
+    'larder.yaml: unknown key "registery"',
+  );
+  assert.equal(
+    configError("project: demo\noffline_store:\n  memory_limit: lots\n"),
+    'larder.yaml: offline_store.memory_limit: expected a size such as "2GB" or "512MiB", got "lots"',
+  );
+  assert.equal(
+    configError("project: demo\nregistry:\n  type: file\n  cache_ttl_seconds: -1\n"),
+    "larder.yaml: registry.cache_ttl_seconds: must be at least 0, got -1",
+  );
+  assert.equal(
+    configError("project: my-demo\n"),
+    'larder.yaml: project: invalid name "my-demo": use letters, digits and "_", not starting with a digit',
+  );
+});
+
+Deno.test("parseConfig() reports YAML syntax errors with their position", () => {
+  assert.match(configError("project: demo\n  bad: [\n"), /^larder\.yaml: line \d+, column \d+: /);
+  assert.equal(
+    configError("- a\n- b\n"),
+    'larder.yaml: expected a mapping with at least "project"',
+  );
+});
+
+Deno.test("parseConfig() interpolates ${VAR} and ${VAR:-default}", () => {
+  const env = (n: string) =>
+    ({ TOKEN: "s3cret", URL: "https://r.example.com" } as Record<string, string>)[n];
+  const config = parseConfig(
+    "project: demo\nonline_store:\n  type: redis\n  url: ${URL}\n  token: ${TOKEN}\n  key_prefix: ${PREFIX:-lx}\n",
+    { env },
+  );
+  assert.deepEqual(config.online_store, {
+    type: "redis",
+    url: "https://r.example.com",
+    token: "s3cret",
+    key_prefix: "lx",
+  });
+  assert.equal(
+    configError("project: demo\nonline_store:\n  type: redis\n  token: ${MISSING_TOKEN}\n"),
+    'larder.yaml: online_store.token: environment variable "MISSING_TOKEN" is not set',
+  );
+});
+
+Deno.test("parseConfig() validates auth settings", () => {
+  assert.equal(
+    configError(
+      "project: demo\nauth:\n  type: token\n  tokens:\n    - name: a\n      sha256: abc\n",
+    ),
+    "larder.yaml: auth.tokens[0].sha256: expected 64 lowercase hex digits",
+  );
+});

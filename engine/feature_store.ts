@@ -1,0 +1,226 @@
+/** `FeatureStore`: the SDK entry that the CLI, the server and users' code share. */
+import { resolve } from "node:path";
+import {
+  applyPlan,
+  type EntitySpec,
+  type FileSourceSpec,
+  LarderError,
+  type Plan,
+  planChanges,
+  Registry,
+  type RegistryBackend,
+  type RepoContents,
+} from "../registry/mod.ts";
+import { type LarderConfig, loadConfig } from "./config.ts";
+import { loadDefinitions } from "./definitions_loader.ts";
+import { createRegistryBackend } from "./registry_backends.ts";
+import type { OfflineStore } from "./offline/offline_store.ts";
+import type { OnlineStore } from "./online/online_store.ts";
+
+/** Options for {@linkcode FeatureStore.open}. */
+export interface FeatureStoreOptions {
+  /** The feature repo folder (holding `larder.yaml`). */
+  readonly repo: string;
+  /** Use this configuration instead of reading `larder.yaml`. */
+  readonly config?: LarderConfig;
+  /** Environment lookup for `${VAR}` in `larder.yaml`. @default Deno.env.get */
+  readonly env?: (name: string) => string | undefined;
+  /** Use this registry backend instead of the configured one. */
+  readonly registryBackend?: RegistryBackend;
+  /** Use this offline engine instead of creating one on first use. */
+  readonly offlineStore?: OfflineStore;
+  /** Use this online store instead of creating one on first use. */
+  readonly onlineStore?: OnlineStore;
+}
+
+/** The outcome of {@linkcode FeatureStore.plan}. */
+export interface PlanResult {
+  readonly plan: Plan;
+  /** Definition modules that were read. */
+  readonly files: readonly string[];
+}
+
+/** Options for {@linkcode FeatureStore.apply}. */
+export interface ApplyOptions {
+  /** Do not check that source files have the columns the definitions name. @default false */
+  readonly skipSourceValidation?: boolean;
+}
+
+/** The outcome of {@linkcode FeatureStore.apply}. */
+export interface ApplyResult extends PlanResult {
+  /** Whether the registry was written (false when nothing changed). */
+  readonly written: boolean;
+  /** The registry version after the apply. */
+  readonly version: number;
+}
+
+/**
+ * A feature store opened on a feature repo.
+ *
+ * @example
+ * ```ts
+ * import { FeatureStore } from "larder";
+ * const store = await FeatureStore.open({ repo: "examples/driver_repo" });
+ * const { plan } = await store.plan();
+ * await store.close();
+ * ```
+ */
+export class FeatureStore {
+  /** Absolute path of the feature repo. */
+  readonly repoDir: string;
+  readonly config: LarderConfig;
+  /** The project's registry: `list*`, `get`, `read`. */
+  readonly registry: Registry;
+  #offline: OfflineStore | undefined;
+  #offlineOpening: Promise<OfflineStore> | undefined;
+  #online: OnlineStore | undefined;
+  readonly #ownsOffline: boolean;
+  readonly #ownsOnline: boolean;
+
+  private constructor(
+    repoDir: string,
+    config: LarderConfig,
+    registry: Registry,
+    options: FeatureStoreOptions,
+  ) {
+    this.repoDir = repoDir;
+    this.config = config;
+    this.registry = registry;
+    this.#offline = options.offlineStore;
+    this.#online = options.onlineStore;
+    this.#ownsOffline = options.offlineStore === undefined;
+    this.#ownsOnline = options.onlineStore === undefined;
+  }
+
+  /** Opens the feature repo at `options.repo`: reads `larder.yaml` and connects the registry. */
+  static async open(options: FeatureStoreOptions): Promise<FeatureStore> {
+    const repoDir = resolve(options.repo);
+    const config = options.config ??
+      await loadConfig(repoDir, options.env ? { env: options.env } : {});
+    const backend = options.registryBackend ??
+      await createRegistryBackend(config, repoDir, options.env ?? ((n) => Deno.env.get(n)));
+    const registry = new Registry(backend, {
+      project: config.project,
+      cacheTtlSeconds: config.registry.cache_ttl_seconds,
+    });
+    return new FeatureStore(repoDir, config, registry, options);
+  }
+
+  /** Imports and checks the repo's definitions. */
+  async definitions(): Promise<{ contents: RepoContents; files: readonly string[] }> {
+    return await loadDefinitions(this.repoDir, this.config.definitions);
+  }
+
+  /** Compares the repo's definitions with the registry. Writes nothing. */
+  async plan(): Promise<PlanResult> {
+    const { contents, files } = await this.definitions();
+    const current = await this.registry.read({ fresh: true });
+    return { plan: await planChanges(current, contents), files };
+  }
+
+  /**
+   * Validates the definitions (and their source files), then writes the registry by
+   * compare-and-set. Nothing is written when anything fails, or when nothing changed.
+   * Deleted feature views lose their online data.
+   */
+  async apply(options: ApplyOptions = {}): Promise<ApplyResult> {
+    const { contents, files } = await this.definitions();
+    const current = await this.registry.read({ fresh: true });
+    const plan = await planChanges(current, contents);
+    if (!options.skipSourceValidation) await this.#validateSources(contents);
+    if (!plan.hasChanges) return { plan, files, written: false, version: current.version };
+    const next = applyPlan(current, contents, plan);
+    const written = await this.registry.commit(current, next);
+    const deletedViews = plan.changes
+      .filter((c) => c.action === "delete" && c.kind === "featureView")
+      .map((c) => c.name);
+    if (deletedViews.length > 0) {
+      const online = await this.onlineStore();
+      await online?.deleteViews(deletedViews);
+    }
+    return { plan, files, written: true, version: written.version };
+  }
+
+  /** Removes every object from the registry and every row from the online store. */
+  async teardown(): Promise<{ version: number }> {
+    const online = await this.onlineStore();
+    await online?.deleteAll();
+    const doc = await this.registry.update((d) => ({
+      ...d,
+      objects: {
+        entity: {},
+        dataSource: {},
+        featureView: {},
+        onDemandFeatureView: {},
+        featureService: {},
+        permission: {},
+      },
+      materializations: {},
+    }));
+    return { version: doc.version };
+  }
+
+  /** The offline engine, created on first use (it is heavy: never on the online path). */
+  async offlineStore(): Promise<OfflineStore> {
+    if (this.#offline) return this.#offline;
+    this.#offlineOpening ??= (async () => {
+      const { createOfflineStore } = await import("./offline_factory.ts");
+      const store = await createOfflineStore(this.config.offline_store);
+      this.#offline = store;
+      return store;
+    })();
+    return await this.#offlineOpening;
+  }
+
+  /** The online store, created on first use; `undefined` until a backend exists. */
+  async onlineStore(): Promise<OnlineStore | undefined> {
+    if (this.#online) return this.#online;
+    const { createOnlineStore } = await import("./online_factory.ts");
+    this.#online = await createOnlineStore(this.config, this.repoDir);
+    return this.#online;
+  }
+
+  /** Releases the registry, the engines and the stores. */
+  async close(): Promise<void> {
+    await this.registry.backend.close();
+    if (this.#ownsOffline && this.#offline) await this.#offline.close();
+    if (this.#ownsOnline && this.#online) await this.#online.close();
+    this.#offline = undefined;
+    this.#online = undefined;
+  }
+
+  async #validateSources(contents: RepoContents): Promise<void> {
+    const problems: string[] = [];
+    const views = [...contents.featureView.values()];
+    if (views.length === 0) return;
+    const offline = await this.offlineStore();
+    const { checkSourceCompatibility } = await import("./offline/mod.ts");
+    for (const view of views) {
+      let source = contents.dataSource.get(view.source);
+      if (source?.kind === "push") source = contents.dataSource.get(source.batchSource);
+      if (!source || source.kind !== "file") continue;
+      const entities = view.entities
+        .map((e) => contents.entity.get(e))
+        .filter((e): e is EntitySpec => e !== undefined);
+      try {
+        const columns = await offline.describeSource(source as FileSourceSpec, this.repoDir);
+        problems.push(
+          ...checkSourceCompatibility(view, source as FileSourceSpec, entities, columns),
+        );
+      } catch (err) {
+        if (err instanceof LarderError && err.code === "SOURCE_INVALID") problems.push(err.message);
+        else throw err;
+      }
+    }
+    if (problems.length > 0) {
+      throw new LarderError(
+        "SOURCE_INVALID",
+        (problems.length === 1
+          ? problems[0]!
+          : `Source validation found ${problems.length} problems:\n  ${problems.join("\n  ")}`) +
+          "\n(apply --skip-source-validation skips this check)",
+        { details: { problems } },
+      );
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * @module
+ * The engine shared by the CLI and the server: configuration, definition loading and
+ * `FeatureStore`. The offline engine (DuckDB) is loaded lazily, never on the online path.
+ *
+ * @example
+ * ```ts
+ * import { FeatureStore } from "./mod.ts";
+ * const store = await FeatureStore.open({ repo: "examples/driver_repo" });
+ * console.log((await store.plan()).plan.hasChanges);
+ * await store.close();
+ * ```
+ */
+export {
+  type AuthConfig,
+  AuthConfigSchema,
+  interpolateEnv,
+  type LarderConfig,
+  LarderConfigSchema,
+  loadConfig,
+  type OfflineStoreConfig,
+  type OnlineStoreConfig,
+  parseConfig,
+  type RegistryConfig,
+} from "./config.ts";
+export { loadDefinitions, type LoadedDefinitions } from "./definitions_loader.ts";
+export {
+  type ApplyOptions,
+  type ApplyResult,
+  FeatureStore,
+  type FeatureStoreOptions,
+  type PlanResult,
+} from "./feature_store.ts";
+export { createRegistryBackend } from "./registry_backends.ts";
+export { type Columns, writeTable } from "./table_writer.ts";
+export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
+export type { OnlineStore } from "./online/online_store.ts";
+export {
+  formatIssues,
+  isLarderError,
+  isUserError,
+  KIND_LABEL,
+  LarderError,
+  type LarderErrorCode,
+  type ObjectChange,
+  type ObjectKind,
+  type Plan,
+  type RegistryDocument,
+  type RegistryObject,
+} from "../registry/mod.ts";

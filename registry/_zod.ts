@@ -1,0 +1,83 @@
+/** Turns zod issues into messages that name the field and say what is wrong. */
+import type { z } from "zod";
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
+  let current: unknown = input;
+  for (const key of path) {
+    if (current === null || typeof current !== "object" || !(key in current)) {
+      return { found: false, value: undefined };
+    }
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return { found: true, value: current };
+}
+
+/** Renders a key path as `a.b[0].c`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      out += out === "" ? key : `.${key}`;
+    } else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
+function either(values: readonly unknown[]): string {
+  const shown = values.map((v) => JSON.stringify(v));
+  if (shown.length <= 1) return shown.join("");
+  return `${shown.slice(0, -1).join(", ")} or ${shown.at(-1)}`;
+}
+
+function issueText(issue: z.core.$ZodIssue, input: unknown): string {
+  const { found, value } = valueAt(input, issue.path);
+  switch (issue.code) {
+    case "invalid_union": {
+      const options = (issue as { options?: unknown[] }).options;
+      if (options) return `expected ${either(options)}, got ${describe(value)}`;
+      return `${issue.message}, got ${describe(value)}`;
+    }
+    case "invalid_value":
+      return `expected ${either(issue.values)}, got ${describe(value)}`;
+    case "invalid_type":
+      if (!found || value === undefined) return "is required";
+      return `expected ${issue.expected === "int" ? "an integer" : issue.expected}, got ${
+        describe(value)
+      }`;
+    case "unrecognized_keys":
+      return `unknown ${issue.keys.length === 1 ? "key" : "keys"} ${
+        issue.keys.map((k) => JSON.stringify(k)).join(", ")
+      }`;
+    case "too_small":
+      if (issue.origin === "array") {
+        return `expected at least ${issue.minimum} ${issue.minimum === 1 ? "item" : "items"}`;
+      }
+      if (issue.origin === "string") return "must not be empty";
+      return `must be ${issue.inclusive ? "at least" : "greater than"} ${issue.minimum}, got ${
+        describe(value)
+      }`;
+    case "too_big":
+      return `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}`;
+    default:
+      return issue.message;
+  }
+}
+
+/** One line per issue: `path: what is wrong`. */
+export function formatIssues(error: z.ZodError, input: unknown): string[] {
+  return error.issues.map((issue) => {
+    const path = formatPath(issue.path);
+    const text = issueText(issue, input);
+    return path === "" ? text : `${path}: ${text}`;
+  });
+}

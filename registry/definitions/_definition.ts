@@ -1,0 +1,57 @@
+/** What every built definition shares, and the validation step every builder runs. */
+import type { z } from "zod";
+import { LarderError } from "../errors.ts";
+import { formatIssues } from "../_zod.ts";
+import { KIND_LABEL, type ObjectKind, type SpecOf } from "../specs.ts";
+
+/** Brand that marks built definitions; `Symbol.for` so that module copies agree. */
+export const DEFINITION: unique symbol = Symbol.for("larder.definition") as never;
+
+/** A built definition object of some kind. */
+export interface Definition<K extends ObjectKind = ObjectKind> {
+  readonly [DEFINITION]: K;
+  readonly kind: K;
+  readonly name: string;
+  /** The normalized form the registry stores. */
+  readonly spec: SpecOf[K];
+}
+
+/** Whether `value` is a built definition (optionally of one kind). */
+export function isDefinition<K extends ObjectKind>(
+  value: unknown,
+  kind?: K,
+): value is Definition<K> {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false;
+  const brand = (value as Record<symbol, unknown>)[DEFINITION];
+  return typeof brand === "string" && (kind === undefined || brand === kind);
+}
+
+/** Parses builder input, throwing a message that names the object and field. */
+export function parseDefinition<S extends z.ZodType>(
+  kind: ObjectKind,
+  schema: S,
+  input: unknown,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const name = typeof (input as { name?: unknown } | null)?.name === "string"
+    ? ` "${(input as { name: string }).name}"`
+    : "";
+  const lines = formatIssues(result.error, input);
+  throw new LarderError(
+    "DEFINITION_INVALID",
+    `${KIND_LABEL[kind]}${name}: ${lines.join("; ")}`,
+    { details: { kind, issues: lines } },
+  );
+}
+
+/** Makes a definition object with its brand set and everything frozen. */
+export function brand<K extends ObjectKind, T extends object>(kind: K, body: T): T & Definition<K> {
+  Object.defineProperty(body, DEFINITION, { value: kind, enumerable: false });
+  return Object.freeze(body) as T & Definition<K>;
+}
+
+/** A reference to another object: the object itself or its name. */
+export function refName(ref: string | { readonly name: string }): string {
+  return typeof ref === "string" ? ref : ref.name;
+}

@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import {
+  entity,
+  featureService,
+  featureView,
+  fileSource,
+  permission,
+  pushSource,
+  requestSource,
+} from "../mod.ts";
+import { LarderError } from "../errors.ts";
+
+const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
+const source = fileSource({ name: "stats", path: "data/stats.parquet", timestampField: "ts" });
+
+function throwsDefinition(fn: () => unknown, message: string | RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof LarderError, `expected a LarderError, got ${err}`);
+    assert.equal(err.code, "DEFINITION_INVALID");
+    if (typeof message === "string") assert.equal(err.message, message);
+    else assert.match(err.message, message);
+    return true;
+  });
+}
+
+Deno.test("entity() defaults join keys to the name and normalizes the spec", () => {
+  const user = entity({ name: "user" });
+  assert.deepEqual(user.spec, {
+    name: "user",
+    description: "",
+    tags: {},
+    owner: "",
+    joinKeys: ["user"],
+    valueType: "string",
+  });
+});
+
+Deno.test("entity() rejects invalid names naming the object and field", () => {
+  throwsDefinition(
+    () => entity({ name: "1driver" }),
+    'Entity "1driver": name: invalid name "1driver": use letters, digits and "_", not starting with a digit',
+  );
+  throwsDefinition(
+    () => entity({ name: "driver", joinKeys: ["driver-id"] }),
+    /^Entity "driver": joinKeys\[0\]: invalid name "driver-id"/,
+  );
+});
+
+Deno.test("entity() rejects an unknown value type and unknown keys", () => {
+  throwsDefinition(
+    // @ts-expect-error: deliberately wrong type
+    () => entity({ name: "driver", valueType: "int128" }),
+    /^Entity "driver": valueType: expected "int32", .* or "timestamp", got "int128"$/,
+  );
+  throwsDefinition(
+    // @ts-expect-error: deliberately unknown key
+    () => entity({ name: "driver", joinKey: "x" }),
+    'Entity "driver": unknown key "joinKey"',
+  );
+});
+
+Deno.test("fileSource() infers the format from the path", () => {
+  assert.equal(fileSource({ name: "a", path: "x/*.csv", timestampField: "ts" }).spec.format, "csv");
+  assert.equal(fileSource({ name: "a", path: "x/", timestampField: "ts" }).spec.format, "parquet");
+  throwsDefinition(
+    () => fileSource({ name: "a", path: "", timestampField: "ts" }),
+    'Data source "a": path: must not be empty',
+  );
+});
+
+Deno.test("featureView() normalizes ttl, entities, source and features", () => {
+  const view = featureView({
+    name: "driver_hourly_stats",
+    entities: [driver],
+    ttl: "1h30m",
+    schema: { conv_rate: "float32", tags: "string[]" },
+    source,
+  });
+  assert.equal(view.spec.ttlSeconds, 5400);
+  assert.deepEqual(view.spec.entities, ["driver"]);
+  assert.equal(view.spec.source, "stats");
+  assert.deepEqual(view.spec.features, [
+    { name: "conv_rate", type: "float32" },
+    { name: "tags", type: "string[]" },
+  ]);
+  assert.equal(view.features.conv_rate.ref, "driver_hourly_stats:conv_rate");
+  assert.equal(String(view.features.tags), "driver_hourly_stats:tags");
+  assert.equal(
+    featureView({ name: "v", schema: { a: "bool" }, source: "stats" }).spec.ttlSeconds,
+    0,
+  );
+});
+
+Deno.test("featureView() rejects a negative or malformed ttl", () => {
+  throwsDefinition(
+    () => featureView({ name: "v", ttl: -5, schema: { a: "int64" }, source }),
+    'Feature view "v": ttl: must not be negative, got -5',
+  );
+  throwsDefinition(
+    () => featureView({ name: "v", ttl: "-2h", schema: { a: "int64" }, source }),
+    'Feature view "v": ttl: must not be negative, got "-2h"',
+  );
+  throwsDefinition(
+    () => featureView({ name: "v", ttl: "2 hours", schema: { a: "int64" }, source }),
+    'Feature view "v": ttl: expected a duration such as "90s", "15m", "2h", "1d" or "1h30m", got "2 hours"',
+  );
+});
+
+Deno.test("featureView() rejects an empty schema and bad feature types", () => {
+  throwsDefinition(
+    () => featureView({ name: "v", schema: {}, source }),
+    'Feature view "v": schema: expected at least one feature',
+  );
+  throwsDefinition(
+    // @ts-expect-error: deliberately wrong type
+    () => featureView({ name: "v", schema: { a: "float" }, source }),
+    /^Feature view "v": schema\.a: expected "int32", .*got "float"$/,
+  );
+});
+
+Deno.test("FeatureView.select() projects known features and rejects unknown ones", () => {
+  const view = featureView({ name: "v", schema: { a: "int64", b: "bool" }, source });
+  assert.deepEqual(view.select(["b"]).features, ["b"]);
+  assert.throws(
+    // @ts-expect-error: "c" is not a feature of the view
+    () => view.select(["c"]),
+    { message: 'Feature view "v": select() names unknown feature "c": the view has "a", "b"' },
+  );
+});
+
+Deno.test("featureService() groups references by view", () => {
+  const view = featureView({ name: "v", schema: { a: "int64", b: "bool" }, source });
+  const svc = featureService({
+    name: "svc",
+    features: [view.features.b, "w:x", view.select(["a"])],
+  });
+  assert.deepEqual(svc.spec.projections, [
+    { view: "v", features: ["b", "a"] },
+    { view: "w", features: ["x"] },
+  ]);
+  throwsDefinition(
+    () => featureService({ name: "svc", features: ["v.a"] }),
+    'Feature service "svc": features[0]: expected "view:feature", got "v.a"',
+  );
+  throwsDefinition(
+    () => featureService({ name: "svc", features: [] }),
+    'Feature service "svc": features: expected at least 1 item',
+  );
+});
+
+Deno.test("pushSource() and requestSource() build their specs", () => {
+  const push = pushSource({ name: "p", batchSource: source });
+  assert.equal(push.spec.kind === "push" && push.spec.batchSource, "stats");
+  const req = requestSource({ name: "tx", schema: { amount: "float64" } });
+  assert.deepEqual(req.spec.kind === "request" && req.spec.schema, [{
+    name: "amount",
+    type: "float64",
+  }]);
+});
+
+Deno.test("permission() expands action aliases and checks patterns", () => {
+  const p = permission({
+    name: "readers",
+    types: ["featureView"],
+    actions: ["READ", "DESCRIBE"],
+    roles: ["m"],
+  });
+  assert.deepEqual(p.spec.actions, ["DESCRIBE", "READ_ONLINE", "READ_OFFLINE"]);
+  assert.deepEqual(p.spec.namePatterns, [".*"]);
+  throwsDefinition(
+    () =>
+      permission({
+        name: "p",
+        types: ["featureView"],
+        namePatterns: ["("],
+        actions: ["ALL"],
+        roles: ["x"],
+      }),
+    'Permission "p": namePatterns[0]: invalid regular expression "("',
+  );
+  throwsDefinition(
+    // @ts-expect-error: deliberately unknown action
+    () => permission({ name: "p", types: ["featureView"], actions: ["READ_ALL"], roles: ["x"] }),
+    /^Permission "p": actions\[0\]: expected "CREATE", .* got "READ_ALL"$/,
+  );
+});

@@ -1,0 +1,99 @@
+/** `featureService()`: a named set of features that a model consumes. */
+import { z } from "zod";
+import { NameSchema } from "../names.ts";
+import type { FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
+import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
+import type { FeatureRef, FeatureView, FeatureViewProjection } from "./feature_view.ts";
+
+/** What a service may list: whole views, projections, typed handles or `view:feature` strings. */
+export type ServiceFeature =
+  | FeatureView
+  | FeatureViewProjection
+  | FeatureRef
+  | { readonly kind: "onDemandFeatureView"; readonly name: string; readonly spec: unknown }
+  | string;
+
+const REF = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$/;
+
+const ServiceFeatureSchema = z.union([
+  z.string().regex(REF, {
+    error: (iss) => `expected "view:feature", got ${JSON.stringify(iss.input)}`,
+  }),
+  z.custom<Definition<"featureView" | "onDemandFeatureView">>(
+    (v) => isDefinition(v, "featureView") || isDefinition(v, "onDemandFeatureView"),
+  ),
+  z.custom<FeatureViewProjection>((v) => (v as { kind?: unknown })?.kind === "projection"),
+  z.custom<FeatureRef>((v) => (v as { kind?: unknown })?.kind === "featureRef"),
+], { error: () => 'expected a feature view, a projection, a feature handle or "view:feature"' });
+
+/** What `featureService()` accepts. */
+export const FeatureServiceInputSchema = z.strictObject({
+  name: NameSchema,
+  features: z.array(ServiceFeatureSchema).min(1),
+  description: z.string().default(""),
+  tags: z.record(z.string(), z.string()).default({}),
+  owner: z.string().default(""),
+});
+export type FeatureServiceInput = z.input<typeof FeatureServiceInputSchema>;
+
+/** A built feature service. `F` keeps the listed features for typed retrieval. */
+export interface FeatureService<
+  N extends string = string,
+  F extends readonly ServiceFeature[] = readonly ServiceFeature[],
+> extends Definition<"featureService"> {
+  readonly name: N;
+  readonly members: F;
+}
+
+function projectionsOf(features: readonly ServiceFeature[]): ProjectionSpec[] {
+  const byView = new Map<string, string[]>();
+  const add = (view: string, names: readonly string[]) => {
+    const list = byView.get(view) ?? [];
+    for (const n of names) if (!list.includes(n)) list.push(n);
+    byView.set(view, list);
+  };
+  for (const f of features) {
+    if (typeof f === "string") {
+      const [, view, feature] = REF.exec(f)!;
+      add(view!, [feature!]);
+    } else if (f.kind === "featureRef") add(f.view, [f.feature]);
+    else if (f.kind === "projection") add(f.view, f.features);
+    else {
+      const spec = f.spec as { features: { name: string }[] };
+      add(f.name, spec.features.map((x) => x.name));
+    }
+  }
+  return [...byView].map(([view, names]) => ({ view, features: names }));
+}
+
+/**
+ * Defines a feature service.
+ *
+ * @example
+ * ```ts
+ * import { featureService } from "larder";
+ * export const activity = featureService({
+ *   name: "driver_activity",
+ *   features: ["driver_hourly_stats:conv_rate"],
+ * });
+ * ```
+ */
+export function featureService<
+  const N extends string,
+  const F extends readonly ServiceFeature[],
+>(input: FeatureServiceInput & { name: N; features: F }): FeatureService<N, F> {
+  const parsed = parseDefinition("featureService", FeatureServiceInputSchema, input);
+  const spec: FeatureServiceSpec = {
+    name: parsed.name,
+    description: parsed.description,
+    tags: parsed.tags,
+    owner: parsed.owner,
+    projections: projectionsOf(parsed.features as ServiceFeature[]),
+  };
+  return brand("featureService", {
+    kind: "featureService" as const,
+    name: input.name,
+    spec,
+    members: input.features,
+  });
+}

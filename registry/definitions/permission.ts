@@ -1,0 +1,86 @@
+/** `permission()`: which roles may do which actions on which objects. */
+import { z } from "zod";
+import { NameSchema } from "../names.ts";
+import { type Action, ACTIONS, type PermissionSpec, RESOURCE_TYPES } from "../specs.ts";
+import { brand, type Definition, parseDefinition } from "./_definition.ts";
+
+/** Action aliases, as in Feast. */
+export const ACTION_ALIASES: Record<string, readonly Action[]> = {
+  READ: ["READ_ONLINE", "READ_OFFLINE"],
+  WRITE: ["WRITE_ONLINE", "WRITE_OFFLINE"],
+  CRUD: ["CREATE", "DESCRIBE", "UPDATE", "DELETE"],
+  ALL: ACTIONS,
+};
+
+const ActionInput = z.enum([...ACTIONS, "READ", "WRITE", "CRUD", "ALL"]);
+
+/** What `permission()` accepts. */
+export const PermissionInputSchema = z.strictObject({
+  name: NameSchema,
+  types: z.array(z.enum(RESOURCE_TYPES)).min(1),
+  /** Regular expressions over object names; default: every name. */
+  namePatterns: z.array(
+    z.string().refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, { error: (iss) => `invalid regular expression ${JSON.stringify(iss.input)}` }),
+  ).default([".*"]),
+  /** Tags an object must carry for the permission to apply. */
+  requiredTags: z.record(z.string(), z.string()).default({}),
+  actions: z.array(ActionInput).min(1),
+  roles: z.array(z.string().min(1)).min(1),
+  description: z.string().default(""),
+  tags: z.record(z.string(), z.string()).default({}),
+  owner: z.string().default(""),
+});
+export type PermissionInput = z.input<typeof PermissionInputSchema>;
+
+/** A built permission. */
+export interface Permission<N extends string = string> extends Definition<"permission"> {
+  readonly name: N;
+}
+
+/** Expands aliases to the concrete actions, keeping the canonical order. */
+export function expandActions(actions: readonly string[]): Action[] {
+  const wanted = new Set<Action>();
+  for (const a of actions) {
+    for (const x of ACTION_ALIASES[a] ?? [a as Action]) wanted.add(x);
+  }
+  return ACTIONS.filter((a) => wanted.has(a));
+}
+
+/**
+ * Defines a permission. Once any permission exists, requests no permission grants are denied.
+ *
+ * @example
+ * ```ts
+ * import { permission } from "larder";
+ * export const readers = permission({
+ *   name: "readers",
+ *   types: ["featureView", "featureService"],
+ *   actions: ["READ_ONLINE"],
+ *   roles: ["model"],
+ * });
+ * ```
+ */
+export function permission<const N extends string>(
+  input: PermissionInput & { name: N },
+): Permission<N> {
+  const parsed = parseDefinition("permission", PermissionInputSchema, input);
+  const spec: PermissionSpec = {
+    name: parsed.name,
+    description: parsed.description,
+    tags: parsed.tags,
+    owner: parsed.owner,
+    types: parsed.types,
+    namePatterns: parsed.namePatterns,
+    requiredTags: parsed.requiredTags,
+    actions: expandActions(parsed.actions),
+    roles: parsed.roles,
+  };
+  return brand("permission", { kind: "permission" as const, name: input.name, spec });
+}

@@ -1,0 +1,77 @@
+/** The registry document: every object of one project, versioned for compare-and-set. */
+import { z } from "zod";
+import { NameSchema } from "./names.ts";
+import {
+  DataSourceSpecSchema,
+  EntitySpecSchema,
+  FeatureServiceSpecSchema,
+  FeatureViewSpecSchema,
+  type ObjectKind,
+  OnDemandFeatureViewSpecSchema,
+  PermissionSpecSchema,
+} from "./specs.ts";
+
+/** When an object was created and last changed, and the hash of its spec. */
+export const ObjectMetaSchema = z.object({
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  hash: z.string(),
+});
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+function stored<S extends z.ZodType>(spec: S) {
+  return z.record(z.string(), z.object({ spec, meta: ObjectMetaSchema }));
+}
+
+/** A materialized window of one view (inclusive bounds, ISO 8601). */
+export const IntervalSchema = z.object({
+  start: z.string(),
+  end: z.string(),
+  recordedAt: z.string(),
+});
+export type Interval = z.infer<typeof IntervalSchema>;
+
+/** The current format of the document. */
+export const FORMAT_VERSION = 1;
+
+/** The registry document. */
+export const RegistryDocumentSchema = z.object({
+  formatVersion: z.literal(FORMAT_VERSION),
+  project: NameSchema,
+  /** Increments on every write; writes are compare-and-set on it. */
+  version: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+  objects: z.object({
+    entity: stored(EntitySpecSchema),
+    dataSource: stored(DataSourceSpecSchema),
+    featureView: stored(FeatureViewSpecSchema),
+    onDemandFeatureView: stored(OnDemandFeatureViewSpecSchema),
+    featureService: stored(FeatureServiceSpecSchema),
+    permission: stored(PermissionSpecSchema),
+  }),
+  /** View name -> materialized intervals, oldest first. */
+  materializations: z.record(z.string(), z.array(IntervalSchema)),
+});
+export type RegistryDocument = z.infer<typeof RegistryDocumentSchema>;
+
+/** A stored object of one kind. */
+export type StoredObject<K extends ObjectKind> = RegistryDocument["objects"][K][string];
+
+/** A document with no objects, at version 0. */
+export function emptyDocument(project: string): RegistryDocument {
+  return {
+    formatVersion: FORMAT_VERSION,
+    project,
+    version: 0,
+    updatedAt: new Date(0).toISOString(),
+    objects: {
+      entity: {},
+      dataSource: {},
+      featureView: {},
+      onDemandFeatureView: {},
+      featureService: {},
+      permission: {},
+    },
+    materializations: {},
+  };
+}

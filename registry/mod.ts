@@ -1,0 +1,106 @@
+/**
+ * @module
+ * Definitions and the registry document: the builders users call in their feature repo,
+ * the normalized specs, the repo-wide checks, the plan diff and the registry backends.
+ *
+ * @example
+ * ```ts
+ * import { entity, FileRegistryBackend, Registry } from "./mod.ts";
+ * const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
+ * const registry = new Registry(new FileRegistryBackend("/tmp/registry.json"), { project: "demo" });
+ * ```
+ */
+export {
+  isLarderError,
+  isUserError,
+  LarderError,
+  type LarderErrorCode,
+  type LarderErrorOptions,
+} from "./errors.ts";
+export {
+  elementType,
+  SCALAR_TYPES,
+  type ScalarType,
+  ScalarTypeSchema,
+  type ScalarValue,
+  type ValueOf,
+  type ValueType,
+  ValueTypeSchema,
+} from "./value_type.ts";
+export { DurationSchema, NameSchema, parseDuration } from "./names.ts";
+export { formatIssues, formatPath } from "./_zod.ts";
+
+export {
+  type Action,
+  ACTIONS,
+  type DataSourceSpec,
+  type EntitySpec,
+  type FeatureServiceSpec,
+  type FeatureViewSpec,
+  type FieldSpec,
+  type FileFormat,
+  type FileSourceSpec,
+  KIND_LABEL,
+  OBJECT_KINDS,
+  type ObjectKind,
+  type OnDemandFeatureViewSpec,
+  type OnDemandInput,
+  type PermissionSpec,
+  type ProjectionSpec,
+  type PushSourceSpec,
+  type RequestSourceSpec,
+  RESOURCE_TYPES,
+  type ResourceType,
+  type SpecOf,
+} from "./specs.ts";
+export { DEFINITION, type Definition, isDefinition } from "./definitions/_definition.ts";
+export { type Entity, entity, type EntityInput } from "./definitions/entity.ts";
+export {
+  type DataSource,
+  type FileSource,
+  fileSource,
+  type FileSourceInput,
+  type PushSource,
+  pushSource,
+  type PushSourceInput,
+  type RequestSource,
+  requestSource,
+  type RequestSourceInput,
+} from "./definitions/data_source.ts";
+export {
+  type FeatureRef,
+  featureRef,
+  type FeatureSchema,
+  type FeatureView,
+  featureView,
+  type FeatureViewInput,
+  type FeatureViewProjection,
+} from "./definitions/feature_view.ts";
+export {
+  type FeatureService,
+  featureService,
+  type FeatureServiceInput,
+  type ServiceFeature,
+} from "./definitions/feature_service.ts";
+export {
+  expandActions,
+  type Permission,
+  permission,
+  type PermissionInput,
+} from "./definitions/permission.ts";
+export { checkRepo, type FoundDefinition, type RepoContents } from "./repo_contents.ts";
+export { canonicalJson, sha256Hex, specHash } from "./canonical.ts";
+export {
+  emptyDocument,
+  FORMAT_VERSION,
+  type Interval,
+  type ObjectMeta,
+  type RegistryDocument,
+  RegistryDocumentSchema,
+  type StoredObject,
+} from "./document.ts";
+export type { RegistryBackend, StoredText } from "./backend.ts";
+export { FileRegistryBackend } from "./file_backend.ts";
+export { Registry, type RegistryObject, type RegistryOptions } from "./registry.ts";
+export { applyPlan, type ChangeAction, type ObjectChange, type Plan, planChanges } from "./plan.ts";
+export { atomicWriteFile } from "./atomic_write.ts";

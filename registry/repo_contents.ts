@@ -1,0 +1,210 @@
+/**
+ * Collects the definitions a feature repository exports and checks them as a whole:
+ * duplicate names, unknown references, schema columns that are join keys, colliding
+ * feature names in a service.
+ */
+import { LarderError } from "./errors.ts";
+import { type Definition, isDefinition } from "./definitions/_definition.ts";
+import { KIND_LABEL, OBJECT_KINDS, type ObjectKind, type SpecOf } from "./specs.ts";
+
+/** A definition found in a module. */
+export interface FoundDefinition {
+  readonly value: Definition;
+  /** The module that exported it (for messages), relative to the repo. */
+  readonly file: string;
+}
+
+/** The checked contents of a repo, per kind, keyed by name, in definition order. */
+export type RepoContents = { readonly [K in ObjectKind]: ReadonlyMap<string, SpecOf[K]> };
+
+function quoteList(names: Iterable<string>): string {
+  const list = [...names].map((n) => `"${n}"`);
+  return list.length === 0 ? "none" : list.join(", ");
+}
+
+/** Referenced objects that were given as objects, so that they count as defined. */
+function referencedObjects(def: Definition): Definition[] {
+  const out: unknown[] = [];
+  const v = def as unknown as Record<string, unknown>;
+  if (Array.isArray(v.entityRefs)) out.push(...v.entityRefs);
+  if (v.sourceRef !== undefined) out.push(v.sourceRef);
+  if (v.batchSourceRef !== undefined) out.push(v.batchSourceRef);
+  if (Array.isArray(v.sourceRefs)) out.push(...v.sourceRefs);
+  return out.filter((x): x is Definition => isDefinition(x));
+}
+
+/**
+ * Checks a repo's definitions and returns their specs.
+ * Throws one `DEFINITION_INVALID` error listing every problem found.
+ */
+export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
+  const problems: string[] = [];
+  const seen = new Map<string, { value: Definition; file: string }>();
+  const byKind = Object.fromEntries(OBJECT_KINDS.map((k) => [k, new Map()])) as {
+    [K in ObjectKind]: Map<string, SpecOf[K]>;
+  };
+  const fileOf = new Map<string, string>();
+  const namespace = (kind: ObjectKind) => kind === "onDemandFeatureView" ? "featureView" : kind;
+
+  const queue: FoundDefinition[] = [...found];
+  for (let i = 0; i < queue.length; i++) {
+    const { value, file } = queue[i]!;
+    const key = `${namespace(value.kind)}/${value.name}`;
+    const prior = seen.get(key);
+    if (prior) {
+      const problem = `${file}: ${
+        KIND_LABEL[value.kind]
+      } "${value.name}" is defined twice (also in ${prior.file})`;
+      const differs = prior.value !== value &&
+        JSON.stringify(prior.value.spec) !== JSON.stringify(value.spec);
+      if (differs && !problems.includes(problem)) problems.push(problem);
+      continue;
+    }
+    seen.set(key, { value, file });
+    (byKind[value.kind] as Map<string, unknown>).set(value.name, value.spec);
+    fileOf.set(`${value.kind}/${value.name}`, file);
+    for (const ref of referencedObjects(value)) queue.push({ value: ref, file });
+  }
+
+  const where = (kind: ObjectKind, name: string) =>
+    `${fileOf.get(`${kind}/${name}`)}: ${KIND_LABEL[kind]} "${name}"`;
+
+  for (const [name, source] of byKind.dataSource) {
+    if (source.kind !== "push") continue;
+    const batch = byKind.dataSource.get(source.batchSource);
+    if (!batch) {
+      problems.push(
+        `${
+          where("dataSource", name)
+        }: batch source "${source.batchSource}" is not defined: the repo has ${
+          quoteList(
+            [...byKind.dataSource.values()].filter((s) => s.kind === "file").map((s) => s.name),
+          )
+        }`,
+      );
+    } else if (batch.kind !== "file") {
+      problems.push(
+        `${where("dataSource", name)}: batch source "${source.batchSource}" is not a file source`,
+      );
+    }
+  }
+
+  for (const [name, view] of byKind.featureView) {
+    const joinKeys = new Map<string, string>();
+    for (const entityName of view.entities) {
+      const ent = byKind.entity.get(entityName);
+      if (!ent) {
+        problems.push(
+          `${where("featureView", name)}: entity "${entityName}" is not defined: the repo has ${
+            quoteList(byKind.entity.keys())
+          }`,
+        );
+        continue;
+      }
+      for (const key of ent.joinKeys) {
+        const other = joinKeys.get(key);
+        if (other !== undefined) {
+          problems.push(
+            `${
+              where("featureView", name)
+            }: entities "${other}" and "${entityName}" share the join key "${key}"`,
+          );
+        }
+        joinKeys.set(key, entityName);
+      }
+    }
+    for (const f of view.features) {
+      const ent = joinKeys.get(f.name);
+      if (ent !== undefined) {
+        problems.push(
+          `${
+            where("featureView", name)
+          }: schema column "${f.name}" is a join key of entity "${ent}"; list only features in schema`,
+        );
+      }
+    }
+    const source = byKind.dataSource.get(view.source);
+    if (!source) {
+      problems.push(
+        `${where("featureView", name)}: source "${view.source}" is not defined: the repo has ${
+          quoteList(byKind.dataSource.keys())
+        }`,
+      );
+    } else if (source.kind === "request") {
+      problems.push(
+        `${
+          where("featureView", name)
+        }: source "${view.source}" is a request source; only on-demand feature views read request sources`,
+      );
+    }
+  }
+
+  for (const [name, odfv] of byKind.onDemandFeatureView) {
+    for (const input of odfv.sources) {
+      if (input.kind === "requestSource") {
+        const s = byKind.dataSource.get(input.name);
+        if (!s || s.kind !== "request") {
+          problems.push(
+            `${where("onDemandFeatureView", name)}: request source "${input.name}" is not defined`,
+          );
+        }
+      } else if (!byKind.featureView.has(input.name)) {
+        problems.push(
+          `${
+            where("onDemandFeatureView", name)
+          }: feature view "${input.name}" is not defined: the repo has ${
+            quoteList(byKind.featureView.keys())
+          }`,
+        );
+      }
+    }
+  }
+
+  for (const [name, service] of byKind.featureService) {
+    const owner = new Map<string, string>();
+    for (const p of service.projections) {
+      const view = byKind.featureView.get(p.view) ?? byKind.onDemandFeatureView.get(p.view);
+      if (!view) {
+        problems.push(
+          `${
+            where("featureService", name)
+          }: feature view "${p.view}" is not defined: the repo has ${
+            quoteList([...byKind.featureView.keys(), ...byKind.onDemandFeatureView.keys()])
+          }`,
+        );
+        continue;
+      }
+      const names = new Set(view.features.map((f) => f.name));
+      for (const feature of p.features) {
+        if (!names.has(feature)) {
+          problems.push(
+            `${
+              where("featureService", name)
+            }: feature view "${p.view}" has no feature "${feature}": it has ${quoteList(names)}`,
+          );
+          continue;
+        }
+        const other = owner.get(feature);
+        if (other !== undefined && other !== p.view) {
+          problems.push(
+            `${
+              where("featureService", name)
+            }: two features named "${feature}" (from "${other}" and "${p.view}")`,
+          );
+        }
+        owner.set(feature, p.view);
+      }
+    }
+  }
+
+  if (problems.length > 0) {
+    throw new LarderError(
+      "DEFINITION_INVALID",
+      problems.length === 1
+        ? problems[0]!
+        : `The feature repo has ${problems.length} problems:\n  ${problems.join("\n  ")}`,
+      { details: { problems } },
+    );
+  }
+  return byKind;
+}

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import {
+  checkRepo,
+  entity,
+  featureService,
+  featureView,
+  fileSource,
+  LarderError,
+  pushSource,
+} from "./mod.ts";
+import type { Definition } from "./mod.ts";
+
+const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
+const source = fileSource({ name: "stats", path: "data/stats.parquet", timestampField: "ts" });
+const view = featureView({
+  name: "driver_hourly_stats",
+  entities: [driver],
+  schema: { conv_rate: "float32", acc_rate: "float32" },
+  source,
+});
+
+function at(file: string, ...values: Definition[]) {
+  return values.map((value) => ({ value, file }));
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof LarderError);
+    assert.equal(err.code, "DEFINITION_INVALID");
+    return (err.details?.problems as string[]) ?? [];
+  }
+  assert.fail("expected checkRepo() to throw");
+}
+
+Deno.test("checkRepo() collects objects and the objects they reference", () => {
+  const contents = checkRepo(at("features.ts", view));
+  assert.deepEqual([...contents.entity.keys()], ["driver"]);
+  assert.deepEqual([...contents.dataSource.keys()], ["stats"]);
+  assert.deepEqual([...contents.featureView.keys()], ["driver_hourly_stats"]);
+});
+
+Deno.test("checkRepo() reports duplicate names with both files", () => {
+  const other = entity({ name: "driver", joinKeys: ["id"] });
+  assert.deepEqual(problems(() => checkRepo([...at("a.ts", driver), ...at("b.ts", other)])), [
+    'b.ts: Entity "driver" is defined twice (also in a.ts)',
+  ]);
+  // The same object exported from two modules is one object.
+  checkRepo([...at("a.ts", driver), ...at("b.ts", driver)]);
+});
+
+Deno.test("checkRepo() reports unknown entity and source references", () => {
+  const bad = featureView({
+    name: "v",
+    entities: ["drvier"],
+    schema: { a: "int64" },
+    source: "nowhere",
+  });
+  assert.deepEqual(problems(() => checkRepo(at("features.ts", driver, source, bad))), [
+    'features.ts: Feature view "v": entity "drvier" is not defined: the repo has "driver"',
+    'features.ts: Feature view "v": source "nowhere" is not defined: the repo has "stats"',
+  ]);
+  const push = pushSource({ name: "p", batchSource: "missing" });
+  assert.deepEqual(problems(() => checkRepo(at("push.ts", source, push))), [
+    'push.ts: Data source "p": batch source "missing" is not defined: the repo has "stats"',
+  ]);
+});
+
+Deno.test("checkRepo() rejects a schema column that is a join key", () => {
+  const bad = featureView({
+    name: "v",
+    entities: [driver],
+    schema: { driver_id: "int64", a: "bool" },
+    source,
+  });
+  assert.deepEqual(problems(() => checkRepo(at("features.ts", bad))), [
+    'features.ts: Feature view "v": schema column "driver_id" is a join key of entity "driver"; list only features in schema',
+  ]);
+});
+
+Deno.test("checkRepo() rejects two features with the same name in one service", () => {
+  const other = featureView({ name: "other", schema: { conv_rate: "float64" }, source });
+  const svc = featureService({ name: "svc", features: [view, other] });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, other, svc))), [
+    'services.ts: Feature service "svc": two features named "conv_rate" (from "driver_hourly_stats" and "other")',
+  ]);
+});
+
+Deno.test("checkRepo() rejects services naming unknown views or features", () => {
+  const svc = featureService({ name: "svc", features: ["nope:x", "driver_hourly_stats:speed"] });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, svc))), [
+    'services.ts: Feature service "svc": feature view "nope" is not defined: the repo has "driver_hourly_stats"',
+    'services.ts: Feature service "svc": feature view "driver_hourly_stats" has no feature "speed": it has "conv_rate", "acc_rate"',
+  ]);
+});

@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FeatureStore, LarderError } from "../mod.ts";
+import { FileRegistryBackend, type RegistryBackend, type StoredText } from "../registry/mod.ts";
+import { DRIVER_FEATURES, tempRepo } from "./support/repo.ts";
+
+const skip = { skipSourceValidation: true } as const;
+
+Deno.test("FeatureStore.apply() writes once and is idempotent", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    const first = await store.apply(skip);
+    assert.equal(first.written, true);
+    assert.equal(first.version, 1);
+    assert.deepEqual(first.plan.changes.map((c) => c.action), [
+      "create",
+      "create",
+      "create",
+      "create",
+    ]);
+    const bytes = await repo.read("data/registry.json");
+    const second = await store.apply(skip);
+    assert.equal(second.written, false);
+    assert.equal(second.version, 1);
+    assert.ok(second.plan.changes.every((c) => c.action === "unchanged"));
+    assert.equal(await repo.read("data/registry.json"), bytes);
+    const views = await store.registry.listFeatureViews();
+    assert.deepEqual(views.map((v) => v.name), ["driver_hourly_stats"]);
+    assert.equal(views[0]!.spec.ttlSeconds, 7200);
+    assert.match(views[0]!.meta.hash, /^[0-9a-f]{64}$/);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore.plan() shows updates with fields and deletions, writing nothing", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply(skip);
+    const before = await repo.read("data/registry.json");
+    await repo.write(
+      "features.ts",
+      DRIVER_FEATURES.replace('ttl: "2h"', 'ttl: "3h", description: "changed"')
+        .replace(/export const activity = .*\n/, ""),
+    );
+    const { plan } = await store.plan();
+    const byName = Object.fromEntries(plan.changes.map((c) => [c.name, c]));
+    assert.equal(byName.driver_hourly_stats?.action, "update");
+    assert.deepEqual(byName.driver_hourly_stats?.fields, ["description", "ttlSeconds"]);
+    assert.equal(byName.driver_activity?.action, "delete");
+    assert.equal(byName.driver?.action, "unchanged");
+    assert.equal(await repo.read("data/registry.json"), before);
+    const applied = await store.apply(skip);
+    assert.equal(applied.version, 2);
+    assert.deepEqual((await store.registry.listFeatureServices()).map((s) => s.name), []);
+    const view = await store.registry.get("featureView", "driver_hourly_stats");
+    assert.notEqual(view.meta.createdAt, view.meta.updatedAt);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore.apply() with invalid definitions leaves the registry byte-identical", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply(skip);
+    const before = await repo.read("data/registry.json");
+    await repo.write("features.ts", DRIVER_FEATURES.replace('ttl: "2h"', "ttl: -60"));
+    await assert.rejects(() => store.apply(skip), {
+      name: "LarderError",
+      code: "DEFINITION_INVALID",
+      message:
+        'features.ts: Feature view "driver_hourly_stats": ttl: must not be negative, got -60',
+    });
+    await repo.write(
+      "extra.ts",
+      'import { entity } from "larder";\nexport const d = entity({ name: "driver" });\n',
+    );
+    await repo.write("features.ts", DRIVER_FEATURES);
+    await assert.rejects(() => store.apply(skip), {
+      code: "DEFINITION_INVALID",
+      message: 'features.ts: Entity "driver" is defined twice (also in extra.ts)',
+    });
+    assert.equal(await repo.read("data/registry.json"), before);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore.apply() reports a module that cannot be imported", async () => {
+  const repo = await tempRepo({ "broken.ts": "export const x = ;\n" });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await assert.rejects(() => store.plan(), (err: unknown) => {
+      assert.ok(err instanceof LarderError);
+      assert.equal(err.code, "DEFINITION_INVALID");
+      assert.match(err.message, /^broken\.ts: cannot import the module: /);
+      return true;
+    });
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+/** A real file backend whose reads wait until `n` readers have read, to force a race. */
+class RacingBackend implements RegistryBackend {
+  static waiting: (() => void)[] = [];
+  readonly location: string;
+  readonly #inner: FileRegistryBackend;
+  readonly #n: number;
+  #reads = 0;
+  constructor(path: string, n: number) {
+    this.#inner = new FileRegistryBackend(path);
+    this.location = this.#inner.location;
+    this.#n = n;
+  }
+  async read(): Promise<StoredText | null> {
+    const result = await this.#inner.read();
+    if (this.#reads++ === 0) {
+      await new Promise<void>((resolve) => {
+        RacingBackend.waiting.push(resolve);
+        if (RacingBackend.waiting.length === this.#n) {
+          RacingBackend.waiting.splice(0).forEach((r) => r());
+        }
+      });
+    }
+    return result;
+  }
+  compareAndSet(expected: number, next: StoredText): Promise<void> {
+    return this.#inner.compareAndSet(expected, next);
+  }
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+}
+
+Deno.test("FeatureStore.apply(): of two concurrent appliers exactly one wins", async () => {
+  const shared = await Deno.makeTempDir({ prefix: "larder-shared-" });
+  const registryPath = join(shared, "registry.json");
+  const yaml = `project: shared\nregistry:\n  type: file\n  path: ${registryPath}\n`;
+  const a = await tempRepo({ "larder.yaml": yaml });
+  const b = await tempRepo({
+    "larder.yaml": yaml,
+    "features.ts": DRIVER_FEATURES.replace('ttl: "2h"', 'ttl: "5h"'),
+  });
+  const storeA = await FeatureStore.open({
+    repo: a.dir,
+    registryBackend: new RacingBackend(registryPath, 2),
+  });
+  const storeB = await FeatureStore.open({
+    repo: b.dir,
+    registryBackend: new RacingBackend(registryPath, 2),
+  });
+  try {
+    const results = await Promise.allSettled([storeA.apply(skip), storeB.apply(skip)]);
+    const won = results.findIndex((r) => r.status === "fulfilled");
+    const lost = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    assert.ok(
+      won >= 0 && lost,
+      `expected one winner and one loser: ${results.map((r) => r.status)}`,
+    );
+    assert.equal((lost.reason as LarderError).code, "REGISTRY_CONFLICT");
+    assert.match(
+      (lost.reason as Error).message,
+      /^The registry changed since it was read \(read version 0, now 1\)/,
+    );
+    const stored = JSON.parse(await Deno.readTextFile(registryPath));
+    assert.equal(stored.version, 1);
+    assert.equal(
+      stored.objects.featureView.driver_hourly_stats.spec.ttlSeconds,
+      won === 0 ? 7200 : 18000,
+    );
+    // The loser's change is not lost: applying again (on the new version) succeeds.
+    const retry = await (won === 0 ? storeB : storeA).apply(skip);
+    assert.equal(retry.version, 2);
+  } finally {
+    await storeA.close();
+    await storeB.close();
+    await a.remove();
+    await b.remove();
+    await Deno.remove(shared, { recursive: true });
+  }
+});
+
+Deno.test("FeatureStore.teardown() empties the registry and keeps counting versions", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply(skip);
+    const { version } = await store.teardown();
+    assert.equal(version, 2);
+    const doc = await store.registry.read({ fresh: true });
+    assert.deepEqual(Object.values(doc.objects).map((o) => Object.keys(o).length), [
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
+    assert.equal((await store.apply(skip)).version, 3);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore.open() refuses a registry of another project", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  await store.apply(skip);
+  await store.close();
+  await repo.write("larder.yaml", "project: other\n");
+  const other = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await assert.rejects(() => other.plan(), {
+      code: "CONFIG_INVALID",
+      message: /belongs to project "test_project", but larder.yaml names "other"$/,
+    });
+  } finally {
+    await other.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("Registry.get() names what exists when an object is missing", async () => {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply(skip);
+    await assert.rejects(() => store.registry.get("featureView", "driver_stats"), {
+      code: "NOT_FOUND",
+      message: 'Cannot find feature view "driver_stats": the registry has "driver_hourly_stats"',
+    });
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
