@@ -46,6 +46,8 @@ export {
   isLarderError,
   LarderError,
   type LarderErrorCode,
+  type OnDemandFeatureView,
+  onDemandFeatureView,
   type Permission,
   permission,
   type PermissionInput,
@@ -55,6 +57,7 @@ export {
   type RequestSource,
   requestSource,
   type RequestSourceInput,
+  type TransformColumns,
   type ValueOf,
   type ValueType,
 } from "./registry/mod.ts";

@@ -44,10 +44,9 @@ export function parseFlags<S extends z.ZodType>(
   const result = schema.safeParse(input);
   if (!result.success) {
     const lines = formatIssues(result.error, input).map((l) =>
-      l.replace(/^positionals(\[\d+\])?/, "argument").replace(
-        /^([a-z_]+)/,
-        (m) => `--${m.replaceAll("_", "-")}`,
-      )
+      l.startsWith("positionals")
+        ? l.replace(/^positionals(\[\d+\])?: /, "")
+        : l.replace(/^([a-z_]+)/, (m) => `--${m.replaceAll("_", "-")}`)
     );
     throw new UsageError(`${command}: ${lines.join("; ")}`);
   }

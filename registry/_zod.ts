@@ -39,8 +39,12 @@ function either(values: readonly unknown[]): string {
   return `${shown.slice(0, -1).join(", ")} or ${shown.at(-1)}`;
 }
 
+/** Zod's own messages start like this; anything else was written by a schema author. */
+const DEFAULT_MESSAGE = /^(Too (big|small)|Invalid|Unrecognized|Expected)/;
+
 function issueText(issue: z.core.$ZodIssue, input: unknown): string {
   const { found, value } = valueAt(input, issue.path);
+  if (issue.code !== "custom" && !DEFAULT_MESSAGE.test(issue.message)) return issue.message;
   switch (issue.code) {
     case "invalid_union": {
       const options = (issue as { options?: unknown[] }).options;

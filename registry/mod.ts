@@ -104,3 +104,13 @@ export { FileRegistryBackend } from "./file_backend.ts";
 export { Registry, type RegistryObject, type RegistryOptions } from "./registry.ts";
 export { applyPlan, type ChangeAction, type ObjectChange, type Plan, planChanges } from "./plan.ts";
 export { atomicWriteFile } from "./atomic_write.ts";
+export {
+  type Columns as TransformColumns,
+  type InputSchema,
+  type OnDemandFeatureView,
+  onDemandFeatureView,
+  type OnDemandFeatureViewInput,
+  type OnDemandSource,
+  type Transform,
+  transformHash,
+} from "./definitions/on_demand_feature_view.ts";

@@ -103,7 +103,7 @@ const Flags = z.object({
     error: "expected a name of letters, digits and _",
   })
     .optional(),
-  positionals: z.array(z.string()).max(1, { error: "init takes at most one folder" }),
+  positionals: z.array(z.string()).max(1, { error: "takes at most one folder" }),
 });
 
 /** `larder init`. */

@@ -41,7 +41,7 @@ const PlanFlags = z.object({
   repo: z.string().optional(),
   json: z.boolean().default(false),
   help: z.boolean().default(false),
-  positionals: z.array(z.string()).max(0, { error: "plan takes no arguments" }),
+  positionals: z.array(z.string()).max(0, { error: "takes no arguments" }),
 });
 
 /** `larder plan`. */
@@ -81,7 +81,7 @@ Options:
 
 const ApplyFlags = PlanFlags.extend({
   skip_source_validation: z.boolean().default(false),
-  positionals: z.array(z.string()).max(0, { error: "apply takes no arguments" }),
+  positionals: z.array(z.string()).max(0, { error: "takes no arguments" }),
 });
 
 /** `larder apply`. */

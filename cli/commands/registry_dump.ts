@@ -9,7 +9,7 @@ const Flags = z.object({
   repo: z.string().optional(),
   json: z.boolean().default(true),
   help: z.boolean().default(false),
-  positionals: z.array(z.string()).max(0, { error: "registry-dump takes no arguments" }),
+  positionals: z.array(z.string()).max(0, { error: "takes no arguments" }),
 });
 
 /** `larder registry-dump`. */

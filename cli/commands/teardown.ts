@@ -9,7 +9,7 @@ const Flags = z.object({
   repo: z.string().optional(),
   json: z.boolean().default(false),
   help: z.boolean().default(false),
-  positionals: z.array(z.string()).max(0, { error: "teardown takes no arguments" }),
+  positionals: z.array(z.string()).max(0, { error: "takes no arguments" }),
 });
 
 /** `larder teardown`. */

@@ -1,0 +1,73 @@
+/**
+ * `deno task demo`: the whole Larder story on embedded defaults (file registry, DuckDB-WASM
+ * offline, Deno KV online), in a scratch repo under `.demo/`. Each step runs the real CLI
+ * command a user would type, or the SDK call a program would make.
+ */
+import { fromFileUrl, join } from "node:path";
+import { FeatureStore } from "../mod.ts";
+
+const ROOT = fromFileUrl(new URL("..", import.meta.url));
+const REPO = join(ROOT, ".demo", "driver_repo");
+const CLI = join(ROOT, "cli", "main.ts");
+
+let step = 0;
+function heading(text: string): void {
+  console.log(`\n${++step}. ${text}`);
+}
+
+function indent(text: string): string {
+  return text.trimEnd().split("\n").map((l) => `   ${l}`).join("\n");
+}
+
+/** Runs a CLI command as a user would, shows its output, and fails the demo if it fails. */
+async function larder(...args: string[]): Promise<string> {
+  console.log(`   $ deno task larder ${args.join(" ").replaceAll(ROOT + "/", "")}`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CLI, ...args],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (out.code !== 0) {
+    console.error(new TextDecoder().decode(out.stderr));
+    throw new Error(`"larder ${args[0]}" failed with exit code ${out.code}`);
+  }
+  console.log(indent(stdout));
+  return stdout;
+}
+
+console.log("Larder demo: a feature store for TypeScript and the edge.");
+console.log(`Working in ${REPO.replace(ROOT + "/", "")} (deleted and recreated on every run).`);
+await Deno.remove(REPO, { recursive: true }).catch(() => {});
+
+heading("Scaffold a feature repo: definitions, larder.yaml and 4 weeks of hourly driver data.");
+await larder("init", REPO, "--project", "driver_demo");
+
+heading("Plan: compare the definitions with the (empty) registry. Nothing is written.");
+await larder("plan", "--repo", REPO);
+
+heading("Apply: validate definitions and source files, then write the registry.");
+await larder("apply", "--repo", REPO);
+
+heading("Apply again: nothing changes the second time.");
+await larder("apply", "--repo", REPO);
+
+heading("List what the registry holds, from the CLI and from the SDK.");
+await larder("feature-views", "list", "--repo", REPO);
+const store = await FeatureStore.open({ repo: REPO });
+try {
+  const services = await store.registry.listFeatureServices();
+  console.log("   SDK: store.registry.listFeatureServices() ->");
+  for (const s of services) {
+    console.log(
+      `     ${s.name}: ${
+        s.spec.projections.map((p) => `${p.view}:[${p.features.join(", ")}]`).join(" ")
+      }`,
+    );
+  }
+} finally {
+  await store.close();
+}
+
+console.log("\nDone. Explore the repo with: deno task larder --help");

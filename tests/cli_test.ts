@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DRIVER_FEATURES, tempRepo } from "./support/repo.ts";
+
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
+
+async function larder(args: string[], cwd?: string) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    ...(cwd ? { cwd, env: { INIT_CWD: cwd } } : {}),
+  }).output();
+  const strip = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\x1b\[[0-9;]*m/g, "");
+  return { code: out.code, stdout: strip(out.stdout), stderr: strip(out.stderr) };
+}
+
+function noStack(text: string): void {
+  assert.doesNotMatch(text, /^\s+at /m, `unexpected stack trace:\n${text}`);
+}
+
+Deno.test("larder plan/apply --json: plan, apply, then nothing to apply", async () => {
+  const repo = await tempRepo();
+  try {
+    const plan = await larder(["plan", "--repo", repo.dir, "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    const planned = JSON.parse(plan.stdout);
+    assert.deepEqual(planned.changes.map((c: { action: string }) => c.action), [
+      "create",
+      "create",
+      "create",
+      "create",
+    ]);
+    assert.equal(await repo.read("data/registry.json"), null);
+
+    const apply = await larder(["apply", "--repo", repo.dir, "--skip-source-validation", "--json"]);
+    assert.equal(apply.code, 0, apply.stderr);
+    assert.deepEqual(JSON.parse(apply.stdout).written, true);
+    const again = await larder(["apply", "--skip-source-validation"], repo.dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /Nothing to apply: the registry \(version 1\) already matches the repo\./,
+    );
+
+    const list = await larder(["feature-views", "list", "--repo", repo.dir]);
+    assert.match(
+      list.stdout,
+      /^NAME +ENTITIES +FEATURES +TTL +SOURCE +ONLINE\ndriver_hourly_stats +driver +2 +7200s/,
+    );
+    const describe = await larder(["entities", "describe", "driver", "--repo", repo.dir]);
+    assert.deepEqual(JSON.parse(describe.stdout).spec.joinKeys, ["driver_id"]);
+    const dump = await larder(["registry-dump", "--repo", repo.dir]);
+    assert.equal(JSON.parse(dump.stdout).version, 1);
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder apply with a bad larder.yaml exits 1 naming the file and field", async () => {
+  const repo = await tempRepo({ "larder.yaml": "project: demo\nonline_store:\n  type: reddis\n" });
+  try {
+    const result = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      'error: larder.yaml: online_store.type: expected "deno_kv" or "redis", got "reddis"',
+    );
+    noStack(result.stderr);
+    assert.equal(await repo.read("data/registry.json"), null);
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder apply with bad definitions exits 1 and writes nothing", async () => {
+  const repo = await tempRepo({
+    "features.ts": DRIVER_FEATURES.replace("entities: [driver]", 'entities: ["drivr"]'),
+  });
+  try {
+    const result = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr.trim(),
+      'error: features.ts: Feature view "driver_hourly_stats": entity "drivr" is not defined: the repo has "driver"',
+    );
+    noStack(result.stderr);
+    assert.equal(await repo.read("data/registry.json"), null);
+    const json = await larder(["plan", "--repo", repo.dir, "--json"]);
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stderr).error.code, "DEFINITION_INVALID");
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder rejects unknown commands, flags and arguments with exit 1", async () => {
+  const unknown = await larder(["aply"]);
+  assert.equal(unknown.code, 1);
+  assert.match(
+    unknown.stderr,
+    /^error: Unknown command "aply": run "deno task larder --help" for the list/,
+  );
+  const flag = await larder(["plan", "--repoo", "x"]);
+  assert.equal(flag.code, 1);
+  assert.match(flag.stderr, /^error: plan: Unknown option '--repoo'/);
+  noStack(flag.stderr);
+  const extra = await larder(["plan", "extra"]);
+  assert.equal(extra.code, 1);
+  assert.match(extra.stderr, /^error: plan: takes no arguments$/m);
+  const verb = await larder(["entities", "lst"]);
+  assert.equal(verb.code, 1);
+  assert.match(verb.stderr, /^error: entities: expected "list" or "describe", got "lst"/);
+  const missing = await larder(["plan", "--repo", "/nonexistent/larder"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^error: Cannot find larder\.yaml in "\/nonexistent\/larder"/);
+});
+
+Deno.test("larder --help lists every command and each command has --help", async () => {
+  const help = await larder(["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const name of [
+      "init",
+      "plan",
+      "apply",
+      "teardown",
+      "registry-dump",
+      "entities",
+      "feature-views",
+    ]
+  ) {
+    assert.match(help.stdout, new RegExp(`^${name} `, "m"));
+  }
+  const planHelp = await larder(["plan", "--help"]);
+  assert.equal(planHelp.code, 0);
+  assert.match(planHelp.stdout, /^Usage: larder plan \[--repo DIR\] \[--json\]/);
+});
+
+Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder-init-" });
+  try {
+    const target = join(dir, "my_repo");
+    const init = await larder(["init", target, "--no-data"]);
+    assert.equal(init.code, 0, init.stderr);
+    const yaml = await Deno.readTextFile(join(target, "larder.yaml"));
+    assert.match(yaml, /^project: my_repo$/m);
+    const denoJson = JSON.parse(await Deno.readTextFile(join(target, "deno.json")));
+    assert.match(denoJson.imports.larder, /mod\.ts$/);
+    const plan = await larder(["plan", "--repo", target, "--json"]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.equal(JSON.parse(plan.stdout).changes.length, 5);
+    const again = await larder(["init", target, "--no-data"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not empty \(use --force/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
