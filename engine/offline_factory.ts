@@ -1,9 +1,12 @@
 /** Creates the offline engine that `larder.yaml` asks for. Imported lazily: it loads DuckDB. */
 import type { OfflineStoreConfig } from "./config.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
-import { DuckDBOfflineStore } from "./offline/mod.ts";
+import { DuckDBOfflineStore, type DuckDBMode } from "./offline/mod.ts";
 
-/** Opens the configured offline engine. */
-export async function createOfflineStore(config: OfflineStoreConfig): Promise<OfflineStore> {
-  return await DuckDBOfflineStore.open({ memoryLimit: config.memory_limit });
+/** Opens the configured offline engine (`worker` keeps a server's event loop free). */
+export function createOfflineStore(
+  config: OfflineStoreConfig,
+  options: { mode?: DuckDBMode } = {},
+): Promise<OfflineStore> {
+  return Promise.resolve(DuckDBOfflineStore.fromConfig(config, options));
 }
