@@ -3,7 +3,7 @@
  * process. Benchmarks print Larder's figures beside their baseline's, measured in the same
  * run, and the ratio; results are recorded in docs/benchmarks.md.
  */
-import { fromFileUrl } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 
 const dir = fromFileUrl(new URL(".", import.meta.url));
 const available: string[] = [];

@@ -3,10 +3,11 @@
  * offline, Deno KV online), in a scratch repo under `.demo/`. Each step runs the real CLI
  * command a user would type, or the SDK call a program would make.
  */
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { FeatureStore } from "../mod.ts";
 
-const ROOT = fromFileUrl(new URL("..", import.meta.url));
+const ROOT = fromFileUrl(new URL("..", import.meta.url)).replace(/\/$/, "");
 const REPO = join(ROOT, ".demo", "driver_repo");
 const CLI = join(ROOT, "cli", "main.ts");
 

@@ -244,3 +244,80 @@ Deno.test("Registry.get() names what exists when an object is missing", async ()
     await repo.remove();
   }
 });
+
+Deno.test("FeatureStore.apply() validates source files and writes nothing when they do not match", async () => {
+  const { writeTable } = await import("../mod.ts");
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  const file = join(repo.dir, "data", "driver_stats.parquet");
+  const base = {
+    driver_id: [1001, 1002],
+    event_timestamp: [new Date("2026-01-01T00:00:00Z"), new Date("2026-01-01T01:00:00Z")],
+    created: [new Date("2026-01-01T00:00:00Z"), new Date("2026-01-01T01:00:00Z")],
+    conv_rate: [0.5, 0.25],
+  };
+  try {
+    // The source file is missing.
+    await assert.rejects(() => store.apply(), (err: unknown) => {
+      assert.ok(err instanceof LarderError);
+      assert.equal(err.code, "SOURCE_INVALID");
+      assert.match(err.message, /driver_stats_source/);
+      assert.match(err.message, /data\/driver_stats\.parquet/);
+      return true;
+    });
+    assert.equal(await repo.read("data/registry.json"), null);
+
+    // A feature column is missing.
+    await writeTable(file, base, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+    });
+    await assert.rejects(() => store.apply(), (err: unknown) => {
+      assert.ok(err instanceof LarderError);
+      assert.equal(err.code, "SOURCE_INVALID");
+      assert.match(err.message, /"acc_rate"/);
+      assert.match(err.message, /skip-source-validation/);
+      return true;
+    });
+    assert.equal(await repo.read("data/registry.json"), null);
+
+    // A feature column has an incompatible type.
+    await writeTable(file, { ...base, acc_rate: ["high", "low"] }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+      acc_rate: "string",
+    });
+    await assert.rejects(() => store.apply(), (err: unknown) => {
+      assert.ok(err instanceof LarderError);
+      assert.equal(err.code, "SOURCE_INVALID");
+      assert.match(err.message, /"acc_rate"/);
+      assert.match(err.message, /float32/);
+      return true;
+    });
+    assert.equal(await repo.read("data/registry.json"), null);
+
+    // A matching file applies; a later mismatch leaves the registry byte-identical.
+    await writeTable(file, { ...base, acc_rate: [0.9, 0.8] }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float64",
+      acc_rate: "float32",
+    });
+    assert.equal((await store.apply()).written, true);
+    const before = await repo.read("data/registry.json");
+    await repo.write(
+      "features.ts",
+      DRIVER_FEATURES.replace('acc_rate: "float32"', 'acc_rate: "float32", speed: "float32"'),
+    );
+    await assert.rejects(() => store.apply(), { code: "SOURCE_INVALID" });
+    assert.equal(await repo.read("data/registry.json"), before);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
