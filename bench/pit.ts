@@ -1,0 +1,403 @@
+/**
+ * Point-in-time join benchmark (not a test).
+ *
+ *   deno run -A bench/pit.ts [small|large|large1] [--timeout-b SECONDS] [--runs N] [--only abc]
+ *
+ * small: 100k entity rows × 1 view of 1M rows; large: 1M entity rows × 3 views of 10M rows;
+ * large1: the large data with one view (where Feast's template still fits in WASM memory).
+ * On the same generated Parquet data (cached in bench/.data/), each in its own process so that
+ * peak RSS is its own:
+ *   (a) Larder: DuckDBOfflineStore.getHistoricalFeatures() streamed to Arrow batches;
+ *   (b) Feast's SQL template on the same DuckDB-WASM, data loaded the same way;
+ *   (c) native DuckDB (@duckdb/node-api, 1 thread) running Larder's SQL.
+ * Times are wall clock for load + join + reading the whole result, engine start excluded (it
+ * is printed apart). Each process runs the join `--runs` times (default 3 small, 1 large) and
+ * reports the last run; the first run is cold (WASM code not yet optimized by V8).
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { DuckDB, DuckDBOfflineStore, type ViewRequest } from "../engine/offline/mod.ts";
+import { loadEntities, loadSource, tempName } from "../engine/offline/_load.ts";
+import { combineSql, pitSql, type PitView } from "../engine/offline/_pit_sql.ts";
+import { ident } from "../engine/offline/_sql.ts";
+import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../registry/mod.ts";
+import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_data.ts";
+import { feastSql } from "./_feast_sql.ts";
+
+type Engine = "a" | "b" | "c";
+
+interface EngineResult {
+  engine: Engine;
+  /** Wall time of each run in the process (the first is cold: WASM code not yet optimized). */
+  runs: number[];
+  /** Starting the engine, not included in `runs`. */
+  startSeconds: number;
+  seconds: number;
+  rows: number;
+  /** Non-null values of each view's first feature, to check that the engines agree. */
+  nonNull: number[];
+  peakRssMiB: number;
+}
+
+const FEATURES = ["f1", "f2", "f3"] as const;
+const driver: EntitySpec = {
+  name: "driver",
+  description: "",
+  tags: {},
+  owner: "",
+  joinKeys: ["driver_id"],
+  valueType: "int64",
+};
+
+function viewSpecs(size: BenchSize): ViewRequest[] {
+  return Array.from({ length: size.views }, (_, v) => {
+    const source: FileSourceSpec = {
+      name: `source_${v}`,
+      description: "",
+      tags: {},
+      owner: "",
+      kind: "file",
+      path: `view_${v}`,
+      format: "parquet",
+      timestampField: "event_timestamp",
+      createdTimestampColumn: "created",
+      fieldMapping: {},
+    };
+    const view: FeatureViewSpec = {
+      name: `view_${v}`,
+      description: "",
+      tags: {},
+      owner: "",
+      entities: ["driver"],
+      ttlSeconds: TTL_SECONDS,
+      features: [
+        { name: "f1", type: "float32" },
+        { name: "f2", type: "float64" },
+        { name: "f3", type: "int64" },
+      ],
+      source: source.name,
+      online: true,
+      offline: true,
+    };
+    return { view, source, entities: [driver], features: [...FEATURES] };
+  });
+}
+
+function peakRssMiB(): number {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+/** (a) Larder's engine, end to end. */
+type RunResult = { seconds: number; rows: number; nonNull: number[] };
+
+async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResult> {
+  const dir = dataDir(size);
+  const start = performance.now();
+  const job = await store.getHistoricalFeatures({
+    repoDir: dir,
+    entityTable: "entities.parquet",
+    views: viewSpecs(size),
+    fullFeatureNames: true,
+  });
+  let rows = 0;
+  const nonNull = new Array<number>(size.views).fill(0);
+  for await (const batch of job.batches()) {
+    rows += batch.numRows;
+    for (let v = 0; v < size.views; v++) {
+      const column = batch.getChild(`view_${v}__f1`)!;
+      nonNull[v]! += column.length - column.nullCount;
+    }
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { seconds, rows, nonNull };
+}
+
+/** (b) Feast's template on DuckDB-WASM, sources loaded exactly as Larder loads them. */
+async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
+  const dir = dataDir(size);
+  const session = await db.connect();
+  const start = performance.now();
+  const entities = await loadEntities(session, join(dir, "entities.parquet"), { repoDir: dir });
+  const [range] = await session.rows(
+    `SELECT epoch_us(min(event_timestamp)) AS low, epoch_us(max(event_timestamp)) AS high FROM ${
+      ident(entities.table)
+    }`,
+  );
+  const low = BigInt(range!.low as bigint) - BigInt(TTL_SECONDS) * 1_000_000n;
+  const high = BigInt(range!.high as bigint);
+  const views = [];
+  for (const [v, request] of viewSpecs(size).entries()) {
+    const table = tempName("feast_source");
+    const files = [...Deno.readDirSync(join(dir, `view_${v}`))].map((e) =>
+      join(dir, `view_${v}`, e.name)
+    )
+      .sort();
+    await loadSource(session, {
+      source: request.source,
+      files,
+      layout: layoutOf(),
+      keyTypes: ["int64"],
+      featureTypes: ["float32", "float64", "int64"],
+      low,
+      high,
+      table,
+    });
+    views.push({
+      name: `view_${v}`,
+      table,
+      keys: ["driver_id"],
+      ttlSeconds: TTL_SECONDS,
+      features: [...FEATURES],
+    });
+  }
+  let rows = 0;
+  const nonNull = new Array<number>(size.views).fill(0);
+  for await (const batch of session.stream(feastSql(entities.table, "event_timestamp", views))) {
+    rows += batch.numRows;
+    for (let v = 0; v < size.views; v++) {
+      const column = batch.getChild(`view_${v}__f1`)!;
+      nonNull[v]! += column.length - column.nullCount;
+    }
+  }
+  const seconds = (performance.now() - start) / 1000;
+  await session.close();
+  return { seconds, rows, nonNull };
+}
+
+function layoutOf() {
+  const same = (name: string) => ({ column: name, name });
+  return {
+    joinKeys: [same("driver_id")],
+    features: FEATURES.map(same),
+    timestamp: { column: "event_timestamp", name: "" },
+    created: { column: "created", name: "" },
+  };
+}
+
+/** (c) Native DuckDB, one thread, Larder's SQL (same pruning, same staged plan). */
+type NativeInstance = Awaited<
+  ReturnType<typeof import("@duckdb/node-api").DuckDBInstance.create>
+>;
+
+async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResult> {
+  const dir = dataDir(size);
+  const conn = await instance.connect();
+  const start = performance.now();
+  const entityTable = "entities";
+  await conn.run(
+    `CREATE TEMP TABLE ${entityTable} AS SELECT * FROM read_parquet('${
+      join(dir, "entities.parquet")
+    }')`,
+  );
+  const range = (await conn.runAndReadAll(
+    `SELECT epoch_us(min(event_timestamp)) AS low, epoch_us(max(event_timestamp)) AS high FROM ${entityTable}`,
+  )).getRowObjects()[0]!;
+  const low = BigInt(range.low as bigint) - BigInt(TTL_SECONDS) * 1_000_000n;
+  const high = BigInt(range.high as bigint);
+  const results: { table: string; outputs: string[] }[] = [];
+  const plan = { entityTable, timestampColumn: "event_timestamp", filterByCreatedTimestamp: false };
+  let sql = "";
+  for (let v = 0; v < size.views; v++) {
+    const table = `source_${v}`;
+    await conn.run(
+      `CREATE TEMP TABLE ${table} AS SELECT CAST(driver_id AS BIGINT) AS driver_id, ` +
+        `CAST(event_timestamp AS TIMESTAMP) AS __ts, CAST(created AS TIMESTAMP) AS __created, ` +
+        `CAST(f1 AS FLOAT) AS f1, CAST(f2 AS DOUBLE) AS f2, CAST(f3 AS BIGINT) AS f3 ` +
+        `FROM read_parquet('${
+          join(dir, `view_${v}`)
+        }/*.parquet') WHERE event_timestamp IS NOT NULL ` +
+        `AND event_timestamp >= make_timestamp(${low}::BIGINT) AND event_timestamp <= make_timestamp(${high}::BIGINT)`,
+    );
+    const pit: PitView = {
+      table,
+      keys: ["driver_id"],
+      ttlMicros: BigInt(TTL_SECONDS) * 1_000_000n,
+      hasCreated: true,
+      features: FEATURES.map((f) => ({ column: f, output: `view_${v}__${f}` })),
+    };
+    if (size.views === 1) {
+      sql = pitSql({ ...plan, views: [pit] });
+    } else {
+      const result = `result_${v}`;
+      await conn.run(
+        `CREATE TEMP TABLE ${result} AS ${pitSql({ ...plan, views: [pit] }, { ridOnly: true })}`,
+      );
+      await conn.run(`DROP TABLE ${table}`);
+      results.push({ table: result, outputs: pit.features.map((f) => f.output) });
+    }
+  }
+  if (size.views > 1) sql = combineSql(entityTable, results);
+  const stream = await conn.stream(sql);
+  let rows = 0;
+  for (;;) {
+    const chunk = await stream.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    rows += chunk.rowCount;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  // Untimed: the same checksums as (a) and (b).
+  const nonNull: number[] = [];
+  const counts = (await conn.runAndReadAll(
+    `SELECT ${
+      Array.from({ length: size.views }, (_, v) => `count(view_${v}__f1)::BIGINT AS c${v}`).join(
+        ", ",
+      )
+    } FROM (${sql})`,
+  )).getRowObjects()[0]!;
+  for (let v = 0; v < size.views; v++) nonNull.push(Number(counts[`c${v}`]));
+  conn.closeSync();
+  return { seconds, rows, nonNull };
+}
+
+async function child(size: BenchSize, engine: Engine, runs: number): Promise<void> {
+  const started = performance.now();
+  let run: () => Promise<RunResult>;
+  let close: () => Promise<void>;
+  if (engine === "a") {
+    const store = new DuckDBOfflineStore({ memoryLimit: size.memoryLimit });
+    await store.ready();
+    run = () => runA(size, store);
+    close = () => store.close();
+  } else if (engine === "b") {
+    const db = await DuckDB.open({ memoryLimit: size.memoryLimit });
+    run = () => runB(size, db);
+    close = () => db.close();
+  } else {
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const instance = await DuckDBInstance.create(":memory:", { threads: "1" });
+    run = () => runC(size, instance);
+    close = () => Promise.resolve(instance.closeSync());
+  }
+  const startSeconds = (performance.now() - started) / 1000;
+  const results: RunResult[] = [];
+  for (let i = 0; i < runs; i++) results.push(await run());
+  await close();
+  const last = results[results.length - 1]!;
+  console.log(`RESULT ${
+    JSON.stringify({
+      engine,
+      ...last,
+      runs: results.map((r) => r.seconds),
+      startSeconds,
+      peakRssMiB: peakRssMiB(),
+    })
+  }`);
+}
+
+async function spawn(
+  size: BenchSize,
+  engine: Engine,
+  timeoutSeconds: number,
+  runs: number,
+): Promise<EngineResult | string> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000);
+  const started = performance.now();
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        import.meta.filename!,
+        size.name,
+        "--engine",
+        engine,
+        "--runs",
+        `${runs}`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: controller.signal,
+    }).output();
+    const text = new TextDecoder().decode(output.stdout);
+    const line = text.split("\n").find((l) => l.startsWith("RESULT "));
+    if (!line) {
+      if (controller.signal.aborted) return `did not finish in ${timeoutSeconds} s`;
+      const err = new TextDecoder().decode(output.stderr).split("\n").filter((l) =>
+        !l.includes("Warning")
+      ).slice(-5)
+        .join(" | ");
+      return `failed after ${((performance.now() - started) / 1000).toFixed(0)} s: ${
+        err.slice(0, 400)
+      }`;
+    }
+    return JSON.parse(line.slice("RESULT ".length)) as EngineResult;
+  } catch (err) {
+    if (controller.signal.aborted) return `did not finish in ${timeoutSeconds} s`;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      engine: { type: "string" },
+      "timeout-b": { type: "string" },
+      "timeout": { type: "string" },
+      only: { type: "string" },
+      runs: { type: "string" },
+    },
+  });
+  const name = (positionals[0] ?? "small") as BenchSize["name"];
+  const size = SIZES[name];
+  if (!size) throw new Error(`Unknown size "${positionals[0]}": use small, large or large1`);
+  const runs = Number(values.runs ?? (size.name === "small" ? 3 : 1));
+  if (values.engine) return await child(size, values.engine as Engine, runs);
+
+  await ensureData(size);
+  const timeout = Number(values.timeout ?? 3600);
+  const timeoutB = Number(values["timeout-b"] ?? timeout);
+  const engines = (values.only ?? "abc").split("") as Engine[];
+  console.log(
+    `${size.name}: ${size.entityRows.toLocaleString("en")} entity rows × ${size.views} view(s) × ` +
+      `${
+        size.rowsPerView.toLocaleString("en")
+      } rows; ${navigator.hardwareConcurrency} cores; Deno ${Deno.version.deno}`,
+  );
+  const results = new Map<Engine, EngineResult | string>();
+  const labels: Record<Engine, string> = {
+    a: "(a) Larder (DuckDB-WASM, ASOF plan)",
+    b: "(b) Feast SQL template (DuckDB-WASM)",
+    c: "(c) native DuckDB 1 thread, Larder SQL",
+  };
+  for (const engine of engines) {
+    const result = await spawn(size, engine, engine === "b" ? timeoutB : timeout, runs);
+    results.set(engine, result);
+    if (typeof result === "string") console.log(`${labels[engine]}: ${result}`);
+    else {
+      const rowsPerSecond = Math.round(size.entityRows / result.seconds);
+      console.log(
+        `${labels[engine]}: ${result.seconds.toFixed(2)} s (runs ${
+          result.runs.map((r) => r.toFixed(2)).join(", ")
+        } s; engine start ${
+          result.startSeconds.toFixed(2)
+        } s), peak RSS ${result.peakRssMiB} MiB, ` +
+          `${rowsPerSecond.toLocaleString("en")} entity rows/s, ${
+            result.rows.toLocaleString("en")
+          } rows out, ` +
+          `non-null first feature per view ${JSON.stringify(result.nonNull)}`,
+      );
+    }
+  }
+  const a = results.get("a");
+  for (const other of ["b", "c"] as const) {
+    const o = results.get(other);
+    if (typeof a === "object" && typeof o === "object") {
+      console.log(
+        `ratio a/${other}: ${(a.seconds / o.seconds).toFixed(2)} (last run), ` +
+          `${(a.runs[0]! / o.runs[0]!).toFixed(2)} (first, cold run)`,
+      );
+      if (JSON.stringify(a.nonNull) !== JSON.stringify(o.nonNull) || a.rows !== o.rows) {
+        console.log(`WARNING: (a) and (${other}) disagree on row or non-null counts`);
+      }
+    }
+  }
+}
+
+if (import.meta.main) await main();

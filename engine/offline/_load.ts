@@ -1,0 +1,373 @@
+/** Getting source files and entity tables into DuckDB, projected, typed and pruned. */
+import { isAbsolute, resolve } from "node:path";
+import { Table, tableToIPC } from "apache-arrow";
+import {
+  type FileSourceSpec,
+  LarderError,
+  type ScalarType,
+  type ValueType,
+} from "../../registry/mod.ts";
+import type { DuckDBSession } from "./duckdb.ts";
+import type { SourceColumn } from "./offline_store.ts";
+import { readParquetIPC, readParquetSchema } from "./parquet.ts";
+import { ident, strList } from "./_sql.ts";
+import { isTimestampType, valueTypeOf } from "./_types.ts";
+import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
+import { tableFromRows } from "./_values.ts";
+import type { EntityInput } from "./historical_query.ts";
+
+/** A unique table name for this process. */
+export function tempName(prefix: string): string {
+  return `__larder_${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+/** A column as DuckDB describes it. */
+export interface Described {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** Columns of a relation (`SELECT * FROM <relation>`). */
+export async function describe(session: DuckDBSession, relation: string): Promise<Described[]> {
+  const rows = await session.rows(`DESCRIBE SELECT * FROM ${relation}`);
+  return rows.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+}
+
+/** DuckDB's type for a Larder value type. */
+export function duckdbType(type: ValueType): string {
+  const scalar: Record<ScalarType, string> = {
+    int32: "INTEGER",
+    int64: "BIGINT",
+    float32: "FLOAT",
+    float64: "DOUBLE",
+    string: "VARCHAR",
+    bool: "BOOLEAN",
+    bytes: "BLOB",
+    timestamp: "TIMESTAMP",
+  };
+  return type.endsWith("[]")
+    ? `${scalar[type.slice(0, -2) as ScalarType]}[]`
+    : scalar[type as ScalarType];
+}
+
+/** `read_csv` over files, with all columns as DuckDB sniffs them. */
+export function csvRelation(files: readonly string[]): string {
+  return `read_csv(${strList(files)}, union_by_name = true, header = true)`;
+}
+
+/** A file source's columns as stored, with the closest Larder types. */
+export async function describeFiles(
+  session: DuckDBSession,
+  files: readonly string[],
+  format: FileSourceSpec["format"],
+): Promise<SourceColumn[]> {
+  let described: Described[];
+  if (format === "csv") {
+    described = await describe(session, csvRelation(files));
+  } else {
+    const table = tempName("describe");
+    await session.insertIPC(table, tableToIPC(new Table(await readParquetSchema(files[0]!))), {
+      create: true,
+    });
+    try {
+      described = await describe(session, ident(table));
+    } finally {
+      await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`);
+    }
+  }
+  return described.map((c) => ({
+    name: c.name,
+    physicalType: c.type,
+    valueType: valueTypeOf(c.type),
+  }));
+}
+
+/** A source loaded into a temporary table. */
+export interface LoadedSource {
+  readonly table: string;
+  /** Join key names, as in the entity table. */
+  readonly keys: readonly string[];
+  /** Feature names, as columns of `table`. */
+  readonly features: readonly string[];
+  readonly hasCreated: boolean;
+}
+
+/** Options for {@linkcode loadSource}. */
+export interface LoadSourceOptions {
+  readonly source: FileSourceSpec;
+  readonly files: readonly string[];
+  readonly layout: SourceLayout;
+  /** Types to cast each column to (by name after mapping). */
+  readonly keyTypes: readonly ValueType[];
+  readonly featureTypes: readonly ValueType[];
+  /** Keep only rows with `low <= ts <= high` (epoch microseconds); either bound optional. */
+  readonly low?: bigint | undefined;
+  readonly high?: bigint | undefined;
+  /** Name of the table to create (a temporary table of the session). */
+  readonly table: string;
+}
+
+function projection(options: LoadSourceOptions): string {
+  const { layout } = options;
+  const cast = (c: PhysicalColumn, type: ValueType) =>
+    `CAST(${ident(c.column)} AS ${duckdbType(type)}) AS ${ident(c.name)}`;
+  const parts = [
+    ...layout.joinKeys.map((c, i) => cast(c, options.keyTypes[i]!)),
+    `CAST(${ident(layout.timestamp.column)} AS TIMESTAMP) AS __ts`,
+    ...(layout.created ? [`CAST(${ident(layout.created.column)} AS TIMESTAMP) AS __created`] : []),
+    ...layout.features.map((c, i) => cast(c, options.featureTypes[i]!)),
+  ];
+  return parts.join(", ");
+}
+
+function filter(options: LoadSourceOptions): string {
+  const ts = `CAST(${ident(options.layout.timestamp.column)} AS TIMESTAMP)`;
+  const conditions = [`${ts} IS NOT NULL`];
+  if (options.low !== undefined) conditions.push(`${ts} >= make_timestamp(${options.low}::BIGINT)`);
+  if (options.high !== undefined) {
+    conditions.push(`${ts} <= make_timestamp(${options.high}::BIGINT)`);
+  }
+  return conditions.join(" AND ");
+}
+
+function neededColumns(layout: SourceLayout): string[] {
+  const all = [
+    ...layout.joinKeys.map((c) => c.column),
+    layout.timestamp.column,
+    ...(layout.created ? [layout.created.column] : []),
+    ...layout.features.map((c) => c.column),
+  ];
+  return [...new Set(all)];
+}
+
+/**
+ * Loads the rows of a source that a query can use into temporary table `options.table`:
+ * only the needed columns, renamed per `fieldMapping`, cast to the declared types, with the
+ * event timestamp as `__ts` (and created as `__created`), pruned to `[low, high]`. Parquet is
+ * read batch by batch, so only one batch of decoded rows exists beside the table.
+ * Table order (`rowid`) is file order, then row order.
+ */
+export async function loadSource(
+  session: DuckDBSession,
+  options: LoadSourceOptions,
+): Promise<LoadedSource> {
+  const { source, layout } = options;
+  const target = ident(options.table);
+  const columns = [
+    ...layout.joinKeys.map((c, i) => `${ident(c.name)} ${duckdbType(options.keyTypes[i]!)}`),
+    "__ts TIMESTAMP",
+    ...(layout.created ? ["__created TIMESTAMP"] : []),
+    ...layout.features.map((c, i) => `${ident(c.name)} ${duckdbType(options.featureTypes[i]!)}`),
+  ];
+  await session.exec(`CREATE TEMP TABLE ${target} (${columns.join(", ")})`);
+  const needed = neededColumns(layout);
+  const select = projection(options);
+  const where = filter(options);
+  if (source.format === "csv") {
+    try {
+      await session.exec(
+        `INSERT INTO ${target} SELECT ${select} FROM ${csvRelation(options.files)} WHERE ${where}`,
+      );
+    } catch (err) {
+      throw sourceError(source, options.files.join(", "), err);
+    }
+  } else {
+    for (const file of options.files) {
+      const schema = await readParquetSchema(file);
+      const names = new Set(schema.fields.map((f) => f.name));
+      const missing = needed.filter((c) => !names.has(c));
+      if (missing.length > 0) {
+        throw new LarderError(
+          "SOURCE_INVALID",
+          `Data source "${source.name}": file "${file}" has no column ${
+            missing.map((m) => `"${m}"`).join(", ")
+          } (columns: ${schema.fields.map((f) => `"${f.name}"`).join(", ")})`,
+          { details: { source: source.name, file, missing } },
+        );
+      }
+      const chunk = tempName("chunk");
+      try {
+        for await (const ipc of readParquetIPC(file, { columns: needed })) {
+          await session.insertIPC(chunk, ipc, { create: true });
+          try {
+            await session.exec(
+              `INSERT INTO ${target} SELECT ${select} FROM ${ident(chunk)} WHERE ${where}`,
+            );
+          } catch (err) {
+            throw sourceError(source, file, err);
+          } finally {
+            await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`);
+          }
+        }
+      } catch (err) {
+        await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`).catch(() => {});
+        throw err;
+      }
+    }
+  }
+  return {
+    table: options.table,
+    keys: layout.joinKeys.map((c) => c.name),
+    features: layout.features.map((c) => c.name),
+    hasCreated: layout.created !== undefined,
+  };
+}
+
+function sourceError(source: FileSourceSpec, file: string, err: unknown): LarderError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new LarderError(
+    "SOURCE_INVALID",
+    `Data source "${source.name}": cannot read "${file}" as declared: ${detail}`,
+    { cause: err, details: { source: source.name, file } },
+  );
+}
+
+/** The entity table in DuckDB. */
+export interface LoadedEntities {
+  /** The table holding the rows as given; `rowid` is input order. */
+  readonly table: string;
+  /** Whether `table` is a regular (non-temporary) table that the caller must drop. */
+  readonly shared: boolean;
+  readonly columns: readonly Described[];
+  readonly timestampColumn: string;
+}
+
+function isTable(value: unknown): value is Table {
+  return typeof value === "object" && value !== null && "schema" in value && "batches" in value;
+}
+
+/**
+ * Loads an entity input into a table and finds its timestamp column.
+ * Throws `INPUT_INVALID` for a missing or unreadable file, an empty table, or no usable
+ * timestamp column.
+ */
+export async function loadEntities(
+  session: DuckDBSession,
+  input: EntityInput,
+  options: { repoDir: string; timestampColumn?: string | undefined },
+): Promise<LoadedEntities> {
+  const table = tempName("entity");
+  let shared = false;
+  if (typeof input === "string") {
+    const path = isAbsolute(input) ? input : resolve(options.repoDir, input);
+    try {
+      if (!(await Deno.stat(path)).isFile) throw new Deno.errors.NotFound();
+    } catch {
+      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${path}"`, {
+        details: { path },
+      });
+    }
+    const lower = path.toLowerCase();
+    if (lower.endsWith(".csv")) {
+      await session.exec(
+        `CREATE TEMP TABLE ${ident(table)} AS SELECT * FROM ${csvRelation([path])}`,
+      )
+        .catch((err) => {
+          throw new LarderError(
+            "INPUT_INVALID",
+            `Cannot read entity file "${path}": ${err.message}`,
+            {
+              cause: err,
+            },
+          );
+        });
+    } else if (lower.endsWith(".parquet")) {
+      shared = true;
+      let first = true;
+      try {
+        for await (const ipc of readParquetIPC(path)) {
+          await session.insertIPC(table, ipc, { create: first });
+          first = false;
+        }
+        if (first) {
+          await session.insertIPC(table, tableToIPC(new Table(await readParquetSchema(path))), {
+            create: true,
+          });
+        }
+      } catch (err) {
+        await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${detail}`, {
+          cause: err,
+        });
+      }
+    } else {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity file "${path}" must end in .parquet or .csv`,
+        { details: { path } },
+      );
+    }
+  } else if (Array.isArray(input)) {
+    if (input.length === 0) throw new LarderError("INPUT_INVALID", "The entity table is empty");
+    shared = true;
+    await session.insertIPC(table, tableToIPC(tableFromRows(input), "stream"), { create: true });
+  } else if (isTable(input)) {
+    shared = true;
+    const ipc = tableToIPC(input.numRows === 0 ? new Table(input.schema) : input, "stream");
+    await session.insertIPC(table, ipc, { create: true });
+  } else if (typeof (input as { sql?: unknown }).sql === "string") {
+    const sql = (input as { sql: string }).sql;
+    try {
+      await session.exec(`CREATE TEMP TABLE ${ident(table)} AS ${sql}`);
+    } catch (err) {
+      const detail = err instanceof LarderError
+        ? err.message.replace(/^DuckDB query failed: /, "")
+        : String(err);
+      throw new LarderError("INPUT_INVALID", `Entity query failed: ${detail}`, { cause: err });
+    }
+  } else {
+    throw new LarderError(
+      "INPUT_INVALID",
+      "Entity input must be a file path, an Arrow table, an array of rows or { sql }",
+    );
+  }
+  try {
+    const columns = await describe(session, ident(table));
+    const count = await session.rows(`SELECT count(*)::BIGINT AS n FROM ${ident(table)}`);
+    if (Number(count[0]?.n ?? 0) === 0) {
+      throw new LarderError("INPUT_INVALID", "The entity table is empty");
+    }
+    const timestampColumn = inferTimestampColumn(columns, options.timestampColumn);
+    return { table, shared, columns, timestampColumn };
+  } catch (err) {
+    if (shared) await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});
+    throw err;
+  }
+}
+
+/** `event_timestamp`, or the only timestamp column, or the one asked for. */
+export function inferTimestampColumn(
+  columns: readonly Described[],
+  requested: string | undefined,
+): string {
+  const list = columns.map((c) => `"${c.name}" ${c.type}`).join(", ");
+  const check = (name: string) => {
+    const column = columns.find((c) => c.name === name);
+    if (!column) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `The entity table has no column "${name}" (columns: ${list})`,
+      );
+    }
+    if (!isTimestampType(column.type)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `The entity table's column "${name}" is ${column.type}, expected a timestamp`,
+      );
+    }
+    return name;
+  };
+  if (requested !== undefined) return check(requested);
+  if (columns.some((c) => c.name === "event_timestamp")) return check("event_timestamp");
+  const timestamps = columns.filter((c) => isTimestampType(c.type));
+  if (timestamps.length === 1) return timestamps[0]!.name;
+  throw new LarderError(
+    "INPUT_INVALID",
+    timestamps.length === 0
+      ? `The entity table has no timestamp column: name one "event_timestamp" (columns: ${list})`
+      : `The entity table has several timestamp columns (${
+        timestamps.map((c) => `"${c.name}"`).join(", ")
+      }): name the event time "event_timestamp" or pass timestampColumn`,
+  );
+}

@@ -1,0 +1,21 @@
+/** SQL text helpers: quoting identifiers and literals for DuckDB. */
+
+/** Quotes an identifier: `a"b` → `"a""b"`. */
+export function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Quotes a string literal: `it's` → `'it''s'`. */
+export function str(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A `TIMESTAMP` literal (naive, UTC) with microsecond precision. */
+export function tsLiteral(date: Date): string {
+  return `make_timestamp(${BigInt(date.getTime()) * 1000n}::BIGINT)`;
+}
+
+/** A list literal of quoted strings, for `read_csv([...])`. */
+export function strList(values: readonly string[]): string {
+  return `[${values.map(str).join(", ")}]`;
+}

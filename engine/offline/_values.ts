@@ -1,0 +1,222 @@
+/** Arrow values to JavaScript values, and row objects to Arrow. */
+import {
+  Binary,
+  Bool,
+  type DataType,
+  Field,
+  Float64,
+  Int64,
+  List,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  TimestampMicrosecond,
+  Type,
+  Utf8,
+  type Vector,
+  vectorFromArray,
+} from "apache-arrow";
+import { LarderError } from "../../registry/mod.ts";
+
+/** How to render values: `rows` for JavaScript objects, `json` for JSON/CSV text. */
+export type ValueStyle = "rows" | "json";
+
+/** `2024-01-01T00:00:00.000001Z`: ISO 8601 in UTC, with microseconds when there are any. */
+export function isoMicros(micros: bigint): string {
+  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const rest = micros - ms * 1000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return rest === 0n ? iso : `${iso.slice(0, -1)}${rest.toString().padStart(3, "0")}Z`;
+}
+
+function base64(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+/** The shortest decimal that reads back as the same float32 (`0.1`, not `0.10000000149011612`). */
+function shortestFloat32(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  for (let digits = 1; digits < 10; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return candidate;
+  }
+  return value;
+}
+
+/** A converter from one column's raw Arrow values to JavaScript values. */
+function converter(type: DataType, style: ValueStyle): (value: unknown) => unknown {
+  switch (type.typeId) {
+    case Type.Timestamp:
+    case Type.Date: {
+      return (v) => {
+        if (v === null || v === undefined) return null;
+        if (type.typeId === Type.Date) {
+          const ms = Number(v);
+          return style === "rows" ? new Date(ms) : new Date(ms).toISOString();
+        }
+        // apache-arrow 17 returns epoch milliseconds (a float) for any unit.
+        const micros = BigInt(Math.round(Number(v) * 1000));
+        return style === "rows" ? new Date(Number(micros / 1000n)) : isoMicros(micros);
+      };
+    }
+    case Type.Float: {
+      if ((type as { precision?: number }).precision !== 1) {
+        return (v) => (v === undefined ? null : v);
+      }
+      return (v) => (typeof v === "number" ? shortestFloat32(v) : v ?? null);
+    }
+    case Type.Int: {
+      return (v) => (typeof v === "bigint" ? Number(v) : v);
+    }
+    case Type.Decimal:
+      return (v) => (v === null || v === undefined ? null : Number(String(v)));
+    case Type.Binary:
+    case Type.LargeBinary:
+    case Type.FixedSizeBinary:
+      return (v) => (v == null ? null : style === "rows" ? v : base64(v as Uint8Array));
+    case Type.List:
+    case Type.FixedSizeList: {
+      const inner = converter((type as List).children[0]!.type, style);
+      return (v) => (v == null ? null : [...(v as Iterable<unknown>)].map(inner));
+    }
+    case Type.Struct: {
+      const fields = (type as Struct).children.map((f) =>
+        [f.name, converter(f.type, style)] as const
+      );
+      return (v) => {
+        if (v == null) return null;
+        const row = v as Record<string, unknown>;
+        return Object.fromEntries(fields.map(([name, conv]) => [name, conv(row[name])]));
+      };
+    }
+    default:
+      return (v) => (v === undefined ? null : v);
+  }
+}
+
+/** The rows of a batch as objects. */
+export function batchRows(
+  batch: RecordBatch | Table,
+  style: ValueStyle = "rows",
+): Record<string, unknown>[] {
+  const columns = batch.schema.fields.map((field, i) => ({
+    name: field.name,
+    vector: batch.getChildAt(i) as Vector,
+    convert: converter(field.type, style),
+  }));
+  const rows: Record<string, unknown>[] = new Array(batch.numRows);
+  for (let r = 0; r < batch.numRows; r++) {
+    const row: Record<string, unknown> = {};
+    for (const c of columns) row[c.name] = c.convert(c.vector.get(r));
+    rows[r] = row;
+  }
+  return rows;
+}
+
+type Kind = "int" | "float" | "bigint" | "string" | "bool" | "date" | "bytes" | "list" | "null";
+
+function kindOf(value: unknown): Kind | undefined {
+  if (value === null || value === undefined) return "null";
+  switch (typeof value) {
+    case "number":
+      return Number.isSafeInteger(value) ? "int" : "float";
+    case "bigint":
+      return "bigint";
+    case "string":
+      return "string";
+    case "boolean":
+      return "bool";
+  }
+  if (value instanceof Date) return "date";
+  if (value instanceof Uint8Array) return "bytes";
+  if (Array.isArray(value)) return "list";
+  return undefined;
+}
+
+function arrowTypeOf(column: string, values: readonly unknown[]): DataType {
+  const kinds = new Set<Kind>();
+  for (const value of values) {
+    const kind = kindOf(value);
+    if (kind === undefined) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity rows: column "${column}" holds an unsupported value ${JSON.stringify(value)}`,
+      );
+    }
+    if (kind !== "null") kinds.add(kind);
+  }
+  if (kinds.has("float") && kinds.has("int")) kinds.delete("int");
+  if (kinds.has("bigint") && kinds.has("int")) kinds.delete("int");
+  if (kinds.size > 1) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Entity rows: column "${column}" mixes value types (${[...kinds].join(", ")})`,
+    );
+  }
+  const [kind = "null"] = kinds;
+  switch (kind) {
+    case "int":
+    case "bigint":
+      return new Int64();
+    case "float":
+      return new Float64();
+    case "bool":
+      return new Bool();
+    case "date":
+      return new TimestampMicrosecond();
+    case "bytes":
+      return new Binary();
+    case "list": {
+      const items = values.flatMap((v) => (Array.isArray(v) ? v : []));
+      return new List(new Field("item", arrowTypeOf(column, items), true));
+    }
+    default:
+      return new Utf8();
+  }
+}
+
+function normalize(value: unknown, type: DataType): unknown {
+  if (value === undefined || value === null) return null;
+  if (type.typeId === Type.Int) return BigInt(value as number | bigint);
+  if (type.typeId === Type.Timestamp) return (value as Date).getTime();
+  if (type.typeId === Type.List) {
+    const inner = (type as List).children[0]!.type;
+    return (value as unknown[]).map((v) => normalize(v, inner));
+  }
+  return value;
+}
+
+/** An Arrow table from row objects; columns in order of first appearance. */
+export function tableFromRows(rows: readonly Readonly<Record<string, unknown>>[]): Table {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    for (const key of Object.keys(row)) {
+      if (!seen.has(key)) {
+        seen.add(key);
+        names.push(key);
+      }
+    }
+  }
+  const fields: Field[] = [];
+  const children = names.map((name) => {
+    const values = rows.map((row) => row[name]);
+    const type = arrowTypeOf(name, values);
+    fields.push(new Field(name, type, true));
+    return vectorFromArray(values.map((v) => normalize(v, type)), type).data[0]!;
+  });
+  const schema = new Schema(fields);
+  const data = makeData({
+    type: new Struct(fields),
+    length: rows.length,
+    nullCount: 0,
+    children,
+  });
+  return new Table(schema, [new RecordBatch(schema, data)]);
+}

@@ -1,0 +1,98 @@
+/** The offline store on DuckDB-WASM. */
+import { type Table, tableToIPC } from "apache-arrow";
+import type { FileSourceSpec } from "../../registry/mod.ts";
+import type { OfflineStoreConfig } from "../config.ts";
+import { DuckDB, type DuckDBMode } from "./duckdb.ts";
+import { getHistoricalFeatures } from "./historical.ts";
+import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
+import { describeFiles } from "./_load.ts";
+import type { OfflineStore, SourceColumn } from "./offline_store.ts";
+import { type LatestRows, pullLatest, type PullLatestOptions } from "./pull_latest.ts";
+import { ident } from "./_sql.ts";
+import { resolveSourceFiles } from "./source_files.ts";
+
+/** Options for {@linkcode DuckDBOfflineStore}. */
+export interface DuckDBOfflineStoreOptions {
+  /**
+   * `"blocking"` runs queries in the calling thread (the CLI); `"worker"` in a Web Worker,
+   * keeping the event loop free (servers).
+   * @default {"blocking"}
+   */
+  readonly mode?: DuckDBMode;
+  /**
+   * DuckDB's `memory_limit` (`offline_store.memory_limit`).
+   * @default {"2GB"}
+   */
+  readonly memoryLimit?: string;
+}
+
+/**
+ * An {@linkcode OfflineStore} on DuckDB-WASM. DuckDB starts lazily, at the first call that
+ * needs it (about a second), and stays until {@linkcode DuckDBOfflineStore.close}.
+ *
+ * @example
+ * ```ts ignore
+ * const store = DuckDBOfflineStore.fromConfig(config.offline_store);
+ * const job = await store.getHistoricalFeatures({ repoDir, entityTable: "entities.parquet", views });
+ * await job.write("training.parquet");
+ * await store.close();
+ * ```
+ */
+export class DuckDBOfflineStore implements OfflineStore {
+  readonly #options: DuckDBOfflineStoreOptions;
+  #db: Promise<DuckDB> | undefined;
+
+  constructor(options: DuckDBOfflineStoreOptions = {}) {
+    this.#options = options;
+  }
+
+  /** A store from `larder.yaml`'s `offline_store` section. */
+  static fromConfig(
+    config: OfflineStoreConfig,
+    options: { mode?: DuckDBMode } = {},
+  ): DuckDBOfflineStore {
+    return new DuckDBOfflineStore({ ...options, memoryLimit: config.memory_limit });
+  }
+
+  #open(): Promise<DuckDB> {
+    this.#db ??= DuckDB.open(this.#options).catch((err) => {
+      this.#db = undefined;
+      throw err;
+    });
+    return this.#db;
+  }
+
+  /** Starts DuckDB now (about a second) rather than at the first call that needs it. */
+  async ready(): Promise<void> {
+    await this.#open();
+  }
+
+  async describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]> {
+    const files = await resolveSourceFiles(source, repoDir);
+    const db = await this.#open();
+    return await db.withSession((session) => describeFiles(session, files, source.format));
+  }
+
+  async getHistoricalFeatures(query: HistoricalQuery): Promise<RetrievalJob> {
+    return getHistoricalFeatures(await this.#open(), query);
+  }
+
+  async pullLatest(options: PullLatestOptions): Promise<LatestRows> {
+    return pullLatest(await this.#open(), options);
+  }
+
+  async registerTable(name: string, data: Table | Uint8Array): Promise<void> {
+    const db = await this.#open();
+    const ipc = data instanceof Uint8Array ? data : tableToIPC(data, "stream");
+    await db.withSession(async (session) => {
+      await session.exec(`DROP TABLE IF EXISTS ${ident(name)}`);
+      await session.insertIPC(name, ipc, { create: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    if (db) await (await db.catch(() => undefined))?.close();
+  }
+}

@@ -1,0 +1,487 @@
+/** Point-in-time retrieval on DuckDB: validation up front, then a lazy job. */
+import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
+import { type FeatureViewSpec, LarderError, type ScalarType } from "../../registry/mod.ts";
+import type { DuckDB, DuckDBSession } from "./duckdb.ts";
+import type {
+  BatchOptions,
+  EntityInput,
+  HistoricalQuery,
+  RetrievalJob,
+  ViewRequest,
+} from "./historical_query.ts";
+import {
+  describe,
+  type Described,
+  describeFiles,
+  duckdbType,
+  inferTimestampColumn,
+  type LoadedEntities,
+  loadEntities,
+  loadSource,
+  tempName,
+} from "./_load.ts";
+import { readParquetSchema } from "./parquet.ts";
+import { combineSql, type PitPlan, pitSql, type PitView } from "./_pit_sql.ts";
+import { ident, tsLiteral } from "./_sql.ts";
+import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
+import { resolveSourceFiles } from "./source_files.ts";
+import { valueTypeOf } from "./_types.ts";
+import { batchRows, tableFromRows } from "./_values.ts";
+import { writeBatches } from "./_writers.ts";
+import { isAbsolute, resolve } from "node:path";
+
+/** A view request after validation. */
+interface PreparedView {
+  readonly request: ViewRequest;
+  readonly files: readonly string[];
+  readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
+  /** Output names, parallel to `request.features`. */
+  readonly outputs: readonly string[];
+}
+
+const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
+
+function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): FeatureViewSpec {
+  return { ...view, features: view.features.filter((f) => features.includes(f.name)) };
+}
+
+/** Checks requested features and output names; returns output names per view. */
+function planOutputs(query: HistoricalQuery): string[][] {
+  if (query.views.length === 0) {
+    throw new LarderError("INPUT_INVALID", "No features requested: pass at least one feature view");
+  }
+  const owners = new Map<string, string>();
+  return query.views.map(({ view, features }) => {
+    if (features.length === 0) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `No features requested from feature view "${view.name}"`,
+      );
+    }
+    return features.map((feature) => {
+      if (!view.features.some((f) => f.name === feature)) {
+        throw new LarderError(
+          "NOT_FOUND",
+          `Feature view "${view.name}" has no feature "${feature}" (features: ${
+            view.features.map((f) => `"${f.name}"`).join(", ")
+          })`,
+          { details: { view: view.name, feature } },
+        );
+      }
+      const output = query.fullFeatureNames ? `${view.name}__${feature}` : feature;
+      const owner = owners.get(output);
+      if (owner !== undefined) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          owner === view.name
+            ? `Feature "${feature}" of feature view "${view.name}" is requested twice`
+            : `Feature "${feature}" is requested from both feature view "${owner}" and "${view.name}": set fullFeatureNames to name them "${owner}__${feature}" and "${view.name}__${feature}"`,
+          { details: { feature, views: [owner, view.name] } },
+        );
+      }
+      owners.set(output, view.name);
+      return output;
+    });
+  });
+}
+
+/** Resolves files and checks each source against the requested features. */
+async function prepareViews(
+  session: DuckDBSession,
+  query: HistoricalQuery,
+  outputs: string[][],
+): Promise<PreparedView[]> {
+  const prepared: PreparedView[] = [];
+  for (const [i, request] of query.views.entries()) {
+    const files = await resolveSourceFiles(request.source, query.repoDir);
+    const columns = await describeFiles(session, files, request.source.format);
+    const problems = checkSourceCompatibility(
+      viewWithFeatures(request.view, request.features),
+      request.source,
+      [...request.entities],
+      columns,
+    );
+    if (problems.length > 0) {
+      throw new LarderError("SOURCE_INVALID", problems.join("\n"), {
+        details: { view: request.view.name, source: request.source.name, problems },
+      });
+    }
+    const { keys } = joinKeysOf(request.view, request.entities);
+    prepared.push({ request, files, keys, outputs: outputs[i]! });
+  }
+  return prepared;
+}
+
+/** The entity input's columns, without loading its rows. */
+async function describeEntityInput(
+  session: DuckDBSession,
+  input: EntityInput | Table,
+  repoDir: string,
+): Promise<Described[]> {
+  if (typeof input === "string") {
+    const path = isAbsolute(input) ? input : resolve(repoDir, input);
+    const stat = await Deno.stat(path).catch(() => undefined);
+    if (!stat?.isFile) {
+      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${path}"`, {
+        details: { path },
+      });
+    }
+    const lower = path.toLowerCase();
+    if (lower.endsWith(".csv")) {
+      return await describe(session, `read_csv(['${path.replaceAll("'", "''")}'], header = true)`)
+        .catch((err) => {
+          throw new LarderError(
+            "INPUT_INVALID",
+            `Cannot read entity file "${path}": ${err.message}`,
+            {
+              cause: err,
+            },
+          );
+        });
+    }
+    if (lower.endsWith(".parquet")) {
+      const schema = await readParquetSchema(path).catch((err) => {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Cannot read entity file "${path}": ${err.message}`,
+          {
+            cause: err,
+          },
+        );
+      });
+      return describeArrow(session, new Table(schema));
+    }
+    throw new LarderError("INPUT_INVALID", `Entity file "${path}" must end in .parquet or .csv`, {
+      details: { path },
+    });
+  }
+  if (input instanceof Table || (typeof input === "object" && "schema" in input)) {
+    return describeArrow(session, input as Table);
+  }
+  if (typeof input === "object" && "sql" in input && typeof input.sql === "string") {
+    return await describe(session, `(${input.sql})`).catch((err) => {
+      throw new LarderError("INPUT_INVALID", `Entity query failed: ${err.message}`, { cause: err });
+    });
+  }
+  throw new LarderError(
+    "INPUT_INVALID",
+    "Entity input must be a file path, an Arrow table, an array of rows or { sql }",
+  );
+}
+
+async function describeArrow(session: DuckDBSession, table: Table): Promise<Described[]> {
+  const name = tempName("describe");
+  await session.insertIPC(name, tableToIPC(new Table(table.schema), "stream"), { create: true });
+  try {
+    return await describe(session, ident(name));
+  } finally {
+    await session.exec(`DROP TABLE IF EXISTS ${ident(name)}`);
+  }
+}
+
+function checkEntityColumns(
+  columns: readonly Described[],
+  views: readonly PreparedView[],
+  outputs: readonly string[],
+): void {
+  const list = columns.map((c) => `"${c.name}"`).join(", ");
+  for (const view of views) {
+    for (const key of view.keys) {
+      const column = columns.find((c) => c.name === key.name);
+      if (!column) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by feature view "${view.request.view.name}"; columns: ${list})`,
+          { details: { column: key.name, view: view.request.view.name } },
+        );
+      }
+      const found = valueTypeOf(column.type);
+      const ok = found === key.type ||
+        (NUMERIC.has(key.type) && found !== undefined && NUMERIC.has(found));
+      if (!ok) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `The entity table's column "${key.name}" is ${column.type}, expected ${key.type} (join key of entity "${key.entity}")`,
+          { details: { column: key.name, found: column.type, expected: key.type } },
+        );
+      }
+    }
+  }
+  for (const output of outputs) {
+    if (columns.some((c) => c.name === output)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `The entity table already has a column "${output}", which is also a requested feature: rename the column or set fullFeatureNames`,
+        { details: { column: output } },
+      );
+    }
+  }
+}
+
+function micros(value: unknown): bigint | undefined {
+  return value === null || value === undefined ? undefined : BigInt(value as number | bigint);
+}
+
+/** Loads one view's source, pruned to `[low - ttl, high]`, and returns its part of the join plan. */
+async function loadView(
+  session: DuckDBSession,
+  view: PreparedView,
+  bounds: { low: bigint | undefined; high: bigint | undefined; applyTtl: boolean },
+): Promise<PitView> {
+  const { request } = view;
+  const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
+  const layout = sourceLayout(request.view, request.source, request.entities, request.features);
+  const featureTypes = request.features.map((name) =>
+    request.view.features.find((f) => f.name === name)!.type
+  );
+  const empty = bounds.high === undefined;
+  const low = bounds.low === undefined
+    ? undefined
+    : !bounds.applyTtl
+    ? bounds.low
+    : ttlMicros > 0n
+    ? bounds.low - ttlMicros
+    : undefined;
+  const table = tempName("source");
+  const loaded = await loadSource(session, {
+    source: request.source,
+    files: view.files,
+    layout,
+    keyTypes: view.keys.map((k) => k.type),
+    featureTypes,
+    // No usable entity timestamp: nothing can match, so load no rows.
+    low: empty ? 1n : low,
+    high: empty ? 0n : bounds.high,
+    table,
+  });
+  return {
+    table,
+    keys: loaded.keys,
+    ttlMicros: bounds.applyTtl ? ttlMicros : 0n,
+    hasCreated: loaded.hasCreated,
+    features: loaded.features.map((column, i) => ({ column, output: view.outputs[i]! })),
+  };
+}
+
+/**
+ * The join's SQL. One view: a single query. Several: each view is loaded, joined into a
+ * small per-view result (`__rid` + features) and dropped before the next is loaded, so only
+ * one source is in memory at a time; a final query stitches the results in entity order.
+ */
+async function joinViews(
+  session: DuckDBSession,
+  views: readonly PreparedView[],
+  plan: Omit<PitPlan, "views">,
+  bounds: { low: bigint | undefined; high: bigint | undefined; applyTtl: boolean },
+): Promise<string> {
+  if (views.length === 1) {
+    return pitSql({ ...plan, views: [await loadView(session, views[0]!, bounds)] });
+  }
+  const results: { table: string; outputs: string[] }[] = [];
+  for (const view of views) {
+    const pit = await loadView(session, view, bounds);
+    const table = tempName("result");
+    await session.exec(
+      `CREATE TEMP TABLE ${ident(table)} AS ${
+        pitSql({ ...plan, views: [pit] }, { ridOnly: true })
+      }`,
+    );
+    await session.exec(`DROP TABLE ${ident(pit.table)}`);
+    results.push({ table, outputs: pit.features.map((f) => f.output) });
+  }
+  return combineSql(plan.entityTable, results);
+}
+
+/** A job that builds its SQL in a fresh session on each run. */
+class DuckDBRetrievalJob implements RetrievalJob {
+  readonly columns: readonly string[];
+  readonly #db: DuckDB;
+  readonly #prepare: (session: DuckDBSession) => Promise<{ sql: string; cleanup: string[] }>;
+
+  constructor(
+    db: DuckDB,
+    columns: readonly string[],
+    prepare: (session: DuckDBSession) => Promise<{ sql: string; cleanup: string[] }>,
+  ) {
+    this.#db = db;
+    this.columns = columns;
+    this.#prepare = prepare;
+  }
+
+  async *batches(options: BatchOptions = {}): AsyncGenerator<RecordBatch> {
+    const session = await this.#db.connect();
+    let cleanup: string[] = [];
+    try {
+      const prepared = await this.#prepare(session);
+      cleanup = prepared.cleanup;
+      const limit = options.batchRows;
+      for await (const batch of session.stream(prepared.sql)) {
+        if (limit === undefined || batch.numRows <= limit) yield batch;
+        else {
+          for (let at = 0; at < batch.numRows; at += limit) yield batch.slice(at, at + limit);
+        }
+      }
+    } finally {
+      for (const table of cleanup) {
+        await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});
+      }
+      await session.close();
+    }
+  }
+
+  async toArrow(): Promise<Table> {
+    const batches: RecordBatch[] = [];
+    for await (const batch of this.batches()) batches.push(batch);
+    const nonEmpty = batches.filter((b) => b.numRows > 0);
+    if (nonEmpty.length > 0) return new Table(nonEmpty);
+    return new Table(batches[0]!.schema);
+  }
+
+  async toRows(): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    for await (const batch of this.batches()) {
+      for (const row of batchRows(batch)) rows.push(row);
+    }
+    return rows;
+  }
+
+  write(path: string): Promise<{ rows: number }> {
+    return writeBatches(path, this.batches());
+  }
+}
+
+/**
+ * Validates a historical query (features, sources against their views, the entity table's
+ * columns) and returns a lazy job; see {@linkcode RetrievalJob}.
+ */
+export async function getHistoricalFeatures(
+  db: DuckDB,
+  query: HistoricalQuery,
+): Promise<RetrievalJob> {
+  const outputs = planOutputs(query);
+  const flatOutputs = outputs.flat();
+  const filterByCreatedTimestamp = query.filterByCreatedTimestamp ?? false;
+  if ("entityTable" in query) {
+    // Rows become an Arrow table once, here, so that validation and each run see the same data.
+    const input: EntityInput = Array.isArray(query.entityTable)
+      ? (query.entityTable.length === 0
+        ? (() => {
+          throw new LarderError("INPUT_INVALID", "The entity table is empty");
+        })()
+        : tableFromRows(query.entityTable))
+      : query.entityTable;
+    if (input instanceof Table && input.numRows === 0) {
+      throw new LarderError("INPUT_INVALID", "The entity table is empty");
+    }
+    const { views, columns, timestampColumn } = await db.withSession(async (session) => {
+      const views = await prepareViews(session, query, outputs);
+      const columns = await describeEntityInput(session, input, query.repoDir);
+      const timestampColumn = inferTimestampColumn(columns, query.timestampColumn);
+      checkEntityColumns(columns, views, flatOutputs);
+      return { views, columns, timestampColumn };
+    });
+    return new DuckDBRetrievalJob(
+      db,
+      [...columns.map((c) => c.name), ...flatOutputs],
+      async (session) => {
+        const entities: LoadedEntities = await loadEntities(session, input, {
+          repoDir: query.repoDir,
+          timestampColumn,
+        });
+        const cleanup = entities.shared ? [entities.table] : [];
+        try {
+          const ts = `CAST(${ident(timestampColumn)} AS TIMESTAMP)`;
+          const [range] = await session.rows(
+            `SELECT epoch_us(min(${ts})) AS low, epoch_us(max(${ts})) AS high FROM ${
+              ident(entities.table)
+            }`,
+          );
+          const sql = await joinViews(
+            session,
+            views,
+            { entityTable: entities.table, timestampColumn, filterByCreatedTimestamp },
+            { low: micros(range?.low), high: micros(range?.high), applyTtl: true },
+          );
+          return { sql, cleanup };
+        } catch (err) {
+          for (const table of cleanup) {
+            await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});
+          }
+          throw err;
+        }
+      },
+    );
+  }
+
+  const { start, end } = query;
+  if (
+    !(start instanceof Date) || !(end instanceof Date) || isNaN(start.getTime()) ||
+    isNaN(end.getTime())
+  ) {
+    throw new LarderError("INPUT_INVALID", "start and end must be valid dates");
+  }
+  if (start.getTime() > end.getTime()) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `start (${start.toISOString()}) is after end (${end.toISOString()})`,
+    );
+  }
+  const views = await db.withSession((session) => prepareViews(session, query, outputs));
+  const keyColumns: { name: string; type: ScalarType }[] = [];
+  for (const view of views) {
+    for (const key of view.keys) {
+      if (!keyColumns.some((k) => k.name === key.name)) keyColumns.push(key);
+    }
+  }
+  if (keyColumns.some((k) => k.name === "event_timestamp" || flatOutputs.includes(k.name))) {
+    throw new LarderError("INPUT_INVALID", "A join key has the name of an output column");
+  }
+  return new DuckDBRetrievalJob(
+    db,
+    [...keyColumns.map((k) => k.name), "event_timestamp", ...flatOutputs],
+    async (session) => {
+      const low = BigInt(start.getTime()) * 1000n;
+      const high = BigInt(end.getTime()) * 1000n;
+      const entityTable = tempName("keys");
+      // Keys seen in the window, per view (sources are read once here and again to join).
+      const selects: string[] = [];
+      for (const view of views) {
+        if (view.keys.length === 0) continue;
+        const pit = await loadView(session, {
+          ...view,
+          request: { ...view.request, features: [] },
+          outputs: [],
+        }, { low, high, applyTtl: false });
+        const keysTable = tempName("window_keys");
+        await session.exec(
+          `CREATE TEMP TABLE ${ident(keysTable)} AS SELECT DISTINCT ${
+            pit.keys.map(ident).join(", ")
+          } FROM ${ident(pit.table)}`,
+        );
+        await session.exec(`DROP TABLE ${ident(pit.table)}`);
+        selects.push(
+          `SELECT ${
+            keyColumns.map((k) =>
+              pit.keys.includes(k.name)
+                ? ident(k.name)
+                : `NULL::${duckdbType(k.type)} AS ${ident(k.name)}`
+            ).join(", ")
+          } FROM ${ident(keysTable)}`,
+        );
+      }
+      const keysSql = keyColumns.length === 0 || selects.length === 0
+        ? `SELECT ${tsLiteral(end)} AS event_timestamp`
+        : `SELECT *, ${tsLiteral(end)} AS event_timestamp FROM (${
+          selects.join(" UNION ")
+        }) ORDER BY ALL`;
+      await session.exec(`CREATE TEMP TABLE ${ident(entityTable)} AS ${keysSql}`);
+      const sql = await joinViews(
+        session,
+        views,
+        { entityTable, timestampColumn: "event_timestamp", filterByCreatedTimestamp },
+        { low, high, applyTtl: false },
+      );
+      return { sql, cleanup: [] };
+    },
+  );
+}

@@ -1,0 +1,101 @@
+/** What a point-in-time (historical) retrieval asks for, and the job it returns. */
+import type { RecordBatch, Table } from "apache-arrow";
+import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../../registry/mod.ts";
+
+/**
+ * The entity table ("entity dataframe"): entity key columns plus an event timestamp column.
+ *
+ * - a path (relative to `repoDir`) to a `.parquet` or `.csv` file;
+ * - an Arrow table (from this project's `apache-arrow`);
+ * - an array of row objects (`{ driver_id: 1001, event_timestamp: new Date(...) }`): numbers
+ *   that are all integers become BIGINT, other numbers DOUBLE, `Date` a timestamp;
+ * - `{ sql }`: a DuckDB query, which may read files (`read_csv('…')`) or tables registered
+ *   with `OfflineStore.registerTable`.
+ */
+export type EntityInput =
+  | string
+  | Table
+  | readonly Readonly<Record<string, unknown>>[]
+  | { readonly sql: string };
+
+/** One feature view of a request, resolved by the caller. */
+export interface ViewRequest {
+  readonly view: FeatureViewSpec;
+  /** The view's file source (for a push source, its batch source). */
+  readonly source: FileSourceSpec;
+  /** The specs of the view's entities (others are ignored). */
+  readonly entities: readonly EntitySpec[];
+  /** Requested feature names, in request order. */
+  readonly features: readonly string[];
+}
+
+/** Options shared by both kinds of historical query. */
+export interface HistoricalQueryBase {
+  /** The feature repository: source paths and an entity file path are relative to it. */
+  readonly repoDir: string;
+  readonly views: readonly ViewRequest[];
+  /**
+   * Name output columns `view__feature` instead of `feature`.
+   * @default {false}
+   */
+  readonly fullFeatureNames?: boolean;
+  /**
+   * Also require `created_ts <= entity_ts` (rows with a NULL created timestamp drop out).
+   * Uses a slower plan (a range join) than the default.
+   * @default {false}
+   */
+  readonly filterByCreatedTimestamp?: boolean;
+}
+
+/** Point-in-time join against an entity table. */
+export interface EntityTableQuery extends HistoricalQueryBase {
+  readonly entityTable: EntityInput;
+  /**
+   * The entity table's event timestamp column.
+   * @default {"event_timestamp", or the only timestamp column}
+   */
+  readonly timestampColumn?: string;
+}
+
+/**
+ * Retrieval without an entity table: for every entity key seen in `[start, end]` (inclusive),
+ * the latest value of each view as of `end` (views' ttl does not apply: the window replaces it).
+ * Output: the join keys of all views, `event_timestamp` (= `end`), then the features.
+ */
+export interface WindowQuery extends HistoricalQueryBase {
+  readonly start: Date;
+  readonly end: Date;
+}
+
+/** A historical retrieval. */
+export type HistoricalQuery = EntityTableQuery | WindowQuery;
+
+/** Options for streaming a job's result. */
+export interface BatchOptions {
+  /**
+   * Upper bound on rows per batch (DuckDB produces batches of up to 2048 rows; they are
+   * yielded as they come, so this only splits larger ones).
+   */
+  readonly batchRows?: number;
+}
+
+/**
+ * The result of a historical retrieval, computed lazily: each call runs the query in a fresh
+ * DuckDB session that is closed when it finishes, so a job holds no engine memory between calls.
+ * Output: the entity table's columns unchanged and in order, then the features in request order.
+ */
+export interface RetrievalJob {
+  /** Output column names, in order. */
+  readonly columns: readonly string[];
+  /** The whole result as an Arrow table. */
+  toArrow(): Promise<Table>;
+  /** The whole result as row objects (timestamps as `Date`, 64-bit integers as `number`). */
+  toRows(): Promise<Record<string, unknown>[]>;
+  /**
+   * Writes the result to a `.parquet`, `.csv` or `.json` file (by extension), streaming, through
+   * a temporary file renamed at the end: no partial file is left on failure.
+   */
+  write(path: string): Promise<{ rows: number }>;
+  /** The result as a stream of Arrow record batches, in entity-table order. */
+  batches(options?: BatchOptions): AsyncIterable<RecordBatch>;
+}

@@ -1,0 +1,48 @@
+/**
+ * @module
+ * The offline engine: reading file sources (Parquet, CSV), point-in-time (historical)
+ * retrieval and the materialization read, on DuckDB-WASM.
+ *
+ * @example
+ * ```ts ignore
+ * import { DuckDBOfflineStore } from "./mod.ts";
+ * const store = new DuckDBOfflineStore({ memoryLimit: "2GB" });
+ * const job = await store.getHistoricalFeatures({
+ *   repoDir: "/repo",
+ *   entityTable: [{ driver_id: 1001, event_timestamp: new Date("2024-01-02T00:00:00Z") }],
+ *   views: [{ view, source, entities: [driver], features: ["conv_rate"] }],
+ * });
+ * console.log(await job.toRows());
+ * await store.close();
+ * ```
+ */
+export type { OfflineStore, SourceColumn } from "./offline_store.ts";
+export { DuckDBOfflineStore, type DuckDBOfflineStoreOptions } from "./duckdb_store.ts";
+export { DuckDB, type DuckDBMode, type DuckDBOptions, DuckDBSession } from "./duckdb.ts";
+export {
+  encodeParquet,
+  type ParquetReadOptions,
+  readParquetFile,
+  readParquetSchema,
+  writeParquetFile,
+} from "./parquet.ts";
+export { resolveSourceFiles } from "./source_files.ts";
+export { checkSourceCompatibility, isCompatibleType } from "./source_compatibility.ts";
+export type {
+  BatchOptions,
+  EntityInput,
+  EntityTableQuery,
+  HistoricalQuery,
+  HistoricalQueryBase,
+  RetrievalJob,
+  ViewRequest,
+  WindowQuery,
+} from "./historical_query.ts";
+export { getHistoricalFeatures } from "./historical.ts";
+export {
+  CREATED_TIMESTAMP_COLUMN,
+  EVENT_TIMESTAMP_COLUMN,
+  type LatestRows,
+  pullLatest,
+  type PullLatestOptions,
+} from "./pull_latest.ts";

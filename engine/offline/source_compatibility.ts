@@ -1,0 +1,163 @@
+/** Whether a file source has the columns, with usable types, that a feature view reads. */
+import {
+  elementType,
+  type EntitySpec,
+  type FeatureViewSpec,
+  type FileSourceSpec,
+  type ScalarType,
+  type ValueType,
+} from "../../registry/mod.ts";
+import type { SourceColumn } from "./offline_store.ts";
+
+const INTEGER: ReadonlySet<ScalarType> = new Set(["int32", "int64"]);
+const FLOAT: ReadonlySet<ScalarType> = new Set(["float32", "float64"]);
+
+/**
+ * Whether a column stored as `found` can be read as `expected`: the same type, or numeric
+ * widening (any integer → any integer or float, any float → any float); arrays element-wise.
+ */
+export function isCompatibleType(expected: ValueType, found: ValueType | undefined): boolean {
+  if (found === undefined) return false;
+  const e = elementType(expected);
+  const f = elementType(found);
+  if (e.array !== f.array) return false;
+  if (e.element === f.element) return true;
+  if (INTEGER.has(f.element)) return INTEGER.has(e.element) || FLOAT.has(e.element);
+  if (FLOAT.has(f.element)) return FLOAT.has(e.element);
+  return false;
+}
+
+/** A source column that a view reads, under its stored name. */
+export interface PhysicalColumn {
+  /** The name in the source file. */
+  readonly column: string;
+  /** The name the view uses (after `fieldMapping`). */
+  readonly name: string;
+}
+
+/** Where each name a view reads comes from in its source. */
+export interface SourceLayout {
+  readonly joinKeys: readonly PhysicalColumn[];
+  readonly features: readonly PhysicalColumn[];
+  readonly timestamp: PhysicalColumn;
+  readonly created: PhysicalColumn | undefined;
+}
+
+/** The source column that holds `name` after `fieldMapping` (mapping is source column → name). */
+export function physicalName(source: FileSourceSpec, name: string): string {
+  for (const [column, mapped] of Object.entries(source.fieldMapping)) {
+    if (mapped === name) return column;
+  }
+  return name;
+}
+
+/**
+ * The source column for a timestamp field: the column of that name, or else the column
+ * that `fieldMapping` maps to that name.
+ */
+function timestampColumn(source: FileSourceSpec, field: string, columns?: readonly SourceColumn[]) {
+  if (columns === undefined || columns.some((c) => c.name === field)) return field;
+  return physicalName(source, field);
+}
+
+/** The join keys of a view, in the order of its entities. */
+export function joinKeysOf(view: FeatureViewSpec, entities: readonly EntitySpec[]): {
+  keys: { name: string; type: ScalarType; entity: string }[];
+  missingEntities: string[];
+} {
+  const keys: { name: string; type: ScalarType; entity: string }[] = [];
+  const missingEntities: string[] = [];
+  for (const entityName of view.entities) {
+    const entity = entities.find((e) => e.name === entityName);
+    if (!entity) {
+      missingEntities.push(entityName);
+      continue;
+    }
+    for (const key of entity.joinKeys) {
+      if (!keys.some((k) => k.name === key)) {
+        keys.push({ name: key, type: entity.valueType, entity: entity.name });
+      }
+    }
+  }
+  return { keys, missingEntities };
+}
+
+/** The physical columns a view reads from its source (see {@linkcode checkSourceCompatibility}). */
+export function sourceLayout(
+  view: FeatureViewSpec,
+  source: FileSourceSpec,
+  entities: readonly EntitySpec[],
+  features: readonly string[] = view.features.map((f) => f.name),
+  columns?: readonly SourceColumn[],
+): SourceLayout {
+  const map = (name: string) => ({ column: physicalName(source, name), name });
+  const created = source.createdTimestampColumn;
+  return {
+    joinKeys: joinKeysOf(view, entities).keys.map((k) => map(k.name)),
+    features: features.map(map),
+    timestamp: { column: timestampColumn(source, source.timestampField, columns), name: "" },
+    created: created === undefined
+      ? undefined
+      : { column: timestampColumn(source, created, columns), name: "" },
+  };
+}
+
+function quoteList(names: readonly string[]): string {
+  return names.map((n) => `"${n}"`).join(", ");
+}
+
+/**
+ * Every problem that stops `view` from reading `source`, as sentence-case messages naming the
+ * view, the source, the column and what was expected: a join key, feature or timestamp column
+ * missing (after `fieldMapping`), or stored with an incompatible type. Empty when compatible.
+ *
+ * @example
+ * ```ts ignore
+ * const problems = checkSourceCompatibility(view, source, entities, await store.describeSource(source, repo));
+ * if (problems.length > 0) throw new Error(problems.join("\n"));
+ * ```
+ */
+export function checkSourceCompatibility(
+  view: FeatureViewSpec,
+  source: FileSourceSpec,
+  entities: EntitySpec[],
+  columns: SourceColumn[],
+): string[] {
+  const problems: string[] = [];
+  const prefix = `Feature view "${view.name}": source "${source.name}"`;
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const available = quoteList(columns.map((c) => c.name));
+
+  const check = (column: string, name: string, expected: ValueType, what: string) => {
+    const found = byName.get(column);
+    const label = column === name ? `"${column}"` : `"${column}" (mapped to "${name}")`;
+    if (!found) {
+      problems.push(`${prefix} has no column ${label} for ${what} (columns: ${available})`);
+      return;
+    }
+    if (!isCompatibleType(expected, found.valueType)) {
+      const shown = found.valueType
+        ? `${found.physicalType} (${found.valueType})`
+        : found.physicalType;
+      problems.push(`${prefix} column ${label} for ${what} is ${shown}, expected ${expected}`);
+    }
+  };
+
+  const { keys, missingEntities } = joinKeysOf(view, entities);
+  for (const name of missingEntities) {
+    problems.push(`Feature view "${view.name}": entity "${name}" is not defined`);
+  }
+  for (const key of keys) {
+    check(physicalName(source, key.name), key.name, key.type, `join key of entity "${key.entity}"`);
+  }
+  for (const feature of view.features) {
+    check(physicalName(source, feature.name), feature.name, feature.type, "feature");
+  }
+  const ts = timestampColumn(source, source.timestampField, columns);
+  check(ts, source.timestampField, "timestamp", "the event timestamp");
+  if (source.createdTimestampColumn !== undefined) {
+    const created = timestampColumn(source, source.createdTimestampColumn, columns);
+    check(created, source.createdTimestampColumn, "timestamp", "the created timestamp");
+  }
+  return problems;
+}

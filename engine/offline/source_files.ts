@@ -1,0 +1,145 @@
+/** Which files a file source's `path` names: one file, a glob, or a folder. */
+import { isAbsolute, join, relative, resolve, sep as SEPARATOR } from "node:path";
+import { type FileSourceSpec, LarderError } from "../../registry/mod.ts";
+
+const GLOB_CHARS = /[*?[\]{}]/;
+
+/** Whether a path segment pattern contains glob syntax. */
+function isGlob(segment: string): boolean {
+  return GLOB_CHARS.test(segment);
+}
+
+/** Turns one path segment pattern (`*.parquet`, `part-?.csv`, `{a,b}.csv`) into a regex. */
+function segmentRegex(pattern: string): RegExp {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") out += "[^/]*";
+    else if (c === "?") out += "[^/]";
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 1);
+      if (end < 0) out += "\\[";
+      else {
+        const body = pattern.slice(i + 1, end).replace(/^!/, "^").replaceAll("\\", "\\\\");
+        out += `[${body}]`;
+        i = end;
+      }
+    } else if (c === "{") {
+      const end = pattern.indexOf("}", i + 1);
+      if (end < 0) out += "\\{";
+      else {
+        const alternatives = pattern.slice(i + 1, end).split(",").map(escapeRegex);
+        out += `(?:${alternatives.join("|")})`;
+        i = end;
+      }
+    } else out += escapeRegex(c);
+  }
+  return new RegExp(`^${out}$`);
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Files under `dir` matching `segments` (each a literal, a pattern or `**`). */
+async function walkGlob(dir: string, segments: readonly string[], out: string[]): Promise<void> {
+  if (segments.length === 0) return;
+  const [head, ...rest] = segments as [string, ...string[]];
+  if (head === "**") {
+    // Zero directories, then one or more.
+    await walkGlob(dir, rest, out);
+    for await (const entry of readDirSafe(dir)) {
+      if (entry.isDirectory) await walkGlob(join(dir, entry.name), segments, out);
+    }
+    return;
+  }
+  if (!isGlob(head)) {
+    const next = join(dir, head);
+    if (rest.length === 0) {
+      if (await isFile(next)) out.push(next);
+    } else await walkGlob(next, rest, out);
+    return;
+  }
+  const regex = segmentRegex(head);
+  for await (const entry of readDirSafe(dir)) {
+    if (entry.name.startsWith(".") || !regex.test(entry.name)) continue;
+    const next = join(dir, entry.name);
+    if (rest.length === 0) {
+      if (entry.isFile || (entry.isSymlink && await isFile(next))) out.push(next);
+    } else if (entry.isDirectory || entry.isSymlink) await walkGlob(next, rest, out);
+  }
+}
+
+async function* readDirSafe(dir: string): AsyncGenerator<Deno.DirEntry> {
+  try {
+    for await (const entry of Deno.readDir(dir)) yield entry;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return;
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Every data file under `dir`, recursively, with the format's extension. */
+async function filesInFolder(dir: string, extension: string, out: string[]): Promise<void> {
+  for await (const entry of readDirSafe(dir)) {
+    if (entry.name.startsWith(".") || entry.name.startsWith("_")) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await filesInFolder(path, extension, out);
+    else if (entry.name.toLowerCase().endsWith(extension)) out.push(path);
+  }
+}
+
+/**
+ * The absolute paths of the files a source reads, sorted, resolved against `repoDir`:
+ * `path` is one file, a glob (`data/*.parquet`, `data/**\/*.parquet`), or a folder (every
+ * `.parquet` or `.csv` file under it, recursively, skipping names starting with `.` or `_`).
+ * Throws `SOURCE_INVALID` when nothing matches.
+ */
+export async function resolveSourceFiles(
+  source: Pick<FileSourceSpec, "name" | "path" | "format">,
+  repoDir: string,
+): Promise<string[]> {
+  const full = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
+  const files: string[] = [];
+  let what: string;
+  if (isGlob(source.path)) {
+    what = "matches no file";
+    const parts = full.split(SEPARATOR);
+    const firstGlob = parts.findIndex(isGlob);
+    const base = parts.slice(0, firstGlob).join(SEPARATOR) || SEPARATOR;
+    await walkGlob(base, parts.slice(firstGlob).filter((p) => p !== ""), files);
+  } else if (await isDirectory(full)) {
+    what = `is a folder with no .${source.format} file`;
+    await filesInFolder(full, `.${source.format}`, files);
+  } else if (await isFile(full)) {
+    files.push(full);
+    what = "";
+  } else {
+    what = "does not exist";
+  }
+  if (files.length === 0) {
+    const shown = isAbsolute(source.path) ? source.path : relative(repoDir, full) || source.path;
+    throw new LarderError(
+      "SOURCE_INVALID",
+      `Data source "${source.name}": path "${shown}" ${what} (resolved to "${full}")`,
+      { details: { source: source.name, path: source.path, resolved: full } },
+    );
+  }
+  return [...new Set(files)].sort();
+}
