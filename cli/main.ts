@@ -6,6 +6,7 @@ import { UsageError } from "./_args.ts";
 import { table } from "./_output.ts";
 import type { Command } from "./command.ts";
 import { exitCodeFor } from "./exit_codes.ts";
+import { historicalCommand } from "./commands/historical.ts";
 import { initCommand } from "./commands/init.ts";
 import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   applyCommand,
   teardownCommand,
+  historicalCommand,
   registryDumpCommand,
   ...objectCommands,
 ];

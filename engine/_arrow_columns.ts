@@ -19,7 +19,8 @@ import { elementType, LarderError, type ScalarType, type ValueType } from "../re
 
 import type { Columns } from "./table_writer.ts";
 
-function arrowType(type: ValueType): DataType {
+/** The Arrow type Larder writes for a value type. */
+export function arrowType(type: ValueType): DataType {
   const { array, element } = elementType(type);
   const scalar: Record<ScalarType, () => DataType> = {
     int32: () => new Int32(),

@@ -15,6 +15,10 @@ import { type LarderConfig, loadConfig } from "./config.ts";
 import { loadDefinitions } from "./definitions_loader.ts";
 import { createRegistryBackend } from "./registry_backends.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
+import type { RetrievalJob } from "./offline/historical_query.ts";
+import { historicalFeatures, type HistoricalFeaturesOptions } from "./historical_retrieval.ts";
+import type { LoadedTransform } from "./on_demand.ts";
+import type { LoadedDefinitions } from "./definitions_loader.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 
 /** Options for {@linkcode FeatureStore.open}. */
@@ -31,6 +35,12 @@ export interface FeatureStoreOptions {
   readonly offlineStore?: OfflineStore;
   /** Use this online store instead of creating one on first use. */
   readonly onlineStore?: OnlineStore;
+  /**
+   * How the offline engine runs: `"blocking"` in the calling thread (CLI, scripts) or
+   * `"worker"` in a worker thread (servers, which must stay responsive).
+   * @default "blocking"
+   */
+  readonly offlineMode?: "blocking" | "worker";
 }
 
 /** The outcome of {@linkcode FeatureStore.plan}. */
@@ -76,6 +86,8 @@ export class FeatureStore {
   #online: OnlineStore | undefined;
   readonly #ownsOffline: boolean;
   readonly #ownsOnline: boolean;
+  readonly #offlineMode: "blocking" | "worker";
+  #loaded: Promise<LoadedDefinitions> | undefined;
 
   private constructor(
     repoDir: string,
@@ -90,6 +102,7 @@ export class FeatureStore {
     this.#online = options.onlineStore;
     this.#ownsOffline = options.offlineStore === undefined;
     this.#ownsOnline = options.onlineStore === undefined;
+    this.#offlineMode = options.offlineMode ?? "blocking";
   }
 
   /** Opens the feature repo at `options.repo`: reads `larder.yaml` and connects the registry. */
@@ -165,7 +178,9 @@ export class FeatureStore {
     if (this.#offline) return this.#offline;
     this.#offlineOpening ??= (async () => {
       const { createOfflineStore } = await import("./offline_factory.ts");
-      const store = await createOfflineStore(this.config.offline_store);
+      const store = await createOfflineStore(this.config.offline_store, {
+        mode: this.#offlineMode,
+      });
       this.#offline = store;
       return store;
     })();
@@ -178,6 +193,81 @@ export class FeatureStore {
     const { createOnlineStore } = await import("./online_factory.ts");
     this.#online = await createOnlineStore(this.config, this.repoDir);
     return this.#online;
+  }
+
+  /**
+   * Builds a point-in-time-correct training set: for each entity row, the feature values
+   * known at its timestamp. Without `entities`, the latest value per key in `[start, end]`.
+   *
+   * @example
+   * ```ts ignore
+   * const job = await store.getHistoricalFeatures({
+   *   entities: "data/driver_entities.parquet",
+   *   features: ["driver_hourly_stats:conv_rate"],
+   * });
+   * await job.write("training.parquet");
+   * ```
+   */
+  async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
+    return await historicalFeatures({
+      repoDir: this.repoDir,
+      document: await this.registry.read(),
+      offline: await this.offlineStore(),
+      transforms: (names) => this.onDemandTransforms(names),
+    }, options);
+  }
+
+  /**
+   * The transforms of these on-demand views, from the repo's definitions (imported once).
+   * Throws `DRIFT` when a transform differs from what the registry recorded at apply time,
+   * rather than computing something the registry does not describe.
+   */
+  async onDemandTransforms(names: readonly string[]): Promise<Map<string, LoadedTransform>> {
+    this.#loaded ??= loadDefinitions(this.repoDir, this.config.definitions).catch((err) => {
+      this.#loaded = undefined;
+      throw err;
+    });
+    const loaded = await this.#loaded;
+    const doc = await this.registry.read();
+    const out = new Map<string, LoadedTransform>();
+    for (const name of names) {
+      const stored = doc.objects.onDemandFeatureView[name]?.spec;
+      const def = loaded.found.find((d) =>
+        d.value.kind === "onDemandFeatureView" && d.value.name === name
+      )
+        ?.value as unknown as {
+          spec: { transformHash: string };
+          transform: LoadedTransform["transform"];
+        } | undefined;
+      if (!stored) {
+        throw new LarderError(
+          "NOT_FOUND",
+          `Cannot find on-demand feature view "${name}" in the registry`,
+        );
+      }
+      if (!def) {
+        throw new LarderError(
+          "DRIFT",
+          `On-demand feature view "${name}" is in the registry but not in the definitions loaded from "${this.repoDir}": deploy the definitions that were applied`,
+          { details: { view: name } },
+        );
+      }
+      if (def.spec.transformHash !== stored.transformHash) {
+        throw new LarderError(
+          "DRIFT",
+          `On-demand feature view "${name}": the loaded transform (sha256 ${
+            def.spec.transformHash.slice(0, 12)
+          }) differs from the registry's (sha256 ${
+            stored.transformHash.slice(0, 12)
+          }): run apply, or deploy the applied definitions`,
+          {
+            details: { view: name, loaded: def.spec.transformHash, registry: stored.transformHash },
+          },
+        );
+      }
+      out.set(name, { name, features: stored.features, transform: def.transform });
+    }
+    return out;
   }
 
   /** Releases the registry, the engines and the stores. */

@@ -32,7 +32,7 @@ export {
   type PlanResult,
 } from "./feature_store.ts";
 export { createRegistryBackend } from "./registry_backends.ts";
-export { type Columns, writeTable } from "./table_writer.ts";
+export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
 export type { OnlineStore } from "./online/online_store.ts";
 export {
@@ -48,3 +48,24 @@ export {
   type RegistryDocument,
   type RegistryObject,
 } from "../registry/mod.ts";
+export {
+  assertPermitted,
+  decide,
+  type Decision,
+  permittedResources,
+  type Principal,
+  type Resource,
+} from "./permissions.ts";
+// For the feature server (server/): online reads and writes and value coercion; materialization
+// is loaded on first use (it pulls in apache-arrow, which the online path must not load).
+export { coerceValue, getOnlineFeatures, INVALID, writeOnline } from "./online/mod.ts";
+export const loadMaterialize = (): Promise<typeof import("./materialize/mod.ts")> =>
+  import("./materialize/mod.ts");
+export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
+export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
+export {
+  type FeatureReference,
+  type ResolvedRequest,
+  resolveFeatures,
+} from "./resolve_features.ts";
+export { type LoadedTransform, runTransform } from "./on_demand.ts";

@@ -2,6 +2,7 @@
  * `writeTable`: writes typed columns to a Parquet or CSV file (atomically), for data
  * generators, tests and push-to-offline. Arrow and Parquet code load only when called.
  */
+import type { RecordBatch } from "apache-arrow";
 import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
@@ -62,4 +63,16 @@ export async function writeTable(
   const ipc = columnsToIpc(columns, schema);
   const { writeParquetFile } = await import("./offline/mod.ts");
   await writeParquetFile(path, ipc);
+}
+
+/**
+ * Streams Arrow record batches into a `.parquet`, `.csv` or `.json` file through a temporary
+ * file renamed at the end: no partial file is left on failure.
+ */
+export async function writeBatches(
+  path: string,
+  batches: AsyncIterable<RecordBatch>,
+): Promise<{ rows: number }> {
+  const offline = await import("./offline/mod.ts");
+  return await offline.writeBatches(path, batches);
 }

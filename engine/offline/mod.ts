@@ -46,3 +46,5 @@ export {
   pullLatest,
   type PullLatestOptions,
 } from "./pull_latest.ts";
+export { outputFormat, writeBatches } from "./_writers.ts";
+export { batchRows } from "./_values.ts";

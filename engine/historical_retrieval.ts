@@ -1,0 +1,136 @@
+/** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
+import { z } from "zod";
+import { formatIssues, LarderError, type RegistryDocument } from "../registry/mod.ts";
+import type { LoadedTransform } from "./on_demand.ts";
+import { OnDemandJob } from "./on_demand_job.ts";
+import type {
+  EntityInput,
+  HistoricalQuery,
+  RetrievalJob,
+  ViewRequest,
+} from "./offline/historical_query.ts";
+import type { OfflineStore } from "./offline/offline_store.ts";
+import { viewBatchSource } from "./online/view_source.ts";
+import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
+
+/** Options for `FeatureStore.getHistoricalFeatures`. */
+export interface HistoricalFeaturesOptions {
+  /**
+   * The entity table: a `.parquet`/`.csv` path (relative to the repo), an Arrow table, row
+   * objects, or `{ sql }`. Omit it and pass `start`/`end` for the latest values per key.
+   */
+  readonly entities?: EntityInput;
+  /** `"view:feature"` references or typed handles. */
+  readonly features?: readonly FeatureReference[];
+  /** A feature service (name or object) instead of `features`. */
+  readonly featureService?: string | { readonly name: string };
+  /** Name columns `view__feature`. @default false */
+  readonly fullFeatureNames?: boolean;
+  /** Also require created <= entity timestamp. @default false */
+  readonly filterByCreatedTimestamp?: boolean;
+  /** The entity table's timestamp column. @default "event_timestamp" or the only timestamp column */
+  readonly timestampColumn?: string;
+  /** Window start, without an entity table (inclusive). */
+  readonly start?: Date | string;
+  /** Window end, without an entity table (inclusive). */
+  readonly end?: Date | string;
+}
+
+const Time = z.union([
+  z.date(),
+  z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
+    error: (iss) => `expected an ISO 8601 time, got ${JSON.stringify(iss.input)}`,
+  }),
+]).transform((v) => (v instanceof Date ? v : new Date(v)));
+
+const OptionsSchema = z.object({
+  entities: z.unknown().optional(),
+  features: z.array(z.unknown()).optional(),
+  featureService: z.union([z.string(), z.object({ name: z.string() }).transform((s) => s.name)])
+    .optional(),
+  fullFeatureNames: z.boolean().default(false),
+  filterByCreatedTimestamp: z.boolean().default(false),
+  timestampColumn: z.string().min(1).optional(),
+  start: Time.optional(),
+  end: Time.optional(),
+});
+
+/** What historical retrieval needs from the store. */
+export interface HistoricalDeps {
+  readonly repoDir: string;
+  readonly document: RegistryDocument;
+  readonly offline: OfflineStore;
+  /** Loads the transforms of on-demand views from the definitions (checked against the registry). */
+  readonly transforms: (names: readonly string[]) => Promise<ReadonlyMap<string, LoadedTransform>>;
+}
+
+/** Resolves, validates and starts a historical retrieval; see `FeatureStore.getHistoricalFeatures`. */
+export async function historicalFeatures(
+  deps: HistoricalDeps,
+  options: HistoricalFeaturesOptions,
+): Promise<RetrievalJob> {
+  const parsed = OptionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `getHistoricalFeatures: ${formatIssues(parsed.error, options).join("; ")}`,
+    );
+  }
+  const o = parsed.data;
+  const windowed = o.entities === undefined;
+  if (windowed && (o.start === undefined || o.end === undefined)) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      'Pass "entities" (an entity table), or "start" and "end" for the latest values per key',
+    );
+  }
+  if (!windowed && (o.start !== undefined || o.end !== undefined)) {
+    throw new LarderError("INPUT_INVALID", 'Pass either "entities" or "start"/"end", not both');
+  }
+  if (o.start && o.end && o.start > o.end) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `The window start (${o.start.toISOString()}) is after its end (${o.end.toISOString()})`,
+    );
+  }
+  const request = resolveFeatures(deps.document, {
+    features: o.features as FeatureReference[] | undefined,
+    featureService: o.featureService,
+    fullFeatureNames: o.fullFeatureNames,
+    path: "offline",
+  });
+  const views: ViewRequest[] = request.views.map((v) => ({
+    view: v.spec,
+    source: viewBatchSource(deps.document, v.spec),
+    entities: v.spec.entities.map((e) => deps.document.objects.entity[e]!.spec),
+    features: v.features.map((f) => f.name),
+  }));
+  const onDemand = request.onDemand.length > 0;
+  const base = {
+    repoDir: deps.repoDir,
+    views,
+    // On-demand views read their inputs by full name and rename afterwards.
+    fullFeatureNames: onDemand || o.fullFeatureNames,
+    filterByCreatedTimestamp: o.filterByCreatedTimestamp,
+  };
+  const query: HistoricalQuery = windowed ? { ...base, start: o.start!, end: o.end! } : {
+    ...base,
+    entityTable: o.entities as EntityInput,
+    ...(o.timestampColumn ? { timestampColumn: o.timestampColumn } : {}),
+  };
+  const job = await deps.offline.getHistoricalFeatures(query);
+  if (!onDemand) return job;
+  const missing = request.requestFields.filter((f) => !job.columns.includes(f.name));
+  if (missing.length > 0) {
+    const needs = request.onDemand.map((od) => `"${od.spec.name}"`).join(", ");
+    throw new LarderError(
+      "INPUT_INVALID",
+      `The entity table has no ${missing.length === 1 ? "column" : "columns"} ${
+        missing.map((f) => `"${f.name}"`).join(", ")
+      }, which on-demand feature view ${needs} reads as request data`,
+      { details: { missing: missing.map((f) => f.name) } },
+    );
+  }
+  const transforms = await deps.transforms(request.onDemand.map((od) => od.spec.name));
+  return new OnDemandJob(job, request, transforms);
+}
