@@ -16,7 +16,7 @@ import { loadDefinitions } from "./definitions_loader.ts";
 import { createRegistryBackend } from "./registry_backends.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
-import { historicalFeatures, type HistoricalFeaturesOptions } from "./historical_retrieval.ts";
+import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 import type { LoadedTransform } from "./on_demand.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
 import type { OnlineStore } from "./online/online_store.ts";
@@ -209,6 +209,9 @@ export class FeatureStore {
    * ```
    */
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
+    // Loaded on first use: it brings DuckDB, parquet-wasm and apache-arrow, which the
+    // online path (and the edge) must never load.
+    const { historicalFeatures } = await import("./historical_retrieval.ts");
     return await historicalFeatures({
       repoDir: this.repoDir,
       document: await this.registry.read(),

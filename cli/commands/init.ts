@@ -33,7 +33,7 @@ async function repoDenoJson(target: string): Promise<string> {
   return JSON.stringify(
     {
       imports,
-      nodeModulesDir: "auto",
+      nodeModulesDir: "none",
       unstable: ["kv"],
       compilerOptions: larder.compilerOptions,
       tasks: { "generate-data": "deno run -A scripts/generate_data.ts" },

@@ -1,0 +1,91 @@
+/** Reads a request body as JSON within a size limit, and validates it with a zod schema. */
+import type { z } from "zod";
+import { formatIssues } from "../engine/mod.ts";
+import { ApiError } from "./errors.ts";
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+function tooLarge(limit: number): ApiError {
+  return new ApiError(
+    "TOO_LARGE",
+    `Request body is over the limit of ${limit} bytes`,
+    { details: { limitBytes: limit } },
+  );
+}
+
+/** The body's bytes; throws `TOO_LARGE` as soon as more than `limit` bytes arrive. */
+async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && /^\d+$/.test(declared)) {
+    if (Number(declared) > limit) throw tooLarge(limit);
+    return new Uint8Array(await req.arrayBuffer());
+  }
+  if (req.body === null) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Parses the body of `req` as JSON. Throws `TOO_LARGE` over `limit` bytes and
+ * `MALFORMED_REQUEST` for an empty body, invalid UTF-8 or invalid JSON.
+ */
+export async function readJson(req: Request, limit: number): Promise<unknown> {
+  const bytes = await readBytes(req, limit);
+  if (bytes.byteLength > limit) throw tooLarge(limit);
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new ApiError("MALFORMED_REQUEST", "Request body is not valid UTF-8");
+  }
+  if (text.trim() === "") {
+    throw new ApiError("MALFORMED_REQUEST", "Request body is empty: expected a JSON object");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.slice(0, 200) : "cannot parse";
+    throw new ApiError("MALFORMED_REQUEST", `Request body is not valid JSON: ${why}`);
+  }
+}
+
+/** Validates `raw` with `schema`; throws `INPUT_INVALID` naming the fields that are wrong. */
+export function validate<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  const issues = formatIssues(result.error, raw);
+  const shown = issues.slice(0, 5).join("; ");
+  throw new ApiError(
+    "INPUT_INVALID",
+    `Invalid request body: ${shown}${issues.length > 5 ? ` (and ${issues.length - 5} more)` : ""}`,
+    { details: { issues: issues.slice(0, 50), issueCount: issues.length } },
+  );
+}
+
+/** Reads and validates a JSON body in one step. */
+export async function readBody<S extends z.ZodType>(
+  req: Request,
+  schema: S,
+  limit: number,
+): Promise<z.output<S>> {
+  return validate(schema, await readJson(req, limit));
+}

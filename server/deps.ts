@@ -1,0 +1,116 @@
+/**
+ * What the app is built from, passed in as values: the registry as served, the online
+ * store, the engine's operations, the lock store, the auth verifier, the settings and a clock.
+ * Only the entry files (`main.ts`, `edge.ts`) wire concrete backends.
+ */
+import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
+import type { AuthVerifier } from "./auth/mod.ts";
+import type { LockStore } from "./locks/mod.ts";
+import type { Metrics } from "./metrics.ts";
+import type { OnlineFeaturesResponse } from "./schemas.ts";
+
+/** The registry as the server reads it (a {@linkcode RegistryCache} fits). */
+export interface ServedRegistry {
+  /** The document; only the first call may wait for I/O. */
+  get(): Promise<RegistryDocument>;
+  /** The document in memory, without waiting; `undefined` before the first load. */
+  current(): RegistryDocument | undefined;
+  /** Reads the registry now, for health checks; throws when it cannot be read. */
+  check(timeoutMs?: number): Promise<RegistryDocument>;
+}
+
+/** Column-major data: column name -> one value per row. */
+export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
+
+/** An online read, as the engine takes it. */
+export interface OnlineReadRequest {
+  readonly features?: readonly string[];
+  readonly featureService?: string;
+  readonly entities: ColumnData;
+  readonly fullFeatureNames: boolean;
+}
+
+/** Reads the latest feature values (the engine's `getOnlineFeatures`). */
+export type ReadOnline = (
+  doc: RegistryDocument,
+  request: OnlineReadRequest,
+) => Promise<OnlineFeaturesResponse | { toJSON(): OnlineFeaturesResponse }>;
+
+/** What an online write did. */
+export interface OnlineWriteOutcome {
+  readonly written: number;
+  readonly skipped: number;
+}
+
+/** Writes rows of one feature view online, skip-if-not-newer (the engine's `writeOnline`). */
+export type WriteOnline = (
+  doc: RegistryDocument,
+  request: { readonly view: string; readonly columns: ColumnData },
+) => Promise<OnlineWriteOutcome>;
+
+/**
+ * Appends rows of a push source to its batch source as new files (never rewriting existing
+ * ones). Loaded lazily: it needs the Parquet writer.
+ */
+export type PushOffline = (
+  doc: RegistryDocument,
+  request: { readonly pushSource: string; readonly columns: ColumnData },
+) => Promise<{ readonly files: readonly string[] }>;
+
+/** What one materialization did, per view. */
+export interface MaterializeOutcome {
+  readonly views: readonly {
+    readonly name: string;
+    readonly start: Date;
+    readonly end: Date;
+    readonly rows?: number | undefined;
+  }[];
+}
+
+/** Materializes `[start, end]` of these views (the engine's `materialize`). */
+export type Materialize = (
+  request: { readonly start: Date; readonly end: Date; readonly views: readonly string[] },
+) => Promise<MaterializeOutcome>;
+
+/** Materializes from each view's last interval up to `end` (the engine's `materializeIncremental`). */
+export type MaterializeIncremental = (
+  request: { readonly end: Date; readonly views: readonly string[] },
+) => Promise<MaterializeOutcome>;
+
+/** Settings of one deployment. */
+export interface ServerConfig {
+  /** `feature_server.feature_services`: serve only these feature services. */
+  readonly featureServices?: readonly string[] | undefined;
+  /** Largest accepted body. @default 4 MiB */
+  readonly bodyLimitBytes?: number;
+  /** Most entity rows in one online read. @default 10_000 */
+  readonly maxEntityRows?: number;
+  /** Most rows in one push or write. @default 100_000 */
+  readonly maxWriteRows?: number;
+  /** Expiry of a materialization lock (renewed while it runs). @default 60_000 */
+  readonly lockTtlMs?: number;
+  /** How long `/health` waits for each store. @default 2_000 */
+  readonly healthTimeoutMs?: number;
+  /** `info.title` of the OpenAPI document. @default "Larder feature server" */
+  readonly title?: string;
+}
+
+/** Everything {@linkcode createApp} needs. */
+export interface ServerDeps {
+  readonly registry: ServedRegistry;
+  readonly onlineStore: OnlineStore;
+  readonly readOnline: ReadOnline;
+  readonly writeOnline: WriteOnline;
+  readonly pushOffline: PushOffline;
+  readonly materialize: Materialize;
+  readonly materializeIncremental: MaterializeIncremental;
+  readonly locks: LockStore;
+  readonly auth: AuthVerifier;
+  readonly config?: ServerConfig;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+  /** @default a new, empty Metrics */
+  readonly metrics?: Metrics;
+  /** Where unexpected failures are reported. @default console.error */
+  readonly logError?: (err: unknown) => void;
+}

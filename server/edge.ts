@@ -1,0 +1,62 @@
+/**
+ * The entry for Deno Deploy (`deployctl deploy --entrypoint server/edge.ts`): the same app,
+ * with the registry read from the `redis` backend and online reads from Redis over HTTP or
+ * Deno KV, as `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
+ *
+ * Nothing on the serving path loads DuckDB or parquet-wasm: materialization and
+ * push-to-offline import them on first use only.
+ *
+ * @module
+ */
+import { FeatureStore, isLarderError } from "../engine/mod.ts";
+import { createApp } from "./app.ts";
+import { depsFromFeatureStore } from "./feature_store_deps.ts";
+
+/** Options for {@linkcode createEdgeHandler}. */
+export interface EdgeOptions {
+  /** The feature repo folder. @default Deno.env.get("LARDER_REPO") ?? "." */
+  readonly repo?: string;
+  /** Environment lookup for `${VAR}` in `larder.yaml`. @default Deno.env.get */
+  readonly env?: (name: string) => string | undefined;
+}
+
+/**
+ * A fetch handler that opens the feature store on the first request (Deploy isolates start
+ * on demand) and serves every later request from memory. When opening fails, requests answer
+ * 503 and the next one tries again.
+ */
+export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => Promise<Response> {
+  let ready: Promise<(req: Request) => Response | Promise<Response>> | undefined;
+  const open = async () => {
+    const env = options.env ?? ((name: string) => Deno.env.get(name));
+    const store = await FeatureStore.open({ repo: options.repo ?? env("LARDER_REPO") ?? ".", env });
+    if (store.config.registry.type !== "redis") {
+      console.warn(
+        `larder edge: registry.type is "${store.config.registry.type}"; on Deno Deploy use "redis" so that applies reach running isolates`,
+      );
+    }
+    const wired = await depsFromFeatureStore(store);
+    return createApp(wired.deps).fetch;
+  };
+  return async (req) => {
+    ready ??= open();
+    let fetch: (req: Request) => Response | Promise<Response>;
+    try {
+      fetch = await ready;
+    } catch (err) {
+      ready = undefined;
+      const message = isLarderError(err) ? err.message : "The feature server failed to start";
+      if (!isLarderError(err)) console.error(err);
+      return Response.json(
+        { error: { code: "UNAVAILABLE", message, details: {} } },
+        { status: 503 },
+      );
+    }
+    return await fetch(req);
+  };
+}
+
+const handler = createEdgeHandler();
+
+/** Deno Deploy's entry (a default export is what the platform requires). */
+export default { fetch: handler };

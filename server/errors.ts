@@ -1,0 +1,86 @@
+/**
+ * The server's errors and the one table that turns error codes into HTTP statuses.
+ * Every error body is `{"error": {"code", "message", "details"}}`; stack traces never leave
+ * the process.
+ */
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isLarderError, type LarderErrorCode } from "../engine/mod.ts";
+
+/** Codes the server answers with: the engine's, plus one for bodies that cannot be parsed. */
+export type ApiErrorCode = LarderErrorCode | "MALFORMED_REQUEST";
+
+/**
+ * The one table from error code to HTTP status. 400 means the body could not be read as
+ * JSON at all; 422 means it was JSON but not a valid request (as FastAPI, and so Feast, answer).
+ */
+export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
+  MALFORMED_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  REGISTRY_CONFLICT: 409,
+  TOO_LARGE: 413,
+  INPUT_INVALID: 422,
+  SOURCE_INVALID: 422,
+  DEFINITION_INVALID: 422,
+  DRIFT: 422,
+  UNAVAILABLE: 503,
+  CONFIG_INVALID: 503,
+  REGISTRY_CORRUPT: 503,
+  INTERNAL: 500,
+};
+
+/**
+ * An error raised by the HTTP layer itself (the engine raises `LarderError`s). The app's
+ * error handler treats both alike: by their `code`.
+ */
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    code: ApiErrorCode,
+    message: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ApiError";
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  readonly error: {
+    readonly code: ApiErrorCode;
+    readonly message: string;
+    readonly details: Record<string, unknown>;
+  };
+}
+
+/** Whether `err` carries a code the table knows (an `ApiError` or a `LarderError`). */
+function coded(err: unknown): err is { code: ApiErrorCode; message: string; details?: unknown } {
+  return (err instanceof ApiError || isLarderError(err)) && err.code in STATUS_OF;
+}
+
+/**
+ * The status and body for any thrown value. Unknown failures become a 500 `INTERNAL` with a
+ * generic message; the caller logs them.
+ */
+export function errorAnswer(err: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
+  if (!coded(err) || err.code === "INTERNAL") {
+    return {
+      status: 500,
+      body: { error: { code: "INTERNAL", message: "Internal server error", details: {} } },
+    };
+  }
+  const details = err.details !== null && typeof err.details === "object"
+    ? err.details as Record<string, unknown>
+    : {};
+  return {
+    status: STATUS_OF[err.code],
+    body: { error: { code: err.code, message: err.message, details } },
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * Wires an opened `FeatureStore` into the app's dependencies: the registry cache, the online
+ * store, the engine's operations, the shared lock store and the auth verifier. Used by both
+ * entries (`main.ts`, `edge.ts`). Nothing here loads the offline engine: materialization and
+ * push-to-offline import it on first use.
+ */
+import { resolve } from "node:path";
+import {
+  type FeatureStore,
+  getOnlineFeatures,
+  LarderError,
+  loadMaterialize,
+  type OnlineStore,
+  writeOnline,
+} from "../engine/mod.ts";
+import { type AuthVerifier, createVerifier } from "./auth/mod.ts";
+import type { MaterializeOutcome, ServerConfig, ServerDeps } from "./deps.ts";
+import { KvLockStore, type LockStore } from "./locks/mod.ts";
+import { Metrics } from "./metrics.ts";
+import { ReadBatcher } from "./read_batcher.ts";
+import { RegistryCache } from "./registry_cache.ts";
+
+/** Options for {@linkcode depsFromFeatureStore}. */
+export interface FeatureStoreDepsOptions {
+  /** Overrides of the settings taken from `larder.yaml`. */
+  readonly config?: Omit<ServerConfig, "featureServices">;
+  /** Use this verifier instead of the one `auth:` describes. */
+  readonly auth?: AuthVerifier;
+  /** Use this lock store instead of one in the online store's backend. */
+  readonly locks?: LockStore;
+  /** @default () => new Date() */
+  readonly clock?: () => Date;
+  /** Where background failures (registry refresh) are reported. @default console.error */
+  readonly logError?: (err: unknown) => void;
+}
+
+/** The dependencies, and what to release when the server stops. */
+export interface WiredDeps {
+  readonly deps: ServerDeps;
+  readonly registry: RegistryCache;
+  /** Stops the registry refresh and releases the lock store (the caller closes the store). */
+  close(): void;
+}
+
+function outcome(
+  result: { views: readonly { view: string; start: Date; end: Date; rows: number }[] },
+): MaterializeOutcome {
+  return {
+    views: result.views.map((v) => ({ name: v.view, start: v.start, end: v.end, rows: v.rows })),
+  };
+}
+
+function batchedReads(online: OnlineStore): OnlineStore {
+  const batcher = new ReadBatcher(online, { maxInFlight: 4 });
+  return {
+    name: online.name,
+    capabilities: online.capabilities,
+    read: (keys) => batcher.read(keys),
+    write: (view, rows) => online.write(view, rows),
+    deleteViews: (views) => online.deleteViews(views),
+    deleteAll: () => online.deleteAll(),
+    close: () => online.close(),
+  };
+}
+
+async function openLocks(
+  store: FeatureStore,
+): Promise<{ locks: LockStore; close: () => void }> {
+  const online = store.config.online_store;
+  if (online.type === "deno_kv") {
+    const path = online.path;
+    const kv = path === "platform"
+      ? await Deno.openKv()
+      : await Deno.openKv(path === ":memory:" ? path : resolve(store.repoDir, path));
+    return {
+      locks: new KvLockStore(kv, { project: store.config.project, name: `deno_kv ${path}` }),
+      close: () => kv.close(),
+    };
+  }
+  // Serving works without locks; only materialization needs them.
+  const unavailable: LockStore = {
+    name: online.type,
+    acquire: () =>
+      Promise.reject(
+        new LarderError(
+          "UNAVAILABLE",
+          `Cannot lock for materialization: online_store.type "${online.type}" offers no shared locks yet`,
+        ),
+      ),
+  };
+  return { locks: unavailable, close: () => {} };
+}
+
+/**
+ * Builds the app's dependencies from an opened feature store. Reads the registry once
+ * (the first load) so that requests never wait for it.
+ *
+ * @example
+ * ```ts ignore
+ * const store = await FeatureStore.open({ repo: "." });
+ * const wired = await depsFromFeatureStore(store);
+ * const app = createApp(wired.deps);
+ * ```
+ */
+export async function depsFromFeatureStore(
+  store: FeatureStore,
+  options: FeatureStoreDepsOptions = {},
+): Promise<WiredDeps> {
+  const logError = options.logError ?? ((err: unknown) => console.error(err));
+  const clock = options.clock ?? (() => new Date());
+  const registry = new RegistryCache(store.registry, {
+    refreshMs: store.config.registry.cache_ttl_seconds * 1000,
+    onError: logError,
+  });
+  let lockHandle: { locks: LockStore; close: () => void } | undefined;
+  try {
+    const [, maybeOnline, locks] = await Promise.all([
+      registry.get(),
+      store.onlineStore(),
+      options.locks ? Promise.resolve({ locks: options.locks, close: () => {} }) : openLocks(store),
+    ]);
+    lockHandle = locks;
+    if (!maybeOnline) throw new LarderError("CONFIG_INVALID", "No online store is configured");
+    const online: OnlineStore = maybeOnline;
+    const metrics = new Metrics();
+    metrics.gauge(
+      "larder_registry_age_seconds",
+      "Seconds since the served registry document was read.",
+      () => registry.ageSeconds(),
+    );
+    metrics.gauge(
+      "larder_registry_version",
+      "Version of the served registry document.",
+      () => registry.current()?.version,
+    );
+    // Where one read of any number of keys is one round trip (Redis over HTTP), concurrent
+    // requests share round trips.
+    const serving: OnlineStore = online.capabilities.singleRoundTripRead
+      ? batchedReads(online)
+      : online;
+    const materializeDeps = {
+      registry: store.registry,
+      online,
+      offline: () => store.offlineStore(),
+      repoDir: store.repoDir,
+      now: clock,
+    };
+    const deps: ServerDeps = {
+      registry,
+      onlineStore: online,
+      readOnline: (doc, request) =>
+        getOnlineFeatures({ registry: doc, online: serving, now: clock }, {
+          ...(request.features ? { features: request.features } : {}),
+          ...(request.featureService !== undefined
+            ? { featureService: request.featureService }
+            : {}),
+          entities: request.entities,
+          fullFeatureNames: request.fullFeatureNames,
+        }),
+      writeOnline: (doc, request) =>
+        writeOnline({ registry: doc, online }, request.view, request.columns),
+      pushOffline: async (doc, request) => {
+        const { pushOffline } = await import("./push_offline.ts");
+        return await pushOffline(store.repoDir, doc, request);
+      },
+      materialize: async (request) => {
+        const { materialize } = await loadMaterialize();
+        return outcome(await materialize(materializeDeps, request));
+      },
+      materializeIncremental: async (request) => {
+        const { materializeIncremental } = await loadMaterialize();
+        return outcome(await materializeIncremental(materializeDeps, request));
+      },
+      locks: locks.locks,
+      auth: options.auth ?? createVerifier(store.config.auth),
+      config: { ...options.config, featureServices: store.config.feature_server.feature_services },
+      clock,
+      metrics,
+      logError,
+    };
+    return {
+      deps,
+      registry,
+      close() {
+        registry.close();
+        lockHandle?.close();
+      },
+    };
+  } catch (err) {
+    registry.close();
+    lockHandle?.close();
+    throw err;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]`.
+ * Opens the feature repo, loads the registry once, and serves the Hono app with `Deno.serve`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { FeatureStore, formatIssues, isLarderError } from "../engine/mod.ts";
+import { createApp } from "./app.ts";
+import { depsFromFeatureStore } from "./feature_store_deps.ts";
+
+const HELP = `Usage: deno task serve [options]
+
+Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs).
+
+Options:
+  --repo <dir>    The feature repo (the folder holding larder.yaml)  [default .]
+  --port <n>      Port to listen on, 0 for a free one  [default 6566]
+  --host <host>   Interface to listen on  [default 127.0.0.1]
+  -h, --help      Show this help`;
+
+const FlagsSchema = z.strictObject({
+  repo: z.string().min(1).default("."),
+  port: z.string().regex(/^\d{1,5}$/, { error: "expected an integer from 0 to 65535" })
+    .transform(Number).pipe(z.number().max(65535, { error: "expected at most 65535" }))
+    .default(6566),
+  host: z.string().min(1).default("127.0.0.1"),
+  help: z.boolean().default(false),
+});
+
+/** Parses the flags; throws an `Error` whose message is one line for the user. */
+export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema> {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        repo: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: false,
+      strict: true,
+    }));
+  } catch (err) {
+    const text = (err as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, "");
+    throw new Error(`serve: ${text} (see "deno task serve --help")`);
+  }
+  const parsed = FlagsSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = formatIssues(parsed.error, values)[0] ?? "invalid flags";
+    throw new Error(`serve: --${issue} (see "deno task serve --help")`);
+  }
+  return parsed.data;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let flags: z.output<typeof FlagsSchema>;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    console.error((err as Error).message);
+    return 1;
+  }
+  if (flags.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let store: FeatureStore | undefined;
+  try {
+    store = await FeatureStore.open({ repo: flags.repo });
+    const wired = await depsFromFeatureStore(store);
+    const doc = wired.registry.current();
+    if (
+      store.config.auth.type === "none" && doc && Object.keys(doc.objects.permission).length > 0
+    ) {
+      console.error(
+        'Warning: the registry has permissions, but auth.type is "none": they are not enforced',
+      );
+    }
+    const app = createApp(wired.deps);
+    const server = Deno.serve({
+      hostname: flags.host,
+      port: flags.port,
+      onListen: ({ hostname, port }) => {
+        const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+        console.log(
+          `Larder feature server for project "${
+            store!.config.project
+          }" listening on http://${host}:${port} (auth: ${store!.config.auth.type}, docs: /docs)`,
+        );
+      },
+    }, app.fetch);
+    const stop = async () => {
+      await server.shutdown();
+    };
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+    await server.finished;
+    wired.close();
+    await store.close();
+    return 0;
+  } catch (err) {
+    await store?.close().catch(() => {});
+    if (isLarderError(err) && err.code !== "INTERNAL") {
+      console.error(`serve: ${err.message}`);
+      return 1;
+    }
+    console.error(err);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,51 @@
+/**
+ * @module
+ * The feature server: a Hono app with Feast's REST API (online reads, push, writes,
+ * materialization), registry reads, auth (none, API tokens, OIDC) and permissions, health,
+ * Prometheus metrics and an OpenAPI 3.1 document. `main.ts` serves it with `Deno.serve`;
+ * `edge.ts` is the entry for Deno Deploy.
+ *
+ * @example
+ * ```ts ignore
+ * import { FeatureStore } from "../engine/mod.ts";
+ * import { createApp, depsFromFeatureStore } from "./mod.ts";
+ * const store = await FeatureStore.open({ repo: "examples/driver_repo" });
+ * const wired = await depsFromFeatureStore(store);
+ * Deno.serve({ port: 6566 }, createApp(wired.deps).fetch);
+ * ```
+ */
+export { type AppEnv, createApp } from "./app.ts";
+export type {
+  ColumnData,
+  Materialize,
+  MaterializeIncremental,
+  MaterializeOutcome,
+  OnlineReadRequest,
+  OnlineWriteOutcome,
+  PushOffline,
+  ReadOnline,
+  ServedRegistry,
+  ServerConfig,
+  ServerDeps,
+  WriteOnline,
+} from "./deps.ts";
+export { ApiError, type ApiErrorCode, errorAnswer, type ErrorBody, STATUS_OF } from "./errors.ts";
+export {
+  depsFromFeatureStore,
+  type FeatureStoreDepsOptions,
+  type WiredDeps,
+} from "./feature_store_deps.ts";
+export { Metrics } from "./metrics.ts";
+export { openApiDocument, type OpenApiOptions, OPERATIONS } from "./openapi.ts";
+export { ReadBatcher, type ReadBatcherOptions } from "./read_batcher.ts";
+export { RegistryCache, type RegistryCacheOptions, type RegistryReader } from "./registry_cache.ts";
+export {
+  type AuthMode,
+  type AuthVerifier,
+  createVerifier,
+  hashToken,
+  NoAuthVerifier,
+  OidcVerifier,
+  TokenVerifier,
+} from "./auth/mod.ts";
+export { KvLockStore, type LockLease, type LockStore, withLocks } from "./locks/mod.ts";

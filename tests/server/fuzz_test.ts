@@ -1,0 +1,238 @@
+/**
+ * Fuzzing the JSON endpoints with generated bodies (seeded, so failures replay): random
+ * shapes, wrong types, unknown names, huge arrays, deep nesting, invalid UTF-8 and oversized
+ * bodies. Every answer must be a 4xx with the error shape and a message; never a 5xx; and the
+ * server must keep serving.
+ */
+import assert from "node:assert/strict";
+import { startServer, statsRows } from "./_harness.ts";
+
+/** mulberry32: a small seeded PRNG. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Body = string | Uint8Array | unknown;
+
+const SEED = Number(Deno.env.get("LARDER_FUZZ_SEED") ?? 20240601);
+const CASES_PER_ENDPOINT = Number(Deno.env.get("LARDER_FUZZ_CASES") ?? 150);
+
+function generator(seed: number) {
+  const rand = prng(seed);
+  const int = (n: number) => Math.floor(rand() * n);
+  const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const KEYS = [
+    "features",
+    "feature_service",
+    "entities",
+    "full_feature_names",
+    "push_source_name",
+    "df",
+    "to",
+    "feature_view_name",
+    "start_ts",
+    "end_ts",
+    "feature_views",
+    "driver_id",
+    "__proto__",
+    "constructor",
+    "",
+    "ключ",
+    "a".repeat(300),
+  ];
+  const scalar = (): unknown =>
+    pick([
+      () => null,
+      () => rand() < 0.5,
+      () => int(2 ** 31) - 2 ** 30,
+      () => rand() * 1e308 * (rand() < 0.5 ? -1 : 1),
+      () => Number.MAX_SAFE_INTEGER + int(1000),
+      () => "",
+      () => "x".repeat(int(40)),
+      () => "driver_hourly_stats:conv_rate",
+      () => "2024-01-01T00:00:00Z",
+      () => "\u0000\ud800",
+      () => "nope:nope",
+    ])();
+  const value = (depth: number): unknown => {
+    if (depth <= 0 || rand() < 0.4) return scalar();
+    if (rand() < 0.5) return Array.from({ length: int(5) }, () => value(depth - 1));
+    return Object.fromEntries(Array.from({ length: int(5) }, () => [pick(KEYS), value(depth - 1)]));
+  };
+  /** A value that is never a valid `type` slot: used to break one field of a valid body. */
+  const wrong = (): unknown =>
+    pick([{ nested: { deep: [1, 2] } }, [[[]]], 12.5, true, -1, "", "\u0000", [{}], {}]);
+  return { rand, int, pick, value, wrong };
+}
+
+const VALID: Record<string, Record<string, unknown>> = {
+  "/get-online-features": {
+    features: ["driver_hourly_stats:conv_rate"],
+    entities: { driver_id: [1001] },
+  },
+  "/push": { push_source_name: "driver_stats_push", df: statsRows([1001]), to: "online" },
+  "/write-to-online-store": { feature_view_name: "driver_hourly_stats", df: statsRows([1001]) },
+  "/materialize": {
+    start_ts: "2024-01-01T00:00:00Z",
+    end_ts: "2024-01-02T00:00:00Z",
+    feature_views: ["driver_trips"],
+  },
+  "/materialize-incremental": { end_ts: "2024-01-02T00:00:00Z", feature_views: ["driver_trips"] },
+};
+
+function cases(path: string, seed: number): { label: string; body: Body }[] {
+  const g = generator(seed);
+  const valid = VALID[path]!;
+  const out: { label: string; body: Body }[] = [];
+  for (let i = 0; i < CASES_PER_ENDPOINT; i++) {
+    const kind = g.int(11);
+    const label = `${path} #${i} (kind ${kind}, seed ${seed})`;
+    switch (kind) {
+      case 0: { // random shape at the top
+        let v = g.value(4);
+        if (v !== null && typeof v === "object" && !Array.isArray(v)) v = [v];
+        out.push({ label, body: JSON.stringify(v) });
+        break;
+      }
+      case 1: { // one field of a valid body with a wrong type
+        const key = g.pick(Object.keys(valid));
+        out.push({ label, body: { ...valid, [key]: g.wrong() } });
+        break;
+      }
+      case 2: { // a required field missing, and an unknown key
+        const key = g.pick(Object.keys(valid));
+        const { [key]: _, ...rest } = valid;
+        out.push({ label, body: { ...rest, unexpected_key: g.value(2) } });
+        break;
+      }
+      case 3: { // unknown names
+        const unknown = `nope_${g.int(1e6)}`;
+        const body: Record<string, unknown> = { ...valid };
+        if ("features" in body) body.features = [`${unknown}:x`];
+        if ("push_source_name" in body) body.push_source_name = unknown;
+        if ("feature_view_name" in body) body.feature_view_name = unknown;
+        if ("feature_views" in body) body.feature_views = [unknown];
+        out.push({ label, body });
+        break;
+      }
+      case 4: { // huge arrays
+        const n = 10_001 + g.int(200_000);
+        const column = new Array(n).fill(g.pick([1, "x", null]));
+        const body: Record<string, unknown> = { ...valid };
+        if ("entities" in body) body.entities = { driver_id: column };
+        if ("df" in body) body.df = { driver_id: new Array(100_001 + g.int(300_000)).fill(1) };
+        if ("feature_views" in body) body.feature_views = new Array(5000).fill("driver_trips");
+        out.push({ label, body });
+        break;
+      }
+      case 5: { // deep nesting
+        const depth = 1000 + g.int(100_000);
+        const nested = "[".repeat(depth) + "]".repeat(depth);
+        const at = g.pick(["top", "value"]);
+        out.push({
+          label,
+          body: at === "top"
+            ? nested
+            : `{"entities":{"driver_id":${nested}},"df":{"a":${nested}},"end_ts":${nested}}`,
+        });
+        break;
+      }
+      case 6: { // invalid UTF-8 inside otherwise valid JSON text
+        const text = new TextEncoder().encode(JSON.stringify(valid));
+        const bytes = new Uint8Array(text.length + 2);
+        bytes.set(text);
+        const at = 1 + g.int(text.length - 2);
+        bytes.copyWithin(at + 2, at);
+        bytes[at] = g.pick([0xff, 0xc0, 0xed, 0xf8]);
+        bytes[at + 1] = g.pick([0xfe, 0x80, 0xa0, 0x41]);
+        out.push({ label, body: bytes });
+        break;
+      }
+      case 7: { // oversized
+        out.push({ label, body: `{"x":"${"a".repeat(4 * 1024 * 1024 + g.int(1000))}"}` });
+        break;
+      }
+      case 8: { // truncated JSON and random bytes
+        const text = JSON.stringify(valid);
+        out.push({
+          label,
+          body: g.rand() < 0.5
+            ? text.slice(0, g.int(text.length - 1))
+            : crypto.getRandomValues(new Uint8Array(1 + g.int(200))),
+        });
+        break;
+      }
+      case 9: { // wrong types inside columns
+        const body: Record<string, unknown> = { ...valid };
+        if ("entities" in body) body.entities = { driver_id: [g.wrong()] };
+        if ("df" in body) {
+          body.df = {
+            ...(body.df as object),
+            [g.pick(["driver_id", "conv_rate", "event_timestamp"])]: [{ x: 1 }],
+          };
+        }
+        if ("start_ts" in body) {
+          body.start_ts = g.pick(["2024-13-45", "yesterday", "", "2024-01-01T25:00"]);
+        }
+        if ("end_ts" in body && !("start_ts" in body)) {
+          body.end_ts = g.pick(["2024-02-30x", 0, null]);
+        }
+        out.push({ label, body });
+        break;
+      }
+      default: { // values that fit the schema but not the view's types
+        const body: Record<string, unknown> = { ...valid };
+        if ("entities" in body) {
+          body.entities = { driver_id: [g.pick(["abc", 1.5, true, "1e400"])] };
+        }
+        if ("df" in body) {
+          body.df = { ...(body.df as object), conv_rate: [g.pick(["abc", true, [1, 2]])] };
+        }
+        if ("start_ts" in body) body.start_ts = "2025-01-01T00:00:00Z"; // after end_ts
+        if ("end_ts" in body && !("start_ts" in body)) body.feature_views = ["driver_activity"];
+        out.push({ label, body });
+      }
+    }
+  }
+  return out;
+}
+
+Deno.test("fuzzed bodies always get a 4xx with a clear message, never a 5xx", async () => {
+  const server = await startServer();
+  const failures: string[] = [];
+  const statuses = new Map<number, number>();
+  let sent = 0;
+  try {
+    for (const [i, path] of Object.keys(VALID).entries()) {
+      for (const { label, body } of cases(path, SEED + i)) {
+        sent++;
+        const res = await server.request("POST", path, { body });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        const error = res.json.error as { code?: unknown; message?: unknown } | undefined;
+        if (
+          res.status < 400 || res.status >= 500 || typeof error?.code !== "string" ||
+          typeof error.message !== "string" || error.message.length < 10
+        ) {
+          failures.push(`${label}: ${res.status} ${res.text.slice(0, 300)}`);
+        }
+      }
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${sent} cases failed`);
+    // Every kind of mistake was generated.
+    assert.deepEqual([...statuses.keys()].sort(), [400, 404, 413, 422]);
+    assert.equal((await server.request("GET", "/health")).status, 200, "still serving");
+    const ok = await server.request("POST", "/get-online-features", {
+      body: VALID["/get-online-features"],
+    });
+    assert.equal(ok.status, 200);
+  } finally {
+    await server.close();
+  }
+});
