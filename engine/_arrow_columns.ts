@@ -36,22 +36,66 @@ export function arrowType(type: ValueType): DataType {
   return array ? new List(new Field("item", t, true)) : t;
 }
 
-export function convert(value: unknown, type: ValueType): unknown {
-  if (value === null || value === undefined) return null;
-  const { array, element } = elementType(type);
-  if (array) return (value as unknown[]).map((v) => convert(v, element));
-  switch (element) {
-    case "int64":
-      return typeof value === "bigint" ? value : BigInt(Math.trunc(Number(value)));
-    case "timestamp":
-      return value instanceof Date
+/** Thrown by {@linkcode convert} for a value its type cannot hold. */
+class Unconvertible extends Error {}
+
+function scalar(value: unknown, type: ScalarType): unknown {
+  switch (type) {
+    case "int32":
+    case "int64": {
+      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      if (typeof n === "bigint") return type === "int64" ? n : Number(n);
+      if (typeof n !== "number" || !Number.isInteger(n)) throw new Unconvertible();
+      if (type === "int32" && (n < -2147483648 || n > 2147483647)) throw new Unconvertible();
+      return type === "int64" ? BigInt(n) : n;
+    }
+    case "float32":
+    case "float64": {
+      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+      if (typeof n === "bigint") return Number(n);
+      if (typeof n !== "number" || Number.isNaN(n)) throw new Unconvertible();
+      return n;
+    }
+    case "string":
+      if (typeof value !== "string") throw new Unconvertible();
+      return value;
+    case "bool":
+      if (typeof value !== "boolean") throw new Unconvertible();
+      return value;
+    case "bytes":
+      if (!(value instanceof Uint8Array)) throw new Unconvertible();
+      return value;
+    case "timestamp": {
+      const ms = value instanceof Date
         ? value.getTime()
         : typeof value === "string"
         ? Date.parse(value)
-        : value;
-    default:
-      return value;
+        : typeof value === "number"
+        ? value
+        : NaN;
+      if (!Number.isFinite(ms)) throw new Unconvertible();
+      return ms;
+    }
   }
+}
+
+/** The value Arrow's builder takes for `value` of `type`; throws {@linkcode Unconvertible}. */
+export function convert(value: unknown, type: ValueType): unknown {
+  if (value === null || value === undefined) return null;
+  const { array, element } = elementType(type);
+  if (!array) return scalar(value, element);
+  if (!Array.isArray(value)) throw new Unconvertible();
+  return value.map((v) => (v === null || v === undefined ? null : scalar(v, element)));
+}
+
+function shown(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "an invalid Date";
+  return typeof value === "object" ? "an object" : String(value);
 }
 
 /** Builds Arrow IPC stream bytes from typed columns. */
@@ -71,7 +115,18 @@ export function columnsToIpc(columns: Columns, schema: Record<string, ValueType>
   }
   const vectors = Object.fromEntries(names.map((name) => {
     const type = schema[name]!;
-    const values = columns[name]!.map((v) => convert(v, type));
+    const values = columns[name]!.map((v, row) => {
+      try {
+        return convert(v, type);
+      } catch (err) {
+        if (!(err instanceof Unconvertible)) throw err;
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Column "${name}" row ${row}: expected ${type}, got ${shown(v)}`,
+          { details: { column: name, row, type } },
+        );
+      }
+    });
     return [name, vectorFromArray(values, arrowType(type) as never)];
   }));
   return tableToIPC(new Table(vectors), "stream");
