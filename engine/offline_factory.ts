@@ -1,7 +1,7 @@
 /** Creates the offline engine that `larder.yaml` asks for. Imported lazily: it loads DuckDB. */
 import type { OfflineStoreConfig } from "./config.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
-import { DuckDBOfflineStore, type DuckDBMode } from "./offline/mod.ts";
+import { type DuckDBMode, DuckDBOfflineStore } from "./offline/mod.ts";
 
 /** Opens the configured offline engine (`worker` keeps a server's event loop free). */
 export function createOfflineStore(

@@ -1,7 +1,9 @@
 /** Maps `registry.type` to a backend: the only code that knows every registry backend. */
-import { FileRegistryBackend, LarderError, type RegistryBackend } from "../registry/mod.ts";
+import { FileRegistryBackend, type RegistryBackend } from "../registry/mod.ts";
 import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
+import { upstashCredentials } from "./online/mod.ts";
+import { defaultRegistryKey, RedisRegistryBackend } from "./redis_registry_backend.ts";
 
 type Factory<T extends LarderConfig["registry"]["type"]> = (
   config: Extract<LarderConfig["registry"], { type: T }>,
@@ -12,10 +14,13 @@ type Factory<T extends LarderConfig["registry"]["type"]> = (
 
 const FACTORIES: { [T in LarderConfig["registry"]["type"]]: Factory<T> } = {
   file: (config, repoDir) => Promise.resolve(new FileRegistryBackend(inRepo(repoDir, config.path))),
-  redis: () =>
-    Promise.reject(
-      new LarderError("CONFIG_INVALID", 'larder.yaml: registry.type: "redis" is not available yet'),
-    ),
+  redis: (config, _repoDir, project, env) =>
+    new Promise((resolve) => {
+      const { url, token } = upstashCredentials(config, { env, field: "registry" });
+      resolve(
+        new RedisRegistryBackend({ url, token, key: config.key ?? defaultRegistryKey(project) }),
+      );
+    }),
 };
 
 /** Creates the registry backend that `larder.yaml` asks for. */

@@ -1,9 +1,65 @@
 /** The plug-in point for the online store (low-latency serving of the latest values). */
 
+/** A value as stored online: JSON, typed by the view's schema (see `value_codec.ts`). */
+export type StoredValue = null | boolean | number | string | StoredValue[];
+
+/** The latest row of one entity key in one feature view. */
+export interface OnlineRecord {
+  /** Event timestamp, epoch milliseconds (a fraction carries sub-millisecond precision). */
+  readonly eventTs: number;
+  /** Created timestamp, epoch milliseconds, or `null` when the source has none. */
+  readonly createdTs: number | null;
+  /** Feature name -> encoded value. */
+  readonly values: Readonly<Record<string, StoredValue>>;
+}
+
+/** A row to write: its canonical entity key (see `entity_key.ts`) and its record. */
+export interface OnlineRow {
+  readonly entityKey: string;
+  readonly record: OnlineRecord;
+}
+
+/** Where one record lives. */
+export interface OnlineKey {
+  readonly view: string;
+  readonly entityKey: string;
+}
+
+/** What a write did. */
+export interface OnlineWriteResult {
+  /** Rows stored. */
+  readonly written: number;
+  /** Rows not stored because the store held a row at least as new (same or later event ts). */
+  readonly skipped: number;
+}
+
+/** What a backend can do beyond the contract, asked by shared code instead of its type. */
+export interface OnlineStoreCapabilities {
+  /** Rows expire a configured time after they are written (`key_ttl_seconds`). */
+  readonly ttl: boolean;
+  /** A read of any number of keys is one network round trip. */
+  readonly singleRoundTripRead: boolean;
+}
+
 /**
  * An online store. Implementations pass `tests/contracts/online_store_contract.ts`.
+ *
+ * Every write is skip-if-not-newer, atomically in the store: a row replaces the stored one
+ * only when its event timestamp is strictly later, so concurrent writers never replace newer
+ * data with older, and an equal timestamp never overwrites.
  */
 export interface OnlineStore {
+  /** The backend and where it lives, for messages (`redis http://127.0.0.1:8079`). */
+  readonly name: string;
+  readonly capabilities: OnlineStoreCapabilities;
+  /**
+   * Writes rows of one view, skip-if-not-newer. Rows should have distinct entity keys (when
+   * they do not, the newest wins and an equal timestamp keeps whichever landed first).
+   * Throws `UNAVAILABLE` when the store cannot be reached; rows sent before may be stored.
+   */
+  write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult>;
+  /** Reads records, one per key in order (`null`: none stored). */
+  read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]>;
   /** Removes every stored row of these feature views. */
   deleteViews(views: readonly string[]): Promise<void>;
   /** Removes every stored row of the project. */

@@ -1,0 +1,215 @@
+/**
+ * `DenoKvOnlineStore`: the embedded default online store, on Deno KV (a local SQLite file, or
+ * the KV that Deno Deploy provisions).
+ */
+import { dirname } from "node:path";
+import { LarderError } from "../../registry/mod.ts";
+import type {
+  OnlineKey,
+  OnlineRecord,
+  OnlineRow,
+  OnlineStore,
+  OnlineStoreCapabilities,
+  OnlineWriteResult,
+} from "./online_store.ts";
+
+/** Options for {@linkcode DenoKvOnlineStore.open}. */
+export interface DenoKvOnlineStoreOptions {
+  /** The project: every key carries it. */
+  readonly project: string;
+  /**
+   * A local KV file, or `"platform"` for the KV Deno Deploy provides (`Deno.openKv()` with
+   * no path); `":memory:"` for a throwaway store.
+   */
+  readonly path: string;
+}
+
+/** Deno KV's limits on one atomic operation and one `getMany`. */
+const CHECKS_PER_ATOMIC = 100;
+const KEYS_PER_GET = 10;
+const DELETES_PER_ATOMIC = 500;
+const MAX_ATTEMPTS = 20;
+const ROOT = "larder";
+/** SQLite's answer while another connection (process or handle) holds the write lock. */
+const BUSY = /database is locked|SQLITE_BUSY/i;
+const BUSY_RETRY_MS = 5_000;
+
+/** Runs `fn`, retrying with backoff while the file is locked by another writer. */
+async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + BUSY_RETRY_MS;
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof Error && BUSY.test(err.message)) || performance.now() > deadline) {
+        throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
+    }
+  }
+}
+
+/**
+ * The online store on Deno KV. Key: `["larder", project, view, entityKey]`; value: the
+ * record (`{ eventTs, createdTs, values }`). Writes read the stored rows, then commit the newer
+ * ones in one atomic operation that checks every written key is unchanged since it was read
+ * (`kv.atomic().check()`); a lost race is retried, so concurrent writers never replace newer
+ * data with older.
+ *
+ * @example
+ * ```ts
+ * import { DenoKvOnlineStore } from "./deno_kv_store.ts";
+ * const store = await DenoKvOnlineStore.open({ project: "demo", path: ":memory:" });
+ * await store.close();
+ * ```
+ */
+export class DenoKvOnlineStore implements OnlineStore {
+  readonly name: string;
+  readonly capabilities: OnlineStoreCapabilities = { ttl: false, singleRoundTripRead: false };
+  readonly #kv: Deno.Kv;
+  readonly #project: string;
+  #closed = false;
+
+  private constructor(kv: Deno.Kv, project: string, name: string) {
+    this.#kv = kv;
+    this.#project = project;
+    this.name = name;
+  }
+
+  /** Opens (creating when needed) the KV store. */
+  static async open(options: DenoKvOnlineStoreOptions): Promise<DenoKvOnlineStore> {
+    const platform = options.path === "platform";
+    let kv: Deno.Kv;
+    try {
+      if (!platform && options.path !== ":memory:") {
+        await Deno.mkdir(dirname(options.path), { recursive: true });
+      }
+      kv = platform ? await Deno.openKv() : await Deno.openKv(options.path);
+    } catch (err) {
+      throw new LarderError(
+        "UNAVAILABLE",
+        `Cannot open the online store (deno_kv ${options.path}): ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+        { cause: err },
+      );
+    }
+    return new DenoKvOnlineStore(kv, options.project, `deno_kv ${options.path}`);
+  }
+
+  #key(view: string, entityKey: string): Deno.KvKey {
+    return [ROOT, this.#project, view, entityKey];
+  }
+
+  async write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult> {
+    let written = 0;
+    try {
+      for (let i = 0; i < rows.length; i += CHECKS_PER_ATOMIC) {
+        const group = rows.slice(i, i + CHECKS_PER_ATOMIC);
+        written += await whileBusy(() => this.#writeGroup(view, group));
+      }
+    } catch (err) {
+      throw this.#failure(err, "write to");
+    }
+    return { written, skipped: rows.length - written };
+  }
+
+  /** Writes up to 100 rows (distinct keys assumed; a repeated key keeps the newest). */
+  async #writeGroup(view: string, group: readonly OnlineRow[]): Promise<number> {
+    const latest = new Map<string, OnlineRow>();
+    for (const row of group) {
+      const seen = latest.get(row.entityKey);
+      if (!seen || row.record.eventTs > seen.record.eventTs) latest.set(row.entityKey, row);
+    }
+    const rows = [...latest.values()];
+    const keys = rows.map((r) => this.#key(view, r.entityKey));
+    for (let attempt = 1;; attempt++) {
+      const stored = await this.#getMany<OnlineRecord>(keys);
+      let op = this.#kv.atomic();
+      let count = 0;
+      rows.forEach((row, i) => {
+        const current = stored[i]!;
+        if (current.value !== null && !(row.record.eventTs > current.value.eventTs)) return;
+        op = op.check({ key: keys[i]!, versionstamp: current.versionstamp })
+          .set(keys[i]!, row.record);
+        count++;
+      });
+      if (count === 0) return 0;
+      const result = await op.commit();
+      if (result.ok) return count;
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new LarderError(
+          "CONFLICT",
+          `Cannot write to the online store (${this.name}): other writers kept changing the same rows (${attempt} attempts)`,
+        );
+      }
+    }
+  }
+
+  async #getMany<T>(keys: readonly Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+    const chunks: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+    for (let i = 0; i < keys.length; i += KEYS_PER_GET) {
+      chunks.push(this.#kv.getMany<T[]>(keys.slice(i, i + KEYS_PER_GET)));
+    }
+    return (await Promise.all(chunks)).flat();
+  }
+
+  async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
+    try {
+      const kvKeys = keys.map((k) => this.#key(k.view, k.entityKey));
+      const entries = await whileBusy(() => this.#getMany<OnlineRecord>(kvKeys));
+      return entries.map((e) => e.value);
+    } catch (err) {
+      throw this.#failure(err, "read from");
+    }
+  }
+
+  async deleteViews(views: readonly string[]): Promise<void> {
+    for (const view of views) await this.#deletePrefix([ROOT, this.#project, view]);
+  }
+
+  async deleteAll(): Promise<void> {
+    await this.#deletePrefix([ROOT, this.#project]);
+  }
+
+  async #deletePrefix(prefix: Deno.KvKey): Promise<void> {
+    try {
+      let batch: Deno.KvKey[] = [];
+      const flush = async () => {
+        const keys = batch;
+        batch = [];
+        await whileBusy(async () => {
+          let op = this.#kv.atomic();
+          for (const key of keys) op = op.delete(key);
+          await op.commit();
+        });
+      };
+      for await (const entry of this.#kv.list({ prefix })) {
+        batch.push(entry.key);
+        if (batch.length >= DELETES_PER_ATOMIC) await flush();
+      }
+      if (batch.length > 0) await flush();
+    } catch (err) {
+      throw this.#failure(err, "delete from");
+    }
+  }
+
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#kv.close();
+    }
+    return Promise.resolve();
+  }
+
+  #failure(err: unknown, action: string): LarderError {
+    if (err instanceof LarderError) return err;
+    return new LarderError(
+      "UNAVAILABLE",
+      `Cannot ${action} the online store (${this.name}): ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    );
+  }
+}

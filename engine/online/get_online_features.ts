@@ -1,0 +1,232 @@
+/** `getOnlineFeatures`: the latest feature values of entity rows, from the online store. */
+import { LarderError, type Registry, type RegistryDocument } from "../../registry/mod.ts";
+import { canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
+import type { OnlineKey, OnlineStore } from "./online_store.ts";
+import {
+  type FeatureStatus,
+  type OnlineColumn,
+  OnlineFeaturesResponse,
+} from "./online_response.ts";
+import { type FeatureReference, type ResolvedView, resolveFeatures } from "./_resolve_features.ts";
+import { decodeValue } from "./value_codec.ts";
+
+/** What online reads need. */
+export interface OnlineDeps {
+  /** The registry, or a document already read from it. */
+  readonly registry: Registry | RegistryDocument;
+  readonly online: OnlineStore;
+  /**
+   * The clock that view ttls are measured against.
+   * @default {() => new Date()}
+   */
+  readonly now?: () => Date;
+}
+
+/** Entity values as columns: `{ driver_id: [1001, 1002] }`. */
+export type EntityColumns = Readonly<Record<string, readonly unknown[]>>;
+/** Entity values as rows: `[{ driver_id: 1001 }, { driver_id: 1002 }]`. */
+export type EntityRows = readonly Readonly<Record<string, unknown>>[];
+
+/** Options for {@linkcode getOnlineFeatures}. */
+export interface GetOnlineFeaturesRequest {
+  /** `"view:feature"` references (or typed handles); or use `featureService`. */
+  readonly features?: readonly FeatureReference[];
+  /** A feature service whose features to read; or use `features`. */
+  readonly featureService?: string;
+  /**
+   * The entity rows, as columns or as row objects. Columns that are no view's join key (such
+   * as request data) are accepted and not echoed.
+   */
+  readonly entities: EntityColumns | EntityRows;
+  /**
+   * Name feature columns `view__feature` instead of `feature`.
+   * @default {false}
+   */
+  readonly fullFeatureNames?: boolean;
+}
+
+/** The registry document of `deps`, read through the registry's cache when given a registry. */
+export async function documentOf(registry: Registry | RegistryDocument): Promise<RegistryDocument> {
+  return "objects" in registry ? registry : await registry.read();
+}
+
+function toColumns(entities: EntityColumns | EntityRows): {
+  columns: Map<string, readonly unknown[]>;
+  rowCount: number | undefined;
+} {
+  const columns = new Map<string, readonly unknown[]>();
+  if (Array.isArray(entities)) {
+    const rows = entities as EntityRows;
+    const names = new Set<string>();
+    for (const row of rows) {
+      if (row === null || typeof row !== "object") {
+        throw new LarderError(
+          "INPUT_INVALID",
+          "Entity rows must be objects such as { driver_id: 1001 }",
+        );
+      }
+      for (const name of Object.keys(row)) names.add(name);
+    }
+    for (const name of names) columns.set(name, rows.map((row) => row[name]));
+    return { columns, rowCount: rows.length };
+  }
+  if (entities === null || typeof entities !== "object") {
+    throw new LarderError(
+      "INPUT_INVALID",
+      "Entities must be columns ({ driver_id: [1001, 1002] }) or rows ([{ driver_id: 1001 }])",
+    );
+  }
+  let rowCount: number | undefined;
+  for (const [name, values] of Object.entries(entities as EntityColumns)) {
+    if (!Array.isArray(values)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity column "${name}" must be an array of values, got ${typeof values}`,
+      );
+    }
+    if (rowCount !== undefined && values.length !== rowCount) {
+      const lengths = Object.entries(entities as EntityColumns)
+        .map(([n, v]) => `${n}: ${Array.isArray(v) ? v.length : "?"}`).join(", ");
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity columns have different lengths (${lengths})`,
+      );
+    }
+    rowCount = values.length;
+    columns.set(name, values);
+  }
+  return { columns, rowCount };
+}
+
+function missingKeyError(view: ResolvedView, key: JoinKey, given: Iterable<string>): LarderError {
+  const have = [...given].map((n) => `"${n}"`);
+  return new LarderError(
+    "INPUT_INVALID",
+    `Entity column "${key.name}" is missing: feature view "${view.spec.name}" needs join ${
+      view.joinKeys.length === 1 ? "key" : "keys"
+    } ${view.joinKeys.map((k) => `"${k.name}"`).join(", ")}; the request has ${
+      have.length === 0 ? "no entity columns" : have.join(", ")
+    }`,
+    { details: { view: view.spec.name, joinKey: key.name } },
+  );
+}
+
+/**
+ * Reads the latest values of features for entity rows: one store read for all rows and views
+ * (one HTTP request on Redis). Statuses follow Feast's Go server: `NOT_FOUND` when nothing is
+ * stored for the key, `NULL_VALUE` for a stored null, `OUTSIDE_MAX_AGE` (value still returned)
+ * when the row is older than the view's ttl at read time, otherwise `PRESENT`.
+ *
+ * Throws `NOT_FOUND` for unknown views, features or services (naming what exists) and
+ * `INPUT_INVALID` for a missing join-key column, a join-key value of the wrong type, or two
+ * views giving the same feature name without `fullFeatureNames`.
+ *
+ * @example
+ * ```ts ignore
+ * const res = await getOnlineFeatures({ registry, online }, {
+ *   features: ["driver_hourly_stats:conv_rate"],
+ *   entities: { driver_id: [1001, 1002] },
+ * });
+ * console.log(res.toRows());
+ * ```
+ */
+export async function getOnlineFeatures(
+  deps: OnlineDeps,
+  request: GetOnlineFeaturesRequest,
+): Promise<OnlineFeaturesResponse> {
+  const doc = await documentOf(deps.registry);
+  const { views, columns: featureColumns } = resolveFeatures(doc, request);
+  const { columns: given, rowCount: counted } = toColumns(request.entities);
+  const allEntityless = views.every((v) => v.joinKeys.length === 0);
+  const rowCount = counted ?? (allEntityless ? 1 : 0);
+
+  // Entity columns to echo, in request order, normalized by the first view that needs them.
+  const echoed = new Map<string, unknown[]>();
+  const normalized = new Map<string, unknown[]>();
+  const normalize = (key: JoinKey): unknown[] => {
+    const cacheKey = `${key.name}\u0000${key.type}`;
+    let values = normalized.get(cacheKey);
+    if (!values) {
+      const raw = given.get(key.name)!;
+      values = new Array<unknown>(rowCount);
+      for (let r = 0; r < rowCount; r++) values[r] = canonicalKeyValue(key, raw[r]);
+      normalized.set(cacheKey, values);
+    }
+    if (!echoed.has(key.name)) echoed.set(key.name, values);
+    return values;
+  };
+
+  // Canonical keys per view and row; each distinct (view, key) is read once.
+  const readKeys: OnlineKey[] = [];
+  const readIndex = new Map<string, number>();
+  const rowSlots = new Map<ResolvedView, Int32Array>();
+  for (const view of views) {
+    const keyValues = view.joinKeys.map((key) => {
+      if (!given.has(key.name)) throw missingKeyError(view, key, given.keys());
+      return normalize(key);
+    });
+    const slots = new Int32Array(rowCount);
+    const typed = new Array<unknown>(view.joinKeys.length);
+    for (let r = 0; r < rowCount; r++) {
+      for (let k = 0; k < keyValues.length; k++) typed[k] = keyValues[k]![r];
+      const key = entityKey(view.joinKeys, typed);
+      const id = `${view.spec.name}\u0000${key}`;
+      let slot = readIndex.get(id);
+      if (slot === undefined) {
+        slot = readKeys.length;
+        readIndex.set(id, slot);
+        readKeys.push({ view: view.spec.name, entityKey: key });
+      }
+      slots[r] = slot;
+    }
+    rowSlots.set(view, slots);
+  }
+
+  for (const { view, feature } of featureColumns) {
+    if (echoed.has(feature.output)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Feature "${feature.name}" of feature view "${view.spec.name}" has the name of the entity column "${feature.output}": pass fullFeatureNames to name it "${view.spec.name}__${feature.name}"`,
+      );
+    }
+  }
+
+  const records = rowCount === 0 ? [] : await deps.online.read(readKeys);
+  const nowMs = (deps.now?.() ?? new Date()).getTime();
+
+  const output: OnlineColumn[] = [];
+  for (const name of given.keys()) {
+    const values = echoed.get(name);
+    if (!values) continue;
+    output.push({
+      name,
+      values,
+      statuses: new Array<FeatureStatus>(rowCount).fill("PRESENT"),
+      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+    });
+  }
+  for (const { view, feature } of featureColumns) {
+    const slots = rowSlots.get(view)!;
+    const maxAgeMs = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1000 : Infinity;
+    const values = new Array<unknown>(rowCount);
+    const statuses = new Array<FeatureStatus>(rowCount);
+    const timestamps = new Array<number | null>(rowCount);
+    for (let r = 0; r < rowCount; r++) {
+      const record = records[slots[r]!] ?? null;
+      const stored = record?.values[feature.name];
+      if (record === null || stored === undefined) {
+        values[r] = null;
+        statuses[r] = "NOT_FOUND";
+        timestamps[r] = null;
+        continue;
+      }
+      timestamps[r] = record.eventTs;
+      values[r] = decodeValue(stored, feature.type);
+      if (values[r] === null) statuses[r] = "NULL_VALUE";
+      else if (nowMs - record.eventTs > maxAgeMs) statuses[r] = "OUTSIDE_MAX_AGE";
+      else statuses[r] = "PRESENT";
+    }
+    output.push({ name: feature.output, values, statuses, eventTimestamps: timestamps });
+  }
+  return new OnlineFeaturesResponse(output, rowCount);
+}

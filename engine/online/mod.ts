@@ -1,0 +1,88 @@
+/**
+ * @module
+ * The online store: the plug-in interface, its two backends (Deno KV, the embedded default;
+ * Redis over HTTP), canonical entity keys, value encoding, online retrieval and direct writes.
+ *
+ * @example
+ * ```ts ignore
+ * import { DenoKvOnlineStore, getOnlineFeatures } from "./mod.ts";
+ * const online = await DenoKvOnlineStore.open({ project: "demo", path: "data/online.kv" });
+ * const res = await getOnlineFeatures({ registry, online }, {
+ *   features: ["driver_hourly_stats:conv_rate"],
+ *   entities: { driver_id: [1001, 1002] },
+ * });
+ * console.log(res.toRows());
+ * ```
+ */
+export type {
+  OnlineKey,
+  OnlineRecord,
+  OnlineRow,
+  OnlineStore,
+  OnlineStoreCapabilities,
+  OnlineWriteResult,
+  StoredValue,
+} from "./online_store.ts";
+export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_store.ts";
+export {
+  decodeRedisRecord,
+  encodeRedisRecord,
+  RedisOnlineStore,
+  type RedisOnlineStoreOptions,
+} from "./redis_store.ts";
+export {
+  createUpstashClient,
+  evalScriptCalls,
+  type PipelineEntry,
+  type RedisScript,
+  redisScript,
+  runPipeline,
+  type ScriptCall,
+  type UpstashClientOptions,
+  upstashCredentials,
+  upstashFailure,
+  type UpstashRedis,
+} from "./upstash_client.ts";
+export {
+  canonicalKeyValue,
+  entityKey,
+  ENTITYLESS_KEY,
+  type JoinKey,
+  keyPart,
+  viewJoinKeys,
+} from "./entity_key.ts";
+export {
+  coerceValue,
+  decodeValue,
+  describeValue,
+  encodeValue,
+  fromBase64,
+  INVALID,
+  jsonValue,
+  rfc3339,
+  toBase64,
+} from "./value_codec.ts";
+export {
+  type ColumnValues,
+  newestPerKey,
+  toOnlineRows,
+  type ViewColumns,
+  type ViewShape,
+} from "./to_online_rows.ts";
+export { viewBatchSource } from "./view_source.ts";
+export {
+  documentOf,
+  type EntityColumns,
+  type EntityRows,
+  getOnlineFeatures,
+  type GetOnlineFeaturesRequest,
+  type OnlineDeps,
+} from "./get_online_features.ts";
+export type { FeatureReference } from "./_resolve_features.ts";
+export {
+  type FeatureStatus,
+  type OnlineColumn,
+  type OnlineFeaturesJson,
+  OnlineFeaturesResponse,
+} from "./online_response.ts";
+export { writeOnline, type WriteOnlineDeps, type WriteOnlineResult } from "./write_online.ts";

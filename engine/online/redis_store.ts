@@ -1,0 +1,341 @@
+/**
+ * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol) through `@upstash/redis`,
+ * against Upstash itself or a bridge in front of a self-hosted Redis. Key layout and the
+ * reasons for it: `docs/online-store.md`.
+ */
+import { LarderError } from "../../registry/mod.ts";
+import type {
+  OnlineKey,
+  OnlineRecord,
+  OnlineRow,
+  OnlineStore,
+  OnlineStoreCapabilities,
+  OnlineWriteResult,
+  StoredValue,
+} from "./online_store.ts";
+import {
+  createUpstashClient,
+  evalScriptCalls,
+  type PipelineEntry,
+  type RedisScript,
+  redisScript,
+  runPipeline,
+  type ScriptCall,
+  upstashFailure,
+  type UpstashRedis,
+} from "./upstash_client.ts";
+
+/** Options for {@linkcode RedisOnlineStore}. */
+export interface RedisOnlineStoreOptions {
+  /** The project: every key carries it. */
+  readonly project: string;
+  /** REST URL of Upstash or of a bridge. */
+  readonly url: string;
+  readonly token: string;
+  /**
+   * First part of every key.
+   * @default {"larder"}
+   */
+  readonly keyPrefix?: string;
+  /** Rows expire this many seconds after they are written; absent: never. */
+  readonly keyTtlSeconds?: number | undefined;
+  /**
+   * Retries of a request that failed with a network error.
+   * @default {2}
+   */
+  readonly retries?: number;
+  /**
+   * Rows per script call (one Redis command).
+   * @default {200}
+   */
+  readonly rowsPerCommand?: number;
+  /**
+   * Commands per HTTP request (pipeline); at most 1000.
+   * @default {1000}
+   */
+  readonly commandsPerRequest?: number;
+  /**
+   * Approximate upper bound on one request's body (Upstash's free tier accepts 1 MB).
+   * @default {1000000}
+   */
+  readonly maxRequestBytes?: number;
+  /**
+   * Write requests in flight at once.
+   * @default {4}
+   */
+  readonly writeConcurrency?: number;
+}
+
+/** Keys per `MGET` inside the read pipeline. */
+const KEYS_PER_MGET = 1000;
+/** Keys asked per `SCAN` step when deleting. */
+const SCAN_COUNT = 1000;
+const RECORD_VERSION = "1";
+
+/**
+ * Writes many rows, each only when its event timestamp is strictly later than the stored one.
+ * KEYS[i]: the row's key; ARGV[1]: expiry in seconds (0: none); ARGV[i + 1]: the record
+ * `1;<event ts>;<created ts>;<values JSON>`. Returns how many rows were written.
+ */
+const WRITE_SCRIPT = `
+local ttl = tonumber(ARGV[1])
+local written = 0
+for i = 1, #KEYS do
+  local record = ARGV[i + 1]
+  local ts = tonumber(string.match(record, '^%d+;([^;]*);'))
+  local current = redis.call('GET', KEYS[i])
+  local stored = current and tonumber(string.match(current, '^%d+;([^;]*);'))
+  if not stored or ts > stored then
+    if ttl > 0 then
+      redis.call('SET', KEYS[i], record, 'EX', ttl)
+    else
+      redis.call('SET', KEYS[i], record)
+    end
+    written = written + 1
+  end
+end
+return written
+`;
+
+const UNAVAILABLE_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/** Redis glob metacharacters in a literal part of a `SCAN MATCH` pattern. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** The record text stored under a key. */
+export function encodeRedisRecord(record: OnlineRecord): string {
+  return `${RECORD_VERSION};${record.eventTs};${record.createdTs ?? ""};${
+    JSON.stringify(record.values)
+  }`;
+}
+
+/** The record of stored text, or `null` when the text is not a record. */
+export function decodeRedisRecord(text: string): OnlineRecord | null {
+  const a = text.indexOf(";");
+  const b = text.indexOf(";", a + 1);
+  const c = text.indexOf(";", b + 1);
+  if (a < 0 || b < 0 || c < 0 || text.slice(0, a) !== RECORD_VERSION) return null;
+  const created = text.slice(b + 1, c);
+  return {
+    eventTs: Number(text.slice(a + 1, b)),
+    createdTs: created === "" ? null : Number(created),
+    values: JSON.parse(text.slice(c + 1)) as Record<string, StoredValue>,
+  };
+}
+
+/**
+ * The online store on Redis over HTTP.
+ *
+ * - A read of any number of entity rows and views is one HTTP request (one pipeline of
+ *   `MGET`s of up to 1000 keys).
+ * - Writes go in pipelines of at most 1000 commands; each command is one call of a Lua script
+ *   (`EVALSHA`, falling back to `EVAL` on `NOSCRIPT`) writing up to 200 rows skip-if-not-newer,
+ *   atomically on the server.
+ *
+ * @example
+ * ```ts
+ * import { RedisOnlineStore } from "./redis_store.ts";
+ * const store = new RedisOnlineStore({
+ *   project: "demo",
+ *   url: "http://127.0.0.1:8079",
+ *   token: "secret",
+ * });
+ * const [record] = await store.read([{ view: "driver_stats", entityKey: "driver_id=1001" }]);
+ * ```
+ */
+export class RedisOnlineStore implements OnlineStore {
+  readonly name: string;
+  readonly capabilities: OnlineStoreCapabilities = { ttl: true, singleRoundTripRead: true };
+  readonly #redis: UpstashRedis;
+  readonly #base: string;
+  readonly #ttl: number;
+  readonly #rowsPerCommand: number;
+  readonly #commandsPerRequest: number;
+  readonly #maxRequestBytes: number;
+  readonly #concurrency: number;
+  #script: Promise<RedisScript> | undefined;
+
+  constructor(options: RedisOnlineStoreOptions) {
+    this.name = `redis ${options.url}`;
+    this.#redis = createUpstashClient({
+      url: options.url,
+      token: options.token,
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+    });
+    this.#base = `${options.keyPrefix ?? "larder"}:${options.project}:`;
+    this.#ttl = options.keyTtlSeconds ?? 0;
+    this.#rowsPerCommand = Math.max(1, options.rowsPerCommand ?? 200);
+    this.#commandsPerRequest = Math.min(1000, Math.max(1, options.commandsPerRequest ?? 1000));
+    this.#maxRequestBytes = options.maxRequestBytes ?? 1_000_000;
+    this.#concurrency = Math.max(1, options.writeConcurrency ?? 4);
+  }
+
+  /** The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`. */
+  key(view: string, entityKey: string): string {
+    return `${this.#base}${view}:${entityKey}`;
+  }
+
+  async write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult> {
+    if (rows.length === 0) return { written: 0, skipped: 0 };
+    const script = await this.#loadScript();
+    const requests = this.#plan(view, rows);
+    let written = 0;
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (next < requests.length && !failed) {
+        const calls = requests[next++]!;
+        let entries: PipelineEntry[];
+        try {
+          entries = await evalScriptCalls(this.#redis, { script, calls });
+        } catch (err) {
+          failed = true;
+          throw upstashFailure(err, `Cannot write to the online store (${this.name})`);
+        }
+        for (const entry of entries) {
+          if (entry.error !== undefined) {
+            failed = true;
+            throw this.#replyError(entry.error, "write to");
+          }
+          written += Number(entry.result);
+        }
+      }
+    };
+    const workers = Array.from({ length: Math.min(this.#concurrency, requests.length) }, worker);
+    const settled = await Promise.allSettled(workers);
+    const failure = settled.find((s) => s.status === "rejected");
+    if (failure) throw failure.reason;
+    return { written, skipped: rows.length - written };
+  }
+
+  /**
+   * The write script, loaded into Redis once per store so that the first pipelines need no
+   * `NOSCRIPT` round (a later flush or restart is still covered by the fallback to `EVAL`).
+   */
+  #loadScript(): Promise<RedisScript> {
+    this.#script ??= (async () => {
+      const script = await redisScript(WRITE_SCRIPT);
+      try {
+        await this.#redis.scriptLoad(script.source);
+      } catch (err) {
+        this.#script = undefined;
+        throw upstashFailure(err, `Cannot write to the online store (${this.name})`);
+      }
+      return script;
+    })();
+    return this.#script;
+  }
+
+  /** Groups rows into script calls, and calls into requests, within the size limits. */
+  #plan(view: string, rows: readonly OnlineRow[]): ScriptCall[][] {
+    const requests: ScriptCall[][] = [];
+    let request: ScriptCall[] = [];
+    let requestBytes = 0;
+    let keys: string[] = [];
+    let args: string[] = [String(this.#ttl)];
+    let callBytes = 0;
+    const endCall = () => {
+      if (keys.length === 0) return;
+      if (
+        request.length >= this.#commandsPerRequest ||
+        (request.length > 0 && requestBytes + callBytes > this.#maxRequestBytes)
+      ) {
+        requests.push(request);
+        request = [];
+        requestBytes = 0;
+      }
+      request.push({ keys, args });
+      requestBytes += callBytes;
+      keys = [];
+      args = [String(this.#ttl)];
+      callBytes = 0;
+    };
+    for (const row of rows) {
+      const key = this.key(view, row.entityKey);
+      const record = encodeRedisRecord(row.record);
+      keys.push(key);
+      args.push(record);
+      callBytes += key.length + record.length + 8;
+      if (keys.length >= this.#rowsPerCommand || callBytes >= this.#maxRequestBytes / 4) endCall();
+    }
+    endCall();
+    if (request.length > 0) requests.push(request);
+    return requests;
+  }
+
+  async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
+    if (keys.length === 0) return [];
+    const redisKeys = keys.map((k) => this.key(k.view, k.entityKey));
+    let entries: PipelineEntry[];
+    try {
+      entries = await runPipeline(this.#redis, (p) => {
+        for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
+          p.mget(redisKeys.slice(i, i + KEYS_PER_MGET));
+        }
+      });
+    } catch (err) {
+      throw upstashFailure(err, `Cannot read from the online store (${this.name})`);
+    }
+    const out: (OnlineRecord | null)[] = [];
+    for (const entry of entries) {
+      if (entry.error !== undefined) throw this.#replyError(entry.error, "read from");
+      for (const text of entry.result as (string | null)[]) {
+        out.push(typeof text === "string" ? decodeRedisRecord(text) : null);
+      }
+    }
+    return out;
+  }
+
+  async deleteViews(views: readonly string[]): Promise<void> {
+    for (const view of views) await this.#deleteMatching(`${globEscape(this.#base)}${view}:*`);
+  }
+
+  async deleteAll(): Promise<void> {
+    await this.#deleteMatching(`${globEscape(this.#base)}*`);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** SCAN for the pattern, unlinking each step's keys in the same request as the next step. */
+  async #deleteMatching(pattern: string): Promise<void> {
+    let cursor = "0";
+    let found: string[] = [];
+    do {
+      const unlink = found;
+      const scanFrom = cursor;
+      let entries: PipelineEntry[];
+      try {
+        entries = await runPipeline(this.#redis, (p) => {
+          if (unlink.length > 0) p.unlink(...unlink);
+          p.scan(scanFrom, { match: pattern, count: SCAN_COUNT });
+        });
+      } catch (err) {
+        throw upstashFailure(err, `Cannot delete from the online store (${this.name})`);
+      }
+      for (const entry of entries) {
+        if (entry.error !== undefined) throw this.#replyError(entry.error, "delete from");
+      }
+      const [next, keys] = entries.at(-1)!.result as [string | number, string[]];
+      cursor = String(next);
+      found = keys;
+    } while (cursor !== "0");
+    if (found.length > 0) {
+      const entries = await runPipeline(this.#redis, (p) => p.unlink(...found)).catch((err) => {
+        throw upstashFailure(err, `Cannot delete from the online store (${this.name})`);
+      });
+      const error = entries.find((e) => e.error !== undefined)?.error;
+      if (error !== undefined) throw this.#replyError(error, "delete from");
+    }
+  }
+
+  #replyError(reply: string, action: string): LarderError {
+    return new LarderError(
+      UNAVAILABLE_REPLY.test(reply) ? "UNAVAILABLE" : "INTERNAL",
+      `Cannot ${action} the online store (${this.name}): Redis answered "${reply}"`,
+    );
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Feature values between their TypeScript form, what callers hand in, the stored JSON form
+ * and Feast-style JSON output. Every value type round-trips, including `null`, NaN and ±Infinity
+ * (stored as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`), 64-bit integers beyond 2^53
+ * (stored as decimal strings, read back as `bigint`) and bytes (stored as base64).
+ */
+import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
+import type { StoredValue } from "./online_store.ts";
+
+/** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
+export const INVALID: unique symbol = Symbol("invalid");
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER = /^[+-]?\d+$/;
+const NON_FINITE: Record<string, number> = {
+  NaN: NaN,
+  nan: NaN,
+  Infinity: Infinity,
+  inf: Infinity,
+  "+Infinity": Infinity,
+  "-Infinity": -Infinity,
+  "-inf": -Infinity,
+};
+
+function coerceInt(value: unknown, bits: 32 | 64): number | bigint | typeof INVALID {
+  let big: bigint;
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) return INVALID;
+    if (Number.isSafeInteger(value)) {
+      if (bits === 32 && (value < INT32_MIN || value > INT32_MAX)) return INVALID;
+      return value === 0 ? 0 : value;
+    }
+    big = BigInt(value);
+  } else if (typeof value === "bigint") big = value;
+  else if (typeof value === "string" && INTEGER.test(value.trim())) big = BigInt(value.trim());
+  else return INVALID;
+  if (bits === 32 ? big < INT32_MIN || big > INT32_MAX : big < INT64_MIN || big > INT64_MAX) {
+    return INVALID;
+  }
+  const n = Number(big);
+  return Number.isSafeInteger(n) ? n : big;
+}
+
+function coerceFloat(value: unknown): number | typeof INVALID {
+  if (typeof value === "number") return value;
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "string") {
+    const text = value.trim();
+    if (text in NON_FINITE) return NON_FINITE[text]!;
+    if (text === "") return INVALID;
+    const n = Number(text);
+    return Number.isNaN(n) ? INVALID : n;
+  }
+  return INVALID;
+}
+
+function coerceTimestamp(value: unknown): Date | typeof INVALID {
+  let ms: number;
+  if (value instanceof Date) ms = value.getTime();
+  else if (typeof value === "number") ms = value;
+  else if (typeof value === "bigint") ms = Number(value);
+  else if (typeof value === "string") ms = Date.parse(value);
+  else return INVALID;
+  return Number.isFinite(ms) ? new Date(ms) : INVALID;
+}
+
+function coerceBytes(value: unknown): Uint8Array | typeof INVALID {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") {
+    try {
+      return fromBase64(value);
+    } catch {
+      return INVALID;
+    }
+  }
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return INVALID;
+}
+
+function coerceScalar(value: unknown, type: ScalarType): unknown {
+  switch (type) {
+    case "int32":
+      return coerceInt(value, 32);
+    case "int64":
+      return coerceInt(value, 64);
+    case "float32":
+    case "float64":
+      return coerceFloat(value);
+    case "string":
+      if (typeof value === "string") return value;
+      if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") {
+        return String(value);
+      }
+      return INVALID;
+    case "bool":
+      if (typeof value === "boolean") return value;
+      if (value === "true" || value === 1) return true;
+      if (value === "false" || value === 0) return false;
+      return INVALID;
+    case "bytes":
+      return coerceBytes(value);
+    case "timestamp":
+      return coerceTimestamp(value);
+  }
+}
+
+/**
+ * Reads what a caller handed in as a value of `type`: numbers, numeric strings and bigints
+ * for numbers, `Date`/ISO text/epoch ms for timestamps, `Uint8Array`/base64 for bytes.
+ * Returns the typed value (`null` for null/undefined) or {@linkcode INVALID}.
+ */
+export function coerceValue(value: unknown, type: ValueType): unknown {
+  if (value === null || value === undefined) return null;
+  const { array, element } = elementType(type);
+  if (!array) return coerceScalar(value, element);
+  let items: unknown[];
+  if (Array.isArray(value)) items = value;
+  else if (value !== null && typeof value === "object" && Symbol.iterator in value) {
+    items = [...(value as Iterable<unknown>)];
+  } else return INVALID;
+  const out = new Array<unknown>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const v = item === null || item === undefined ? null : coerceScalar(item, element);
+    if (v === INVALID) return INVALID;
+    out[i] = v;
+  }
+  return out;
+}
+
+function encodeScalar(value: unknown, type: ScalarType): StoredValue {
+  if (value === null || value === undefined) return null;
+  switch (type) {
+    case "int32":
+    case "int64":
+      return typeof value === "bigint" ? value.toString() : value as number;
+    case "float32":
+    case "float64": {
+      const n = value as number;
+      return Number.isFinite(n) ? n : String(n);
+    }
+    case "bytes":
+      return toBase64(value as Uint8Array);
+    case "timestamp":
+      return value instanceof Date ? value.getTime() : value as number;
+    default:
+      return value as string | boolean;
+  }
+}
+
+/** The stored form of a typed value (the output of {@linkcode coerceValue}). */
+export function encodeValue(value: unknown, type: ValueType): StoredValue {
+  if (value === null || value === undefined) return null;
+  const { array, element } = elementType(type);
+  if (!array) return encodeScalar(value, element);
+  return (value as unknown[]).map((v) => encodeScalar(v, element));
+}
+
+function decodeScalar(stored: StoredValue, type: ScalarType): unknown {
+  if (stored === null) return null;
+  switch (type) {
+    case "int32":
+    case "int64": {
+      if (typeof stored === "number") return stored;
+      const v = coerceInt(stored, 64);
+      return v === INVALID ? null : v;
+    }
+    case "float32":
+    case "float64":
+      return typeof stored === "number" ? stored : coerceFloat(stored);
+    case "bytes":
+      return typeof stored === "string" ? fromBase64(stored) : null;
+    case "timestamp":
+      return typeof stored === "number" ? new Date(stored) : coerceTimestamp(stored);
+    case "string":
+      return typeof stored === "string" ? stored : String(stored);
+    case "bool":
+      return typeof stored === "boolean" ? stored : stored === "true";
+  }
+}
+
+/**
+ * The typed value of a stored one. A value stored under another type (the view's schema
+ * changed since it was written) is converted when it can be, otherwise read as `null`.
+ */
+export function decodeValue(stored: StoredValue, type: ValueType): unknown {
+  if (stored === null) return null;
+  const { array, element } = elementType(type);
+  if (!array) {
+    const v = Array.isArray(stored) ? null : decodeScalar(stored, element);
+    return v === INVALID ? null : v;
+  }
+  if (!Array.isArray(stored)) return null;
+  return stored.map((s) => {
+    const v = Array.isArray(s) ? null : decodeScalar(s, element);
+    return v === INVALID ? null : v;
+  });
+}
+
+/** `2021-12-31T23:00:00Z` (milliseconds only when there are any). */
+export function rfc3339(ms: number): string {
+  const iso = new Date(Math.floor(ms)).toISOString();
+  return iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+}
+
+function jsonScalar(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return rfc3339(value.getTime());
+  if (value instanceof Uint8Array) return toBase64(value);
+  if (typeof value === "bigint") return value.toString();
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+/**
+ * A typed value as JSON the way Feast's feature server writes it: timestamps RFC 3339 with
+ * `Z`, bytes base64; beyond Feast, NaN/±Infinity as strings and 64-bit integers beyond 2^53 as
+ * decimal strings (JSON has no way to carry them).
+ */
+export function jsonValue(value: unknown): unknown {
+  return Array.isArray(value) ? value.map(jsonScalar) : jsonScalar(value);
+}
+
+/** A value quoted for a message. */
+export function describeValue(value: unknown): string {
+  if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof Date) return `Date(${value.toISOString()})`;
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  try {
+    const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+/** Standard base64 of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+/** Bytes of standard or URL-safe base64; throws on anything else. */
+export function fromBase64(text: string): Uint8Array {
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}

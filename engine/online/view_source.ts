@@ -1,0 +1,29 @@
+/** Where a feature view's rows come from offline: its file source, or its push source's batch source. */
+import {
+  type FeatureViewSpec,
+  type FileSourceSpec,
+  LarderError,
+  type RegistryDocument,
+} from "../../registry/mod.ts";
+
+/**
+ * The file source holding a view's rows: the view's source, or for a push source its batch
+ * source. Throws `NOT_FOUND` when the registry lacks it and `INPUT_INVALID` for a request source.
+ */
+export function viewBatchSource(doc: RegistryDocument, view: FeatureViewSpec): FileSourceSpec {
+  let source = doc.objects.dataSource[view.source]?.spec;
+  if (source?.kind === "push") source = doc.objects.dataSource[source.batchSource]?.spec;
+  if (!source) {
+    throw new LarderError(
+      "NOT_FOUND",
+      `Feature view "${view.name}": the registry has no data source "${view.source}" (or its batch source)`,
+    );
+  }
+  if (source.kind !== "file") {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Feature view "${view.name}": source "${source.name}" is a ${source.kind} source, which holds no rows`,
+    );
+  }
+  return source;
+}

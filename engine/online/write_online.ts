@@ -1,0 +1,142 @@
+/** `writeOnline`: writes rows of one feature view straight to the online store (push, write-to-online). */
+import {
+  type FeatureViewSpec,
+  LarderError,
+  type Registry,
+  type RegistryDocument,
+} from "../../registry/mod.ts";
+import { viewJoinKeys } from "./entity_key.ts";
+import { documentOf, type EntityColumns, type EntityRows } from "./get_online_features.ts";
+import type { OnlineStore, OnlineWriteResult } from "./online_store.ts";
+import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
+import { viewBatchSource } from "./view_source.ts";
+
+/** What {@linkcode writeOnline} needs. */
+export interface WriteOnlineDeps {
+  /** The registry, or a document already read from it. */
+  readonly registry: Registry | RegistryDocument;
+  readonly online: OnlineStore;
+}
+
+/** What {@linkcode writeOnline} did. */
+export interface WriteOnlineResult extends OnlineWriteResult {
+  /** Distinct entity keys among the given rows (the newest row of each was offered). */
+  readonly rows: number;
+}
+
+/** Rows per call to the store. */
+const CHUNK_ROWS = 10_000;
+
+function viewOf(doc: RegistryDocument, name: string): FeatureViewSpec {
+  const spec = doc.objects.featureView[name]?.spec;
+  if (!spec) {
+    const have = Object.keys(doc.objects.featureView).sort().map((n) => `"${n}"`);
+    throw new LarderError(
+      "NOT_FOUND",
+      `Cannot find feature view "${name}": the registry has ${
+        have.length === 0 ? "none" : have.join(", ")
+      }`,
+      { details: { kind: "featureView", name } },
+    );
+  }
+  return spec;
+}
+
+function asColumns(data: EntityColumns | EntityRows): EntityColumns {
+  if (Array.isArray(data)) {
+    const rows = data as EntityRows;
+    const names = new Set(rows.flatMap((row) => Object.keys(row)));
+    return Object.fromEntries([...names].map((n) => [n, rows.map((row) => row[n])]));
+  }
+  const columns = data as EntityColumns;
+  const lengths = new Set(Object.values(columns).map((c) => (Array.isArray(c) ? c.length : -1)));
+  if (lengths.has(-1) || lengths.size > 1) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Columns must be arrays of one length (${
+        Object.entries(columns).map(([n, v]) => `${n}: ${Array.isArray(v) ? v.length : typeof v}`)
+          .join(", ")
+      })`,
+    );
+  }
+  return columns;
+}
+
+/**
+ * Writes rows of a feature view to the online store, skip-if-not-newer (a row replaces the
+ * stored one only when its event timestamp is later). The data holds the view's join keys, every
+ * feature (by feature name, or by the source column that `fieldMapping` renames to it) and the
+ * source's timestamp column (its created-timestamp column optionally); other columns are
+ * ignored. Several rows of one key: the newest is written. Throws `INPUT_INVALID` naming a
+ * missing column or a value that does not fit its declared type; nothing is written then.
+ *
+ * @example
+ * ```ts ignore
+ * await writeOnline({ registry, online }, "driver_hourly_stats", {
+ *   driver_id: [1001],
+ *   event_timestamp: [new Date()],
+ *   conv_rate: [0.5],
+ *   acc_rate: [0.9],
+ * });
+ * ```
+ */
+export async function writeOnline(
+  deps: WriteOnlineDeps,
+  viewName: string,
+  data: EntityColumns | EntityRows,
+): Promise<WriteOnlineResult> {
+  const doc = await documentOf(deps.registry);
+  const view = viewOf(doc, viewName);
+  if (!view.online) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Feature view "${viewName}" is not served online (online: false)`,
+    );
+  }
+  const source = viewBatchSource(doc, view);
+  const joinKeys = viewJoinKeys(doc, view);
+  const columns = asColumns(data);
+  const renamedFrom = new Map(Object.entries(source.fieldMapping).map(([from, to]) => [to, from]));
+  const missing: string[] = [];
+  const column = (name: string, required: boolean): ColumnValues | undefined => {
+    const found = columns[name] ?? columns[renamedFrom.get(name) ?? ""];
+    if (!found && required) missing.push(name);
+    return found;
+  };
+  const keys = joinKeys.map((k) => column(k.name, true));
+  const features = view.features.map((f) => column(f.name, true));
+  const eventTs = column(source.timestampField, true);
+  const createdTs = source.createdTimestampColumn
+    ? column(source.createdTimestampColumn, false)
+    : undefined;
+  if (missing.length > 0) {
+    const have = Object.keys(columns).map((n) => `"${n}"`);
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot write to feature view "${viewName}": missing ${
+        missing.length === 1 ? "column" : "columns"
+      } ${missing.map((n) => `"${n}"`).join(", ")}; the data has ${
+        have.length === 0 ? "no columns" : have.join(", ")
+      }`,
+      { details: { view: viewName, missing } },
+    );
+  }
+  const rows = newestPerKey(toOnlineRows(
+    { name: viewName, joinKeys, features: view.features },
+    {
+      keys: keys as ColumnValues[],
+      features: features as ColumnValues[],
+      eventTs: eventTs!,
+      createdTs,
+    },
+    { timestampColumn: source.timestampField },
+  ));
+  let written = 0;
+  let skipped = 0;
+  for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
+    const result = await deps.online.write(viewName, rows.slice(i, i + CHUNK_ROWS));
+    written += result.written;
+    skipped += result.skipped;
+  }
+  return { rows: rows.length, written, skipped };
+}

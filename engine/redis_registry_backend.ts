@@ -1,0 +1,141 @@
+/**
+ * The `redis` registry backend: the document in one Redis hash (fields `version` and `text`),
+ * reached over HTTP through the same client as the Redis online store. Compare-and-set runs
+ * server-side in one Lua script, so concurrent writers from any number of processes see exactly
+ * one winner.
+ */
+import { LarderError, type RegistryBackend, type StoredText } from "../registry/mod.ts";
+import {
+  createUpstashClient,
+  evalScriptCalls,
+  type RedisScript,
+  redisScript,
+  runPipeline,
+  upstashFailure,
+  type UpstashRedis,
+} from "./online/mod.ts";
+
+/** Options for {@linkcode RedisRegistryBackend}. */
+export interface RedisRegistryBackendOptions {
+  /** REST URL of Upstash or of a bridge. */
+  readonly url: string;
+  readonly token: string;
+  /** The hash holding the document (`larder-registry:<project>` by default in `larder.yaml`). */
+  readonly key: string;
+  /**
+   * Retries of a request that failed with a network error.
+   * @default {2}
+   */
+  readonly retries?: number;
+}
+
+/**
+ * KEYS[1]: the hash; ARGV: expected version, next version, next text. Returns -1 when written,
+ * otherwise the stored version (0: none), changing nothing.
+ */
+const CAS_SCRIPT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return current
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'text', ARGV[3])
+return -1
+`;
+
+/** The default key of a project's registry document. */
+export function defaultRegistryKey(project: string): string {
+  return `larder-registry:${project}`;
+}
+
+/**
+ * Stores the registry document in Redis over HTTP.
+ *
+ * @example
+ * ```ts
+ * import { RedisRegistryBackend } from "./redis_registry_backend.ts";
+ * const backend = new RedisRegistryBackend({
+ *   url: "http://127.0.0.1:8079",
+ *   token: "secret",
+ *   key: "larder-registry:demo",
+ * });
+ * console.log(await backend.read());
+ * ```
+ */
+export class RedisRegistryBackend implements RegistryBackend {
+  readonly location: string;
+  readonly #redis: UpstashRedis;
+  readonly #key: string;
+  #script: Promise<RedisScript> | undefined;
+
+  constructor(options: RedisRegistryBackendOptions) {
+    this.location = `redis ${options.url} key "${options.key}"`;
+    this.#key = options.key;
+    this.#redis = createUpstashClient({
+      url: options.url,
+      token: options.token,
+      ...(options.retries === undefined ? {} : { retries: options.retries }),
+    });
+  }
+
+  async read(): Promise<StoredText | null> {
+    let entries;
+    try {
+      entries = await runPipeline(this.#redis, (p) => p.hmget(this.#key, "version", "text"));
+    } catch (err) {
+      throw upstashFailure(err, `Cannot read the registry (${this.location})`);
+    }
+    const entry = entries[0];
+    if (entry === undefined || entry.error !== undefined) {
+      throw new LarderError(
+        entry?.error?.startsWith("WRONGTYPE") ? "REGISTRY_CORRUPT" : "UNAVAILABLE",
+        `Cannot read the registry (${this.location}): Redis answered "${entry?.error ?? ""}"`,
+      );
+    }
+    const [version, text] = entry.result as [string | null, string | null];
+    if (version === null && text === null) return null;
+    const v = Number(version);
+    if (text === null || !Number.isInteger(v) || v < 0) {
+      throw new LarderError(
+        "REGISTRY_CORRUPT",
+        `Cannot read the registry (${this.location}): the hash has no valid "version" and "text"`,
+      );
+    }
+    return { version: v, text };
+  }
+
+  async compareAndSet(expectedVersion: number, next: StoredText): Promise<void> {
+    this.#script ??= redisScript(CAS_SCRIPT);
+    const script = await this.#script;
+    let entries;
+    try {
+      entries = await evalScriptCalls(this.#redis, {
+        script,
+        calls: [{
+          keys: [this.#key],
+          args: [String(expectedVersion), String(next.version), next.text],
+        }],
+      });
+    } catch (err) {
+      throw upstashFailure(err, `Cannot write the registry (${this.location})`);
+    }
+    const entry = entries[0];
+    if (entry === undefined || entry.error !== undefined) {
+      throw new LarderError(
+        "UNAVAILABLE",
+        `Cannot write the registry (${this.location}): Redis answered "${entry?.error ?? ""}"`,
+      );
+    }
+    const actual = Number(entry.result);
+    if (actual !== -1) {
+      throw new LarderError(
+        "REGISTRY_CONFLICT",
+        `The registry changed since it was read (read version ${expectedVersion}, now ${actual}): run the command again`,
+        { details: { expectedVersion, actualVersion: actual } },
+      );
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * The contract every online store passes: round trips of every value type, skip-if-not-newer
+ * (older and equal skipped, newer wins, also between concurrent writers), compound and
+ * canonical entity keys, deletes by view and by project, key expiry where the backend offers it,
+ * and (for backends that say so) one round trip per read.
+ */
+import assert from "node:assert/strict";
+import {
+  canonicalKeyValue,
+  decodeValue,
+  entityKey,
+  type JoinKey,
+  type OnlineRecord,
+  type OnlineRow,
+  type OnlineStore,
+  toOnlineRows,
+} from "../../engine/online/mod.ts";
+import { type FieldSpec, LarderError, type ValueType } from "../../registry/mod.ts";
+
+/** A store under test and how to open more clients on the same storage. */
+export interface OnlineStoreUnderTest {
+  /** A store of project `project` on the test's storage. */
+  readonly open: (project: string, options?: { keyTtlSeconds?: number }) => Promise<OnlineStore>;
+  /** HTTP requests sent so far, for backends that speak HTTP. */
+  readonly requests?: () => number;
+  readonly cleanup: () => Promise<void>;
+}
+
+const ID: JoinKey = { name: "driver_id", type: "int64", entity: "driver" };
+
+const ALL_TYPES: Record<ValueType, unknown[]> = {
+  int32: [0, -2147483648, 2147483647, null],
+  int64: [1001, -5, 9007199254740993n, -(2n ** 63n), null],
+  float32: [0.5, -1.25, NaN, Infinity, null],
+  float64: [Math.PI, 1e-300, -Infinity, 123456789.123, null],
+  string: ["", "plain", "semi;colon|pipe\nnewline", "ünïcødé 🚕", null],
+  bool: [true, false, null],
+  bytes: [new Uint8Array(Array.from({ length: 256 }, (_, i) => i)), new Uint8Array(0), null],
+  timestamp: [new Date("2021-12-31T23:00:00.123Z"), new Date(0), new Date(-86_400_000), null],
+  "int32[]": [[1, 2, null, -3], [], null],
+  "int64[]": [[1001, 9007199254740993n, null], null],
+  "float32[]": [[0.25, NaN, null], null],
+  "float64[]": [[1.5, -Infinity, 2.75], null],
+  "string[]": [["a", "", null, "ü;"], null],
+  "bool[]": [[true, false, null], null],
+  "bytes[]": [[new Uint8Array([0, 255]), null], null],
+  "timestamp[]": [[new Date("2024-02-29T12:00:00Z"), null], null],
+};
+
+const FIELDS: FieldSpec[] = Object.keys(ALL_TYPES).map((type) => ({
+  name: `f_${type.replace("[]", "_list")}`,
+  type: type as ValueType,
+}));
+
+function record(eventTs: number, values: Record<string, string | number | null>): OnlineRecord {
+  return { eventTs, createdTs: null, values };
+}
+
+function row(id: number | string, eventTs: number, value: string): OnlineRow {
+  return {
+    entityKey: entityKey([ID], [canonicalKeyValue(ID, id)]),
+    record: record(eventTs, { v: value }),
+  };
+}
+
+async function readOne(
+  store: OnlineStore,
+  view: string,
+  key: string,
+): Promise<OnlineRecord | null> {
+  const [found] = await store.read([{ view, entityKey: key }]);
+  return found ?? null;
+}
+
+/** Registers the contract tests for one backend. */
+export function onlineStoreContract(
+  name: string,
+  setup: () => Promise<OnlineStoreUnderTest>,
+  options: { ignore?: boolean } = {},
+): void {
+  const test = (what: string, fn: (t: OnlineStoreUnderTest) => Promise<void>) =>
+    Deno.test({
+      name: `${name}: ${what}`,
+      ignore: options.ignore ?? false,
+      fn: async () => {
+        const t = await setup();
+        try {
+          await fn(t);
+        } finally {
+          await t.cleanup();
+        }
+      },
+    });
+
+  test("write() then read() round-trips every value type and null", async ({ open }) => {
+    const store = await open("p");
+    const rowCount = Math.max(...Object.values(ALL_TYPES).map((v) => v.length));
+    const features = FIELDS.map((f) =>
+      Array.from({ length: rowCount }, (_, r) => ALL_TYPES[f.type][r % ALL_TYPES[f.type].length])
+    );
+    const ids = Array.from({ length: rowCount }, (_, r) => 1 + r);
+    const rows = toOnlineRows(
+      { name: "all_types", joinKeys: [ID], features: FIELDS },
+      { keys: [ids], features, eventTs: ids.map((i) => new Date(1_700_000_000_000 + i)) },
+    );
+    assert.deepEqual(await store.write("all_types", rows), { written: rowCount, skipped: 0 });
+    const records = await store.read(
+      rows.map((r) => ({ view: "all_types", entityKey: r.entityKey })),
+    );
+    for (let r = 0; r < rowCount; r++) {
+      const rec = records[r];
+      assert.ok(rec, `row ${r} is missing`);
+      assert.equal(rec.eventTs, 1_700_000_000_000 + ids[r]!);
+      FIELDS.forEach((f, i) => {
+        assert.deepEqual(
+          decodeValue(rec.values[f.name]!, f.type),
+          features[i]![r],
+          `${f.name} row ${r}`,
+        );
+      });
+    }
+    assert.deepEqual(await store.read([{ view: "all_types", entityKey: "driver_id=999" }]), [null]);
+    assert.deepEqual(await store.read([]), []);
+  });
+
+  test("write() keeps sub-millisecond timestamps and created timestamps", async ({ open }) => {
+    const store = await open("p");
+    const rec = { eventTs: 1_700_000_000_000.123, createdTs: 1_700_000_000_500, values: { v: 1 } };
+    await store.write("v", [{ entityKey: "driver_id=1", record: rec }]);
+    assert.deepEqual(await readOne(store, "v", "driver_id=1"), rec);
+    // 1 µs later is newer.
+    const later = { ...rec, eventTs: 1_700_000_000_000.124, values: { v: 2 } };
+    assert.deepEqual(await store.write("v", [{ entityKey: "driver_id=1", record: later }]), {
+      written: 1,
+      skipped: 0,
+    });
+  });
+
+  test("write() skips older and equal rows; a newer row wins", async ({ open }) => {
+    const store = await open("p");
+    assert.deepEqual(await store.write("v", [row(1, 100, "first")]), { written: 1, skipped: 0 });
+    assert.deepEqual(await store.write("v", [row(1, 50, "older")]), { written: 0, skipped: 1 });
+    assert.deepEqual(await store.write("v", [row(1, 100, "equal")]), { written: 0, skipped: 1 });
+    assert.equal((await readOne(store, "v", "driver_id=1"))?.values.v, "first");
+    assert.deepEqual(await store.write("v", [row(1, 101, "newer"), row(2, 1, "other")]), {
+      written: 2,
+      skipped: 0,
+    });
+    assert.equal((await readOne(store, "v", "driver_id=1"))?.values.v, "newer");
+  });
+
+  test("concurrent writers never replace newer rows with older ones", async ({ open }) => {
+    const a = await open("p");
+    const b = await open("p");
+    try {
+      const keys = 150;
+      const stamps = Array.from({ length: 12 }, (_, i) => i + 1);
+      // Each client writes every timestamp for every key, in opposite orders, all at once.
+      const writes = stamps.flatMap((ts, i) => [
+        a.write("v", Array.from({ length: keys }, (_, k) => row(k, ts, `a${ts}`))),
+        b.write(
+          "v",
+          Array.from({ length: keys }, (_, k) => row(k, stamps[stamps.length - 1 - i]!, `b`)),
+        ),
+      ]);
+      const results = await Promise.all(writes);
+      const written = results.reduce((n, r) => n + r.written, 0);
+      assert.ok(written >= keys, `wrote ${written} rows`);
+      const records = await a.read(
+        Array.from({ length: keys }, (_, k) => ({ view: "v", entityKey: `driver_id=${k}` })),
+      );
+      for (const rec of records) assert.equal(rec?.eventTs, 12);
+      // Older writes arriving after the newest are all skipped.
+      const late = await b.write("v", Array.from({ length: keys }, (_, k) => row(k, 11, "late")));
+      assert.deepEqual(late, { written: 0, skipped: keys });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  test("compound entity keys address distinct rows", async ({ open }) => {
+    const store = await open("p");
+    const keys: JoinKey[] = [
+      { name: "customer_id", type: "string", entity: "customer" },
+      { name: "driver_id", type: "int64", entity: "driver" },
+    ];
+    const k1 = entityKey(keys, ["c=1&x", 1001]);
+    const k2 = entityKey(keys, ["c=1", 1001]);
+    const k3 = entityKey(keys, ["c=1&x", 1002]);
+    assert.equal(new Set([k1, k2, k3]).size, 3);
+    await store.write("pair", [
+      { entityKey: k1, record: record(1, { v: "one" }) },
+      { entityKey: k2, record: record(1, { v: "two" }) },
+      { entityKey: k3, record: record(1, { v: "three" }) },
+    ]);
+    const found = await store.read([k3, k1, k2].map((entityKey) => ({ view: "pair", entityKey })));
+    assert.deepEqual(found.map((r) => r?.values.v), ["three", "one", "two"]);
+  });
+
+  test('canonical keys: int64 1001, 1001n and "1001" name one row', async ({ open }) => {
+    const store = await open("p");
+    await store.write("v", [row(1001, 5, "x")]);
+    for (const id of ["1001", 1001n, " 1001", 1001.0]) {
+      const key = entityKey([ID], [canonicalKeyValue(ID, id)]);
+      assert.equal((await readOne(store, "v", key))?.values.v, "x", `id ${String(id)}`);
+    }
+    for (const bad of ["abc", 1001.5, true, null]) {
+      assert.throws(() => canonicalKeyValue(ID, bad), (err: unknown) => {
+        assert.ok(err instanceof LarderError);
+        assert.equal(err.code, "INPUT_INVALID");
+        assert.match(err.message, /join key "driver_id"/i);
+        if (bad !== null) assert.ok(err.message.includes(JSON.stringify(bad)), err.message);
+        return true;
+      });
+    }
+  });
+
+  test("deleteViews() removes only those views; deleteAll() only this project", async ({ open }) => {
+    const store = await open("p");
+    const other = await open("other_project");
+    try {
+      await store.write("v1", [row(1, 1, "a"), row(2, 1, "b")]);
+      await store.write("v2", [row(1, 1, "c")]);
+      await store.write("v10", [row(1, 1, "d")]);
+      await other.write("v1", [row(1, 1, "e")]);
+      await store.deleteViews(["v1"]);
+      const keys = ["v1", "v2", "v10"].map((view) => ({ view, entityKey: "driver_id=1" }));
+      assert.deepEqual((await store.read(keys)).map((r) => r?.values.v ?? null), [null, "c", "d"]);
+      assert.equal((await readOne(other, "v1", "driver_id=1"))?.values.v, "e");
+      await store.deleteAll();
+      assert.deepEqual(await store.read(keys), [null, null, null]);
+      assert.equal((await readOne(other, "v1", "driver_id=1"))?.values.v, "e");
+      // A deleted row can be written again at any timestamp.
+      assert.deepEqual(await store.write("v1", [row(1, 0, "again")]), { written: 1, skipped: 0 });
+      await store.deleteViews([]);
+      await store.deleteViews(["never_written"]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("rows expire key_ttl_seconds after they are written (when supported)", async ({ open }) => {
+    const probe = await open("p");
+    if (!probe.capabilities.ttl) return;
+    const store = await open("p", { keyTtlSeconds: 1 });
+    try {
+      await store.write("v", [row(1, 1, "short-lived")]);
+      assert.equal((await readOne(store, "v", "driver_id=1"))?.values.v, "short-lived");
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      assert.equal(await readOne(store, "v", "driver_id=1"), null);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a read of 100 entities x 5 views is one round trip (when supported)", async (t) => {
+    const store = await t.open("p");
+    if (!store.capabilities.singleRoundTripRead) return;
+    assert.ok(t.requests, "a backend claiming single-round-trip reads must count its requests");
+    const views = ["v1", "v2", "v3", "v4", "v5"];
+    for (const view of views) {
+      await store.write(view, Array.from({ length: 100 }, (_, k) => row(k, 1, `${view}-${k}`)));
+    }
+    const keys = views.flatMap((view) =>
+      Array.from({ length: 100 }, (_, k) => ({ view, entityKey: `driver_id=${k}` }))
+    );
+    const before = t.requests();
+    const records = await store.read(keys);
+    assert.equal(t.requests() - before, 1);
+    assert.deepEqual(
+      records.map((r) => r?.values.v),
+      keys.map((k) => `${k.view}-${k.entityKey.slice(10)}`),
+    );
+  });
+
+  test("write() of many rows stores them all", async ({ open }) => {
+    const store = await open("p");
+    const rows = Array.from({ length: 5_000 }, (_, k) => row(k, 10, `value-${k}`));
+    assert.deepEqual(await store.write("big", rows), { written: 5_000, skipped: 0 });
+    assert.deepEqual(await store.write("big", rows), { written: 0, skipped: 5_000 });
+    const records = await store.read(rows.map((r) => ({ view: "big", entityKey: r.entityKey })));
+    assert.equal(records.filter((r, k) => r?.values.v === `value-${k}`).length, 5_000);
+  });
+}
