@@ -8,6 +8,8 @@ import type { Command } from "./command.ts";
 import { exitCodeFor } from "./exit_codes.ts";
 import { historicalCommand } from "./commands/historical.ts";
 import { initCommand } from "./commands/init.ts";
+import { materializeCommand, materializeIncrementalCommand } from "./commands/materialize.ts";
+import { onlineCommand } from "./commands/online.ts";
 import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
@@ -19,6 +21,9 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   applyCommand,
   teardownCommand,
+  materializeCommand,
+  materializeIncrementalCommand,
+  onlineCommand,
   historicalCommand,
   registryDumpCommand,
   ...objectCommands,

@@ -19,6 +19,18 @@ import type { RetrievalJob } from "./offline/historical_query.ts";
 import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 import type { LoadedTransform } from "./on_demand.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
+import {
+  type EntityColumns,
+  type EntityRows,
+  getOnlineFeatures,
+  type GetOnlineFeaturesRequest,
+  type OnlineFeaturesResponse,
+  writeOnline,
+  type WriteOnlineResult,
+} from "./online/mod.ts";
+import type { MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
+import { loadMaterialize } from "./lazy.ts";
+import { pushOffline } from "./push_offline.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 
 /** Options for {@linkcode FeatureStore.open}. */
@@ -84,6 +96,8 @@ export class FeatureStore {
   #offline: OfflineStore | undefined;
   #offlineOpening: Promise<OfflineStore> | undefined;
   #online: OnlineStore | undefined;
+  #onlineOpening: Promise<OnlineStore> | undefined;
+  readonly #env: (name: string) => string | undefined;
   readonly #ownsOffline: boolean;
   readonly #ownsOnline: boolean;
   readonly #offlineMode: "blocking" | "worker";
@@ -103,6 +117,7 @@ export class FeatureStore {
     this.#ownsOffline = options.offlineStore === undefined;
     this.#ownsOnline = options.onlineStore === undefined;
     this.#offlineMode = options.offlineMode ?? "blocking";
+    this.#env = options.env ?? ((name) => Deno.env.get(name));
   }
 
   /** Opens the feature repo at `options.repo`: reads `larder.yaml` and connects the registry. */
@@ -147,17 +162,13 @@ export class FeatureStore {
     const deletedViews = plan.changes
       .filter((c) => c.action === "delete" && c.kind === "featureView")
       .map((c) => c.name);
-    if (deletedViews.length > 0) {
-      const online = await this.onlineStore();
-      await online?.deleteViews(deletedViews);
-    }
+    if (deletedViews.length > 0) await (await this.onlineStore()).deleteViews(deletedViews);
     return { plan, files, written: true, version: written.version };
   }
 
   /** Removes every object from the registry and every row from the online store. */
   async teardown(): Promise<{ version: number }> {
-    const online = await this.onlineStore();
-    await online?.deleteAll();
+    await (await this.onlineStore()).deleteAll();
     const doc = await this.registry.update((d) => ({
       ...d,
       objects: {
@@ -187,12 +198,127 @@ export class FeatureStore {
     return await this.#offlineOpening;
   }
 
-  /** The online store, created on first use; `undefined` until a backend exists. */
-  async onlineStore(): Promise<OnlineStore | undefined> {
+  /** The online store, created on first use. */
+  async onlineStore(): Promise<OnlineStore> {
     if (this.#online) return this.#online;
-    const { createOnlineStore } = await import("./online_factory.ts");
-    this.#online = await createOnlineStore(this.config, this.repoDir);
-    return this.#online;
+    this.#onlineOpening ??= (async () => {
+      const { createOnlineStore } = await import("./online_factory.ts");
+      const store = await createOnlineStore(this.config, this.repoDir, { env: this.#env });
+      this.#online = store;
+      return store;
+    })().catch((err) => {
+      this.#onlineOpening = undefined;
+      throw err;
+    });
+    return await this.#onlineOpening;
+  }
+
+  /**
+   * The latest feature values of entity rows, from the online store in one read. On-demand
+   * views run on the request's rows with the same transform historical retrieval uses.
+   *
+   * @example
+   * ```ts ignore
+   * const res = await store.getOnlineFeatures({
+   *   features: ["driver_hourly_stats:conv_rate"],
+   *   entities: { driver_id: [1001, 1002] },
+   * });
+   * res.toRows(); // [{ driver_id: 1001, conv_rate: 0.53 }, ...]
+   * ```
+   */
+  async getOnlineFeatures(request: GetOnlineFeaturesRequest): Promise<OnlineFeaturesResponse> {
+    return await getOnlineFeatures({
+      registry: this.registry,
+      online: await this.onlineStore(),
+      transforms: (names) => this.onDemandTransforms(names),
+    }, request);
+  }
+
+  /** Writes rows of one feature view to the online store; rows not newer than stored are skipped. */
+  async writeToOnlineStore(
+    view: string,
+    data: EntityColumns | EntityRows,
+  ): Promise<WriteOnlineResult> {
+    return await writeOnline(
+      { registry: this.registry, online: await this.onlineStore() },
+      view,
+      data,
+    );
+  }
+
+  /**
+   * Pushes rows of a push source: online to every view it feeds (skip-if-not-newer), offline
+   * as a new file under its batch source (existing files are never rewritten), or both.
+   */
+  async push(
+    pushSource: string,
+    data: EntityColumns,
+    options: { to?: "online" | "offline" | "online_and_offline" } = {},
+  ): Promise<{ views: { view: string; written: number; skipped: number }[]; files: string[] }> {
+    const to = options.to ?? "online";
+    const doc = await this.registry.read();
+    const source = doc.objects.dataSource[pushSource]?.spec;
+    if (source?.kind !== "push") {
+      const pushes = Object.values(doc.objects.dataSource).filter((s) => s.spec.kind === "push")
+        .map((s) => `"${s.spec.name}"`);
+      throw new LarderError(
+        "NOT_FOUND",
+        `Cannot find push source "${pushSource}": the registry has ${
+          pushes.length ? pushes.join(", ") : "none"
+        }`,
+      );
+    }
+    const views = Object.values(doc.objects.featureView).map((v) => v.spec)
+      .filter((v) => v.source === pushSource && v.online);
+    // Offline first: if the rows cannot be stored durably, nothing is served from them.
+    const files = to === "online"
+      ? []
+      : (await pushOffline(this.repoDir, doc, { pushSource, columns: data })).files;
+    const written: { view: string; written: number; skipped: number }[] = [];
+    if (to !== "offline") {
+      const online = await this.onlineStore();
+      for (const view of views) {
+        const r = await writeOnline({ registry: doc, online }, view.name, data);
+        written.push({ view: view.name, written: r.written, skipped: r.skipped });
+      }
+    }
+    return { views: written, files };
+  }
+
+  /**
+   * Copies the newest row per entity key with `start <= ts <= end` of each online view (or
+   * `views`) into the online store, streaming, then records the interval in the registry.
+   */
+  async materialize(options: {
+    start: Date;
+    end: Date;
+    views?: readonly string[];
+    onProgress?: (progress: MaterializeProgress) => void;
+  }): Promise<MaterializeResult> {
+    const { materialize } = await loadMaterialize();
+    return await materialize(await this.#materializeDeps(), options);
+  }
+
+  /**
+   * Materializes each view from where it was last materialized (or `now - ttl`, or 52 weeks
+   * back for an unlimited ttl) up to `end`.
+   */
+  async materializeIncremental(options: {
+    end: Date;
+    views?: readonly string[];
+    onProgress?: (progress: MaterializeProgress) => void;
+  }): Promise<MaterializeResult> {
+    const { materializeIncremental } = await loadMaterialize();
+    return await materializeIncremental(await this.#materializeDeps(), options);
+  }
+
+  async #materializeDeps() {
+    return {
+      registry: this.registry,
+      online: await this.onlineStore(),
+      offline: () => this.offlineStore(),
+      repoDir: this.repoDir,
+    };
   }
 
   /**

@@ -59,8 +59,8 @@ export {
 // For the feature server (server/): online reads and writes and value coercion; materialization
 // is loaded on first use (it pulls in apache-arrow, which the online path must not load).
 export { coerceValue, getOnlineFeatures, INVALID, writeOnline } from "./online/mod.ts";
-export const loadMaterialize = (): Promise<typeof import("./materialize/mod.ts")> =>
-  import("./materialize/mod.ts");
+export { loadMaterialize } from "./lazy.ts";
+export { type ColumnData, pushOffline } from "./push_offline.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
 export {
@@ -69,3 +69,11 @@ export {
   resolveFeatures,
 } from "./resolve_features.ts";
 export { type LoadedTransform, runTransform } from "./on_demand.ts";
+export type {
+  EntityColumns,
+  EntityRows,
+  GetOnlineFeaturesRequest,
+  OnlineFeaturesResponse,
+  WriteOnlineResult,
+} from "./online/mod.ts";
+export type { MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";

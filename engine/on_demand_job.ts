@@ -4,7 +4,7 @@
  * ordered as the request asked.
  */
 import { type RecordBatch, Table, type Vector, vectorFromArray } from "apache-arrow";
-import { arrowType } from "./_arrow_columns.ts";
+import { arrowType, convert } from "./_arrow_columns.ts";
 import { type LoadedTransform, runTransform } from "./on_demand.ts";
 import { batchRows, type RetrievalJob, writeBatches } from "./offline/mod.ts";
 import type { BatchOptions } from "./offline/historical_query.ts";
@@ -74,9 +74,7 @@ export class OnDemandJob implements RetrievalJob {
       } else {
         const od = this.#request.onDemand.find((o) => o.spec.name === out.onDemand)!;
         const type = od.spec.features.find((f) => f.name === out.feature)!.type;
-        const values = computed.get(out.onDemand)![out.feature]!.map((v) =>
-          v instanceof Date ? v.getTime() : v
-        );
+        const values = computed.get(out.onDemand)![out.feature]!.map((v) => convert(v, type));
         vectors[out.to] = vectorFromArray(values, arrowType(type) as never);
       }
     }

@@ -54,19 +54,59 @@ await larder("apply", "--repo", REPO);
 heading("Apply again: nothing changes the second time.");
 await larder("apply", "--repo", REPO);
 
-heading("List what the registry holds, from the CLI and from the SDK.");
+heading("List what the registry holds.");
 await larder("feature-views", "list", "--repo", REPO);
+
+heading("Build a training set: point-in-time-correct features for 1000 labelled driver events.");
+await larder(
+  "get-historical-features",
+  "--repo",
+  REPO,
+  "--entities",
+  join(REPO, "data", "driver_entities.parquet"),
+  "--feature-service",
+  "driver_activity",
+  "--output",
+  join(REPO, "data", "training.parquet"),
+);
+
+heading("Materialize the last day into the online store (Deno KV, embedded).");
+const end = new Date();
+const start = new Date(end.getTime() - 24 * 3600 * 1000);
+await larder("materialize", start.toISOString(), end.toISOString(), "--repo", REPO);
+
+heading("Serve: read online features for three drivers (one unknown) from the CLI.");
+await larder(
+  "get-online-features",
+  "--repo",
+  REPO,
+  "--feature-service",
+  "driver_ranking",
+  "--entities",
+  '{"driver_id": [1001, 1002, 9999]}',
+);
+
+heading("The same from the SDK, with an on-demand view computed from the request (trip_value).");
 const store = await FeatureStore.open({ repo: REPO });
 try {
-  const services = await store.registry.listFeatureServices();
-  console.log("   SDK: store.registry.listFeatureServices() ->");
-  for (const s of services) {
-    console.log(
-      `     ${s.name}: ${
-        s.spec.projections.map((p) => `${p.view}:[${p.features.join(", ")}]`).join(" ")
-      }`,
-    );
-  }
+  const online = await store.getOnlineFeatures({
+    featureService: "driver_scoring",
+    entities: { driver_id: [1001, 1002], trip_value: [30, 12.5] },
+  });
+  console.log(
+    '   SDK: store.getOnlineFeatures({ featureService: "driver_scoring", ... }).toRows() ->',
+  );
+  for (const row of online.toRows()) console.log(`     ${JSON.stringify(row)}`);
+  const training = await store.getHistoricalFeatures({
+    entities: [{
+      driver_id: 1001,
+      event_timestamp: new Date(end.getTime() - 3600_000),
+      trip_value: 30,
+    }],
+    featureService: "driver_scoring",
+  });
+  console.log("   SDK: the same transform offline, one hour ago ->");
+  for (const row of await training.toRows()) console.log(`     ${JSON.stringify(row)}`);
 } finally {
   await store.close();
 }

@@ -11,6 +11,7 @@ import {
   LarderError,
   loadMaterialize,
   type OnlineStore,
+  pushOffline,
   writeOnline,
 } from "../engine/mod.ts";
 import { type AuthVerifier, createVerifier } from "./auth/mod.ts";
@@ -149,7 +150,12 @@ export async function depsFromFeatureStore(
       registry,
       onlineStore: online,
       readOnline: (doc, request) =>
-        getOnlineFeatures({ registry: doc, online: serving, now: clock }, {
+        getOnlineFeatures({
+          registry: doc,
+          online: serving,
+          now: clock,
+          transforms: (names) => store.onDemandTransforms(names),
+        }, {
           ...(request.features ? { features: request.features } : {}),
           ...(request.featureService !== undefined
             ? { featureService: request.featureService }
@@ -160,7 +166,6 @@ export async function depsFromFeatureStore(
       writeOnline: (doc, request) =>
         writeOnline({ registry: doc, online }, request.view, request.columns),
       pushOffline: async (doc, request) => {
-        const { pushOffline } = await import("./push_offline.ts");
         return await pushOffline(store.repoDir, doc, request);
       },
       materialize: async (request) => {

@@ -1,14 +1,25 @@
 /** `getOnlineFeatures`: the latest feature values of entity rows, from the online store. */
 import { LarderError, type Registry, type RegistryDocument } from "../../registry/mod.ts";
-import { canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
+import { type LoadedTransform, runTransform } from "../on_demand.ts";
+import {
+  type FeatureReference,
+  type ResolvedFeature,
+  type ResolvedView as SharedResolvedView,
+  resolveFeatures,
+} from "../resolve_features.ts";
+import { canonicalKeyValue, entityKey, type JoinKey, viewJoinKeys } from "./entity_key.ts";
 import type { OnlineKey, OnlineStore } from "./online_store.ts";
 import {
   type FeatureStatus,
   type OnlineColumn,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
-import { type FeatureReference, type ResolvedView, resolveFeatures } from "./_resolve_features.ts";
-import { decodeValue } from "./value_codec.ts";
+import { coerceValue, decodeValue, INVALID } from "./value_codec.ts";
+
+/** A view of the request with its join keys. */
+interface ResolvedView extends SharedResolvedView {
+  readonly joinKeys: readonly JoinKey[];
+}
 
 /** What online reads need. */
 export interface OnlineDeps {
@@ -20,6 +31,10 @@ export interface OnlineDeps {
    * @default {() => new Date()}
    */
   readonly now?: () => Date;
+  /** Loads on-demand transforms (from the definitions); needed only for on-demand views. */
+  readonly transforms?: (names: readonly string[]) => Promise<ReadonlyMap<string, LoadedTransform>>;
+  /** Serve only these feature services (a deployment subscribed to a subset). */
+  readonly allowedServices?: readonly string[];
 }
 
 /** Entity values as columns: `{ driver_id: [1001, 1002] }`. */
@@ -111,6 +126,21 @@ function missingKeyError(view: ResolvedView, key: JoinKey, given: Iterable<strin
   );
 }
 
+async function loadTransforms(
+  deps: OnlineDeps,
+  names: readonly string[],
+): Promise<ReadonlyMap<string, LoadedTransform>> {
+  if (!deps.transforms) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `On-demand feature ${names.length === 1 ? "view" : "views"} ${
+        names.map((n) => `"${n}"`).join(", ")
+      } need the repo's definitions to run; this caller has none loaded`,
+    );
+  }
+  return await deps.transforms(names);
+}
+
 /**
  * Reads the latest values of features for entity rows: one store read for all rows and views
  * (one HTTP request on Redis). Statuses follow Feast's Go server: `NOT_FOUND` when nothing is
@@ -135,7 +165,18 @@ export async function getOnlineFeatures(
   request: GetOnlineFeaturesRequest,
 ): Promise<OnlineFeaturesResponse> {
   const doc = await documentOf(deps.registry);
-  const { views, columns: featureColumns } = resolveFeatures(doc, request);
+  const resolved = resolveFeatures(doc, {
+    features: request.features,
+    featureService: request.featureService,
+    fullFeatureNames: request.fullFeatureNames,
+    path: "online",
+    allowedServices: deps.allowedServices,
+  });
+  const views: ResolvedView[] = resolved.views.map((v) => ({
+    ...v,
+    joinKeys: viewJoinKeys(doc, v.spec),
+  }));
+  const viewByName = new Map(views.map((v) => [v.spec.name, v]));
   const { columns: given, rowCount: counted } = toColumns(request.entities);
   const allEntityless = views.every((v) => v.joinKeys.length === 0);
   const rowCount = counted ?? (allEntityless ? 1 : 0);
@@ -182,14 +223,49 @@ export async function getOnlineFeatures(
     rowSlots.set(view, slots);
   }
 
-  for (const { view, feature } of featureColumns) {
+  for (const { view, feature } of resolved.columns) {
     if (echoed.has(feature.output)) {
       throw new LarderError(
         "INPUT_INVALID",
-        `Feature "${feature.name}" of feature view "${view.spec.name}" has the name of the entity column "${feature.output}": pass fullFeatureNames to name it "${view.spec.name}__${feature.name}"`,
+        `Feature "${feature.name}" of feature view "${view}" has the name of the entity column "${feature.output}": pass fullFeatureNames to name it "${view}__${feature.name}"`,
       );
     }
   }
+
+  // Request data for on-demand views travels with the entities; typed by its request source.
+  const requestData = new Map<string, unknown[]>();
+  for (const field of resolved.requestFields) {
+    const raw = given.get(field.name);
+    if (raw === undefined) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Request field "${field.name}" is missing: on-demand feature view ${
+          resolved.onDemand.filter((od) => od.inputs.has(field.name)).map((od) =>
+            `"${od.spec.name}"`
+          ).join(", ")
+        } needs it with the entities`,
+        { details: { field: field.name } },
+      );
+    }
+    const values = new Array<unknown>(rowCount);
+    for (let r = 0; r < rowCount; r++) {
+      const v = coerceValue(raw[r], field.type);
+      if (v === INVALID) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Request field "${field.name}" row ${r}: expected ${field.type}, got ${
+            JSON.stringify(raw[r]) ?? String(raw[r])
+          }`,
+          { details: { field: field.name, row: r } },
+        );
+      }
+      values[r] = v;
+    }
+    requestData.set(field.name, values);
+  }
+  const transforms = resolved.onDemand.length > 0
+    ? await loadTransforms(deps, resolved.onDemand.map((od) => od.spec.name))
+    : new Map<string, LoadedTransform>();
 
   const records = rowCount === 0 ? [] : await deps.online.read(readKeys);
   const nowMs = (deps.now?.() ?? new Date()).getTime();
@@ -205,7 +281,11 @@ export async function getOnlineFeatures(
       eventTimestamps: new Array<number | null>(rowCount).fill(null),
     });
   }
-  for (const { view, feature } of featureColumns) {
+  const viewColumns = new Map<string, OnlineColumn>();
+  const viewColumn = (view: ResolvedView, feature: ResolvedFeature): OnlineColumn => {
+    const id = `${view.spec.name}\u0000${feature.name}`;
+    const done = viewColumns.get(id);
+    if (done) return done;
     const slots = rowSlots.get(view)!;
     const maxAgeMs = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1000 : Infinity;
     const values = new Array<unknown>(rowCount);
@@ -226,7 +306,38 @@ export async function getOnlineFeatures(
       else if (nowMs - record.eventTs > maxAgeMs) statuses[r] = "OUTSIDE_MAX_AGE";
       else statuses[r] = "PRESENT";
     }
-    output.push({ name: feature.output, values, statuses, eventTimestamps: timestamps });
+    const column = { name: feature.output, values, statuses, eventTimestamps: timestamps };
+    viewColumns.set(id, column);
+    return column;
+  };
+
+  // On-demand views run once over all rows, on the same inputs historical retrieval gives them.
+  const computed = new Map<string, Record<string, unknown[]>>();
+  for (const od of resolved.onDemand) {
+    const inputs: Record<string, unknown[]> = {};
+    for (const [input, origin] of od.inputs) {
+      if ("request" in origin) inputs[input] = requestData.get(origin.request)!;
+      else {
+        const view = viewByName.get(origin.view)!;
+        const feature = view.features.find((f) => f.name === origin.feature)!;
+        inputs[input] = viewColumn(view, feature).values as unknown[];
+      }
+    }
+    computed.set(od.spec.name, runTransform(transforms.get(od.spec.name)!, inputs, rowCount));
+  }
+
+  for (const { view, onDemand, feature } of resolved.columns) {
+    if (!onDemand) {
+      output.push(viewColumn(viewByName.get(view)!, feature));
+      continue;
+    }
+    const values = computed.get(view)![feature.name]!;
+    output.push({
+      name: feature.output,
+      values,
+      statuses: values.map((v): FeatureStatus => v === null ? "NULL_VALUE" : "PRESENT"),
+      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+    });
   }
   return new OnlineFeaturesResponse(output, rowCount);
 }

@@ -78,7 +78,7 @@ export {
   type GetOnlineFeaturesRequest,
   type OnlineDeps,
 } from "./get_online_features.ts";
-export type { FeatureReference } from "./_resolve_features.ts";
+export type { FeatureReference } from "../resolve_features.ts";
 export {
   type FeatureStatus,
   type OnlineColumn,

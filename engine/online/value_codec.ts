@@ -5,6 +5,7 @@
  * (stored as decimal strings, read back as `bigint`) and bytes (stored as base64).
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
+import { shortestFloat32 } from "../float32.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -168,7 +169,10 @@ function decodeScalar(stored: StoredValue, type: ScalarType): unknown {
       const v = coerceInt(stored, 64);
       return v === INVALID ? null : v;
     }
-    case "float32":
+    case "float32": {
+      const v = typeof stored === "number" ? stored : coerceFloat(stored);
+      return typeof v === "number" ? shortestFloat32(v) : v;
+    }
     case "float64":
       return typeof stored === "number" ? stored : coerceFloat(stored);
     case "bytes":

@@ -1,5 +1,12 @@
 /** Feature definitions of the driver demo: what Larder knows about drivers. */
-import { entity, featureService, featureView, fileSource } from "larder";
+import {
+  entity,
+  featureService,
+  featureView,
+  fileSource,
+  onDemandFeatureView,
+  requestSource,
+} from "larder";
 
 export const driver = entity({
   name: "driver",
@@ -36,4 +43,29 @@ export const driverActivity = featureService({
 export const driverRanking = featureService({
   name: "driver_ranking",
   features: [driverStats.select(["conv_rate", "acc_rate"])],
+});
+
+/** Values that arrive with each request: the value of the trip being scored. */
+export const tripRequest = requestSource({
+  name: "trip_request",
+  schema: { trip_value: "float64" },
+});
+
+/** Computed at request time, online and offline alike, from stored features and the request. */
+export const tripScore = onDemandFeatureView({
+  name: "trip_score",
+  sources: [driverStats.select(["conv_rate", "acc_rate"]), tripRequest],
+  schema: { expected_value: "float64", reliable: "bool" },
+  transform: (c) => ({
+    expected_value: c.conv_rate.map((conv, i) => {
+      const value = c.trip_value[i];
+      return conv === null || value == null ? null : conv * value;
+    }),
+    reliable: c.acc_rate.map((acc) => acc === null ? null : acc >= 0.8),
+  }),
+});
+
+export const driverScoring = featureService({
+  name: "driver_scoring",
+  features: [driverStats.select(["conv_rate"]), tripScore],
 });

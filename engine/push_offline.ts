@@ -6,17 +6,16 @@
  */
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import {
-  coerceValue,
-  INVALID,
+  type FileSourceSpec,
   LarderError,
   type RegistryDocument,
-  writeTable,
-} from "../engine/mod.ts";
-import type { ColumnData } from "./deps.ts";
+  type ValueType,
+} from "../registry/mod.ts";
+import { coerceValue, INVALID } from "./online/value_codec.ts";
+import { writeTable } from "./table_writer.ts";
 
-type Specs = RegistryDocument["objects"];
-type FileSourceSpec = Extract<Specs["dataSource"][string]["spec"], { kind: "file" }>;
-type ValueType = Specs["featureView"][string]["spec"]["features"][number]["type"];
+/** Columns of pushed rows: name -> values. */
+export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
 
 const GLOB = /[*?[\]{}]/;
 

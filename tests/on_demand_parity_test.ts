@@ -1,0 +1,113 @@
+/** An on-demand view gives the same outputs online and offline for the same inputs. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { FeatureStore, writeTable } from "../mod.ts";
+import { tempRepo } from "./support/repo.ts";
+
+const FEATURES = `
+import { entity, featureView, fileSource, onDemandFeatureView, requestSource } from "larder";
+export const user = entity({ name: "user", joinKeys: ["user_id"], valueType: "int64" });
+export const source = fileSource({ name: "users_source", path: "data/users.parquet", timestampField: "ts" });
+export const users = featureView({
+  name: "users",
+  entities: [user],
+  schema: { score: "float32", visits: "int64", tier: "string", active: "bool", ratio: "float64" },
+  source,
+});
+export const req = requestSource({ name: "req", schema: { amount: "float64", coupon: "string" } });
+export const derived = onDemandFeatureView({
+  name: "derived",
+  sources: [users, req],
+  schema: { weighted: "float64", label: "string", eligible: "bool", bucket: "int64", parts: "string[]" },
+  transform: (c) => ({
+    weighted: c.score.map((s, i) => {
+      const a = c.amount[i];
+      return s === null || a == null ? null : s * a + (c.ratio[i] ?? 0);
+    }),
+    label: c.tier.map((t, i) => t === null ? null : \`\${t}:\${c.coupon[i] ?? "none"}\`),
+    eligible: c.active.map((a, i) => a === null ? null : a && (c.visits[i] ?? 0) > 2),
+    bucket: c.visits.map((v) => v === null ? null : Math.min(v, 10) - (v % 3)),
+    parts: c.tier.map((t, i) => t === null ? null : [t, String(c.amount[i])]),
+  }),
+});
+`;
+
+Deno.test("on-demand views: identical inputs give identical outputs online and offline, nulls included", async () => {
+  const repo = await tempRepo({ "features.ts": FEATURES });
+  const day = new Date("2026-03-01T00:00:00Z");
+  const n = 40;
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  // Deterministic values with nulls sprinkled through every column; user 40 has no row at all.
+  const rows = ids.slice(0, n - 1);
+  await writeTable(join(repo.dir, "data", "users.parquet"), {
+    user_id: rows,
+    ts: rows.map(() => day),
+    score: rows.map((i) => (i % 7 === 0 ? null : (i * 37 % 100) / 100 + 0.001)),
+    visits: rows.map((i) => (i % 5 === 0 ? null : i * 3 % 17)),
+    tier: rows.map((i) => (i % 6 === 0 ? null : ["gold", "silver", "bronze"][i % 3]!)),
+    active: rows.map((i) => (i % 4 === 0 ? null : i % 2 === 0)),
+    ratio: rows.map((i) => (i % 9 === 0 ? null : i / 7)),
+  }, {
+    user_id: "int64",
+    ts: "timestamp",
+    score: "float32",
+    visits: "int64",
+    tier: "string",
+    active: "bool",
+    ratio: "float64",
+  });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply();
+    await store.materialize({ start: new Date("2026-02-01T00:00:00Z"), end: day });
+    const amount = ids.map((i) => (i % 8 === 0 ? null : i * 1.25));
+    const coupon = ids.map((i) => (i % 3 === 0 ? null : `c${i}`));
+    const features = [
+      "derived:weighted",
+      "derived:label",
+      "derived:eligible",
+      "derived:bucket",
+      "derived:parts",
+    ];
+
+    const online =
+      (await store.getOnlineFeatures({ features, entities: { user_id: ids, amount, coupon } }))
+        .toRows();
+    const offline = await (await store.getHistoricalFeatures({
+      features,
+      entities: ids.map((id, i) => ({
+        user_id: id,
+        ts: new Date("2026-03-02T00:00:00Z"),
+        amount: amount[i],
+        coupon: coupon[i],
+      })),
+    })).toRows();
+
+    const pick = (r: Record<string, unknown>) => ({
+      weighted: r.weighted,
+      label: r.label,
+      eligible: r.eligible,
+      bucket: r.bucket,
+      parts: r.parts,
+    });
+    assert.equal(online.length, n);
+    assert.equal(offline.length, n);
+    for (let i = 0; i < n; i++) {
+      assert.deepEqual(pick(online[i]!), pick(offline[i]!), `row ${i} (user ${ids[i]})`);
+    }
+    // The data really exercises nulls and values on both sides.
+    const weighted = online.map((r) => r.weighted);
+    assert.ok(weighted.some((v) => v === null) && weighted.some((v) => typeof v === "number"));
+    assert.deepEqual(pick(online[n - 1]!), {
+      weighted: null,
+      label: null,
+      eligible: null,
+      bucket: null,
+      parts: null,
+    });
+    assert.equal(online[0]!.label, "silver:c1");
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
