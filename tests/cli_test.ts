@@ -149,7 +149,17 @@ Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
     assert.match(denoJson.imports.larder, /mod\.ts$/);
     const plan = await larder(["plan", "--repo", target, "--json"]);
     assert.equal(plan.code, 0, plan.stderr);
-    assert.equal(JSON.parse(plan.stdout).changes.length, 5);
+    const planned = JSON.parse(plan.stdout).changes as { kind: string; name: string; action: string }[];
+    assert.deepEqual(planned.map((c) => `${c.kind}:${c.name}:${c.action}`), [
+      "entity:driver:create",
+      "dataSource:driver_stats_source:create",
+      "dataSource:trip_request:create",
+      "featureView:driver_hourly_stats:create",
+      "onDemandFeatureView:trip_score:create",
+      "featureService:driver_activity:create",
+      "featureService:driver_ranking:create",
+      "featureService:driver_scoring:create",
+    ]);
     const again = await larder(["init", target, "--no-data"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is not empty \(use --force/);
