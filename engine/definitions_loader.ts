@@ -50,6 +50,22 @@ function importFailure(file: string, err: unknown): LarderError {
 }
 
 /**
+ * Collects the definitions of modules the caller already imported (statically: edge
+ * platforms such as Deno Deploy do not allow computed dynamic imports).
+ */
+export function definitionsFromModules(
+  modules: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+): LoadedDefinitions {
+  const found: FoundDefinition[] = [];
+  for (const [file, mod] of Object.entries(modules)) {
+    for (const value of Object.values(mod)) {
+      if (isDefinition(value)) found.push({ value, file });
+    }
+  }
+  return { contents: checkRepo(found), found, files: Object.keys(modules) };
+}
+
+/**
  * Imports every definition module of the repo (the `definitions` list of `larder.yaml`,
  * or every top-level `*.ts` module) and checks the exported objects as a whole.
  */

@@ -12,7 +12,7 @@ import {
   type RepoContents,
 } from "../registry/mod.ts";
 import { type LarderConfig, loadConfig } from "./config.ts";
-import { loadDefinitions } from "./definitions_loader.ts";
+import { definitionsFromModules, loadDefinitions } from "./definitions_loader.ts";
 import { createRegistryBackend } from "./registry_backends.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
@@ -47,6 +47,12 @@ export interface FeatureStoreOptions {
   readonly offlineStore?: OfflineStore;
   /** Use this online store instead of creating one on first use. */
   readonly onlineStore?: OnlineStore;
+  /**
+   * Definition modules imported by the caller, by file name (`{ "features.ts": await
+   * import("./features.ts") }` or a static `import * as`), used instead of importing the
+   * repo's files. Edge entries need this: Deno Deploy allows no computed dynamic imports.
+   */
+  readonly definitions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
    * How the offline engine runs: `"blocking"` in the calling thread (CLI, scripts) or
    * `"worker"` in a worker thread (servers, which must stay responsive).
@@ -102,6 +108,7 @@ export class FeatureStore {
   readonly #ownsOnline: boolean;
   readonly #offlineMode: "blocking" | "worker";
   #loaded: Promise<LoadedDefinitions> | undefined;
+  readonly #preloaded: FeatureStoreOptions["definitions"];
 
   private constructor(
     repoDir: string,
@@ -118,6 +125,7 @@ export class FeatureStore {
     this.#ownsOnline = options.onlineStore === undefined;
     this.#offlineMode = options.offlineMode ?? "blocking";
     this.#env = options.env ?? ((name) => Deno.env.get(name));
+    this.#preloaded = options.definitions;
   }
 
   /** Opens the feature repo at `options.repo`: reads `larder.yaml` and connects the registry. */
@@ -135,7 +143,8 @@ export class FeatureStore {
   }
 
   /** Imports and checks the repo's definitions. */
-  async definitions(): Promise<{ contents: RepoContents; files: readonly string[] }> {
+  async definitions(): Promise<LoadedDefinitions> {
+    if (this.#preloaded) return definitionsFromModules(this.#preloaded);
     return await loadDefinitions(this.repoDir, this.config.definitions);
   }
 
@@ -352,7 +361,7 @@ export class FeatureStore {
    * rather than computing something the registry does not describe.
    */
   async onDemandTransforms(names: readonly string[]): Promise<Map<string, LoadedTransform>> {
-    this.#loaded ??= loadDefinitions(this.repoDir, this.config.definitions).catch((err) => {
+    this.#loaded ??= this.definitions().catch((err) => {
       this.#loaded = undefined;
       throw err;
     });

@@ -18,6 +18,17 @@ export interface EdgeOptions {
   readonly repo?: string;
   /** Environment lookup for `${VAR}` in `larder.yaml`. @default Deno.env.get */
   readonly env?: (name: string) => string | undefined;
+  /**
+   * The repo's definition modules, imported statically by the deployment's entry so that
+   * on-demand transforms run at the edge (Deno Deploy allows no computed dynamic imports):
+   *
+   * ```ts ignore
+   * import * as features from "./features.ts";
+   * import { createEdgeHandler } from "larder/server/edge.ts";
+   * export default { fetch: createEdgeHandler({ definitions: { "features.ts": features } }) };
+   * ```
+   */
+  readonly definitions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /**
@@ -29,7 +40,11 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
   let ready: Promise<(req: Request) => Response | Promise<Response>> | undefined;
   const open = async () => {
     const env = options.env ?? ((name: string) => Deno.env.get(name));
-    const store = await FeatureStore.open({ repo: options.repo ?? env("LARDER_REPO") ?? ".", env });
+    const store = await FeatureStore.open({
+      repo: options.repo ?? env("LARDER_REPO") ?? ".",
+      env,
+      ...(options.definitions ? { definitions: options.definitions } : {}),
+    });
     if (store.config.registry.type !== "redis") {
       console.warn(
         `larder edge: registry.type is "${store.config.registry.type}"; on Deno Deploy use "redis" so that applies reach running isolates`,
