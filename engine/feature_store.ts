@@ -18,6 +18,13 @@ import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
 import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 import type { LoadedTransform } from "./on_demand.ts";
+import type {
+  AnyFeatureRef,
+  EntityColumnsOf,
+  FeatureColumns,
+  ServiceColumns,
+} from "./typed_rows.ts";
+import type { FeatureService } from "../registry/mod.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
 import {
   type EntityColumns,
@@ -32,6 +39,20 @@ import type { MaterializeProgress, MaterializeResult } from "./materialize/mod.t
 import { loadMaterialize } from "./lazy.ts";
 import { pushOffline } from "./push_offline.ts";
 import type { OnlineStore } from "./online/online_store.ts";
+
+/** An online request; `featureService` may be the service object itself. */
+export type OnlineRequest =
+  & Omit<GetOnlineFeaturesRequest, "featureService">
+  & { readonly featureService?: string | { readonly name: string } };
+
+/** The parts of a typed online request besides its features. */
+interface TypedRequest<E, Full extends boolean> {
+  readonly entities: E;
+  readonly fullFeatureNames?: Full;
+}
+
+/** A typed row: the request's entity columns (normalized, so `unknown`) and typed features. */
+type TypedRow<E, Features> = Features & { readonly [K in keyof EntityColumnsOf<E>]?: unknown };
 
 /** Options for {@linkcode FeatureStore.open}. */
 export interface FeatureStoreOptions {
@@ -235,12 +256,33 @@ export class FeatureStore {
    * res.toRows(); // [{ driver_id: 1001, conv_rate: 0.53 }, ...]
    * ```
    */
-  async getOnlineFeatures(request: GetOnlineFeaturesRequest): Promise<OnlineFeaturesResponse> {
+  getOnlineFeatures<
+    const F extends readonly AnyFeatureRef[],
+    const E extends EntityColumns | EntityRows,
+    const Full extends boolean = false,
+  >(
+    request: TypedRequest<E, Full> & { readonly features: F },
+  ): Promise<OnlineFeaturesResponse<TypedRow<E, FeatureColumns<F, Full>>>>;
+  getOnlineFeatures<
+    const S extends FeatureService,
+    const E extends EntityColumns | EntityRows,
+    const Full extends boolean = false,
+  >(
+    request: TypedRequest<E, Full> & { readonly featureService: S },
+  ): Promise<OnlineFeaturesResponse<TypedRow<E, ServiceColumns<S, Full>>>>;
+  getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse>;
+  async getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse> {
+    const service = request.featureService;
     return await getOnlineFeatures({
       registry: this.registry,
       online: await this.onlineStore(),
       transforms: (names) => this.onDemandTransforms(names),
-    }, request);
+    }, {
+      ...request,
+      ...(service !== undefined
+        ? { featureService: typeof service === "string" ? service : service.name }
+        : {}),
+    } as GetOnlineFeaturesRequest);
   }
 
   /** Writes rows of one feature view to the online store; rows not newer than stored are skipped. */

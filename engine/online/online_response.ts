@@ -32,7 +32,7 @@ const EPOCH = "1970-01-01T00:00:00Z";
  * JSON.stringify(res); // Feast's column-major shape
  * ```
  */
-export class OnlineFeaturesResponse {
+export class OnlineFeaturesResponse<Row extends object = Record<string, unknown>> {
   readonly columns: readonly OnlineColumn[];
   readonly rowCount: number;
 
@@ -47,12 +47,12 @@ export class OnlineFeaturesResponse {
   }
 
   /** One object per entity row: `{ driver_id: 1001, conv_rate: 0.53, … }`. */
-  toRows(): Record<string, unknown>[] {
-    const rows: Record<string, unknown>[] = [];
+  toRows(): Row[] {
+    const rows: Row[] = [];
     for (let r = 0; r < this.rowCount; r++) {
       const row: Record<string, unknown> = {};
       for (const column of this.columns) row[column.name] = column.values[r] ?? null;
-      rows.push(row);
+      rows.push(row as Row);
     }
     return rows;
   }

@@ -1,0 +1,56 @@
+/**
+ * Row types of retrievals, computed from typed definitions: a request made with feature
+ * handles or a feature service object gets rows that list exactly those features with their
+ * value types, so a misspelled feature is a compile error.
+ */
+import type {
+  FeatureRef,
+  FeatureService,
+  FeatureView,
+  FeatureViewProjection,
+  OnDemandFeatureView,
+  ValueOf,
+  ValueType,
+} from "../registry/mod.ts";
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
+  (x: infer I) => void ? I
+  : never;
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+type Column<Full extends boolean, V extends string, F extends string> = Full extends true
+  ? `${V}__${F}`
+  : F;
+
+type Columns<Full extends boolean, V extends string, S> = {
+  [K in keyof S & string as Column<Full, V, K>]: S[K] extends ValueType ? ValueOf<S[K]> | null
+    : never;
+};
+
+/** The columns one member of a request contributes. */
+export type MemberColumns<M, Full extends boolean = false> = M extends
+  FeatureRef<infer V, infer F, infer T> ? { [K in Column<Full, V, F>]: ValueOf<T> | null }
+  : M extends FeatureViewProjection<infer V, infer S> ? Columns<Full, V, S>
+  : M extends FeatureView<infer V, infer S> ? Columns<Full, V, S>
+  : M extends OnDemandFeatureView<infer V, infer S> ? Columns<Full, V, S>
+  : M extends string ? Record<string, unknown>
+  : never;
+
+/** The feature columns of a list of members (handles, views, projections, on-demand views). */
+export type FeatureColumns<Members extends readonly unknown[], Full extends boolean = false> =
+  Simplify<
+    UnionToIntersection<MemberColumns<Members[number], Full>>
+  >;
+
+/** The feature columns of a feature service object. */
+export type ServiceColumns<S, Full extends boolean = false> = S extends
+  FeatureService<string, infer M> ? FeatureColumns<M, Full>
+  : Record<string, unknown>;
+
+/** Entity columns as the request gave them: one value of each column per row. */
+export type EntityColumnsOf<E> = E extends readonly (infer R)[] ? { [K in keyof R]: R[K] }
+  : { [K in keyof E]: E[K] extends readonly (infer V)[] ? V : never };
+
+/** A typed handle on a feature, as accepted in `features`. */
+export type AnyFeatureRef = FeatureRef<string, string, ValueType>;
