@@ -1,6 +1,6 @@
 /** `larder.yaml`: the feature repository's configuration, validated by one schema. */
 import { z } from "zod";
-import { parseDocument } from "yaml";
+import { load } from "js-yaml";
 import { formatIssues, formatPath, LarderError, NameSchema } from "../registry/mod.ts";
 
 const MEMORY = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
@@ -134,14 +134,15 @@ export function parseConfig(
   options: { file?: string; env?: (name: string) => string | undefined } = {},
 ): LarderConfig {
   const file = options.file ?? "larder.yaml";
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const at = e.linePos?.[0] ? `line ${e.linePos[0].line}, column ${e.linePos[0].col}: ` : "";
-    const what = e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
-    throw new LarderError("CONFIG_INVALID", `${file}: ${at}${what}`);
+  let raw: unknown;
+  try {
+    raw = load(text, { filename: file });
+  } catch (err) {
+    const e = err as { name?: unknown; reason?: string; mark?: { line: number; column: number } };
+    if (e?.name !== "YAMLException") throw err;
+    const at = e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}: ` : "";
+    throw new LarderError("CONFIG_INVALID", `${file}: ${at}${e.reason ?? "invalid YAML"}`);
   }
-  const raw = doc.toJS() as unknown;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
   }
