@@ -58,12 +58,13 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 /** An online store that stores nothing: materialization's read + encode cost alone. */
 const discard: OnlineStore = {
   name: "discard",
-  capabilities: { ttl: false, singleRoundTripRead: false },
+  capabilities: { ttl: false, singleRoundTripRead: false, locks: false },
   write: (_view: string, rows: readonly OnlineRow[]) =>
     Promise.resolve({ written: rows.length, skipped: 0 }),
   read: (keys) => Promise.resolve(keys.map(() => null)),
   deleteViews: () => Promise.resolve(),
   deleteAll: () => Promise.resolve(),
+  acquireLock: () => Promise.reject(new Error("The discard store has no locks")),
   close: () => Promise.resolve(),
 };
 

@@ -4,6 +4,12 @@
  * Deno KV (a local file) and Redis over HTTP (real `@upstash/redis` client -> Redis HTTP bridge
  * -> redis-server).
  *
+ * Then the on-demand overhead, measured in the same run on the same data: one view's 5 features
+ * alone, the same request plus an on-demand view computed per request (2 outputs from those
+ * features and a request field), and the same request plus a write-time on-demand view
+ * (`writeToOnlineStore`, outputs stored by the load and read back). The three requests
+ * alternate within each iteration so that they see the same machine load.
+ *
  * Run: `deno run -A bench/online.ts [--iterations 2000] [--bridge process|inprocess]
  *       [--backends deno_kv,redis]`
  */
@@ -16,7 +22,12 @@ import {
   RedisOnlineStore,
   writeOnline,
 } from "../engine/online/mod.ts";
-import { emptyDocument, type RegistryDocument } from "../registry/mod.ts";
+import type { LoadedTransform } from "../engine/on_demand.ts";
+import {
+  emptyDocument,
+  type OnDemandFeatureViewSpec,
+  type RegistryDocument,
+} from "../registry/mod.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 
 const { values: flags } = parseArgs({
@@ -52,6 +63,18 @@ function document(): RegistryDocument {
     },
     meta,
   };
+  doc.objects.dataSource.req = {
+    spec: {
+      ...common,
+      name: "req",
+      kind: "request",
+      schema: [{ name: "amount", type: "float64" }],
+    },
+    meta,
+  };
+  for (const od of [ON_DEMAND_COMPUTED, ON_DEMAND_STORED]) {
+    doc.objects.onDemandFeatureView[od.name] = { spec: od, meta };
+  }
   for (let v = 0; v < VIEWS; v++) {
     doc.objects.featureView[`view_${v}`] = {
       spec: {
@@ -73,6 +96,61 @@ function document(): RegistryDocument {
   return doc;
 }
 
+const VIEW_0_FEATURES = Array.from({ length: FEATURES_PER_VIEW }, (_, f) => `v0_f${f}`);
+
+function onDemandSpec(name: string, stored: boolean): OnDemandFeatureViewSpec {
+  return {
+    name,
+    description: "",
+    tags: {},
+    owner: "",
+    sources: [
+      { kind: "featureView", name: "view_0", features: VIEW_0_FEATURES },
+      ...(stored ? [] : [{ kind: "requestSource" as const, name: "req" }]),
+    ],
+    features: [{ name: `${name}_score`, type: "float64" }, {
+      name: `${name}_bucket`,
+      type: "int64",
+    }],
+    transformHash: "",
+    writeToOnlineStore: stored,
+  };
+}
+
+/** Computed per request: reads view_0's features and the request field `amount`. */
+const ON_DEMAND_COMPUTED = onDemandSpec("od", false);
+/** Stored at write time: reads view_0's features only. */
+const ON_DEMAND_STORED = onDemandSpec("od_stored", true);
+
+/** The transform of both on-demand views (`amount` is 1 where there is none). */
+function onDemandTransform(name: string): LoadedTransform {
+  const spec = name === "od" ? ON_DEMAND_COMPUTED : ON_DEMAND_STORED;
+  return {
+    name,
+    features: spec.features,
+    transform: (c) => {
+      const [f0, f1, f2, f3, f4] = VIEW_0_FEATURES.map((f) => c[f] as readonly (number | null)[]);
+      const amount = c.amount as readonly (number | null)[] | undefined;
+      return {
+        [`${name}_score`]: f0!.map((x, i) => {
+          const a = amount ? amount[i] : 1;
+          return x === null || a == null ? null : x * a + (f1![i] ?? 0) - (f2![i] ?? 0);
+        }),
+        [`${name}_bucket`]: f3!.map((x, i) =>
+          x === null ? null : Math.floor(x * 10) + ((f4![i] ?? 0) > 0.5 ? 1 : 0)
+        ),
+      };
+    },
+  };
+}
+
+const TRANSFORMS: ReadonlyMap<string, LoadedTransform> = new Map(
+  ["od", "od_stored"].map((name) => [name, onDemandTransform(name)]),
+);
+/** Loaded once, as `FeatureStore.onDemandTransforms` does after its first call. */
+const transforms = (names: readonly string[]) =>
+  Promise.resolve(new Map(names.map((n) => [n, TRANSFORMS.get(n)!])));
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -87,7 +165,8 @@ async function load(online: OnlineStore, registry: RegistryDocument): Promise<vo
     for (let f = 0; f < FEATURES_PER_VIEW; f++) {
       columns[`v${v}_f${f}`] = ids.map(() => Math.random());
     }
-    await writeOnline({ registry, online }, `view_${v}`, columns);
+    // view_0 also writes the stored on-demand view's outputs.
+    await writeOnline({ registry, online, transforms }, `view_${v}`, columns);
   }
 }
 
@@ -123,11 +202,79 @@ async function measure(online: OnlineStore, registry: RegistryDocument): Promise
   return lines;
 }
 
+/** p50/p99 of one request shape, with and without on-demand views, iterations interleaved. */
+async function measureOnDemand(online: OnlineStore, registry: RegistryDocument): Promise<string[]> {
+  const variants = [
+    { label: "view_0 (5 features)", features: [] as string[], request: false },
+    {
+      label: "+ on-demand, computed (2 outputs)",
+      features: ["od:od_score", "od:od_bucket"],
+      request: true,
+    },
+    {
+      label: "+ on-demand, stored (2 outputs)",
+      features: ["od_stored:od_stored_score", "od_stored:od_stored_bucket"],
+      request: false,
+    },
+  ];
+  const base = VIEW_0_FEATURES.map((f) => `view_0:${f}`);
+  const lines: string[] = [];
+  for (const rows of [1, 10, 100]) {
+    const times = variants.map(() => [] as number[]);
+    for (let i = -Math.min(200, ITERATIONS / 10); i < ITERATIONS; i++) {
+      const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
+      const amount = ids.map((id) => (id % 10) + 0.5);
+      // Rotate the order so that no variant always runs first (cold) or last.
+      for (let k = 0; k < variants.length; k++) {
+        const index = (i + k + variants.length * 1000) % variants.length;
+        const variant = variants[index]!;
+        const t0 = performance.now();
+        const res = await getOnlineFeatures({ registry, online, transforms }, {
+          features: [...base, ...variant.features],
+          entities: variant.request ? { driver_id: ids, amount } : { driver_id: ids },
+        });
+        const rowsOut = res.toRows();
+        const ms = performance.now() - t0;
+        const last = variant.features[variant.features.length - 1];
+        if (rowsOut.length !== rows || (last && rowsOut[0]![last.split(":")[1]!] === null)) {
+          throw new Error(`bad read: ${variant.label}`);
+        }
+        if (i >= 0) times[index]!.push(ms);
+      }
+    }
+    const stats = times.map((t) => {
+      t.sort((a, b) => a - b);
+      return { p50: quantile(t, 0.5), p99: quantile(t, 0.99) };
+    });
+    const [without] = stats;
+    for (const [index, variant] of variants.entries()) {
+      const s = stats[index]!;
+      const overhead = (key: "p50" | "p99") => {
+        if (index === 0) return "";
+        const delta = s[key] - without![key];
+        return `${delta >= 0 ? "+" : ""}${delta.toFixed(3)} ms (${delta >= 0 ? "+" : ""}${
+          (100 * delta / without![key]).toFixed(1)
+        }%)`;
+      };
+      lines.push(
+        `| ${online.name.split(" ")[0]} | ${rows} | ${variant.label} | ${s.p50.toFixed(3)} | ${
+          s.p99.toFixed(3)
+        } | ${overhead("p50")} | ${overhead("p99")} |`,
+      );
+    }
+  }
+  return lines;
+}
+
 const registry = document();
 const dir = await Deno.makeTempDir({ prefix: "larder-bench-online-" });
 const lines = [
   "| backend | entity rows | views | features | p50 ms | p99 ms |",
   "| --- | --- | --- | --- | --- | --- |",
+];
+const onDemandLines = [
+  "| backend | entity rows | request | p50 ms | p99 ms | p50 overhead | p99 overhead |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
 ];
 try {
   const backends = flags.backends.split(",");
@@ -136,6 +283,7 @@ try {
     try {
       await load(kv, registry);
       lines.push(...await measure(kv, registry));
+      onDemandLines.push(...await measureOnDemand(kv, registry));
     } finally {
       await kv.close();
     }
@@ -146,6 +294,7 @@ try {
       const redis = new RedisOnlineStore({ project: "bench", url: stack.url, token: stack.token });
       await load(redis, registry);
       lines.push(...await measure(redis, registry));
+      onDemandLines.push(...await measureOnDemand(redis, registry));
     } finally {
       await stack.stop();
     }
@@ -157,3 +306,7 @@ console.log(
   `getOnlineFeatures, ${ITERATIONS} requests per row (random keys of ${ENTITIES}), bridge ${BRIDGE}, ${navigator.hardwareConcurrency} CPUs`,
 );
 console.log(lines.join("\n"));
+console.log(
+  `\nOn-demand overhead: the same request (view_0's 5 features) without and with an on-demand view, ${ITERATIONS} requests each, interleaved; overhead against the first line of each group`,
+);
+console.log(onDemandLines.join("\n"));

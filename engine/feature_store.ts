@@ -9,6 +9,7 @@ import {
   planChanges,
   Registry,
   type RegistryBackend,
+  type RegistryDocument,
   type RepoContents,
 } from "../registry/mod.ts";
 import { type LarderConfig, loadConfig } from "./config.ts";
@@ -35,7 +36,7 @@ import {
   writeOnline,
   type WriteOnlineResult,
 } from "./online/mod.ts";
-import type { MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
+import type { MaterializeDeps, MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
 import { pushOffline } from "./push_offline.ts";
 import type { OnlineStore } from "./online/online_store.ts";
@@ -179,7 +180,8 @@ export class FeatureStore {
   /**
    * Validates the definitions (and their source files), then writes the registry by
    * compare-and-set. Nothing is written when anything fails, or when nothing changed.
-   * Deleted feature views lose their online data.
+   * Deleted feature views lose their online data, and so do on-demand views that wrote to the
+   * online store and were deleted or stopped writing (`writeToOnlineStore: false`).
    */
   async apply(options: ApplyOptions = {}): Promise<ApplyResult> {
     const { contents, files } = await this.definitions();
@@ -190,7 +192,10 @@ export class FeatureStore {
     const next = applyPlan(current, contents, plan);
     const written = await this.registry.commit(current, next);
     const deletedViews = plan.changes
-      .filter((c) => c.action === "delete" && c.kind === "featureView")
+      .filter((c) =>
+        (c.action === "delete" && c.kind === "featureView") ||
+        (c.kind === "onDemandFeatureView" && stopsWritingOnline(current, next, c.name))
+      )
       .map((c) => c.name);
     if (deletedViews.length > 0) await (await this.onlineStore()).deleteViews(deletedViews);
     return { plan, files, written: true, version: written.version };
@@ -285,13 +290,20 @@ export class FeatureStore {
     } as GetOnlineFeaturesRequest);
   }
 
-  /** Writes rows of one feature view to the online store; rows not newer than stored are skipped. */
+  /**
+   * Writes rows of one feature view to the online store; rows not newer than stored are skipped.
+   * On-demand views with `writeToOnlineStore: true` reading the view get their outputs too.
+   */
   async writeToOnlineStore(
     view: string,
     data: EntityColumns | EntityRows,
   ): Promise<WriteOnlineResult> {
     return await writeOnline(
-      { registry: this.registry, online: await this.onlineStore() },
+      {
+        registry: this.registry,
+        online: await this.onlineStore(),
+        transforms: (names) => this.onDemandTransforms(names),
+      },
       view,
       data,
     );
@@ -300,6 +312,8 @@ export class FeatureStore {
   /**
    * Pushes rows of a push source: online to every view it feeds (skip-if-not-newer), offline
    * as a new file under its batch source (existing files are never rewritten), or both.
+   * Online, on-demand views with `writeToOnlineStore: true` reading those views get their
+   * outputs for the same rows; `views` lists them after their source view.
    */
   async push(
     pushSource: string,
@@ -329,8 +343,13 @@ export class FeatureStore {
     if (to !== "offline") {
       const online = await this.onlineStore();
       for (const view of views) {
-        const r = await writeOnline({ registry: doc, online }, view.name, data);
+        const r = await writeOnline(
+          { registry: doc, online, transforms: (names) => this.onDemandTransforms(names) },
+          view.name,
+          data,
+        );
         written.push({ view: view.name, written: r.written, skipped: r.skipped });
+        for (const od of r.onDemand ?? []) written.push({ ...od });
       }
     }
     return { views: written, files };
@@ -363,12 +382,13 @@ export class FeatureStore {
     return await materializeIncremental(await this.#materializeDeps(), options);
   }
 
-  async #materializeDeps() {
+  async #materializeDeps(): Promise<MaterializeDeps> {
     return {
       registry: this.registry,
       online: await this.onlineStore(),
       offline: () => this.offlineStore(),
       repoDir: this.repoDir,
+      transforms: (names) => this.onDemandTransforms(names),
     };
   }
 
@@ -493,4 +513,14 @@ export class FeatureStore {
       );
     }
   }
+}
+
+/** Whether on-demand view `name` stored rows online before and no longer does after the change. */
+function stopsWritingOnline(
+  before: RegistryDocument,
+  after: RegistryDocument,
+  name: string,
+): boolean {
+  return (before.objects.onDemandFeatureView[name]?.spec.writeToOnlineStore ?? false) &&
+    !(after.objects.onDemandFeatureView[name]?.spec.writeToOnlineStore ?? false);
 }

@@ -12,6 +12,7 @@ import {
   type RegistryDocument,
   type ValueType,
 } from "../registry/mod.ts";
+import { writeTimeViewSpec } from "./write_time_views.ts";
 
 /** A feature as a request may name it: `"view:feature"` or a typed handle. */
 export type FeatureReference = string | { readonly view: string; readonly feature: string };
@@ -26,7 +27,10 @@ export interface ResolvedFeature {
   readonly hidden: boolean;
 }
 
-/** A feature view of the request and the features read from it. */
+/**
+ * A feature view of the request and the features read from it. Online, a write-time
+ * on-demand view is one too (its stored outputs, keyed like its source view).
+ */
 export interface ResolvedView {
   readonly spec: FeatureViewSpec;
   readonly features: ResolvedFeature[];
@@ -157,7 +161,9 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string
 
 /**
  * Resolves a request: every view and feature exists and serves this path, on-demand inputs
- * are added as hidden columns, and output names do not collide.
+ * are added as hidden columns, and output names do not collide. Online, on-demand views that
+ * write to the online store are read like feature views; offline, every on-demand view is
+ * computed.
  */
 export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions): ResolvedRequest {
   const full = options.fullFeatureNames ?? false;
@@ -167,10 +173,26 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
   const outputs = new Map<string, string>();
   const columns: ResolvedColumn[] = [];
 
+  /** An on-demand view whose outputs this path reads from the online store. */
+  const stored = (name: string): OnDemandFeatureViewSpec | undefined => {
+    const od = doc.objects.onDemandFeatureView[name]?.spec;
+    return options.path === "online" && od?.writeToOnlineStore ? od : undefined;
+  };
+
   const viewFor = (name: string): ResolvedView => {
     let view = views.get(name);
     if (view) return view;
-    const spec = doc.objects.featureView[name]?.spec;
+    const od = stored(name);
+    const spec = od ? writeTimeViewSpec(doc, od) : doc.objects.featureView[name]?.spec;
+    if (od && !spec!.online) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `On-demand feature view "${name}" is never written online: its source feature view "${
+          od.sources[0]!.name
+        }" is not served online (online: false)`,
+        { details: { view: name } },
+      );
+    }
     if (!spec) {
       throw new LarderError(
         "NOT_FOUND",
@@ -270,7 +292,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
   };
 
   for (const [viewName, feature] of requestedPairs(doc, options)) {
-    if (doc.objects.onDemandFeatureView[viewName]) {
+    if (doc.objects.onDemandFeatureView[viewName] && !stored(viewName)) {
       const od = onDemandFor(viewName);
       const { type } = field(od.spec.features, viewName, feature);
       const output = full ? `${viewName}__${feature}` : feature;

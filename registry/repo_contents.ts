@@ -156,6 +156,12 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
             quoteList(byKind.featureView.keys())
           }`,
         );
+      } else if (odfv.writeToOnlineStore && !byKind.featureView.get(input.name)!.online) {
+        problems.push(
+          `${
+            where("onDemandFeatureView", name)
+          }: writeToOnlineStore needs an online source, but feature view "${input.name}" is online: false`,
+        );
       }
     }
   }

@@ -17,7 +17,6 @@ import { readBody } from "./body.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
-import { withLocks } from "./locks/mod.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
@@ -278,23 +277,17 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     }),
   );
 
-  const materializeLocked = async <T>(views: readonly Resource[], work: () => Promise<T>) =>
-    await withLocks(
-      deps.locks,
-      views.map((v) => `materialize:${v.name}`),
-      {
-        ttlMs: lockTtlMs,
-        conflict: (lock) => {
-          const view = lock.slice("materialize:".length);
-          return new LarderError(
-            "CONFLICT",
-            `Feature view "${view}" is already being materialized: try again when that run ends`,
-            { details: { view } },
-          );
-        },
-      },
-      work,
-    );
+  // Server processes share nothing but the stores: without locks in the online store, two of
+  // them could materialize one view at once.
+  const checkLocks = () => {
+    const online = deps.onlineStore;
+    if (!online.capabilities.locks) {
+      throw new LarderError(
+        "UNAVAILABLE",
+        `Cannot materialize: the online store (${online.name}) offers no shared locks`,
+      );
+    }
+  };
 
   app.post(
     "/materialize",
@@ -303,12 +296,13 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       const { doc, scope } = await context();
       const views = viewsToMaterialize(doc, scope, body.feature_views);
       authorize(c, scope, views, ["WRITE_ONLINE"]);
-      const outcome = await materializeLocked(views, () =>
-        deps.materialize({
-          start: parseTimestamp(body.start_ts)!,
-          end: parseTimestamp(body.end_ts)!,
-          views: views.map((v) => v.name),
-        }));
+      checkLocks();
+      const outcome = await deps.materialize({
+        start: parseTimestamp(body.start_ts)!,
+        end: parseTimestamp(body.end_ts)!,
+        views: views.map((v) => v.name),
+        lockTtlMs,
+      });
       return c.json(materializeAnswer(outcome));
     }),
   );
@@ -320,11 +314,12 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       const { doc, scope } = await context();
       const views = viewsToMaterialize(doc, scope, body.feature_views);
       authorize(c, scope, views, ["WRITE_ONLINE"]);
-      const outcome = await materializeLocked(views, () =>
-        deps.materializeIncremental({
-          end: parseTimestamp(body.end_ts)!,
-          views: views.map((v) => v.name),
-        }));
+      checkLocks();
+      const outcome = await deps.materializeIncremental({
+        end: parseTimestamp(body.end_ts)!,
+        views: views.map((v) => v.name),
+        lockTtlMs,
+      });
       return c.json(materializeAnswer(outcome));
     }),
   );

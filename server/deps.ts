@@ -1,11 +1,10 @@
 /**
  * What the app is built from, passed in as values: the registry as served, the online
- * store, the engine's operations, the lock store, the auth verifier, the settings and a clock.
+ * store, the engine's operations, the auth verifier, the settings and a clock.
  * Only the entry files (`main.ts`, `edge.ts`) wire concrete backends.
  */
 import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
 import type { AuthVerifier } from "./auth/mod.ts";
-import type { LockStore } from "./locks/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import type { OnlineFeaturesResponse } from "./schemas.ts";
 
@@ -67,14 +66,25 @@ export interface MaterializeOutcome {
   }[];
 }
 
-/** Materializes `[start, end]` of these views (the engine's `materialize`). */
+/**
+ * Materializes `[start, end]` of these views (the engine's `materialize`), holding each view's
+ * lock in the online store for `lockTtlMs` at a time: `CONFLICT` when another run holds one.
+ */
 export type Materialize = (
-  request: { readonly start: Date; readonly end: Date; readonly views: readonly string[] },
+  request: {
+    readonly start: Date;
+    readonly end: Date;
+    readonly views: readonly string[];
+    readonly lockTtlMs: number;
+  },
 ) => Promise<MaterializeOutcome>;
 
-/** Materializes from each view's last interval up to `end` (the engine's `materializeIncremental`). */
+/**
+ * Materializes from each view's last interval up to `end` (the engine's
+ * `materializeIncremental`), locking the views as {@linkcode Materialize} does.
+ */
 export type MaterializeIncremental = (
-  request: { readonly end: Date; readonly views: readonly string[] },
+  request: { readonly end: Date; readonly views: readonly string[]; readonly lockTtlMs: number },
 ) => Promise<MaterializeOutcome>;
 
 /** Settings of one deployment. */
@@ -104,7 +114,6 @@ export interface ServerDeps {
   readonly pushOffline: PushOffline;
   readonly materialize: Materialize;
   readonly materializeIncremental: MaterializeIncremental;
-  readonly locks: LockStore;
   readonly auth: AuthVerifier;
   readonly config?: ServerConfig;
   /** @default () => new Date() */

@@ -1,10 +1,9 @@
 /**
  * Wires an opened `FeatureStore` into the app's dependencies: the registry cache, the online
- * store, the engine's operations, the shared lock store and the auth verifier. Used by both
- * entries (`main.ts`, `edge.ts`). Nothing here loads the offline engine: materialization and
- * push-to-offline import it on first use.
+ * store (which also holds the materialization locks), the engine's operations and the auth
+ * verifier. Used by both entries (`main.ts`, `edge.ts`). Nothing here loads the offline engine:
+ * materialization and push-to-offline import it on first use.
  */
-import { resolve } from "node:path";
 import {
   type FeatureStore,
   getOnlineFeatures,
@@ -16,7 +15,6 @@ import {
 } from "../engine/mod.ts";
 import { type AuthVerifier, createVerifier } from "./auth/mod.ts";
 import type { MaterializeOutcome, ServerConfig, ServerDeps } from "./deps.ts";
-import { KvLockStore, type LockStore } from "./locks/mod.ts";
 import { Metrics } from "./metrics.ts";
 import { ReadBatcher } from "./read_batcher.ts";
 import { RegistryCache } from "./registry_cache.ts";
@@ -27,8 +25,6 @@ export interface FeatureStoreDepsOptions {
   readonly config?: Omit<ServerConfig, "featureServices">;
   /** Use this verifier instead of the one `auth:` describes. */
   readonly auth?: AuthVerifier;
-  /** Use this lock store instead of one in the online store's backend. */
-  readonly locks?: LockStore;
   /** @default () => new Date() */
   readonly clock?: () => Date;
   /** Where background failures (registry refresh) are reported. @default console.error */
@@ -39,7 +35,7 @@ export interface FeatureStoreDepsOptions {
 export interface WiredDeps {
   readonly deps: ServerDeps;
   readonly registry: RegistryCache;
-  /** Stops the registry refresh and releases the lock store (the caller closes the store). */
+  /** Stops the registry refresh (the caller closes the store). */
   close(): void;
 }
 
@@ -60,36 +56,9 @@ function batchedReads(online: OnlineStore): OnlineStore {
     write: (view, rows) => online.write(view, rows),
     deleteViews: (views) => online.deleteViews(views),
     deleteAll: () => online.deleteAll(),
+    acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
     close: () => online.close(),
   };
-}
-
-async function openLocks(
-  store: FeatureStore,
-): Promise<{ locks: LockStore; close: () => void }> {
-  const online = store.config.online_store;
-  if (online.type === "deno_kv") {
-    const path = online.path;
-    const kv = path === "platform"
-      ? await Deno.openKv()
-      : await Deno.openKv(path === ":memory:" ? path : resolve(store.repoDir, path));
-    return {
-      locks: new KvLockStore(kv, { project: store.config.project, name: `deno_kv ${path}` }),
-      close: () => kv.close(),
-    };
-  }
-  // Serving works without locks; only materialization needs them.
-  const unavailable: LockStore = {
-    name: online.type,
-    acquire: () =>
-      Promise.reject(
-        new LarderError(
-          "UNAVAILABLE",
-          `Cannot lock for materialization: online_store.type "${online.type}" offers no shared locks yet`,
-        ),
-      ),
-  };
-  return { locks: unavailable, close: () => {} };
 }
 
 /**
@@ -113,14 +82,8 @@ export async function depsFromFeatureStore(
     refreshMs: store.config.registry.cache_ttl_seconds * 1000,
     onError: logError,
   });
-  let lockHandle: { locks: LockStore; close: () => void } | undefined;
   try {
-    const [, maybeOnline, locks] = await Promise.all([
-      registry.get(),
-      store.onlineStore(),
-      options.locks ? Promise.resolve({ locks: options.locks, close: () => {} }) : openLocks(store),
-    ]);
-    lockHandle = locks;
+    const [, maybeOnline] = await Promise.all([registry.get(), store.onlineStore()]);
     if (!maybeOnline) throw new LarderError("CONFIG_INVALID", "No online store is configured");
     const online: OnlineStore = maybeOnline;
     const metrics = new Metrics();
@@ -139,12 +102,14 @@ export async function depsFromFeatureStore(
     const serving: OnlineStore = online.capabilities.singleRoundTripRead
       ? batchedReads(online)
       : online;
+    const transforms = (names: readonly string[]) => store.onDemandTransforms(names);
     const materializeDeps = {
       registry: store.registry,
       online,
       offline: () => store.offlineStore(),
       repoDir: store.repoDir,
       now: clock,
+      transforms,
     };
     const deps: ServerDeps = {
       registry,
@@ -154,7 +119,7 @@ export async function depsFromFeatureStore(
           registry: doc,
           online: serving,
           now: clock,
-          transforms: (names) => store.onDemandTransforms(names),
+          transforms,
         }, {
           ...(request.features ? { features: request.features } : {}),
           ...(request.featureService !== undefined
@@ -163,8 +128,9 @@ export async function depsFromFeatureStore(
           entities: request.entities,
           fullFeatureNames: request.fullFeatureNames,
         }),
+      // Also writes the outputs of on-demand views with writeToOnlineStore reading the view.
       writeOnline: (doc, request) =>
-        writeOnline({ registry: doc, online }, request.view, request.columns),
+        writeOnline({ registry: doc, online, transforms }, request.view, request.columns),
       pushOffline: async (doc, request) => {
         return await pushOffline(store.repoDir, doc, request);
       },
@@ -176,7 +142,6 @@ export async function depsFromFeatureStore(
         const { materializeIncremental } = await loadMaterialize();
         return outcome(await materializeIncremental(materializeDeps, request));
       },
-      locks: locks.locks,
       auth: options.auth ?? createVerifier(store.config.auth),
       config: { ...options.config, featureServices: store.config.feature_server.feature_services },
       clock,
@@ -188,12 +153,10 @@ export async function depsFromFeatureStore(
       registry,
       close() {
         registry.close();
-        lockHandle?.close();
       },
     };
   } catch (err) {
     registry.close();
-    lockHandle?.close();
     throw err;
   }
 }

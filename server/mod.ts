@@ -48,4 +48,3 @@ export {
   OidcVerifier,
   TokenVerifier,
 } from "./auth/mod.ts";
-export { KvLockStore, type LockLease, type LockStore, withLocks } from "./locks/mod.ts";

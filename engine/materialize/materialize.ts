@@ -15,13 +15,18 @@ import {
 import type { OfflineStore } from "../offline/offline_store.ts";
 import {
   type ColumnValues,
+  loadWriteTimeViews,
+  type OnDemandWriteResult,
   type OnlineStore,
   type OnlineWriteResult,
   toOnlineRows,
+  type TransformLoader,
   viewBatchSource,
   viewJoinKeys,
   type ViewShape,
+  writeTimeRows,
 } from "../online/mod.ts";
+import { withViewLocks } from "./view_locks.ts";
 
 /** What materialization needs. */
 export interface MaterializeDeps {
@@ -32,6 +37,11 @@ export interface MaterializeDeps {
   readonly offline: () => Promise<OfflineStore>;
   /** The feature repo: source paths are relative to it. */
   readonly repoDir: string;
+  /**
+   * Loads on-demand transforms (`FeatureStore.onDemandTransforms`); needed only when a
+   * materialized view feeds on-demand views that write to the online store.
+   */
+  readonly transforms?: TransformLoader | undefined;
   /**
    * The clock for `recordedAt` and for incremental start windows.
    * @default {() => new Date()}
@@ -72,6 +82,11 @@ export interface MaterializeCommonOptions {
    * @default {2}
    */
   readonly writesInFlight?: number | undefined;
+  /**
+   * Expiry of each view's lock in the online store (renewed while the run goes on).
+   * @default {60000}
+   */
+  readonly lockTtlMs?: number | undefined;
 }
 
 /** Options for {@linkcode materialize}. */
@@ -98,6 +113,11 @@ export interface ViewMaterialization {
   /** Rows stored (the others were not newer than what the store held). */
   readonly written: number;
   readonly skipped: number;
+  /**
+   * Rows of the on-demand views that write to the online store and read this view, computed
+   * from each batch and written with it (only when the view has some).
+   */
+  readonly onDemand?: readonly OnDemandWriteResult[];
   readonly seconds: number;
   /** `true` when the window was empty (start after end) and nothing ran or was recorded. */
   readonly emptyWindow: boolean;
@@ -107,6 +127,12 @@ export interface ViewMaterialization {
 export interface MaterializeResult {
   readonly views: readonly ViewMaterialization[];
 }
+
+/** What materializing one view did, before timing. */
+type ViewOutcome = OnlineWriteResult & {
+  rows: number;
+  onDemand?: readonly OnDemandWriteResult[];
+};
 
 const DEFAULT_BATCH_ROWS = 10_000;
 const DEFAULT_WRITES_IN_FLIGHT = 2;
@@ -203,7 +229,8 @@ function column(table: Table, name: string): ColumnValues {
 
 /**
  * Copies one view's newest rows in `[start, end]` to the online store, reading the next batch
- * while up to `writesInFlight` batches are being written.
+ * while up to `writesInFlight` batches are being written. Each batch's rows of the view's
+ * write-time on-demand views are computed before it is written and written with it.
  */
 async function materializeView(
   deps: MaterializeDeps,
@@ -211,7 +238,7 @@ async function materializeView(
   view: FeatureViewSpec,
   window: { start: Date; end: Date; batchRows: number; writesInFlight: number },
   report: (phase: MaterializeProgress["phase"], rows: number, total: number) => void,
-): Promise<OnlineWriteResult & { rows: number }> {
+): Promise<ViewOutcome> {
   const source = viewBatchSource(doc, view);
   const entities = view.entities.map((n) => doc.objects.entity[n]?.spec).filter(
     (e): e is EntitySpec => e !== undefined,
@@ -221,6 +248,8 @@ async function materializeView(
     joinKeys: viewJoinKeys(doc, view),
     features: view.features,
   };
+  const derived = await loadWriteTimeViews(doc, view, deps.transforms);
+  const onDemand = derived.map((od) => ({ view: od.spec.name, written: 0, skipped: 0 }));
   const offline = await deps.offline();
   const latest = await offline.pullLatest({
     repoDir: deps.repoDir,
@@ -259,11 +288,19 @@ async function materializeView(
         },
         { rowOffset: offset },
       );
+      const derivedRows = derived.map((od) => writeTimeRows(od, rows));
       offset += table.numRows;
       pending.push(
-        deps.online.write(view.name, rows).then((result) => {
-          written += result.written;
-          skipped += result.skipped;
+        Promise.all([
+          deps.online.write(view.name, rows),
+          ...derivedRows.map((r, d) => deps.online.write(onDemand[d]!.view, r)),
+        ]).then(([result, ...others]) => {
+          written += result!.written;
+          skipped += result!.skipped;
+          others.forEach((r, d) => {
+            onDemand[d]!.written += r.written;
+            onDemand[d]!.skipped += r.skipped;
+          });
           done += rows.length;
           report("rows", done, latest.count);
         }, (error: unknown) => {
@@ -277,7 +314,7 @@ async function materializeView(
     await latest.close().catch(() => {});
     throw err;
   }
-  return { rows: done, written, skipped };
+  return { rows: done, written, skipped, ...(derived.length > 0 ? { onDemand } : {}) };
 }
 
 async function run(
@@ -319,7 +356,7 @@ async function run(
         start,
         end,
       });
-    let outcome: OnlineWriteResult & { rows: number };
+    let outcome: ViewOutcome;
     try {
       outcome = await materializeView(
         deps,
@@ -366,7 +403,9 @@ async function run(
  * offline engine in batches. After all of a view's rows are written, the window is appended to
  * the view's materialization intervals in the registry; when anything fails (e.g. `UNAVAILABLE`:
  * the online store went away), the error names the view and nothing is recorded for it; running
- * again is safe. Views finished before the failure stay recorded.
+ * again is safe. Views finished before the failure stay recorded. Where the online store has
+ * `capabilities.locks`, the run holds a lock per view in the store: while another process
+ * materializes one of the views, this fails at once with `CONFLICT` naming the view.
  *
  * @example
  * ```ts ignore
@@ -382,9 +421,30 @@ export async function materialize(
   options: MaterializeOptions,
 ): Promise<MaterializeResult> {
   checkWindow(options.start, options.end);
-  const doc = await deps.registry.read({ fresh: true });
-  const views = selectViews(doc, options.views);
-  return await run(deps, views, () => ({ start: options.start, end: options.end }), options, doc);
+  return await locked(
+    deps,
+    options,
+    (doc, views) =>
+      run(deps, views, () => ({ start: options.start, end: options.end }), options, doc),
+  );
+}
+
+/**
+ * Selects the views, holds their locks (`withViewLocks`: `CONFLICT` when another
+ * materialization holds one), and runs `go` on the registry read again under the locks, so that
+ * a run that ended meanwhile has recorded its window.
+ */
+async function locked(
+  deps: MaterializeDeps,
+  options: MaterializeCommonOptions,
+  go: (doc: RegistryDocument, views: FeatureViewSpec[]) => Promise<MaterializeResult>,
+): Promise<MaterializeResult> {
+  const names = selectViews(await deps.registry.read({ fresh: true }), options.views)
+    .map((v) => v.name);
+  return await withViewLocks(deps.online, { views: names, ttlMs: options.lockTtlMs }, async () => {
+    const doc = await deps.registry.read({ fresh: true });
+    return await go(doc, selectViews(doc, names));
+  });
 }
 
 /**
@@ -418,17 +478,17 @@ export async function materializeIncremental(
   options: MaterializeIncrementalOptions,
 ): Promise<MaterializeResult> {
   checkWindow(options.end, options.end);
-  const doc = await deps.registry.read({ fresh: true });
-  const views = selectViews(doc, options.views);
-  const now = (deps.now ?? (() => new Date()))();
-  return await run(
-    deps,
-    views,
-    (view) => ({
-      start: incrementalStart(view, { intervals: doc.materializations[view.name] ?? [], now }),
-      end: options.end,
-    }),
-    options,
-    doc,
-  );
+  return await locked(deps, options, (doc, views) => {
+    const now = (deps.now ?? (() => new Date()))();
+    return run(
+      deps,
+      views,
+      (view) => ({
+        start: incrementalStart(view, { intervals: doc.materializations[view.name] ?? [], now }),
+        end: options.end,
+      }),
+      options,
+      doc,
+    );
+  });
 }

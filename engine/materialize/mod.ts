@@ -26,6 +26,7 @@ export {
   type MaterializeResult,
   type ViewMaterialization,
 } from "./materialize.ts";
+export { type ViewLocksOptions, withViewLocks } from "./view_locks.ts";
 export {
   progressLine,
   type ProgressOutput,

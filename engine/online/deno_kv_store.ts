@@ -5,6 +5,7 @@
 import { dirname } from "node:path";
 import { LarderError } from "../../registry/mod.ts";
 import type {
+  LockLease,
   OnlineKey,
   OnlineRecord,
   OnlineRow,
@@ -30,8 +31,10 @@ const KEYS_PER_GET = 10;
 const DELETES_PER_ATOMIC = 500;
 const MAX_ATTEMPTS = 20;
 const ROOT = "larder";
+/** First part of lock keys: outside the rows' keys, so no view name can collide with a lock. */
+const LOCK_ROOT = "larder-lock";
 /** SQLite's answer while another connection (process or handle) holds the write lock. */
-const BUSY = /database is locked|SQLITE_BUSY/i;
+const BUSY = /database is locked|database is busy|SQLITE_BUSY/i;
 const BUSY_RETRY_MS = 5_000;
 
 /** Runs `fn`, retrying with backoff while the file is locked by another writer. */
@@ -47,6 +50,13 @@ async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
       await new Promise((resolve) => setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)));
     }
   }
+}
+
+/** The value of a held lock. */
+interface HeldLock {
+  readonly token: string;
+  /** Epoch milliseconds; from then on the lock is free, whether or not KV removed it yet. */
+  readonly expiresAt: number;
 }
 
 /**
@@ -65,7 +75,11 @@ async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
  */
 export class DenoKvOnlineStore implements OnlineStore {
   readonly name: string;
-  readonly capabilities: OnlineStoreCapabilities = { ttl: false, singleRoundTripRead: false };
+  readonly capabilities: OnlineStoreCapabilities = {
+    ttl: false,
+    singleRoundTripRead: false,
+    locks: true,
+  };
   readonly #kv: Deno.Kv;
   readonly #project: string;
   #closed = false;
@@ -191,6 +205,70 @@ export class DenoKvOnlineStore implements OnlineStore {
       if (batch.length > 0) await flush();
     } catch (err) {
       throw this.#failure(err, "delete from");
+    }
+  }
+
+  /**
+   * Key `["larder-lock", project, name]`, value `{ token, expiresAt }`. Taking, extending and
+   * releasing are atomic checks of the entry's versionstamp; an expired value counts as free
+   * (KV's own `expireIn` removes it later).
+   */
+  async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
+    const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
+    const token = crypto.randomUUID();
+    const taken = await this.#lockStep(`take the lock "${name}" in`, async () => {
+      const entry = await this.#kv.get<HeldLock>(key);
+      if (entry.value !== null && entry.value.expiresAt > Date.now()) return false;
+      return await this.#setLock(entry, token, ttlMs);
+    });
+    if (!taken) return null;
+    return {
+      name,
+      extend: (ttl) =>
+        this.#lockStep(`extend the lock "${name}" in`, async () => {
+          const entry = await this.#kv.get<HeldLock>(key);
+          if (entry.value?.token !== token) return false;
+          return await this.#setLock(entry, token, ttl);
+        }),
+      release: async () => {
+        await this.#lockStep(`release the lock "${name}" in`, async () => {
+          const entry = await this.#kv.get<HeldLock>(key);
+          if (entry.value?.token !== token) return false;
+          return (await this.#kv.atomic().check(entry).delete(key).commit()).ok || undefined;
+        });
+      },
+    };
+  }
+
+  /** Writes the lock over `entry` if it is unchanged; `undefined` when it changed meanwhile. */
+  async #setLock(
+    entry: Deno.KvEntryMaybe<HeldLock>,
+    token: string,
+    ttlMs: number,
+  ): Promise<true | undefined> {
+    const expireIn = Math.max(1, Math.ceil(ttlMs));
+    const result = await this.#kv.atomic().check(entry)
+      .set(entry.key, { token, expiresAt: Date.now() + expireIn }, { expireIn })
+      .commit();
+    return result.ok || undefined;
+  }
+
+  /**
+   * Runs a read-then-commit step of a lock until it decides (`true` or `false`); `undefined`
+   * means its commit lost a race, and it runs again. Undecided after many races: `false`.
+   */
+  async #lockStep(
+    what: string,
+    step: () => Promise<boolean | undefined>,
+  ): Promise<boolean> {
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const decided = await whileBusy(step);
+        if (decided !== undefined) return decided;
+      }
+      return false;
+    } catch (err) {
+      throw this.#failure(err, what);
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * @module
  * The online store: the plug-in interface, its two backends (Deno KV, the embedded default;
- * Redis over HTTP), canonical entity keys, value encoding, online retrieval and direct writes.
+ * Redis over HTTP), locks shared through the store, canonical entity keys, value encoding,
+ * online retrieval and direct writes.
  *
  * @example
  * ```ts ignore
@@ -15,6 +16,7 @@
  * ```
  */
 export type {
+  LockLease,
   OnlineKey,
   OnlineRecord,
   OnlineRow,
@@ -24,6 +26,7 @@ export type {
   StoredValue,
 } from "./online_store.ts";
 export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_store.ts";
+export { withLocks, type WithLocksOptions } from "./with_locks.ts";
 export {
   decodeRedisRecord,
   encodeRedisRecord,
@@ -86,3 +89,10 @@ export {
   OnlineFeaturesResponse,
 } from "./online_response.ts";
 export { writeOnline, type WriteOnlineDeps, type WriteOnlineResult } from "./write_online.ts";
+export {
+  loadWriteTimeViews,
+  type OnDemandWriteResult,
+  type TransformLoader,
+  writeTimeRows,
+  type WriteTimeView,
+} from "./write_time_rows.ts";

@@ -39,6 +39,23 @@ export interface OnlineStoreCapabilities {
   readonly ttl: boolean;
   /** A read of any number of keys is one network round trip. */
   readonly singleRoundTripRead: boolean;
+  /**
+   * {@linkcode OnlineStore.acquireLock} takes locks in the store itself, so every process using
+   * the store sees them (materialization holds one per feature view).
+   */
+  readonly locks: boolean;
+}
+
+/** A lock held in the online store, until it expires or is released. */
+export interface LockLease {
+  readonly name: string;
+  /**
+   * Sets the expiry to `ttlMs` from now; `false` when this lease no longer holds the lock (it
+   * expired, and maybe someone else took it).
+   */
+  extend(ttlMs: number): Promise<boolean>;
+  /** Gives the lock up, only if this lease still holds it. */
+  release(): Promise<void>;
 }
 
 /**
@@ -62,8 +79,14 @@ export interface OnlineStore {
   read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]>;
   /** Removes every stored row of these feature views. */
   deleteViews(views: readonly string[]): Promise<void>;
-  /** Removes every stored row of the project. */
+  /** Removes every stored row of the project (locks are not rows: they stay). */
   deleteAll(): Promise<void>;
+  /**
+   * Takes the lock `name` of this project for `ttlMs` milliseconds, atomically in the store;
+   * `null` when another lease holds it. An expired lock is free, so a crashed holder blocks
+   * nobody for longer than its ttl. Throws `UNAVAILABLE` when `capabilities.locks` is false.
+   */
+  acquireLock(name: string, ttlMs: number): Promise<LockLease | null>;
   /** Releases connections. */
   close(): Promise<void>;
 }

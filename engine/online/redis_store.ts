@@ -5,6 +5,7 @@
  */
 import { LarderError } from "../../registry/mod.ts";
 import type {
+  LockLease,
   OnlineKey,
   OnlineRecord,
   OnlineRow,
@@ -97,7 +98,28 @@ end
 return written
 `;
 
+/** Sets the expiry of KEYS[1] to ARGV[2] ms if it still holds the token ARGV[1]: 1, else 0. */
+const EXTEND_LOCK = redisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`);
+
+/** Deletes KEYS[1] if it still holds the token ARGV[1]: 1, else 0. */
+const RELEASE_LOCK = redisScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`);
+
 const UNAVAILABLE_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
+
+/** A lock's expiry for `PX` / `PEXPIRE`: a whole number of milliseconds, at least 1. */
+function lockTtl(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
 
 /** Redis glob metacharacters in a literal part of a `SCAN MATCH` pattern. */
 function globEscape(text: string): string {
@@ -147,9 +169,14 @@ export function decodeRedisRecord(text: string): OnlineRecord | null {
  */
 export class RedisOnlineStore implements OnlineStore {
   readonly name: string;
-  readonly capabilities: OnlineStoreCapabilities = { ttl: true, singleRoundTripRead: true };
+  readonly capabilities: OnlineStoreCapabilities = {
+    ttl: true,
+    singleRoundTripRead: true,
+    locks: true,
+  };
   readonly #redis: UpstashRedis;
   readonly #base: string;
+  readonly #lockBase: string;
   readonly #ttl: number;
   readonly #rowsPerCommand: number;
   readonly #commandsPerRequest: number;
@@ -165,6 +192,7 @@ export class RedisOnlineStore implements OnlineStore {
       ...(options.retries === undefined ? {} : { retries: options.retries }),
     });
     this.#base = `${options.keyPrefix ?? "larder"}:${options.project}:`;
+    this.#lockBase = `${options.keyPrefix ?? "larder"}-lock:${options.project}:`;
     this.#ttl = options.keyTtlSeconds ?? 0;
     this.#rowsPerCommand = Math.max(1, options.rowsPerCommand ?? 200);
     this.#commandsPerRequest = Math.min(1000, Math.max(1, options.commandsPerRequest ?? 1000));
@@ -298,6 +326,59 @@ export class RedisOnlineStore implements OnlineStore {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * `SET <prefix>-lock:<project>:<name> <token> NX PX <ttl>`: outside the rows' keys, so no
+   * view name can collide with a lock and deletes of rows leave locks alone.
+   */
+  async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
+    const key = `${this.#lockBase}${name}`;
+    const token = crypto.randomUUID();
+    let entries: PipelineEntry[];
+    try {
+      entries = await runPipeline(
+        this.#redis,
+        (p) => p.set(key, token, { nx: true, px: lockTtl(ttlMs) }),
+      );
+    } catch (err) {
+      throw upstashFailure(
+        err,
+        `Cannot take the lock "${name}" in the online store (${this.name})`,
+      );
+    }
+    const entry = entries[0]!;
+    if (entry.error !== undefined) throw this.#replyError(entry.error, "take a lock in");
+    if (entry.result === null) return null;
+    return {
+      name,
+      extend: async (ttl) => {
+        const args = [token, String(lockTtl(ttl))];
+        return await this.#lockScript(EXTEND_LOCK, { key, args }) === 1;
+      },
+      release: async () => {
+        await this.#lockScript(RELEASE_LOCK, { key, args: [token] });
+      },
+    };
+  }
+
+  /** Runs a compare-and-set script on a lock key; returns its integer reply. */
+  async #lockScript(
+    script: Promise<RedisScript>,
+    call: { readonly key: string; readonly args: readonly string[] },
+  ): Promise<number> {
+    let entries: PipelineEntry[];
+    try {
+      entries = await evalScriptCalls(this.#redis, {
+        script: await script,
+        calls: [{ keys: [call.key], args: call.args }],
+      });
+    } catch (err) {
+      throw upstashFailure(err, `Cannot update a lock in the online store (${this.name})`);
+    }
+    const entry = entries[0]!;
+    if (entry.error !== undefined) throw this.#replyError(entry.error, "update a lock in");
+    return Number(entry.result);
   }
 
   /** SCAN for the pattern, unlinking each step's keys in the same request as the next step. */

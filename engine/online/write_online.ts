@@ -7,21 +7,34 @@ import {
 } from "../../registry/mod.ts";
 import { viewJoinKeys } from "./entity_key.ts";
 import { documentOf, type EntityColumns, type EntityRows } from "./get_online_features.ts";
-import type { OnlineStore, OnlineWriteResult } from "./online_store.ts";
+import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
 import { viewBatchSource } from "./view_source.ts";
+import {
+  loadWriteTimeViews,
+  type OnDemandWriteResult,
+  type TransformLoader,
+  writeTimeRows,
+} from "./write_time_rows.ts";
 
 /** What {@linkcode writeOnline} needs. */
 export interface WriteOnlineDeps {
   /** The registry, or a document already read from it. */
   readonly registry: Registry | RegistryDocument;
   readonly online: OnlineStore;
+  /**
+   * Loads on-demand transforms (from the definitions); needed only when the view feeds
+   * on-demand views that write to the online store.
+   */
+  readonly transforms?: TransformLoader | undefined;
 }
 
 /** What {@linkcode writeOnline} did. */
 export interface WriteOnlineResult extends OnlineWriteResult {
   /** Distinct entity keys among the given rows (the newest row of each was offered). */
   readonly rows: number;
+  /** Rows of the on-demand views that write to the online store (only when the view has some). */
+  readonly onDemand?: readonly OnDemandWriteResult[];
 }
 
 /** Rows per call to the store. */
@@ -69,6 +82,10 @@ function asColumns(data: EntityColumns | EntityRows): EntityColumns {
  * source's timestamp column (its created-timestamp column optionally); other columns are
  * ignored. Several rows of one key: the newest is written. Throws `INPUT_INVALID` naming a
  * missing column or a value that does not fit its declared type; nothing is written then.
+ *
+ * On-demand views that write to the online store and read this view get their outputs for the
+ * same rows (same keys and timestamps, skip-if-not-newer too). Their transforms run before
+ * anything is written, so a failing transform (`DEFINITION_INVALID`) writes nothing.
  *
  * @example
  * ```ts ignore
@@ -131,12 +148,27 @@ export async function writeOnline(
     },
     { timestampColumn: source.timestampField },
   ));
+  const derived = (await loadWriteTimeViews(doc, view, deps.transforms))
+    .map((od) => ({ view: od.spec.name, rows: writeTimeRows(od, rows) }));
+  const own = await writeChunks(deps.online, viewName, rows);
+  const onDemand: OnDemandWriteResult[] = [];
+  for (const d of derived) {
+    onDemand.push({ view: d.view, ...await writeChunks(deps.online, d.view, d.rows) });
+  }
+  return { rows: rows.length, ...own, ...(derived.length > 0 ? { onDemand } : {}) };
+}
+
+async function writeChunks(
+  online: OnlineStore,
+  view: string,
+  rows: readonly OnlineRow[],
+): Promise<OnlineWriteResult> {
   let written = 0;
   let skipped = 0;
   for (let i = 0; i < rows.length; i += CHUNK_ROWS) {
-    const result = await deps.online.write(viewName, rows.slice(i, i + CHUNK_ROWS));
+    const result = await online.write(view, rows.slice(i, i + CHUNK_ROWS));
     written += result.written;
     skipped += result.skipped;
   }
-  return { rows: rows.length, written, skipped };
+  return { written, skipped };
 }

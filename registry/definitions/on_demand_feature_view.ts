@@ -57,7 +57,13 @@ export const OnDemandFeatureViewInputSchema = z.strictObject({
   transform: z.custom<(columns: never) => unknown>((v) => typeof v === "function", {
     message: "expected a function (columns) => columns",
   }),
-  /** Run the transform during materialize and push, and store its output online. */
+  /**
+   * Run the transform when rows of its source view are written online (materialize, push,
+   * write-to-online-store) and store the outputs, so online reads return stored values instead
+   * of computing them per request. Needs exactly one feature view as source and no request
+   * source. Historical retrieval still computes the outputs after the join.
+   * @default {false}
+   */
   writeToOnlineStore: z.boolean().default(false),
   description: z.string().default(""),
   tags: z.record(z.string(), z.string()).default({}),
@@ -89,7 +95,9 @@ export function transformHash(fn: (...args: never[]) => unknown): string {
 
 /**
  * Defines an on-demand feature view: a transform over columns of other features and of
- * request data, run after retrieval both online and offline.
+ * request data, run after retrieval both online and offline. With `writeToOnlineStore: true`
+ * (one feature view source, no request source) it runs when that view's rows are written
+ * online instead, and online reads return the stored outputs.
  *
  * @example
  * ```ts
@@ -153,6 +161,23 @@ export function onDemandFeatureView<
       }
       owners[name] = owner;
       inputs[name] = type;
+    }
+  }
+  if (parsed.writeToOnlineStore) {
+    const views = specSources.filter((s) => s.kind === "featureView").map((s) => `"${s.name}"`);
+    if (views.length !== 1) {
+      problems.push(
+        `writeToOnlineStore needs exactly one feature view as its source, got ${
+          views.length === 0 ? "none" : `${views.length} (${views.join(", ")})`
+        }`,
+      );
+    }
+    for (const s of specSources) {
+      if (s.kind === "requestSource") {
+        problems.push(
+          `writeToOnlineStore cannot read request source "${s.name}": no request arrives at write time`,
+        );
+      }
     }
   }
   for (const name of Object.keys(parsed.schema)) {

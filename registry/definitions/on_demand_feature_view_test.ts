@@ -111,3 +111,87 @@ Deno.test("checkRepo() checks on-demand sources and shares the view namespace", 
     { message: 'b.ts: On-demand feature view "stats" is defined twice (also in a.ts)' },
   );
 });
+
+Deno.test("onDemandFeatureView() with writeToOnlineStore reads exactly one feature view", () => {
+  const stored = onDemandFeatureView({
+    name: "conv_pct",
+    sources: [stats.select(["conv_rate"])],
+    schema: { conv_pct: "float64" },
+    writeToOnlineStore: true,
+    transform: (c) => ({ conv_pct: c.conv_rate.map((r) => r === null ? null : r * 100) }),
+  });
+  assert.equal(stored.spec.writeToOnlineStore, true);
+  assert.deepEqual(stored.spec.sources, [
+    { kind: "featureView", name: "stats", features: ["conv_rate"] },
+  ]);
+
+  const other = featureView({
+    name: "other",
+    entities: [driver],
+    schema: { trips: "int64" },
+    source,
+  });
+  const cases = [
+    {
+      sources: [stats, tx],
+      message:
+        'On-demand feature view "bad": writeToOnlineStore cannot read request source "tx": no request arrives at write time',
+    },
+    {
+      sources: [tx],
+      message:
+        'On-demand feature view "bad": writeToOnlineStore needs exactly one feature view as its source, got none; writeToOnlineStore cannot read request source "tx": no request arrives at write time',
+    },
+    {
+      sources: [stats, other],
+      message:
+        'On-demand feature view "bad": writeToOnlineStore needs exactly one feature view as its source, got 2 ("stats", "other")',
+    },
+  ];
+  for (const { sources, message } of cases) {
+    assert.throws(
+      () =>
+        onDemandFeatureView({
+          name: "bad",
+          sources,
+          schema: { y: "float64" },
+          writeToOnlineStore: true,
+          transform: () => ({ y: [] }),
+        }),
+      (err: unknown) =>
+        err instanceof LarderError && err.code === "DEFINITION_INVALID" && err.message === message,
+      message,
+    );
+  }
+  // The same sources are fine when the transform runs per request.
+  onDemandFeatureView({
+    name: "fine",
+    sources: [stats, other, tx],
+    schema: { y: "float64" },
+    transform: (c) => ({ y: c.amount }),
+  });
+});
+
+Deno.test("checkRepo() rejects a write-time on-demand view over an offline-only view", () => {
+  const offline = featureView({
+    name: "offline_stats",
+    entities: [driver],
+    schema: { trips: "int64" },
+    source,
+    online: false,
+  });
+  const stored = onDemandFeatureView({
+    name: "trips_x2",
+    sources: [offline],
+    schema: { trips_x2: "int64" },
+    writeToOnlineStore: true,
+    transform: (c) => ({ trips_x2: c.trips.map((t) => t === null ? null : t * 2) }),
+  });
+  assert.throws(
+    () => checkRepo([{ value: stored, file: "a.ts" }]),
+    {
+      message:
+        'a.ts: On-demand feature view "trips_x2": writeToOnlineStore needs an online source, but feature view "offline_stats" is online: false',
+    },
+  );
+});

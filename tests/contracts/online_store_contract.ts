@@ -2,7 +2,8 @@
  * The contract every online store passes: round trips of every value type, skip-if-not-newer
  * (older and equal skipped, newer wins, also between concurrent writers), compound and
  * canonical entity keys, deletes by view and by project, key expiry where the backend offers it,
- * and (for backends that say so) one round trip per read.
+ * (for backends that say so) one round trip per read, and locks shared by every client of the
+ * storage (exclusive, expiring, extended and released only by their holder).
  */
 import assert from "node:assert/strict";
 import {
@@ -281,5 +282,97 @@ export function onlineStoreContract(
     assert.deepEqual(await store.write("big", rows), { written: 0, skipped: 5_000 });
     const records = await store.read(rows.map((r) => ({ view: "big", entityKey: r.entityKey })));
     assert.equal(records.filter((r, k) => r?.values.v === `value-${k}`).length, 5_000);
+  });
+
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test("acquireLock() is exclusive across clients until release()", async ({ open }) => {
+    const a = await open("p");
+    if (!a.capabilities.locks) return;
+    const b = await open("p");
+    const other = await open("other_project");
+    try {
+      const lease = await a.acquireLock("materialize:v", 10_000);
+      assert.ok(lease);
+      assert.equal(lease.name, "materialize:v");
+      assert.equal(await b.acquireLock("materialize:v", 10_000), null);
+      assert.equal(await a.acquireLock("materialize:v", 10_000), null, "not re-entrant");
+      const elsewhere = await other.acquireLock("materialize:v", 10_000);
+      assert.ok(elsewhere, "locks are per project");
+      const otherName = await b.acquireLock("materialize:w", 10_000);
+      assert.ok(otherName, "locks are per name");
+      // Concurrent takers: exactly one wins.
+      const race = await Promise.all([a, b, a, b].map((s) => s.acquireLock("race", 10_000)));
+      assert.equal(race.filter((l) => l !== null).length, 1);
+      await lease.release();
+      const next = await b.acquireLock("materialize:v", 10_000);
+      assert.ok(next, "a released lock is free");
+      await lease.release();
+      assert.equal(
+        await a.acquireLock("materialize:v", 10_000),
+        null,
+        "a second release is a no-op",
+      );
+      for (const l of [next, elsewhere, otherName, ...race]) await l?.release();
+    } finally {
+      await other.close();
+      await b.close();
+    }
+  });
+
+  test("an expired lock is free, and its stale lease cannot extend or release the new one", async ({ open }) => {
+    const a = await open("p");
+    if (!a.capabilities.locks) return;
+    const b = await open("p");
+    try {
+      const stale = await a.acquireLock("m", 200);
+      assert.ok(stale);
+      await sleep(400);
+      const fresh = await b.acquireLock("m", 10_000);
+      assert.ok(fresh, "the expired lock was taken");
+      assert.equal(await stale.extend(10_000), false);
+      await stale.release();
+      assert.equal(await a.acquireLock("m", 10_000), null, "the stale release freed nothing");
+      assert.equal(await fresh.extend(10_000), true);
+      await fresh.release();
+      const again = await a.acquireLock("m", 10_000);
+      assert.ok(again);
+      await again.release();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("extend() keeps a lock past its first expiry", async ({ open }) => {
+    const a = await open("p");
+    if (!a.capabilities.locks) return;
+    const b = await open("p");
+    try {
+      const lease = await a.acquireLock("m", 400);
+      assert.ok(lease);
+      await sleep(200);
+      assert.equal(await lease.extend(2_000), true);
+      await sleep(400);
+      assert.equal(await b.acquireLock("m", 10_000), null, "extended past the first 400 ms");
+      await lease.release();
+      const next = await b.acquireLock("m", 10_000);
+      assert.ok(next);
+      await next.release();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("deleteViews() and deleteAll() remove rows, never locks", async ({ open }) => {
+    const store = await open("p");
+    if (!store.capabilities.locks) return;
+    const lease = await store.acquireLock("materialize:v", 10_000);
+    assert.ok(lease);
+    await store.write("v", [row(1, 1, "a")]);
+    await store.deleteViews(["v", "materialize", "_locks"]);
+    await store.deleteAll();
+    assert.equal(await readOne(store, "v", "driver_id=1"), null);
+    assert.equal(await store.acquireLock("materialize:v", 10_000), null, "still held");
+    await lease.release();
   });
 }

@@ -22,7 +22,13 @@ import {
 } from "../../engine/online/mod.ts";
 import { writeTable } from "../../engine/table_writer.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
-import { LarderError, type Registry, type RegistryDocument } from "../../registry/mod.ts";
+import type { LoadedTransform } from "../../engine/mod.ts";
+import {
+  LarderError,
+  type OnDemandFeatureViewSpec,
+  type Registry,
+  type RegistryDocument,
+} from "../../registry/mod.ts";
 import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
 import {
   documentWith,
@@ -104,11 +110,27 @@ interface Harness {
 
 async function harness(
   rows: Row[],
-  options: { ttlSeconds?: number; now?: Date; online?: OnlineStore } = {},
+  options: {
+    ttlSeconds?: number;
+    now?: Date;
+    online?: OnlineStore;
+    onDemand?: OnDemandFeatureViewSpec[];
+  } = {},
 ): Promise<Harness & { [Symbol.asyncDispose](): Promise<void> }> {
   const dir = await Deno.makeTempDir({ prefix: "larder-materialize-" });
   await writeStats(dir, rows);
-  const registry = await registryWith(dir, document(options));
+  const doc = document(options);
+  for (const spec of options.onDemand ?? []) {
+    doc.objects.onDemandFeatureView[spec.name] = {
+      spec,
+      meta: {
+        createdAt: "2024-01-01T00:00:00.000Z",
+        updatedAt: "2024-01-01T00:00:00.000Z",
+        hash: "",
+      },
+    };
+  }
+  const registry = await registryWith(dir, doc);
   const online = options.online ??
     await DenoKvOnlineStore.open({ project: "test_project", path: join(dir, "data", "online.kv") });
   const now = options.now ?? t("2024-01-10T00:00:00");
@@ -353,6 +375,144 @@ Deno.test("terminalProgress() draws on a terminal and stays silent otherwise", (
     "\r\x1b[2K[1/2] stats: 500/1,000 rows (50%), 1,000 rows/s, ETA 1s",
     "\r\x1b[2K[1/2] stats: 1,000/1,000 rows (100%), 1,000 rows/s, done in 1s\n",
   ]);
+});
+
+/** A write-time on-demand view over "stats" and a loader of its transform that counts calls. */
+function doubled(options: { failAt?: number } = {}) {
+  const spec: OnDemandFeatureViewSpec = {
+    name: "stats_doubled",
+    description: "",
+    tags: {},
+    owner: "",
+    sources: [{ kind: "featureView", name: "stats", features: ["value"] }],
+    features: [{ name: "value_x2", type: "int64" }, { name: "label", type: "string" }],
+    transformHash: "",
+    writeToOnlineStore: true,
+  };
+  const calls = { transform: 0, rows: 0 };
+  const transform: LoadedTransform = {
+    name: spec.name,
+    features: spec.features,
+    transform: (c) => {
+      calls.transform++;
+      const value = c.value as readonly (number | null)[];
+      if (options.failAt !== undefined && value.includes(options.failAt)) {
+        throw new Error(`value ${options.failAt}`);
+      }
+      calls.rows += value.length;
+      return {
+        value_x2: value.map((v) => v === null ? null : v * 2),
+        label: value.map((v) => v === null ? null : `v${v}`),
+      };
+    },
+  };
+  return {
+    spec,
+    calls,
+    transforms: (names: readonly string[]) => {
+      assert.deepEqual(names, [spec.name]);
+      return Promise.resolve(new Map([[spec.name, transform]]));
+    },
+  };
+}
+
+Deno.test("materialize() writes write-time on-demand outputs with each batch, same keys and timestamps", async () => {
+  const od = doubled();
+  const rows: Row[] = Array.from({ length: 2_500 }, (_, i) => ({
+    driver_id: i,
+    event_timestamp: new Date(t("2024-01-02T00:00:00").getTime() + i),
+    created: i === 7 ? t("2024-01-05T00:00:00") : null,
+    value: i,
+  }));
+  await using h = await harness(rows, { onDemand: [od.spec] });
+  const deps = { ...h.deps, transforms: od.transforms };
+  const window = {
+    start: t("2024-01-01"),
+    end: t("2024-01-03"),
+    views: ["stats"],
+    batchRows: 1000,
+  };
+  const result = await materialize(deps, window);
+  assert.deepEqual(result.views[0]!.onDemand, [{
+    view: "stats_doubled",
+    written: 2500,
+    skipped: 0,
+  }]);
+  assert.deepEqual([od.calls.transform, od.calls.rows], [3, 2500]);
+
+  // The store holds the outputs under the on-demand view's name, with the source row's times.
+  const [stored, created] = await h.online.read([
+    { view: "stats_doubled", entityKey: "driver_id=1234" },
+    { view: "stats_doubled", entityKey: "driver_id=7" },
+  ]);
+  assert.deepEqual(stored, {
+    eventTs: t("2024-01-02T00:00:00").getTime() + 1234,
+    createdTs: null,
+    values: { value_x2: 2468, label: "v1234" },
+  });
+  assert.equal(created!.createdTs, t("2024-01-05T00:00:00").getTime());
+
+  // Reads take the stored values: this caller cannot even run transforms.
+  const res = await getOnlineFeatures(
+    { registry: h.registry, online: h.online, now: h.deps.now },
+    {
+      features: ["stats_doubled:value_x2", "stats:value"],
+      entities: { driver_id: [0, 2499, 9999] },
+    },
+  );
+  assert.deepEqual(res.toRows(), [
+    { driver_id: 0, value_x2: 0, value: 0 },
+    { driver_id: 2499, value_x2: 4998, value: 2499 },
+    { driver_id: 9999, value_x2: null, value: null },
+  ]);
+  assert.deepEqual(res.toJSON().results[1]!.statuses, ["PRESENT", "PRESENT", "NOT_FOUND"]);
+  assert.equal(od.calls.transform, 3);
+
+  // Again: the outputs are skipped as not newer, like the view's rows.
+  const again = await materialize(deps, window);
+  assert.deepEqual(again.views[0]!.onDemand, [{
+    view: "stats_doubled",
+    written: 0,
+    skipped: 2500,
+  }]);
+});
+
+Deno.test("materialize() records nothing when a write-time transform fails or cannot be loaded", async () => {
+  const od = doubled({ failAt: 1500 });
+  const rows: Row[] = Array.from({ length: 2_000 }, (_, i) => ({
+    driver_id: i,
+    event_timestamp: t("2024-01-02T00:00:00"),
+    created: null,
+    value: i,
+  }));
+  await using h = await harness(rows, { onDemand: [od.spec] });
+  const window = {
+    start: t("2024-01-01"),
+    end: t("2024-01-03"),
+    views: ["stats"],
+    batchRows: 1000,
+  };
+  await assert.rejects(
+    materialize({ ...h.deps, transforms: od.transforms }, window),
+    (err: unknown) =>
+      err instanceof LarderError && err.code === "DEFINITION_INVALID" &&
+      err.message ===
+        'Materialization of feature view "stats" failed, and nothing was recorded for it (run it again: rows already written are skipped): On-demand feature view "stats_doubled": the transform threw: value 1500',
+  );
+  assert.deepEqual((await h.registry.read({ fresh: true })).materializations, {});
+
+  // Without a transform loader, the view is not written at all (its outputs would go stale).
+  await using fresh = await harness(rows, { onDemand: [od.spec] });
+  await assert.rejects(
+    materialize(fresh.deps, window),
+    (err: unknown) =>
+      err instanceof LarderError && err.code === "INPUT_INVALID" &&
+      err.message.includes(
+        'Feature view "stats" feeds on-demand feature view "stats_doubled" that writes to the online store: running its transform needs the repo\'s definitions',
+      ),
+  );
+  assert.deepEqual(await fresh.online.read([{ view: "stats", entityKey: "driver_id=1" }]), [null]);
+  assert.deepEqual((await fresh.registry.read({ fresh: true })).materializations, {});
 });
 
 const TOKEN = "materialize-test-token";

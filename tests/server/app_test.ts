@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
-import { KvLockStore } from "../../server/mod.ts";
+import { DenoKvOnlineStore, type OnlineStore } from "../../engine/online/mod.ts";
 import { startServer, statsRows } from "./_harness.ts";
 
 Deno.test("POST /get-online-features reads what /write-to-online-store wrote, Feast's shape", async () => {
@@ -298,11 +298,13 @@ Deno.test("POST /materialize and /materialize-incremental load the online store"
 
 Deno.test("POST /materialize answers 409 while the view's lock is held in the shared store", async () => {
   const server = await startServer();
-  const kv = await Deno.openKv(join(server.repo.dir, "data/online.kv"));
+  // Another process's client of the same online store: the lock lives in the KV file.
+  const other = await DenoKvOnlineStore.open({
+    project: "test_project",
+    path: join(server.repo.dir, "data/online.kv"),
+  });
   try {
-    // Another server process holds the lock: it lives in the KV file, not in this process.
-    const other = new KvLockStore(kv, { project: "test_project" });
-    const lease = await other.acquire("materialize:driver_trips", 30_000);
+    const lease = await other.acquireLock("materialize:driver_trips", 30_000);
     assert.ok(lease);
     const busy = await server.request("POST", "/materialize", {
       body: { start_ts: "2024-01-01", end_ts: "2024-01-02" },
@@ -329,33 +331,37 @@ Deno.test("POST /materialize answers 409 while the view's lock is held in the sh
     });
     assert.equal(free.status, 200, free.text);
   } finally {
-    kv.close();
+    await other.close();
     await server.close();
   }
 });
 
-Deno.test("KvLockStore locks expire and are extended by their holder only", async () => {
-  const kv = await Deno.openKv(":memory:");
-  let now = 1_000_000;
-  const locks = new KvLockStore(kv, { project: "p", clock: () => now });
+Deno.test("POST /materialize answers 503 when the online store has no shared locks", async () => {
+  const withoutLocks = (online: OnlineStore): OnlineStore => ({
+    name: online.name,
+    capabilities: { ...online.capabilities, locks: false },
+    read: (keys) => online.read(keys),
+    write: (view, rows) => online.write(view, rows),
+    deleteViews: (views) => online.deleteViews(views),
+    deleteAll: () => online.deleteAll(),
+    acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
+    close: () => online.close(),
+  });
+  const server = await startServer({
+    deps: (deps) => ({ ...deps, onlineStore: withoutLocks(deps.onlineStore) }),
+  });
   try {
-    const a = await locks.acquire("x", 1000);
-    assert.ok(a);
-    assert.equal(await locks.acquire("x", 1000), null);
-    now += 500;
-    assert.equal(await a.extend(1000), true);
-    now += 900;
-    assert.equal(await locks.acquire("x", 1000), null, "extended");
-    now += 200;
-    const b = await locks.acquire("x", 1000);
-    assert.ok(b, "expired locks are free");
-    assert.equal(await a.extend(1000), false, "a lost it");
-    await a.release();
-    assert.equal(await locks.acquire("x", 1000), null, "a's release does not free b's lock");
-    await b.release();
-    assert.ok(await locks.acquire("x", 1000));
+    const res = await server.request("POST", "/materialize", {
+      body: { start_ts: "2024-01-01", end_ts: "2024-01-02" },
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.json.error.code, "UNAVAILABLE");
+    assert.match(
+      res.json.error.message,
+      /^Cannot materialize: the online store \(deno_kv .*\) offers no shared locks$/,
+    );
   } finally {
-    kv.close();
+    await server.close();
   }
 });
 

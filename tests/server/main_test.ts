@@ -1,11 +1,14 @@
 /**
  * `server/main.ts` as a process: flags, startup line, and two server processes on one feature
- * repo sharing the online store and the materialization locks.
+ * repo sharing the online store and the materialization locks, on each online store backend
+ * (Deno KV on a file; Redis through the real bridge to a real `redis-server`).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
-import { KvLockStore } from "../../server/mod.ts";
+import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
+import { startBridge } from "../../server/redis_http/bridge.ts";
+import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
 import { tempRepo } from "../support/repo.ts";
 import { SERVER_FEATURES, statsRows, writeStatsData } from "./_harness.ts";
 
@@ -95,13 +98,21 @@ Deno.test("serve: bad flags print one line and exit 1", async () => {
   assert.match(noRepo.stderr, /^serve: Cannot find larder.yaml in "\/nonexistent\/larder"/);
 });
 
-Deno.test("two server processes share the online store and the materialization locks", async () => {
+/** An online store backend for the server processes, and a client of it for the test. */
+interface Backend {
+  /** Lines for `larder.yaml`. */
+  readonly yaml: string;
+  /** Another client of the same online store (as a third process would have). */
+  client(repoDir: string): Promise<OnlineStore>;
+}
+
+async function twoServers(backend: Backend): Promise<void> {
   const repo = await tempRepo({
-    "larder.yaml": "project: test_project\n",
+    "larder.yaml": `project: test_project\n${backend.yaml}`,
     "features.ts": SERVER_FEATURES,
   });
   const servers: ServerProcess[] = [];
-  let kv: Deno.Kv | undefined;
+  let client: OnlineStore | undefined;
   try {
     await writeStatsData(repo.dir);
     const store = await FeatureStore.open({ repo: repo.dir });
@@ -128,18 +139,27 @@ Deno.test("two server processes share the online store and the materialization l
     assert.deepEqual(read.json.results[1].statuses, ["PRESENT"]);
 
     // A materialization lock held anywhere (here: this test process) blocks both servers.
-    kv = await Deno.openKv(join(repo.dir, "data/online.kv"));
-    const lease = await new KvLockStore(kv, { project: "test_project" })
-      .acquire("materialize:driver_trips", 30_000);
+    client = await backend.client(repo.dir);
+    const lease = await client.acquireLock("materialize:driver_trips", 30_000);
     assert.ok(lease);
     const body = { start_ts: "2024-01-01", end_ts: "2024-01-02", feature_views: ["driver_trips"] };
     const [fromA, fromB] = await Promise.all([
       post(`${a.url}/materialize`, body),
       post(`${b.url}/materialize`, body),
     ]);
-    assert.equal(fromA.status, 409);
-    assert.equal(fromB.status, 409);
-    assert.equal(fromB.json.error.code, "CONFLICT");
+    assert.equal(fromA.status, 409, JSON.stringify(fromA.json));
+    assert.equal(fromB.status, 409, JSON.stringify(fromB.json));
+    assert.deepEqual(fromB.json.error, {
+      code: "CONFLICT",
+      message:
+        'Feature view "driver_trips" is already being materialized: try again when that run ends',
+      details: { view: "driver_trips" },
+    });
+    const incremental = await post(`${a.url}/materialize-incremental`, {
+      end_ts: "2024-01-02",
+      feature_views: ["driver_trips"],
+    });
+    assert.equal(incremental.status, 409);
     await lease.release();
 
     // Released: the two servers race; whoever loses answers 409, nobody fails otherwise.
@@ -157,9 +177,52 @@ Deno.test("two server processes share the online store and the materialization l
       entities: { driver_id: [1001] },
     });
     assert.deepEqual(trips.json.results[1].values, [7]);
+    // Both servers released their locks when their runs ended.
+    const leaseAfter = await client.acquireLock("materialize:driver_trips", 30_000);
+    assert.ok(leaseAfter, "the servers' locks were released");
+    await leaseAfter.release();
+
+    // A holder that crashed (never releases) blocks the view only until its lock expires.
+    const crashed = await client.acquireLock("materialize:driver_trips", 300);
+    assert.ok(crashed);
+    assert.equal((await post(`${b.url}/materialize`, body)).status, 409);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const afterExpiry = await post(`${b.url}/materialize`, body);
+    assert.equal(afterExpiry.status, 200, JSON.stringify(afterExpiry.json));
   } finally {
-    kv?.close();
+    await client?.close();
     await Promise.all(servers.map((s) => s.stop()));
     await repo.remove();
   }
+}
+
+Deno.test("two server processes share the online store and the materialization locks (Deno KV)", async () => {
+  await twoServers({
+    yaml: "",
+    client: (repoDir) =>
+      DenoKvOnlineStore.open({ project: "test_project", path: join(repoDir, "data/online.kv") }),
+  });
+});
+
+const TOKEN = "two-servers-token";
+
+Deno.test({
+  name: "two server processes share the online store and the materialization locks (Redis)",
+  ignore: skipWithoutRedis("tests/server/main_test.ts"),
+  fn: async () => {
+    const redis = await startRedisServer();
+    const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: TOKEN });
+    try {
+      await twoServers({
+        yaml: `online_store:\n  type: redis\n  url: ${bridge.url}\n  token: ${TOKEN}\n`,
+        client: () =>
+          Promise.resolve(
+            new RedisOnlineStore({ project: "test_project", url: bridge.url, token: TOKEN }),
+          ),
+      });
+    } finally {
+      await bridge.close();
+      await redis.stop();
+    }
+  },
 });

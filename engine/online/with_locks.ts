@@ -1,0 +1,58 @@
+/** `withLocks`: runs work while holding locks of the online store, renewing them until it ends. */
+import type { LockLease, OnlineStore } from "./online_store.ts";
+
+/** Options for {@linkcode withLocks}. */
+export interface WithLocksOptions {
+  /** The locks to hold; taken in sorted order, so that two callers cannot deadlock. */
+  readonly names: readonly string[];
+  /** Each lock's expiry; it is renewed every third of it while the work runs. */
+  readonly ttlMs: number;
+  /** The error to throw when `name` is held by someone else. */
+  readonly conflict: (name: string) => Error;
+}
+
+/**
+ * Takes every lock in `options.names` in the store, runs `work`, and releases them. When one
+ * is held elsewhere, releases those taken and throws `options.conflict(name)` without running
+ * `work`. The store must have `capabilities.locks`.
+ *
+ * @example
+ * ```ts
+ * import { DenoKvOnlineStore } from "./deno_kv_store.ts";
+ * import { withLocks } from "./with_locks.ts";
+ * const store = await DenoKvOnlineStore.open({ project: "demo", path: ":memory:" });
+ * await withLocks(store, {
+ *   names: ["materialize:stats"],
+ *   ttlMs: 60_000,
+ *   conflict: (name) => new Error(`"${name}" is held`),
+ * }, async () => {});
+ * await store.close();
+ * ```
+ */
+export async function withLocks<T>(
+  store: Pick<OnlineStore, "acquireLock">,
+  options: WithLocksOptions,
+  work: () => Promise<T>,
+): Promise<T> {
+  const held: LockLease[] = [];
+  const releaseAll = () => Promise.all(held.map((l) => l.release().catch(() => {})));
+  try {
+    for (const name of [...new Set(options.names)].sort()) {
+      const lease = await store.acquireLock(name, options.ttlMs);
+      if (!lease) throw options.conflict(name);
+      held.push(lease);
+    }
+  } catch (err) {
+    await releaseAll();
+    throw err;
+  }
+  const renew = setInterval(() => {
+    for (const lease of held) lease.extend(options.ttlMs).catch(() => {});
+  }, Math.max(options.ttlMs / 3, 10));
+  try {
+    return await work();
+  } finally {
+    clearInterval(renew);
+    await releaseAll();
+  }
+}
