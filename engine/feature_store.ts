@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import {
   applyPlan,
+  emptyDocument,
   type EntitySpec,
   type FileSourceSpec,
   LarderError,
@@ -204,17 +205,11 @@ export class FeatureStore {
   /** Removes every object from the registry and every row from the online store. */
   async teardown(): Promise<{ version: number }> {
     await (await this.onlineStore()).deleteAll();
+    const empty = emptyDocument(this.config.project);
     const doc = await this.registry.update((d) => ({
       ...d,
-      objects: {
-        entity: {},
-        dataSource: {},
-        featureView: {},
-        onDemandFeatureView: {},
-        featureService: {},
-        permission: {},
-      },
-      materializations: {},
+      objects: empty.objects,
+      materializations: empty.materializations,
     }));
     return { version: doc.version };
   }
