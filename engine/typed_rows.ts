@@ -17,7 +17,7 @@ type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) exten
   (x: infer I) => void ? I
   : never;
 
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
+type Simplify<T> = { [K in keyof T]: T[K] };
 
 type Column<Full extends boolean, V extends string, F extends string> = Full extends true
   ? `${V}__${F}`

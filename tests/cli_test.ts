@@ -11,6 +11,7 @@ async function larder(args: string[], cwd?: string) {
     stderr: "piped",
     ...(cwd ? { cwd, env: { INIT_CWD: cwd } } : {}),
   }).output();
+  // deno-lint-ignore no-control-regex -- stripping ANSI color codes is the point
   const strip = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\x1b\[[0-9;]*m/g, "");
   return { code: out.code, stdout: strip(out.stdout), stderr: strip(out.stderr) };
 }
@@ -149,7 +150,11 @@ Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
     assert.match(denoJson.imports.larder, /mod\.ts$/);
     const plan = await larder(["plan", "--repo", target, "--json"]);
     assert.equal(plan.code, 0, plan.stderr);
-    const planned = JSON.parse(plan.stdout).changes as { kind: string; name: string; action: string }[];
+    const planned = JSON.parse(plan.stdout).changes as {
+      kind: string;
+      name: string;
+      action: string;
+    }[];
     assert.deepEqual(planned.map((c) => `${c.kind}:${c.name}:${c.action}`), [
       "entity:driver:create",
       "dataSource:driver_stats_source:create",
