@@ -24,7 +24,7 @@ export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
   INPUT_INVALID: 422,
   SOURCE_INVALID: 422,
   DEFINITION_INVALID: 422,
-  DRIFT: 422,
+  DRIFT: 503,
   UNAVAILABLE: 503,
   CONFIG_INVALID: 503,
   REGISTRY_CORRUPT: 503,
