@@ -12,7 +12,10 @@ export interface BenchSize {
   readonly views: number;
   readonly rowsPerView: number;
   readonly keys: number;
-  /** DuckDB-WASM memory_limit for the run. */
+  /**
+   * DuckDB-WASM memory_limit for (b), Feast's template: its best chance (3.5 GB is about the
+   * 32-bit WASM ceiling). (a) Larder runs with the default `offline_store.memory_limit`.
+   */
   readonly memoryLimit: string;
 }
 

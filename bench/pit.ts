@@ -1,28 +1,47 @@
 /**
  * Point-in-time join benchmark (not a test).
  *
- *   deno run -A bench/pit.ts [small|large|large1] [--timeout-b SECONDS] [--runs N] [--only abc]
+ *   deno run -A bench/pit.ts [small|large|large1] [--timeout-b SECONDS] [--runs N] [--only abcd]
+ *     [--memory-limit 2GB]
  *
  * small: 100k entity rows × 1 view of 1M rows; large: 1M entity rows × 3 views of 10M rows;
  * large1: the large data with one view (where Feast's template still fits in WASM memory).
  * On the same generated Parquet data (cached in bench/.data/), each in its own process so that
  * peak RSS is its own:
- *   (a) Larder: DuckDBOfflineStore.getHistoricalFeatures() streamed to Arrow batches;
- *   (b) Feast's SQL template on the same DuckDB-WASM, data loaded the same way;
- *   (c) native DuckDB (@duckdb/node-api, 1 thread) running Larder's SQL.
+ *   (a) Larder: DuckDBOfflineStore.getHistoricalFeatures() streamed to Arrow batches, with the
+ *       default `offline_store.memory_limit` (engine/config.ts) unless `--memory-limit`;
+ *   (b) Feast's SQL template on the same DuckDB-WASM, data loaded the same way, at the 3.5 GB
+ *       WASM ceiling (its best chance);
+ *   (c) native DuckDB (@duckdb/node-api, 1 thread) running Larder's SQL: the same `joinAll`
+ *       statements, sources read by DuckDB's own Parquet reader with the same projection and
+ *       pruning;
+ *   (d) the on-demand overhead: (a)'s request without and with an on-demand view over view_0,
+ *       through `historicalFeatures` (as `FeatureStore.getHistoricalFeatures`), alternating in
+ *       one process, median of the warm runs (bench/_pit_on_demand.ts).
  * Times are wall clock for load + join + reading the whole result, engine start excluded (it
- * is printed apart). Each process runs the join `--runs` times (default 3 small, 1 large) and
+ * is printed apart); CPU seconds of the process are printed too (wall time is noisy when the
+ * machine is shared). Each process runs the join `--runs` times (default 3 small, 1 large) and
  * reports the last run; the first run is cold (WASM code not yet optimized by V8).
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import process from "node:process";
 import { DuckDB, DuckDBOfflineStore, type ViewRequest } from "../engine/offline/mod.ts";
-import { loadEntities, loadSource, tempName } from "../engine/offline/_load.ts";
-import { combineSql, pitSql, type PitView } from "../engine/offline/_pit_sql.ts";
-import { ident } from "../engine/offline/_sql.ts";
+import { OfflineStoreConfigSchema } from "../engine/config.ts";
+import {
+  loadEntities,
+  loadSource,
+  type LoadSourceOptions,
+  sourceFilter,
+  sourceProjection,
+  tempName,
+} from "../engine/offline/_load.ts";
+import { joinAll, type PitStage, type SqlRunner } from "../engine/offline/_pit_sql.ts";
+import { ident, str } from "../engine/offline/_sql.ts";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../registry/mod.ts";
 import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_data.ts";
 import { feastSql } from "./_feast_sql.ts";
+import { onDemandChild, onDemandSection } from "./_pit_on_demand.ts";
 
 type Engine = "a" | "b" | "c";
 
@@ -33,10 +52,14 @@ interface EngineResult {
   /** Starting the engine, not included in `runs`. */
   startSeconds: number;
   seconds: number;
+  /** CPU time of the process during the last run (all threads). */
+  cpuSeconds: number;
   rows: number;
   /** Non-null values of each view's first feature, to check that the engines agree. */
   nonNull: number[];
   peakRssMiB: number;
+  /** DuckDB `memory_limit` of the run ("" for native DuckDB: no limit set). */
+  memoryLimit: string;
 }
 
 const FEATURES = ["f1", "f2", "f3"] as const;
@@ -90,11 +113,17 @@ function peakRssMiB(): number {
 }
 
 /** (a) Larder's engine, end to end. */
-type RunResult = { seconds: number; rows: number; nonNull: number[] };
+type RunResult = { seconds: number; cpuSeconds: number; rows: number; nonNull: number[] };
+
+function cpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
 
 async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResult> {
   const dir = dataDir(size);
   const start = performance.now();
+  const cpu = cpuSeconds();
   const job = await store.getHistoricalFeatures({
     repoDir: dir,
     entityTable: "entities.parquet",
@@ -111,7 +140,7 @@ async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResu
     }
   }
   const seconds = (performance.now() - start) / 1000;
-  return { seconds, rows, nonNull };
+  return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull };
 }
 
 /** (b) Feast's template on DuckDB-WASM, sources loaded exactly as Larder loads them. */
@@ -119,6 +148,7 @@ async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
   const dir = dataDir(size);
   const session = await db.connect();
   const start = performance.now();
+  const cpu = cpuSeconds();
   const entities = await loadEntities(session, join(dir, "entities.parquet"), { repoDir: dir });
   const [range] = await session.rows(
     `SELECT epoch_us(min(event_timestamp)) AS low, epoch_us(max(event_timestamp)) AS high FROM ${
@@ -163,7 +193,7 @@ async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
   }
   const seconds = (performance.now() - start) / 1000;
   await session.close();
-  return { seconds, rows, nonNull };
+  return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull };
 }
 
 function layoutOf() {
@@ -184,51 +214,55 @@ type NativeInstance = Awaited<
 async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResult> {
   const dir = dataDir(size);
   const conn = await instance.connect();
+  const runner: SqlRunner = {
+    exec: async (sql) => {
+      await conn.run(sql);
+    },
+    rows: async (sql) => (await conn.runAndReadAll(sql)).getRowObjects(),
+  };
   const start = performance.now();
+  const cpu = cpuSeconds();
   const entityTable = "entities";
   await conn.run(
-    `CREATE TEMP TABLE ${entityTable} AS SELECT * FROM read_parquet('${
-      join(dir, "entities.parquet")
-    }')`,
+    `CREATE TEMP TABLE ${entityTable} AS SELECT * FROM read_parquet(${
+      str(join(dir, "entities.parquet"))
+    })`,
   );
-  const range = (await conn.runAndReadAll(
-    `SELECT epoch_us(min(event_timestamp)) AS low, epoch_us(max(event_timestamp)) AS high FROM ${entityTable}`,
-  )).getRowObjects()[0]!;
-  const low = BigInt(range.low as bigint) - BigInt(TTL_SECONDS) * 1_000_000n;
-  const high = BigInt(range.high as bigint);
-  const results: { table: string; outputs: string[] }[] = [];
-  const plan = { entityTable, timestampColumn: "event_timestamp", filterByCreatedTimestamp: false };
-  let sql = "";
-  for (let v = 0; v < size.views; v++) {
-    const table = `source_${v}`;
-    await conn.run(
-      `CREATE TEMP TABLE ${table} AS SELECT CAST(driver_id AS BIGINT) AS driver_id, ` +
-        `CAST(event_timestamp AS TIMESTAMP) AS __ts, CAST(created AS TIMESTAMP) AS __created, ` +
-        `CAST(f1 AS FLOAT) AS f1, CAST(f2 AS DOUBLE) AS f2, CAST(f3 AS BIGINT) AS f3 ` +
-        `FROM read_parquet('${
-          join(dir, `view_${v}`)
-        }/*.parquet') WHERE event_timestamp IS NOT NULL ` +
-        `AND event_timestamp >= make_timestamp(${low}::BIGINT) AND event_timestamp <= make_timestamp(${high}::BIGINT)`,
-    );
-    const pit: PitView = {
-      table,
-      keys: ["driver_id"],
-      ttlMicros: BigInt(TTL_SECONDS) * 1_000_000n,
-      hasCreated: true,
-      features: FEATURES.map((f) => ({ column: f, output: `view_${v}__${f}` })),
-    };
-    if (size.views === 1) {
-      sql = pitSql({ ...plan, views: [pit] });
-    } else {
-      const result = `result_${v}`;
+  const ttlMicros = BigInt(TTL_SECONDS) * 1_000_000n;
+  const stages: PitStage[] = viewSpecs(size).map((request, v) => ({
+    keys: ["driver_id"],
+    load: async (stats) => {
+      const table = `source_${v}`;
+      // The options Larder's loadSource gets (engine/offline/historical.ts, loadView).
+      const options: LoadSourceOptions = {
+        source: request.source,
+        files: [],
+        layout: layoutOf(),
+        keyTypes: ["int64"],
+        featureTypes: ["float32", "float64", "int64"],
+        low: stats.low === undefined ? undefined : stats.low - ttlMicros,
+        high: stats.high,
+        keyRanges: [stats.keyRanges.get("driver_id")],
+        dropNullKeys: true,
+        table,
+      };
       await conn.run(
-        `CREATE TEMP TABLE ${result} AS ${pitSql({ ...plan, views: [pit] }, { ridOnly: true })}`,
+        `CREATE TEMP TABLE ${table} AS SELECT ${sourceProjection(options)} FROM read_parquet(${
+          str(join(dir, `view_${v}`, "*.parquet"))
+        }) WHERE ${sourceFilter(options)}`,
       );
-      await conn.run(`DROP TABLE ${table}`);
-      results.push({ table: result, outputs: pit.features.map((f) => f.output) });
-    }
-  }
-  if (size.views > 1) sql = combineSql(entityTable, results);
+      return {
+        table,
+        keys: ["driver_id"],
+        ttlMicros,
+        hasCreated: true,
+        features: FEATURES.map((f) => ({ column: f, output: `view_${v}__${f}` })),
+      };
+    },
+  }));
+  const sql = await joinAll(runner, entityTable, "event_timestamp", stages, {
+    filterByCreatedTimestamp: false,
+  });
   const stream = await conn.stream(sql);
   let rows = 0;
   for (;;) {
@@ -237,6 +271,7 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
     rows += chunk.rowCount;
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuUsed = cpuSeconds() - cpu;
   // Untimed: the same checksums as (a) and (b).
   const nonNull: number[] = [];
   const counts = (await conn.runAndReadAll(
@@ -248,15 +283,30 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
   )).getRowObjects()[0]!;
   for (let v = 0; v < size.views; v++) nonNull.push(Number(counts[`c${v}`]));
   conn.closeSync();
-  return { seconds, rows, nonNull };
+  return { seconds, cpuSeconds: cpuUsed, rows, nonNull };
 }
 
-async function child(size: BenchSize, engine: Engine, runs: number): Promise<void> {
+/** The `memory_limit` (a) runs with: `--memory-limit`, else the configuration default. */
+function larderMemoryLimit(override: string | undefined): string {
+  return override ?? OfflineStoreConfigSchema.parse({}).memory_limit;
+}
+
+async function child(
+  size: BenchSize,
+  engine: Engine,
+  runs: number,
+  memoryLimitOverride: string | undefined,
+): Promise<void> {
   const started = performance.now();
   let run: () => Promise<RunResult>;
   let close: () => Promise<void>;
+  const memoryLimit = engine === "a"
+    ? larderMemoryLimit(memoryLimitOverride)
+    : engine === "b"
+    ? size.memoryLimit
+    : "";
   if (engine === "a") {
-    const store = new DuckDBOfflineStore({ memoryLimit: size.memoryLimit });
+    const store = new DuckDBOfflineStore({ memoryLimit });
     await store.ready();
     run = () => runA(size, store);
     close = () => store.close();
@@ -272,7 +322,21 @@ async function child(size: BenchSize, engine: Engine, runs: number): Promise<voi
   }
   const startSeconds = (performance.now() - started) / 1000;
   const results: RunResult[] = [];
-  for (let i = 0; i < runs; i++) results.push(await run());
+  const runStarted = performance.now();
+  try {
+    for (let i = 0; i < runs; i++) results.push(await run());
+  } catch (err) {
+    // Reported as such (e.g. Feast's template out of WASM memory), with what it used.
+    console.log(`FAILED ${
+      JSON.stringify({
+        message: err instanceof Error ? err.message.split("\n")[0] : String(err),
+        seconds: (performance.now() - runStarted) / 1000,
+        peakRssMiB: peakRssMiB(),
+        memoryLimit,
+      })
+    }`);
+    Deno.exit(1);
+  }
   await close();
   const last = results[results.length - 1]!;
   console.log(`RESULT ${
@@ -282,6 +346,7 @@ async function child(size: BenchSize, engine: Engine, runs: number): Promise<voi
       runs: results.map((r) => r.seconds),
       startSeconds,
       peakRssMiB: peakRssMiB(),
+      memoryLimit,
     })
   }`);
 }
@@ -291,6 +356,7 @@ async function spawn(
   engine: Engine,
   timeoutSeconds: number,
   runs: number,
+  memoryLimit: string | undefined,
 ): Promise<EngineResult | string> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000);
@@ -306,6 +372,7 @@ async function spawn(
         engine,
         "--runs",
         `${runs}`,
+        ...(memoryLimit ? ["--memory-limit", memoryLimit] : []),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -313,6 +380,14 @@ async function spawn(
     }).output();
     const text = new TextDecoder().decode(output.stdout);
     const line = text.split("\n").find((l) => l.startsWith("RESULT "));
+    const failed = text.split("\n").find((l) => l.startsWith("FAILED "));
+    if (failed) {
+      const f = JSON.parse(failed.slice("FAILED ".length));
+      const oom = /out of memory/i.test(f.message);
+      return `did not finish: ${
+        oom ? `out of memory at memory_limit ${f.memoryLimit}` : "failed"
+      } after ${f.seconds.toFixed(1)} s, peak RSS ${f.peakRssMiB} MiB (${f.message.slice(0, 300)})`;
+    }
     if (!line) {
       if (controller.signal.aborted) return `did not finish in ${timeoutSeconds} s`;
       const err = new TextDecoder().decode(output.stderr).split("\n").filter((l) =>
@@ -342,18 +417,25 @@ async function main(): Promise<void> {
       "timeout": { type: "string" },
       only: { type: "string" },
       runs: { type: "string" },
+      "memory-limit": { type: "string" },
     },
   });
   const name = (positionals[0] ?? "small") as BenchSize["name"];
   const size = SIZES[name];
   if (!size) throw new Error(`Unknown size "${positionals[0]}": use small, large or large1`);
   const runs = Number(values.runs ?? (size.name === "small" ? 3 : 1));
-  if (values.engine) return await child(size, values.engine as Engine, runs);
+  const memoryLimit = values["memory-limit"];
+  if (values.engine === "d") {
+    const limit = larderMemoryLimit(memoryLimit);
+    return await onDemandChild(size, { views: viewSpecs(size), runs, memoryLimit: limit });
+  }
+  if (values.engine) return await child(size, values.engine as Engine, runs, memoryLimit);
 
   await ensureData(size);
   const timeout = Number(values.timeout ?? 3600);
   const timeoutB = Number(values["timeout-b"] ?? timeout);
-  const engines = (values.only ?? "abc").split("") as Engine[];
+  const only = (values.only ?? "abcd").split("");
+  const engines = only.filter((e) => e !== "d") as Engine[];
   console.log(
     `${size.name}: ${size.entityRows.toLocaleString("en")} entity rows × ${size.views} view(s) × ` +
       `${
@@ -367,17 +449,25 @@ async function main(): Promise<void> {
     c: "(c) native DuckDB 1 thread, Larder SQL",
   };
   for (const engine of engines) {
-    const result = await spawn(size, engine, engine === "b" ? timeoutB : timeout, runs);
+    const result = await spawn(
+      size,
+      engine,
+      engine === "b" ? timeoutB : timeout,
+      runs,
+      engine === "a" ? memoryLimit : undefined,
+    );
     results.set(engine, result);
     if (typeof result === "string") console.log(`${labels[engine]}: ${result}`);
     else {
       const rowsPerSecond = Math.round(size.entityRows / result.seconds);
       console.log(
-        `${labels[engine]}: ${result.seconds.toFixed(2)} s (runs ${
-          result.runs.map((r) => r.toFixed(2)).join(", ")
-        } s; engine start ${
+        `${labels[engine]}: ${result.seconds.toFixed(2)} s, CPU ${
+          result.cpuSeconds.toFixed(2)
+        } s (runs ${result.runs.map((r) => r.toFixed(2)).join(", ")} s; engine start ${
           result.startSeconds.toFixed(2)
-        } s), peak RSS ${result.peakRssMiB} MiB, ` +
+        } s), peak RSS ${result.peakRssMiB} MiB${
+          result.memoryLimit ? ` (memory_limit ${result.memoryLimit})` : ""
+        }, ` +
           `${rowsPerSecond.toLocaleString("en")} entity rows/s, ${
             result.rows.toLocaleString("en")
           } rows out, ` +
@@ -391,12 +481,22 @@ async function main(): Promise<void> {
     if (typeof a === "object" && typeof o === "object") {
       console.log(
         `ratio a/${other}: ${(a.seconds / o.seconds).toFixed(2)} (last run), ` +
-          `${(a.runs[0]! / o.runs[0]!).toFixed(2)} (first, cold run)`,
+          `${(a.runs[0]! / o.runs[0]!).toFixed(2)} (first, cold run), ` +
+          `${(a.cpuSeconds / o.cpuSeconds).toFixed(2)} (CPU, last run)`,
       );
       if (JSON.stringify(a.nonNull) !== JSON.stringify(o.nonNull) || a.rows !== o.rows) {
         console.log(`WARNING: (a) and (${other}) disagree on row or non-null counts`);
       }
     }
+  }
+  if (only.includes("d")) {
+    const lines = await onDemandSection(size, {
+      script: import.meta.filename!,
+      runs,
+      timeoutSeconds: timeout,
+      memoryLimit,
+    });
+    console.log(lines.join("\n"));
   }
 }
 

@@ -9,7 +9,12 @@ import {
 } from "../../registry/mod.ts";
 import type { DuckDBSession } from "./duckdb.ts";
 import type { SourceColumn } from "./offline_store.ts";
-import { readParquetIPC, readParquetSchema } from "./parquet.ts";
+import {
+  type ParquetFileToRead,
+  readParquetFilesIPC,
+  readParquetIPC,
+  readParquetSchema,
+} from "./parquet.ts";
 import { ident, strList } from "./_sql.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
@@ -103,11 +108,18 @@ export interface LoadSourceOptions {
   /** Keep only rows with `low <= ts <= high` (epoch microseconds); either bound optional. */
   readonly low?: bigint | undefined;
   readonly high?: bigint | undefined;
+  /**
+   * Per join key (parallel to `layout.joinKeys`): keep only rows whose key (after the cast) is
+   * within `[min, max]`. Rows with a NULL key are dropped too when `dropNullKeys` is set.
+   */
+  readonly keyRanges?: readonly ({ readonly min: bigint; readonly max: bigint } | undefined)[];
+  readonly dropNullKeys?: boolean;
   /** Name of the table to create (a temporary table of the session). */
   readonly table: string;
 }
 
-function projection(options: LoadSourceOptions): string {
+/** The SELECT list that loads a source: keys, `__ts`, `__created`, features, renamed and cast. */
+export function sourceProjection(options: LoadSourceOptions): string {
   const { layout } = options;
   const cast = (c: PhysicalColumn, type: ValueType) =>
     `CAST(${ident(c.column)} AS ${duckdbType(type)}) AS ${ident(c.name)}`;
@@ -120,14 +132,25 @@ function projection(options: LoadSourceOptions): string {
   return parts.join(", ");
 }
 
-function filter(options: LoadSourceOptions): string {
-  const ts = `CAST(${ident(options.layout.timestamp.column)} AS TIMESTAMP)`;
+/** The WHERE condition that prunes a source's rows (time bounds, key ranges, NULLs). */
+export function sourceFilter(options: LoadSourceOptions): string {
+  const ts = `epoch_us(CAST(${ident(options.layout.timestamp.column)} AS TIMESTAMP))`;
   const conditions = [`${ts} IS NOT NULL`];
-  if (options.low !== undefined) conditions.push(`${ts} >= make_timestamp(${options.low}::BIGINT)`);
-  if (options.high !== undefined) {
-    conditions.push(`${ts} <= make_timestamp(${options.high}::BIGINT)`);
-  }
+  if (options.low !== undefined) conditions.push(`${ts} >= ${options.low}`);
+  if (options.high !== undefined) conditions.push(`${ts} <= ${options.high}`);
+  options.layout.joinKeys.forEach((c, i) => {
+    const key = `CAST(${ident(c.column)} AS ${duckdbType(options.keyTypes[i]!)})`;
+    const range = options.keyRanges?.[i];
+    if (range) conditions.push(`${key} BETWEEN ${range.min} AND ${range.max}`);
+    else if (options.dropNullKeys) conditions.push(`${key} IS NOT NULL`);
+  });
   return conditions.join(" AND ");
+}
+
+/** Rows per Parquet batch: about 64 MiB of decoded values, 128Ki to 1Mi rows. */
+function batchRowsFor(columns: number): number {
+  const rows = Math.floor((64 * 1024 * 1024) / (8 * Math.max(1, columns)));
+  return Math.max(131_072, Math.min(1_048_576, rows));
 }
 
 function neededColumns(layout: SourceLayout): string[] {
@@ -161,8 +184,8 @@ export async function loadSource(
   ];
   await session.exec(`CREATE TEMP TABLE ${target} (${columns.join(", ")})`);
   const needed = neededColumns(layout);
-  const select = projection(options);
-  const where = filter(options);
+  const select = sourceProjection(options);
+  const where = sourceFilter(options);
   if (source.format === "csv") {
     try {
       await session.exec(
@@ -172,6 +195,7 @@ export async function loadSource(
       throw sourceError(source, options.files.join(", "), err);
     }
   } else {
+    const files: ParquetFileToRead[] = [];
     for (const file of options.files) {
       const schema = await readParquetSchema(file);
       const names = new Set(schema.fields.map((f) => f.name));
@@ -185,24 +209,28 @@ export async function loadSource(
           { details: { source: source.name, file, missing } },
         );
       }
-      const chunk = tempName("chunk");
-      try {
-        for await (const ipc of readParquetIPC(file, { columns: needed })) {
-          await session.insertIPC(chunk, ipc, { create: true });
-          try {
-            await session.exec(
-              `INSERT INTO ${target} SELECT ${select} FROM ${ident(chunk)} WHERE ${where}`,
-            );
-          } catch (err) {
-            throw sourceError(source, file, err);
-          } finally {
-            await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`);
-          }
+      files.push({ path: file, fileColumns: [...names] });
+    }
+    const chunk = tempName("chunk");
+    try {
+      const batchRows = batchRowsFor(needed.length);
+      for await (
+        const { path, ipc } of readParquetFilesIPC(files, { columns: needed, batchRows })
+      ) {
+        await session.insertIPC(chunk, ipc, { create: true });
+        try {
+          await session.exec(
+            `INSERT INTO ${target} SELECT ${select} FROM ${ident(chunk)} WHERE ${where}`,
+          );
+        } catch (err) {
+          throw sourceError(source, path, err);
+        } finally {
+          await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`);
         }
-      } catch (err) {
-        await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`).catch(() => {});
-        throw err;
       }
+    } catch (err) {
+      await session.exec(`DROP TABLE IF EXISTS ${ident(chunk)}`).catch(() => {});
+      throw err;
     }
   }
   return {

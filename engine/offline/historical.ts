@@ -21,7 +21,7 @@ import {
   tempName,
 } from "./_load.ts";
 import { readParquetSchema } from "./parquet.ts";
-import { combineSql, type PitPlan, pitSql, type PitView } from "./_pit_sql.ts";
+import { type EntityStats, joinAll, type PitStage, type PitView } from "./_pit_sql.ts";
 import { ident, tsLiteral } from "./_sql.ts";
 import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
 import { resolveSourceFiles } from "./source_files.ts";
@@ -218,15 +218,24 @@ function checkEntityColumns(
   }
 }
 
-function micros(value: unknown): bigint | undefined {
-  return value === null || value === undefined ? undefined : BigInt(value as number | bigint);
+/** Bounds for pruning source rows while loading them. */
+interface LoadBounds {
+  readonly low: bigint | undefined;
+  readonly high: bigint | undefined;
+  /** Subtract each view's ttl from `low` (entity table) or not (a start/end window). */
+  readonly applyTtl: boolean;
+  /** Integer join keys' ranges in the entity table: source rows outside cannot match. */
+  readonly keyRanges?: EntityStats["keyRanges"];
 }
 
-/** Loads one view's source, pruned to `[low - ttl, high]`, and returns its part of the join plan. */
+/**
+ * Loads one view's source, pruned to `[low - ttl, high]` and to the entity keys' ranges, and
+ * returns its part of the join plan.
+ */
 async function loadView(
   session: DuckDBSession,
   view: PreparedView,
-  bounds: { low: bigint | undefined; high: bigint | undefined; applyTtl: boolean },
+  bounds: LoadBounds,
 ): Promise<PitView> {
   const { request } = view;
   const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
@@ -252,6 +261,9 @@ async function loadView(
     // No usable entity timestamp: nothing can match, so load no rows.
     low: empty ? 1n : low,
     high: empty ? 0n : bounds.high,
+    ...(bounds.keyRanges
+      ? { keyRanges: layout.joinKeys.map((c) => bounds.keyRanges!.get(c.name)), dropNullKeys: true }
+      : {}),
     table,
   });
   return {
@@ -263,33 +275,25 @@ async function loadView(
   };
 }
 
-/**
- * The join's SQL. One view: a single query. Several: each view is loaded, joined into a
- * small per-view result (`__rid` + features) and dropped before the next is loaded, so only
- * one source is in memory at a time; a final query stitches the results in entity order.
- */
-async function joinViews(
+/** The join of `views` onto `entityTable`; see {@linkcode joinAll}. */
+function joinViews(
   session: DuckDBSession,
   views: readonly PreparedView[],
-  plan: Omit<PitPlan, "views">,
-  bounds: { low: bigint | undefined; high: bigint | undefined; applyTtl: boolean },
+  entityTable: string,
+  timestampColumn: string,
+  options: { filterByCreatedTimestamp: boolean; applyTtl: boolean; low?: bigint; high?: bigint },
 ): Promise<string> {
-  if (views.length === 1) {
-    return pitSql({ ...plan, views: [await loadView(session, views[0]!, bounds)] });
-  }
-  const results: { table: string; outputs: string[] }[] = [];
-  for (const view of views) {
-    const pit = await loadView(session, view, bounds);
-    const table = tempName("result");
-    await session.exec(
-      `CREATE TEMP TABLE ${ident(table)} AS ${
-        pitSql({ ...plan, views: [pit] }, { ridOnly: true })
-      }`,
-    );
-    await session.exec(`DROP TABLE ${ident(pit.table)}`);
-    results.push({ table, outputs: pit.features.map((f) => f.output) });
-  }
-  return combineSql(plan.entityTable, results);
+  const stages: PitStage[] = views.map((view) => ({
+    keys: view.keys.map((k) => k.name),
+    load: (stats) =>
+      loadView(session, view, {
+        low: options.low ?? stats.low,
+        high: options.high ?? stats.high,
+        applyTtl: options.applyTtl,
+        keyRanges: stats.keyRanges,
+      }),
+  }));
+  return joinAll(session, entityTable, timestampColumn, stages, options);
 }
 
 /** A job that builds its SQL in a fresh session on each run. */
@@ -390,18 +394,10 @@ export async function getHistoricalFeatures(
         });
         const cleanup = entities.shared ? [entities.table] : [];
         try {
-          const ts = `CAST(${ident(timestampColumn)} AS TIMESTAMP)`;
-          const [range] = await session.rows(
-            `SELECT epoch_us(min(${ts})) AS low, epoch_us(max(${ts})) AS high FROM ${
-              ident(entities.table)
-            }`,
-          );
-          const sql = await joinViews(
-            session,
-            views,
-            { entityTable: entities.table, timestampColumn, filterByCreatedTimestamp },
-            { low: micros(range?.low), high: micros(range?.high), applyTtl: true },
-          );
+          const sql = await joinViews(session, views, entities.table, timestampColumn, {
+            filterByCreatedTimestamp,
+            applyTtl: true,
+          });
           return { sql, cleanup };
         } catch (err) {
           for (const table of cleanup) {
@@ -475,12 +471,12 @@ export async function getHistoricalFeatures(
           selects.join(" UNION ")
         }) ORDER BY ALL`;
       await session.exec(`CREATE TEMP TABLE ${ident(entityTable)} AS ${keysSql}`);
-      const sql = await joinViews(
-        session,
-        views,
-        { entityTable, timestampColumn: "event_timestamp", filterByCreatedTimestamp },
-        { low, high, applyTtl: false },
-      );
+      const sql = await joinViews(session, views, entityTable, "event_timestamp", {
+        filterByCreatedTimestamp,
+        applyTtl: false,
+        low,
+        high,
+      });
       return { sql, cleanup: [] };
     },
   );

@@ -5,6 +5,8 @@
 import * as pq from "parquet-wasm";
 import { type RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import { atomicWriteFile, LarderError } from "../../registry/mod.ts";
+import { DecodeError, decodeParquet, WHOLE_FILE_BYTES } from "./_parquet_decode.ts";
+import type { FromWorker, ToWorker } from "./_parquet_worker.ts";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 
@@ -69,33 +71,136 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+function decodeFailure(path: string, err: unknown): LarderError {
+  return unreadable(path, err instanceof DecodeError && err.cause ? err.cause : err);
+}
+
 /**
- * Streams a Parquet file as Arrow IPC stream buffers, one per batch of rows, ready for
- * `DuckDBSession.insertIPC`. The compressed file is held in memory; decoded rows only one
- * batch at a time.
+ * Streams a Parquet file as Arrow IPC stream buffers, ready for `DuckDBSession.insertIPC`: a
+ * small file (≤ 32 MiB) whose every column is wanted as one buffer, else one batch of rows at
+ * a time. The compressed file is held in memory.
  */
 export async function* readParquetIPC(
   path: string,
   options: ParquetReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
-  let file: pq.ParquetFile;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    file = await pq.ParquetFile.fromFile(new Blob([await Deno.readFile(path)]));
+    bytes = await Deno.readFile(path);
   } catch (err) {
     throw unreadable(path, err);
   }
+  const wanted = options.columns;
+  const whole = bytes.length <= WHOLE_FILE_BYTES &&
+    (wanted === undefined || fileColumns(bytes).every((c) => wanted.includes(c)));
   try {
-    const readOptions: pq.ReaderOptions = { batchSize: options.batchRows ?? 131072 };
-    if (options.columns) readOptions.columns = [...options.columns];
-    let stream: ReadableStream<pq.RecordBatch>;
-    try {
-      stream = await file.stream(readOptions);
-    } catch (err) {
-      throw unreadable(path, err);
+    yield* decodeParquet(bytes, {
+      whole,
+      columns: options.columns,
+      batchRows: options.batchRows ?? 131072,
+    });
+  } catch (err) {
+    if (err instanceof DecodeError) throw decodeFailure(path, err);
+    throw err;
+  }
+}
+
+/** One file for {@linkcode readParquetFilesIPC}. */
+export interface ParquetFileToRead {
+  readonly path: string;
+  /** Every column of the file (from its footer), to know whether `columns` drops any. */
+  readonly fileColumns: readonly string[];
+}
+
+/** Below this many bytes of files in all, decoding in a worker does not pay for starting it. */
+const WORKER_MIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Streams several Parquet files as Arrow IPC stream buffers, in order. With enough data and a
+ * spare core, the files are decoded in a worker (`_parquet_worker.ts`) a couple of buffers ahead
+ * of the caller, so decoding overlaps whatever the caller does with each buffer (inserting it
+ * into DuckDB); otherwise in the calling thread, like {@linkcode readParquetIPC}.
+ */
+export async function* readParquetFilesIPC(
+  files: readonly ParquetFileToRead[],
+  options: ParquetReadOptions = {},
+): AsyncGenerator<{ path: string; ipc: Uint8Array }> {
+  const wanted = options.columns;
+  const sizes = await Promise.all(
+    files.map((f) => Deno.stat(f.path).then((s) => s.size, () => 0)),
+  );
+  const jobs = files.map((f, i) => ({
+    path: f.path,
+    whole: sizes[i]! <= WHOLE_FILE_BYTES &&
+      (wanted === undefined || f.fileColumns.every((c) => wanted.includes(c))),
+  }));
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const batchRows = options.batchRows ?? 131072;
+  if (total < WORKER_MIN_BYTES || navigator.hardwareConcurrency < 2) {
+    for (const job of jobs) {
+      for await (const ipc of readParquetIPC(job.path, options)) yield { path: job.path, ipc };
     }
-    for await (const batch of stream) yield batch.intoIPCStream();
+    return;
+  }
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./_parquet_worker.ts", import.meta.url), { type: "module" });
+  } catch {
+    // No workers here (a restricted runtime): decode in this thread.
+    for (const job of jobs) {
+      for await (const ipc of readParquetIPC(job.path, options)) yield { path: job.path, ipc };
+    }
+    return;
+  }
+  const inbox: FromWorker[] = [];
+  let notify: (() => void) | undefined;
+  worker.onmessage = (event: MessageEvent<FromWorker>) => {
+    inbox.push(event.data);
+    notify?.();
+    notify = undefined;
+  };
+  worker.onerror = (event) => {
+    event.preventDefault();
+    inbox.push({ kind: "error", path: "", message: event.message, notFound: false });
+    notify?.();
+    notify = undefined;
+  };
+  try {
+    const start: ToWorker = {
+      kind: "start",
+      files: jobs,
+      columns: wanted,
+      batchRows,
+      window: 2,
+    };
+    worker.postMessage(start);
+    for (;;) {
+      while (inbox.length === 0) await new Promise<void>((resolve) => (notify = resolve));
+      const message = inbox.shift()!;
+      if (message.kind === "end") return;
+      if (message.kind === "error") {
+        throw message.notFound
+          ? new LarderError("SOURCE_INVALID", `Cannot find Parquet file "${message.path}"`)
+          : new LarderError(
+            "SOURCE_INVALID",
+            `Cannot read Parquet file "${message.path}": ${message.message}`,
+            { details: { path: message.path } },
+          );
+      }
+      worker.postMessage({ kind: "credit" } satisfies ToWorker);
+      yield { path: message.path, ipc: message.ipc };
+    }
   } finally {
-    file.free();
+    worker.terminate();
+  }
+}
+
+/** Top-level column names of a Parquet file in memory (empty if the footer is unreadable). */
+function fileColumns(bytes: Uint8Array): string[] {
+  try {
+    return tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema.fields.map((f) => f.name);
+  } catch {
+    return [];
   }
 }
 
