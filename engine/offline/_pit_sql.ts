@@ -263,6 +263,13 @@ function typeWidth(type: string): number {
   return 16;
 }
 
+/**
+ * Knobs for tests: `minParts` forces joins into at least that many key-range parts, so the
+ * split path (normally taken only when a join would not fit in memory) is checked against the
+ * oracle on small data.
+ */
+export const joinTuning: { minParts: number } = { minParts: 1 };
+
 /** Memory an ASOF join needs per source row and payload byte (measured: about 4×, with margin). */
 const ASOF_MEMORY_FACTOR = 5;
 
@@ -288,7 +295,7 @@ async function partCount(runner: SqlRunner, facts: SourceFacts, view: PitView): 
       : 0);
   const need = ASOF_MEMORY_FACTOR * width * Number(facts.rows);
   const budget = Math.max(0.9 * limit - used, 0.1 * limit);
-  let parts = Math.max(1, Math.ceil(need / budget));
+  let parts = Math.max(joinTuning.minParts, Math.ceil(need / budget));
   if (facts.ordering.kind === "packed") {
     const slots = 2 ** (facts.ordering.bits - facts.ordering.tsBits);
     parts = Math.min(parts, slots);

@@ -5,6 +5,7 @@
  * boundaries and keys that never match. Where several rows tie on both event and created
  * time the choice is unspecified, so the oracle accepts any of them.
  */
+import { joinTuning } from "../../engine/offline/_pit_sql.ts";
 import assert from "node:assert/strict";
 import { DuckDBOfflineStore, type ViewRequest } from "../../engine/offline/mod.ts";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../../registry/mod.ts";
@@ -230,58 +231,74 @@ function oracle(view: OracleView, row: Row, filterByCreated: boolean): string[] 
 
 const store = new DuckDBOfflineStore({ memoryLimit: "1GB" });
 
-for (const seed of [1, 2]) {
-  for (const filterByCreatedTimestamp of [false, true]) {
-    Deno.test(`getHistoricalFeatures() matches the brute-force oracle (seed ${seed}, filterByCreatedTimestamp ${filterByCreatedTimestamp})`, async () => {
-      const dir = await tempDir();
-      try {
-        const rand = prng(seed);
-        const views = await makeViews(rand, dir);
-        const entities = makeEntities(rand, views);
-        const requests: ViewRequest[] = views.map((v) => ({
-          view: v.spec,
-          source: v.source,
-          entities: v.entities,
-          features: v.features,
-        }));
-        const job = await store.getHistoricalFeatures({
-          repoDir: dir,
-          entityTable: entities,
-          views: requests,
-          fullFeatureNames: true,
-          filterByCreatedTimestamp,
-        });
-        const got = await job.toRows();
-        assert.equal(got.length, entities.length);
-        let matched = 0;
-        let ambiguous = 0;
-        for (const [i, row] of entities.entries()) {
-          const out = got[i]!;
-          assert.equal(out.rid, row.rid, "entity order");
-          assert.equal(ms(out.event_timestamp), ms(row.event_timestamp));
-          for (const view of views) {
-            const tuple = JSON.stringify(
-              view.features.map((f) => out[`${view.spec.name}__${f}`] ?? null),
-            );
-            const allowed = oracle(view, row, filterByCreatedTimestamp);
-            if (allowed.length > 1) ambiguous++;
-            if (!allowed.includes(tuple)) {
-              assert.fail(
-                `row ${i} (${
-                  JSON.stringify(row)
-                }), view ${view.spec.name}: got ${tuple}, expected one of ${allowed.join(" | ")}`,
+const CASES = [
+  { seed: 1, filterByCreatedTimestamp: false, parts: 1 },
+  { seed: 1, filterByCreatedTimestamp: true, parts: 1 },
+  { seed: 2, filterByCreatedTimestamp: false, parts: 1 },
+  { seed: 2, filterByCreatedTimestamp: true, parts: 1 },
+  // The join split into key-range parts, as it is when a view does not fit in memory.
+  { seed: 3, filterByCreatedTimestamp: false, parts: 5 },
+];
+
+for (const { seed, filterByCreatedTimestamp, parts } of CASES) {
+  {
+    Deno.test(
+      `getHistoricalFeatures() matches the brute-force oracle (seed ${seed}, filterByCreatedTimestamp ${filterByCreatedTimestamp}${
+        parts > 1 ? `, joins in ${parts} parts` : ""
+      })`,
+      async () => {
+        const dir = await tempDir();
+        joinTuning.minParts = parts;
+        try {
+          const rand = prng(seed);
+          const views = await makeViews(rand, dir);
+          const entities = makeEntities(rand, views);
+          const requests: ViewRequest[] = views.map((v) => ({
+            view: v.spec,
+            source: v.source,
+            entities: v.entities,
+            features: v.features,
+          }));
+          const job = await store.getHistoricalFeatures({
+            repoDir: dir,
+            entityTable: entities,
+            views: requests,
+            fullFeatureNames: true,
+            filterByCreatedTimestamp,
+          });
+          const got = await job.toRows();
+          assert.equal(got.length, entities.length);
+          let matched = 0;
+          let ambiguous = 0;
+          for (const [i, row] of entities.entries()) {
+            const out = got[i]!;
+            assert.equal(out.rid, row.rid, "entity order");
+            assert.equal(ms(out.event_timestamp), ms(row.event_timestamp));
+            for (const view of views) {
+              const tuple = JSON.stringify(
+                view.features.map((f) => out[`${view.spec.name}__${f}`] ?? null),
               );
+              const allowed = oracle(view, row, filterByCreatedTimestamp);
+              if (allowed.length > 1) ambiguous++;
+              if (!allowed.includes(tuple)) {
+                assert.fail(
+                  `row ${i} (${
+                    JSON.stringify(row)
+                  }), view ${view.spec.name}: got ${tuple}, expected one of ${allowed.join(" | ")}`,
+                );
+              }
+              if (allowed[0] !== JSON.stringify(view.features.map(() => null))) matched++;
             }
-            if (allowed[0] !== JSON.stringify(view.features.map(() => null))) matched++;
           }
+          // The data must exercise both outcomes.
+          assert.ok(matched > 2000, `matched ${matched}`);
+          assert.ok(ambiguous > 0, "no ties exercised");
+        } finally {
+          joinTuning.minParts = 1;
+          await Deno.remove(dir, { recursive: true });
         }
-        // The data must exercise both outcomes.
-        assert.ok(matched > 2000, `matched ${matched}`);
-        assert.ok(ambiguous > 0, "no ties exercised");
-      } finally {
-        await Deno.remove(dir, { recursive: true });
-      }
-    });
+      },
+    );
   }
 }
 
