@@ -18,6 +18,7 @@ import {
   type Vector,
   vectorFromArray,
 } from "apache-arrow";
+import { shortestFloat32 } from "../float32.ts";
 import { LarderError } from "../../registry/mod.ts";
 
 /** How to render values: `rows` for JavaScript objects, `json` for JSON/CSV text. */
@@ -37,16 +38,6 @@ function base64(bytes: Uint8Array): string {
     text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   }
   return btoa(text);
-}
-
-/** The shortest decimal that reads back as the same float32 (`0.1`, not `0.10000000149011612`). */
-function shortestFloat32(value: number): number {
-  if (!Number.isFinite(value)) return value;
-  for (let digits = 1; digits < 10; digits++) {
-    const candidate = Number(value.toPrecision(digits));
-    if (Math.fround(candidate) === value) return candidate;
-  }
-  return value;
 }
 
 /** A converter from one column's raw Arrow values to JavaScript values. */
