@@ -3,15 +3,12 @@ import { resolve } from "node:path";
 import {
   applyPlan,
   emptyDocument,
-  type EntitySpec,
-  type FileSourceSpec,
   LarderError,
   type Plan,
   planChanges,
   Registry,
   type RegistryBackend,
   type RegistryDocument,
-  type RepoContents,
 } from "../registry/mod.ts";
 import { type LarderConfig, loadConfig } from "./config.ts";
 import { definitionsFromModules, loadDefinitions } from "./definitions_loader.ts";
@@ -20,6 +17,8 @@ import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
 import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 import type { LoadedTransform } from "./on_demand.ts";
+import { transformsFor } from "./transforms.ts";
+import { validateSources } from "./source_validation.ts";
 import type {
   AnyFeatureRef,
   EntityColumnsOf,
@@ -188,7 +187,9 @@ export class FeatureStore {
     const { contents, files } = await this.definitions();
     const current = await this.registry.read({ fresh: true });
     const plan = await planChanges(current, contents);
-    if (!options.skipSourceValidation) await this.#validateSources(contents);
+    if (!options.skipSourceValidation && contents.featureView.size > 0) {
+      await validateSources(contents, await this.offlineStore(), this.repoDir);
+    }
     if (!plan.hasChanges) return { plan, files, written: false, version: current.version };
     const next = applyPlan(current, contents, plan);
     const written = await this.registry.commit(current, next);
@@ -422,47 +423,7 @@ export class FeatureStore {
       this.#loaded = undefined;
       throw err;
     });
-    const loaded = await this.#loaded;
-    const doc = await this.registry.read();
-    const out = new Map<string, LoadedTransform>();
-    for (const name of names) {
-      const stored = doc.objects.onDemandFeatureView[name]?.spec;
-      const def = loaded.found.find((d) =>
-        d.value.kind === "onDemandFeatureView" && d.value.name === name
-      )
-        ?.value as unknown as {
-          spec: { transformHash: string };
-          transform: LoadedTransform["transform"];
-        } | undefined;
-      if (!stored) {
-        throw new LarderError(
-          "NOT_FOUND",
-          `Cannot find on-demand feature view "${name}" in the registry`,
-        );
-      }
-      if (!def) {
-        throw new LarderError(
-          "DRIFT",
-          `On-demand feature view "${name}" is in the registry but not in the definitions loaded from "${this.repoDir}": deploy the definitions that were applied`,
-          { details: { view: name } },
-        );
-      }
-      if (def.spec.transformHash !== stored.transformHash) {
-        throw new LarderError(
-          "DRIFT",
-          `On-demand feature view "${name}": the loaded transform (sha256 ${
-            def.spec.transformHash.slice(0, 12)
-          }) differs from the registry's (sha256 ${
-            stored.transformHash.slice(0, 12)
-          }): run apply, or deploy the applied definitions`,
-          {
-            details: { view: name, loaded: def.spec.transformHash, registry: stored.transformHash },
-          },
-        );
-      }
-      out.set(name, { name, features: stored.features, transform: def.transform });
-    }
-    return out;
+    return transformsFor(await this.#loaded, await this.registry.read(), names, this.repoDir);
   }
 
   /** Releases the registry, the engines and the stores. */
@@ -472,41 +433,6 @@ export class FeatureStore {
     if (this.#ownsOnline && this.#online) await this.#online.close();
     this.#offline = undefined;
     this.#online = undefined;
-  }
-
-  async #validateSources(contents: RepoContents): Promise<void> {
-    const problems: string[] = [];
-    const views = [...contents.featureView.values()];
-    if (views.length === 0) return;
-    const offline = await this.offlineStore();
-    const { checkSourceCompatibility } = await import("./offline/mod.ts");
-    for (const view of views) {
-      let source = contents.dataSource.get(view.source);
-      if (source?.kind === "push") source = contents.dataSource.get(source.batchSource);
-      if (!source || source.kind !== "file") continue;
-      const entities = view.entities
-        .map((e) => contents.entity.get(e))
-        .filter((e): e is EntitySpec => e !== undefined);
-      try {
-        const columns = await offline.describeSource(source as FileSourceSpec, this.repoDir);
-        problems.push(
-          ...checkSourceCompatibility(view, source as FileSourceSpec, entities, columns),
-        );
-      } catch (err) {
-        if (err instanceof LarderError && err.code === "SOURCE_INVALID") problems.push(err.message);
-        else throw err;
-      }
-    }
-    if (problems.length > 0) {
-      throw new LarderError(
-        "SOURCE_INVALID",
-        (problems.length === 1
-          ? problems[0]!
-          : `Source validation found ${problems.length} problems:\n  ${problems.join("\n  ")}`) +
-          "\n(apply --skip-source-validation skips this check)",
-        { details: { problems } },
-      );
-    }
   }
 }
 
