@@ -66,7 +66,7 @@ export {
   type ApplyResult,
   type Columns,
   type EntityColumns,
-  type EntityInput,
+  type EntityInput as EntityTableInput,
   type EntityRows,
   FeatureStore,
   type FeatureStoreOptions,
