@@ -73,8 +73,6 @@ export interface ResolveOptions {
   readonly fullFeatureNames?: boolean | undefined;
   /** Which path asks: views must be `online` (or `offline`) to serve it. */
   readonly path: "online" | "offline";
-  /** Limit to these feature services (a server deployment subscribed to a subset). */
-  readonly allowedServices?: readonly string[] | undefined;
 }
 
 const REF = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$/;
@@ -124,29 +122,12 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string
         { details: { kind: "featureService", name: featureService } },
       );
     }
-    if (options.allowedServices && !options.allowedServices.includes(featureService)) {
-      throw new LarderError(
-        "FORBIDDEN",
-        `Feature service "${featureService}" is not served here: this deployment serves ${
-          quoted(options.allowedServices)
-        }`,
-        { details: { featureService } },
-      );
-    }
     pairs = service.projections.flatMap((p) =>
       p.features.map((f): [string, string] => [p.view, f])
     );
   } else {
     if (features!.length === 0) {
       throw new LarderError("INPUT_INVALID", 'Pass at least one feature in "features"');
-    }
-    if (options.allowedServices) {
-      throw new LarderError(
-        "FORBIDDEN",
-        `This deployment serves only feature services (${
-          quoted(options.allowedServices)
-        }): pass "featureService"`,
-      );
     }
     pairs = features!.map(parseFeatureRef);
   }

@@ -33,8 +33,6 @@ export interface OnlineDeps {
   readonly now?: () => Date;
   /** Loads on-demand transforms (from the definitions); needed only for on-demand views. */
   readonly transforms?: (names: readonly string[]) => Promise<ReadonlyMap<string, LoadedTransform>>;
-  /** Serve only these feature services (a deployment subscribed to a subset). */
-  readonly allowedServices?: readonly string[];
 }
 
 /** Entity values as columns: `{ driver_id: [1001, 1002] }`. */
@@ -170,7 +168,6 @@ export async function getOnlineFeatures(
     featureService: request.featureService,
     fullFeatureNames: request.fullFeatureNames,
     path: "online",
-    allowedServices: deps.allowedServices,
   });
   const views: ResolvedView[] = resolved.views.map((v) => ({
     ...v,
