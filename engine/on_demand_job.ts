@@ -6,7 +6,7 @@
 import { type RecordBatch, Table, type Vector, vectorFromArray } from "apache-arrow";
 import { arrowType, convert } from "./_arrow_columns.ts";
 import { type LoadedTransform, runTransform } from "./on_demand.ts";
-import { batchRows, type RetrievalJob, writeBatches } from "./offline/mod.ts";
+import { batchColumn, batchRows, type RetrievalJob, writeBatches } from "./offline/mod.ts";
 import type { BatchOptions } from "./offline/historical_query.ts";
 import type { ResolvedRequest } from "./resolve_features.ts";
 
@@ -54,8 +54,8 @@ export class OnDemandJob implements RetrievalJob {
 
   #transform(batch: RecordBatch): RecordBatch {
     const rows = batch.numRows;
-    const rowObjects = batchRows(batch);
-    const column = (name: string) => rowObjects.map((r) => r[name] ?? null);
+    const column = (name: string) =>
+      batchColumn(batch, name) ?? new Array<unknown>(rows).fill(null);
     const computed = new Map<string, Record<string, unknown[]>>();
     for (const od of this.#request.onDemand) {
       const inputs: Record<string, unknown[]> = {};

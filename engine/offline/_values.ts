@@ -110,6 +110,25 @@ export function batchRows(
   return rows;
 }
 
+/**
+ * One column of a batch as plain values, converted exactly as {@linkcode batchRows} converts
+ * them (so transforms see the same values whichever is used); `undefined` if there is no such
+ * column.
+ */
+export function batchColumn(
+  batch: RecordBatch | Table,
+  name: string,
+  style: ValueStyle = "rows",
+): unknown[] | undefined {
+  const index = batch.schema.fields.findIndex((f) => f.name === name);
+  if (index < 0) return undefined;
+  const vector = batch.getChildAt(index) as Vector;
+  const convert = converter(batch.schema.fields[index]!.type, style);
+  const out = new Array<unknown>(batch.numRows);
+  for (let r = 0; r < batch.numRows; r++) out[r] = convert(vector.get(r));
+  return out;
+}
+
 type Kind = "int" | "float" | "bigint" | "string" | "bool" | "date" | "bytes" | "list" | "null";
 
 function kindOf(value: unknown): Kind | undefined {

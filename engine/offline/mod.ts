@@ -47,4 +47,4 @@ export {
   type PullLatestOptions,
 } from "./pull_latest.ts";
 export { outputFormat, writeBatches } from "./_writers.ts";
-export { batchRows } from "./_values.ts";
+export { batchColumn, batchRows } from "./_values.ts";
