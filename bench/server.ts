@@ -1,14 +1,20 @@
 /**
- * `deno task bench server [--duration 10] [--connections 50] [--rows 1000]`: the feature
- * server under `wrk`.
+ * `deno task bench server [--duration 10] [--connections 50] [--rows 1000]
+ * [--store deno_kv|redis]`: the feature server under `wrk`.
  *
  * 1. Cold start: process start -> first 200 on `POST /get-online-features` (median of 5).
- * 2. `POST /get-online-features`, 1 and 10 entity rows x 2 feature views (Deno KV online
- *    store, auth none), `wrk -t1 -c50`, p50 / p99 / requests per second.
+ * 2. `POST /get-online-features`, 1 and 10 entity rows x 2 feature views (auth none),
+ *    `wrk -t1 -c50`, p50 / p99 / requests per second. The online store is Deno KV (a local
+ *    file, the default) or, with `--store redis`, Redis over HTTP: the Redis HTTP bridge (its
+ *    own process) in front of a throwaway `redis-server`, as `bench/_redis_stack.ts` starts them.
+ *    With Redis the server merges concurrent reads (`ReadBatcher`); the same two runs are then
+ *    repeated with that turned off (`--read-batching both|on|off`, default `both`).
  * 3. The ceiling, in the same run and the same way: a trivial Hono JSON endpoint
  *    (`GET /` -> `{"ok":true}`) in its own process. Prints Larder / ceiling.
  *
- * `bench/server.ts --ceiling-server --port N` is that trivial server (started by this script).
+ * `bench/server.ts --ceiling-server --port N` is that trivial server, and
+ * `bench/server.ts --feature-server --repo DIR --port N` the feature server as `server/main.ts`
+ * wires it but without read batching (both started by this script).
  *
  * @module
  */
@@ -16,6 +22,8 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { FeatureStore } from "../engine/mod.ts";
+import { createApp, depsFromFeatureStore } from "../server/mod.ts";
+import { startRedisStack } from "./_redis_stack.ts";
 
 const FEATURES = `
 import { entity, featureView, fileSource } from "larder";
@@ -176,18 +184,40 @@ function ceilingServer(port: number): void {
   Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, app.fetch);
 }
 
+/** The feature server as `server/main.ts` starts it, with read batching turned off. */
+async function featureServerWithoutBatching(repo: string, port: number): Promise<void> {
+  const store = await FeatureStore.open({ repo });
+  const wired = await depsFromFeatureStore(store, { readBatching: false });
+  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, createApp(wired.deps).fetch);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
       "ceiling-server": { type: "boolean" },
+      "feature-server": { type: "boolean" },
+      repo: { type: "string" },
       port: { type: "string" },
+      store: { type: "string", default: "deno_kv" },
+      "read-batching": { type: "string", default: "both" },
       duration: { type: "string", default: "10" },
       connections: { type: "string", default: "50" },
       rows: { type: "string", default: "1000" },
     },
   });
   if (values["ceiling-server"]) return ceilingServer(Number(values.port));
+  if (values["feature-server"]) {
+    return await featureServerWithoutBatching(values.repo!, Number(values.port));
+  }
+  if (values.store !== "deno_kv" && values.store !== "redis") {
+    throw new Error(`--store must be deno_kv or redis, got "${values.store}"`);
+  }
+  const redisStore = values.store === "redis";
+  const batching = redisStore
+    ? { both: [true, false], on: [true], off: [false] }[values["read-batching"]!]
+    : [true];
+  if (!batching) throw new Error("--read-batching must be both, on or off");
   const seconds = Number(values.duration);
   const connections = Number(values.connections);
   const drivers = Number(values.rows);
@@ -195,10 +225,16 @@ async function main(): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "larder-bench-server-" });
   const lua = join(dir, "bench.lua");
   await Deno.writeTextFile(lua, LUA);
-  await Deno.writeTextFile(join(dir, "larder.yaml"), "project: bench\n");
   await Deno.writeTextFile(join(dir, "features.ts"), FEATURES);
   const children: Deno.ChildProcess[] = [];
+  const stack = redisStore ? await startRedisStack("process") : undefined;
   try {
+    await Deno.writeTextFile(
+      join(dir, "larder.yaml"),
+      stack
+        ? `project: bench\nonline_store:\n  type: redis\n  url: ${stack.url}\n  token: ${stack.token}\n`
+        : "project: bench\n",
+    );
     const store = await FeatureStore.open({ repo: dir });
     await store.apply({ skipSourceValidation: true });
     await store.close();
@@ -279,15 +315,37 @@ async function main(): Promise<void> {
     await run(`${url}/get-online-features`, "POST", 1, 2);
     await run(`http://127.0.0.1:${ceilingPort}/`, "GET", 0, 2);
     const ceilingResult = await run(`http://127.0.0.1:${ceilingPort}/`, "GET", 0);
-    const one = await run(`${url}/get-online-features`, "POST", 1);
-    const ten = await run(`${url}/get-online-features`, "POST", 10);
+    const results: { label: string; one: WrkResult; ten: WrkResult }[] = [];
+    for (const batched of batching) {
+      let target = url;
+      if (!batched) {
+        // The same server without read batching, on its own port.
+        await stop(server);
+        children.splice(children.indexOf(server), 1);
+        const p = freePort();
+        target = `http://127.0.0.1:${p}`;
+        server = spawn([SELF, "--feature-server", "--repo", dir, "--port", String(p)]);
+        children.push(server);
+        await until200(
+          () => fetch(`${target}/get-online-features`, { method: "POST", body: body(1) }),
+          performance.now(),
+        );
+        await run(`${target}/get-online-features`, "POST", 1, 2);
+      }
+      const one = await run(`${target}/get-online-features`, "POST", 1);
+      const ten = await run(`${target}/get-online-features`, "POST", 10);
+      const label = redisStore ? (batched ? ", batched" : ", unbatched") : "";
+      results.push({ label, one, ten });
+    }
 
     const fmt = (name: string, r: WrkResult) =>
-      `${name.padEnd(46)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${
+      `${name.padEnd(58)} ${r.rps.toFixed(0).padStart(8)} req/s   p50 ${
         r.p50Ms.toFixed(2).padStart(6)
       } ms   p99 ${r.p99Ms.toFixed(2).padStart(6)} ms${r.errors ? `   errors ${r.errors}` : ""}`;
     console.log(
-      `wrk -t1 -c${connections} -d${seconds}s, ${Deno.build.os} ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`,
+      `wrk -t1 -c${connections} -d${seconds}s, ${Deno.build.os} ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, online store ${
+        redisStore ? "redis (bridge process + redis-server)" : "deno_kv"
+      }`,
     );
     console.log(
       `cold start (process start -> first 200 on /get-online-features): median ${
@@ -295,15 +353,18 @@ async function main(): Promise<void> {
       } ms (min ${colds[0]!.toFixed(0)}, max ${colds[4]!.toFixed(0)})`,
     );
     console.log(fmt("ceiling: Hono GET / -> {ok:true}", ceilingResult));
-    console.log(fmt("get-online-features, 1 row x 2 views (5 feat.)", one));
-    console.log(fmt("get-online-features, 10 rows x 2 views (5 feat.)", ten));
-    console.log(
-      `ratio to ceiling (req/s): 1 row ${
-        (one.rps / ceilingResult.rps * 100).toFixed(0)
-      }%, 10 rows ${(ten.rps / ceilingResult.rps * 100).toFixed(0)}%`,
-    );
+    for (const { label, one, ten } of results) {
+      console.log(fmt(`get-online-features, 1 row x 2 views (5 feat.)${label}`, one));
+      console.log(fmt(`get-online-features, 10 rows x 2 views (5 feat.)${label}`, ten));
+      console.log(
+        `ratio to ceiling (req/s)${label}: 1 row ${
+          (one.rps / ceilingResult.rps * 100).toFixed(0)
+        }%, 10 rows ${(ten.rps / ceilingResult.rps * 100).toFixed(0)}%`,
+      );
+    }
   } finally {
     await Promise.all(children.map(stop));
+    await stack?.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -29,6 +29,13 @@ export interface FeatureStoreDepsOptions {
   readonly clock?: () => Date;
   /** Where background failures (registry refresh) are reported. @default console.error */
   readonly logError?: (err: unknown) => void;
+  /**
+   * Merge concurrent requests' reads with a {@linkcode ReadBatcher} where a read of any number
+   * of keys is one round trip (Redis over HTTP); `false` sends each request's read alone
+   * (benchmarks compare the two).
+   * @default {true}
+   */
+  readonly readBatching?: boolean;
 }
 
 /** The dependencies, and what to release when the server stops. */
@@ -99,9 +106,10 @@ export async function depsFromFeatureStore(
     );
     // Where one read of any number of keys is one round trip (Redis over HTTP), concurrent
     // requests share round trips.
-    const serving: OnlineStore = online.capabilities.singleRoundTripRead
-      ? batchedReads(online)
-      : online;
+    const serving: OnlineStore =
+      online.capabilities.singleRoundTripRead && (options.readBatching ?? true)
+        ? batchedReads(online)
+        : online;
     const transforms = (names: readonly string[]) => store.onDemandTransforms(names);
     const materializeDeps = {
       registry: store.registry,

@@ -194,25 +194,36 @@ export async function getOnlineFeatures(
     return values;
   };
 
-  // Canonical keys per view and row; each distinct (view, key) is read once.
+  // Canonical keys per view and row; each distinct (view, key) is read once. Views with the
+  // same join keys share their rows' entity keys (computed once per row, not once per view).
   const readKeys: OnlineKey[] = [];
-  const readIndex = new Map<string, number>();
   const rowSlots = new Map<ResolvedView, Int32Array>();
+  const entityKeysBySignature = new Map<string, string[]>();
   for (const view of views) {
     const keyValues = view.joinKeys.map((key) => {
       if (!given.has(key.name)) throw missingKeyError(view, key, given.keys());
       return normalize(key);
     });
+    const signature = view.joinKeys.map((key) => `${key.name}\u0000${key.type}`).join("\u0001");
+    let keys = entityKeysBySignature.get(signature);
+    if (!keys) {
+      keys = new Array<string>(rowCount);
+      const typed = new Array<unknown>(view.joinKeys.length);
+      for (let r = 0; r < rowCount; r++) {
+        for (let k = 0; k < keyValues.length; k++) typed[k] = keyValues[k]![r];
+        keys[r] = entityKey(view.joinKeys, typed);
+      }
+      entityKeysBySignature.set(signature, keys);
+    }
+    // Views are distinct, so (view, key) pairs repeat only within a view.
+    const readIndex = new Map<string, number>();
     const slots = new Int32Array(rowCount);
-    const typed = new Array<unknown>(view.joinKeys.length);
     for (let r = 0; r < rowCount; r++) {
-      for (let k = 0; k < keyValues.length; k++) typed[k] = keyValues[k]![r];
-      const key = entityKey(view.joinKeys, typed);
-      const id = `${view.spec.name}\u0000${key}`;
-      let slot = readIndex.get(id);
+      const key = keys[r]!;
+      let slot = readIndex.get(key);
       if (slot === undefined) {
         slot = readKeys.length;
-        readIndex.set(id, slot);
+        readIndex.set(key, slot);
         readKeys.push({ view: view.spec.name, entityKey: key });
       }
       slots[r] = slot;
