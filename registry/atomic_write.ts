@@ -1,16 +1,29 @@
 /** Writes a file so that readers see either the old content or the new, never a part. */
 import { dirname } from "node:path";
 
-/** Writes `data` to a temporary file beside `path`, syncs it, then renames it over `path`. */
-export async function atomicWriteFile(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes `data` (text, bytes, or a stream of byte chunks) to a temporary file beside `path`,
+ * syncs it, then renames it over `path`. On failure the temporary file is removed and `path`
+ * is untouched.
+ */
+export async function atomicWriteFile(
+  path: string,
+  data: string | Uint8Array | AsyncIterable<Uint8Array>,
+): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
-      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      const chunks = typeof data === "string"
+        ? [new TextEncoder().encode(data)]
+        : data instanceof Uint8Array
+        ? [data]
+        : data;
+      for await (const chunk of chunks) {
+        let written = 0;
+        while (written < chunk.length) written += await file.write(chunk.subarray(written));
+      }
       await file.sync();
     } finally {
       file.close();

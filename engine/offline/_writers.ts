@@ -1,7 +1,7 @@
 /** Writing a stream of Arrow batches to a .parquet, .csv or .json file, atomically. */
-import { dirname, extname } from "node:path";
+import { extname } from "node:path";
 import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
-import { LarderError } from "../../registry/mod.ts";
+import { atomicWriteFile, LarderError } from "../../registry/mod.ts";
 import { encodeParquet, encodeParquetStream } from "./parquet.ts";
 import { batchRows } from "./_values.ts";
 
@@ -101,27 +101,12 @@ export async function writeBatches(
   batches: AsyncIterable<RecordBatch>,
 ): Promise<{ rows: number }> {
   const format = outputFormat(path);
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   const counter = { rows: 0 };
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      const chunks = format === "parquet"
-        ? encodeParquetBatches(batches, counter)
-        : encodeText(batches, format, counter);
-      for await (const chunk of chunks) {
-        let written = 0;
-        while (written < chunk.length) written += await file.write(chunk.subarray(written));
-      }
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw err;
-  }
+  await atomicWriteFile(
+    path,
+    format === "parquet"
+      ? encodeParquetBatches(batches, counter)
+      : encodeText(batches, format, counter),
+  );
   return counter;
 }
