@@ -1,6 +1,11 @@
 /** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
 import { z } from "zod";
-import { formatIssues, LarderError, type RegistryDocument } from "../registry/mod.ts";
+import {
+  formatIssues,
+  LarderError,
+  type RegistryDocument,
+  viewBatchSource,
+} from "../registry/mod.ts";
 import type { LoadedTransform } from "./on_demand.ts";
 import { OnDemandJob } from "./on_demand_job.ts";
 import type {
@@ -10,7 +15,6 @@ import type {
   ViewRequest,
 } from "./offline/historical_query.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
-import { viewBatchSource } from "./online/view_source.ts";
 import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */

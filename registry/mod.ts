@@ -114,3 +114,4 @@ export {
   type Transform,
   transformHash,
 } from "./definitions/on_demand_feature_view.ts";
+export { viewBatchSource } from "./view_source.ts";

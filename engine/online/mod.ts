@@ -72,7 +72,7 @@ export {
   type ViewColumns,
   type ViewShape,
 } from "./to_online_rows.ts";
-export { viewBatchSource } from "./view_source.ts";
+export { viewBatchSource } from "../../registry/mod.ts";
 export {
   documentOf,
   type EntityColumns,

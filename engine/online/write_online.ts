@@ -4,12 +4,12 @@ import {
   LarderError,
   type Registry,
   type RegistryDocument,
+  viewBatchSource,
 } from "../../registry/mod.ts";
 import { viewJoinKeys } from "./entity_key.ts";
 import { documentOf, type EntityColumns, type EntityRows } from "./get_online_features.ts";
 import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
-import { viewBatchSource } from "./view_source.ts";
 import {
   loadWriteTimeViews,
   type OnDemandWriteResult,

@@ -1,10 +1,7 @@
 /** Where a feature view's rows come from offline: its file source, or its push source's batch source. */
-import {
-  type FeatureViewSpec,
-  type FileSourceSpec,
-  LarderError,
-  type RegistryDocument,
-} from "../../registry/mod.ts";
+import type { RegistryDocument } from "./document.ts";
+import { LarderError } from "./errors.ts";
+import type { FeatureViewSpec, FileSourceSpec } from "./specs.ts";
 
 /**
  * The file source holding a view's rows: the view's source, or for a push source its batch
