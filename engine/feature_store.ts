@@ -277,7 +277,7 @@ export class FeatureStore {
     return await getOnlineFeatures({
       registry: this.registry,
       online: await this.onlineStore(),
-      transforms: (names) => this.onDemandTransforms(names),
+      transforms: (names, doc) => this.onDemandTransforms(names, doc),
     }, {
       ...request,
       ...(service !== undefined
@@ -298,7 +298,7 @@ export class FeatureStore {
       {
         registry: this.registry,
         online: await this.onlineStore(),
-        transforms: (names) => this.onDemandTransforms(names),
+        transforms: (names, doc) => this.onDemandTransforms(names, doc),
       },
       view,
       data,
@@ -340,7 +340,7 @@ export class FeatureStore {
       const online = await this.onlineStore();
       for (const view of views) {
         const r = await writeOnline(
-          { registry: doc, online, transforms: (names) => this.onDemandTransforms(names) },
+          { registry: doc, online, transforms: (names, d) => this.onDemandTransforms(names, d) },
           view.name,
           data,
         );
@@ -384,7 +384,7 @@ export class FeatureStore {
       online: await this.onlineStore(),
       offline: () => this.offlineStore(),
       repoDir: this.repoDir,
-      transforms: (names) => this.onDemandTransforms(names),
+      transforms: (names, doc) => this.onDemandTransforms(names, doc),
     };
   }
 
@@ -409,7 +409,7 @@ export class FeatureStore {
       repoDir: this.repoDir,
       document: await this.registry.read(),
       offline: await this.offlineStore(),
-      transforms: (names) => this.onDemandTransforms(names),
+      transforms: (names, doc) => this.onDemandTransforms(names, doc),
     }, options);
   }
 
@@ -418,12 +418,16 @@ export class FeatureStore {
    * Throws `DRIFT` when a transform differs from what the registry recorded at apply time,
    * rather than computing something the registry does not describe.
    */
-  async onDemandTransforms(names: readonly string[]): Promise<Map<string, LoadedTransform>> {
+  async onDemandTransforms(
+    names: readonly string[],
+    doc?: RegistryDocument,
+  ): Promise<Map<string, LoadedTransform>> {
     this.#loaded ??= this.definitions().catch((err) => {
       this.#loaded = undefined;
       throw err;
     });
-    return transformsFor(await this.#loaded, await this.registry.read(), names, this.repoDir);
+    const loaded = await this.#loaded;
+    return transformsFor(loaded, doc ?? await this.registry.read(), names, this.repoDir);
   }
 
   /** Releases the registry, the engines and the stores. */

@@ -6,7 +6,7 @@ import {
   type RegistryDocument,
   viewBatchSource,
 } from "../registry/mod.ts";
-import type { LoadedTransform } from "./on_demand.ts";
+import type { TransformLoader } from "./on_demand.ts";
 import { OnDemandJob } from "./on_demand_job.ts";
 import type {
   EntityInput,
@@ -65,7 +65,7 @@ export interface HistoricalDeps {
   readonly document: RegistryDocument;
   readonly offline: OfflineStore;
   /** Loads the transforms of on-demand views from the definitions (checked against the registry). */
-  readonly transforms: (names: readonly string[]) => Promise<ReadonlyMap<string, LoadedTransform>>;
+  readonly transforms: TransformLoader;
 }
 
 /** Resolves, validates and starts a historical retrieval; see `FeatureStore.getHistoricalFeatures`. */
@@ -135,6 +135,9 @@ export async function historicalFeatures(
       { details: { missing: missing.map((f) => f.name) } },
     );
   }
-  const transforms = await deps.transforms(request.onDemand.map((od) => od.spec.name));
+  const transforms = await deps.transforms(
+    request.onDemand.map((od) => od.spec.name),
+    deps.document,
+  );
   return new OnDemandJob(job, request, transforms);
 }

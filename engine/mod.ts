@@ -77,3 +77,4 @@ export type {
   WriteOnlineResult,
 } from "./online/mod.ts";
 export type { MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
+export type { TransformLoader } from "./on_demand.ts";

@@ -2,7 +2,13 @@
  * Runs on-demand transforms over a batch of columns: the one code path that online and
  * historical retrieval share, so both give the same values, nulls included.
  */
-import { elementType, LarderError, type ScalarType, type ValueType } from "../registry/mod.ts";
+import {
+  elementType,
+  LarderError,
+  type RegistryDocument,
+  type ScalarType,
+  type ValueType,
+} from "../registry/mod.ts";
 
 /** What a transform needs at run time. */
 export interface LoadedTransform {
@@ -13,6 +19,15 @@ export interface LoadedTransform {
     columns: Record<string, readonly unknown[]>,
   ) => Record<string, readonly unknown[]>;
 }
+
+/**
+ * Loads the transforms of on-demand views by name, checked against `doc` — the registry
+ * document the caller resolved its request with, so loading never waits for a registry read.
+ */
+export type TransformLoader = (
+  names: readonly string[],
+  doc: RegistryDocument,
+) => Promise<ReadonlyMap<string, LoadedTransform>>;
 
 const INT_RANGE: Partial<Record<ScalarType, [number, number]>> = {
   int32: [-2147483648, 2147483647],

@@ -11,6 +11,7 @@ import {
   loadMaterialize,
   type OnlineStore,
   pushOffline,
+  type TransformLoader,
   writeOnline,
 } from "../engine/mod.ts";
 import { type AuthVerifier, createVerifier } from "./auth/mod.ts";
@@ -110,7 +111,7 @@ export async function depsFromFeatureStore(
       online.capabilities.singleRoundTripRead && (options.readBatching ?? true)
         ? batchedReads(online)
         : online;
-    const transforms = (names: readonly string[]) => store.onDemandTransforms(names);
+    const transforms: TransformLoader = (names, doc) => store.onDemandTransforms(names, doc);
     const materializeDeps = {
       registry: store.registry,
       online,

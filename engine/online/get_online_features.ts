@@ -1,6 +1,6 @@
 /** `getOnlineFeatures`: the latest feature values of entity rows, from the online store. */
 import { LarderError, type Registry, type RegistryDocument } from "../../registry/mod.ts";
-import { type LoadedTransform, runTransform } from "../on_demand.ts";
+import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
 import {
   type FeatureReference,
   type ResolvedFeature,
@@ -32,7 +32,7 @@ export interface OnlineDeps {
    */
   readonly now?: () => Date;
   /** Loads on-demand transforms (from the definitions); needed only for on-demand views. */
-  readonly transforms?: (names: readonly string[]) => Promise<ReadonlyMap<string, LoadedTransform>>;
+  readonly transforms?: TransformLoader;
 }
 
 /** Entity values as columns: `{ driver_id: [1001, 1002] }`. */
@@ -127,6 +127,7 @@ function missingKeyError(view: ResolvedView, key: JoinKey, given: Iterable<strin
 async function loadTransforms(
   deps: OnlineDeps,
   names: readonly string[],
+  doc: RegistryDocument,
 ): Promise<ReadonlyMap<string, LoadedTransform>> {
   if (!deps.transforms) {
     throw new LarderError(
@@ -136,7 +137,7 @@ async function loadTransforms(
       } need the repo's definitions to run; this caller has none loaded`,
     );
   }
-  return await deps.transforms(names);
+  return await deps.transforms(names, doc);
 }
 
 /**
@@ -272,7 +273,7 @@ export async function getOnlineFeatures(
     requestData.set(field.name, values);
   }
   const transforms = resolved.onDemand.length > 0
-    ? await loadTransforms(deps, resolved.onDemand.map((od) => od.spec.name))
+    ? await loadTransforms(deps, resolved.onDemand.map((od) => od.spec.name), doc)
     : new Map<string, LoadedTransform>();
 
   const records = rowCount === 0 ? [] : await deps.online.read(readKeys);

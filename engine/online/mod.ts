@@ -88,11 +88,11 @@ export {
   type OnlineFeaturesJson,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
+export type { TransformLoader } from "../on_demand.ts";
 export { writeOnline, type WriteOnlineDeps, type WriteOnlineResult } from "./write_online.ts";
 export {
   loadWriteTimeViews,
   type OnDemandWriteResult,
-  type TransformLoader,
   writeTimeRows,
   type WriteTimeView,
 } from "./write_time_rows.ts";

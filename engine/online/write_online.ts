@@ -10,12 +10,8 @@ import { viewJoinKeys } from "./entity_key.ts";
 import { documentOf, type EntityColumns, type EntityRows } from "./get_online_features.ts";
 import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
-import {
-  loadWriteTimeViews,
-  type OnDemandWriteResult,
-  type TransformLoader,
-  writeTimeRows,
-} from "./write_time_rows.ts";
+import { loadWriteTimeViews, type OnDemandWriteResult, writeTimeRows } from "./write_time_rows.ts";
+import type { TransformLoader } from "../on_demand.ts";
 
 /** What {@linkcode writeOnline} needs. */
 export interface WriteOnlineDeps {

@@ -9,15 +9,10 @@ import {
   type OnDemandFeatureViewSpec,
   type RegistryDocument,
 } from "../../registry/mod.ts";
-import { type LoadedTransform, runTransform } from "../on_demand.ts";
+import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
 import { writeTimeSource, writeTimeViews } from "../write_time_views.ts";
 import type { OnlineRow, OnlineWriteResult, StoredValue } from "./online_store.ts";
 import { coerceValue, decodeValue, describeValue, encodeValue, INVALID } from "./value_codec.ts";
-
-/** Loads on-demand transforms by view name (`FeatureStore.onDemandTransforms`). */
-export type TransformLoader = (
-  names: readonly string[],
-) => Promise<ReadonlyMap<string, LoadedTransform>>;
 
 /** A write-time on-demand view, ready to run on rows of its source view. */
 export interface WriteTimeView {
@@ -59,7 +54,7 @@ export async function loadWriteTimeViews(
       { details: { view: view.name, onDemand: names } },
     );
   }
-  const loaded = await transforms(names);
+  const loaded = await transforms(names, doc);
   return specs.map((spec) => {
     const { features } = writeTimeSource(doc, spec);
     const inputs = features.map((name) => {
