@@ -1,14 +1,17 @@
 /** The registry document: every object of one project, versioned for compare-and-set. */
 import { z } from "zod";
+import { LarderError } from "./errors.ts";
 import { NameSchema } from "./names.ts";
 import {
   DataSourceSpecSchema,
   EntitySpecSchema,
   FeatureServiceSpecSchema,
   FeatureViewSpecSchema,
+  KIND_LABEL,
   type ObjectKind,
   OnDemandFeatureViewSpecSchema,
   PermissionSpecSchema,
+  type SpecOf,
 } from "./specs.ts";
 
 /** When an object was created and last changed, and the hash of its spec. */
@@ -56,6 +59,30 @@ export type RegistryDocument = z.infer<typeof RegistryDocumentSchema>;
 
 /** A stored object of one kind. */
 export type StoredObject<K extends ObjectKind> = RegistryDocument["objects"][K][string];
+
+/**
+ * The stored object `name` of `kind`; throws `NOT_FOUND` naming what the document has instead.
+ */
+export function objectOf<K extends ObjectKind>(
+  doc: RegistryDocument,
+  kind: K,
+  name: string,
+): { spec: SpecOf[K]; meta: ObjectMeta } {
+  const objects = doc.objects[kind] as unknown as Record<
+    string,
+    { spec: SpecOf[K]; meta: ObjectMeta }
+  >;
+  const found = objects[name];
+  if (found) return found;
+  const have = Object.keys(objects).sort().map((n) => `"${n}"`);
+  throw new LarderError(
+    "NOT_FOUND",
+    `Cannot find ${KIND_LABEL[kind].toLowerCase()} "${name}": the registry has ${
+      have.length === 0 ? "none" : have.join(", ")
+    }`,
+    { details: { kind, name } },
+  );
+}
 
 /** A document with no objects, at version 0. */
 export function emptyDocument(project: string): RegistryDocument {

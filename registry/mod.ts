@@ -95,6 +95,7 @@ export {
   FORMAT_VERSION,
   type Interval,
   type ObjectMeta,
+  objectOf,
   type RegistryDocument,
   RegistryDocumentSchema,
   type StoredObject,

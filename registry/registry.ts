@@ -1,10 +1,15 @@
 /** Reads and writes the registry document through a backend, with a read cache. */
 import type { RegistryBackend } from "./backend.ts";
-import { emptyDocument, type RegistryDocument, RegistryDocumentSchema } from "./document.ts";
+import {
+  emptyDocument,
+  type ObjectMeta,
+  objectOf,
+  type RegistryDocument,
+  RegistryDocumentSchema,
+} from "./document.ts";
 import { LarderError } from "./errors.ts";
 import { formatIssues } from "./_zod.ts";
-import { KIND_LABEL, type ObjectKind, type SpecOf } from "./specs.ts";
-import type { ObjectMeta } from "./document.ts";
+import type { ObjectKind, SpecOf } from "./specs.ts";
 
 /** A stored object with its metadata. */
 export interface RegistryObject<K extends ObjectKind> {
@@ -106,18 +111,8 @@ export class Registry {
 
   /** One object; throws `NOT_FOUND` naming what the registry has instead. */
   async get<K extends ObjectKind>(kind: K, name: string): Promise<RegistryObject<K>> {
-    const doc = await this.read();
-    const objects = doc.objects[kind] as Record<string, { spec: SpecOf[K]; meta: ObjectMeta }>;
-    const found = objects[name];
-    if (found) return { kind, name, ...found };
-    const have = Object.keys(objects).sort().map((n) => `"${n}"`);
-    throw new LarderError(
-      "NOT_FOUND",
-      `Cannot find ${KIND_LABEL[kind].toLowerCase()} "${name}": the registry has ${
-        have.length === 0 ? "none" : have.join(", ")
-      }`,
-      { details: { kind, name } },
-    );
+    const found = objectOf(await this.read(), kind, name);
+    return { kind, name, ...found };
   }
 
   /** Entities, sorted by name. */

@@ -9,6 +9,7 @@ import {
   type Interval,
   isLarderError,
   LarderError,
+  objectOf,
   type Registry,
   type RegistryDocument,
 } from "../../registry/mod.ts";
@@ -148,17 +149,7 @@ function selectViews(
   }
   const unique = [...new Set(names)];
   return unique.map((name) => {
-    const spec = all[name]?.spec;
-    if (!spec) {
-      const have = Object.keys(all).sort().map((n) => `"${n}"`);
-      throw new LarderError(
-        "NOT_FOUND",
-        `Cannot find feature view "${name}": the registry has ${
-          have.length === 0 ? "none" : have.join(", ")
-        }`,
-        { details: { kind: "featureView", name } },
-      );
-    }
+    const { spec } = objectOf(doc, "featureView", name);
     if (!spec.online) {
       throw new LarderError(
         "INPUT_INVALID",

@@ -2,6 +2,7 @@
 import {
   type FeatureViewSpec,
   LarderError,
+  objectOf,
   type Registry,
   type RegistryDocument,
   viewBatchSource,
@@ -37,18 +38,7 @@ export interface WriteOnlineResult extends OnlineWriteResult {
 const CHUNK_ROWS = 10_000;
 
 function viewOf(doc: RegistryDocument, name: string): FeatureViewSpec {
-  const spec = doc.objects.featureView[name]?.spec;
-  if (!spec) {
-    const have = Object.keys(doc.objects.featureView).sort().map((n) => `"${n}"`);
-    throw new LarderError(
-      "NOT_FOUND",
-      `Cannot find feature view "${name}": the registry has ${
-        have.length === 0 ? "none" : have.join(", ")
-      }`,
-      { details: { kind: "featureView", name } },
-    );
-  }
-  return spec;
+  return objectOf(doc, "featureView", name).spec;
 }
 
 function asColumns(data: EntityColumns | EntityRows): EntityColumns {
