@@ -27,6 +27,7 @@ import {
   type ValueType,
 } from "../registry/mod.ts";
 import { startRedisStack } from "./_redis_stack.ts";
+import { prng } from "../tests/support/prng.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -41,17 +42,6 @@ const FEATURES = Number(flags.features);
 const BATCH_ROWS = Number(flags["batch-rows"]);
 const BRIDGE = flags.bridge === "inprocess" ? "inprocess" : "process";
 const END = Date.UTC(2024, 0, 2);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
