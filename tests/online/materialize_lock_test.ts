@@ -6,15 +6,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore, LarderError, writeTable } from "../../engine/mod.ts";
-import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
-import { startBridge } from "../../server/redis_http/bridge.ts";
-import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
+import type { OnlineStore } from "../../engine/online/mod.ts";
+import { type OnlineBackend, testEachOnlineBackend } from "../support/online_backends.ts";
 import { tempRepo } from "../support/repo.ts";
 
 const VIEW = "driver_hourly_stats";
 
 async function lockedRuns(
-  options: { yaml: string; client: (repoDir: string) => Promise<OnlineStore> },
+  options: OnlineBackend,
 ): Promise<void> {
   const repo = await tempRepo({ "larder.yaml": `project: test_project\n${options.yaml}` });
   let store: FeatureStore | undefined;
@@ -81,33 +80,8 @@ async function lockedRuns(
   }
 }
 
-Deno.test("FeatureStore.materialize() fails with CONFLICT while another run holds the view (Deno KV)", async () => {
-  await lockedRuns({
-    yaml: "",
-    client: (repoDir) =>
-      DenoKvOnlineStore.open({ project: "test_project", path: join(repoDir, "data/online.kv") }),
-  });
-});
-
-const TOKEN = "materialize-lock-token";
-
-Deno.test({
-  name: "FeatureStore.materialize() fails with CONFLICT while another run holds the view (Redis)",
-  ignore: skipWithoutRedis("tests/online/materialize_lock_test.ts"),
-  fn: async () => {
-    const redis = await startRedisServer();
-    const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: TOKEN });
-    try {
-      await lockedRuns({
-        yaml: `online_store:\n  type: redis\n  url: ${bridge.url}\n  token: ${TOKEN}\n`,
-        client: () =>
-          Promise.resolve(
-            new RedisOnlineStore({ project: "test_project", url: bridge.url, token: TOKEN }),
-          ),
-      });
-    } finally {
-      await bridge.close();
-      await redis.stop();
-    }
-  },
-});
+testEachOnlineBackend(
+  "FeatureStore.materialize() fails with CONFLICT while another run holds the view",
+  "tests/online/materialize_lock_test.ts",
+  lockedRuns,
+);

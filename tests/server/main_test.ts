@@ -6,9 +6,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
-import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
-import { startBridge } from "../../server/redis_http/bridge.ts";
-import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
+import type { OnlineStore } from "../../engine/online/mod.ts";
+import { type OnlineBackend, testEachOnlineBackend } from "../support/online_backends.ts";
 import { tempRepo } from "../support/repo.ts";
 import { SERVER_FEATURES, statsRows, writeStatsData } from "./_harness.ts";
 
@@ -99,14 +98,8 @@ Deno.test("serve: bad flags print one line and exit 1", async () => {
 });
 
 /** An online store backend for the server processes, and a client of it for the test. */
-interface Backend {
-  /** Lines for `larder.yaml`. */
-  readonly yaml: string;
-  /** Another client of the same online store (as a third process would have). */
-  client(repoDir: string): Promise<OnlineStore>;
-}
 
-async function twoServers(backend: Backend): Promise<void> {
+async function twoServers(backend: OnlineBackend): Promise<void> {
   const repo = await tempRepo({
     "larder.yaml": `project: test_project\n${backend.yaml}`,
     "features.ts": SERVER_FEATURES,
@@ -196,33 +189,8 @@ async function twoServers(backend: Backend): Promise<void> {
   }
 }
 
-Deno.test("two server processes share the online store and the materialization locks (Deno KV)", async () => {
-  await twoServers({
-    yaml: "",
-    client: (repoDir) =>
-      DenoKvOnlineStore.open({ project: "test_project", path: join(repoDir, "data/online.kv") }),
-  });
-});
-
-const TOKEN = "two-servers-token";
-
-Deno.test({
-  name: "two server processes share the online store and the materialization locks (Redis)",
-  ignore: skipWithoutRedis("tests/server/main_test.ts"),
-  fn: async () => {
-    const redis = await startRedisServer();
-    const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: TOKEN });
-    try {
-      await twoServers({
-        yaml: `online_store:\n  type: redis\n  url: ${bridge.url}\n  token: ${TOKEN}\n`,
-        client: () =>
-          Promise.resolve(
-            new RedisOnlineStore({ project: "test_project", url: bridge.url, token: TOKEN }),
-          ),
-      });
-    } finally {
-      await bridge.close();
-      await redis.stop();
-    }
-  },
-});
+testEachOnlineBackend(
+  "two server processes share the online store and the materialization locks",
+  "tests/server/main_test.ts",
+  twoServers,
+);

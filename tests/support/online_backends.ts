@@ -1,0 +1,52 @@
+/**
+ * Runs one test against every online store backend: the embedded Deno KV file, and Redis over
+ * HTTP through the real bridge in front of a real `redis-server` (skipped loudly without it).
+ */
+import { join } from "node:path";
+import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
+import { startBridge } from "../../server/redis_http/bridge.ts";
+import { skipWithoutRedis, startRedisServer } from "./redis_server.ts";
+
+/** A backend as a feature repo configures it. */
+export interface OnlineBackend {
+  /** Lines for `larder.yaml` (after `project: test_project`). */
+  readonly yaml: string;
+  /** Another client of the same store, as a separate process would have. */
+  client(repoDir: string): Promise<OnlineStore>;
+}
+
+const TOKEN = "online-backends-token";
+
+/** Registers `${name} (Deno KV)` and `${name} (Redis)`; the repo's project must be `test_project`. */
+export function testEachOnlineBackend(
+  name: string,
+  file: string,
+  fn: (backend: OnlineBackend) => Promise<void>,
+): void {
+  Deno.test(`${name} (Deno KV)`, () =>
+    fn({
+      yaml: "",
+      client: (repoDir) =>
+        DenoKvOnlineStore.open({ project: "test_project", path: join(repoDir, "data/online.kv") }),
+    }));
+  Deno.test({
+    name: `${name} (Redis)`,
+    ignore: skipWithoutRedis(file),
+    fn: async () => {
+      const redis = await startRedisServer();
+      const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: TOKEN });
+      try {
+        await fn({
+          yaml: `online_store:\n  type: redis\n  url: ${bridge.url}\n  token: ${TOKEN}\n`,
+          client: () =>
+            Promise.resolve(
+              new RedisOnlineStore({ project: "test_project", url: bridge.url, token: TOKEN }),
+            ),
+        });
+      } finally {
+        await bridge.close();
+        await redis.stop();
+      }
+    },
+  });
+}
