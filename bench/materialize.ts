@@ -20,7 +20,6 @@ import {
 } from "../engine/online/mod.ts";
 import { writeTable } from "../engine/table_writer.ts";
 import {
-  emptyDocument,
   FileRegistryBackend,
   type FileSourceSpec,
   Registry,
@@ -28,6 +27,7 @@ import {
 } from "../registry/mod.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 import { prng } from "../tests/support/prng.ts";
+import { addFloatView, benchDocument } from "./_bench_registry.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -108,38 +108,8 @@ try {
   for (const name of featureNames) schema[name] = "float64";
   await writeTable(join(dir, "data", "source.parquet"), columns, schema);
 
-  const doc = emptyDocument("bench");
-  const meta = { createdAt: "", updatedAt: "", hash: "" };
-  const common = { description: "", tags: {}, owner: "" };
-  doc.objects.entity.driver = {
-    spec: { ...common, name: "driver", joinKeys: ["driver_id"], valueType: "int64" },
-    meta,
-  };
-  doc.objects.dataSource.source = {
-    spec: {
-      ...common,
-      name: "source",
-      kind: "file",
-      path: "data/source.parquet",
-      format: "parquet",
-      timestampField: "event_timestamp",
-      fieldMapping: {},
-    },
-    meta,
-  };
-  doc.objects.featureView.stats = {
-    spec: {
-      ...common,
-      name: "stats",
-      entities: ["driver"],
-      ttlSeconds: 0,
-      features: featureNames.map((name) => ({ name, type: "float64" as const })),
-      source: "source",
-      online: true,
-      offline: true,
-    },
-    meta,
-  };
+  const doc = benchDocument();
+  addFloatView(doc, "stats", featureNames);
   const registry = new Registry(new FileRegistryBackend(join(dir, "registry.json")), {
     project: "bench",
   });
@@ -149,7 +119,7 @@ try {
   const window = { start: new Date(END - 86_400_000), end: new Date(END), batchRows: BATCH_ROWS };
 
   // DuckDB-WASM starts in about a second: not part of any measurement.
-  await offline.describeSource(doc.objects.dataSource.source.spec as FileSourceSpec, dir);
+  await offline.describeSource(doc.objects.dataSource.source!.spec as FileSourceSpec, dir);
 
   // 0. Read + encode only: the client side's own ceiling.
   let t0 = performance.now();

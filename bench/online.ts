@@ -26,12 +26,9 @@ import {
   writeOnline,
 } from "../engine/online/mod.ts";
 import type { LoadedTransform } from "../engine/on_demand.ts";
-import {
-  emptyDocument,
-  type OnDemandFeatureViewSpec,
-  type RegistryDocument,
-} from "../registry/mod.ts";
+import { type OnDemandFeatureViewSpec, type RegistryDocument } from "../registry/mod.ts";
 import { startRedisStack } from "./_redis_stack.ts";
+import { addFloatView, addOnDemand, addRequestSource, benchDocument } from "./_bench_registry.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -53,54 +50,15 @@ const FEATURES_PER_VIEW = 5;
 const VIEWS = 10;
 
 function document(): RegistryDocument {
-  const doc = emptyDocument("bench");
-  const meta = { createdAt: "", updatedAt: "", hash: "" };
-  const common = { description: "", tags: {}, owner: "" };
-  doc.objects.entity.driver = {
-    spec: { ...common, name: "driver", joinKeys: ["driver_id"], valueType: "int64" },
-    meta,
-  };
-  doc.objects.dataSource.source = {
-    spec: {
-      ...common,
-      name: "source",
-      kind: "file",
-      path: "data/source.parquet",
-      format: "parquet",
-      timestampField: "event_timestamp",
-      fieldMapping: {},
-    },
-    meta,
-  };
-  doc.objects.dataSource.req = {
-    spec: {
-      ...common,
-      name: "req",
-      kind: "request",
-      schema: [{ name: "amount", type: "float64" }],
-    },
-    meta,
-  };
-  for (const od of [ON_DEMAND_COMPUTED, ON_DEMAND_STORED]) {
-    doc.objects.onDemandFeatureView[od.name] = { spec: od, meta };
-  }
+  const doc = benchDocument();
+  addRequestSource(doc, "req", ["amount"]);
+  for (const od of [ON_DEMAND_COMPUTED, ON_DEMAND_STORED]) addOnDemand(doc, od);
   for (let v = 0; v < VIEWS; v++) {
-    doc.objects.featureView[`view_${v}`] = {
-      spec: {
-        ...common,
-        name: `view_${v}`,
-        entities: ["driver"],
-        ttlSeconds: 0,
-        features: Array.from({ length: FEATURES_PER_VIEW }, (_, f) => ({
-          name: `v${v}_f${f}`,
-          type: "float64" as const,
-        })),
-        source: "source",
-        online: true,
-        offline: true,
-      },
-      meta,
-    };
+    addFloatView(
+      doc,
+      `view_${v}`,
+      Array.from({ length: FEATURES_PER_VIEW }, (_, f) => `v${v}_f${f}`),
+    );
   }
   return doc;
 }
