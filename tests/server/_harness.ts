@@ -48,6 +48,20 @@ export const activity = featureService({ name: "driver_activity", features: [sta
 export const ratings = featureService({ name: "driver_ratings", features: [trips] });
 `;
 
+/** SERVER_FEATURES plus an on-demand view "scaled" (x = conv_rate × the request field k). */
+export const SERVER_FEATURES_ON_DEMAND = SERVER_FEATURES.replace(
+  'import { entity, featureService, featureView, fileSource, pushSource } from "larder";',
+  'import { entity, featureService, featureView, fileSource, onDemandFeatureView, pushSource, requestSource } from "larder";',
+) + `
+export const req = requestSource({ name: "req", schema: { k: "float64" } });
+export const scaled = onDemandFeatureView({
+  name: "scaled",
+  sources: [stats, req],
+  schema: { x: "float64" },
+  transform: (c) => ({ x: c.conv_rate.map((v, i) => (v === null || c.k[i] == null ? null : v * c.k[i]!)) }),
+});
+`;
+
 /** Rows of the stats source: drivers 1001..1000+n, hourly, in 2024-01-01. */
 export async function writeStatsData(repoDir: string, drivers = 3): Promise<void> {
   const ids: number[] = [];

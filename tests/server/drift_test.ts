@@ -1,18 +1,5 @@
 import assert from "node:assert/strict";
-import { SERVER_FEATURES, startServer } from "./_harness.ts";
-
-const WITH_ON_DEMAND = SERVER_FEATURES.replace(
-  'import { entity, featureService, featureView, fileSource, pushSource } from "larder";',
-  'import { entity, featureService, featureView, fileSource, onDemandFeatureView, pushSource, requestSource } from "larder";',
-) + `
-export const req = requestSource({ name: "req", schema: { k: "float64" } });
-export const scored = onDemandFeatureView({
-  name: "scored",
-  sources: [stats, req],
-  schema: { x: "float64" },
-  transform: (c) => ({ x: c.conv_rate.map((v, i) => (v === null || c.k[i] == null ? null : v * c.k[i]!)) }),
-});
-`;
+import { SERVER_FEATURES_ON_DEMAND as WITH_ON_DEMAND, startServer } from "./_harness.ts";
 
 Deno.test("server refuses an on-demand view whose loaded transform differs from the registry, and keeps serving others", async () => {
   const server = await startServer({ features: WITH_ON_DEMAND });
@@ -34,13 +21,13 @@ Deno.test("server refuses an on-demand view whose loaded transform differs from 
       WITH_ON_DEMAND.replace("v * c.k[i]!", "v * c.k[i]! * 2"),
     );
     const drifted = await server.request("POST", "/get-online-features", {
-      body: { features: ["scored:x"], entities: { driver_id: [1001], k: [2] } },
+      body: { features: ["scaled:x"], entities: { driver_id: [1001], k: [2] } },
     });
     assert.equal(drifted.status, 503);
     assert.equal(drifted.json.error.code, "DRIFT");
     assert.match(
       drifted.json.error.message,
-      /^On-demand feature view "scored": the loaded transform \(sha256 [0-9a-f]{12}\) differs from the registry's/,
+      /^On-demand feature view "scaled": the loaded transform \(sha256 [0-9a-f]{12}\) differs from the registry's/,
     );
     const plain = await server.request("POST", "/get-online-features", {
       body: { features: ["driver_hourly_stats:conv_rate"], entities: { driver_id: [1001] } },

@@ -1,18 +1,5 @@
 import assert from "node:assert/strict";
-import { SERVER_FEATURES, startServer } from "./_harness.ts";
-
-const FEATURES = SERVER_FEATURES.replace(
-  'import { entity, featureService, featureView, fileSource, pushSource } from "larder";',
-  'import { entity, featureService, featureView, fileSource, onDemandFeatureView, pushSource, requestSource } from "larder";',
-) + `
-export const req = requestSource({ name: "req", schema: { k: "float64" } });
-export const scaled = onDemandFeatureView({
-  name: "scaled",
-  sources: [stats, req],
-  schema: { x: "float64" },
-  transform: (c) => ({ x: c.conv_rate.map((v, i) => (v === null || c.k[i] == null ? null : v * c.k[i]!)) }),
-});
-`;
+import { SERVER_FEATURES_ON_DEMAND as FEATURES, startServer } from "./_harness.ts";
 
 Deno.test("POST /get-online-features computes on-demand views from request data in entities", async () => {
   const server = await startServer({ features: FEATURES });
