@@ -18,6 +18,7 @@ import {
 import { elementType, LarderError, type ScalarType, type ValueType } from "../registry/mod.ts";
 
 import type { Columns } from "./table_writer.ts";
+import { coerceValue, INVALID } from "./online/value_codec.ts";
 
 /** The Arrow type Larder writes for a value type. */
 export function arrowType(type: ValueType): DataType {
@@ -39,53 +40,26 @@ export function arrowType(type: ValueType): DataType {
 /** Thrown by {@linkcode convert} for a value its type cannot hold. */
 class Unconvertible extends Error {}
 
-function scalar(value: unknown, type: ScalarType): unknown {
-  switch (type) {
-    case "int32":
-    case "int64": {
-      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n === "bigint") return type === "int64" ? n : Number(n);
-      if (typeof n !== "number" || !Number.isInteger(n)) throw new Unconvertible();
-      if (type === "int32" && (n < -2147483648 || n > 2147483647)) throw new Unconvertible();
-      return type === "int64" ? BigInt(n) : n;
-    }
-    case "float32":
-    case "float64": {
-      const n = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
-      if (typeof n === "bigint") return Number(n);
-      if (typeof n !== "number" || Number.isNaN(n)) throw new Unconvertible();
-      return n;
-    }
-    case "string":
-      if (typeof value !== "string") throw new Unconvertible();
-      return value;
-    case "bool":
-      if (typeof value !== "boolean") throw new Unconvertible();
-      return value;
-    case "bytes":
-      if (!(value instanceof Uint8Array)) throw new Unconvertible();
-      return value;
-    case "timestamp": {
-      const ms = value instanceof Date
-        ? value.getTime()
-        : typeof value === "string"
-        ? Date.parse(value)
-        : typeof value === "number"
-        ? value
-        : NaN;
-      if (!Number.isFinite(ms)) throw new Unconvertible();
-      return ms;
-    }
-  }
+/** The Arrow builder's form of a typed scalar: int64 as bigint, timestamps as epoch ms. */
+function arrowScalar(typed: unknown, type: ScalarType): unknown {
+  if (typed === null) return null;
+  if (type === "int64") return BigInt(typed as number | bigint);
+  if (type === "timestamp") return (typed as Date).getTime();
+  return typed;
 }
 
-/** The value Arrow's builder takes for `value` of `type`; throws {@linkcode Unconvertible}. */
+/**
+ * The value Arrow's builder takes for `value` of `type`. Caller values are read by
+ * `coerceValue`, the one reader of values handed to Larder; throws {@linkcode Unconvertible}.
+ */
 export function convert(value: unknown, type: ValueType): unknown {
-  if (value === null || value === undefined) return null;
+  const typed = coerceValue(value, type);
+  if (typed === INVALID) throw new Unconvertible();
+  if (typed === null) return null;
   const { array, element } = elementType(type);
-  if (!array) return scalar(value, element);
-  if (!Array.isArray(value)) throw new Unconvertible();
-  return value.map((v) => (v === null || v === undefined ? null : scalar(v, element)));
+  return array
+    ? (typed as unknown[]).map((v) => arrowScalar(v, element))
+    : arrowScalar(typed, element);
 }
 
 function shown(value: unknown): string {
