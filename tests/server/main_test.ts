@@ -4,7 +4,6 @@
  * (Deno KV on a file; Redis through the real bridge to a real `redis-server`).
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
 import type { OnlineStore } from "../../engine/online/mod.ts";
 import { type OnlineBackend, testEachOnlineBackend } from "../support/online_backends.ts";
