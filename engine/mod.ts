@@ -60,6 +60,7 @@ export {
 // is loaded on first use (it pulls in apache-arrow, which the online path must not load).
 export { coerceValue, getOnlineFeatures, INVALID, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
+export { ShapeCache } from "./shape_cache.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";

@@ -2,7 +2,7 @@
  * What a request touches, looked up in the registry document: the objects permissions are
  * checked on, and the limit `feature_server.feature_services` puts on a deployment.
  */
-import { LarderError, type RegistryDocument, type Resource } from "../engine/mod.ts";
+import { LarderError, type RegistryDocument, type Resource, ShapeCache } from "../engine/mod.ts";
 
 type Objects = RegistryDocument["objects"];
 type PermissionSpec = Objects["permission"][string]["spec"];
@@ -119,6 +119,17 @@ const REF = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$/;
  * against the deployment's scope.
  */
 export function viewsOfRefs(
+  doc: RegistryDocument,
+  scope: Scope,
+  refs: readonly string[],
+): readonly Resource[] {
+  return refViews.get(scope, refs.join("\n"), () => resolveRefViews(doc, scope, refs));
+}
+
+/** Per scope (so per registry document): the views of each list of references seen. */
+const refViews = new ShapeCache<readonly Resource[]>();
+
+function resolveRefViews(
   doc: RegistryDocument,
   scope: Scope,
   refs: readonly string[],

@@ -50,3 +50,48 @@ Deno.test("apply deleting a view removes its online rows; teardown removes all",
     await repo.remove();
   }
 });
+
+Deno.test("the same online request follows the registry: a re-applied view changes its answer", async () => {
+  const repo = await tempRepo({ "features.ts": FEATURES });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  const request = { features: ["kept:a", "dropped:b"], entities: { user_id: [1] } };
+  try {
+    await store.apply({ skipSourceValidation: true });
+    await store.writeToOnlineStore("kept", {
+      user_id: [1],
+      ts: ["2026-01-01T00:00:00Z"],
+      a: [0.5],
+    });
+    await store.writeToOnlineStore("dropped", {
+      user_id: [1],
+      ts: ["2026-01-01T00:00:00Z"],
+      b: [2.5],
+    });
+    assert.deepEqual((await store.getOnlineFeatures(request)).toRows(), [
+      { user_id: 1, a: 0.5, b: 2.5 },
+    ]);
+
+    // The same request shape after "dropped" is deleted: not served from what was resolved before.
+    await repo.write("features.ts", FEATURES.replace(/export const dropped = .*\n/, ""));
+    await store.apply({ skipSourceValidation: true });
+    await assert.rejects(
+      () => store.getOnlineFeatures(request),
+      /Cannot find feature view "dropped"/,
+    );
+    // Renaming a feature: the old name, read just before, is refused after.
+    const onlyA = { features: ["kept:a"], entities: { user_id: [1] } };
+    assert.deepEqual((await store.getOnlineFeatures(onlyA)).toRows(), [{ user_id: 1, a: 0.5 }]);
+    await repo.write(
+      "features.ts",
+      FEATURES.replace(/export const dropped = .*\n/, "").replace("{ a: ", "{ a2: "),
+    );
+    await store.apply({ skipSourceValidation: true });
+    await assert.rejects(
+      () => store.getOnlineFeatures(onlyA),
+      /"a"/,
+    );
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

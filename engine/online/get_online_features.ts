@@ -4,6 +4,7 @@ import { type LoadedTransform, runTransform, type TransformLoader } from "../on_
 import {
   type FeatureReference,
   type ResolvedFeature,
+  type ResolvedRequest,
   type ResolvedView as SharedResolvedView,
   resolveFeatures,
 } from "../resolve_features.ts";
@@ -15,10 +16,13 @@ import {
   OnlineFeaturesResponse,
 } from "./online_response.ts";
 import { coerceValue, decodeValue, INVALID } from "./value_codec.ts";
+import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
 interface ResolvedView extends SharedResolvedView {
   readonly joinKeys: readonly JoinKey[];
+  /** The join keys' names and types, as one string: views with the same one share keys. */
+  readonly signature: string;
 }
 
 /** What online reads need. */
@@ -140,6 +144,63 @@ async function loadTransforms(
   return await deps.transforms(names, doc);
 }
 
+/** What a request shape resolves to against one registry document; see {@linkcode planOf}. */
+interface OnlinePlan {
+  readonly resolved: ResolvedRequest;
+  readonly views: readonly ResolvedView[];
+  readonly viewByName: ReadonlyMap<string, ResolvedView>;
+  /** A feature named like an echoed entity column: thrown once the join keys are checked. */
+  readonly collision: (() => LarderError) | undefined;
+}
+
+const plans = new ShapeCache<OnlinePlan>();
+
+function refText(ref: FeatureReference): string {
+  return typeof ref === "string" ? ref : `${ref?.view}:${ref?.feature}`;
+}
+
+/**
+ * Resolves the request's features against `doc`, once per document and request shape (the
+ * server answers the same few shapes over and over). The entities play no part here.
+ */
+function planOf(doc: RegistryDocument, request: GetOnlineFeaturesRequest): OnlinePlan {
+  const shape = `${request.features?.map(refText).join("\n") ?? ""}\u0000${
+    request.featureService ?? ""
+  }\u0000${request.features === undefined ? 0 : 1}${request.featureService === undefined ? 0 : 1}${
+    request.fullFeatureNames ? 1 : 0
+  }`;
+  return plans.get(doc, shape, () => {
+    const resolved = resolveFeatures(doc, {
+      features: request.features,
+      featureService: request.featureService,
+      fullFeatureNames: request.fullFeatureNames,
+      path: "online",
+    });
+    const views: ResolvedView[] = resolved.views.map((v) => {
+      const joinKeys = viewJoinKeys(doc, v.spec);
+      return {
+        ...v,
+        joinKeys,
+        signature: joinKeys.map((key) => `${key.name}\u0000${key.type}`).join("\u0001"),
+      };
+    });
+    // Echoed entity columns are the views' join keys (each must be in the request).
+    const echoed = new Set(views.flatMap((v) => v.joinKeys.map((k) => k.name)));
+    const clash = resolved.columns.find(({ feature }) => echoed.has(feature.output));
+    return {
+      resolved,
+      views,
+      viewByName: new Map(views.map((v) => [v.spec.name, v])),
+      collision: clash &&
+        (() =>
+          new LarderError(
+            "INPUT_INVALID",
+            `Feature "${clash.feature.name}" of feature view "${clash.view}" has the name of the entity column "${clash.feature.output}": pass fullFeatureNames to name it "${clash.view}__${clash.feature.name}"`,
+          )),
+    };
+  });
+}
+
 /**
  * Reads the latest values of features for entity rows: one store read for all rows and views
  * (one HTTP request on Redis). Statuses follow Feast's Go server: `NOT_FOUND` when nothing is
@@ -164,17 +225,7 @@ export async function getOnlineFeatures(
   request: GetOnlineFeaturesRequest,
 ): Promise<OnlineFeaturesResponse> {
   const doc = await documentOf(deps.registry);
-  const resolved = resolveFeatures(doc, {
-    features: request.features,
-    featureService: request.featureService,
-    fullFeatureNames: request.fullFeatureNames,
-    path: "online",
-  });
-  const views: ResolvedView[] = resolved.views.map((v) => ({
-    ...v,
-    joinKeys: viewJoinKeys(doc, v.spec),
-  }));
-  const viewByName = new Map(views.map((v) => [v.spec.name, v]));
+  const { resolved, views, viewByName, collision } = planOf(doc, request);
   const { columns: given, rowCount: counted } = toColumns(request.entities);
   const allEntityless = views.every((v) => v.joinKeys.length === 0);
   const rowCount = counted ?? (allEntityless ? 1 : 0);
@@ -205,8 +256,7 @@ export async function getOnlineFeatures(
       if (!given.has(key.name)) throw missingKeyError(view, key, given.keys());
       return normalize(key);
     });
-    const signature = view.joinKeys.map((key) => `${key.name}\u0000${key.type}`).join("\u0001");
-    let keys = entityKeysBySignature.get(signature);
+    let keys = entityKeysBySignature.get(view.signature);
     if (!keys) {
       keys = new Array<string>(rowCount);
       const typed = new Array<unknown>(view.joinKeys.length);
@@ -214,7 +264,7 @@ export async function getOnlineFeatures(
         for (let k = 0; k < keyValues.length; k++) typed[k] = keyValues[k]![r];
         keys[r] = entityKey(view.joinKeys, typed);
       }
-      entityKeysBySignature.set(signature, keys);
+      entityKeysBySignature.set(view.signature, keys);
     }
     // Views are distinct, so (view, key) pairs repeat only within a view.
     const readIndex = new Map<string, number>();
@@ -232,14 +282,7 @@ export async function getOnlineFeatures(
     rowSlots.set(view, slots);
   }
 
-  for (const { view, feature } of resolved.columns) {
-    if (echoed.has(feature.output)) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `Feature "${feature.name}" of feature view "${view}" has the name of the entity column "${feature.output}": pass fullFeatureNames to name it "${view}__${feature.name}"`,
-      );
-    }
-  }
+  if (collision) throw collision();
 
   // Request data for on-demand views travels with the entities; typed by its request source.
   const requestData = new Map<string, unknown[]>();
