@@ -11,10 +11,15 @@
  *    repeated with that turned off (`--read-batching both|on|off`, default `both`).
  * 3. The ceiling, in the same run and the same way: a trivial Hono JSON endpoint
  *    (`GET /` -> `{"ok":true}`) in its own process. Prints Larder / ceiling.
+ * 4. The store's bound, the same way: a bare `Deno.serve` handler that parses the same body,
+ *    reads the same keys from the same online store (merged as the server merges them on
+ *    Redis) and answers the records as JSON, with nothing else. No server on that store can
+ *    beat it; the gap between it and Larder is Larder's own work.
  *
- * `bench/server.ts --ceiling-server --port N` is that trivial server, and
+ * `bench/server.ts --ceiling-server --port N` is that trivial server,
  * `bench/server.ts --feature-server --repo DIR --port N` the feature server as `server/main.ts`
- * wires it but without read batching (both started by this script).
+ * wires it but without read batching, and `bench/server.ts --bound-server --repo DIR --port N`
+ * the store-only server (all started by this script).
  *
  * @module
  */
@@ -23,6 +28,7 @@ import { join } from "node:path";
 import { Hono } from "hono";
 import { FeatureStore } from "../engine/mod.ts";
 import { createApp, depsFromFeatureStore } from "../server/mod.ts";
+import { ReadBatcher } from "../server/read_batcher.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 
 const FEATURES = `
@@ -191,12 +197,33 @@ async function featureServerWithoutBatching(repo: string, port: number): Promise
   Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, createApp(wired.deps).fetch);
 }
 
+/**
+ * Only the store: parse the body, read each driver's row of both views (merged like the
+ * server's reads on Redis), answer the records. What any server on this store must at least do.
+ */
+async function storeBoundServer(repo: string, port: number): Promise<void> {
+  const store = await FeatureStore.open({ repo });
+  const online = await store.onlineStore();
+  const reader = online.capabilities.singleRoundTripRead
+    ? new ReadBatcher(online, { maxInFlight: 4 })
+    : online;
+  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+    const body = await req.json() as { entities: { driver_id: number[] } };
+    const keys = body.entities.driver_id.flatMap((id) => [
+      { view: "driver_hourly_stats", entityKey: `driver_id=${id}` },
+      { view: "driver_profile", entityKey: `driver_id=${id}` },
+    ]);
+    return Response.json(await reader.read(keys));
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
       "ceiling-server": { type: "boolean" },
       "feature-server": { type: "boolean" },
+      "bound-server": { type: "boolean" },
       repo: { type: "string" },
       port: { type: "string" },
       store: { type: "string", default: "deno_kv" },
@@ -207,6 +234,7 @@ async function main(): Promise<void> {
     },
   });
   if (values["ceiling-server"]) return ceilingServer(Number(values.port));
+  if (values["bound-server"]) return await storeBoundServer(values.repo!, Number(values.port));
   if (values["feature-server"]) {
     return await featureServerWithoutBatching(values.repo!, Number(values.port));
   }
@@ -315,6 +343,20 @@ async function main(): Promise<void> {
     await run(`${url}/get-online-features`, "POST", 1, 2);
     await run(`http://127.0.0.1:${ceilingPort}/`, "GET", 0, 2);
     const ceilingResult = await run(`http://127.0.0.1:${ceilingPort}/`, "GET", 0);
+    await stop(ceiling);
+    children.splice(children.indexOf(ceiling), 1);
+
+    // The store's bound: the same load on a server that only reads the store.
+    const boundPort = freePort();
+    const boundUrl = `http://127.0.0.1:${boundPort}/get-online-features`;
+    const bound = spawn([SELF, "--bound-server", "--repo", dir, "--port", String(boundPort)]);
+    children.push(bound);
+    await until200(() => fetch(boundUrl, { method: "POST", body: body(1) }), performance.now());
+    await run(boundUrl, "POST", 1, 2);
+    const boundOne = await run(boundUrl, "POST", 1);
+    const boundTen = await run(boundUrl, "POST", 10);
+    await stop(bound);
+    children.splice(children.indexOf(bound), 1);
     const results: { label: string; one: WrkResult; ten: WrkResult }[] = [];
     for (const batched of batching) {
       let target = url;
@@ -353,13 +395,17 @@ async function main(): Promise<void> {
       } ms (min ${colds[0]!.toFixed(0)}, max ${colds[4]!.toFixed(0)})`,
     );
     console.log(fmt("ceiling: Hono GET / -> {ok:true}", ceilingResult));
+    console.log(fmt("store bound: bare handler, store read only, 1 row", boundOne));
+    console.log(fmt("store bound: bare handler, store read only, 10 rows", boundTen));
     for (const { label, one, ten } of results) {
       console.log(fmt(`get-online-features, 1 row x 2 views (5 feat.)${label}`, one));
       console.log(fmt(`get-online-features, 10 rows x 2 views (5 feat.)${label}`, ten));
       console.log(
         `ratio to ceiling (req/s)${label}: 1 row ${
           (one.rps / ceilingResult.rps * 100).toFixed(0)
-        }%, 10 rows ${(ten.rps / ceilingResult.rps * 100).toFixed(0)}%`,
+        }%, 10 rows ${(ten.rps / ceilingResult.rps * 100).toFixed(0)}%; to the store bound: 1 row ${
+          (one.rps / boundOne.rps * 100).toFixed(0)
+        }%, 10 rows ${(ten.rps / boundTen.rps * 100).toFixed(0)}%`,
       );
     }
   } finally {
