@@ -245,3 +245,41 @@ Deno.test("larder get-historical-features writes a file, and nothing on failure"
     await repo.remove();
   }
 });
+
+Deno.test("int64 beyond 2^53 keeps every digit: bigint in rows, decimal text in JSON output", async () => {
+  const { repo, store } = await setup();
+  const bigTrips = 2n ** 60n + 1n;
+  const bigDriver = 2n ** 62n + 3n;
+  try {
+    await writeTable(join(repo.dir, "data", "stats.parquet"), {
+      driver_id: [1n, bigDriver],
+      event_timestamp: [t("00:00"), t("00:00")],
+      created: [t("00:00"), t("00:00")],
+      conv_rate: [0.5, 0.25],
+      trips: [bigTrips, 7],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float64",
+      trips: "int64",
+    });
+    const entities = [
+      { driver_id: 1, event_timestamp: t("01:00") },
+      { driver_id: bigDriver, event_timestamp: t("01:00") },
+    ];
+    const job = await store.getHistoricalFeatures({ entities, features: ["stats:trips"] });
+    const rows = await job.toRows();
+    assert.deepEqual(rows.map((r) => [r.driver_id, r.trips]), [[1, bigTrips], [bigDriver, 7]]);
+
+    const out = join(repo.dir, "training.json");
+    await job.write(out);
+    const text = await Deno.readTextFile(out);
+    assert.match(text, new RegExp(`"trips":\\s*"${bigTrips}"`));
+    assert.match(text, new RegExp(`"driver_id":\\s*"${bigDriver}"`));
+    assert.match(text, /"trips":\s*7\b/);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

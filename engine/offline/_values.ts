@@ -63,7 +63,13 @@ function converter(type: DataType, style: ValueStyle): (value: unknown) => unkno
       return (v) => (typeof v === "number" ? shortestFloat32(v) : v ?? null);
     }
     case Type.Int: {
-      return (v) => (typeof v === "bigint" ? Number(v) : v);
+      // Like online reads: a number while it is exact, else a bigint (decimal text in JSON).
+      return (v) => {
+        if (typeof v !== "bigint") return v ?? null;
+        const n = Number(v);
+        if (Number.isSafeInteger(n)) return n;
+        return style === "rows" ? v : v.toString();
+      };
     }
     case Type.Decimal:
       return (v) => (v === null || v === undefined ? null : Number(String(v)));
