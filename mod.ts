@@ -78,5 +78,6 @@ export {
   type OnlineFeaturesResponse,
   type PlanResult,
   type RetrievalJob,
+  type RetrievalStage,
   writeTable,
 } from "./engine/mod.ts";

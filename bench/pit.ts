@@ -36,7 +36,12 @@ import {
   sourceProjection,
   tempName,
 } from "../engine/offline/_load.ts";
-import { joinAll, type PitStage, type SqlRunner } from "../engine/offline/_pit_sql.ts";
+import {
+  joinAll,
+  type PitStage,
+  type SqlRunner,
+  type StageListener,
+} from "../engine/offline/_pit_sql.ts";
 import { ident, str } from "../engine/offline/_sql.ts";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../registry/mod.ts";
 import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_data.ts";
@@ -54,6 +59,8 @@ interface EngineResult {
   seconds: number;
   /** CPU time of the process during the last run (all threads). */
   cpuSeconds: number;
+  /** Time per phase of the last run ((a) and (c)). */
+  phases?: Phases;
   rows: number;
   /** Non-null values of each view's first feature, to check that the engines agree. */
   nonNull: number[];
@@ -112,8 +119,43 @@ function peakRssMiB(): number {
   return Math.round(kb / 1024);
 }
 
+/** Wall and CPU seconds of each phase: loading sources, the joins, streaming the result out. */
+interface Phases {
+  load: [number, number];
+  join: [number, number];
+  output: [number, number];
+}
+
+/** Sums the time between stage events into phases (the last phase ends at `finish()`). */
+function phaseClock(): { onStage: StageListener; finish: () => Phases } {
+  const phases: Phases = { load: [0, 0], join: [0, 0], output: [0, 0] };
+  let current: { phase: keyof Phases; wall: number; cpu: number } | undefined;
+  const close = () => {
+    if (!current) return;
+    phases[current.phase][0] += (performance.now() - current.wall) / 1000;
+    phases[current.phase][1] += cpuSeconds() - current.cpu;
+  };
+  return {
+    onStage: (stage) => {
+      close();
+      current = { phase: stage.phase, wall: performance.now(), cpu: cpuSeconds() };
+    },
+    finish: () => {
+      close();
+      current = undefined;
+      return phases;
+    },
+  };
+}
+
 /** (a) Larder's engine, end to end. */
-type RunResult = { seconds: number; cpuSeconds: number; rows: number; nonNull: number[] };
+type RunResult = {
+  seconds: number;
+  cpuSeconds: number;
+  rows: number;
+  nonNull: number[];
+  phases?: Phases;
+};
 
 function cpuSeconds(): number {
   const usage = process.cpuUsage();
@@ -124,11 +166,13 @@ async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResu
   const dir = dataDir(size);
   const start = performance.now();
   const cpu = cpuSeconds();
+  const clock = phaseClock();
   const job = await store.getHistoricalFeatures({
     repoDir: dir,
     entityTable: "entities.parquet",
     views: viewSpecs(size),
     fullFeatureNames: true,
+    onStage: clock.onStage,
   });
   let rows = 0;
   const nonNull = new Array<number>(size.views).fill(0);
@@ -139,8 +183,9 @@ async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResu
       nonNull[v]! += column.length - column.nullCount;
     }
   }
+  const phases = clock.finish();
   const seconds = (performance.now() - start) / 1000;
-  return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull };
+  return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull, phases };
 }
 
 /** (b) Feast's template on DuckDB-WASM, sources loaded exactly as Larder loads them. */
@@ -230,6 +275,7 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
   );
   const ttlMicros = BigInt(TTL_SECONDS) * 1_000_000n;
   const stages: PitStage[] = viewSpecs(size).map((request, v) => ({
+    name: request.view.name,
     keys: ["driver_id"],
     load: async (stats) => {
       const table = `source_${v}`;
@@ -260,8 +306,10 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
       };
     },
   }));
+  const clock = phaseClock();
   const sql = await joinAll(runner, entityTable, "event_timestamp", stages, {
     filterByCreatedTimestamp: false,
+    onStage: clock.onStage,
   });
   const stream = await conn.stream(sql);
   let rows = 0;
@@ -270,6 +318,7 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
     if (!chunk || chunk.rowCount === 0) break;
     rows += chunk.rowCount;
   }
+  const phases = clock.finish();
   const seconds = (performance.now() - start) / 1000;
   const cpuUsed = cpuSeconds() - cpu;
   // Untimed: the same checksums as (a) and (b).
@@ -283,7 +332,7 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
   )).getRowObjects()[0]!;
   for (let v = 0; v < size.views; v++) nonNull.push(Number(counts[`c${v}`]));
   conn.closeSync();
-  return { seconds, cpuSeconds: cpuUsed, rows, nonNull };
+  return { seconds, cpuSeconds: cpuUsed, rows, nonNull, phases };
 }
 
 /** The `memory_limit` (a) runs with: `--memory-limit`, else the configuration default. */
@@ -473,6 +522,16 @@ async function main(): Promise<void> {
           } rows out, ` +
           `non-null first feature per view ${JSON.stringify(result.nonNull)}`,
       );
+      if (result.phases) {
+        const p = result.phases;
+        const fmt = ([wall, cpu]: [number, number]) =>
+          `${wall.toFixed(2)} s (CPU ${cpu.toFixed(2)})`;
+        console.log(
+          `    phases: entity load ${
+            (result.seconds - p.load[0] - p.join[0] - p.output[0]).toFixed(2)
+          } s, source loads ${fmt(p.load)}, joins ${fmt(p.join)}, output ${fmt(p.output)}`,
+        );
+      }
     }
   }
   const a = results.get("a");
@@ -484,6 +543,15 @@ async function main(): Promise<void> {
           `${(a.runs[0]! / o.runs[0]!).toFixed(2)} (first, cold run), ` +
           `${(a.cpuSeconds / o.cpuSeconds).toFixed(2)} (CPU, last run)`,
       );
+      if (a.phases && o.phases) {
+        const ratio = (k: keyof Phases, i: 0 | 1) => (a.phases![k][i] / o.phases![k][i]).toFixed(2);
+        console.log(
+          `  by phase a/${other}: source loads ${ratio("load", 0)} (CPU ${ratio("load", 1)}), ` +
+            `joins ${ratio("join", 0)} (CPU ${ratio("join", 1)}), output ${
+              ratio("output", 0)
+            } (CPU ${ratio("output", 1)})`,
+        );
+      }
       if (JSON.stringify(a.nonNull) !== JSON.stringify(o.nonNull) || a.rows !== o.rows) {
         console.log(`WARNING: (a) and (${other}) disagree on row or non-null counts`);
       }

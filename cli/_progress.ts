@@ -6,6 +6,8 @@ const encoder = new TextEncoder();
 export interface RowProgress {
   /** Sets the number of rows done so far. */
   update(rows: number): void;
+  /** Shows what is being done before rows come (e.g. "joining driver_stats (view 1 of 3)"). */
+  status(text: string): void;
   /** Ends the line with a summary. */
   done(rows: number): void;
 }
@@ -25,7 +27,7 @@ export function rowProgress(
   } = {},
 ): RowProgress {
   const out = options.output ?? Deno.stderr;
-  if (!out.isTerminal()) return { update() {}, done() {} };
+  if (!out.isTerminal()) return { update() {}, status() {}, done() {} };
   const started = performance.now();
   let last = 0;
   const line = (rows: number, final: boolean) => {
@@ -47,6 +49,10 @@ export function rowProgress(
       if (now - last < 100) return;
       last = now;
       line(rows, false);
+    },
+    status(text) {
+      const seconds = (performance.now() - started) / 1000;
+      out.writeSync(encoder.encode(`\r\x1b[2K${label}: ${text}, ${duration(seconds)}`));
     },
     done(rows) {
       line(rows, true);

@@ -15,6 +15,7 @@ import type {
   ViewRequest,
 } from "./offline/historical_query.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
+import type { StageListener } from "./offline/_pit_sql.ts";
 import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
@@ -34,6 +35,8 @@ export interface HistoricalFeaturesOptions {
   readonly filterByCreatedTimestamp?: boolean;
   /** The entity table's timestamp column. @default "event_timestamp" or the only timestamp column */
   readonly timestampColumn?: string;
+  /** Told where each run of the job is: loading or joining which view, then output. */
+  readonly onStage?: StageListener;
   /** Window start, without an entity table (inclusive). */
   readonly start?: Date | string;
   /** Window end, without an entity table (inclusive). */
@@ -57,6 +60,9 @@ const OptionsSchema = z.object({
   timestampColumn: z.string().min(1).optional(),
   start: Time.optional(),
   end: Time.optional(),
+  onStage: z.custom<StageListener>((v) => typeof v === "function", {
+    error: "expected a function",
+  }).optional(),
 });
 
 /** What historical retrieval needs from the store. */
@@ -116,6 +122,7 @@ export async function historicalFeatures(
     // On-demand views read their inputs by full name and rename afterwards.
     fullFeatureNames: onDemand || o.fullFeatureNames,
     filterByCreatedTimestamp: o.filterByCreatedTimestamp,
+    ...(o.onStage ? { onStage: o.onStage } : {}),
   };
   const query: HistoricalQuery = windowed ? { ...base, start: o.start!, end: o.end! } : {
     ...base,

@@ -64,6 +64,7 @@ export { ShapeCache } from "./shape_cache.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
+export type { RetrievalStage } from "./offline/_pit_sql.ts";
 export {
   type FeatureReference,
   type ResolvedRequest,

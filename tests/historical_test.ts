@@ -283,3 +283,33 @@ Deno.test("int64 beyond 2^53 keeps every digit: bigint in rows, decimal text in 
     await repo.remove();
   }
 });
+
+Deno.test("getHistoricalFeatures() reports each run's stages: load, join per view, then output", async () => {
+  const { repo, store } = await setup();
+  try {
+    const stages: string[] = [];
+    const job = await store.getHistoricalFeatures({
+      entities: [{ driver_id: 1, event_timestamp: t("02:00") }],
+      features: ["stats:trips", "stats:conv_rate"],
+      onStage: (s) => stages.push(`${s.phase} ${s.view ?? "-"} ${s.index}/${s.views}`),
+    });
+    assert.deepEqual(stages, [], "nothing runs before the result is asked for");
+    assert.equal((await job.toRows()).length, 1);
+    const one = ["load stats 0/1", "join stats 0/1", "output - 1/1"];
+    assert.deepEqual(stages, one);
+    await job.toArrow();
+    assert.deepEqual(stages, [...one, ...one]);
+    await assert.rejects(
+      () =>
+        store.getHistoricalFeatures({
+          entities: [{ driver_id: 1, event_timestamp: t("02:00") }],
+          features: ["stats:trips"],
+          onStage: "loud" as never,
+        }),
+      /onStage: expected a function/,
+    );
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -81,7 +81,16 @@ Options:
     const output = resolve(cwd, flags.output);
     return await withStore(flags.repo, async (store) => {
       const started = performance.now();
+      const progress = rowProgress("Writing " + flags.output);
       const job = await store.getHistoricalFeatures({
+        onStage: (s) =>
+          progress.status(
+            s.phase === "output"
+              ? "reading the result"
+              : `${s.phase === "load" ? "loading" : "joining"} ${s.view} (view ${
+                s.index + 1
+              } of ${s.views})`,
+          ),
         ...(flags.entities ? { entities: resolve(cwd, flags.entities) } : {}),
         ...(flags.start ? { start: flags.start } : {}),
         ...(flags.end ? { end: flags.end } : {}),
@@ -91,7 +100,6 @@ Options:
         fullFeatureNames: flags.full_feature_names,
         filterByCreatedTimestamp: flags.filter_by_created_timestamp,
       });
-      const progress = rowProgress("Writing " + flags.output);
       let rows = 0;
       const counted = (async function* () {
         for await (const batch of job.batches()) {

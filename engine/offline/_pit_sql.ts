@@ -555,6 +555,8 @@ function rangeJoinSql(entities: PitEntities, view: PitView): string {
 
 /** One view of {@linkcode joinAll}: its entity join keys and how to load its source rows. */
 export interface PitStage {
+  /** The feature view, for progress events. */
+  readonly name: string;
   /** Join keys (entity table column names). */
   readonly keys: readonly string[];
   /** Loads the view's source rows (pruned with `stats` as it sees fit) into a table. */
@@ -562,6 +564,24 @@ export interface PitStage {
 }
 
 let resultCounter = 0;
+
+/**
+ * Where a retrieval is. Views are worked on one at a time: first `load` (reading the view's
+ * source rows), then `join` (its point-in-time join); `output` starts streaming the result.
+ * Each event marks the start of its phase and the end of the one before.
+ */
+export interface RetrievalStage {
+  readonly phase: "load" | "join" | "output";
+  /** The feature view (absent for `output`). */
+  readonly view?: string;
+  /** The view's position, from 0 (for `output`: the number of views). */
+  readonly index: number;
+  /** How many views the retrieval joins. */
+  readonly views: number;
+}
+
+/** Receives {@linkcode RetrievalStage} events. */
+export type StageListener = (stage: RetrievalStage) => void;
 
 /**
  * The whole join, one view at a time: load a view's source, join it into a small per-view
@@ -573,7 +593,7 @@ export async function joinAll(
   entityTable: string,
   timestampColumn: string,
   stages: readonly PitStage[],
-  options: { filterByCreatedTimestamp: boolean },
+  options: { filterByCreatedTimestamp: boolean; onStage?: StageListener | undefined },
 ): Promise<string> {
   const stats = await entityStats(
     runner,
@@ -583,9 +603,12 @@ export async function joinAll(
   );
   const entities = { table: entityTable, timestampColumn, stats };
   const results: { table: string; outputs: string[] }[] = [];
-  for (const stage of stages) {
+  for (const [index, stage] of stages.entries()) {
+    const event = { view: stage.name, index, views: stages.length };
+    options.onStage?.({ ...event, phase: "load" });
     const view = await stage.load(stats);
     const table = `${entityTable}_r${resultCounter++}`;
+    options.onStage?.({ ...event, phase: "join" });
     try {
       await joinView(runner, entities, view, table, options);
     } finally {
@@ -593,6 +616,7 @@ export async function joinAll(
     }
     results.push({ table, outputs: view.features.map((f) => f.output) });
   }
+  options.onStage?.({ phase: "output", index: stages.length, views: stages.length });
   return combineSql(entityTable, results);
 }
 

@@ -21,7 +21,13 @@ import {
   tempName,
 } from "./_load.ts";
 import { readParquetSchema } from "./parquet.ts";
-import { type EntityStats, joinAll, type PitStage, type PitView } from "./_pit_sql.ts";
+import {
+  type EntityStats,
+  joinAll,
+  type PitStage,
+  type PitView,
+  type StageListener,
+} from "./_pit_sql.ts";
 import { ident, tsLiteral } from "./_sql.ts";
 import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
 import { resolveSourceFiles } from "./source_files.ts";
@@ -281,9 +287,16 @@ function joinViews(
   views: readonly PreparedView[],
   entityTable: string,
   timestampColumn: string,
-  options: { filterByCreatedTimestamp: boolean; applyTtl: boolean; low?: bigint; high?: bigint },
+  options: {
+    filterByCreatedTimestamp: boolean;
+    applyTtl: boolean;
+    low?: bigint;
+    high?: bigint;
+    onStage?: StageListener | undefined;
+  },
 ): Promise<string> {
   const stages: PitStage[] = views.map((view) => ({
+    name: view.request.view.name,
     keys: view.keys.map((k) => k.name),
     load: (stats) =>
       loadView(session, view, {
@@ -397,6 +410,7 @@ export async function getHistoricalFeatures(
           const sql = await joinViews(session, views, entities.table, timestampColumn, {
             filterByCreatedTimestamp,
             applyTtl: true,
+            onStage: query.onStage,
           });
           return { sql, cleanup };
         } catch (err) {
@@ -476,6 +490,7 @@ export async function getHistoricalFeatures(
         applyTtl: false,
         low,
         high,
+        onStage: query.onStage,
       });
       return { sql, cleanup: [] };
     },

@@ -1,6 +1,7 @@
 /** What a point-in-time (historical) retrieval asks for, and the job it returns. */
 import type { RecordBatch, Table } from "apache-arrow";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../../registry/mod.ts";
+import type { StageListener } from "./_pit_sql.ts";
 
 /**
  * The entity table ("entity dataframe"): entity key columns plus an event timestamp column.
@@ -45,6 +46,8 @@ export interface HistoricalQueryBase {
    * @default {false}
    */
   readonly filterByCreatedTimestamp?: boolean;
+  /** Told where each run of the job is (loading or joining which view, then output). */
+  readonly onStage?: StageListener;
 }
 
 /** Point-in-time join against an entity table. */
@@ -89,7 +92,10 @@ export interface RetrievalJob {
   readonly columns: readonly string[];
   /** The whole result as an Arrow table. */
   toArrow(): Promise<Table>;
-  /** The whole result as row objects (timestamps as `Date`, 64-bit integers as `number`). */
+  /**
+   * The whole result as row objects (timestamps as `Date`; 64-bit integers as `number`, or
+   * `bigint` beyond 2^53).
+   */
   toRows(): Promise<Record<string, unknown>[]>;
   /**
    * Writes the result to a `.parquet`, `.csv` or `.json` file (by extension), streaming, through

@@ -39,6 +39,7 @@ export type {
   WindowQuery,
 } from "./historical_query.ts";
 export { getHistoricalFeatures } from "./historical.ts";
+export type { RetrievalStage, StageListener } from "./_pit_sql.ts";
 export {
   CREATED_TIMESTAMP_COLUMN,
   EVENT_TIMESTAMP_COLUMN,
