@@ -112,8 +112,11 @@ export interface ParquetFileToRead {
   readonly fileColumns: readonly string[];
 }
 
-/** Below this many bytes of files in all, decoding in a worker does not pay for starting it. */
-const WORKER_MIN_BYTES = 64 * 1024 * 1024;
+/**
+ * `workerMinBytes`: below this many bytes of files in all, decoding in a worker does not pay
+ * for starting it. A knob so that tests can take the worker path on small files.
+ */
+export const parquetTuning: { workerMinBytes: number } = { workerMinBytes: 64 * 1024 * 1024 };
 
 /**
  * Streams several Parquet files as Arrow IPC stream buffers, in order. With enough data and a
@@ -136,7 +139,7 @@ export async function* readParquetFilesIPC(
   }));
   const total = sizes.reduce((a, b) => a + b, 0);
   const batchRows = options.batchRows ?? 131072;
-  if (total < WORKER_MIN_BYTES || navigator.hardwareConcurrency < 2) {
+  if (total < parquetTuning.workerMinBytes || navigator.hardwareConcurrency < 2) {
     for (const job of jobs) {
       for await (const ipc of readParquetIPC(job.path, options)) yield { path: job.path, ipc };
     }
