@@ -123,7 +123,7 @@ export function viewsOfRefs(
   scope: Scope,
   refs: readonly string[],
 ): readonly Resource[] {
-  return refViews.get(scope, refs.join("\n"), () => resolveRefViews(doc, scope, refs));
+  return refViews.get(scope, JSON.stringify(refs), () => resolveRefViews(doc, scope, refs));
 }
 
 /** Per scope (so per registry document): the views of each list of references seen. */

@@ -95,3 +95,22 @@ Deno.test("the same online request follows the registry: a re-applied view chang
     await repo.remove();
   }
 });
+
+Deno.test("request shapes that join to the same text are still told apart", async () => {
+  const repo = await tempRepo({ "features.ts": FEATURES });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply({ skipSourceValidation: true });
+    const entities = { user_id: [1] };
+    // Valid: references are trimmed. Joined with newlines it reads like the invalid one below.
+    const valid = await store.getOnlineFeatures({ features: ["kept:a\n", "dropped:b"], entities });
+    assert.deepEqual(valid.featureNames, ["user_id", "a", "b"]);
+    await assert.rejects(
+      () => store.getOnlineFeatures({ features: ["kept:a", "", "dropped:b"], entities }),
+      /Invalid feature reference ""/,
+    );
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -155,8 +155,8 @@ interface OnlinePlan {
 
 const plans = new ShapeCache<OnlinePlan>();
 
-function refText(ref: FeatureReference): string {
-  return typeof ref === "string" ? ref : `${ref?.view}:${ref?.feature}`;
+function refKey(ref: FeatureReference): string | [unknown, unknown] {
+  return typeof ref === "string" ? ref : [ref?.view, ref?.feature];
 }
 
 /**
@@ -164,11 +164,12 @@ function refText(ref: FeatureReference): string {
  * server answers the same few shapes over and over). The entities play no part here.
  */
 function planOf(doc: RegistryDocument, request: GetOnlineFeaturesRequest): OnlinePlan {
-  const shape = `${request.features?.map(refText).join("\n") ?? ""}\u0000${
-    request.featureService ?? ""
-  }\u0000${request.features === undefined ? 0 : 1}${request.featureService === undefined ? 0 : 1}${
-    request.fullFeatureNames ? 1 : 0
-  }`;
+  // JSON keeps every list apart (["a:b\n", "c:d"] is not ["a:b", "", "c:d"]).
+  const shape = JSON.stringify([
+    request.features?.map(refKey) ?? null,
+    request.featureService ?? null,
+    request.fullFeatureNames === true,
+  ]);
   return plans.get(doc, shape, () => {
     const resolved = resolveFeatures(doc, {
       features: request.features,
