@@ -389,6 +389,42 @@ bridgeTest("answers 503 when Redis stops replying and stays in step after", asyn
   assert.deepEqual(await json(res), [{ result: 2 }, { result: "v" }]);
 }, { commandTimeoutMs: 300 });
 
+bridgeTest(
+  "fails every waiting request once Redis is quiet, and serves them all after",
+  async (h) => {
+    const { server, post } = h;
+    assert.equal((await post("/", JSON.stringify(["SET", "k", "v"]))).status, 200);
+    server.pause();
+    let answers: Response[];
+    try {
+      const started = performance.now();
+      // Three requests waiting at once on the one connection, the last sent after a while.
+      const first = post("/pipeline", JSON.stringify([["INCR", "n"]]));
+      const second = post("/", JSON.stringify(["GET", "k"]));
+      await new Promise((r) => setTimeout(r, 150));
+      const third = post("/pipeline", JSON.stringify([["GET", "k"], ["INCR", "n"]]));
+      answers = await Promise.all([first, second, third]);
+      const elapsed = performance.now() - started;
+      // All three fail once Redis has been quiet for 300 ms (the one watchdog covers them all).
+      assert.ok(elapsed >= 290 && elapsed < 1200, `503s took ${elapsed} ms`);
+    } finally {
+      server.resume();
+    }
+    for (const res of answers) {
+      assert.equal(res.status, 503);
+      assert.match((await json(res) as { error: string }).error, /no reply within 300 ms/);
+    }
+    // The dropped replies do not leak into later requests; each gets its own.
+    const after = await Promise.all([
+      post("/pipeline", JSON.stringify([["INCR", "n"], ["GET", "k"]])),
+      post("/", JSON.stringify(["GET", "k"])),
+    ]);
+    assert.deepEqual(await json(after[0]!), [{ result: 3 }, { result: "v" }]);
+    assert.deepEqual(await json(after[1]!), { result: "v" });
+  },
+  { commandTimeoutMs: 300 },
+);
+
 Deno.test({
   name: "createBridgeApp() starts while Redis is down and serves once it is up",
   ignore: IGNORE,
