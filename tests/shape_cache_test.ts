@@ -51,3 +51,16 @@ Deno.test("ShapeCache does not keep failures", () => {
   assert.equal(calls, 2);
   assert.equal(cache.get(owner, "x", () => "now it exists"), "now it exists");
 });
+
+Deno.test("ShapeCache does not keep shapes longer than its limit", () => {
+  const cache = new ShapeCache<number>(512, 10);
+  const owner = {};
+  let made = 0;
+  const make = () => ++made;
+  cache.get(owner, "x".repeat(11), make);
+  cache.get(owner, "x".repeat(11), make);
+  assert.equal(made, 2);
+  cache.get(owner, "x".repeat(10), make);
+  cache.get(owner, "x".repeat(10), make);
+  assert.equal(made, 3);
+});
