@@ -4,21 +4,7 @@ import { join } from "node:path";
 import { FeatureStore, writeTable } from "../mod.ts";
 import { getOnlineFeatures } from "../engine/mod.ts";
 import { FileRegistryBackend, type StoredText } from "../registry/mod.ts";
-import { tempRepo } from "./support/repo.ts";
-
-const FEATURES = `
-import { entity, featureView, fileSource, onDemandFeatureView, requestSource } from "larder";
-export const user = entity({ name: "user", joinKeys: ["user_id"], valueType: "int64" });
-export const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
-export const stats = featureView({ name: "stats", entities: [user], schema: { x: "float64" }, source });
-export const req = requestSource({ name: "req", schema: { k: "float64" } });
-export const scaled = onDemandFeatureView({
-  name: "scaled",
-  sources: [stats, req],
-  schema: { y: "float64" },
-  transform: (c) => ({ y: c.x.map((x, i) => (x === null || c.k[i] == null ? null : x * c.k[i]!)) }),
-});
-`;
+import { SCALED_FEATURES, tempRepo } from "./support/repo.ts";
 
 /** The real file backend, counting reads. */
 class CountingBackend extends FileRegistryBackend {
@@ -31,7 +17,7 @@ class CountingBackend extends FileRegistryBackend {
 
 Deno.test("on-demand transforms are checked against the caller's document, without a registry read", async () => {
   const repo = await tempRepo({
-    "features.ts": FEATURES,
+    "features.ts": SCALED_FEATURES,
     // Every Registry.read() goes to the backend: a read on the request path would show.
     "larder.yaml": "project: test_project\nregistry:\n  type: file\n  cache_ttl_seconds: 0\n",
   });

@@ -2,24 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FeatureStore, writeTable } from "../mod.ts";
-import { tempRepo } from "./support/repo.ts";
-
-const FEATURES = `
-import { entity, featureView, fileSource, onDemandFeatureView, requestSource } from "larder";
-export const user = entity({ name: "user", joinKeys: ["user_id"], valueType: "int64" });
-export const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
-export const stats = featureView({ name: "stats", entities: [user], schema: { x: "float64" }, source });
-export const req = requestSource({ name: "req", schema: { k: "float64" } });
-export const scaled = onDemandFeatureView({
-  name: "scaled",
-  sources: [stats, req],
-  schema: { y: "float64" },
-  transform: (c) => ({ y: c.x.map((x, i) => (x === null || c.k[i] == null ? null : x * c.k[i]!)) }),
-});
-`;
+import { SCALED_FEATURES, tempRepo } from "./support/repo.ts";
 
 Deno.test("FeatureStore.open({ definitions }) serves on-demand views from modules imported by the caller", async () => {
-  const repo = await tempRepo({ "features.ts": FEATURES });
+  const repo = await tempRepo({ "features.ts": SCALED_FEATURES });
   const features = await import(pathToFileURL(join(repo.dir, "features.ts")).href);
   // As on an edge platform: the entry imported the module; the file is not read again.
   await Deno.remove(join(repo.dir, "features.ts"));

@@ -31,6 +31,24 @@ export const stats = featureView({
 export const activity = featureService({ name: "driver_activity", features: [stats] });
 `;
 
+/**
+ * A view `stats` (x) of entity `user` over `data/s.parquet` (user_id, ts, x), a request source
+ * `req` (k) and the on-demand view `scaled` (y = x * k).
+ */
+export const SCALED_FEATURES = `
+import { entity, featureView, fileSource, onDemandFeatureView, requestSource } from "larder";
+export const user = entity({ name: "user", joinKeys: ["user_id"], valueType: "int64" });
+export const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
+export const stats = featureView({ name: "stats", entities: [user], schema: { x: "float64" }, source });
+export const req = requestSource({ name: "req", schema: { k: "float64" } });
+export const scaled = onDemandFeatureView({
+  name: "scaled",
+  sources: [stats, req],
+  schema: { y: "float64" },
+  transform: (c) => ({ y: c.x.map((x, i) => (x === null || c.k[i] == null ? null : x * c.k[i]!)) }),
+});
+`;
+
 /** Creates a repo with `files` (default: a larder.yaml for `project` and DRIVER_FEATURES). */
 export async function tempRepo(
   files: Record<string, string> = {},
