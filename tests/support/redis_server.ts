@@ -172,6 +172,9 @@ async function spawnRedis(
       "no",
       "--dir",
       dir,
+      // DEBUG SLEEP lets tests make Redis answer slowly (from loopback only).
+      "--enable-debug-command",
+      "local",
     ],
     stdin: "null",
     stdout: "piped",
