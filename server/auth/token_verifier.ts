@@ -3,6 +3,7 @@
  * a presented key is hashed and compared with every stored hash in constant time.
  */
 import { LarderError, type Principal } from "../../engine/mod.ts";
+import { sha256Bytes } from "../_sha256.ts";
 import { bearerCredential } from "./_bearer.ts";
 import type { AuthVerifier } from "./verifier.ts";
 
@@ -29,11 +30,10 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** SHA-256 of a key as 64 lowercase hex digits (what `larder.yaml` stores). */
-export async function hashToken(token: string): Promise<string> {
-  const digest = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)),
+export function hashToken(token: string): Promise<string> {
+  return Promise.resolve(
+    Array.from(sha256Bytes(token), (b) => b.toString(16).padStart(2, "0")).join(""),
   );
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -71,11 +71,16 @@ export class TokenVerifier implements AuthVerifier {
     });
   }
 
-  async authenticate(request: Request): Promise<Principal> {
-    const token = bearerCredential(request);
-    const digest = new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)),
-    );
+  authenticate(request: Request): Promise<Principal> {
+    try {
+      return Promise.resolve(this.#principalOf(bearerCredential(request)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #principalOf(token: string): Principal {
+    const digest = sha256Bytes(token);
     let found: Principal | undefined;
     // Compare with every entry, without stopping early.
     for (const entry of this.#entries) {

@@ -17,7 +17,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -25,6 +25,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { createClient, ErrorReply, RESP_TYPES } from "redis";
 import { z } from "zod";
 import { isLarderError, LarderError, type LarderErrorCode } from "../../engine/mod.ts";
+import { sha256Bytes } from "../_sha256.ts";
 
 /** Options the bridge passes with every command. */
 export interface BridgeCommandOptions {
@@ -199,7 +200,7 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
   redis.on("error", (err) => {
     lastConnectionError = err.message;
   });
-  const expectedDigest = sha256(token);
+  const expectedDigest = sha256Bytes(token);
   const replies = new ReplyWatch(timeoutMs, () => unreachable(`no reply within ${timeoutMs} ms`));
 
   function unreachable(reason: string | undefined, cause?: unknown): LarderError {
@@ -301,7 +302,7 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
     const header = c.req.header("authorization") ?? "";
     const match = /^bearer\s+(.+)$/i.exec(header.trim());
     const given = match?.[1] ?? "";
-    if (!timingSafeEqual(sha256(given), expectedDigest)) {
+    if (!timingSafeEqual(sha256Bytes(given), expectedDigest)) {
       return c.json({ error: "Unauthorized" }, 401);
     }
     await next();
@@ -633,13 +634,4 @@ function redactUrl(url: string): string {
   } catch {
     return url;
   }
-}
-
-/**
- * SHA-256 of `text`, computed synchronously: comparing digests (always 32 bytes) keeps the
- * token check constant-time without leaking its length. `crypto.subtle.digest` would do the
- * same on a worker thread, a hop that cost every request tens of microseconds and jitter.
- */
-function sha256(text: string): Buffer {
-  return createHash("sha256").update(text, "utf8").digest();
 }
