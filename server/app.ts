@@ -159,24 +159,26 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     });
   });
 
-  app.onError((err, c) => {
+  const answerError = (err: unknown, c: Context<AppEnv>): Response => {
     const { status, body } = errorAnswer(err);
     if (body.error.code === "INTERNAL") logError(err);
     metrics.error(body.error.code);
     if (status === 401) c.header("WWW-Authenticate", 'Bearer realm="larder"');
     return c.json(body, status);
-  });
-
-  app.notFound((c) => {
-    metrics.error("NOT_FOUND");
-    return c.json({
-      error: {
-        code: "NOT_FOUND",
-        message: `No route for ${c.req.method} ${c.req.path}: see /docs for the API`,
-        details: { method: c.req.method, path: c.req.path },
-      },
-    }, 404);
-  });
+  };
+  app.onError(answerError);
+  app.notFound((c) =>
+    answerError(
+      new ApiError(
+        "NOT_FOUND",
+        `No route for ${c.req.method} ${c.req.path}: see /docs for the API`,
+        {
+          details: { method: c.req.method, path: c.req.path },
+        },
+      ),
+      c,
+    )
+  );
 
   // Authenticates before the handler runs (so 401 comes before any body is read). Without
   // auth every caller is anonymous and nothing is enforced: nothing to run.

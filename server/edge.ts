@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { FeatureStore, isLarderError } from "../engine/mod.ts";
+import { FeatureStore, isLarderError, LarderError } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
+import { errorAnswer } from "./errors.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
 
 /** Options for {@linkcode createEdgeHandler}. */
@@ -62,10 +63,8 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
       ready = undefined;
       const message = isLarderError(err) ? err.message : "The feature server failed to start";
       if (!isLarderError(err)) console.error(err);
-      return Response.json(
-        { error: { code: "UNAVAILABLE", message, details: {} } },
-        { status: 503 },
-      );
+      const { status, body } = errorAnswer(new LarderError("UNAVAILABLE", message));
+      return Response.json(body, { status });
     }
     return await fetch(req);
   };
