@@ -204,9 +204,7 @@ async function featureServerWithoutBatching(repo: string, port: number): Promise
 async function storeBoundServer(repo: string, port: number): Promise<void> {
   const store = await FeatureStore.open({ repo });
   const online = await store.onlineStore();
-  const reader = online.capabilities.singleRoundTripRead
-    ? new ReadBatcher(online, { maxInFlight: 4 })
-    : online;
+  const reader = online.capabilities.singleRoundTripRead ? new ReadBatcher(online) : online;
   Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
     const body = await req.json() as { entities: { driver_id: number[] } };
     const keys = body.entities.driver_id.flatMap((id) => [

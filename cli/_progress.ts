@@ -1,4 +1,4 @@
-/** A one-line progress display (rows, rows/s, ETA) drawn only on a terminal. */
+/** A one-line progress display (rows, rows/s, then a summary) drawn only on a terminal. */
 
 const encoder = new TextEncoder();
 
@@ -18,11 +18,10 @@ function duration(seconds: number): string {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
 }
 
-/** Starts a progress line for `label`; `total` (if known) enables a percentage and ETA. */
+/** Starts a progress line for `label`: rows, rows/s, and a status before rows come. */
 export function rowProgress(
   label: string,
   options: {
-    total?: number;
     output?: { isTerminal(): boolean; writeSync(b: Uint8Array): number };
   } = {},
 ): RowProgress {
@@ -36,10 +35,6 @@ export function rowProgress(
     let text = `${label}: ${rows.toLocaleString("en-US")} rows, ${
       Math.round(rate).toLocaleString("en-US")
     } rows/s`;
-    if (options.total) {
-      text += ` (${Math.floor((100 * rows) / options.total)}%`;
-      text += final ? ")" : rate > 0 ? `, ETA ${duration((options.total - rows) / rate)})` : ")";
-    }
     if (final) text += `, done in ${duration(seconds)}`;
     out.writeSync(encoder.encode(`\r\x1b[2K${text}${final ? "\n" : ""}`));
   };

@@ -13,8 +13,6 @@
  */
 export {
   type AuthConfig,
-  AuthConfigSchema,
-  interpolateEnv,
   type LarderConfig,
   LarderConfigSchema,
   loadConfig,
@@ -50,27 +48,22 @@ export {
 } from "../registry/mod.ts";
 export {
   assertPermitted,
-  decide,
   type Decision,
   permittedResources,
   type Principal,
   type Resource,
 } from "./permissions.ts";
-// For the feature server (server/): online reads and writes and value coercion; materialization
-// is loaded on first use (it pulls in apache-arrow, which the online path must not load).
-export { coerceValue, getOnlineFeatures, INVALID, writeOnline } from "./online/mod.ts";
+// For the feature server (server/): online reads and writes; materialization is loaded on first
+// use (it pulls in apache-arrow, which the online path must not load).
+export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 export { ShapeCache } from "./shape_cache.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
 export type { RetrievalStage } from "./offline/_pit_sql.ts";
-export {
-  type FeatureReference,
-  type ResolvedRequest,
-  resolveFeatures,
-} from "./resolve_features.ts";
-export { type LoadedTransform, runTransform } from "./on_demand.ts";
+export type { FeatureReference, ResolvedRequest } from "./resolve_features.ts";
+export type { LoadedTransform } from "./on_demand.ts";
 export type {
   EntityColumns,
   EntityRows,

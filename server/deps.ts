@@ -1,6 +1,6 @@
 /**
  * What the app is built from, passed in as values: the registry as served, the online
- * store, the engine's operations, the auth verifier, the settings and a clock.
+ * store, the engine's operations, the auth verifier and the settings.
  * Only the entry files (`main.ts`, `edge.ts`) wire concrete backends.
  */
 import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
@@ -116,8 +116,6 @@ export interface ServerDeps {
   readonly materializeIncremental: MaterializeIncremental;
   readonly auth: AuthVerifier;
   readonly config?: ServerConfig;
-  /** @default () => new Date() */
-  readonly clock?: () => Date;
   /** @default a new, empty Metrics */
   readonly metrics?: Metrics;
   /** Where unexpected failures are reported. @default console.error */

@@ -56,7 +56,7 @@ function outcome(
 }
 
 function batchedReads(online: OnlineStore): OnlineStore {
-  const batcher = new ReadBatcher(online, { maxInFlight: 4 });
+  const batcher = new ReadBatcher(online);
   return {
     name: online.name,
     capabilities: online.capabilities,
@@ -153,7 +153,6 @@ export async function depsFromFeatureStore(
       },
       auth: options.auth ?? createVerifier(store.config.auth),
       config: { ...options.config, featureServices: store.config.feature_server.feature_services },
-      clock,
       metrics,
       logError,
     };

@@ -17,7 +17,7 @@ interface Pending {
 
 /** Options for {@linkcode ReadBatcher}. */
 export interface ReadBatcherOptions {
-  /** Store reads running at once. @default 2 */
+  /** Store reads running at once. @default 4 */
   readonly maxInFlight?: number;
   /** Most keys in one merged read (a single larger request still goes alone). @default 200 */
   readonly maxKeys?: number;
@@ -41,7 +41,7 @@ export class ReadBatcher {
 
   constructor(store: Pick<OnlineStore, "read">, options: ReadBatcherOptions = {}) {
     this.#store = store;
-    this.#maxInFlight = options.maxInFlight ?? 2;
+    this.#maxInFlight = options.maxInFlight ?? 4;
     this.#maxKeys = options.maxKeys ?? 200;
   }
 

@@ -27,7 +27,7 @@ export {
   writeParquetFile,
 } from "./parquet.ts";
 export { resolveSourceFiles } from "./source_files.ts";
-export { checkSourceCompatibility, isCompatibleType } from "./source_compatibility.ts";
+export { checkSourceCompatibility } from "./source_compatibility.ts";
 export type {
   BatchOptions,
   EntityInput,
@@ -38,14 +38,6 @@ export type {
   ViewRequest,
   WindowQuery,
 } from "./historical_query.ts";
-export { getHistoricalFeatures } from "./historical.ts";
-export type { RetrievalStage, StageListener } from "./_pit_sql.ts";
-export {
-  CREATED_TIMESTAMP_COLUMN,
-  EVENT_TIMESTAMP_COLUMN,
-  type LatestRows,
-  pullLatest,
-  type PullLatestOptions,
-} from "./pull_latest.ts";
-export { outputFormat, writeBatches } from "./_writers.ts";
+export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
+export { writeBatches } from "./_writers.ts";
 export { batchColumn, batchRows } from "./_values.ts";

@@ -14,6 +14,4 @@ export interface AuthVerifier {
   /** Whether permissions are enforced for the callers this verifier identifies. */
   readonly enforcesPermissions: boolean;
   authenticate(request: Request): Promise<Principal>;
-  /** Releases timers or connections. */
-  close?(): void;
 }
