@@ -1,6 +1,6 @@
 /** Benchmark helpers: a throwaway `redis-server` plus the Redis HTTP bridge, in process or not. */
 import { startBridge } from "../server/redis_http/bridge.ts";
-import { type RedisServer, startRedisServer } from "../tests/support/redis_server.ts";
+import { freePort, type RedisServer, startRedisServer } from "../tests/support/redis_server.ts";
 
 /** A running redis-server with a bridge in front of it. */
 export interface RedisStack {
@@ -9,13 +9,6 @@ export interface RedisStack {
   readonly url: string;
   readonly token: string;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
 }
 
 /**

@@ -30,6 +30,7 @@ import { FeatureStore } from "../engine/mod.ts";
 import { createApp, depsFromFeatureStore } from "../server/mod.ts";
 import { ReadBatcher } from "../server/read_batcher.ts";
 import { startRedisStack } from "./_redis_stack.ts";
+import { freePort } from "../tests/support/redis_server.ts";
 
 const FEATURES = `
 import { entity, featureView, fileSource } from "larder";
@@ -58,13 +59,6 @@ const FEATURE_REFS = [
 
 const MAIN = new URL("../server/main.ts", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 function body(rows: number): string {
   return JSON.stringify({

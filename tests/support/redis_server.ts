@@ -232,7 +232,8 @@ async function answersPing(port: number): Promise<boolean> {
   }
 }
 
-function freePort(): number {
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
   listener.close();
