@@ -228,11 +228,11 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
   }
 
   async function run(commands: readonly Command[]): Promise<Outcome[]> {
-    const allowed = commands.filter((command) => refusalOf(command) === undefined);
+    const refusals = commands.map(refusalOf);
+    const allowed = commands.filter((_, i) => refusals[i] === undefined);
     const settled = allowed.length === 0 ? [] : await send(allowed, commandOptions);
     let next = 0;
-    return commands.map((command) => {
-      const refusal = refusalOf(command);
+    return refusals.map((refusal) => {
       if (refusal !== undefined) return { error: refusal };
       const outcome = settled[next++];
       if (outcome?.status === "fulfilled") return { reply: outcome.value };
