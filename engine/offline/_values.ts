@@ -19,6 +19,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { shortestFloat32 } from "../float32.ts";
+import { toBase64 } from "../online/value_codec.ts";
 import { LarderError } from "../../registry/mod.ts";
 
 /** How to render values: `rows` for JavaScript objects, `json` for JSON/CSV text. */
@@ -30,14 +31,6 @@ export function isoMicros(micros: bigint): string {
   const rest = micros - ms * 1000n;
   const iso = new Date(Number(ms)).toISOString();
   return rest === 0n ? iso : `${iso.slice(0, -1)}${rest.toString().padStart(3, "0")}Z`;
-}
-
-function base64(bytes: Uint8Array): string {
-  let text = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
 }
 
 /** A converter from one column's raw Arrow values to JavaScript values. */
@@ -76,7 +69,7 @@ function converter(type: DataType, style: ValueStyle): (value: unknown) => unkno
     case Type.Binary:
     case Type.LargeBinary:
     case Type.FixedSizeBinary:
-      return (v) => (v == null ? null : style === "rows" ? v : base64(v as Uint8Array));
+      return (v) => (v == null ? null : style === "rows" ? v : toBase64(v as Uint8Array));
     case Type.List:
     case Type.FixedSizeList: {
       const inner = converter((type as List).children[0]!.type, style);
