@@ -1,7 +1,7 @@
 /** Generated data for bench/pit.ts: Parquet files of entity rows and feature rows, cached. */
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
-import { DuckDB, encodeParquet } from "../engine/offline/mod.ts";
+import { DuckDB, writeParquetFile } from "../engine/offline/mod.ts";
 
 /** One benchmark size. */
 export interface BenchSize {
@@ -99,7 +99,7 @@ export async function ensureData(size: BenchSize): Promise<string> {
     const session = await db.connect();
     const write = async (path: string, sql: string) => {
       const table = tableFromIPC(await session.queryIPC(sql));
-      await Deno.writeFile(path, encodeParquet(table));
+      await writeParquetFile(path, table);
     };
     console.log(`generating ${size.name} data in ${dir} …`);
     await write(join(dir, "entities.parquet"), entitySql(0, size.entityRows, size.keys));

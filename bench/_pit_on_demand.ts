@@ -72,7 +72,8 @@ interface OnDemandResult {
   readonly memoryLimit: string;
 }
 
-function cpuSeconds(): number {
+/** CPU seconds this process has used so far (all threads). */
+export function cpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 }

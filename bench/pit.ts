@@ -25,7 +25,6 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import process from "node:process";
 import { DuckDB, DuckDBOfflineStore, type ViewRequest } from "../engine/offline/mod.ts";
 import { OfflineStoreConfigSchema } from "../engine/config.ts";
 import {
@@ -46,7 +45,7 @@ import { ident, str } from "../engine/offline/_sql.ts";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../registry/mod.ts";
 import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_data.ts";
 import { feastSql } from "./_feast_sql.ts";
-import { onDemandChild, onDemandSection } from "./_pit_on_demand.ts";
+import { cpuSeconds, onDemandChild, onDemandSection } from "./_pit_on_demand.ts";
 
 type Engine = "a" | "b" | "c";
 
@@ -156,11 +155,6 @@ type RunResult = {
   nonNull: number[];
   phases?: Phases;
 };
-
-function cpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
-}
 
 async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResult> {
   const dir = dataDir(size);
