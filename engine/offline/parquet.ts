@@ -43,15 +43,36 @@ export async function readParquetSchema(path: string): Promise<Schema> {
     if (!sameBytes(tail.subarray(4), MAGIC)) throw new Error("not a Parquet file (no PAR1 footer)");
     const footerLength = new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true);
     if (footerLength + 12 > size) throw new Error("corrupt footer length");
-    // A file made of the footer alone is enough for the schema.
-    const fake = new Uint8Array(footerLength + 12);
-    fake.set(MAGIC, 0);
-    fake.set(await readAt(file, size - 8 - footerLength, footerLength + 8), 4);
-    return tableFromIPC(pq.readSchema(fake).intoIPCStream()).schema;
+    return footerSchema(await readAt(file, size - 8 - footerLength, footerLength + 8));
   } catch (err) {
     throw unreadable(path, err);
   } finally {
     file?.close();
+  }
+}
+
+/**
+ * The Arrow schema in a Parquet footer (the footer, its 4-byte length and the closing magic).
+ * A file made of the footer alone is enough for parquet-wasm, which copies what it is given
+ * into WebAssembly memory: the footer, not the whole file.
+ */
+function footerSchema(footer: Uint8Array): Schema {
+  const fake = new Uint8Array(footer.length + 4);
+  fake.set(MAGIC, 0);
+  fake.set(footer, 4);
+  return tableFromIPC(pq.readSchema(fake).intoIPCStream()).schema;
+}
+
+/** Top-level column names of a Parquet file in memory (empty if the footer is unreadable). */
+function fileColumns(bytes: Uint8Array): string[] {
+  try {
+    if (bytes.length < 12) return [];
+    const footerLength = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 4)
+      .getUint32(0, true);
+    if (footerLength + 12 > bytes.length) return [];
+    return footerSchema(bytes.subarray(bytes.length - 8 - footerLength)).fields.map((f) => f.name);
+  } catch {
+    return [];
   }
 }
 
@@ -84,6 +105,18 @@ export async function* readParquetIPC(
   path: string,
   options: ParquetReadOptions = {},
 ): AsyncGenerator<Uint8Array> {
+  yield* decodeFile(path, undefined, options);
+}
+
+/**
+ * Decodes one file in this thread: `whole` as the caller worked it out, or `undefined` to work
+ * it out here from the file's size and footer.
+ */
+async function* decodeFile(
+  path: string,
+  whole: boolean | undefined,
+  options: ParquetReadOptions,
+): AsyncGenerator<Uint8Array> {
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(path);
@@ -91,7 +124,7 @@ export async function* readParquetIPC(
     throw unreadable(path, err);
   }
   const wanted = options.columns;
-  const whole = bytes.length <= WHOLE_FILE_BYTES &&
+  whole ??= bytes.length <= WHOLE_FILE_BYTES &&
     (wanted === undefined || fileColumns(bytes).every((c) => wanted.includes(c)));
   try {
     yield* decodeParquet(bytes, {
@@ -102,6 +135,16 @@ export async function* readParquetIPC(
   } catch (err) {
     if (err instanceof DecodeError) throw decodeFailure(path, err);
     throw err;
+  }
+}
+
+/** Decodes `jobs` one after the other in this thread. */
+async function* decodeInThread(
+  jobs: readonly { path: string; whole: boolean }[],
+  options: ParquetReadOptions,
+): AsyncGenerator<{ path: string; ipc: Uint8Array }> {
+  for (const job of jobs) {
+    for await (const ipc of decodeFile(job.path, job.whole, options)) yield { path: job.path, ipc };
   }
 }
 
@@ -140,9 +183,7 @@ export async function* readParquetFilesIPC(
   const total = sizes.reduce((a, b) => a + b, 0);
   const batchRows = options.batchRows ?? 131072;
   if (total < parquetTuning.workerMinBytes || navigator.hardwareConcurrency < 2) {
-    for (const job of jobs) {
-      for await (const ipc of readParquetIPC(job.path, options)) yield { path: job.path, ipc };
-    }
+    yield* decodeInThread(jobs, options);
     return;
   }
   let worker: Worker;
@@ -150,9 +191,7 @@ export async function* readParquetFilesIPC(
     worker = new Worker(new URL("./_parquet_worker.ts", import.meta.url), { type: "module" });
   } catch {
     // No workers here (a restricted runtime): decode in this thread.
-    for (const job of jobs) {
-      for await (const ipc of readParquetIPC(job.path, options)) yield { path: job.path, ipc };
-    }
+    yield* decodeInThread(jobs, options);
     return;
   }
   const inbox: FromWorker[] = [];
@@ -195,15 +234,6 @@ export async function* readParquetFilesIPC(
     }
   } finally {
     worker.terminate();
-  }
-}
-
-/** Top-level column names of a Parquet file in memory (empty if the footer is unreadable). */
-function fileColumns(bytes: Uint8Array): string[] {
-  try {
-    return tableFromIPC(pq.readSchema(bytes).intoIPCStream()).schema.fields.map((f) => f.name);
-  } catch {
-    return [];
   }
 }
 
