@@ -6,69 +6,18 @@ import {
   type EntitySpec,
   type FeatureServiceSpec,
   type FeatureViewSpec,
-  type FieldSpec,
   FileRegistryBackend,
-  type FileSourceSpec,
   type PushSourceSpec,
   Registry,
   type RegistryDocument,
-  type ScalarType,
 } from "../../registry/mod.ts";
+
+export { entity, featureView, fileSource, t } from "../support/specs.ts";
 
 const COMMON = { description: "", tags: {}, owner: "" };
 
-export function entity(
-  name: string,
-  joinKeys: string[],
-  valueType: ScalarType = "int64",
-): EntitySpec {
-  return { ...COMMON, name, joinKeys, valueType };
-}
-
-export function fileSource(
-  name: string,
-  path: string,
-  options: Partial<Pick<FileSourceSpec, "createdTimestampColumn" | "fieldMapping">> & {
-    timestampField?: string;
-  } = {},
-): FileSourceSpec {
-  const spec: FileSourceSpec = {
-    ...COMMON,
-    name,
-    kind: "file",
-    path,
-    format: path.endsWith(".csv") ? "csv" : "parquet",
-    timestampField: options.timestampField ?? "event_timestamp",
-    fieldMapping: options.fieldMapping ?? {},
-  };
-  if (options.createdTimestampColumn) spec.createdTimestampColumn = options.createdTimestampColumn;
-  return spec;
-}
-
 export function pushSource(name: string, batchSource: string): PushSourceSpec {
   return { ...COMMON, name, kind: "push", batchSource };
-}
-
-export function featureView(
-  name: string,
-  options: {
-    entities: string[];
-    features: FieldSpec[];
-    source: string;
-    ttlSeconds?: number;
-    online?: boolean;
-  },
-): FeatureViewSpec {
-  return {
-    ...COMMON,
-    name,
-    entities: options.entities,
-    ttlSeconds: options.ttlSeconds ?? 0,
-    features: options.features,
-    source: options.source,
-    online: options.online ?? true,
-    offline: true,
-  };
 }
 
 export function featureService(
@@ -109,9 +58,4 @@ export async function registryWith(dir: string, doc: RegistryDocument): Promise<
   });
   await registry.commit(await registry.read({ fresh: true }), doc);
   return registry;
-}
-
-/** `new Date(iso)` with `Z` added when missing. */
-export function t(iso: string): Date {
-  return new Date(/Z$|[+-]\d\d:\d\d$/.test(iso) ? iso : `${iso}Z`);
 }
