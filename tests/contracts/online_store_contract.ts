@@ -348,12 +348,14 @@ export function onlineStoreContract(
     if (!a.capabilities.locks) return;
     const b = await open("p");
     try {
-      const lease = await a.acquireLock("m", 400);
+      // Wide margins: the extend (an HTTP round trip on Redis) must land before the first
+      // expiry on a busy machine, and the check well after it.
+      const lease = await a.acquireLock("m", 1_000);
       assert.ok(lease);
-      await sleep(200);
-      assert.equal(await lease.extend(2_000), true);
-      await sleep(400);
-      assert.equal(await b.acquireLock("m", 10_000), null, "extended past the first 400 ms");
+      await sleep(100);
+      assert.equal(await lease.extend(5_000), true);
+      await sleep(1_200);
+      assert.equal(await b.acquireLock("m", 10_000), null, "extended past the first 1000 ms");
       await lease.release();
       const next = await b.acquireLock("m", 10_000);
       assert.ok(next);

@@ -468,7 +468,7 @@ Deno.test("GET /registry/* lists and gets objects", async () => {
 });
 
 Deno.test("the registry is served from memory and refreshed in the background", async () => {
-  const server = await startServer({ yaml: "registry:\n  type: file\n  cache_ttl_seconds: 1\n" });
+  const server = await startServer({ yaml: "registry:\n  type: file\n  cache_ttl_seconds: 3\n" });
   try {
     const before = await server.request("GET", "/registry/feature-services");
     assert.equal(before.json.feature_services.length, 2);
@@ -482,11 +482,16 @@ Deno.test("the registry is served from memory and refreshed in the background", 
     await other.close();
     const soon = await server.request("GET", "/registry/feature-services");
     assert.equal(soon.json.feature_services.length, 2, "served from memory until the refresh");
-    await new Promise((r) => setTimeout(r, 1300));
-    const after = await server.request("GET", "/registry/feature-services");
-    assert.deepEqual(after.json.feature_services.map((s: { name: string }) => s.name), [
-      "driver_activity",
-    ]);
+    // The background refresh (every 3 s) picks the change up; poll for it, at most 15 s.
+    const deadline = Date.now() + 15_000;
+    let names: string[] = [];
+    while (Date.now() < deadline) {
+      const after = await server.request("GET", "/registry/feature-services");
+      names = after.json.feature_services.map((s: { name: string }) => s.name);
+      if (names.length === 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(names, ["driver_activity"]);
   } finally {
     await server.close();
   }

@@ -175,10 +175,11 @@ async function twoServers(backend: OnlineBackend): Promise<void> {
     await leaseAfter.release();
 
     // A holder that crashed (never releases) blocks the view only until its lock expires.
-    const crashed = await client.acquireLock("materialize:driver_trips", 300);
+    // 2 s: the 409 (a request to another process) must come back while the lock still holds.
+    const crashed = await client.acquireLock("materialize:driver_trips", 2_000);
     assert.ok(crashed);
     assert.equal((await post(`${b.url}/materialize`, body)).status, 409);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     const afterExpiry = await post(`${b.url}/materialize`, body);
     assert.equal(afterExpiry.status, 200, JSON.stringify(afterExpiry.json));
   } finally {
