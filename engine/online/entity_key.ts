@@ -64,7 +64,8 @@ export function canonicalKeyValue(key: JoinKey, value: unknown): unknown {
   return typed;
 }
 
-function article(type: string): string {
+/** "a" or "an" before a type name ("an int64", "a float32"). */
+export function article(type: string): string {
   return /^[aeiou]/.test(type) ? "an" : "a";
 }
 

@@ -1,8 +1,14 @@
 /** Turns columns of one feature view's rows into online rows: keys, timestamps and encoded values. */
 import { type FieldSpec, LarderError } from "../../registry/mod.ts";
-import { canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
+import { article, canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
 import type { OnlineRow, StoredValue } from "./online_store.ts";
-import { coerceValue, describeValue, encodeValue, INVALID } from "./value_codec.ts";
+import {
+  coerceValue,
+  describeValue,
+  encodeValue,
+  INVALID,
+  timestampMillis,
+} from "./value_codec.ts";
 
 /** Column values by position (arrays, or anything indexable such as Arrow's `toArray()`). */
 export type ColumnValues = { readonly length: number; readonly [index: number]: unknown };
@@ -24,15 +30,6 @@ export interface ViewShape {
   readonly name: string;
   readonly joinKeys: readonly JoinKey[];
   readonly features: readonly FieldSpec[];
-}
-
-function timestampMs(value: unknown): number | null {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "number") return Number.isFinite(value) ? value : NaN;
-  if (value instanceof Date) return value.getTime();
-  if (typeof value === "bigint") return Number(value);
-  if (typeof value === "string") return Date.parse(value);
-  return NaN;
 }
 
 /**
@@ -58,7 +55,7 @@ export function toOnlineRows(
     for (let k = 0; k < view.joinKeys.length; k++) {
       typedKey[k] = canonicalKeyValue(view.joinKeys[k]!, columns.keys[k]![r]);
     }
-    const eventTs = timestampMs(columns.eventTs[r]);
+    const eventTs = timestampMillis(columns.eventTs[r]);
     if (eventTs === null || Number.isNaN(eventTs)) {
       throw new LarderError(
         "INPUT_INVALID",
@@ -69,7 +66,7 @@ export function toOnlineRows(
         }${options.timestampColumn ? ` (column "${options.timestampColumn}")` : ""}`,
       );
     }
-    const created = columns.createdTs ? timestampMs(columns.createdTs[r]) : null;
+    const created = columns.createdTs ? timestampMillis(columns.createdTs[r]) : null;
     const values: Record<string, StoredValue> = {};
     for (let f = 0; f < view.features.length; f++) {
       const field = view.features[f]!;
@@ -80,7 +77,7 @@ export function toOnlineRows(
           "INPUT_INVALID",
           `Feature view "${view.name}": column "${field.name}", row ${r + offset}: ${
             describeValue(raw)
-          } is not ${/^[aeiou]/.test(field.type) ? "an" : "a"} ${field.type}`,
+          } is not ${article(field.type)} ${field.type}`,
           { details: { view: view.name, column: field.name, row: r + offset } },
         );
       }

@@ -58,14 +58,24 @@ function coerceFloat(value: unknown): number | typeof INVALID {
   return INVALID;
 }
 
-function coerceTimestamp(value: unknown): Date | typeof INVALID {
+/**
+ * Epoch milliseconds of a timestamp given as a `Date`, epoch milliseconds (number or bigint)
+ * or ISO 8601 text; `null` for null/undefined, `NaN` for anything else.
+ */
+export function timestampMillis(value: unknown): number | null {
+  if (value === null || value === undefined) return null;
   let ms: number;
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === "number") ms = value;
   else if (typeof value === "bigint") ms = Number(value);
   else if (typeof value === "string") ms = Date.parse(value);
-  else return INVALID;
-  return Number.isFinite(ms) ? new Date(ms) : INVALID;
+  else return NaN;
+  return Number.isFinite(ms) ? ms : NaN;
+}
+
+function coerceTimestamp(value: unknown): Date | typeof INVALID {
+  const ms = timestampMillis(value);
+  return ms === null || Number.isNaN(ms) ? INVALID : new Date(ms);
 }
 
 function coerceBytes(value: unknown): Uint8Array | typeof INVALID {
