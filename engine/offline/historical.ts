@@ -20,6 +20,7 @@ import {
   loadSource,
   tempName,
 } from "./_load.ts";
+import type { SourceColumn } from "./offline_store.ts";
 import { readParquetSchema } from "./parquet.ts";
 import {
   type EntityStats,
@@ -41,6 +42,8 @@ interface PreparedView {
   readonly request: ViewRequest;
   readonly files: readonly string[];
   readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
+  /** The files' columns, as validated: where the view's columns are is worked out from them. */
+  readonly columns: readonly SourceColumn[];
   /** Output names, parallel to `request.features`. */
   readonly outputs: readonly string[];
 }
@@ -113,7 +116,7 @@ async function prepareViews(
       });
     }
     const { keys } = joinKeysOf(request.view, request.entities);
-    prepared.push({ request, files, keys, outputs: outputs[i]! });
+    prepared.push({ request, files, keys, columns, outputs: outputs[i]! });
   }
   return prepared;
 }
@@ -245,7 +248,13 @@ async function loadView(
 ): Promise<PitView> {
   const { request } = view;
   const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
-  const layout = sourceLayout(request.view, request.source, request.entities, request.features);
+  const layout = sourceLayout(
+    request.view,
+    request.source,
+    request.entities,
+    request.features,
+    view.columns,
+  );
   const featureTypes = request.features.map((name) =>
     request.view.features.find((f) => f.name === name)!.type
   );

@@ -90,7 +90,7 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
     const loaded = await loadSource(session, {
       source,
       files,
-      layout: sourceLayout(view, source, options.entities, features),
+      layout: sourceLayout(view, source, options.entities, features, columns),
       keyTypes: keys.map((k) => k.type),
       featureTypes: view.features.map((f) => f.type),
       low: BigInt(options.start.getTime()) * 1000n,
