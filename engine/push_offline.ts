@@ -11,7 +11,8 @@ import {
   type RegistryDocument,
   type ValueType,
 } from "../registry/mod.ts";
-import { coerceValue, INVALID } from "./online/value_codec.ts";
+import { article } from "./online/entity_key.ts";
+import { coerceValue, describeValue, INVALID } from "./online/value_codec.ts";
 import { writeTable } from "./table_writer.ts";
 
 /** Columns of pushed rows: name -> values. */
@@ -94,6 +95,7 @@ export async function pushOffline(
     }
     for (const feature of view.spec.features) need(feature.name, feature.type, true);
   }
+  const timestampColumn = sourceName.get(batch.timestampField) ?? batch.timestampField;
   need(batch.timestampField, "timestamp", true);
   if (batch.createdTimestampColumn) need(batch.createdTimestampColumn, "timestamp", false);
 
@@ -118,11 +120,13 @@ export async function pushOffline(
     for (let r = 0; r < rowCount; r++) {
       const raw = values?.[r] ?? null;
       const value = coerceValue(raw, type);
-      if (value === INVALID || (value === null && column === batch.timestampField)) {
+      if (value === INVALID || (value === null && column === timestampColumn)) {
         throw new LarderError(
           "INPUT_INVALID",
           `Cannot push to offline: column "${column}", row ${r}: ${
-            value === null ? "has no event timestamp" : `${JSON.stringify(raw)} is not a ${type}`
+            value === null
+              ? "has no event timestamp"
+              : `${describeValue(raw)} is not ${article(type)} ${type}`
           }`,
           { details: { column, row: r } },
         );

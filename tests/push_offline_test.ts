@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { pushOffline } from "../engine/mod.ts";
+import {
+  documentWith,
+  entity,
+  featureView,
+  fileSource,
+  pushSource,
+  t,
+} from "./online/_fixtures.ts";
+
+function mappedPushDocument() {
+  const driver = entity("driver", ["driver_id"]);
+  // The batch source's event time is the file column "raw_ts", read as "ts".
+  const batch = fileSource("batch", "data/pushed", {
+    timestampField: "ts",
+    fieldMapping: { raw_ts: "ts" },
+  });
+  const push = pushSource("push", batch.name);
+  const view = featureView("pushed", {
+    entities: ["driver"],
+    source: push.name,
+    features: [{ name: "trips", type: "int64" }],
+  });
+  return documentWith({ entities: [driver], sources: [batch, push], views: [view] });
+}
+
+async function files(dir: string): Promise<string[]> {
+  try {
+    return (await Array.fromAsync(Deno.readDir(join(dir, "data", "pushed")))).map((e) => e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+}
+
+Deno.test("pushOffline() refuses rows without an event time when fieldMapping renames it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  const doc = mappedPushDocument();
+  try {
+    for (const name of ["ts", "raw_ts"]) {
+      await assert.rejects(
+        () =>
+          pushOffline(dir, doc, {
+            pushSource: "push",
+            columns: { driver_id: [1, 2], [name]: [t("2024-01-01"), null], trips: [1, 2] },
+          }),
+        { code: "INPUT_INVALID", message: /column "raw_ts", row 1: has no event timestamp/ },
+      );
+    }
+    assert.deepEqual(await files(dir), [], "nothing written");
+    const ok = await pushOffline(dir, doc, {
+      pushSource: "push",
+      columns: { driver_id: [1], ts: [t("2024-01-01")], trips: [1] },
+    });
+    assert.equal(ok.files.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pushOffline() names a value it cannot convert, bigints included", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  try {
+    await assert.rejects(
+      () =>
+        pushOffline(dir, mappedPushDocument(), {
+          pushSource: "push",
+          columns: { driver_id: [1], ts: [t("2024-01-01")], trips: [2n ** 70n] },
+        }),
+      { code: "INPUT_INVALID", message: /column "trips", row 0: .*1180591620717411303424.* int64/ },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
