@@ -47,3 +47,27 @@ Deno.test("on-demand transforms are checked against the caller's document, witho
     await repo.remove();
   }
 });
+
+Deno.test("a request value that cannot be converted is named, bigints included", async () => {
+  const repo = await tempRepo({
+    "features.ts": SCALED_FEATURES.replace('schema: { k: "float64" }', 'schema: { k: "int64" }'),
+  });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply({ skipSourceValidation: true });
+    await assert.rejects(
+      () =>
+        store.getOnlineFeatures({
+          features: ["scaled:y"],
+          entities: { user_id: [1], k: [2n ** 70n] },
+        }),
+      {
+        code: "INPUT_INVALID",
+        message: 'Request field "k" row 0: expected int64, got 1180591620717411303424n',
+      },
+    );
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -15,7 +15,7 @@ import {
   type OnlineColumn,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
-import { coerceValue, decodeValue, INVALID } from "./value_codec.ts";
+import { coerceValue, decodeValue, describeValue, INVALID } from "./value_codec.ts";
 import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
@@ -307,7 +307,7 @@ export async function getOnlineFeatures(
         throw new LarderError(
           "INPUT_INVALID",
           `Request field "${field.name}" row ${r}: expected ${field.type}, got ${
-            JSON.stringify(raw[r]) ?? String(raw[r])
+            describeValue(raw[r])
           }`,
           { details: { field: field.name, row: r } },
         );

@@ -11,6 +11,7 @@ import { viewJoinKeys } from "./entity_key.ts";
 import { documentOf, type EntityColumns, type EntityRows } from "./get_online_features.ts";
 import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
+import { describeValue } from "./value_codec.ts";
 import { loadWriteTimeViews, type OnDemandWriteResult, writeTimeRows } from "./write_time_rows.ts";
 import type { TransformLoader } from "../on_demand.ts";
 
@@ -44,6 +45,15 @@ function viewOf(doc: RegistryDocument, name: string): FeatureViewSpec {
 function asColumns(data: EntityColumns | EntityRows): EntityColumns {
   if (Array.isArray(data)) {
     const rows = data as EntityRows;
+    const bad = rows.findIndex((row) => row === null || typeof row !== "object");
+    if (bad >= 0) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Row ${bad} is ${
+          describeValue(rows[bad])
+        }: rows must be objects such as { driver_id: 1001 }`,
+      );
+    }
     const names = new Set(rows.flatMap((row) => Object.keys(row)));
     return Object.fromEntries([...names].map((n) => [n, rows.map((row) => row[n])]));
   }

@@ -360,6 +360,11 @@ Deno.test("writeOnline() validates columns and values against the view", async (
       /row 0: has no event timestamp \(column "ts"\)/,
     );
     await rejects(writeOnline(deps, "nope", {}), "NOT_FOUND", /Cannot find feature view "nope"/);
+    await rejects(
+      writeOnline(deps, "customer_profile", [null as never]),
+      "INPUT_INVALID",
+      /^Row 0 is null: rows must be objects/,
+    );
     // Several rows of one key: the newest (then the latest created) is written; older is skipped later.
     const result = await writeOnline(deps, "customer_profile", {
       customer_id: ["c2", "c2", "c2"],
