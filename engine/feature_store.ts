@@ -38,7 +38,7 @@ import {
 } from "./online/mod.ts";
 import type { MaterializeDeps, MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
-import { pushOffline } from "./push_offline.ts";
+import { pushRows } from "./push_rows.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 
 /** An online request; `featureService` may be the service object itself. */
@@ -329,26 +329,18 @@ export class FeatureStore {
         }`,
       );
     }
-    const views = Object.values(doc.objects.featureView).map((v) => v.spec)
-      .filter((v) => v.source === pushSource && v.online);
-    // Offline first: if the rows cannot be stored durably, nothing is served from them.
-    const files = to === "online"
-      ? []
-      : (await pushOffline(this.repoDir, doc, { pushSource, columns: data })).files;
+    const pushed = await pushRows({
+      doc,
+      repoDir: this.repoDir,
+      online: () => this.onlineStore(),
+      transforms: (names, d) => this.onDemandTransforms(names, d),
+    }, { pushSource, data, to });
     const written: { view: string; written: number; skipped: number }[] = [];
-    if (to !== "offline") {
-      const online = await this.onlineStore();
-      for (const view of views) {
-        const r = await writeOnline(
-          { registry: doc, online, transforms: (names, d) => this.onDemandTransforms(names, d) },
-          view.name,
-          data,
-        );
-        written.push({ view: view.name, written: r.written, skipped: r.skipped });
-        for (const od of r.onDemand ?? []) written.push({ ...od });
-      }
+    for (const { view, result } of pushed.online) {
+      written.push({ view, written: result.written, skipped: result.skipped });
+      for (const od of result.onDemand ?? []) written.push({ ...od });
     }
-    return { views: written, files };
+    return { views: written, files: [...pushed.files] };
   }
 
   /**

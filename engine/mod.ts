@@ -59,6 +59,7 @@ export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 export { ShapeCache } from "./shape_cache.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
+export { pushRows } from "./push_rows.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
 export type { RetrievalStage } from "./offline/_pit_sql.ts";

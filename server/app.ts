@@ -240,23 +240,19 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         feature_views: views.map((v) => v.name),
         rows,
       };
+      const pushed = await deps.push(doc, {
+        pushSource: body.push_source_name,
+        columns: body.df,
+        to: body.to,
+        views: views.map((v) => v.name),
+      });
       if (online) {
-        let written = 0;
-        let skipped = 0;
-        for (const view of views) {
-          const r = await deps.writeOnline(doc, { view: view.name, columns: body.df });
-          written += r.written;
-          skipped += r.skipped;
-        }
-        answer.online = { written, skipped };
+        answer.online = {
+          written: pushed.online.reduce((n, v) => n + v.result.written, 0),
+          skipped: pushed.online.reduce((n, v) => n + v.result.skipped, 0),
+        };
       }
-      if (offline) {
-        const r = await deps.pushOffline(doc, {
-          pushSource: body.push_source_name,
-          columns: body.df,
-        });
-        answer.offline = { files: [...r.files] };
-      }
+      if (offline) answer.offline = { files: [...pushed.files] };
       return c.json(answer);
     }),
   );

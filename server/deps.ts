@@ -48,13 +48,21 @@ export type WriteOnline = (
 ) => Promise<OnlineWriteOutcome>;
 
 /**
- * Appends rows of a push source to its batch source as new files (never rewriting existing
- * ones). Loaded lazily: it needs the Parquet writer.
+ * Pushes rows of a push source (the engine's `pushRows`): offline as new files under its batch
+ * source (never rewriting existing ones), then online to the online views among `views`.
  */
-export type PushOffline = (
+export type Push = (
   doc: RegistryDocument,
-  request: { readonly pushSource: string; readonly columns: ColumnData },
-) => Promise<{ readonly files: readonly string[] }>;
+  request: {
+    readonly pushSource: string;
+    readonly columns: ColumnData;
+    readonly to: "online" | "offline" | "online_and_offline";
+    readonly views: readonly string[];
+  },
+) => Promise<{
+  readonly files: readonly string[];
+  readonly online: readonly { readonly view: string; readonly result: OnlineWriteOutcome }[];
+}>;
 
 /** What one materialization did, per view. */
 export interface MaterializeOutcome {
@@ -111,7 +119,7 @@ export interface ServerDeps {
   readonly onlineStore: OnlineStore;
   readonly readOnline: ReadOnline;
   readonly writeOnline: WriteOnline;
-  readonly pushOffline: PushOffline;
+  readonly push: Push;
   readonly materialize: Materialize;
   readonly materializeIncremental: MaterializeIncremental;
   readonly auth: AuthVerifier;

@@ -10,7 +10,7 @@ import {
   LarderError,
   loadMaterialize,
   type OnlineStore,
-  pushOffline,
+  pushRows,
   type TransformLoader,
   writeOnline,
 } from "../engine/mod.ts";
@@ -140,9 +140,16 @@ export async function depsFromFeatureStore(
       // Also writes the outputs of on-demand views with writeToOnlineStore reading the view.
       writeOnline: (doc, request) =>
         writeOnline({ registry: doc, online, transforms }, request.view, request.columns),
-      pushOffline: async (doc, request) => {
-        return await pushOffline(store.repoDir, doc, request);
-      },
+      push: (doc, request) =>
+        pushRows(
+          { doc, repoDir: store.repoDir, online: () => Promise.resolve(online), transforms },
+          {
+            pushSource: request.pushSource,
+            data: request.columns,
+            to: request.to,
+            views: request.views,
+          },
+        ),
       materialize: async (request) => {
         const { materialize } = await loadMaterialize();
         return outcome(await materialize(materializeDeps, request));

@@ -22,7 +22,7 @@ export type {
   MaterializeOutcome,
   OnlineReadRequest,
   OnlineWriteOutcome,
-  PushOffline,
+  Push,
   ReadOnline,
   ServedRegistry,
   ServerConfig,

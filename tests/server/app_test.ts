@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
 import { DenoKvOnlineStore, type OnlineStore } from "../../engine/online/mod.ts";
-import { startServer, statsRows } from "./_harness.ts";
+import { SERVER_FEATURES, startServer, statsRows } from "./_harness.ts";
 
 Deno.test("POST /get-online-features reads what /write-to-online-store wrote, Feast's shape", async () => {
   const server = await startServer();
@@ -179,6 +179,41 @@ Deno.test("POST /push writes online skip-if-not-newer", async () => {
     });
     assert.equal(missing.status, 422);
     assert.match(missing.json.error.message, /missing columns/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("POST /push skips offline-only views online, as FeatureStore.push does", async () => {
+  // A second view on the push source, offline only (online: false).
+  const features = SERVER_FEATURES + `
+export const statsArchive = featureView({
+  name: "driver_stats_archive",
+  entities: [driver],
+  schema: { conv_rate: "float32" },
+  source: statsPush,
+  online: false,
+});
+`;
+  const server = await startServer({ features });
+  try {
+    const res = await server.request("POST", "/push", {
+      body: {
+        push_source_name: "driver_stats_push",
+        df: { ...statsRows([1001], "2024-03-01T00:00:00Z", 0.5), created: [null] },
+        to: "online_and_offline",
+      },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json.feature_views, ["driver_hourly_stats", "driver_stats_archive"]);
+    assert.deepEqual(res.json.online, { written: 1, skipped: 0 });
+    assert.equal(res.json.offline.files.length, 1);
+    const sdk = await server.store.push(
+      "driver_stats_push",
+      { ...statsRows([1002], "2024-03-01T00:00:00Z", 0.5), created: [null] },
+      { to: "online_and_offline" },
+    );
+    assert.deepEqual(sdk.views.map((v) => v.view), ["driver_hourly_stats"]);
   } finally {
     await server.close();
   }

@@ -1,0 +1,73 @@
+/**
+ * `pushRows`: rows of a push source, written where the caller asks: offline as a new file under
+ * its batch source, online to every online view it feeds. One sequence for the SDK's
+ * `FeatureStore.push` and the server's `POST /push`.
+ */
+import type { RegistryDocument } from "../registry/mod.ts";
+import type { OnlineStore } from "./online/online_store.ts";
+import { type EntityColumns, writeOnline, type WriteOnlineResult } from "./online/mod.ts";
+import type { TransformLoader } from "./on_demand.ts";
+import { pushOffline } from "./push_offline.ts";
+
+/** What {@linkcode pushRows} needs. */
+export interface PushDeps {
+  readonly doc: RegistryDocument;
+  /** The repo: the batch source's path is relative to it. */
+  readonly repoDir: string;
+  /** The online store; needed only when pushing online. */
+  readonly online: () => Promise<OnlineStore>;
+  readonly transforms?: TransformLoader;
+}
+
+/** A push. */
+export interface PushRequest {
+  readonly pushSource: string;
+  readonly data: EntityColumns;
+  readonly to: "online" | "offline" | "online_and_offline";
+  /**
+   * Write online only to these of the views the source feeds (a deployment serving some
+   * feature services); default all of them.
+   */
+  readonly views?: readonly string[];
+}
+
+/** What a push wrote: files offline, and per online view what `writeOnline` did. */
+export interface PushResult {
+  readonly files: readonly string[];
+  readonly online: readonly { readonly view: string; readonly result: WriteOnlineResult }[];
+}
+
+/**
+ * Writes the rows offline first (if the rows cannot be stored durably, nothing is served from
+ * them), then online, skip-if-not-newer, to each view the source feeds that is served online
+ * (`online: false` views are offline-only and skipped online). The caller has checked that
+ * `pushSource` is a push source.
+ */
+export async function pushRows(deps: PushDeps, request: PushRequest): Promise<PushResult> {
+  const { doc } = deps;
+  const files = request.to === "online" ? [] : (await pushOffline(deps.repoDir, doc, {
+    pushSource: request.pushSource,
+    columns: request.data,
+  })).files;
+  const online: { view: string; result: WriteOnlineResult }[] = [];
+  if (request.to !== "offline") {
+    const views = Object.values(doc.objects.featureView).map((v) => v.spec).filter((v) =>
+      v.source === request.pushSource && v.online &&
+      (request.views === undefined || request.views.includes(v.name))
+    );
+    const store = views.length > 0 ? await deps.online() : undefined;
+    for (const view of views) {
+      const result = await writeOnline(
+        {
+          registry: doc,
+          online: store!,
+          ...(deps.transforms ? { transforms: deps.transforms } : {}),
+        },
+        view.name,
+        request.data,
+      );
+      online.push({ view: view.name, result });
+    }
+  }
+  return { files, online };
+}
