@@ -40,6 +40,7 @@ import type { MaterializeDeps, MaterializeProgress, MaterializeResult } from "./
 import { loadMaterialize } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
 import type { OnlineStore } from "./online/online_store.ts";
+import { createOnlineStore } from "./online_factory.ts";
 
 /** An online request; `featureService` may be the service object itself. */
 export type OnlineRequest =
@@ -233,7 +234,6 @@ export class FeatureStore {
   async onlineStore(): Promise<OnlineStore> {
     if (this.#online) return this.#online;
     this.#onlineOpening ??= (async () => {
-      const { createOnlineStore } = await import("./online_factory.ts");
       const store = await createOnlineStore(this.config, this.repoDir, { env: this.#env });
       this.#online = store;
       return store;

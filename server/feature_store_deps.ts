@@ -7,7 +7,6 @@
 import {
   type FeatureStore,
   getOnlineFeatures,
-  LarderError,
   loadMaterialize,
   type OnlineStore,
   pushRows,
@@ -91,9 +90,7 @@ export async function depsFromFeatureStore(
     onError: logError,
   });
   try {
-    const [, maybeOnline] = await Promise.all([registry.get(), store.onlineStore()]);
-    if (!maybeOnline) throw new LarderError("CONFIG_INVALID", "No online store is configured");
-    const online: OnlineStore = maybeOnline;
+    const [, online] = await Promise.all([registry.get(), store.onlineStore()]);
     const metrics = new Metrics();
     metrics.gauge(
       "larder_registry_age_seconds",
