@@ -4,16 +4,13 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
+import { timestampMillis } from "./online/value_codec.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
 export type Columns = Record<string, readonly unknown[]>;
 
 function toMillis(value: unknown): number {
-  return value instanceof Date
-    ? value.getTime()
-    : typeof value === "string"
-    ? Date.parse(value)
-    : Number(value);
+  return timestampMillis(value) ?? NaN;
 }
 
 function csvCell(value: unknown, type: ValueType): string {

@@ -3,6 +3,9 @@
  * `/openapi.json` is generated from them.
  */
 import { z } from "zod";
+import { parseTimestamp } from "../engine/mod.ts";
+
+export { parseTimestamp };
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -25,18 +28,6 @@ export const ColumnsSchema = z.record(NameSchema, z.array(CellSchema)).meta({
   description: "Column name -> one value per row (all columns the same length)",
   example: { driver_id: [1001, 1002], event_timestamp: ["2021-04-12T10:59:42Z", null] },
 });
-
-const DATETIME =
-  /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
-
-/** Parses an RFC 3339 / ISO 8601 timestamp; a missing offset means UTC. */
-export function parseTimestamp(text: string): Date | undefined {
-  if (!DATETIME.test(text)) return undefined;
-  const hasOffset = /([Zz]|[+-]\d{2}:?\d{2})$/.test(text) && text.length > 10;
-  const normalized = text.replace(" ", "T").replace(/(\.\d{3})\d+/, "$1");
-  const date = new Date(hasOffset ? normalized : `${normalized}${text.length > 10 ? "Z" : ""}`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
 
 /** A timestamp as RFC 3339 text; without an offset it is UTC. */
 export const TimestampSchema = z.string().max(64).refine(

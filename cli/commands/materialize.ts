@@ -1,15 +1,15 @@
 /** `materialize` and `materialize-incremental`: copy the latest values into the online store. */
 import { z } from "zod";
-import type { MaterializeResult } from "../../engine/mod.ts";
+import { type MaterializeResult, parseTimestamp } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
 import type { Command } from "../command.ts";
 
-const Time = z.string().refine((s) => !Number.isNaN(Date.parse(s)), {
+const Time = z.string().refine((s) => parseTimestamp(s) !== undefined, {
   error: (iss) =>
     `expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got ${JSON.stringify(iss.input)}`,
-}).transform((s) => new Date(s));
+}).transform((s) => parseTimestamp(s)!);
 
 const Common = {
   repo: z.string().optional(),

@@ -6,6 +6,7 @@
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { shortestFloat32 } from "../float32.ts";
+import { parseTimestamp } from "../timestamps.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -68,7 +69,7 @@ export function timestampMillis(value: unknown): number | null {
   if (value instanceof Date) ms = value.getTime();
   else if (typeof value === "number") ms = value;
   else if (typeof value === "bigint") ms = Number(value);
-  else if (typeof value === "string") ms = Date.parse(value);
+  else if (typeof value === "string") ms = parseTimestamp(value.trim())?.getTime() ?? NaN;
   else return NaN;
   return Number.isFinite(ms) ? ms : NaN;
 }
