@@ -215,20 +215,17 @@ export class RedisOnlineStore implements OnlineStore {
     const worker = async (): Promise<void> => {
       while (next < requests.length && !failed) {
         const calls = requests[next++]!;
-        let entries: PipelineEntry[];
+        let results: unknown[];
         try {
-          entries = await evalScriptCalls(this.#redis, { script, calls });
+          results = await this.#results(
+            "write to",
+            () => evalScriptCalls(this.#redis, { script, calls }),
+          );
         } catch (err) {
           failed = true;
-          throw upstashFailure(err, `Cannot write to the online store (${this.name})`);
+          throw err;
         }
-        for (const entry of entries) {
-          if (entry.error !== undefined) {
-            failed = true;
-            throw this.#replyError(entry.error, "write to");
-          }
-          written += Number(entry.result);
-        }
+        for (const result of results) written += Number(result);
       }
     };
     const workers = Array.from({ length: Math.min(this.#concurrency, requests.length) }, worker);
@@ -296,20 +293,15 @@ export class RedisOnlineStore implements OnlineStore {
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     if (keys.length === 0) return [];
     const redisKeys = keys.map((k) => this.key(k.view, k.entityKey));
-    let entries: PipelineEntry[];
-    try {
-      entries = await runPipeline(this.#redis, (p) => {
+    const results = await this.#results("read from", () =>
+      runPipeline(this.#redis, (p) => {
         for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
           p.mget(redisKeys.slice(i, i + KEYS_PER_MGET));
         }
-      });
-    } catch (err) {
-      throw upstashFailure(err, `Cannot read from the online store (${this.name})`);
-    }
+      }));
     const out: (OnlineRecord | null)[] = [];
-    for (const entry of entries) {
-      if (entry.error !== undefined) throw this.#replyError(entry.error, "read from");
-      for (const text of entry.result as (string | null)[]) {
+    for (const result of results) {
+      for (const text of result as (string | null)[]) {
         out.push(typeof text === "string" ? decodeRedisRecord(text) : null);
       }
     }
@@ -335,21 +327,11 @@ export class RedisOnlineStore implements OnlineStore {
   async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
     const key = `${this.#lockBase}${name}`;
     const token = crypto.randomUUID();
-    let entries: PipelineEntry[];
-    try {
-      entries = await runPipeline(
-        this.#redis,
-        (p) => p.set(key, token, { nx: true, px: lockTtl(ttlMs) }),
-      );
-    } catch (err) {
-      throw upstashFailure(
-        err,
-        `Cannot take the lock "${name}" in the online store (${this.name})`,
-      );
-    }
-    const entry = entries[0]!;
-    if (entry.error !== undefined) throw this.#replyError(entry.error, "take a lock in");
-    if (entry.result === null) return null;
+    const [taken] = await this.#results(
+      `take the lock "${name}" in`,
+      () => runPipeline(this.#redis, (p) => p.set(key, token, { nx: true, px: lockTtl(ttlMs) })),
+    );
+    if (taken === null) return null;
     return {
       name,
       extend: async (ttl) => {
@@ -367,18 +349,13 @@ export class RedisOnlineStore implements OnlineStore {
     script: Promise<RedisScript>,
     call: { readonly key: string; readonly args: readonly string[] },
   ): Promise<number> {
-    let entries: PipelineEntry[];
-    try {
-      entries = await evalScriptCalls(this.#redis, {
-        script: await script,
+    const loaded = await script;
+    const [result] = await this.#results("update a lock in", () =>
+      evalScriptCalls(this.#redis, {
+        script: loaded,
         calls: [{ keys: [call.key], args: call.args }],
-      });
-    } catch (err) {
-      throw upstashFailure(err, `Cannot update a lock in the online store (${this.name})`);
-    }
-    const entry = entries[0]!;
-    if (entry.error !== undefined) throw this.#replyError(entry.error, "update a lock in");
-    return Number(entry.result);
+      }));
+    return Number(result);
   }
 
   /** SCAN for the pattern, unlinking each step's keys in the same request as the next step. */
@@ -388,29 +365,35 @@ export class RedisOnlineStore implements OnlineStore {
     do {
       const unlink = found;
       const scanFrom = cursor;
-      let entries: PipelineEntry[];
-      try {
-        entries = await runPipeline(this.#redis, (p) => {
+      const results = await this.#results("delete from", () =>
+        runPipeline(this.#redis, (p) => {
           if (unlink.length > 0) p.unlink(...unlink);
           p.scan(scanFrom, { match: pattern, count: SCAN_COUNT });
-        });
-      } catch (err) {
-        throw upstashFailure(err, `Cannot delete from the online store (${this.name})`);
-      }
-      for (const entry of entries) {
-        if (entry.error !== undefined) throw this.#replyError(entry.error, "delete from");
-      }
-      const [next, keys] = entries.at(-1)!.result as [string | number, string[]];
+        }));
+      const [next, keys] = results.at(-1) as [string | number, string[]];
       cursor = String(next);
       found = keys;
     } while (cursor !== "0");
     if (found.length > 0) {
-      const entries = await runPipeline(this.#redis, (p) => p.unlink(...found)).catch((err) => {
-        throw upstashFailure(err, `Cannot delete from the online store (${this.name})`);
-      });
-      const error = entries.find((e) => e.error !== undefined)?.error;
-      if (error !== undefined) throw this.#replyError(error, "delete from");
+      await this.#results("delete from", () => runPipeline(this.#redis, (p) => p.unlink(...found)));
     }
+  }
+
+  /**
+   * The results of one request's commands. A failed request and an error reply both throw,
+   * as "Cannot <action> the online store": UNAVAILABLE for the transport or a transient
+   * reply, INTERNAL for any other reply.
+   */
+  async #results(action: string, run: () => Promise<PipelineEntry[]>): Promise<unknown[]> {
+    let entries: PipelineEntry[];
+    try {
+      entries = await run();
+    } catch (err) {
+      throw upstashFailure(err, `Cannot ${action} the online store (${this.name})`);
+    }
+    const failed = entries.find((e) => e.error !== undefined);
+    if (failed) throw this.#replyError(failed.error!, action);
+    return entries.map((e) => e.result);
   }
 
   #replyError(reply: string, action: string): LarderError {
