@@ -14,6 +14,7 @@ import {
   type Resource,
 } from "../engine/mod.ts";
 import { readBody } from "./body.ts";
+import { withTimeout } from "./_timeout.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
@@ -87,19 +88,6 @@ function rowCount(columns: ColumnData, limit: number, what: string): number {
     rows = values.length;
   }
   return rows ?? 0;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new LarderError("UNAVAILABLE", `${what} did not answer within ${ms} ms`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 function messageOf(err: unknown): string {

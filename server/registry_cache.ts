@@ -2,7 +2,8 @@
  * The registry as the server sees it: loaded once, then refreshed in the background every
  * `cache_ttl_seconds`, so that after the first load no request waits for a registry read.
  */
-import { LarderError, type RegistryDocument } from "../engine/mod.ts";
+import type { RegistryDocument } from "../engine/mod.ts";
+import { withTimeout } from "./_timeout.ts";
 
 /** What the cache reads from: `Registry` fits. */
 export interface RegistryReader {
@@ -71,22 +72,8 @@ export class RegistryCache {
    * Reads the registry now (for health checks): resolves when it is readable within
    * `timeoutMs`, throws `UNAVAILABLE` (or the registry's own error) otherwise.
    */
-  async check(timeoutMs = 2000): Promise<RegistryDocument> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new LarderError("UNAVAILABLE", `The registry did not answer within ${timeoutMs} ms`),
-          ),
-        timeoutMs,
-      );
-    });
-    try {
-      return await Promise.race([this.#refresh(), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+  check(timeoutMs = 2000): Promise<RegistryDocument> {
+    return withTimeout(this.#refresh(), timeoutMs, "The registry");
   }
 
   /** Stops the background refresh. */
