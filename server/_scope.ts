@@ -2,7 +2,13 @@
  * What a request touches, looked up in the registry document: the objects permissions are
  * checked on, and the limit `feature_server.feature_services` puts on a deployment.
  */
-import { LarderError, type RegistryDocument, type Resource, ShapeCache } from "../engine/mod.ts";
+import {
+  KIND_LABEL,
+  LarderError,
+  type RegistryDocument,
+  type Resource,
+  ShapeCache,
+} from "../engine/mod.ts";
 
 type Objects = RegistryDocument["objects"];
 type PermissionSpec = Objects["permission"][string]["spec"];
@@ -72,15 +78,6 @@ export function resourceOf(
   return found ? { type, name, tags: found.spec.tags } : undefined;
 }
 
-const LABEL: Record<ResourceType, string> = {
-  entity: "entity",
-  dataSource: "data source",
-  featureView: "feature view",
-  onDemandFeatureView: "on-demand feature view",
-  featureService: "feature service",
-  permission: "permission",
-};
-
 /** The object, or `NOT_FOUND` naming what exists (within the deployment's scope). */
 export function findResource(
   doc: RegistryDocument,
@@ -92,11 +89,11 @@ export function findResource(
   const resource = resourceOf(doc, type, name);
   if (resource && visible(name)) return resource;
   if (resource) {
-    throw notServed(`${LABEL[type][0]!.toUpperCase()}${LABEL[type].slice(1)} "${name}"`, scope);
+    throw notServed(`${KIND_LABEL[type]} "${name}"`, scope);
   }
   throw new LarderError(
     "NOT_FOUND",
-    `Cannot find ${LABEL[type]} "${name}": the registry has ${
+    `Cannot find ${KIND_LABEL[type].toLowerCase()} "${name}": the registry has ${
       quoted(Object.keys(doc.objects[type]).filter(visible))
     }`,
     { details: { kind: type, name } },
