@@ -42,6 +42,7 @@ import {
   type StageListener,
 } from "../engine/offline/_pit_sql.ts";
 import { ident, str } from "../engine/offline/_sql.ts";
+import { joinKeysOf, sourceLayout } from "../engine/offline/source_compatibility.ts";
 import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../registry/mod.ts";
 import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_data.ts";
 import { feastSql } from "./_feast_sql.ts";
@@ -206,9 +207,7 @@ async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
     await loadSource(session, {
       source: request.source,
       files,
-      layout: layoutOf(),
-      keyTypes: ["int64"],
-      featureTypes: ["float32", "float64", "int64"],
+      ...loadingOf(request),
       low,
       high,
       table,
@@ -235,13 +234,14 @@ async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
   return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull };
 }
 
-function layoutOf() {
-  const same = (name: string) => ({ column: name, name });
+/** How Larder's loader reads a view's source: the same layout and types as (a) uses. */
+function loadingOf(request: ViewRequest) {
   return {
-    joinKeys: [same("driver_id")],
-    features: FEATURES.map(same),
-    timestamp: { column: "event_timestamp", name: "" },
-    created: { column: "created", name: "" },
+    layout: sourceLayout(request.view, request.source, request.entities, request.features),
+    keyTypes: joinKeysOf(request.view, request.entities).keys.map((k) => k.type),
+    featureTypes: request.features.map((name) =>
+      request.view.features.find((f) => f.name === name)!.type
+    ),
   };
 }
 
@@ -277,9 +277,7 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
       const options: LoadSourceOptions = {
         source: request.source,
         files: [],
-        layout: layoutOf(),
-        keyTypes: ["int64"],
-        featureTypes: ["float32", "float64", "int64"],
+        ...loadingOf(request),
         low: stats.low === undefined ? undefined : stats.low - ttlMicros,
         high: stats.high,
         keyRanges: [stats.keyRanges.get("driver_id")],
