@@ -1,6 +1,6 @@
 /** Getting source files and entity tables into DuckDB, projected, typed and pruned. */
 import { isAbsolute, resolve } from "node:path";
-import { Table, tableToIPC } from "apache-arrow";
+import { type Schema, Table, tableToIPC } from "apache-arrow";
 import {
   type FileSourceSpec,
   LarderError,
@@ -18,7 +18,6 @@ import {
 import { ident, strList } from "./_sql.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
-import { tableFromRows } from "./_values.ts";
 import type { EntityInput } from "./historical_query.ts";
 
 /** A unique table name for this process. */
@@ -66,25 +65,48 @@ export async function describeFiles(
   files: readonly string[],
   format: FileSourceSpec["format"],
 ): Promise<SourceColumn[]> {
-  let described: Described[];
-  if (format === "csv") {
-    described = await describe(session, csvRelation(files));
-  } else {
-    const table = tempName("describe");
-    await session.insertIPC(table, tableToIPC(new Table(await readParquetSchema(files[0]!))), {
-      create: true,
-    });
-    try {
-      described = await describe(session, ident(table));
-    } finally {
-      await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`);
-    }
-  }
+  const described = format === "csv"
+    ? await describe(session, csvRelation(files))
+    : await describeSchema(session, await readParquetSchema(files[0]!));
   return described.map((c) => ({
     name: c.name,
     physicalType: c.type,
     valueType: valueTypeOf(c.type),
   }));
+}
+
+/** DuckDB's column types for an Arrow schema (through an empty table of that schema). */
+export async function describeSchema(session: DuckDBSession, schema: Schema): Promise<Described[]> {
+  const table = tempName("describe");
+  await session.insertIPC(table, tableToIPC(new Table(schema), "stream"), { create: true });
+  try {
+    return await describe(session, ident(table));
+  } finally {
+    await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`);
+  }
+}
+
+/**
+ * An entity table given as a path: resolved against the repo, and refused (`INPUT_INVALID`)
+ * unless it is an existing `.csv` or `.parquet` file.
+ */
+export async function entityFile(
+  input: string,
+  repoDir: string,
+): Promise<{ path: string; format: "csv" | "parquet" }> {
+  const path = isAbsolute(input) ? input : resolve(repoDir, input);
+  const stat = await Deno.stat(path).catch(() => undefined);
+  if (!stat?.isFile) {
+    throw new LarderError("INPUT_INVALID", `Cannot find entity file "${path}"`, {
+      details: { path },
+    });
+  }
+  const lower = path.toLowerCase();
+  if (lower.endsWith(".csv")) return { path, format: "csv" };
+  if (lower.endsWith(".parquet")) return { path, format: "parquet" };
+  throw new LarderError("INPUT_INVALID", `Entity file "${path}" must end in .parquet or .csv`, {
+    details: { path },
+  });
 }
 
 /** A source loaded into a temporary table. */
@@ -265,7 +287,8 @@ function isTable(value: unknown): value is Table {
 }
 
 /**
- * Loads an entity input into a table and finds its timestamp column.
+ * Loads an entity input into a table and finds its timestamp column. Row arrays come as an
+ * Arrow table: the caller converts them once (`getHistoricalFeatures`).
  * Throws `INPUT_INVALID` for a missing or unreadable file, an empty table, or no usable
  * timestamp column.
  */
@@ -277,16 +300,8 @@ export async function loadEntities(
   const table = tempName("entity");
   let shared = false;
   if (typeof input === "string") {
-    const path = isAbsolute(input) ? input : resolve(options.repoDir, input);
-    try {
-      if (!(await Deno.stat(path)).isFile) throw new Deno.errors.NotFound();
-    } catch {
-      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${path}"`, {
-        details: { path },
-      });
-    }
-    const lower = path.toLowerCase();
-    if (lower.endsWith(".csv")) {
+    const { path, format } = await entityFile(input, options.repoDir);
+    if (format === "csv") {
       await session.exec(
         `CREATE TEMP TABLE ${ident(table)} AS SELECT * FROM ${csvRelation([path])}`,
       )
@@ -299,7 +314,7 @@ export async function loadEntities(
             },
           );
         });
-    } else if (lower.endsWith(".parquet")) {
+    } else {
       shared = true;
       let first = true;
       try {
@@ -319,17 +334,7 @@ export async function loadEntities(
           cause: err,
         });
       }
-    } else {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `Entity file "${path}" must end in .parquet or .csv`,
-        { details: { path } },
-      );
     }
-  } else if (Array.isArray(input)) {
-    if (input.length === 0) throw new LarderError("INPUT_INVALID", "The entity table is empty");
-    shared = true;
-    await session.insertIPC(table, tableToIPC(tableFromRows(input), "stream"), { create: true });
   } else if (isTable(input)) {
     shared = true;
     const ipc = tableToIPC(input.numRows === 0 ? new Table(input.schema) : input, "stream");

@@ -1,5 +1,5 @@
 /** Point-in-time retrieval on DuckDB: validation up front, then a lazy job. */
-import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
+import { type RecordBatch, Table } from "apache-arrow";
 import { type FeatureViewSpec, LarderError, type ScalarType } from "../../registry/mod.ts";
 import type { DuckDB, DuckDBSession } from "./duckdb.ts";
 import type {
@@ -10,10 +10,13 @@ import type {
   ViewRequest,
 } from "./historical_query.ts";
 import {
+  csvRelation,
   describe,
   type Described,
   describeFiles,
+  describeSchema,
   duckdbType,
+  entityFile,
   inferTimestampColumn,
   type LoadedEntities,
   loadEntities,
@@ -35,7 +38,6 @@ import { resolveSourceFiles } from "./source_files.ts";
 import { valueTypeOf } from "./_types.ts";
 import { batchRows, tableFromRows } from "./_values.ts";
 import { writeBatches } from "./_writers.ts";
-import { isAbsolute, resolve } from "node:path";
 
 /** A view request after validation. */
 interface PreparedView {
@@ -128,44 +130,23 @@ async function describeEntityInput(
   repoDir: string,
 ): Promise<Described[]> {
   if (typeof input === "string") {
-    const path = isAbsolute(input) ? input : resolve(repoDir, input);
-    const stat = await Deno.stat(path).catch(() => undefined);
-    if (!stat?.isFile) {
-      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${path}"`, {
-        details: { path },
+    const { path, format } = await entityFile(input, repoDir);
+    const unreadable = (err: Error) =>
+      new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${err.message}`, {
+        cause: err,
+      });
+    if (format === "csv") {
+      return await describe(session, csvRelation([path])).catch((err) => {
+        throw unreadable(err);
       });
     }
-    const lower = path.toLowerCase();
-    if (lower.endsWith(".csv")) {
-      return await describe(session, `read_csv(['${path.replaceAll("'", "''")}'], header = true)`)
-        .catch((err) => {
-          throw new LarderError(
-            "INPUT_INVALID",
-            `Cannot read entity file "${path}": ${err.message}`,
-            {
-              cause: err,
-            },
-          );
-        });
-    }
-    if (lower.endsWith(".parquet")) {
-      const schema = await readParquetSchema(path).catch((err) => {
-        throw new LarderError(
-          "INPUT_INVALID",
-          `Cannot read entity file "${path}": ${err.message}`,
-          {
-            cause: err,
-          },
-        );
-      });
-      return describeArrow(session, new Table(schema));
-    }
-    throw new LarderError("INPUT_INVALID", `Entity file "${path}" must end in .parquet or .csv`, {
-      details: { path },
+    const schema = await readParquetSchema(path).catch((err) => {
+      throw unreadable(err);
     });
+    return await describeSchema(session, schema);
   }
   if (input instanceof Table || (typeof input === "object" && "schema" in input)) {
-    return describeArrow(session, input as Table);
+    return await describeSchema(session, (input as Table).schema);
   }
   if (typeof input === "object" && "sql" in input && typeof input.sql === "string") {
     return await describe(session, `(${input.sql})`).catch((err) => {
@@ -176,16 +157,6 @@ async function describeEntityInput(
     "INPUT_INVALID",
     "Entity input must be a file path, an Arrow table, an array of rows or { sql }",
   );
-}
-
-async function describeArrow(session: DuckDBSession, table: Table): Promise<Described[]> {
-  const name = tempName("describe");
-  await session.insertIPC(name, tableToIPC(new Table(table.schema), "stream"), { create: true });
-  try {
-    return await describe(session, ident(name));
-  } finally {
-    await session.exec(`DROP TABLE IF EXISTS ${ident(name)}`);
-  }
 }
 
 function checkEntityColumns(
