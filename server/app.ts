@@ -377,10 +377,13 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     });
   });
 
+  const renderMetrics: AppHandler = (c) =>
+    Promise.resolve(
+      c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
   app.get(
     "/metrics",
-    (c) =>
-      c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    config.metrics === "authenticated" ? authenticated(renderMetrics) : renderMetrics,
   );
 
   app.get("/openapi.json", (c) => c.json(spec()));

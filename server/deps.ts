@@ -109,6 +109,11 @@ export interface ServerConfig {
   readonly lockTtlMs?: number;
   /** How long `/health` waits for each store. @default 2_000 */
   readonly healthTimeoutMs?: number;
+  /**
+   * `feature_server.metrics`: `authenticated` makes `/metrics` ask for valid credentials
+   * (any caller's, no permission needed) when auth is on. @default "public"
+   */
+  readonly metrics?: "public" | "authenticated";
   /** `info.title` of the OpenAPI document. @default "Larder feature server" */
   readonly title?: string;
 }

@@ -156,7 +156,11 @@ export async function depsFromFeatureStore(
         return outcome(await materializeIncremental(materializeDeps, request));
       },
       auth: options.auth ?? createVerifier(store.config.auth),
-      config: { ...options.config, featureServices: store.config.feature_server.feature_services },
+      config: {
+        metrics: store.config.feature_server.metrics,
+        ...options.config,
+        featureServices: store.config.feature_server.feature_services,
+      },
       metrics,
       logError,
     };
