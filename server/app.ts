@@ -94,6 +94,11 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** A promise's value, or its failure's message. */
+function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: string }> {
+  return promise.then((value) => ({ value }), (err: unknown) => ({ error: messageOf(err) }));
+}
+
 function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
   return {
     feature_views: outcome.views.map((v) => ({
@@ -345,34 +350,85 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     );
   }
 
+  // Whether the caller sent valid credentials (never true with auth off): only such callers
+  // see why a component is unhealthy, since the reasons name paths and store URLs.
+  const hasCredentials = async (c: Context<AppEnv>): Promise<boolean> => {
+    if (deps.auth.mode === "none" || c.req.header("authorization") === undefined) return false;
+    try {
+      await deps.auth.authenticate(c.req.raw);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The online store's failures go to the log when they change, not at every poll.
+  let loggedOnlineError = "";
+
   app.get("/health", async (c) => {
-    const [registry, online] = await Promise.allSettled([
-      deps.registry.check(healthTimeoutMs),
-      withTimeout(
+    const [registry, online, detailed] = await Promise.all([
+      settle(deps.registry.check(healthTimeoutMs)),
+      settle(withTimeout(
         deps.onlineStore.read([{ view: "_larder_health", entityKey: "_" }]),
         healthTimeoutMs,
         "The online store",
-      ),
+      )),
+      hasCredentials(c),
     ]);
-    const health: HealthResponse = {
-      status: registry.status === "fulfilled" && online.status === "fulfilled"
-        ? "ok"
-        : "unavailable",
-      registry: registry.status === "fulfilled"
-        ? { ok: true, version: registry.value.version }
-        : { ok: false, error: messageOf(registry.reason) },
-      online_store: online.status === "fulfilled"
-        ? { ok: true }
-        : { ok: false, error: messageOf(online.reason) },
+    const regression = deps.registry.regression();
+    const problems: { component: "registry" | "online_store"; what: string; why: string }[] = [];
+    if (registry.error !== undefined) {
+      problems.push({
+        component: "registry",
+        what: "the registry cannot be read",
+        why: registry.error,
+      });
+    } else if (regression) {
+      problems.push({
+        component: "registry",
+        what: "the registry went back to an older version",
+        why: regression.message,
+      });
+    }
+    if (online.error !== undefined) {
+      problems.push({
+        component: "online_store",
+        what: "the online store does not answer",
+        why: online.error,
+      });
+    }
+    // The reasons name paths and store URLs: only for callers with valid credentials.
+    const why = (component: string) => {
+      const found = problems.find((p) => p.component === component);
+      return detailed && found ? { error: found.why } : {};
     };
-    if (health.status === "ok") return c.json(health);
-    const broken = [
-      ...(health.registry.ok ? [] : [`the registry cannot be read (${health.registry.error})`]),
-      ...(health.online_store.ok
-        ? []
-        : [`the online store does not answer (${health.online_store.error})`]),
-    ];
-    throw new LarderError("UNAVAILABLE", `Unhealthy: ${broken.join("; ")}`, {
+    const health: HealthResponse = {
+      status: registry.error !== undefined || online.error !== undefined
+        ? "unavailable"
+        : regression
+        ? "degraded"
+        : "ok",
+      registry: {
+        ok: registry.error === undefined && !regression,
+        ...(registry.value ? { version: registry.value.version } : {}),
+        ...why("registry"),
+      },
+      online_store: { ok: online.error === undefined, ...why("online_store") },
+    };
+    // The registry cache logs the registry's failures and regressions itself.
+    if ((online.error ?? "") !== loggedOnlineError) {
+      loggedOnlineError = online.error ?? "";
+      if (online.error !== undefined) {
+        logError(
+          new LarderError(
+            "UNAVAILABLE",
+            `Unhealthy: the online store does not answer (${online.error})`,
+          ),
+        );
+      }
+    }
+    if (health.status !== "unavailable") return c.json(health);
+    const message = problems.map((p) => detailed ? `${p.what} (${p.why})` : p.what).join("; ");
+    throw new LarderError("UNAVAILABLE", `Unhealthy: ${message}`, {
       details: { registry: health.registry, online_store: health.online_store },
     });
   });

@@ -6,6 +6,7 @@
 import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
 import type { AuthVerifier } from "./auth/mod.ts";
 import type { Metrics } from "./metrics.ts";
+import type { RegistryRegression } from "./registry_cache.ts";
 import type { OnlineFeaturesResponse } from "./schemas.ts";
 
 /** The registry as the server reads it (a {@linkcode RegistryCache} fits). */
@@ -16,6 +17,8 @@ export interface ServedRegistry {
   current(): RegistryDocument | undefined;
   /** Reads the registry now, for health checks; throws when it cannot be read. */
   check(timeoutMs?: number): Promise<RegistryDocument>;
+  /** Set while the registry holds an older document than the one served. */
+  regression(): RegistryRegression | undefined;
 }
 
 /** Column-major data: column name -> one value per row. */

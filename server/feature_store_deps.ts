@@ -102,6 +102,11 @@ export async function depsFromFeatureStore(
       "Version of the served registry document.",
       () => registry.current()?.version,
     );
+    metrics.gauge(
+      "larder_registry_regressed",
+      "1 while the registry holds an older document than the one served, else 0.",
+      () => registry.regression() ? 1 : 0,
+    );
     // Where one read of any number of keys is one round trip (Redis over HTTP), concurrent
     // requests share round trips.
     const serving: OnlineStore =
