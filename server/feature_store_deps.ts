@@ -63,6 +63,7 @@ function batchedReads(online: OnlineStore): OnlineStore {
     write: (view, rows) => online.write(view, rows),
     deleteViews: (views) => online.deleteViews(views),
     deleteAll: () => online.deleteAll(),
+    viewsWithData: (options) => online.viewsWithData(options),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
     close: () => online.close(),
   };
