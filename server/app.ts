@@ -14,6 +14,7 @@ import {
   type Resource,
 } from "../engine/mod.ts";
 import { readBody } from "./body.ts";
+import { healthAnswer } from "./_health.ts";
 import { withTimeout } from "./_timeout.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
@@ -31,7 +32,6 @@ import {
 } from "./_scope.ts";
 import {
   GetOnlineFeaturesBodySchema,
-  type HealthResponse,
   MaterializeBodySchema,
   MaterializeIncrementalBodySchema,
   type MaterializeResponse,
@@ -374,46 +374,11 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       )),
       hasCredentials(c),
     ]);
-    const regression = deps.registry.regression();
-    const problems: { component: "registry" | "online_store"; what: string; why: string }[] = [];
-    if (registry.error !== undefined) {
-      problems.push({
-        component: "registry",
-        what: "the registry cannot be read",
-        why: registry.error,
-      });
-    } else if (regression) {
-      problems.push({
-        component: "registry",
-        what: "the registry went back to an older version",
-        why: regression.message,
-      });
-    }
-    if (online.error !== undefined) {
-      problems.push({
-        component: "online_store",
-        what: "the online store does not answer",
-        why: online.error,
-      });
-    }
-    // The reasons name paths and store URLs: only for callers with valid credentials.
-    const why = (component: string) => {
-      const found = problems.find((p) => p.component === component);
-      return detailed && found ? { error: found.why } : {};
-    };
-    const health: HealthResponse = {
-      status: registry.error !== undefined || online.error !== undefined
-        ? "unavailable"
-        : regression
-        ? "degraded"
-        : "ok",
-      registry: {
-        ok: registry.error === undefined && !regression,
-        ...(registry.value ? { version: registry.value.version } : {}),
-        ...why("registry"),
-      },
-      online_store: { ok: online.error === undefined, ...why("online_store") },
-    };
+    const { health, unhealthy } = healthAnswer({
+      registry: { version: registry.value?.version, error: registry.error },
+      regression: deps.registry.regression()?.message,
+      onlineStore: { error: online.error },
+    }, detailed);
     // The registry cache logs the registry's failures and regressions itself.
     if ((online.error ?? "") !== loggedOnlineError) {
       loggedOnlineError = online.error ?? "";
@@ -426,9 +391,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         );
       }
     }
-    if (health.status !== "unavailable") return c.json(health);
-    const message = problems.map((p) => detailed ? `${p.what} (${p.why})` : p.what).join("; ");
-    throw new LarderError("UNAVAILABLE", `Unhealthy: ${message}`, {
+    if (unhealthy === undefined) return c.json(health);
+    throw new LarderError("UNAVAILABLE", unhealthy, {
       details: { registry: health.registry, online_store: health.online_store },
     });
   });

@@ -195,3 +195,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test("GET /health logs an online store failure once, with its reason", async () => {
+  const logged: unknown[] = [];
+  const server = await startServer({ logError: (err) => logged.push(err) });
+  try {
+    await (await server.store.onlineStore()).close();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await server.request("GET", "/health")).status, 503);
+    }
+    assert.equal(logged.length, 1);
+    assert.match(
+      String(logged[0]),
+      /Unhealthy: the online store does not answer \(Cannot read from the online store \(deno_kv .*online\.kv\)/,
+    );
+  } finally {
+    await server.close().catch(() => {});
+  }
+});
