@@ -54,6 +54,7 @@ const discard: OnlineStore = {
   read: (keys) => Promise.resolve(keys.map(() => null)),
   deleteViews: () => Promise.resolve(),
   deleteAll: () => Promise.resolve(),
+  viewsWithData: () => Promise.resolve({ views: [], complete: true }),
   acquireLock: () => Promise.reject(new Error("The discard store has no locks")),
   close: () => Promise.resolve(),
 };

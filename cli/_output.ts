@@ -13,6 +13,11 @@ export function print(text = ""): void {
   console.log(text);
 }
 
+/** Writes `Warning: <message>` to stderr. */
+export function warn(message: string): void {
+  console.error(`Warning: ${message}`);
+}
+
 /** Writes a value as pretty JSON to stdout. */
 export function printJson(value: unknown): void {
   console.log(JSON.stringify(value, null, 2));

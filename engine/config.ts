@@ -79,6 +79,8 @@ export type AuthConfig = z.output<typeof AuthConfigSchema>;
 export const FeatureServerConfigSchema = z.strictObject({
   /** Serve only these feature services (and nothing else). */
   feature_services: z.array(NameSchema).optional(),
+  /** Who may read `/metrics`: anyone, or (with `auth` on) any caller with valid credentials. */
+  metrics: z.enum(["public", "authenticated"]).default("public"),
 });
 
 /** The whole of `larder.yaml`. */
@@ -94,7 +96,7 @@ export const LarderConfigSchema = z.strictObject({
   auth: AuthConfigSchema.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
-  feature_server: FeatureServerConfigSchema.default({}),
+  feature_server: FeatureServerConfigSchema.default({ metrics: "public" }),
 });
 export type LarderConfig = z.output<typeof LarderConfigSchema>;
 

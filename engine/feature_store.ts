@@ -39,8 +39,13 @@ import {
 import type { MaterializeDeps, MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
-import type { OnlineStore } from "./online/online_store.ts";
+import type { OnlineStore, ViewsWithData } from "./online/online_store.ts";
 import { createOnlineStore } from "./online_factory.ts";
+
+/** Whether the document holds no object at all (never written, emptied, or reset). */
+function isEmptyDocument(doc: RegistryDocument): boolean {
+  return Object.values(doc.objects).every((objects) => Object.keys(objects).length === 0);
+}
 
 /** An online request; `featureService` may be the service object itself. */
 export type OnlineRequest =
@@ -103,6 +108,11 @@ export interface ApplyResult extends PlanResult {
   readonly written: boolean;
   /** The registry version after the apply. */
   readonly version: number;
+  /**
+   * What the caller should know, one message each: e.g. the registry was empty while the
+   * online store held data (the registry may have been reset).
+   */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -191,7 +201,10 @@ export class FeatureStore {
     if (!options.skipSourceValidation && contents.featureView.size > 0) {
       await validateSources(contents, await this.offlineStore(), this.repoDir);
     }
-    if (!plan.hasChanges) return { plan, files, written: false, version: current.version };
+    if (!plan.hasChanges) {
+      return { plan, files, written: false, version: current.version, warnings: [] };
+    }
+    const warnings = isEmptyDocument(current) ? await this.#dataOfLostRegistry() : [];
     const next = applyPlan(current, contents, plan);
     const written = await this.registry.commit(current, next);
     const deletedViews = plan.changes
@@ -201,7 +214,32 @@ export class FeatureStore {
       )
       .map((c) => c.name);
     if (deletedViews.length > 0) await (await this.onlineStore()).deleteViews(deletedViews);
-    return { plan, files, written: true, version: written.version };
+    return { plan, files, written: true, version: written.version, warnings };
+  }
+
+  /**
+   * Warnings for an apply onto an empty registry: whether the online store holds data, which
+   * would mean the registry was reset (or emptied) under it.
+   */
+  async #dataOfLostRegistry(): Promise<string[]> {
+    let online: OnlineStore;
+    let found: ViewsWithData;
+    try {
+      online = await this.onlineStore();
+      found = await online.viewsWithData();
+    } catch (err) {
+      return [
+        `Cannot check whether the online store holds data while the registry is empty: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      ];
+    }
+    if (found.views.length === 0) return [];
+    const views = found.views.map((v) => `"${v}"`).join(", ") +
+      (found.complete ? "" : " (and maybe others)");
+    return [
+      `The registry (${this.registry.backend.location}) is empty, but the online store (${online.name}) holds data of feature views ${views}: the registry may have been reset; apply recreates the definitions, but the record of materialized intervals is lost, so materialize-incremental starts again from each view's ttl`,
+    ];
   }
 
   /** Removes every object from the registry and every row from the online store. */

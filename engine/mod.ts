@@ -32,7 +32,12 @@ export {
 export { createRegistryBackend } from "./registry_backends.ts";
 export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
-export type { LockLease, OnlineStore, OnlineStoreCapabilities } from "./online/online_store.ts";
+export type {
+  LockLease,
+  OnlineStore,
+  OnlineStoreCapabilities,
+  ViewsWithData,
+} from "./online/online_store.ts";
 export {
   formatIssues,
   isLarderError,

@@ -14,6 +14,7 @@ import {
   type Resource,
 } from "../engine/mod.ts";
 import { readBody } from "./body.ts";
+import { healthAnswer } from "./_health.ts";
 import { withTimeout } from "./_timeout.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
@@ -31,7 +32,6 @@ import {
 } from "./_scope.ts";
 import {
   GetOnlineFeaturesBodySchema,
-  type HealthResponse,
   MaterializeBodySchema,
   MaterializeIncrementalBodySchema,
   type MaterializeResponse,
@@ -92,6 +92,11 @@ function rowCount(columns: ColumnData, limit: number, what: string): number {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A promise's value, or its failure's message. */
+function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: string }> {
+  return promise.then((value) => ({ value }), (err: unknown) => ({ error: messageOf(err) }));
 }
 
 function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
@@ -345,42 +350,60 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     );
   }
 
+  // Whether the caller sent valid credentials (never true with auth off): only such callers
+  // see why a component is unhealthy, since the reasons name paths and store URLs.
+  const hasCredentials = async (c: Context<AppEnv>): Promise<boolean> => {
+    if (deps.auth.mode === "none" || c.req.header("authorization") === undefined) return false;
+    try {
+      await deps.auth.authenticate(c.req.raw);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The online store's failures go to the log when they change, not at every poll.
+  let loggedOnlineError = "";
+
   app.get("/health", async (c) => {
-    const [registry, online] = await Promise.allSettled([
-      deps.registry.check(healthTimeoutMs),
-      withTimeout(
+    const [registry, online, detailed] = await Promise.all([
+      settle(deps.registry.check(healthTimeoutMs)),
+      settle(withTimeout(
         deps.onlineStore.read([{ view: "_larder_health", entityKey: "_" }]),
         healthTimeoutMs,
         "The online store",
-      ),
+      )),
+      hasCredentials(c),
     ]);
-    const health: HealthResponse = {
-      status: registry.status === "fulfilled" && online.status === "fulfilled"
-        ? "ok"
-        : "unavailable",
-      registry: registry.status === "fulfilled"
-        ? { ok: true, version: registry.value.version }
-        : { ok: false, error: messageOf(registry.reason) },
-      online_store: online.status === "fulfilled"
-        ? { ok: true }
-        : { ok: false, error: messageOf(online.reason) },
-    };
-    if (health.status === "ok") return c.json(health);
-    const broken = [
-      ...(health.registry.ok ? [] : [`the registry cannot be read (${health.registry.error})`]),
-      ...(health.online_store.ok
-        ? []
-        : [`the online store does not answer (${health.online_store.error})`]),
-    ];
-    throw new LarderError("UNAVAILABLE", `Unhealthy: ${broken.join("; ")}`, {
+    const { health, unhealthy } = healthAnswer({
+      registry: { version: registry.value?.version, error: registry.error },
+      regression: deps.registry.regression()?.message,
+      onlineStore: { error: online.error },
+    }, detailed);
+    // The registry cache logs the registry's failures and regressions itself.
+    if ((online.error ?? "") !== loggedOnlineError) {
+      loggedOnlineError = online.error ?? "";
+      if (online.error !== undefined) {
+        logError(
+          new LarderError(
+            "UNAVAILABLE",
+            `Unhealthy: the online store does not answer (${online.error})`,
+          ),
+        );
+      }
+    }
+    if (unhealthy === undefined) return c.json(health);
+    throw new LarderError("UNAVAILABLE", unhealthy, {
       details: { registry: health.registry, online_store: health.online_store },
     });
   });
 
+  const renderMetrics: AppHandler = (c) =>
+    Promise.resolve(
+      c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    );
   app.get(
     "/metrics",
-    (c) =>
-      c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    config.metrics === "authenticated" ? authenticated(renderMetrics) : renderMetrics,
   );
 
   app.get("/openapi.json", (c) => c.json(spec()));

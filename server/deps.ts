@@ -6,6 +6,7 @@
 import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
 import type { AuthVerifier } from "./auth/mod.ts";
 import type { Metrics } from "./metrics.ts";
+import type { RegistryRegression } from "./registry_cache.ts";
 import type { OnlineFeaturesResponse } from "./schemas.ts";
 
 /** The registry as the server reads it (a {@linkcode RegistryCache} fits). */
@@ -16,6 +17,8 @@ export interface ServedRegistry {
   current(): RegistryDocument | undefined;
   /** Reads the registry now, for health checks; throws when it cannot be read. */
   check(timeoutMs?: number): Promise<RegistryDocument>;
+  /** Set while the registry holds an older document than the one served. */
+  regression(): RegistryRegression | undefined;
 }
 
 /** Column-major data: column name -> one value per row. */
@@ -109,6 +112,11 @@ export interface ServerConfig {
   readonly lockTtlMs?: number;
   /** How long `/health` waits for each store. @default 2_000 */
   readonly healthTimeoutMs?: number;
+  /**
+   * `feature_server.metrics`: `authenticated` makes `/metrics` ask for valid credentials
+   * (any caller's, no permission needed) when auth is on. @default "public"
+   */
+  readonly metrics?: "public" | "authenticated";
   /** `info.title` of the OpenAPI document. @default "Larder feature server" */
   readonly title?: string;
 }

@@ -63,6 +63,7 @@ function batchedReads(online: OnlineStore): OnlineStore {
     write: (view, rows) => online.write(view, rows),
     deleteViews: (views) => online.deleteViews(views),
     deleteAll: () => online.deleteAll(),
+    viewsWithData: (options) => online.viewsWithData(options),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
     close: () => online.close(),
   };
@@ -101,6 +102,11 @@ export async function depsFromFeatureStore(
       "larder_registry_version",
       "Version of the served registry document.",
       () => registry.current()?.version,
+    );
+    metrics.gauge(
+      "larder_registry_regressed",
+      "1 while the registry holds an older document than the one served, else 0.",
+      () => registry.regression() ? 1 : 0,
     );
     // Where one read of any number of keys is one round trip (Redis over HTTP), concurrent
     // requests share round trips.
@@ -156,7 +162,11 @@ export async function depsFromFeatureStore(
         return outcome(await materializeIncremental(materializeDeps, request));
       },
       auth: options.auth ?? createVerifier(store.config.auth),
-      config: { ...options.config, featureServices: store.config.feature_server.feature_services },
+      config: {
+        metrics: store.config.feature_server.metrics,
+        ...options.config,
+        featureServices: store.config.feature_server.feature_services,
+      },
       metrics,
       logError,
     };

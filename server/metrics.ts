@@ -1,6 +1,8 @@
 /**
  * Request metrics in the Prometheus text format: request counts by route, method and
- * status, a latency histogram by route, and errors by code.
+ * status, a latency histogram by route, and errors by code. Every label comes from a closed
+ * set (route templates, the standard methods, our statuses and error codes), so no caller can
+ * add series.
  */
 
 /** Upper bounds of the latency buckets, in seconds. */
@@ -27,6 +29,23 @@ interface Histogram {
   count: number;
 }
 
+/** Methods labelled as themselves; any other method is labelled `other`. */
+const METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "OPTIONS",
+]);
+
+/** The method's label: one of {@linkcode METHODS}, or `other`. */
+export function methodLabel(method: string): string {
+  const upper = method.toUpperCase();
+  return METHODS.has(upper) ? upper : "other";
+}
+
 function label(value: string): string {
   return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }
@@ -48,9 +67,12 @@ export class Metrics {
   readonly #errors = new Map<string, number>();
   readonly #gauges = new Map<string, () => number | undefined>();
 
-  /** Records one finished request. */
+  /**
+   * Records one finished request. `route` must come from a closed set (the route template,
+   * never the path); `method` is reduced to a standard method or `other`.
+   */
   observe(request: { method: string; route: string; status: number; seconds: number }): void {
-    const key = `method="${label(request.method)}",route="${
+    const key = `method="${methodLabel(request.method)}",route="${
       label(request.route)
     }",status="${request.status}"`;
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);

@@ -129,7 +129,8 @@ export const OPERATIONS: readonly Operation[] = [
     method: "get",
     path: "/health",
     summary: "Health",
-    description: "200 when the registry and the online store answer; 503 otherwise.",
+    description:
+      "200 `ok` when the registry and the online store answer, 200 `degraded` while the registry holds an older document than the one served (still serving it); 503 otherwise. Why a component fails (`error`) only for callers with valid credentials.",
     tag: "operations",
     response: HealthResponseSchema,
     errors: [503],
@@ -139,7 +140,8 @@ export const OPERATIONS: readonly Operation[] = [
     method: "get",
     path: "/metrics",
     summary: "Prometheus metrics",
-    description: "Requests by route and status, latency histograms by route, errors by code.",
+    description:
+      "Requests by route and status, latency histograms by route, errors by code. Needs valid credentials with `feature_server.metrics: authenticated`.",
     tag: "operations",
     response: { mediaType: "text/plain; version=0.0.4", description: "Prometheus text format" },
     errors: [],

@@ -1,8 +1,10 @@
 /**
  * The registry as the server sees it: loaded once, then refreshed in the background every
  * `cache_ttl_seconds`, so that after the first load no request waits for a registry read.
+ * A refresh never replaces the document with an older one (a lower version, or another
+ * project's): the server keeps serving what it has and reports the regression.
  */
-import type { RegistryDocument } from "../engine/mod.ts";
+import { LarderError, type RegistryDocument } from "../engine/mod.ts";
 import { withTimeout } from "./_timeout.ts";
 
 /** What the cache reads from: `Registry` fits. */
@@ -14,8 +16,45 @@ export interface RegistryReader {
 export interface RegistryCacheOptions {
   /** Time between background refreshes. 0 is taken as 1 second. @default 60_000 */
   readonly refreshMs?: number;
-  /** Called when a background refresh fails (the previous document stays in use). */
+  /**
+   * Called when a background refresh fails, and once when a refresh finds an older document
+   * than the one served (the served document stays in use in both cases).
+   */
   readonly onError?: (err: unknown) => void;
+}
+
+/** The stored registry went back to an older document than the one served. */
+export interface RegistryRegression {
+  /** The version served (the newest seen). */
+  readonly served: number;
+  /** The version found in the registry. */
+  readonly stored: number;
+  /** What happened and what the server does about it, for health details and the log. */
+  readonly message: string;
+}
+
+/** Why `read` must not replace `served`, or `undefined` when it may. */
+function regressionOf(
+  served: RegistryDocument,
+  read: RegistryDocument,
+): RegistryRegression | undefined {
+  const keep =
+    `serving version ${served.version} until the registry holds version ${served.version} or later (restart the server to serve the registry as it is now)`;
+  if (read.project !== served.project) {
+    return {
+      served: served.version,
+      stored: read.version,
+      message:
+        `The registry now belongs to project "${read.project}", not "${served.project}": ${keep}`,
+    };
+  }
+  if (read.version >= served.version) return undefined;
+  return {
+    served: served.version,
+    stored: read.version,
+    message:
+      `The registry went from version ${served.version} to ${read.version}: it may have been reset or restored from an older copy; ${keep}`,
+  };
 }
 
 /**
@@ -39,6 +78,7 @@ export class RegistryCache {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #lastError: unknown;
+  #regression: RegistryRegression | undefined;
   #loadedAt = 0;
 
   constructor(reader: RegistryReader, options: RegistryCacheOptions = {}) {
@@ -63,14 +103,24 @@ export class RegistryCache {
     return this.#lastError;
   }
 
-  /** Seconds since the document in memory was read. */
+  /**
+   * Set while the registry holds an older document than the one served (see
+   * {@linkcode RegistryRegression}); cleared once it holds the served version or a later one.
+   */
+  regression(): RegistryRegression | undefined {
+    return this.#regression;
+  }
+
+  /** Seconds since the document in memory was read (it stops counting down during a regression). */
   ageSeconds(): number | undefined {
     return this.#doc ? (performance.now() - this.#loadedAt) / 1000 : undefined;
   }
 
   /**
-   * Reads the registry now (for health checks): resolves when it is readable within
-   * `timeoutMs`, throws `UNAVAILABLE` (or the registry's own error) otherwise.
+   * Reads the registry now (for health checks): resolves with the served document when the
+   * registry is readable within `timeoutMs` (see {@linkcode RegistryCache.regression} for
+   * whether it still follows the registry), throws `UNAVAILABLE` (or the registry's own error)
+   * otherwise.
    */
   check(timeoutMs = 2000): Promise<RegistryDocument> {
     return withTimeout(this.#refresh(), timeoutMs, "The registry");
@@ -93,13 +143,27 @@ export class RegistryCache {
   async #refresh(): Promise<RegistryDocument> {
     try {
       const read = await this.#reader.read({ fresh: true });
+      this.#lastError = undefined;
+      const served = this.#doc;
+      const regression = served && regressionOf(served, read);
+      if (served && regression) {
+        if (this.#regression?.message !== regression.message) {
+          this.#onError(
+            new LarderError("UNAVAILABLE", regression.message, {
+              details: { served: regression.served, stored: regression.stored },
+            }),
+          );
+        }
+        this.#regression = regression;
+        return served;
+      }
+      this.#regression = undefined;
       // Keep the same object when nothing changed, so that what requests derive from it stays cached.
-      const same = this.#doc !== undefined && this.#doc.version === read.version &&
-        this.#doc.updatedAt === read.updatedAt && this.#doc.project === read.project;
-      const doc = same ? this.#doc! : read;
+      const same = served !== undefined && served.version === read.version &&
+        served.updatedAt === read.updatedAt;
+      const doc = same ? served : read;
       this.#doc = doc;
       this.#loadedAt = performance.now();
-      this.#lastError = undefined;
       return doc;
     } catch (err) {
       this.#lastError = err;

@@ -135,15 +135,22 @@ export const MaterializeResponseSchema = z.object({
 });
 export type MaterializeResponse = z.output<typeof MaterializeResponseSchema>;
 
-/** `GET /health`. */
+/**
+ * `GET /health`: `ok`, or `degraded` (still serving correctly, see `registry.error`), both
+ * with 200; `unavailable` comes as a 503 error whose `details` hold `registry` and
+ * `online_store`. `error` is there only for callers with valid credentials.
+ */
 export const HealthResponseSchema = z.object({
-  status: z.enum(["ok", "unavailable"]),
+  status: z.enum(["ok", "degraded", "unavailable"]),
   registry: z.object({
     ok: z.boolean(),
-    version: z.number().int().optional(),
-    error: z.string().optional(),
+    version: z.number().int().optional().meta({ description: "The version served" }),
+    error: z.string().optional().meta({ description: "Only for callers with valid credentials" }),
   }),
-  online_store: z.object({ ok: z.boolean(), error: z.string().optional() }),
+  online_store: z.object({
+    ok: z.boolean(),
+    error: z.string().optional().meta({ description: "Only for callers with valid credentials" }),
+  }),
 });
 export type HealthResponse = z.output<typeof HealthResponseSchema>;
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { FeatureStore } from "../mod.ts";
 import { DRIVER_FEATURES, tempRepo } from "./support/repo.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
@@ -170,5 +171,31 @@ Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
     assert.match(again.stderr, /is not empty \(use --force/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("larder apply warns when the registry is empty but the online store holds data", async () => {
+  const repo = await tempRepo();
+  try {
+    const first = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stderr, "");
+    const store = await FeatureStore.open({ repo: repo.dir });
+    await (await store.onlineStore()).write("driver_hourly_stats", [
+      { entityKey: "driver_id=1", record: { eventTs: 1, createdTs: null, values: {} } },
+    ]);
+    await store.close();
+    await Deno.remove(join(repo.dir, "data/registry.json"));
+    const again = await larder(["apply", "--repo", repo.dir, "--skip-source-validation", "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stderr,
+      /^Warning: The registry \(.*\) is empty, but the online store \(deno_kv .*\) holds data of feature views "driver_hourly_stats": the registry may have been reset; /,
+    );
+    const out = JSON.parse(again.stdout);
+    assert.equal(out.warnings.length, 1);
+    assert.match(out.warnings[0], /materialize-incremental starts again from each view's ttl$/);
+  } finally {
+    await repo.remove();
   }
 });

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { KIND_LABEL, type ObjectChange, type Plan } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
-import { print, printJson, table } from "../_output.ts";
+import { print, printJson, table, warn } from "../_output.ts";
 import { withStore } from "../_repo.ts";
 import type { Command } from "../command.ts";
 
@@ -94,6 +94,8 @@ Does what plan does, checks that every source file has the columns the definitio
 name with compatible types, then writes the registry (compare-and-set: if someone else
 applied meanwhile, nothing is written and the command fails). Deleting a feature view
 deletes its online data. Applying twice in a row changes nothing the second time.
+Applying onto an empty registry while the online store holds data warns (on stderr,
+and under "warnings" with --json): the registry may have been reset.
 
 Options:
   --repo DIR                 The feature repo (default: the current folder)
@@ -108,12 +110,14 @@ Options:
     );
     return await withStore(flags.repo, async (store) => {
       const result = await store.apply({ skipSourceValidation: flags.skip_source_validation });
+      for (const warning of result.warnings) warn(warning);
       if (flags.json) {
         printJson({
           project: store.config.project,
           written: result.written,
           version: result.version,
           changes: changesJson(result.plan),
+          warnings: result.warnings,
         });
         return 0;
       }

@@ -12,6 +12,7 @@ import type {
   OnlineStore,
   OnlineStoreCapabilities,
   OnlineWriteResult,
+  ViewsWithData,
 } from "./online_store.ts";
 
 /** Options for {@linkcode DenoKvOnlineStore.open}. */
@@ -184,6 +185,29 @@ export class DenoKvOnlineStore implements OnlineStore {
 
   async deleteAll(): Promise<void> {
     await this.#deletePrefix([ROOT, this.#project]);
+  }
+
+  /** One list step per view: each skips past the previous view's keys. Always complete. */
+  async viewsWithData(): Promise<ViewsWithData> {
+    const prefix: Deno.KvKey = [ROOT, this.#project];
+    const views: string[] = [];
+    try {
+      for (;;) {
+        const last = views.at(-1);
+        // Every key of view v sorts before [..., v + "\0"], and every later view after it.
+        const selector: Deno.KvListSelector = last === undefined
+          ? { prefix }
+          : { prefix, start: [ROOT, this.#project, `${last}\0`] };
+        let next: string | undefined;
+        for await (const entry of this.#kv.list(selector, { limit: 1 })) {
+          next = String(entry.key[2]);
+        }
+        if (next === undefined) return { views, complete: true };
+        views.push(next);
+      }
+    } catch (err) {
+      throw this.#failure(err, "list the views of");
+    }
   }
 
   async #deletePrefix(prefix: Deno.KvKey): Promise<void> {

@@ -24,6 +24,7 @@ export type {
   OnlineStoreCapabilities,
   OnlineWriteResult,
   StoredValue,
+  ViewsWithData,
 } from "./online_store.ts";
 export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_store.ts";
 export { withLocks, type WithLocksOptions } from "./with_locks.ts";

@@ -58,6 +58,14 @@ export interface LockLease {
   release(): Promise<void>;
 }
 
+/** The answer of {@linkcode OnlineStore.viewsWithData}. */
+export interface ViewsWithData {
+  /** Feature views of the project with at least one stored row, sorted. */
+  readonly views: readonly string[];
+  /** `false` when the store looked at only part of its keys: other views may hold rows too. */
+  readonly complete: boolean;
+}
+
 /**
  * An online store. Implementations pass `tests/contracts/online_store_contract.ts`.
  *
@@ -81,6 +89,12 @@ export interface OnlineStore {
   deleteViews(views: readonly string[]): Promise<void>;
   /** Removes every stored row of the project (locks are not rows: they stay). */
   deleteAll(): Promise<void>;
+  /**
+   * Which feature views of the project hold rows (locks are not rows). A backend that can only
+   * scan all its keys looks at about `maxKeys` of them (default 10,000) and says whether it saw
+   * them all. For warnings, not for decisions.
+   */
+  viewsWithData(options?: { readonly maxKeys?: number }): Promise<ViewsWithData>;
   /**
    * Takes the lock `name` of this project for `ttlMs` milliseconds, atomically in the store;
    * `null` when another lease holds it. An expired lock is free, so a crashed holder blocks

@@ -13,6 +13,7 @@ import type {
   OnlineStoreCapabilities,
   OnlineWriteResult,
   StoredValue,
+  ViewsWithData,
 } from "./online_store.ts";
 import {
   createUpstashClient,
@@ -318,6 +319,31 @@ export class RedisOnlineStore implements OnlineStore {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * SCANs the project's row keys (`SCAN` walks the whole keyspace: there is no index by
+   * prefix), at most about `maxKeys` of the database's keys.
+   */
+  async viewsWithData(options: { readonly maxKeys?: number } = {}): Promise<ViewsWithData> {
+    const steps = Math.max(1, Math.ceil((options.maxKeys ?? 10_000) / SCAN_COUNT));
+    const views = new Set<string>();
+    let cursor = "0";
+    for (let step = 0; step < steps; step++) {
+      const [result] = await this.#results("list the views of", () =>
+        runPipeline(
+          this.#redis,
+          (p) => p.scan(cursor, { match: `${globEscape(this.#base)}*`, count: SCAN_COUNT }),
+        ));
+      const [next, keys] = result as [string | number, string[]];
+      for (const key of keys) {
+        const end = key.indexOf(":", this.#base.length);
+        if (end > this.#base.length) views.add(key.slice(this.#base.length, end));
+      }
+      cursor = String(next);
+      if (cursor === "0") return { views: [...views].sort(), complete: true };
+    }
+    return { views: [...views].sort(), complete: false };
   }
 
   /**

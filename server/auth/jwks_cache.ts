@@ -1,6 +1,8 @@
 /**
  * The issuer's signing keys (JWKS), fetched on first use, cached, refreshed in the
- * background when old, and refetched at once when a token names an unknown key id.
+ * background when old, and refetched at once when a token names an unknown key id: at most
+ * one fetch at a time, and none within `minRefetchMs` of the last one, whatever the issuer
+ * answered.
  */
 import { LarderError } from "../../engine/mod.ts";
 
@@ -26,14 +28,28 @@ export interface JwksCacheOptions {
   readonly fetch?: typeof fetch;
   /** Keys older than this are refreshed in the background. @default 600_000 */
   readonly maxAgeMs?: number;
-  /** An unknown key id refetches at most this often. @default 5_000 */
+  /**
+   * At most one fetch of the keys starts in this long after the last one ended, whatever its
+   * outcome (an unknown key id, a failed or a slow answer alike). @default 5_000
+   */
   readonly minRefetchMs?: number;
   /** @default 5_000 */
   readonly timeoutMs?: number;
+  /** Current time in milliseconds, for the two intervals above. @default performance.now */
+  readonly clock?: () => number;
+}
+
+/** A published key that can verify tokens. */
+interface UsableKey {
+  readonly kid: string | undefined;
+  readonly alg: JwtAlgorithm;
+  readonly key: CryptoKey;
 }
 
 interface Loaded {
-  readonly keys: readonly Jwk[];
+  readonly keys: readonly UsableKey[];
+  /** Key id -> why the published key with that id cannot be used. */
+  readonly skipped: ReadonlyMap<string, string>;
   readonly at: number;
 }
 
@@ -45,8 +61,38 @@ const IMPORT: Record<
   ES256: { kty: "EC", params: { name: "ECDSA", namedCurve: "P-256" } },
 };
 
+/** Bytes of a base64url member, or `undefined` when it is missing or not base64url. */
+function bytesOf(jwk: Jwk, member: string): number | undefined {
+  const value = jwk[member];
+  if (typeof value !== "string" || !/^[A-Za-z0-9_-]+$/.test(value) || value.length % 4 === 1) {
+    return undefined;
+  }
+  return Math.floor(value.length * 3 / 4);
+}
+
 /**
- * Keys of one issuer.
+ * The algorithm a published key is for, `undefined` for keys this verifier does not use
+ * (encryption keys, other algorithms), or why a signing key of a supported type is malformed.
+ */
+function algorithmOf(jwk: Jwk): JwtAlgorithm | undefined | { malformed: string } {
+  if (jwk.use !== undefined && jwk.use !== "sig") return undefined;
+  const alg = (Object.keys(IMPORT) as JwtAlgorithm[]).find((a) => IMPORT[a].kty === jwk.kty);
+  if (alg === undefined || (jwk.alg !== undefined && jwk.alg !== alg)) return undefined;
+  const need = (member: string, test: (bytes: number) => boolean, what: string) =>
+    test(bytesOf(jwk, member) ?? -1) ? undefined : `"${member}" ${what}`;
+  const problem = alg === "RS256"
+    ? need("n", (b) => b >= 256, "is not a base64url modulus of at least 2048 bits") ??
+      need("e", (b) => b >= 1 && b <= 8, "is not a base64url exponent")
+    : jwk.crv !== "P-256"
+    ? `"crv" is ${JSON.stringify(jwk.crv)}, not "P-256"`
+    : need("x", (b) => b === 32, "is not a base64url P-256 coordinate") ??
+      need("y", (b) => b === 32, "is not a base64url P-256 coordinate");
+  return problem === undefined ? alg : { malformed: problem };
+}
+
+/**
+ * Keys of one issuer. Keys are imported when fetched; a malformed one is skipped (tokens
+ * naming it are refused) and the others keep working.
  *
  * @example
  * ```ts
@@ -61,10 +107,12 @@ export class JwksCache {
   readonly #maxAgeMs: number;
   readonly #minRefetchMs: number;
   readonly #timeoutMs: number;
+  readonly #clock: () => number;
   #jwksUrl: string | undefined;
   #loaded: Loaded | undefined;
   #loading: Promise<Loaded> | undefined;
-  readonly #imported = new Map<string, Promise<CryptoKey>>();
+  /** When the last fetch ended, and its failure if it failed. */
+  #last: { readonly at: number; readonly failure?: unknown } | undefined;
 
   constructor(options: JwksCacheOptions) {
     this.#issuer = options.issuer;
@@ -73,46 +121,57 @@ export class JwksCache {
     this.#maxAgeMs = options.maxAgeMs ?? 600_000;
     this.#minRefetchMs = options.minRefetchMs ?? 5_000;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
+    this.#clock = options.clock ?? (() => performance.now());
   }
 
   /**
    * The verification key for `kid` and `alg`, or `undefined` when the issuer has none.
-   * Without a `kid`, the only key of the algorithm's type (if there is exactly one).
+   * Without a `kid`, the only key of the algorithm (if there is exactly one). Throws
+   * `UNAUTHENTICATED` when the issuer's key of that id is malformed, `UNAVAILABLE` when the
+   * keys cannot be fetched.
    */
   async key(kid: string | undefined, alg: JwtAlgorithm): Promise<CryptoKey | undefined> {
     let loaded: Loaded = this.#loaded ?? await this.#load();
-    if (performance.now() - loaded.at > this.#maxAgeMs) {
+    if (this.#clock() - loaded.at > this.#maxAgeMs) {
       this.#load().catch(() => {}); // keep serving the old keys meanwhile
     }
-    let jwk = pick(loaded.keys, kid, alg);
-    if (!jwk && performance.now() - loaded.at >= this.#minRefetchMs) {
-      // A key rotation: refetch once. If the issuer is down, the key stays unknown.
+    let found = pick(loaded, kid, alg);
+    if (!found) {
+      // A key rotation: refetch (at most once per minRefetchMs). If the issuer is down, the
+      // key stays unknown.
       loaded = await this.#load().catch(() => loaded);
-      jwk = pick(loaded.keys, kid, alg);
+      found = pick(loaded, kid, alg);
     }
-    if (!jwk) return undefined;
-    const cacheKey = `${alg}:${JSON.stringify(jwk)}`;
-    let key = this.#imported.get(cacheKey);
-    if (!key) {
-      const { params } = IMPORT[alg];
-      key = crypto.subtle.importKey("jwk", jwk as JsonWebKey, params, false, ["verify"]);
-      key.catch(() => this.#imported.delete(cacheKey));
-      if (this.#imported.size > 100) this.#imported.clear();
-      this.#imported.set(cacheKey, key);
-    }
-    try {
-      return await key;
-    } catch (cause) {
+    if (!found && kid !== undefined && loaded.skipped.has(kid)) {
       throw new LarderError(
         "UNAUTHENTICATED",
-        `Invalid token: the issuer's key "${jwk.kid ?? ""}" cannot be used for ${alg}`,
-        { cause },
+        `Invalid token: the issuer's key "${kid}" cannot be used: ${loaded.skipped.get(kid)}`,
       );
     }
+    return found?.key;
   }
 
+  /**
+   * The keys fetched now, or by the fetch under way. Within `minRefetchMs` of the last fetch,
+   * nothing is fetched: the keys in memory, or the last fetch's failure.
+   */
   #load(): Promise<Loaded> {
-    this.#loading ??= this.#fetchKeys().finally(() => {
+    if (this.#loading) return this.#loading;
+    const last = this.#last;
+    if (last && this.#clock() - last.at < this.#minRefetchMs) {
+      return this.#loaded ? Promise.resolve(this.#loaded) : Promise.reject(last.failure);
+    }
+    this.#loading = this.#fetchKeys().then(
+      (loaded) => {
+        this.#loaded = loaded;
+        this.#last = { at: this.#clock() };
+        return loaded;
+      },
+      (failure: unknown) => {
+        this.#last = { at: this.#clock(), failure };
+        throw failure;
+      },
+    ).finally(() => {
       this.#loading = undefined;
     });
     return this.#loading;
@@ -156,29 +215,47 @@ export class JwksCache {
       this.#jwksUrl = uri;
     }
     const body = await this.#getJson(this.#jwksUrl, "issuer's keys (JWKS)");
-    const keys = (body as { keys?: unknown } | null)?.keys;
-    if (!Array.isArray(keys)) {
+    const published = (body as { keys?: unknown } | null)?.keys;
+    if (!Array.isArray(published)) {
       throw new LarderError("UNAVAILABLE", `The JWKS at ${this.#jwksUrl} has no "keys" array`);
     }
-    const loaded: Loaded = {
-      keys: keys.filter((k): k is Jwk => k !== null && typeof k === "object"),
-      at: performance.now(),
-    };
-    this.#loaded = loaded;
-    return loaded;
+    const keys: UsableKey[] = [];
+    const skipped = new Map<string, string>();
+    for (const jwk of published.slice(0, 100) as unknown[]) {
+      if (jwk === null || typeof jwk !== "object" || Array.isArray(jwk)) continue;
+      const { kid } = jwk as Jwk;
+      const id = typeof kid === "string" ? kid : undefined;
+      const alg = algorithmOf(jwk as Jwk);
+      if (alg === undefined) continue;
+      if (typeof alg === "object") {
+        if (id !== undefined) skipped.set(id, alg.malformed);
+        continue;
+      }
+      try {
+        const key = await crypto.subtle.importKey(
+          "jwk",
+          jwk as JsonWebKey,
+          IMPORT[alg].params,
+          false,
+          ["verify"],
+        );
+        keys.push({ kid: id, alg, key });
+      } catch (err) {
+        if (id !== undefined) {
+          skipped.set(id, `it cannot be imported (${err instanceof Error ? err.message : err})`);
+        }
+      }
+    }
+    return { keys, skipped, at: this.#clock() };
   }
 }
 
-function usable(jwk: Jwk, alg: JwtAlgorithm): boolean {
-  if (jwk.kty !== IMPORT[alg].kty) return false;
-  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
-  if (jwk.use !== undefined && jwk.use !== "sig") return false;
-  if (alg === "ES256" && jwk.crv !== "P-256") return false;
-  return true;
-}
-
-function pick(keys: readonly Jwk[], kid: string | undefined, alg: JwtAlgorithm): Jwk | undefined {
-  if (kid !== undefined) return keys.find((k) => k.kid === kid && usable(k, alg));
-  const candidates = keys.filter((k) => usable(k, alg));
+function pick(
+  loaded: Loaded,
+  kid: string | undefined,
+  alg: JwtAlgorithm,
+): UsableKey | undefined {
+  if (kid !== undefined) return loaded.keys.find((k) => k.kid === kid && k.alg === alg);
+  const candidates = loaded.keys.filter((k) => k.alg === alg);
   return candidates.length === 1 ? candidates[0] : undefined;
 }

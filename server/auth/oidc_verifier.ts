@@ -20,11 +20,14 @@ export interface OidcVerifierOptions {
   readonly rolesClaim?: string;
   /** Tolerated clock difference for `exp` and `nbf`. @default 30 */
   readonly leewaySeconds?: number;
-  /** Current time in milliseconds. @default Date.now */
+  /**
+   * Current time in milliseconds, for `exp` and `nbf` and for when to refetch the keys.
+   * @default Date.now (the key cache uses performance.now)
+   */
   readonly clock?: () => number;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
-  /** An unknown key id refetches the JWKS at most this often. @default 5_000 */
+  /** The JWKS is fetched at most once in this long (unknown key ids, failures alike). @default 5_000 */
   readonly minRefetchMs?: number;
   /** Keys older than this are refreshed in the background. @default 600_000 */
   readonly maxKeyAgeMs?: number;
@@ -121,6 +124,7 @@ export class OidcVerifier implements AuthVerifier {
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.minRefetchMs !== undefined ? { minRefetchMs: options.minRefetchMs } : {}),
       ...(options.maxKeyAgeMs !== undefined ? { maxAgeMs: options.maxKeyAgeMs } : {}),
+      ...(options.clock ? { clock: options.clock } : {}),
     });
   }
 
@@ -154,7 +158,13 @@ export class OidcVerifier implements AuthVerifier {
     }
     const signature = base64UrlDecode(s);
     const signed = new TextEncoder().encode(`${h}.${p}`);
-    const ok = await crypto.subtle.verify(ALGORITHMS[alg], key, signature, signed);
+    let ok: boolean;
+    try {
+      ok = await crypto.subtle.verify(ALGORITHMS[alg], key, signature, signed);
+    } catch {
+      // WebCrypto accepts some keys at import that it cannot verify with.
+      throw invalid(`the issuer's key ${JSON.stringify(kid ?? "")} cannot verify it`);
+    }
     if (!ok) throw invalid("bad signature");
     this.#checkClaims(claims);
     return claims;

@@ -241,6 +241,34 @@ export function onlineStoreContract(
     }
   });
 
+  test("viewsWithData() names the views holding rows of this project, never locks", async ({ open }) => {
+    const store = await open("p");
+    const other = await open("p_other");
+    const lease = store.capabilities.locks
+      ? await store.acquireLock("materialize:v3", 10_000)
+      : null;
+    try {
+      assert.deepEqual(await store.viewsWithData(), { views: [], complete: true });
+      await store.write("v1", [row(1, 1, "a"), row(2, 1, "b")]);
+      await store.write("v10", [row(1, 1, "c")]);
+      await store.write("v2", Array.from({ length: 3000 }, (_, i) => row(i, 1, "d")));
+      await other.write("elsewhere", [row(1, 1, "e")]);
+      assert.deepEqual(await store.viewsWithData(), { views: ["v1", "v10", "v2"], complete: true });
+      // A small budget: what is found is right, and an incomplete look says so.
+      const partial = await store.viewsWithData({ maxKeys: 1 });
+      assert.ok(partial.views.every((v) => ["v1", "v10", "v2"].includes(v)), String(partial.views));
+      if (partial.complete) assert.deepEqual(partial.views, ["v1", "v10", "v2"]);
+      await store.deleteViews(["v1"]);
+      assert.deepEqual((await store.viewsWithData()).views, ["v10", "v2"]);
+      await store.deleteAll();
+      assert.deepEqual(await store.viewsWithData(), { views: [], complete: true });
+      assert.deepEqual((await other.viewsWithData()).views, ["elsewhere"]);
+    } finally {
+      await lease?.release();
+      await other.close();
+    }
+  });
+
   test("rows expire key_ttl_seconds after they are written (when supported)", async ({ open }) => {
     const probe = await open("p");
     if (!probe.capabilities.ttl) return;

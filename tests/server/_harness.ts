@@ -115,6 +115,8 @@ export interface StartServerOptions {
   readonly deps?: (deps: ServerDeps) => ServerDeps;
   /** @default () => new Date() */
   readonly clock?: () => Date;
+  /** Where the app and the registry cache report failures. @default () => {} */
+  readonly logError?: (err: unknown) => void;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -151,7 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
       ...(options.auth ? { auth: options.auth } : {}),
       ...(options.config ? { config: options.config } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
-      logError: () => {},
+      logError: options.logError ?? (() => {}),
     });
     const app = createApp(options.deps ? options.deps(wired.deps) : wired.deps);
     const s = store;

@@ -59,29 +59,44 @@ export async function signJwt(
   return `${head}.${body}.${base64url(new Uint8Array(signature))}`;
 }
 
+/** How the loopback issuer answers for its JWKS. */
+export type JwksAnswer = "keys" | "http_500" | "not_json";
+
 /** A JWKS and discovery document served on loopback. */
 export interface JwksServer {
   /** The issuer URL (`http://127.0.0.1:<port>`). */
   readonly issuer: string;
   readonly jwksUrl: string;
-  /** Replaces the published keys. */
-  setKeys(keys: readonly TestKey[]): void;
+  /** Replaces the published keys (a plain object is published as it is, e.g. a broken JWK). */
+  setKeys(keys: readonly (TestKey | Record<string, unknown>)[]): void;
+  /** What the JWKS URL answers from now on, after `delayMs`. */
+  answer(what: JwksAnswer, delayMs?: number): void;
   /** Requests for the JWKS so far. */
   readonly fetches: number;
   close(): Promise<void>;
 }
 
+const publish = (keys: readonly (TestKey | Record<string, unknown>)[]) =>
+  keys.map((k) => "privateKey" in k ? (k as TestKey).jwk : k);
+
 /** Serves `keys` at `/jwks.json` and a discovery document at `/.well-known/openid-configuration`. */
-export function serveJwks(keys: readonly TestKey[]): JwksServer {
-  let published = keys.map((k) => k.jwk);
+export function serveJwks(keys: readonly (TestKey | Record<string, unknown>)[]): JwksServer {
+  let published = publish(keys);
   let fetches = 0;
   let issuer = "";
+  let mode: JwksAnswer = "keys";
+  let delay = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (req): Response => {
+    async (req): Promise<Response> => {
       const path = new URL(req.url).pathname;
       if (path === "/jwks.json") {
         fetches++;
+        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+        if (mode === "http_500") return new Response("boom", { status: 500 });
+        if (mode === "not_json") {
+          return new Response("<html>", { headers: { "content-type": "application/json" } });
+        }
         return Response.json({ keys: published });
       }
       if (path === "/.well-known/openid-configuration") {
@@ -95,7 +110,11 @@ export function serveJwks(keys: readonly TestKey[]): JwksServer {
     issuer,
     jwksUrl: `${issuer}/jwks.json`,
     setKeys(next) {
-      published = next.map((k) => k.jwk);
+      published = publish(next);
+    },
+    answer(what, delayMs = 0) {
+      mode = what;
+      delay = delayMs;
     },
     get fetches() {
       return fetches;

@@ -379,6 +379,7 @@ Deno.test("POST /materialize answers 503 when the online store has no shared loc
     write: (view, rows) => online.write(view, rows),
     deleteViews: (views) => online.deleteViews(views),
     deleteAll: () => online.deleteAll(),
+    viewsWithData: (options) => online.viewsWithData(options),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
     close: () => online.close(),
   });

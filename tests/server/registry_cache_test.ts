@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore, type RegistryDocument } from "../../engine/mod.ts";
 import { RegistryCache, type RegistryReader } from "../../server/mod.ts";
+import { startBridge } from "../../server/redis_http/bridge.ts";
+import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
 import { tempRepo } from "../support/repo.ts";
 
 /**
@@ -125,6 +127,134 @@ Deno.test("RegistryCache.check() reads now and reports a broken registry", async
     });
     assert.equal(cache.current()?.version, 1, "still serving the last good document");
     await new Promise((res) => setTimeout(res, 300));
+  } finally {
+    cache.close();
+    await r.close();
+  }
+});
+
+/** Records one more materialized interval: a new registry version with the same objects. */
+async function bump(store: FeatureStore): Promise<number> {
+  const doc = await store.registry.update((d) => ({
+    ...d,
+    materializations: {
+      ...d.materializations,
+      driver_hourly_stats: [{ start: "a", end: `b${d.version}`, recordedAt: "c" }],
+    },
+  }));
+  return doc.version;
+}
+
+/** Reads `cache` until the registry answers (the bridge reconnects after a restart). */
+async function checkUntilReadable(cache: RegistryCache): Promise<RegistryDocument> {
+  for (let i = 0;; i++) {
+    try {
+      return await cache.check(5000);
+    } catch (err) {
+      if (i > 200) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const TOKEN = "registry-cache-token";
+
+Deno.test({
+  name: "RegistryCache keeps serving its document when Redis restarts empty, until it catches up",
+  ignore: skipWithoutRedis("tests/server/registry_cache_test.ts"),
+  async fn() {
+    const redis = await startRedisServer();
+    const bridge = await startBridge({ port: 0, redisUrl: redis.url, token: TOKEN });
+    const repo = await tempRepo({
+      "larder.yaml":
+        `project: test_project\nregistry:\n  type: redis\n  url: ${bridge.url}\n  token: ${TOKEN}\n`,
+    });
+    const store = await FeatureStore.open({ repo: repo.dir });
+    const errors: unknown[] = [];
+    const cache = new RegistryCache(store.registry, { onError: (e) => errors.push(e) });
+    try {
+      await store.apply({ skipSourceValidation: true });
+      await bump(store);
+      assert.equal(await bump(store), 3);
+      const served = await cache.get();
+      assert.equal(served.version, 3);
+      assert.equal(cache.regression(), undefined);
+
+      await redis.restart(); // no persistence: the registry is gone
+      assert.equal(await checkUntilReadable(cache), served, "check() answers the served document");
+      assert.equal(cache.current(), served);
+      assert.deepEqual(Object.keys(cache.current()!.objects.featureView), ["driver_hourly_stats"]);
+      const regression = cache.regression()!;
+      assert.equal(regression.served, 3);
+      assert.equal(regression.stored, 0);
+      assert.equal(
+        regression.message,
+        "The registry went from version 3 to 0: it may have been reset or restored from an older copy; serving version 3 until the registry holds version 3 or later (restart the server to serve the registry as it is now)",
+      );
+      await cache.check();
+      assert.equal(errors.length, 1, "reported once, not at every refresh");
+      assert.match(String(errors[0]), /went from version 3 to 0/);
+
+      // Applied again: version 1, still older than what is served.
+      await store.apply({ skipSourceValidation: true });
+      await cache.check();
+      assert.equal(cache.current(), served);
+      assert.equal(cache.regression()?.stored, 1);
+      assert.equal(errors.length, 2);
+
+      await bump(store);
+      assert.equal(await bump(store), 3);
+      const caughtUp = await cache.check();
+      assert.equal(cache.regression(), undefined, "recovered at the served version");
+      assert.notEqual(caughtUp, served, "the registry's own document is served again");
+      assert.equal(cache.current(), caughtUp);
+      assert.equal(caughtUp.version, 3);
+    } finally {
+      cache.close();
+      await store.close();
+      await bridge.close();
+      await redis.stop();
+      await repo.remove();
+    }
+  },
+});
+
+Deno.test("RegistryCache does not go back when the registry file is replaced by an older one", async () => {
+  const r = await slowRegistry();
+  const errors: unknown[] = [];
+  const cache = new RegistryCache(r.reader, { onError: (e) => errors.push(e) });
+  try {
+    const registryFile = join(r.repo.dir, "data/registry.json");
+    const v1 = await Deno.readTextFile(registryFile);
+    assert.equal(await bump(r.store), 2);
+    const served = await cache.get();
+    assert.equal(served.version, 2);
+    await Deno.writeTextFile(registryFile, v1); // e.g. a backup restored over it
+    assert.equal(await cache.check(), served);
+    assert.match(cache.regression()!.message, /^The registry went from version 2 to 1: /);
+    assert.equal(errors.length, 1);
+    // An empty document (as a deleted file reads) is no better.
+    await Deno.remove(registryFile);
+    assert.equal(await cache.check(), served);
+    assert.equal(cache.regression()?.stored, 0);
+    // Nor is another project's document.
+    let next: RegistryDocument = served;
+    const switching = new RegistryCache({ read: () => Promise.resolve(next) });
+    try {
+      await switching.get();
+      next = { ...served, project: "other_project", version: 9 };
+      assert.equal(await switching.check(), served);
+      assert.match(
+        switching.regression()!.message,
+        /^The registry now belongs to project "other_project", not "test_project": serving version 2 /,
+      );
+    } finally {
+      switching.close();
+    }
+    await Deno.writeTextFile(registryFile, v1.replace('"version": 1', '"version": 2'));
+    await cache.check();
+    assert.equal(cache.regression(), undefined, "version 2 again: followed");
+    assert.equal(cache.current()!.version, 2);
   } finally {
     cache.close();
     await r.close();
