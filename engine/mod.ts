@@ -34,7 +34,9 @@ export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
 export type { LockLease, OnlineStore, OnlineStoreCapabilities } from "./online/online_store.ts";
 export {
+  findObject,
   formatIssues,
+  formatPath,
   isLarderError,
   isUserError,
   KIND_LABEL,
@@ -42,9 +44,11 @@ export {
   type LarderErrorCode,
   type ObjectChange,
   type ObjectKind,
+  ownValue,
   type Plan,
   type RegistryDocument,
   type RegistryObject,
+  RESERVED_NAME,
 } from "../registry/mod.ts";
 export {
   assertPermitted,

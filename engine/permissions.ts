@@ -9,6 +9,7 @@ import {
   type Action,
   KIND_LABEL,
   LarderError,
+  ownValue,
   type PermissionSpec,
   type ResourceType,
 } from "../registry/mod.ts";
@@ -61,7 +62,7 @@ export function matchesResource(permission: PermissionSpec, resource: Resource):
     !permission.namePatterns.some((p) => fullMatch(p)?.test(resource.name) ?? false)
   ) return false;
   for (const [key, value] of Object.entries(permission.requiredTags)) {
-    if (resource.tags[key] !== value) return false;
+    if (ownValue(resource.tags, key) !== value) return false;
   }
   return true;
 }
