@@ -34,6 +34,7 @@ export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
 export type { LockLease, OnlineStore, OnlineStoreCapabilities } from "./online/online_store.ts";
 export {
+  type Action,
   findObject,
   formatIssues,
   formatPath,
@@ -52,11 +53,16 @@ export {
 } from "../registry/mod.ts";
 export {
   assertPermitted,
+  decide,
   type Decision,
+  forbidden,
+  grantsAnyAction,
   permittedResources,
   type Principal,
   type Resource,
+  rolesText,
 } from "./permissions.ts";
+export { readResources, viewReadResources } from "./read_resources.ts";
 // For the feature server (server/): online reads and writes; materialization is loaded on first
 // use (it pulls in apache-arrow, which the online path must not load).
 export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
