@@ -6,13 +6,13 @@
 import { type Context, Hono } from "hono";
 import { routePath } from "hono/route";
 import {
-  assertPermitted,
+  findObject,
   LarderError,
-  permittedResources,
   type Principal,
   type RegistryDocument,
   type Resource,
 } from "../engine/mod.ts";
+import { Access } from "./_access.ts";
 import { readBody } from "./body.ts";
 import { withTimeout } from "./_timeout.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
@@ -47,7 +47,6 @@ export interface AppEnv {
 }
 
 type AppHandler = (c: Context<AppEnv>) => Promise<Response>;
-type Action = Parameters<typeof assertPermitted>[1]["actions"][number];
 type ResourceType = Resource["type"];
 
 const MiB = 1024 * 1024;
@@ -176,19 +175,16 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       return await handler(c);
     };
 
-  const authorize = (
+  // The registry as served, and what this caller may do and learn in it (decided per request).
+  const context = async (
     c: Context<AppEnv>,
-    scope: Scope,
-    resources: readonly Resource[],
-    actions: readonly Action[],
-  ): void => {
-    if (!deps.auth.enforcesPermissions) return;
-    assertPermitted(scope.permissions, { resources, actions, principal: principalOf(c) });
-  };
-
-  const context = async (): Promise<{ doc: RegistryDocument; scope: Scope }> => {
+  ): Promise<{ doc: RegistryDocument; scope: Scope; access: Access }> => {
     const doc = deps.registry.current() ?? await deps.registry.get();
-    return { doc, scope: scopeOf(doc) };
+    const scope = scopeOf(doc);
+    const access = new Access(scope.permissions, principalOf(c), {
+      enforced: deps.auth.enforcesPermissions,
+    });
+    return { doc, scope, access };
   };
 
   app.post(
@@ -196,11 +192,23 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, GetOnlineFeaturesBodySchema, bodyLimit);
       rowCount(body.entities, maxEntityRows, "entity rows");
-      const { doc, scope } = await context();
-      const resources = body.feature_service !== undefined
-        ? [findResource(doc, scope, "featureService", body.feature_service)]
-        : viewsOfRefs(doc, scope, body.features!);
-      authorize(c, scope, resources, ["READ_ONLINE"]);
+      const { doc, scope, access } = await context(c);
+      if (body.feature_service !== undefined) {
+        const service = findResource(doc, scope, access, {
+          type: "featureService",
+          name: body.feature_service,
+          actions: ["READ_ONLINE"],
+        });
+        // A grant on a service grants what it contains (on-demand inputs included).
+        access.assert([service], ["READ_ONLINE"]);
+      } else {
+        // A view needs READ_ONLINE, and an on-demand view on every view it reads as well.
+        const groups = viewsOfRefs(doc, scope, access, {
+          refs: body.features!,
+          actions: ["READ_ONLINE"],
+        });
+        for (const group of groups) access.assert(group.touched, ["READ_ONLINE"], group.view);
+      }
       const result = await deps.readOnline(doc, {
         ...(body.features !== undefined ? { features: body.features } : {}),
         ...(body.feature_service !== undefined ? { featureService: body.feature_service } : {}),
@@ -216,14 +224,18 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, PushBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope } = await context();
-      const views = viewsOfPushSource(doc, scope, body.push_source_name);
+      const { doc, scope, access } = await context(c);
       const online = body.to !== "offline";
       const offline = body.to !== "online";
-      authorize(c, scope, views, [
+      const actions = [
         ...(online ? ["WRITE_ONLINE" as const] : []),
         ...(offline ? ["WRITE_OFFLINE" as const] : []),
-      ]);
+      ];
+      const { source, views } = viewsOfPushSource(doc, scope, access, {
+        pushSource: body.push_source_name,
+        actions,
+      });
+      access.assert(views, actions, source);
       const answer: { -readonly [K in keyof WriteResponse]: WriteResponse[K] } = {
         feature_views: views.map((v) => v.name),
         rows,
@@ -250,9 +262,13 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, WriteToOnlineStoreBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope } = await context();
-      const view = findResource(doc, scope, "featureView", body.feature_view_name);
-      authorize(c, scope, [view], ["WRITE_ONLINE"]);
+      const { doc, scope, access } = await context(c);
+      const view = findResource(doc, scope, access, {
+        type: "featureView",
+        name: body.feature_view_name,
+        actions: ["WRITE_ONLINE"],
+      });
+      access.assert([view], ["WRITE_ONLINE"]);
       const r = await deps.writeOnline(doc, { view: view.name, columns: body.df });
       const answer: WriteResponse = {
         feature_views: [view.name],
@@ -279,9 +295,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeBodySchema, bodyLimit);
-      const { doc, scope } = await context();
-      const views = viewsToMaterialize(doc, scope, body.feature_views);
-      authorize(c, scope, views, ["WRITE_ONLINE"]);
+      const { doc, scope, access } = await context(c);
+      const views = viewsToMaterialize(doc, scope, access, body.feature_views);
+      access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materialize({
         start: parseTimestamp(body.start_ts)!,
@@ -297,9 +313,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize-incremental",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeIncrementalBodySchema, bodyLimit);
-      const { doc, scope } = await context();
-      const views = viewsToMaterialize(doc, scope, body.feature_views);
-      authorize(c, scope, views, ["WRITE_ONLINE"]);
+      const { doc, scope, access } = await context(c);
+      const views = viewsToMaterialize(doc, scope, access, body.feature_views);
+      access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materializeIncremental({
         end: parseTimestamp(body.end_ts)!,
@@ -314,33 +330,34 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     app.get(
       `/registry/${segment}`,
       authenticated(async (c) => {
-        const { doc, scope } = await context();
+        const { doc, scope, access } = await context(c);
         const objects = doc.objects[kind] as Record<
           string,
           { spec: { tags: Record<string, string> } }
         >;
-        let resources: Resource[] = Object.keys(objects).sort()
+        const resources: Resource[] = Object.keys(objects).sort()
           .filter((name) => inScope(scope, kind, name))
           .map((name) => ({ type: kind, name, tags: objects[name]!.spec.tags }));
-        if (deps.auth.enforcesPermissions) {
-          resources = permittedResources(scope.permissions, {
-            resources,
-            action: "DESCRIBE",
-            principal: principalOf(c),
-          });
-        }
         return c.json({
-          [key]: resources.map((r) => ({ kind, name: r.name, ...objects[r.name] })),
+          [key]: access.describableOf(resources).map((r) => ({
+            kind,
+            name: r.name,
+            ...objects[r.name],
+          })),
         });
       }),
     );
     app.get(
       `/registry/${segment}/:name`,
       authenticated(async (c) => {
-        const { doc, scope } = await context();
-        const resource = findResource(doc, scope, kind, c.req.param("name") ?? "");
-        authorize(c, scope, [resource], ["DESCRIBE"]);
-        return c.json({ kind, name: resource.name, ...doc.objects[kind][resource.name] });
+        const { doc, scope, access } = await context(c);
+        const resource = findResource(doc, scope, access, {
+          type: kind,
+          name: c.req.param("name") ?? "",
+          actions: ["DESCRIBE"],
+        });
+        access.assert([resource], ["DESCRIBE"]);
+        return c.json({ kind, name: resource.name, ...findObject(doc, kind, resource.name) });
       }),
     );
   }
