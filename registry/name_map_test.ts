@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { expandActions } from "./definitions/permission.ts";
 import { FileRegistryBackend } from "./file_backend.ts";
 import { emptyDocument, findObject, objectOf } from "./document.ts";
 import { nameMap, ownValue, refuseReservedName } from "./name_map.ts";
@@ -68,4 +69,13 @@ Deno.test("findObject() and objectOf() find only the document's own objects", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("expandActions() keeps names that are no alias, Object.prototype's included", () => {
+  assert.deepEqual(expandActions(["READ", "DESCRIBE"]), [
+    "DESCRIBE",
+    "READ_ONLINE",
+    "READ_OFFLINE",
+  ]);
+  assert.deepEqual(expandActions(["constructor", "toString"]), []);
 });
