@@ -75,6 +75,13 @@ export function resourceOf(
   return found ? { type, name, tags: found.spec.tags } : undefined;
 }
 
+/** What a lookup answers from: the document as served, the deployment's scope, the caller. */
+export interface Lookup {
+  readonly doc: RegistryDocument;
+  readonly scope: Scope;
+  readonly access: Access;
+}
+
 /** Whether the deployment serves the object. Entities and data sources are always visible. */
 export function inScope(scope: Scope, type: ResourceType, name: string): boolean {
   if (type === "featureService") return scope.services?.has(name) ?? true;
@@ -86,9 +93,7 @@ export function inScope(scope: Scope, type: ResourceType, name: string): boolean
 
 /** The names of the objects of `types` in scope that the caller may DESCRIBE, quoted. */
 function describableNames(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
+  { doc, scope, access }: Lookup,
   types: readonly ResourceType[],
   keep: (spec: { kind?: string }) => boolean = () => true,
 ): string {
@@ -109,29 +114,18 @@ function describableNames(
  * `NOT_FOUND` for `name`: the same answer whether the registry lacks the object or hides it
  * from the caller.
  */
-function notFound(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
-  kind: ResourceType,
-  name: string,
-): LarderError {
+function notFound(lookup: Lookup, kind: ResourceType, name: string): LarderError {
   return new LarderError(
     "NOT_FOUND",
     `Cannot find ${KIND_LABEL[kind].toLowerCase()} "${name}": the registry has ${
-      describableNames(doc, scope, access, [kind])
+      describableNames(lookup, [kind])
     }`,
     { details: { kind, name } },
   );
 }
 
 /** `NOT_FOUND` for `what`, which the deployment does not serve; lists the served services. */
-function notServed(
-  doc: RegistryDocument,
-  what: string,
-  scope: Scope,
-  access: Access,
-): LarderError {
+function notServed({ doc, scope, access }: Lookup, what: string): LarderError {
   const configured = [...(scope.services ?? [])];
   const served = access.open ? configured : access.describableOf(
     configured.flatMap((name) => resourceOf(doc, "featureService", name) ?? []),
@@ -149,19 +143,15 @@ function notServed(
  * the deployment does not serve it.
  */
 export function findResource(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
+  lookup: Lookup,
   request: { readonly type: ResourceType; readonly name: string; readonly actions: Action[] },
 ): Resource {
   const { type, name } = request;
-  const resource = resourceOf(doc, type, name);
-  if (!resource || access.hides(resource, request.actions)) {
-    throw notFound(doc, scope, access, type, name);
+  const resource = resourceOf(lookup.doc, type, name);
+  if (!resource || lookup.access.hides(resource, request.actions)) {
+    throw notFound(lookup, type, name);
   }
-  if (!inScope(scope, type, name)) {
-    throw notServed(doc, `${KIND_LABEL[type]} "${name}"`, scope, access);
-  }
+  if (!inScope(lookup.scope, type, name)) throw notServed(lookup, `${KIND_LABEL[type]} "${name}"`);
   return resource;
 }
 
@@ -235,17 +225,16 @@ function planRefs(doc: RegistryDocument, scope: Scope, refs: readonly string[]):
  * or absent, or a feature the view lacks, is the answer.
  */
 export function viewsOfRefs(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
+  lookup: Lookup,
   request: { readonly refs: readonly string[]; readonly actions: Action[] },
 ): readonly ReadGroup[] {
+  const { doc, scope, access } = lookup;
   const { refs, actions } = request;
   const plan = refPlans.get(scope, JSON.stringify(refs), () => planRefs(doc, scope, refs));
   if (access.open && plan.groups) return plan.groups;
   const groups = new Map<string, ReadGroup>();
   for (const step of plan.steps) {
-    if (!step.served) throw notServed(doc, `Feature "${step.view}:${step.feature}"`, scope, access);
+    if (!step.served) throw notServed(lookup, `Feature "${step.view}:${step.feature}"`);
     let group = groups.get(step.view);
     if (!group) {
       const touched = step.touched;
@@ -253,7 +242,7 @@ export function viewsOfRefs(
         throw new LarderError(
           "NOT_FOUND",
           `Cannot find feature view "${step.view}": the registry has ${
-            describableNames(doc, scope, access, ["featureView", "onDemandFeatureView"])
+            describableNames(lookup, ["featureView", "onDemandFeatureView"])
           }`,
           { details: { kind: "featureView", name: step.view } },
         );
@@ -279,11 +268,10 @@ export function viewsOfRefs(
  * holds no permission on the source and may not do `actions` on every view it feeds).
  */
 export function viewsOfPushSource(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
+  lookup: Lookup,
   request: { readonly pushSource: string; readonly actions: Action[] },
 ): { readonly source: Resource; readonly views: readonly Resource[] } {
+  const { doc, scope, access } = lookup;
   const { pushSource, actions } = request;
   const spec = findObject(doc, "dataSource", pushSource)?.spec;
   const isPush = (s: { kind?: string }) => s.kind === "push";
@@ -291,7 +279,7 @@ export function viewsOfPushSource(
     new LarderError(
       "NOT_FOUND",
       `Cannot find push source "${pushSource}": the registry has ${
-        describableNames(doc, scope, access, ["dataSource"], isPush)
+        describableNames(lookup, ["dataSource"], isPush)
       }`,
       { details: { kind: "dataSource", name: pushSource } },
     );
@@ -302,7 +290,7 @@ export function viewsOfPushSource(
     throw new LarderError(
       "INPUT_INVALID",
       `Data source "${pushSource}" is a ${spec.kind} source, not a push source: push sources are ${
-        describableNames(doc, scope, access, ["dataSource"], isPush)
+        describableNames(lookup, ["dataSource"], isPush)
       }`,
       { details: { kind: "dataSource", name: pushSource } },
     );
@@ -325,11 +313,10 @@ export function viewsOfPushSource(
 
 /** The online feature views to materialize: the ones named, or every online one in scope. */
 export function viewsToMaterialize(
-  doc: RegistryDocument,
-  scope: Scope,
-  access: Access,
+  lookup: Lookup,
   names: readonly string[] | undefined,
 ): Resource[] {
+  const { doc, scope } = lookup;
   if (names === undefined) {
     return Object.entries(doc.objects.featureView)
       .filter(([name, v]) => v.spec.online && inScope(scope, "featureView", name))
@@ -338,7 +325,7 @@ export function viewsToMaterialize(
   }
   const out: Resource[] = [];
   for (const name of new Set(names)) {
-    const resource = findResource(doc, scope, access, {
+    const resource = findResource(lookup, {
       type: "featureView",
       name,
       actions: ["WRITE_ONLINE"],

@@ -5,13 +5,7 @@
  */
 import { type Context, Hono } from "hono";
 import { routePath } from "hono/route";
-import {
-  findObject,
-  LarderError,
-  type Principal,
-  type RegistryDocument,
-  type Resource,
-} from "../engine/mod.ts";
+import { findObject, LarderError, type Principal, type Resource } from "../engine/mod.ts";
 import { Access } from "./_access.ts";
 import { readBody } from "./body.ts";
 import { withTimeout } from "./_timeout.ts";
@@ -23,7 +17,7 @@ import { openApiDocument } from "./openapi.ts";
 import {
   findResource,
   inScope,
-  type Scope,
+  type Lookup,
   scopeCache,
   viewsOfPushSource,
   viewsOfRefs,
@@ -176,9 +170,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     };
 
   // The registry as served, and what this caller may do and learn in it (decided per request).
-  const context = async (
-    c: Context<AppEnv>,
-  ): Promise<{ doc: RegistryDocument; scope: Scope; access: Access }> => {
+  const context = async (c: Context<AppEnv>): Promise<Lookup> => {
     const doc = deps.registry.current() ?? await deps.registry.get();
     const scope = scopeOf(doc);
     const access = new Access(scope.permissions, principalOf(c), {
@@ -192,9 +184,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, GetOnlineFeaturesBodySchema, bodyLimit);
       rowCount(body.entities, maxEntityRows, "entity rows");
-      const { doc, scope, access } = await context(c);
+      const lookup = await context(c);
+      const { doc, access } = lookup;
       if (body.feature_service !== undefined) {
-        const service = findResource(doc, scope, access, {
+        const service = findResource(lookup, {
           type: "featureService",
           name: body.feature_service,
           actions: ["READ_ONLINE"],
@@ -203,7 +196,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         access.assert([service], ["READ_ONLINE"]);
       } else {
         // A view needs READ_ONLINE, and an on-demand view on every view it reads as well.
-        const groups = viewsOfRefs(doc, scope, access, {
+        const groups = viewsOfRefs(lookup, {
           refs: body.features!,
           actions: ["READ_ONLINE"],
         });
@@ -224,14 +217,15 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, PushBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope, access } = await context(c);
+      const lookup = await context(c);
+      const { doc, access } = lookup;
       const online = body.to !== "offline";
       const offline = body.to !== "online";
       const actions = [
         ...(online ? ["WRITE_ONLINE" as const] : []),
         ...(offline ? ["WRITE_OFFLINE" as const] : []),
       ];
-      const { source, views } = viewsOfPushSource(doc, scope, access, {
+      const { source, views } = viewsOfPushSource(lookup, {
         pushSource: body.push_source_name,
         actions,
       });
@@ -262,8 +256,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, WriteToOnlineStoreBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope, access } = await context(c);
-      const view = findResource(doc, scope, access, {
+      const lookup = await context(c);
+      const { doc, access } = lookup;
+      const view = findResource(lookup, {
         type: "featureView",
         name: body.feature_view_name,
         actions: ["WRITE_ONLINE"],
@@ -295,8 +290,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeBodySchema, bodyLimit);
-      const { doc, scope, access } = await context(c);
-      const views = viewsToMaterialize(doc, scope, access, body.feature_views);
+      const lookup = await context(c);
+      const { access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views);
       access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materialize({
@@ -313,8 +309,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize-incremental",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeIncrementalBodySchema, bodyLimit);
-      const { doc, scope, access } = await context(c);
-      const views = viewsToMaterialize(doc, scope, access, body.feature_views);
+      const lookup = await context(c);
+      const { access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views);
       access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materializeIncremental({
@@ -330,7 +327,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     app.get(
       `/registry/${segment}`,
       authenticated(async (c) => {
-        const { doc, scope, access } = await context(c);
+        const lookup = await context(c);
+        const { doc, scope, access } = lookup;
         const objects = doc.objects[kind] as Record<
           string,
           { spec: { tags: Record<string, string> } }
@@ -350,8 +348,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     app.get(
       `/registry/${segment}/:name`,
       authenticated(async (c) => {
-        const { doc, scope, access } = await context(c);
-        const resource = findResource(doc, scope, access, {
+        const lookup = await context(c);
+        const { doc, access } = lookup;
+        const resource = findResource(lookup, {
           type: kind,
           name: c.req.param("name") ?? "",
           actions: ["DESCRIBE"],
