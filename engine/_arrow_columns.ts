@@ -15,7 +15,13 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
-import { elementType, LarderError, type ScalarType, type ValueType } from "../registry/mod.ts";
+import {
+  elementType,
+  LarderError,
+  ownValue,
+  type ScalarType,
+  type ValueType,
+} from "../registry/mod.ts";
 
 import type { Columns } from "./table_writer.ts";
 import { coerceValue, INVALID } from "./online/value_codec.ts";
@@ -75,9 +81,9 @@ function shown(value: unknown): string {
 /** Builds Arrow IPC stream bytes from typed columns. */
 export function columnsToIpc(columns: Columns, schema: Record<string, ValueType>): Uint8Array {
   const names = Object.keys(schema);
-  const lengths = new Set(names.map((n) => columns[n]?.length ?? -1));
+  const lengths = new Set(names.map((n) => ownValue(columns, n)?.length ?? -1));
   if (lengths.has(-1) || lengths.size > 1) {
-    const missing = names.filter((n) => columns[n] === undefined);
+    const missing = names.filter((n) => ownValue(columns, n) === undefined);
     throw new LarderError(
       "INPUT_INVALID",
       missing.length > 0

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import {
   applyPlan,
   emptyDocument,
+  findObject,
   LarderError,
   type Plan,
   planChanges,
@@ -356,7 +357,7 @@ export class FeatureStore {
   ): Promise<{ views: { view: string; written: number; skipped: number }[]; files: string[] }> {
     const to = options.to ?? "online";
     const doc = await this.registry.read();
-    const source = doc.objects.dataSource[pushSource]?.spec;
+    const source = findObject(doc, "dataSource", pushSource)?.spec;
     if (source?.kind !== "push") {
       const pushes = Object.values(doc.objects.dataSource).filter((s) => s.spec.kind === "push")
         .map((s) => `"${s.spec.name}"`);
@@ -476,6 +477,6 @@ function stopsWritingOnline(
   after: RegistryDocument,
   name: string,
 ): boolean {
-  return (before.objects.onDemandFeatureView[name]?.spec.writeToOnlineStore ?? false) &&
-    !(after.objects.onDemandFeatureView[name]?.spec.writeToOnlineStore ?? false);
+  return (findObject(before, "onDemandFeatureView", name)?.spec.writeToOnlineStore ?? false) &&
+    !(findObject(after, "onDemandFeatureView", name)?.spec.writeToOnlineStore ?? false);
 }

@@ -1,6 +1,7 @@
 /** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
 import { z } from "zod";
 import {
+  findObject,
   formatIssues,
   LarderError,
   type RegistryDocument,
@@ -113,7 +114,7 @@ export async function historicalFeatures(
   const views: ViewRequest[] = request.views.map((v) => ({
     view: v.spec,
     source: viewBatchSource(deps.document, v.spec),
-    entities: v.spec.entities.map((e) => deps.document.objects.entity[e]!.spec),
+    entities: v.spec.entities.map((e) => findObject(deps.document, "entity", e)!.spec),
     features: v.features.map((f) => f.name),
   }));
   const onDemand = request.onDemand.length > 0;

@@ -39,7 +39,10 @@ export type {
   ViewsWithData,
 } from "./online/online_store.ts";
 export {
+  type Action,
+  findObject,
   formatIssues,
+  formatPath,
   isLarderError,
   isUserError,
   KIND_LABEL,
@@ -47,17 +50,24 @@ export {
   type LarderErrorCode,
   type ObjectChange,
   type ObjectKind,
+  ownValue,
   type Plan,
   type RegistryDocument,
   type RegistryObject,
+  RESERVED_NAME,
 } from "../registry/mod.ts";
 export {
   assertPermitted,
+  decide,
   type Decision,
+  forbidden,
+  grantsAnyAction,
   permittedResources,
   type Principal,
   type Resource,
+  rolesText,
 } from "./permissions.ts";
+export { readResources, viewReadResources } from "./read_resources.ts";
 // For the feature server (server/): online reads and writes; materialization is loaded on first
 // use (it pulls in apache-arrow, which the online path must not load).
 export { getOnlineFeatures, writeOnline } from "./online/mod.ts";

@@ -5,6 +5,7 @@
 import {
   elementType,
   LarderError,
+  ownValue,
   type RegistryDocument,
   type ScalarType,
   type ValueType,
@@ -109,7 +110,7 @@ export function runTransform(
   }
   const result: Record<string, unknown[]> = {};
   for (const { name, type } of view.features) {
-    const column = output[name];
+    const column = ownValue(output, name);
     if (!Array.isArray(column) && !ArrayBuffer.isView(column)) {
       throw new LarderError(
         "DEFINITION_INVALID",

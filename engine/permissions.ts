@@ -9,6 +9,7 @@ import {
   type Action,
   KIND_LABEL,
   LarderError,
+  ownValue,
   type PermissionSpec,
   type ResourceType,
 } from "../registry/mod.ts";
@@ -61,7 +62,7 @@ export function matchesResource(permission: PermissionSpec, resource: Resource):
     !permission.namePatterns.some((p) => fullMatch(p)?.test(resource.name) ?? false)
   ) return false;
   for (const [key, value] of Object.entries(permission.requiredTags)) {
-    if (resource.tags[key] !== value) return false;
+    if (ownValue(resource.tags, key) !== value) return false;
   }
   return true;
 }
@@ -131,27 +132,52 @@ export function assertPermitted(
   },
 ): void {
   const decision = decide(permissions, request);
-  if (decision.allowed) return;
-  const { resource, action } = decision;
-  const roles = request.principal.roles;
-  throw new LarderError(
+  if (!decision.allowed) throw forbidden(decision, request.principal);
+}
+
+/** `roles "a", "b"`, or `a caller without roles`. */
+export function rolesText(principal: Principal): string {
+  return principal.roles.length === 0
+    ? "a caller without roles"
+    : `roles ${principal.roles.map((r) => `"${r}"`).join(", ")}`;
+}
+
+/** The `FORBIDDEN` error of a denial: names the object, the action and the caller's roles. */
+export function forbidden(
+  denial: { readonly resource: Resource; readonly action: Action },
+  principal: Principal,
+): LarderError {
+  const { resource, action } = denial;
+  return new LarderError(
     "FORBIDDEN",
     `Cannot ${action} ${
       KIND_LABEL[resource.type].toLowerCase()
-    } "${resource.name}": no permission grants it to ${
-      roles.length === 0
-        ? "a caller without roles"
-        : `roles ${roles.map((r) => `"${r}"`).join(", ")}`
-    }`,
+    } "${resource.name}": no permission grants it to ${rolesText(principal)}`,
     {
       details: {
         action,
         resourceType: resource.type,
         resource: resource.name,
-        subject: request.principal.subject,
-        roles: [...roles],
+        subject: principal.subject,
+        roles: [...principal.roles],
       },
     },
+  );
+}
+
+/**
+ * Whether some permission grants `principal` some action on `resource`, so that it may know
+ * the resource exists (with no permission at all, everything is granted). Where this is false
+ * and the request is not permitted either, answers treat the resource as absent.
+ */
+export function grantsAnyAction(
+  permissions: readonly PermissionSpec[],
+  request: { resource: Resource; principal: Principal },
+): boolean {
+  if (permissions.length === 0) return true;
+  const { resource, principal } = request;
+  return permissions.some((p) =>
+    p.roles.some((r) => principal.roles.includes(r)) && matchesResource(p, resource)
   );
 }
 

@@ -7,7 +7,9 @@
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import {
   type FileSourceSpec,
+  findObject,
   LarderError,
+  ownValue,
   type RegistryDocument,
   type ValueType,
 } from "../registry/mod.ts";
@@ -68,11 +70,11 @@ export async function pushOffline(
   doc: RegistryDocument,
   request: { readonly pushSource: string; readonly columns: ColumnData },
 ): Promise<{ files: string[] }> {
-  const push = doc.objects.dataSource[request.pushSource]?.spec;
+  const push = findObject(doc, "dataSource", request.pushSource)?.spec;
   if (push?.kind !== "push") {
     throw new LarderError("NOT_FOUND", `Cannot find push source "${request.pushSource}"`);
   }
-  const batch = doc.objects.dataSource[push.batchSource]?.spec;
+  const batch = findObject(doc, "dataSource", push.batchSource)?.spec;
   if (batch?.kind !== "file") {
     throw new LarderError(
       "INPUT_INVALID",
@@ -90,7 +92,7 @@ export async function pushOffline(
   for (const view of Object.values(doc.objects.featureView)) {
     if (view.spec.source !== push.name) continue;
     for (const entityName of view.spec.entities) {
-      const entity = doc.objects.entity[entityName]?.spec;
+      const entity = findObject(doc, "entity", entityName)?.spec;
       for (const key of entity?.joinKeys ?? []) need(key, entity!.valueType, true);
     }
     for (const feature of view.spec.features) need(feature.name, feature.type, true);
@@ -101,7 +103,8 @@ export async function pushOffline(
 
   const rowCount = Object.values(request.columns)[0]?.length ?? 0;
   const given = (column: string): readonly unknown[] | undefined =>
-    request.columns[column] ?? request.columns[batch.fieldMapping[column] ?? ""];
+    ownValue(request.columns, column) ??
+      ownValue(request.columns, ownValue(batch.fieldMapping, column) ?? "");
   const missing = [...required].filter((c) => given(c) === undefined);
   if (missing.length > 0) {
     throw new LarderError(

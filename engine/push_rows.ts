@@ -3,7 +3,7 @@
  * its batch source, online to every online view it feeds. One sequence for the SDK's
  * `FeatureStore.push` and the server's `POST /push`.
  */
-import type { RegistryDocument } from "../registry/mod.ts";
+import { refuseReservedName, type RegistryDocument } from "../registry/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 import { type EntityColumns, writeOnline, type WriteOnlineResult } from "./online/mod.ts";
 import type { TransformLoader } from "./on_demand.ts";
@@ -45,6 +45,7 @@ export interface PushResult {
  */
 export async function pushRows(deps: PushDeps, request: PushRequest): Promise<PushResult> {
   const { doc } = deps;
+  refuseReservedName(request.data, "column");
   const files = request.to === "online" ? [] : (await pushOffline(deps.repoDir, doc, {
     pushSource: request.pushSource,
     columns: request.data,

@@ -7,6 +7,7 @@
 import {
   type FeatureViewSpec,
   type FieldSpec,
+  findObject,
   LarderError,
   type OnDemandFeatureViewSpec,
   type RegistryDocument,
@@ -112,7 +113,7 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string
   }
   let pairs: [string, string][];
   if (featureService !== undefined) {
-    const service = doc.objects.featureService[featureService]?.spec;
+    const service = findObject(doc, "featureService", featureService)?.spec;
     if (!service) {
       throw new LarderError(
         "NOT_FOUND",
@@ -156,7 +157,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
 
   /** An on-demand view whose outputs this path reads from the online store. */
   const stored = (name: string): OnDemandFeatureViewSpec | undefined => {
-    const od = doc.objects.onDemandFeatureView[name]?.spec;
+    const od = findObject(doc, "onDemandFeatureView", name)?.spec;
     return options.path === "online" && od?.writeToOnlineStore ? od : undefined;
   };
 
@@ -164,7 +165,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     let view = views.get(name);
     if (view) return view;
     const od = stored(name);
-    const spec = od ? writeTimeViewSpec(doc, od) : doc.objects.featureView[name]?.spec;
+    const spec = od ? writeTimeViewSpec(doc, od) : findObject(doc, "featureView", name)?.spec;
     if (od && !spec!.online) {
       throw new LarderError(
         "INPUT_INVALID",
@@ -245,7 +246,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
   const onDemandFor = (name: string): ResolvedOnDemand => {
     let od = onDemand.get(name);
     if (od) return od;
-    const spec = doc.objects.onDemandFeatureView[name]!.spec;
+    const spec = findObject(doc, "onDemandFeatureView", name)!.spec;
     const inputs = new Map<string, InputOrigin>();
     od = { spec, features: [], inputs };
     onDemand.set(name, od);
@@ -256,7 +257,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
           inputs.set(f, { view: source.name, feature: f });
         }
       } else {
-        const requestSource = doc.objects.dataSource[source.name]?.spec;
+        const requestSource = findObject(doc, "dataSource", source.name)?.spec;
         if (!requestSource || requestSource.kind !== "request") {
           throw new LarderError(
             "NOT_FOUND",
@@ -273,7 +274,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
   };
 
   for (const [viewName, feature] of requestedPairs(doc, options)) {
-    if (doc.objects.onDemandFeatureView[viewName] && !stored(viewName)) {
+    if (findObject(doc, "onDemandFeatureView", viewName) && !stored(viewName)) {
       const od = onDemandFor(viewName);
       const { type } = field(od.spec.features, viewName, feature);
       const output = full ? `${viewName}__${feature}` : feature;

@@ -1,5 +1,5 @@
 /** On-demand transforms from loaded definitions, checked against the registry's hashes. */
-import { LarderError, type RegistryDocument } from "../registry/mod.ts";
+import { findObject, LarderError, type RegistryDocument } from "../registry/mod.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
 import type { LoadedTransform } from "./on_demand.ts";
 
@@ -16,7 +16,7 @@ export function transformsFor(
 ): Map<string, LoadedTransform> {
   const out = new Map<string, LoadedTransform>();
   for (const name of names) {
-    const stored = doc.objects.onDemandFeatureView[name]?.spec;
+    const stored = findObject(doc, "onDemandFeatureView", name)?.spec;
     const def = loaded.found.find((d) =>
       d.value.kind === "onDemandFeatureView" && d.value.name === name
     )

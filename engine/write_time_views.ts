@@ -6,6 +6,7 @@
  */
 import {
   type FeatureViewSpec,
+  findObject,
   LarderError,
   type OnDemandFeatureViewSpec,
   type RegistryDocument,
@@ -14,7 +15,7 @@ import {
 /** The write-time on-demand views whose source is feature view `view`, by name. */
 export function writeTimeViews(doc: RegistryDocument, view: string): OnDemandFeatureViewSpec[] {
   return Object.keys(doc.objects.onDemandFeatureView).sort()
-    .map((name) => doc.objects.onDemandFeatureView[name]!.spec)
+    .map((name) => findObject(doc, "onDemandFeatureView", name)!.spec)
     .filter((od) =>
       od.writeToOnlineStore && od.sources.some((s) => s.kind === "featureView" && s.name === view)
     );
@@ -26,7 +27,7 @@ export function writeTimeSource(
   od: OnDemandFeatureViewSpec,
 ): { readonly spec: FeatureViewSpec; readonly features: readonly string[] } {
   const input = od.sources.find((s) => s.kind === "featureView");
-  const spec = input ? doc.objects.featureView[input.name]?.spec : undefined;
+  const spec = input ? findObject(doc, "featureView", input.name)?.spec : undefined;
   if (!input || !spec || od.sources.length !== 1) {
     throw new LarderError(
       "NOT_FOUND",

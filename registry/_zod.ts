@@ -4,7 +4,7 @@ import type { z } from "zod";
 function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
   let current: unknown = input;
   for (const key of path) {
-    if (current === null || typeof current !== "object" || !(key in current)) {
+    if (current === null || typeof current !== "object" || !Object.hasOwn(current, key)) {
       return { found: false, value: undefined };
     }
     current = (current as Record<PropertyKey, unknown>)[key];

@@ -1,6 +1,7 @@
 /** The registry document: every object of one project, versioned for compare-and-set. */
 import { z } from "zod";
 import { LarderError } from "./errors.ts";
+import { nameMap, ownValue } from "./name_map.ts";
 import { NameSchema } from "./names.ts";
 import {
   DataSourceSpecSchema,
@@ -22,8 +23,13 @@ export const ObjectMetaSchema = z.object({
 });
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
+/** Name -> value, parsed into a map without a prototype (see `name_map.ts`). */
+function byName<S extends z.ZodType>(value: S) {
+  return z.record(z.string(), value).transform((map) => nameMap(Object.entries(map)));
+}
+
 function stored<S extends z.ZodType>(spec: S) {
-  return z.record(z.string(), z.object({ spec, meta: ObjectMetaSchema }));
+  return byName(z.object({ spec, meta: ObjectMetaSchema }));
 }
 
 /** A materialized window of one view (inclusive bounds, ISO 8601). */
@@ -53,12 +59,27 @@ export const RegistryDocumentSchema = z.object({
     permission: stored(PermissionSpecSchema),
   }),
   /** View name -> materialized intervals, oldest first. */
-  materializations: z.record(z.string(), z.array(IntervalSchema)),
+  materializations: byName(z.array(IntervalSchema)),
 });
 export type RegistryDocument = z.infer<typeof RegistryDocumentSchema>;
 
 /** A stored object of one kind. */
 export type StoredObject<K extends ObjectKind> = RegistryDocument["objects"][K][string];
+
+/**
+ * The stored object `name` of `kind`, or `undefined`. Every lookup of a name in the document
+ * goes through here (or {@linkcode objectOf}): only the document's own entries count.
+ */
+export function findObject<K extends ObjectKind>(
+  doc: RegistryDocument,
+  kind: K,
+  name: string,
+): { spec: SpecOf[K]; meta: ObjectMeta } | undefined {
+  return ownValue(
+    doc.objects[kind] as unknown as Record<string, { spec: SpecOf[K]; meta: ObjectMeta }>,
+    name,
+  );
+}
 
 /**
  * The stored object `name` of `kind`; throws `NOT_FOUND` naming what the document has instead.
@@ -68,13 +89,9 @@ export function objectOf<K extends ObjectKind>(
   kind: K,
   name: string,
 ): { spec: SpecOf[K]; meta: ObjectMeta } {
-  const objects = doc.objects[kind] as unknown as Record<
-    string,
-    { spec: SpecOf[K]; meta: ObjectMeta }
-  >;
-  const found = objects[name];
+  const found = findObject(doc, kind, name);
   if (found) return found;
-  const have = Object.keys(objects).sort().map((n) => `"${n}"`);
+  const have = Object.keys(doc.objects[kind]).sort().map((n) => `"${n}"`);
   throw new LarderError(
     "NOT_FOUND",
     `Cannot find ${KIND_LABEL[kind].toLowerCase()} "${name}": the registry has ${
@@ -86,7 +103,7 @@ export function objectOf<K extends ObjectKind>(
 
 /** A document with no objects, at version 0. */
 export function emptyDocument(project: string): RegistryDocument {
-  return {
+  return withNameMaps({
     formatVersion: FORMAT_VERSION,
     project,
     version: 0,
@@ -100,5 +117,17 @@ export function emptyDocument(project: string): RegistryDocument {
       permission: {},
     },
     materializations: {},
-  };
+  });
+}
+
+/**
+ * `doc` with its name-keyed maps (objects of each kind, materializations) copied into maps
+ * without a prototype, as a parsed document has them (`structuredClone` and object literals
+ * give ordinary objects).
+ */
+export function withNameMaps(doc: RegistryDocument): RegistryDocument {
+  const objects = Object.fromEntries(
+    Object.entries(doc.objects).map(([kind, map]) => [kind, nameMap(Object.entries(map))]),
+  ) as RegistryDocument["objects"];
+  return { ...doc, objects, materializations: nameMap(Object.entries(doc.materializations)) };
 }

@@ -92,6 +92,7 @@ export { checkRepo, type FoundDefinition, type RepoContents } from "./repo_conte
 export { canonicalJson, sha256Hex, specHash } from "./canonical.ts";
 export {
   emptyDocument,
+  findObject,
   FORMAT_VERSION,
   type Interval,
   type ObjectMeta,
@@ -99,7 +100,15 @@ export {
   type RegistryDocument,
   RegistryDocumentSchema,
   type StoredObject,
+  withNameMaps,
 } from "./document.ts";
+export {
+  holdsReservedName,
+  nameMap,
+  ownValue,
+  refuseReservedName,
+  RESERVED_NAME,
+} from "./name_map.ts";
 export type { RegistryBackend, StoredText } from "./backend.ts";
 export { FileRegistryBackend } from "./file_backend.ts";
 export { Registry, type RegistryObject, type RegistryOptions } from "./registry.ts";

@@ -1,9 +1,13 @@
 /** Object names and durations as users write them in definitions. */
 import { z } from "zod";
+import { RESERVED_NAME } from "./name_map.ts";
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Schema of an object, feature or column name: `[A-Za-z_][A-Za-z0-9_]*`. */
+/**
+ * Schema of an object, feature or column name: `[A-Za-z_][A-Za-z0-9_]*`, except `__proto__`
+ * (which no name-keyed object can hold safely).
+ */
 export const NameSchema = z.string().regex(
   NAME,
   {
@@ -12,7 +16,9 @@ export const NameSchema = z.string().regex(
         JSON.stringify(iss.input)
       }: use letters, digits and "_", not starting with a digit`,
   },
-);
+).refine((name) => name !== RESERVED_NAME, {
+  error: `invalid name "${RESERVED_NAME}": it is reserved`,
+});
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 const DURATION = /^(\d+(?:\.\d+)?)(s|m|h|d|w)/;

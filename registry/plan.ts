@@ -1,6 +1,7 @@
 /** Compares a repo's definitions with the registry, object by object, and applies the result. */
 import { canonicalJson, specHash } from "./canonical.ts";
-import type { RegistryDocument } from "./document.ts";
+import { findObject, type RegistryDocument, withNameMaps } from "./document.ts";
+import { ownValue } from "./name_map.ts";
 import type { RepoContents } from "./repo_contents.ts";
 import { OBJECT_KINDS, type ObjectKind } from "./specs.ts";
 
@@ -39,10 +40,13 @@ function changedFields(before: object, after: object): string[] {
 export async function planChanges(current: RegistryDocument, desired: RepoContents): Promise<Plan> {
   const changes: ObjectChange[] = [];
   for (const kind of OBJECT_KINDS) {
-    const stored = current.objects[kind];
+    const stored = current.objects[kind] as Record<
+      string,
+      { meta: { hash: string }; spec: object }
+    >;
     for (const [name, spec] of [...desired[kind]].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
       const hash = await specHash(spec);
-      const old = stored[name];
+      const old = ownValue(stored, name);
       if (!old) changes.push({ kind, name, action: "create", fields: [], hash });
       else if (old.meta.hash === hash) {
         changes.push({ kind, name, action: "unchanged", fields: [], hash });
@@ -87,7 +91,7 @@ export function applyPlan(
     const spec = (desired[change.kind] as ReadonlyMap<string, unknown>).get(change.name);
     const createdAt = change.action === "create"
       ? at
-      : (current.objects[change.kind][change.name]?.meta.createdAt ?? at);
+      : (findObject(current, change.kind, change.name)?.meta.createdAt ?? at);
     objects[change.name] = { spec, meta: { createdAt, updatedAt: at, hash: change.hash } };
   }
   // Keep objects in a stable order so that the document diffs cleanly.
@@ -97,5 +101,5 @@ export function applyPlan(
       Object.keys(objects).sort().map((k) => [k, objects[k]]),
     ) as never;
   }
-  return next;
+  return withNameMaps(next);
 }

@@ -60,6 +60,6 @@ Deno.test("applyPlan() drops the intervals of a deleted view", async () => {
   doc.materializations.stats_view = [{ start: "a", end: "b", recordedAt: "c" }];
   const empty = checkRepo([]);
   const next = applyPlan(doc, empty, await planChanges(doc, empty));
-  assert.deepEqual(next.materializations, {});
-  assert.deepEqual(next.objects.featureView, {});
+  assert.deepEqual(Object.keys(next.materializations), []);
+  assert.deepEqual(Object.keys(next.objects.featureView), []);
 });

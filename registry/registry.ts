@@ -6,6 +6,7 @@ import {
   objectOf,
   type RegistryDocument,
   RegistryDocumentSchema,
+  withNameMaps,
 } from "./document.ts";
 import { LarderError } from "./errors.ts";
 import { formatIssues } from "./_zod.ts";
@@ -70,7 +71,7 @@ export class Registry {
    */
   async commit(base: RegistryDocument, next: RegistryDocument): Promise<RegistryDocument> {
     const doc: RegistryDocument = {
-      ...next,
+      ...withNameMaps(next),
       project: this.project,
       version: base.version + 1,
       updatedAt: new Date().toISOString(),

@@ -1,5 +1,5 @@
 /** Where a feature view's rows come from offline: its file source, or its push source's batch source. */
-import type { RegistryDocument } from "./document.ts";
+import { findObject, type RegistryDocument } from "./document.ts";
 import { LarderError } from "./errors.ts";
 import type { FeatureViewSpec, FileSourceSpec } from "./specs.ts";
 
@@ -8,8 +8,8 @@ import type { FeatureViewSpec, FileSourceSpec } from "./specs.ts";
  * source. Throws `NOT_FOUND` when the registry lacks it and `INPUT_INVALID` for a request source.
  */
 export function viewBatchSource(doc: RegistryDocument, view: FeatureViewSpec): FileSourceSpec {
-  let source = doc.objects.dataSource[view.source]?.spec;
-  if (source?.kind === "push") source = doc.objects.dataSource[source.batchSource]?.spec;
+  let source = findObject(doc, "dataSource", view.source)?.spec;
+  if (source?.kind === "push") source = findObject(doc, "dataSource", source.batchSource)?.spec;
   if (!source) {
     throw new LarderError(
       "NOT_FOUND",

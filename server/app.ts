@@ -5,14 +5,8 @@
  */
 import { type Context, Hono } from "hono";
 import { routePath } from "hono/route";
-import {
-  assertPermitted,
-  LarderError,
-  permittedResources,
-  type Principal,
-  type RegistryDocument,
-  type Resource,
-} from "../engine/mod.ts";
+import { findObject, LarderError, type Principal, type Resource } from "../engine/mod.ts";
+import { Access } from "./_access.ts";
 import { readBody } from "./body.ts";
 import { healthAnswer } from "./_health.ts";
 import { withTimeout } from "./_timeout.ts";
@@ -24,7 +18,7 @@ import { openApiDocument } from "./openapi.ts";
 import {
   findResource,
   inScope,
-  type Scope,
+  type Lookup,
   scopeCache,
   viewsOfPushSource,
   viewsOfRefs,
@@ -47,7 +41,6 @@ export interface AppEnv {
 }
 
 type AppHandler = (c: Context<AppEnv>) => Promise<Response>;
-type Action = Parameters<typeof assertPermitted>[1]["actions"][number];
 type ResourceType = Resource["type"];
 
 const MiB = 1024 * 1024;
@@ -181,19 +174,14 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       return await handler(c);
     };
 
-  const authorize = (
-    c: Context<AppEnv>,
-    scope: Scope,
-    resources: readonly Resource[],
-    actions: readonly Action[],
-  ): void => {
-    if (!deps.auth.enforcesPermissions) return;
-    assertPermitted(scope.permissions, { resources, actions, principal: principalOf(c) });
-  };
-
-  const context = async (): Promise<{ doc: RegistryDocument; scope: Scope }> => {
+  // The registry as served, and what this caller may do and learn in it (decided per request).
+  const context = async (c: Context<AppEnv>): Promise<Lookup> => {
     const doc = deps.registry.current() ?? await deps.registry.get();
-    return { doc, scope: scopeOf(doc) };
+    const scope = scopeOf(doc);
+    const access = new Access(scope.permissions, principalOf(c), {
+      enforced: deps.auth.enforcesPermissions,
+    });
+    return { doc, scope, access };
   };
 
   app.post(
@@ -201,11 +189,24 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, GetOnlineFeaturesBodySchema, bodyLimit);
       rowCount(body.entities, maxEntityRows, "entity rows");
-      const { doc, scope } = await context();
-      const resources = body.feature_service !== undefined
-        ? [findResource(doc, scope, "featureService", body.feature_service)]
-        : viewsOfRefs(doc, scope, body.features!);
-      authorize(c, scope, resources, ["READ_ONLINE"]);
+      const lookup = await context(c);
+      const { doc, access } = lookup;
+      if (body.feature_service !== undefined) {
+        const service = findResource(lookup, {
+          type: "featureService",
+          name: body.feature_service,
+          actions: ["READ_ONLINE"],
+        });
+        // A grant on a service grants what it contains (on-demand inputs included).
+        access.assert([service], ["READ_ONLINE"]);
+      } else {
+        // A view needs READ_ONLINE, and an on-demand view on every view it reads as well.
+        const groups = viewsOfRefs(lookup, {
+          refs: body.features!,
+          actions: ["READ_ONLINE"],
+        });
+        for (const group of groups) access.assert(group.touched, ["READ_ONLINE"], group.view);
+      }
       const result = await deps.readOnline(doc, {
         ...(body.features !== undefined ? { features: body.features } : {}),
         ...(body.feature_service !== undefined ? { featureService: body.feature_service } : {}),
@@ -221,14 +222,19 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, PushBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope } = await context();
-      const views = viewsOfPushSource(doc, scope, body.push_source_name);
+      const lookup = await context(c);
+      const { doc, access } = lookup;
       const online = body.to !== "offline";
       const offline = body.to !== "online";
-      authorize(c, scope, views, [
+      const actions = [
         ...(online ? ["WRITE_ONLINE" as const] : []),
         ...(offline ? ["WRITE_OFFLINE" as const] : []),
-      ]);
+      ];
+      const { source, views } = viewsOfPushSource(lookup, {
+        pushSource: body.push_source_name,
+        actions,
+      });
+      access.assert(views, actions, source);
       const answer: { -readonly [K in keyof WriteResponse]: WriteResponse[K] } = {
         feature_views: views.map((v) => v.name),
         rows,
@@ -255,9 +261,14 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, WriteToOnlineStoreBodySchema, bodyLimit);
       const rows = rowCount(body.df, maxWriteRows, "rows");
-      const { doc, scope } = await context();
-      const view = findResource(doc, scope, "featureView", body.feature_view_name);
-      authorize(c, scope, [view], ["WRITE_ONLINE"]);
+      const lookup = await context(c);
+      const { doc, access } = lookup;
+      const view = findResource(lookup, {
+        type: "featureView",
+        name: body.feature_view_name,
+        actions: ["WRITE_ONLINE"],
+      });
+      access.assert([view], ["WRITE_ONLINE"]);
       const r = await deps.writeOnline(doc, { view: view.name, columns: body.df });
       const answer: WriteResponse = {
         feature_views: [view.name],
@@ -284,9 +295,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeBodySchema, bodyLimit);
-      const { doc, scope } = await context();
-      const views = viewsToMaterialize(doc, scope, body.feature_views);
-      authorize(c, scope, views, ["WRITE_ONLINE"]);
+      const lookup = await context(c);
+      const { access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views);
+      access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materialize({
         start: parseTimestamp(body.start_ts)!,
@@ -302,9 +314,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/materialize-incremental",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, MaterializeIncrementalBodySchema, bodyLimit);
-      const { doc, scope } = await context();
-      const views = viewsToMaterialize(doc, scope, body.feature_views);
-      authorize(c, scope, views, ["WRITE_ONLINE"]);
+      const lookup = await context(c);
+      const { access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views);
+      access.assert(views, ["WRITE_ONLINE"]);
       checkLocks();
       const outcome = await deps.materializeIncremental({
         end: parseTimestamp(body.end_ts)!,
@@ -319,33 +332,36 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     app.get(
       `/registry/${segment}`,
       authenticated(async (c) => {
-        const { doc, scope } = await context();
+        const lookup = await context(c);
+        const { doc, scope, access } = lookup;
         const objects = doc.objects[kind] as Record<
           string,
           { spec: { tags: Record<string, string> } }
         >;
-        let resources: Resource[] = Object.keys(objects).sort()
+        const resources: Resource[] = Object.keys(objects).sort()
           .filter((name) => inScope(scope, kind, name))
           .map((name) => ({ type: kind, name, tags: objects[name]!.spec.tags }));
-        if (deps.auth.enforcesPermissions) {
-          resources = permittedResources(scope.permissions, {
-            resources,
-            action: "DESCRIBE",
-            principal: principalOf(c),
-          });
-        }
         return c.json({
-          [key]: resources.map((r) => ({ kind, name: r.name, ...objects[r.name] })),
+          [key]: access.describableOf(resources).map((r) => ({
+            kind,
+            name: r.name,
+            ...objects[r.name],
+          })),
         });
       }),
     );
     app.get(
       `/registry/${segment}/:name`,
       authenticated(async (c) => {
-        const { doc, scope } = await context();
-        const resource = findResource(doc, scope, kind, c.req.param("name") ?? "");
-        authorize(c, scope, [resource], ["DESCRIBE"]);
-        return c.json({ kind, name: resource.name, ...doc.objects[kind][resource.name] });
+        const lookup = await context(c);
+        const { doc, access } = lookup;
+        const resource = findResource(lookup, {
+          type: kind,
+          name: c.req.param("name") ?? "",
+          actions: ["DESCRIBE"],
+        });
+        access.assert([resource], ["DESCRIBE"]);
+        return c.json({ kind, name: resource.name, ...findObject(doc, kind, resource.name) });
       }),
     );
   }

@@ -1,6 +1,6 @@
 /** Reads a request body as JSON within a size limit, and validates it with a zod schema. */
 import type { z } from "zod";
-import { formatIssues } from "../engine/mod.ts";
+import { formatIssues, formatPath, RESERVED_NAME } from "../engine/mod.ts";
 import { ApiError } from "./errors.ts";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -68,8 +68,41 @@ export async function readJson(req: Request, limit: number): Promise<unknown> {
   }
 }
 
+/**
+ * The path of the first `"__proto__"` key in parsed JSON. `JSON.parse` keeps it as an own key
+ * and zod's records drop it without a word, so a column of that name would vanish silently.
+ * Looks `depth` levels down: no valid body nests deeper, and the schema refuses what does.
+ */
+function reservedKeyPath(value: object, depth = 6): PropertyKey[] | undefined {
+  if (depth === 0) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === null || typeof item !== "object") continue;
+      const inner = reservedKeyPath(item, depth - 1);
+      if (inner) return [i, ...inner];
+    }
+    return undefined;
+  }
+  if (Object.hasOwn(value, RESERVED_NAME)) return [RESERVED_NAME];
+  for (const key in value) {
+    const item: unknown = (value as Record<string, unknown>)[key];
+    if (item === null || typeof item !== "object") continue;
+    const inner = reservedKeyPath(item, depth - 1);
+    if (inner) return [key, ...inner];
+  }
+  return undefined;
+}
+
 /** Validates `raw` with `schema`; throws `INPUT_INVALID` naming the fields that are wrong. */
 export function validate<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const reserved = raw !== null && typeof raw === "object" ? reservedKeyPath(raw) : undefined;
+  if (reserved) {
+    const issue = `${formatPath(reserved)}: the key "${RESERVED_NAME}" is reserved`;
+    throw new ApiError("INPUT_INVALID", `Invalid request body: ${issue}`, {
+      details: { issues: [issue], issueCount: 1 },
+    });
+  }
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const issues = formatIssues(result.error, raw);

@@ -1,6 +1,6 @@
 /** `entities|feature-views|feature-services|data-sources|... list|describe`. */
 import { z } from "zod";
-import type { ObjectKind, RegistryObject } from "../../engine/mod.ts";
+import { type ObjectKind, ownValue, type RegistryObject } from "../../engine/mod.ts";
 import { parseFlags, UsageError } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
@@ -145,7 +145,9 @@ Options:
         }
         const object = await store.registry.get(l.kind, name!);
         const doc = await store.registry.read();
-        const intervals = l.kind === "featureView" ? doc.materializations[name!] ?? [] : undefined;
+        const intervals = l.kind === "featureView"
+          ? ownValue(doc.materializations, name!) ?? []
+          : undefined;
         const described = intervals ? { ...object, materializations: intervals } : object;
         printJson(described);
         return 0;

@@ -6,10 +6,12 @@ import { DataType, type Table, type Vector } from "apache-arrow";
 import {
   type EntitySpec,
   type FeatureViewSpec,
+  findObject,
   type Interval,
   isLarderError,
   LarderError,
   objectOf,
+  ownValue,
   type Registry,
   type RegistryDocument,
 } from "../../registry/mod.ts";
@@ -231,7 +233,7 @@ async function materializeView(
   report: (phase: MaterializeProgress["phase"], rows: number, total: number) => void,
 ): Promise<ViewOutcome> {
   const source = viewBatchSource(doc, view);
-  const entities = view.entities.map((n) => doc.objects.entity[n]?.spec).filter(
+  const entities = view.entities.map((n) => findObject(doc, "entity", n)?.spec).filter(
     (e): e is EntitySpec => e !== undefined,
   );
   const shape: ViewShape = {
@@ -370,7 +372,7 @@ async function run(
       materializations: {
         ...d.materializations,
         [view.name]: [
-          ...(d.materializations[view.name] ?? []),
+          ...(ownValue(d.materializations, view.name) ?? []),
           { start: start.toISOString(), end: end.toISOString(), recordedAt: now().toISOString() },
         ],
       },
@@ -475,7 +477,10 @@ export async function materializeIncremental(
       deps,
       views,
       (view) => ({
-        start: incrementalStart(view, { intervals: doc.materializations[view.name] ?? [], now }),
+        start: incrementalStart(view, {
+          intervals: ownValue(doc.materializations, view.name) ?? [],
+          now,
+        }),
         end: options.end,
       }),
       options,

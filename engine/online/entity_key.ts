@@ -9,6 +9,7 @@
  */
 import {
   type FeatureViewSpec,
+  findObject,
   LarderError,
   type RegistryDocument,
   type ScalarType,
@@ -30,7 +31,7 @@ export const ENTITYLESS_KEY = "_";
 export function viewJoinKeys(doc: RegistryDocument, view: FeatureViewSpec): JoinKey[] {
   const keys = new Map<string, JoinKey>();
   for (const name of view.entities) {
-    const entity = doc.objects.entity[name]?.spec;
+    const entity = findObject(doc, "entity", name)?.spec;
     if (!entity) {
       throw new LarderError(
         "NOT_FOUND",

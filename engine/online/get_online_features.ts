@@ -1,5 +1,11 @@
 /** `getOnlineFeatures`: the latest feature values of entity rows, from the online store. */
-import { LarderError, type Registry, type RegistryDocument } from "../../registry/mod.ts";
+import {
+  LarderError,
+  ownValue,
+  refuseReservedName,
+  type Registry,
+  type RegistryDocument,
+} from "../../registry/mod.ts";
 import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
 import {
   type FeatureReference,
@@ -82,6 +88,7 @@ function toColumns(entities: EntityColumns | EntityRows): {
           "Entity rows must be objects such as { driver_id: 1001 }",
         );
       }
+      refuseReservedName(row, "entity column");
       for (const name of Object.keys(row)) names.add(name);
     }
     for (const name of names) columns.set(name, rows.map((row) => row[name]));
@@ -93,6 +100,7 @@ function toColumns(entities: EntityColumns | EntityRows): {
       "Entities must be columns ({ driver_id: [1001, 1002] }) or rows ([{ driver_id: 1001 }])",
     );
   }
+  refuseReservedName(entities, "entity column");
   let rowCount: number | undefined;
   for (const [name, values] of Object.entries(entities as EntityColumns)) {
     if (!Array.isArray(values)) {
@@ -346,7 +354,7 @@ export async function getOnlineFeatures(
     const timestamps = new Array<number | null>(rowCount);
     for (let r = 0; r < rowCount; r++) {
       const record = records[slots[r]!] ?? null;
-      const stored = record?.values[feature.name];
+      const stored = record ? ownValue(record.values, feature.name) : undefined;
       if (record === null || stored === undefined) {
         values[r] = null;
         statuses[r] = "NOT_FOUND";

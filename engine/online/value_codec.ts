@@ -51,7 +51,7 @@ function coerceFloat(value: unknown): number | typeof INVALID {
   if (typeof value === "bigint") return Number(value);
   if (typeof value === "string") {
     const text = value.trim();
-    if (text in NON_FINITE) return NON_FINITE[text]!;
+    if (Object.hasOwn(NON_FINITE, text)) return NON_FINITE[text]!;
     if (text === "") return INVALID;
     const n = Number(text);
     return Number.isNaN(n) ? INVALID : n;

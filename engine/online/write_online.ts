@@ -3,6 +3,8 @@ import {
   type FeatureViewSpec,
   LarderError,
   objectOf,
+  ownValue,
+  refuseReservedName,
   type Registry,
   type RegistryDocument,
   viewBatchSource,
@@ -54,10 +56,12 @@ function asColumns(data: EntityColumns | EntityRows): EntityColumns {
         }: rows must be objects such as { driver_id: 1001 }`,
       );
     }
+    for (const row of rows) refuseReservedName(row, "column");
     const names = new Set(rows.flatMap((row) => Object.keys(row)));
     return Object.fromEntries([...names].map((n) => [n, rows.map((row) => row[n])]));
   }
   const columns = data as EntityColumns;
+  refuseReservedName(columns, "column");
   const lengths = new Set(Object.values(columns).map((c) => (Array.isArray(c) ? c.length : -1)));
   if (lengths.has(-1) || lengths.size > 1) {
     throw new LarderError(
@@ -112,7 +116,7 @@ export async function writeOnline(
   const renamedFrom = new Map(Object.entries(source.fieldMapping).map(([from, to]) => [to, from]));
   const missing: string[] = [];
   const column = (name: string, required: boolean): ColumnValues | undefined => {
-    const found = columns[name] ?? columns[renamedFrom.get(name) ?? ""];
+    const found = ownValue(columns, name) ?? ownValue(columns, renamedFrom.get(name) ?? "");
     if (!found && required) missing.push(name);
     return found;
   };

@@ -7,6 +7,7 @@ import {
   type FieldSpec,
   LarderError,
   type OnDemandFeatureViewSpec,
+  ownValue,
   type RegistryDocument,
 } from "../../registry/mod.ts";
 import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
@@ -90,7 +91,7 @@ export function writeTimeRows(view: WriteTimeView, rows: readonly OnlineRow[]): 
   for (const { name, type } of view.inputs) {
     const values = new Array<unknown>(rows.length);
     for (let r = 0; r < rows.length; r++) {
-      values[r] = decodeValue(rows[r]!.record.values[name] ?? null, type);
+      values[r] = decodeValue(ownValue(rows[r]!.record.values, name) ?? null, type);
     }
     inputs[name] = values;
   }

@@ -1,7 +1,8 @@
 /** What every built definition shares, and the validation step every builder runs. */
 import type { z } from "zod";
 import { LarderError } from "../errors.ts";
-import { formatIssues } from "../_zod.ts";
+import { formatIssues, formatPath } from "../_zod.ts";
+import { holdsReservedName, RESERVED_NAME } from "../name_map.ts";
 import { KIND_LABEL, type ObjectKind, type SpecOf } from "../specs.ts";
 
 /** Brand that marks built definitions; `Symbol.for` so that module copies agree. */
@@ -26,6 +27,17 @@ export function isDefinition<K extends ObjectKind>(
   return typeof brand === "string" && (kind === undefined || brand === kind);
 }
 
+/**
+ * Fields of `input` (schemas, tags, field mappings) holding `"__proto__"` as an own key, which
+ * zod's records drop without a word.
+ */
+function reservedKeys(input: unknown): string[] {
+  if (input === null || typeof input !== "object") return [];
+  return Object.entries(input).filter(([, value]) => holdsReservedName(value)).map(([field]) =>
+    `${formatPath([field, RESERVED_NAME])}: invalid name "${RESERVED_NAME}": it is reserved`
+  );
+}
+
 /** Parses builder input, throwing a message that names the object and field. */
 export function parseDefinition<S extends z.ZodType>(
   kind: ObjectKind,
@@ -33,11 +45,12 @@ export function parseDefinition<S extends z.ZodType>(
   input: unknown,
 ): z.output<S> {
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  const reserved = reservedKeys(input);
+  if (result.success && reserved.length === 0) return result.data;
   const name = typeof (input as { name?: unknown } | null)?.name === "string"
     ? ` "${(input as { name: string }).name}"`
     : "";
-  const lines = formatIssues(result.error, input);
+  const lines = [...reserved, ...(result.success ? [] : formatIssues(result.error, input))];
   throw new LarderError(
     "DEFINITION_INVALID",
     `${KIND_LABEL[kind]}${name}: ${lines.join("; ")}`,

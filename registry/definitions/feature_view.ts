@@ -1,6 +1,7 @@
 /** `featureView()`: features of some entities, read from one source. */
 import { z } from "zod";
 import { LarderError } from "../errors.ts";
+import { nameMap } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
 import type { FeatureViewSpec } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
@@ -137,7 +138,7 @@ export function featureView<const N extends string, const S extends FeatureSchem
     online: parsed.online,
     offline: parsed.offline,
   };
-  const features = Object.fromEntries(
+  const features = nameMap(
     spec.features.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
   ) as FeatureView<N, S>["features"];
   const schema = input.schema;
@@ -152,7 +153,7 @@ export function featureView<const N extends string, const S extends FeatureSchem
     select<const K extends keyof S & string>(
       names: readonly K[],
     ): FeatureViewProjection<N, Pick<S, K>> {
-      const unknown = names.filter((n) => !(n in schema));
+      const unknown = names.filter((n) => !Object.hasOwn(schema, n));
       if (unknown.length > 0 || names.length === 0) {
         throw new LarderError(
           "DEFINITION_INVALID",
@@ -165,7 +166,7 @@ export function featureView<const N extends string, const S extends FeatureSchem
             }`,
         );
       }
-      const picked = Object.fromEntries(names.map((n) => [n, schema[n]])) as Pick<S, K>;
+      const picked = nameMap(names.map((n) => [n, schema[n]])) as Pick<S, K>;
       return Object.freeze({
         kind: "projection" as const,
         view: input.name as string,

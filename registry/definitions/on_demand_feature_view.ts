@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { LarderError } from "../errors.ts";
+import { nameMap } from "../name_map.ts";
 import { NameSchema } from "../names.ts";
 import type { OnDemandFeatureViewSpec, OnDemandInput } from "../specs.ts";
 import { type ValueOf, type ValueType, ValueTypeSchema } from "../value_type.ts";
@@ -132,8 +133,8 @@ export function onDemandFeatureView<
   },
 ): OnDemandFeatureView<N, S> {
   const parsed = parseDefinition("onDemandFeatureView", OnDemandFeatureViewInputSchema, input);
-  const inputs: Record<string, ValueType> = {};
-  const owners: Record<string, string> = {};
+  const inputs = nameMap<ValueType>();
+  const owners = nameMap<string>();
   const specSources: OnDemandInput[] = [];
   const problems: string[] = [];
   for (const source of parsed.sources) {

@@ -35,7 +35,7 @@ Deno.test("onDemandFeatureView() types its columns from its sources", () => {
     { kind: "featureView", name: "stats", features: ["conv_rate"] },
     { kind: "requestSource", name: "tx" },
   ]);
-  assert.deepEqual(view.inputs, { conv_rate: "float64", amount: "float64" });
+  assert.deepEqual({ ...view.inputs }, { conv_rate: "float64", amount: "float64" });
   assert.match(view.spec.transformHash, /^[0-9a-f]{64}$/);
   assert.deepEqual(view.transform({ conv_rate: [0.5, null], amount: [2, 3] }), {
     conv_x_amount: [1, null],

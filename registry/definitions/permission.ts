@@ -1,5 +1,6 @@
 /** `permission()`: which roles may do which actions on which objects. */
 import { z } from "zod";
+import { ownValue } from "../name_map.ts";
 import { NameSchema } from "../names.ts";
 import { type Action, ACTIONS, type PermissionSpec, RESOURCE_TYPES } from "../specs.ts";
 import { brand, type Definition, parseDefinition } from "./_definition.ts";
@@ -48,7 +49,7 @@ export interface Permission<N extends string = string> extends Definition<"permi
 export function expandActions(actions: readonly string[]): Action[] {
   const wanted = new Set<Action>();
   for (const a of actions) {
-    for (const x of ACTION_ALIASES[a] ?? [a as Action]) wanted.add(x);
+    for (const x of ownValue(ACTION_ALIASES, a) ?? [a as Action]) wanted.add(x);
   }
   return ACTIONS.filter((a) => wanted.has(a));
 }

@@ -72,10 +72,12 @@ function decodeJson(part: string, what: string): Record<string, unknown> {
 }
 
 function claimAt(claims: Record<string, unknown>, path: string): unknown {
-  if (path in claims) return claims[path];
+  if (Object.hasOwn(claims, path)) return claims[path];
   let current: unknown = claims;
   for (const key of path.split(".")) {
-    if (current === null || typeof current !== "object") return undefined;
+    if (current === null || typeof current !== "object" || !Object.hasOwn(current, key)) {
+      return undefined;
+    }
     current = (current as Record<string, unknown>)[key];
   }
   return current;
