@@ -17,7 +17,7 @@ import type {
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { StageListener } from "./offline/_pit_sql.ts";
 import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
-import { parseTimestamp } from "./timestamps.ts";
+import { parseTimestamp, timestampError } from "./timestamps.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
 export interface HistoricalFeaturesOptions {
@@ -47,7 +47,7 @@ export interface HistoricalFeaturesOptions {
 const Time = z.union([
   z.date(),
   z.string().refine((s) => parseTimestamp(s) !== undefined, {
-    error: (iss) => `expected an ISO 8601 time, got ${JSON.stringify(iss.input)}`,
+    error: (iss) => timestampError(String(iss.input)),
   }),
 ]).transform((v) => (v instanceof Date ? v : parseTimestamp(v)!));
 
