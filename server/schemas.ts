@@ -25,7 +25,8 @@ export const CellSchema = z.union([ScalarSchema, z.array(ScalarSchema)]);
 
 /** A column-major table: column name -> one value per row. */
 export const ColumnsSchema = z.record(NameSchema, z.array(CellSchema)).meta({
-  description: "Column name -> one value per row (all columns the same length)",
+  description:
+    "Column name -> one value per row (all columns the same length). int64 values beyond ±9007199254740991 (2^53 - 1) go as decimal strings: JSON numbers that large are not exact and are refused",
   example: { driver_id: [1001, 1002], event_timestamp: ["2021-04-12T10:59:42Z", null] },
 });
 

@@ -15,7 +15,7 @@ import {
   type OnlineColumn,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
-import { coerceValue, decodeValue, describeValue, INVALID } from "./value_codec.ts";
+import { coerceValue, decodeValue, describeValue, INVALID, invalidReason } from "./value_codec.ts";
 import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
@@ -304,11 +304,12 @@ export async function getOnlineFeatures(
     for (let r = 0; r < rowCount; r++) {
       const v = coerceValue(raw[r], field.type);
       if (v === INVALID) {
+        const reason = invalidReason(raw[r], field.type);
         throw new LarderError(
           "INPUT_INVALID",
           `Request field "${field.name}" row ${r}: expected ${field.type}, got ${
             describeValue(raw[r])
-          }`,
+          }${reason ? `: ${reason}` : ""}`,
           { details: { field: field.name, row: r } },
         );
       }

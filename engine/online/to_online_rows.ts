@@ -1,12 +1,13 @@
 /** Turns columns of one feature view's rows into online rows: keys, timestamps and encoded values. */
 import { type FieldSpec, LarderError } from "../../registry/mod.ts";
-import { article, canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
+import { canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
 import type { OnlineRow, StoredValue } from "./online_store.ts";
 import {
   coerceValue,
   describeValue,
   encodeValue,
   INVALID,
+  notOfType,
   timestampMillis,
 } from "./value_codec.ts";
 
@@ -76,8 +77,8 @@ export function toOnlineRows(
         throw new LarderError(
           "INPUT_INVALID",
           `Feature view "${view.name}": column "${field.name}", row ${r + offset}: ${
-            describeValue(raw)
-          } is not ${article(field.type)} ${field.type}`,
+            notOfType(raw, field.type)
+          }`,
           { details: { view: view.name, column: field.name, row: r + offset } },
         );
       }

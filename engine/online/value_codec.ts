@@ -6,7 +6,7 @@
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { shortestFloat32 } from "../float32.ts";
-import { parseTimestamp } from "../timestamps.ts";
+import { parseTimestamp, timestampProblem } from "../timestamps.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -30,12 +30,11 @@ const NON_FINITE: Record<string, number> = {
 function coerceInt(value: unknown, bits: 32 | 64): number | bigint | typeof INVALID {
   let big: bigint;
   if (typeof value === "number") {
-    if (!Number.isInteger(value)) return INVALID;
-    if (Number.isSafeInteger(value)) {
-      if (bits === 32 && (value < INT32_MIN || value > INT32_MAX)) return INVALID;
-      return value === 0 ? 0 : value;
-    }
-    big = BigInt(value);
+    // Beyond 2^53 a number is not exact: 9007199254740993 arrives as 9007199254740992, another
+    // entity. Such values must come as bigints or decimal strings.
+    if (!Number.isSafeInteger(value)) return INVALID;
+    if (bits === 32 && (value < INT32_MIN || value > INT32_MAX)) return INVALID;
+    return value === 0 ? 0 : value;
   } else if (typeof value === "bigint") big = value;
   else if (typeof value === "string" && INTEGER.test(value.trim())) big = BigInt(value.trim());
   else return INVALID;
@@ -121,7 +120,8 @@ function coerceScalar(value: unknown, type: ScalarType): unknown {
 
 /**
  * Reads what a caller handed in as a value of `type`: numbers, numeric strings and bigints
- * for numbers, `Date`/ISO text/epoch ms for timestamps, `Uint8Array`/base64 for bytes.
+ * for numbers (for int32/int64, only safe integers as numbers: beyond 2^53 a number is not
+ * exact), `Date`/ISO text/epoch ms for timestamps, `Uint8Array`/base64 for bytes.
  * Returns the typed value (`null` for null/undefined) or {@linkcode INVALID}.
  */
 export function coerceValue(value: unknown, type: ValueType): unknown {
@@ -251,6 +251,51 @@ function jsonScalar(value: unknown): unknown {
  */
 export function jsonValue(value: unknown): unknown {
   return Array.isArray(value) ? value.map(jsonScalar) : jsonScalar(value);
+}
+
+const UNSAFE_INTEGER =
+  `numbers beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1) are not exact and may not be the value that was sent; pass int64 values this large as decimal strings or bigints`;
+
+/**
+ * Why `value` cannot be read as `type`, when there is more to say than that it is not one
+ * (an inexact large number for int64, an out-of-range integer, a date that does not exist);
+ * `undefined` otherwise.
+ */
+export function invalidReason(value: unknown, type: ValueType): string | undefined {
+  const { element } = elementType(type);
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  for (const item of items) {
+    if (element === "int64" || element === "int32") {
+      if (typeof item === "number" && Number.isInteger(item) && !Number.isSafeInteger(item)) {
+        return element === "int64" ? UNSAFE_INTEGER : "it is outside the int32 range";
+      }
+      const text = typeof item === "string" ? item.trim() : "";
+      if (INTEGER.test(text) && coerceInt(text, element === "int64" ? 64 : 32) === INVALID) {
+        return element === "int64"
+          ? `it is outside the int64 range (${INT64_MIN} to ${INT64_MAX})`
+          : `it is outside the int32 range (${INT32_MIN} to ${INT32_MAX})`;
+      }
+    }
+    if (element === "timestamp" && typeof item === "string") {
+      const problem = timestampProblem(item.trim());
+      if (problem !== undefined) return problem;
+    }
+  }
+  return undefined;
+}
+
+/** "a" or "an" before a type name ("an int64", "a float32"). */
+export function article(type: string): string {
+  return /^[aeiou]/.test(type) ? "an" : "a";
+}
+
+/**
+ * `9007199254740992 is not an int64: <why>`: a value that {@linkcode coerceValue} refused, for
+ * messages.
+ */
+export function notOfType(value: unknown, type: ValueType): string {
+  const reason = invalidReason(value, type);
+  return `${describeValue(value)} is not ${article(type)} ${type}${reason ? `: ${reason}` : ""}`;
 }
 
 /** A value quoted for a message. */
