@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import {
+  FeatureStore,
   parseTimestamp,
   parseTimestampMicros,
   timestampError,
   timestampProblem,
+  writeTable,
 } from "../engine/mod.ts";
+import { join } from "node:path";
 import { tempRepo } from "./support/repo.ts";
 
 Deno.test("parseTimestamp() reads RFC 3339 text; no offset means UTC", () => {
@@ -160,6 +163,63 @@ Deno.test("the CLI refuses a date that does not exist instead of rolling it over
       /expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got "2001-02-30": February 2001 has 28 days/,
     );
     assert.doesNotMatch(stderr, /^\s+at /m);
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore refuses impossible dates in windows and in pushed rows", async () => {
+  const repo = await tempRepo();
+  try {
+    await writeTable(join(repo.dir, "data/driver_stats.parquet"), {
+      driver_id: [1001],
+      event_timestamp: ["2001-03-01T00:00:00Z"],
+      created: [null],
+      conv_rate: [0.5],
+      acc_rate: [0.5],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+      acc_rate: "float32",
+    });
+    const store = await FeatureStore.open({ repo: repo.dir });
+    try {
+      await store.apply();
+      await assert.rejects(
+        () =>
+          store.getHistoricalFeatures({
+            start: "2001-02-29T00:00:00Z",
+            end: "2001-03-05T00:00:00Z",
+            features: ["driver_hourly_stats:conv_rate"],
+          }),
+        { code: "INPUT_INVALID", message: /"2001-02-29T00:00:00Z": February 2001 has 28 days/ },
+      );
+      await assert.rejects(
+        () =>
+          store.writeToOnlineStore("driver_hourly_stats", {
+            driver_id: [1001],
+            event_timestamp: ["2001-04-31T00:00:00Z"],
+            conv_rate: [0.5],
+            acc_rate: [0.5],
+          }),
+        { code: "INPUT_INVALID", message: /"2001-04-31T00:00:00Z".*: April has 30 days/ },
+      );
+      await assert.rejects(
+        () =>
+          store.writeToOnlineStore("driver_hourly_stats", {
+            driver_id: [1001],
+            event_timestamp: ["2001-03-01T00:00:00Z"],
+            created: ["2001-03-01T24:00:00Z"],
+            conv_rate: [0.5],
+            acc_rate: [0.5],
+          }),
+        { code: "INPUT_INVALID", message: /created timestamp "2001-03-01T24:00:00Z": hour 24/ },
+      );
+    } finally {
+      await store.close();
+    }
   } finally {
     await repo.remove();
   }

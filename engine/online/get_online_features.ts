@@ -322,7 +322,7 @@ export async function getOnlineFeatures(
     : new Map<string, LoadedTransform>();
 
   const records = rowCount === 0 ? [] : await deps.online.read(readKeys);
-  const nowMs = (deps.now?.() ?? new Date()).getTime();
+  const nowMicros = (deps.now?.() ?? new Date()).getTime() * 1000;
 
   const output: OnlineColumn[] = [];
   for (const name of given.keys()) {
@@ -332,7 +332,7 @@ export async function getOnlineFeatures(
       name,
       values,
       statuses: new Array<FeatureStatus>(rowCount).fill("PRESENT"),
-      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+      eventMicros: new Array<number | null>(rowCount).fill(null),
     });
   }
   const viewColumns = new Map<string, OnlineColumn>();
@@ -341,7 +341,7 @@ export async function getOnlineFeatures(
     const done = viewColumns.get(id);
     if (done) return done;
     const slots = rowSlots.get(view)!;
-    const maxAgeMs = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1000 : Infinity;
+    const maxAgeMicros = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1e6 : Infinity;
     const values = new Array<unknown>(rowCount);
     const statuses = new Array<FeatureStatus>(rowCount);
     const timestamps = new Array<number | null>(rowCount);
@@ -354,13 +354,13 @@ export async function getOnlineFeatures(
         timestamps[r] = null;
         continue;
       }
-      timestamps[r] = record.eventTs;
+      timestamps[r] = record.eventMicros;
       values[r] = decodeValue(stored, feature.type);
       if (values[r] === null) statuses[r] = "NULL_VALUE";
-      else if (nowMs - record.eventTs > maxAgeMs) statuses[r] = "OUTSIDE_MAX_AGE";
+      else if (nowMicros - record.eventMicros > maxAgeMicros) statuses[r] = "OUTSIDE_MAX_AGE";
       else statuses[r] = "PRESENT";
     }
-    const column = { name: feature.output, values, statuses, eventTimestamps: timestamps };
+    const column = { name: feature.output, values, statuses, eventMicros: timestamps };
     viewColumns.set(id, column);
     return column;
   };
@@ -390,7 +390,7 @@ export async function getOnlineFeatures(
       name: feature.output,
       values,
       statuses: values.map((v): FeatureStatus => v === null ? "NULL_VALUE" : "PRESENT"),
-      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+      eventMicros: new Array<number | null>(rowCount).fill(null),
     });
   }
   return new OnlineFeaturesResponse(output, rowCount);

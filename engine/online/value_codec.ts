@@ -6,7 +6,7 @@
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { shortestFloat32 } from "../float32.ts";
-import { parseTimestamp, timestampProblem } from "../timestamps.ts";
+import { parseTimestamp, parseTimestampMicros, timestampProblem } from "../timestamps.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -71,6 +71,25 @@ export function timestampMillis(value: unknown): number | null {
   else if (typeof value === "string") ms = parseTimestamp(value.trim())?.getTime() ?? NaN;
   else return NaN;
   return Number.isFinite(ms) ? ms : NaN;
+}
+
+/** The unit of timestamps given as numbers: epoch milliseconds (callers), microseconds (Arrow). */
+export type TimestampUnit = "ms" | "us";
+
+/**
+ * Epoch microseconds (an integer) of a timestamp given as a `Date`, a number or bigint in
+ * `unit` (epoch milliseconds by default) or ISO 8601 text (microseconds kept); `null` for
+ * null/undefined, `NaN` for anything else.
+ */
+export function timestampMicros(value: unknown, unit: TimestampUnit = "ms"): number | null {
+  if (value === null || value === undefined) return null;
+  let micros: number;
+  if (typeof value === "number") micros = unit === "us" ? value : Math.round(value * 1000);
+  else if (value instanceof Date) micros = value.getTime() * 1000;
+  else if (typeof value === "string") micros = parseTimestampMicros(value.trim()) ?? NaN;
+  else if (typeof value === "bigint") micros = Number(unit === "us" ? value : value * 1000n);
+  else return NaN;
+  return Number.isFinite(micros) && Number.isInteger(micros) ? micros : NaN;
 }
 
 function coerceTimestamp(value: unknown): Date | typeof INVALID {
@@ -224,20 +243,26 @@ export function decodeValue(stored: StoredValue, type: ValueType): unknown {
 const formatted = new Map<number, string>();
 const FORMATTED_LIMIT = 1024;
 
-/** `2021-12-31T23:00:00Z` (milliseconds only when there are any). */
-export function rfc3339(ms: number): string {
-  let text = formatted.get(ms);
+/**
+ * `2021-12-31T23:00:00Z` from epoch microseconds, with 3 fractional digits when there are
+ * milliseconds and 6 when there are microseconds (as protobuf's JSON writes Feast's times).
+ */
+export function rfc3339Micros(micros: number): string {
+  let text = formatted.get(micros);
   if (text !== undefined) return text;
-  const iso = new Date(Math.floor(ms)).toISOString();
-  text = iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+  const ms = Math.floor(micros / 1000);
+  const sub = Math.round(micros - ms * 1000);
+  const iso = new Date(ms).toISOString();
+  if (sub !== 0) text = `${iso.slice(0, -1)}${String(sub).padStart(3, "0")}Z`;
+  else text = iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
   if (formatted.size >= FORMATTED_LIMIT) formatted.clear();
-  formatted.set(ms, text);
+  formatted.set(micros, text);
   return text;
 }
 
 function jsonScalar(value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  if (value instanceof Date) return rfc3339(value.getTime());
+  if (value instanceof Date) return rfc3339Micros(value.getTime() * 1000);
   if (value instanceof Uint8Array) return toBase64(value);
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);

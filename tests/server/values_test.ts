@@ -1,6 +1,7 @@
 /**
  * Values the feature server must not bend: int64 numbers beyond 2^53 (JSON.parse rounds them,
- * so they would address another entity).
+ * so they would address another entity), dates that do not exist, and event times at
+ * microseconds.
  */
 import assert from "node:assert/strict";
 import { startServer, statsRows } from "./_harness.ts";
@@ -86,6 +87,62 @@ Deno.test("POST /write-to-online-store and /push refuse int64 numbers beyond 2^5
     assert.equal(read.status, 200, read.text);
     assert.deepEqual(read.json.results[1].values, ["9223372036854775807", null]);
     assert.deepEqual(read.json.results[2].values, [1e300, null]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("POST /push and /materialize refuse dates that do not exist", async () => {
+  const server = await startServer();
+  try {
+    const push = await server.request("POST", "/push", {
+      body: {
+        push_source_name: "driver_stats_push",
+        df: statsRows([1001], "2024-02-30T10:00:00Z"),
+      },
+    });
+    assert.equal(push.status, 422, push.text);
+    assert.match(push.json.error.message, /"2024-02-30T10:00:00Z".*February 2024 has 29 days/);
+    const materialize = await server.request("POST", "/materialize", {
+      body: { start_ts: "2001-02-30T00:00:00Z", end_ts: "2001-03-05T00:00:00Z" },
+    });
+    assert.equal(materialize.status, 422, materialize.text);
+    assert.match(
+      materialize.json.error.message,
+      /expected an RFC 3339 timestamp, got "2001-02-30T00:00:00Z": February 2001 has 28 days/,
+    );
+    const incremental = await server.request("POST", "/materialize-incremental", {
+      body: { end_ts: "2024-01-01T24:00:00Z" },
+    });
+    assert.equal(incremental.status, 422, incremental.text);
+    assert.match(incremental.json.error.message, /hour 24 is not accepted/);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("POST /push compares event times at microseconds and answers them", async () => {
+  const server = await startServer();
+  try {
+    const push = async (ts: string) => {
+      const res = await server.request("POST", "/push", {
+        body: { push_source_name: "driver_stats_push", df: statsRows([1001], ts) },
+      });
+      assert.equal(res.status, 200, res.text);
+      return res.json.online;
+    };
+    assert.deepEqual(await push("2024-01-01T10:00:02Z"), { written: 1, skipped: 0 });
+    assert.deepEqual(await push("2024-01-01T10:00:02.000001Z"), { written: 1, skipped: 0 });
+    assert.deepEqual(await push("2024-01-01T10:00:02.000001Z"), { written: 0, skipped: 1 });
+    assert.deepEqual(await push("2024-01-01T10:00:02.0000009Z"), { written: 0, skipped: 1 });
+    const read = await server.request("POST", "/get-online-features", {
+      body: READ_STATS("1001"),
+    });
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.json.results[1].event_timestamps, ["2024-01-01T10:00:02.000001Z"]);
+    assert.deepEqual(await push("2024-01-01T10:00:02.120Z"), { written: 1, skipped: 0 });
+    const ms = await server.request("POST", "/get-online-features", { body: READ_STATS("1001") });
+    assert.deepEqual(ms.json.results[1].event_timestamps, ["2024-01-01T10:00:02.120Z"]);
   } finally {
     await server.close();
   }
