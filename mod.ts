@@ -76,8 +76,10 @@ export {
   type MaterializeProgress,
   type MaterializeResult,
   type OnlineFeaturesResponse,
+  parseTimestamp,
   type PlanResult,
   type RetrievalJob,
   type RetrievalStage,
+  timestampError,
   writeTable,
 } from "./engine/mod.ts";

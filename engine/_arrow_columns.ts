@@ -9,10 +9,13 @@ import {
   Int32,
   Int64,
   List,
+  makeData,
+  makeVector,
   Table,
   tableToIPC,
   TimestampMicrosecond,
   Utf8,
+  type Vector,
   vectorFromArray,
 } from "apache-arrow";
 import {
@@ -24,7 +27,7 @@ import {
 } from "../registry/mod.ts";
 
 import type { Columns } from "./table_writer.ts";
-import { coerceValue, INVALID } from "./online/value_codec.ts";
+import { coerceValue, INVALID, invalidReason, timestampMicros } from "./online/value_codec.ts";
 
 /** The Arrow type Larder writes for a value type. */
 export function arrowType(type: ValueType): DataType {
@@ -78,6 +81,36 @@ function shown(value: unknown): string {
   return typeof value === "object" ? "an object" : String(value);
 }
 
+/**
+ * A timestamp column at microseconds, built from its buffers: the builder takes epoch
+ * milliseconds, which would drop the microseconds of ISO text such as `…:02.000001Z`.
+ */
+function microsVector(
+  values: readonly unknown[],
+  invalid: (value: unknown, row: number) => Error,
+): Vector {
+  const data = new BigInt64Array(values.length);
+  const valid = new Uint8Array((values.length + 7) >> 3);
+  let nullCount = 0;
+  for (let row = 0; row < values.length; row++) {
+    const micros = timestampMicros(values[row]);
+    if (micros === null) {
+      nullCount++;
+      continue;
+    }
+    if (Number.isNaN(micros)) throw invalid(values[row], row);
+    data[row] = BigInt(micros);
+    valid[row >> 3]! |= 1 << (row & 7);
+  }
+  return makeVector(makeData({
+    type: arrowType("timestamp") as TimestampMicrosecond,
+    length: values.length,
+    nullCount,
+    nullBitmap: nullCount > 0 ? valid : null,
+    data,
+  }));
+}
+
 /** Builds Arrow IPC stream bytes from typed columns. */
 export function columnsToIpc(columns: Columns, schema: Record<string, ValueType>): Uint8Array {
   const names = Object.keys(schema);
@@ -95,16 +128,23 @@ export function columnsToIpc(columns: Columns, schema: Record<string, ValueType>
   }
   const vectors = Object.fromEntries(names.map((name) => {
     const type = schema[name]!;
+    const invalid = (v: unknown, row: number) => {
+      const reason = invalidReason(v, type);
+      return new LarderError(
+        "INPUT_INVALID",
+        `Column "${name}" row ${row}: expected ${type}, got ${shown(v)}${
+          reason ? `: ${reason}` : ""
+        }`,
+        { details: { column: name, row, type } },
+      );
+    };
+    if (type === "timestamp") return [name, microsVector(columns[name]!, invalid)];
     const values = columns[name]!.map((v, row) => {
       try {
         return convert(v, type);
       } catch (err) {
         if (!(err instanceof Unconvertible)) throw err;
-        throw new LarderError(
-          "INPUT_INVALID",
-          `Column "${name}" row ${row}: expected ${type}, got ${shown(v)}`,
-          { details: { column: name, row, type } },
-        );
+        throw invalid(v, row);
       }
     });
     return [name, vectorFromArray(values, arrowType(type) as never)];

@@ -1,12 +1,15 @@
 /** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
 import { z } from "zod";
 import {
+  type FeatureViewSpec,
   findObject,
   formatIssues,
   LarderError,
   type RegistryDocument,
+  type ValueType,
   viewBatchSource,
 } from "../registry/mod.ts";
+import { coerceValue, INVALID, notOfType } from "./online/value_codec.ts";
 import type { TransformLoader } from "./on_demand.ts";
 import { OnDemandJob } from "./on_demand_job.ts";
 import type {
@@ -18,7 +21,7 @@ import type {
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { StageListener } from "./offline/_pit_sql.ts";
 import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
-import { parseTimestamp } from "./timestamps.ts";
+import { parseTimestamp, timestampError } from "./timestamps.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
 export interface HistoricalFeaturesOptions {
@@ -48,7 +51,7 @@ export interface HistoricalFeaturesOptions {
 const Time = z.union([
   z.date(),
   z.string().refine((s) => parseTimestamp(s) !== undefined, {
-    error: (iss) => `expected an ISO 8601 time, got ${JSON.stringify(iss.input)}`,
+    error: (iss) => timestampError(String(iss.input)),
   }),
 ]).transform((v) => (v instanceof Date ? v : parseTimestamp(v)!));
 
@@ -66,6 +69,39 @@ const OptionsSchema = z.object({
     error: "expected a function",
   }).optional(),
 });
+
+type EntityRows = readonly Readonly<Record<string, unknown>>[];
+
+/**
+ * Refuses join-key numbers that are not of the entity's integer type in row objects, above
+ * all int64 numbers beyond 2^53: not exact, they would match another entity's rows.
+ */
+function checkEntityRows(
+  rows: EntityRows,
+  views: readonly { readonly spec: FeatureViewSpec }[],
+  doc: RegistryDocument,
+): void {
+  const keys = new Map<string, ValueType>();
+  for (const view of views) {
+    for (const name of view.spec.entities) {
+      const entity = doc.objects.entity[name]?.spec;
+      if (entity?.valueType !== "int64" && entity?.valueType !== "int32") continue;
+      for (const key of entity.joinKeys) keys.set(key, entity.valueType);
+    }
+  }
+  for (const [key, type] of keys) {
+    rows.forEach((row, r) => {
+      const value = row?.[key];
+      if (typeof value === "number" && coerceValue(value, type) === INVALID) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Entity row ${r}: join key "${key}": ${notOfType(value, type)}`,
+          { details: { row: r, joinKey: key } },
+        );
+      }
+    });
+  }
+}
 
 /** What historical retrieval needs from the store. */
 export interface HistoricalDeps {
@@ -111,6 +147,9 @@ export async function historicalFeatures(
     fullFeatureNames: o.fullFeatureNames,
     path: "offline",
   });
+  if (Array.isArray(o.entities)) {
+    checkEntityRows(o.entities as EntityRows, request.views, deps.document);
+  }
   const views: ViewRequest[] = request.views.map((v) => ({
     view: v.spec,
     source: viewBatchSource(deps.document, v.spec),

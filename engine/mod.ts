@@ -73,7 +73,12 @@ export { readResources, viewReadResources } from "./read_resources.ts";
 export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 export { ShapeCache } from "./shape_cache.ts";
-export { parseTimestamp } from "./timestamps.ts";
+export {
+  parseTimestamp,
+  parseTimestampMicros,
+  timestampError,
+  timestampProblem,
+} from "./timestamps.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export { pushRows } from "./push_rows.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";

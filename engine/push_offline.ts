@@ -13,8 +13,7 @@ import {
   type RegistryDocument,
   type ValueType,
 } from "../registry/mod.ts";
-import { article } from "./online/entity_key.ts";
-import { coerceValue, describeValue, INVALID } from "./online/value_codec.ts";
+import { coerceValue, INVALID, notOfType } from "./online/value_codec.ts";
 import { writeTable } from "./table_writer.ts";
 
 /** Columns of pushed rows: name -> values. */
@@ -127,14 +126,13 @@ export async function pushOffline(
         throw new LarderError(
           "INPUT_INVALID",
           `Cannot push to offline: column "${column}", row ${r}: ${
-            value === null
-              ? "has no event timestamp"
-              : `${describeValue(raw)} is not ${article(type)} ${type}`
+            value === null ? "has no event timestamp" : notOfType(raw, type)
           }`,
           { details: { column, row: r } },
         );
       }
-      typed[r] = value;
+      // A Date holds milliseconds: timestamps go on as given, so ISO text keeps its microseconds.
+      typed[r] = type === "timestamp" ? raw : value;
     }
     out[column] = typed;
     types[column] = type;

@@ -4,20 +4,24 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
-import { timestampMillis } from "./online/value_codec.ts";
+import { timestampMicros } from "./online/value_codec.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
 export type Columns = Record<string, readonly unknown[]>;
 
-function toMillis(value: unknown): number {
-  return timestampMillis(value) ?? NaN;
+/** `2024-01-01T00:00:00.000001Z`: ISO 8601, with microseconds when there are any. */
+function isoMicros(micros: number): string {
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString();
+  const sub = Math.round(micros - ms * 1000);
+  return sub === 0 ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, "0")}Z`;
 }
 
 function csvCell(value: unknown, type: ValueType): string {
   if (value === null || value === undefined) return "";
   let text: string;
   if (elementType(type).element === "timestamp" && !elementType(type).array) {
-    text = new Date(toMillis(value)).toISOString();
+    text = isoMicros(timestampMicros(value) ?? NaN);
   } else if (Array.isArray(value)) text = JSON.stringify(value);
   else text = String(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

@@ -1,17 +1,145 @@
 /**
  * Timestamps given as text, read one way at every edge (SDK options, CLI arguments, HTTP
- * bodies): RFC 3339 / ISO 8601, and a time without an offset is UTC (as Feast reads naive
- * times), never the machine's local time.
+ * bodies, pushed and written values, entity keys, request data): RFC 3339 / ISO 8601, and a
+ * time without an offset is UTC (as Feast reads naive times), never the machine's local time.
+ *
+ * The reader is strict: a date or time that does not exist is refused, never rolled over
+ * (`2001-02-30`, `2001-02-29`, hour 24, minute 60, second 60, offset beyond ±23:59). Leap seconds
+ * are refused, like Python's `datetime`, DuckDB and JavaScript's `Date`, none of which has them;
+ * `24:00:00` (ISO 8601's end of day) is refused too: write `00:00:00` of the next day. Fractions
+ * of a second may have up to 9 digits; digits beyond microseconds are dropped (truncated, so a
+ * time never moves into the next microsecond).
  */
 
 const DATETIME =
-  /^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?([Zz]|[+-]\d{2}:?\d{2})?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?)?$/;
 
-/** Parses an RFC 3339 / ISO 8601 timestamp; a missing offset means UTC. */
+const MONTHS = [
+  "January",
+  "February",
+  "March",
+  "April",
+  "May",
+  "June",
+  "July",
+  "August",
+  "September",
+  "October",
+  "November",
+  "December",
+];
+
+/** An instant: whole seconds since the epoch and the microseconds after them (0..999 999). */
+interface Instant {
+  readonly seconds: number;
+  readonly micros: number;
+}
+
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return isLeapYear(year) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's `days_from_civil`). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) +
+    dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+/** The instant of `text`, or why it is not one. */
+function read(text: string): Instant | string {
+  const m = DATETIME.exec(text);
+  if (!m) return "expected the form 2026-01-31T00:00:00Z (a date, optionally a time and offset)";
+  const [, y, mo, d, h = "00", mi = "00", s = "00", fraction = "", , sign, oh, om] = m;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12) return `month ${mo} does not exist`;
+  if (day < 1 || day > daysInMonth(year, month)) {
+    return day < 1
+      ? `day ${d} does not exist`
+      : `${MONTHS[month - 1]} ${month === 2 ? `${y} ` : ""}has ${daysInMonth(year, month)} days`;
+  }
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (hour === 24) return "hour 24 is not accepted: write 00:00:00 of the next day";
+  if (hour > 23) return `hour ${h} does not exist`;
+  if (minute > 59) return `minute ${mi} does not exist`;
+  if (second === 60) return "second 60 (a leap second) is not accepted: times have no leap seconds";
+  if (second > 59) return `second ${s} does not exist`;
+  let offset = 0;
+  if (sign !== undefined) {
+    const offsetHours = Number(oh);
+    const offsetMinutes = Number(om);
+    if (offsetHours > 23 || offsetMinutes > 59) {
+      return `offset ${sign}${oh}:${om} is not within ±23:59`;
+    }
+    offset = (sign === "-" ? -1 : 1) * (offsetHours * 3600 + offsetMinutes * 60);
+  }
+  return {
+    seconds: daysFromCivil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset,
+    micros: fraction === "" ? 0 : Number(fraction.slice(0, 6).padEnd(6, "0")),
+  };
+}
+
+/** Seconds beyond which `seconds * 1e6` is no longer an exact number (about the year 2255). */
+const EXACT_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1e6) - 1;
+
+/**
+ * Parses an RFC 3339 / ISO 8601 timestamp; a missing offset means UTC. `undefined` for text
+ * that is not one, or names a date or time that does not exist (see the module doc). A `Date`
+ * holds milliseconds: finer digits are dropped (see {@linkcode parseTimestampMicros}).
+ *
+ * @example
+ * ```ts
+ * import { parseTimestamp } from "./timestamps.ts";
+ * parseTimestamp("2026-01-31T00:00:00+02:00")?.toISOString(); // "2026-01-30T22:00:00.000Z"
+ * parseTimestamp("2001-02-30"); // undefined
+ * ```
+ */
 export function parseTimestamp(text: string): Date | undefined {
-  if (!DATETIME.test(text)) return undefined;
-  const hasOffset = /([Zz]|[+-]\d{2}:?\d{2})$/.test(text) && text.length > 10;
-  const normalized = text.replace(" ", "T").replace(/(\.\d{3})\d+/, "$1");
-  const date = new Date(hasOffset ? normalized : `${normalized}${text.length > 10 ? "Z" : ""}`);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  const instant = read(text);
+  if (typeof instant === "string") return undefined;
+  return new Date(instant.seconds * 1000 + Math.floor(instant.micros / 1000));
+}
+
+/**
+ * Like {@linkcode parseTimestamp}, as an integer number of microseconds since the epoch (exact
+ * from about 1685 to 2255; beyond, the nearest number, so order is still kept).
+ */
+export function parseTimestampMicros(text: string): number | undefined {
+  const instant = read(text);
+  if (typeof instant === "string") return undefined;
+  if (Math.abs(instant.seconds) <= EXACT_SECONDS) return instant.seconds * 1e6 + instant.micros;
+  return Number(BigInt(instant.seconds) * 1_000_000n + BigInt(instant.micros));
+}
+
+/** Why `text` is not a timestamp (`"February 2001 has 28 days"`); `undefined` when it is one. */
+export function timestampProblem(text: string): string | undefined {
+  const instant = read(text);
+  return typeof instant === "string" ? instant : undefined;
+}
+
+/**
+ * The message for text that should have been a timestamp, or `undefined` when it is one:
+ * `expected an ISO 8601 time, got "2001-02-30": February 2001 has 28 days` (text of another
+ * form gets no detail: `expected an ISO 8601 time, got "yesterday"`).
+ */
+export function timestampError(text: string, expected = "an ISO 8601 time"): string | undefined {
+  const instant = read(text);
+  if (typeof instant !== "string") return undefined;
+  const got = JSON.stringify(text.length > 64 ? `${text.slice(0, 61)}...` : text);
+  return DATETIME.test(text)
+    ? `expected ${expected}, got ${got}: ${instant}`
+    : `expected ${expected}, got ${got}`;
 }

@@ -3,7 +3,7 @@
  * `/openapi.json` is generated from them.
  */
 import { z } from "zod";
-import { parseTimestamp } from "../engine/mod.ts";
+import { parseTimestamp, timestampError } from "../engine/mod.ts";
 
 export { parseTimestamp };
 
@@ -25,14 +25,15 @@ export const CellSchema = z.union([ScalarSchema, z.array(ScalarSchema)]);
 
 /** A column-major table: column name -> one value per row. */
 export const ColumnsSchema = z.record(NameSchema, z.array(CellSchema)).meta({
-  description: "Column name -> one value per row (all columns the same length)",
+  description:
+    "Column name -> one value per row (all columns the same length). int64 values beyond ±9007199254740991 (2^53 - 1) go as decimal strings: JSON numbers that large are not exact and are refused",
   example: { driver_id: [1001, 1002], event_timestamp: ["2021-04-12T10:59:42Z", null] },
 });
 
 /** A timestamp as RFC 3339 text; without an offset it is UTC. */
 export const TimestampSchema = z.string().max(64).refine(
   (s) => parseTimestamp(s) !== undefined,
-  { error: (iss) => `expected an RFC 3339 timestamp, got ${JSON.stringify(iss.input)}` },
+  { error: (iss) => timestampError(String(iss.input), "an RFC 3339 timestamp") },
 ).meta({ format: "date-time", example: "2021-04-12T10:59:42Z" });
 
 /** `POST /get-online-features`. */
@@ -111,7 +112,8 @@ export const MaterializeBodySchema = z.strictObject({
   feature_views: z.array(NameSchema).max(1000).optional().meta({
     description: "Default: every online feature view",
   }),
-}).refine((b) => parseTimestamp(b.start_ts)! <= parseTimestamp(b.end_ts)!, {
+  // An unreadable time is reported by its own field only (`undefined > x` is false).
+}).refine((b) => !(parseTimestamp(b.start_ts)! > parseTimestamp(b.end_ts)!), {
   error: '"start_ts" must not be after "end_ts"',
   path: ["start_ts"],
 });

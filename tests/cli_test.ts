@@ -182,7 +182,7 @@ Deno.test("larder apply warns when the registry is empty but the online store ho
     assert.equal(first.stderr, "");
     const store = await FeatureStore.open({ repo: repo.dir });
     await (await store.onlineStore()).write("driver_hourly_stats", [
-      { entityKey: "driver_id=1", record: { eventTs: 1, createdTs: null, values: {} } },
+      { entityKey: "driver_id=1", record: { eventMicros: 1, createdMicros: null, values: {} } },
     ]);
     await store.close();
     await Deno.remove(join(repo.dir, "data/registry.json"));

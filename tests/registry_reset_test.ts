@@ -17,7 +17,7 @@ async function writeOnline(store: FeatureStore): Promise<void> {
   await online.write("driver_hourly_stats", [
     {
       entityKey: "driver_id=1001",
-      record: { eventTs: Date.now(), createdTs: null, values: { conv_rate: 0.5 } },
+      record: { eventMicros: Date.now() * 1000, createdMicros: null, values: { conv_rate: 0.5 } },
     },
   ]);
 }

@@ -130,8 +130,8 @@ Deno.test("writeToOnlineStore: materialize stores the outputs and online reads r
     [1, 3, 5].map((id) => ({ view: "derived", entityKey: `driver_id=${id}` })),
   );
   assert.deepEqual(d1, {
-    eventTs: T("02:00:00").getTime(),
-    createdTs: T("02:00:01").getTime(),
+    eventMicros: T("02:00:00").getTime() * 1000,
+    createdMicros: T("02:00:01").getTime() * 1000,
     values: { score: 2, label: "gold:8", busy: true, conv_pct: 25 },
   });
   assert.deepEqual(d3!.values, { score: null, label: null, busy: null, conv_pct: 10 });

@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { z } from "zod";
 import { parseFlags, UsageError, userCwd } from "../_args.ts";
-import { parseTimestamp } from "../../engine/mod.ts";
+import { parseTimestamp, timestampError } from "../../engine/mod.ts";
 import { print, printJson } from "../_output.ts";
 import { rowProgress } from "../_progress.ts";
 import { withStore } from "../_repo.ts";
@@ -10,7 +10,7 @@ import type { Command } from "../command.ts";
 
 const Time = z.string().refine((s) => parseTimestamp(s) !== undefined, {
   error: (iss) =>
-    `expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got ${JSON.stringify(iss.input)}`,
+    timestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
 });
 
 const Flags = z.object({

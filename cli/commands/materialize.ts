@@ -1,6 +1,6 @@
 /** `materialize` and `materialize-incremental`: copy the latest values into the online store. */
 import { z } from "zod";
-import { type MaterializeResult, parseTimestamp } from "../../engine/mod.ts";
+import { type MaterializeResult, parseTimestamp, timestampError } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
@@ -8,7 +8,7 @@ import type { Command } from "../command.ts";
 
 const Time = z.string().refine((s) => parseTimestamp(s) !== undefined, {
   error: (iss) =>
-    `expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got ${JSON.stringify(iss.input)}`,
+    timestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
 }).transform((s) => parseTimestamp(s)!);
 
 const Common = {

@@ -29,6 +29,7 @@ import {
   type ViewShape,
   writeTimeRows,
 } from "../online/mod.ts";
+import { parseTimestamp } from "../timestamps.ts";
 import { withViewLocks } from "./view_locks.ts";
 
 /** What materialization needs. */
@@ -220,6 +221,34 @@ function column(table: Table, name: string): ColumnValues {
   return out;
 }
 
+/** Microseconds per unit of Arrow's `TimeUnit` (SECOND, MILLISECOND, MICROSECOND). */
+const MICROS_PER_UNIT = [1_000_000n, 1_000n, 1n];
+
+/**
+ * A timestamp column as integer epoch microseconds (`null` for nulls): the precision DuckDB
+ * and Parquet keep, which `Date` and epoch milliseconds would lose.
+ */
+function microsColumn(table: Table, name: string): ColumnValues {
+  const vector = table.getChild(name) as Vector | null;
+  if (vector === null || !DataType.isTimestamp(vector.type)) return column(table, name);
+  const raw = vector.toArray() as ArrayLike<bigint | number>;
+  const unit = vector.type.unit as number;
+  const out = new Array<number | null>(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    if (unit === 2) {
+      out[i] = Number(raw[i]!);
+      continue;
+    }
+    const v = BigInt(raw[i]!);
+    if (unit < 2) out[i] = Number(v * MICROS_PER_UNIT[unit]!);
+    else out[i] = Number(v / 1000n - (v % 1000n < 0n ? 1n : 0n)); // nanoseconds, floored
+  }
+  if (vector.nullCount > 0) {
+    for (let i = 0; i < out.length; i++) if (!vector.isValid(i)) out[i] = null;
+  }
+  return out;
+}
+
 /**
  * Copies one view's newest rows in `[start, end]` to the online store, reading the next batch
  * while up to `writesInFlight` batches are being written. Each batch's rows of the view's
@@ -276,8 +305,9 @@ async function materializeView(
         {
           keys: shape.joinKeys.map((k) => column(table, k.name)),
           features: view.features.map((f) => column(table, f.name)),
-          eventTs: column(table, "event_timestamp"),
-          createdTs: column(table, "created_timestamp"),
+          eventTs: microsColumn(table, "event_timestamp"),
+          createdTs: microsColumn(table, "created_timestamp"),
+          timestampUnit: "us",
         },
         { rowOffset: offset },
       );
@@ -450,7 +480,7 @@ export function incrementalStart(
 ): Date {
   const { intervals, now } = options;
   if (intervals.length > 0) {
-    return new Date(Math.max(...intervals.map((i) => Date.parse(i.end))));
+    return new Date(Math.max(...intervals.map((i) => parseTimestamp(i.end)?.getTime() ?? NaN)));
   }
   const lookbackMs = view.ttlSeconds > 0 ? view.ttlSeconds * 1000 : 52 * WEEK_MS;
   return new Date(now.getTime() - lookbackMs);

@@ -53,6 +53,23 @@ async function whileBusy<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A record as earlier versions stored it: times in epoch milliseconds (maybe fractional). */
+interface MillisRecord {
+  readonly eventTs: number;
+  readonly createdTs: number | null;
+  readonly values: OnlineRecord["values"];
+}
+
+/** A stored record as an {@linkcode OnlineRecord}, whichever layout wrote it. */
+function storedRecord(value: OnlineRecord | MillisRecord | null): OnlineRecord | null {
+  if (value === null || "eventMicros" in value) return value;
+  return {
+    eventMicros: Math.round(value.eventTs * 1000),
+    createdMicros: value.createdTs === null ? null : Math.round(value.createdTs * 1000),
+    values: value.values,
+  };
+}
+
 /** The value of a held lock. */
 interface HeldLock {
   readonly token: string;
@@ -62,7 +79,8 @@ interface HeldLock {
 
 /**
  * The online store on Deno KV. Key: `["larder", project, view, entityKey]`; value: the
- * record (`{ eventTs, createdTs, values }`). Writes read the stored rows, then commit the newer
+ * record (`{ eventMicros, createdMicros, values }`; records of earlier versions,
+ * `{ eventTs, createdTs, values }` in milliseconds, are read too). Writes read the stored rows, then commit the newer
  * ones in one atomic operation that checks every written key is unchanged since it was read
  * (`kv.atomic().check()`); a lost race is retried, so concurrent writers never replace newer
  * data with older.
@@ -134,17 +152,20 @@ export class DenoKvOnlineStore implements OnlineStore {
     const latest = new Map<string, OnlineRow>();
     for (const row of group) {
       const seen = latest.get(row.entityKey);
-      if (!seen || row.record.eventTs > seen.record.eventTs) latest.set(row.entityKey, row);
+      if (!seen || row.record.eventMicros > seen.record.eventMicros) {
+        latest.set(row.entityKey, row);
+      }
     }
     const rows = [...latest.values()];
     const keys = rows.map((r) => this.#key(view, r.entityKey));
     for (let attempt = 1;; attempt++) {
-      const stored = await this.#getMany<OnlineRecord>(keys);
+      const stored = await this.#getMany<OnlineRecord | MillisRecord>(keys);
       let op = this.#kv.atomic();
       let count = 0;
       rows.forEach((row, i) => {
         const current = stored[i]!;
-        if (current.value !== null && !(row.record.eventTs > current.value.eventTs)) return;
+        const record = storedRecord(current.value);
+        if (record !== null && !(row.record.eventMicros > record.eventMicros)) return;
         op = op.check({ key: keys[i]!, versionstamp: current.versionstamp })
           .set(keys[i]!, row.record);
         count++;
@@ -172,8 +193,8 @@ export class DenoKvOnlineStore implements OnlineStore {
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     try {
       const kvKeys = keys.map((k) => this.#key(k.view, k.entityKey));
-      const entries = await whileBusy(() => this.#getMany<OnlineRecord>(kvKeys));
-      return entries.map((e) => e.value);
+      const entries = await whileBusy(() => this.#getMany<OnlineRecord | MillisRecord>(kvKeys));
+      return entries.map((e) => storedRecord(e.value));
     } catch (err) {
       throw this.#failure(err, "read from");
     }

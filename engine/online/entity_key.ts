@@ -14,7 +14,14 @@ import {
   type RegistryDocument,
   type ScalarType,
 } from "../../registry/mod.ts";
-import { coerceValue, describeValue, INVALID, toBase64 } from "./value_codec.ts";
+import {
+  article,
+  coerceValue,
+  describeValue,
+  INVALID,
+  invalidReason,
+  toBase64,
+} from "./value_codec.ts";
 
 /** A join key of a feature view and its declared type. */
 export interface JoinKey {
@@ -58,16 +65,16 @@ export function canonicalKeyValue(key: JoinKey, value: unknown): unknown {
         ? `Join key "${key.name}" has no value: every entity row needs one`
         : `Invalid value for join key "${key.name}": ${describeValue(value)} is not ${
           article(key.type)
-        } ${key.type} (entity "${key.entity}")`,
+        } ${key.type} (entity "${key.entity}")${reasonOf(value, key.type)}`,
       { details: { joinKey: key.name, type: key.type, value: describeValue(value) } },
     );
   }
   return typed;
 }
 
-/** "a" or "an" before a type name ("an int64", "a float32"). */
-export function article(type: string): string {
-  return /^[aeiou]/.test(type) ? "an" : "a";
+function reasonOf(value: unknown, type: ScalarType): string {
+  const reason = invalidReason(value, type);
+  return reason === undefined ? "" : `: ${reason}`;
 }
 
 /** The text of one normalized key value (the output of {@linkcode canonicalKeyValue}). */

@@ -21,7 +21,7 @@ import {
   type OnlineColumn,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
-import { coerceValue, decodeValue, describeValue, INVALID } from "./value_codec.ts";
+import { coerceValue, decodeValue, describeValue, INVALID, invalidReason } from "./value_codec.ts";
 import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
@@ -312,11 +312,12 @@ export async function getOnlineFeatures(
     for (let r = 0; r < rowCount; r++) {
       const v = coerceValue(raw[r], field.type);
       if (v === INVALID) {
+        const reason = invalidReason(raw[r], field.type);
         throw new LarderError(
           "INPUT_INVALID",
           `Request field "${field.name}" row ${r}: expected ${field.type}, got ${
             describeValue(raw[r])
-          }`,
+          }${reason ? `: ${reason}` : ""}`,
           { details: { field: field.name, row: r } },
         );
       }
@@ -329,7 +330,7 @@ export async function getOnlineFeatures(
     : new Map<string, LoadedTransform>();
 
   const records = rowCount === 0 ? [] : await deps.online.read(readKeys);
-  const nowMs = (deps.now?.() ?? new Date()).getTime();
+  const nowMicros = (deps.now?.() ?? new Date()).getTime() * 1000;
 
   const output: OnlineColumn[] = [];
   for (const name of given.keys()) {
@@ -339,7 +340,7 @@ export async function getOnlineFeatures(
       name,
       values,
       statuses: new Array<FeatureStatus>(rowCount).fill("PRESENT"),
-      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+      eventMicros: new Array<number | null>(rowCount).fill(null),
     });
   }
   const viewColumns = new Map<string, OnlineColumn>();
@@ -348,7 +349,7 @@ export async function getOnlineFeatures(
     const done = viewColumns.get(id);
     if (done) return done;
     const slots = rowSlots.get(view)!;
-    const maxAgeMs = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1000 : Infinity;
+    const maxAgeMicros = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1e6 : Infinity;
     const values = new Array<unknown>(rowCount);
     const statuses = new Array<FeatureStatus>(rowCount);
     const timestamps = new Array<number | null>(rowCount);
@@ -361,13 +362,13 @@ export async function getOnlineFeatures(
         timestamps[r] = null;
         continue;
       }
-      timestamps[r] = record.eventTs;
+      timestamps[r] = record.eventMicros;
       values[r] = decodeValue(stored, feature.type);
       if (values[r] === null) statuses[r] = "NULL_VALUE";
-      else if (nowMs - record.eventTs > maxAgeMs) statuses[r] = "OUTSIDE_MAX_AGE";
+      else if (nowMicros - record.eventMicros > maxAgeMicros) statuses[r] = "OUTSIDE_MAX_AGE";
       else statuses[r] = "PRESENT";
     }
-    const column = { name: feature.output, values, statuses, eventTimestamps: timestamps };
+    const column = { name: feature.output, values, statuses, eventMicros: timestamps };
     viewColumns.set(id, column);
     return column;
   };
@@ -397,7 +398,7 @@ export async function getOnlineFeatures(
       name: feature.output,
       values,
       statuses: values.map((v): FeatureStatus => v === null ? "NULL_VALUE" : "PRESENT"),
-      eventTimestamps: new Array<number | null>(rowCount).fill(null),
+      eventMicros: new Array<number | null>(rowCount).fill(null),
     });
   }
   return new OnlineFeaturesResponse(output, rowCount);

@@ -62,8 +62,12 @@ export {
   encodeValue,
   fromBase64,
   INVALID,
+  invalidReason,
   jsonValue,
-  rfc3339,
+  notOfType,
+  rfc3339Micros,
+  timestampMicros,
+  type TimestampUnit,
   toBase64,
 } from "./value_codec.ts";
 export {

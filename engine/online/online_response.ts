@@ -1,5 +1,5 @@
 /** The answer of an online retrieval, as rows or as Feast's column-major JSON. */
-import { jsonValue, rfc3339 } from "./value_codec.ts";
+import { jsonValue, rfc3339Micros } from "./value_codec.ts";
 
 /** Feast's field statuses (`ServingService.proto`). */
 export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
@@ -9,8 +9,11 @@ export interface OnlineColumn {
   readonly name: string;
   readonly values: readonly unknown[];
   readonly statuses: readonly FeatureStatus[];
-  /** Event timestamps, epoch milliseconds; `null` where there is none (entity columns, NOT_FOUND). */
-  readonly eventTimestamps: readonly (number | null)[];
+  /**
+   * Event timestamps, epoch microseconds; `null` where there is none (entity columns,
+   * NOT_FOUND).
+   */
+  readonly eventMicros: readonly (number | null)[];
 }
 
 /** Feast's `POST /get-online-features` response body. */
@@ -59,7 +62,8 @@ export class OnlineFeaturesResponse<Row extends object = Record<string, unknown>
 
   /**
    * Feast's column-major JSON: `metadata.feature_names` and one `results` entry per column with
-   * `values`, `statuses` and `event_timestamps` (RFC 3339, `Z`; 1970 where there is none).
+   * `values`, `statuses` and `event_timestamps` (RFC 3339, `Z`, with 3 or 6 fractional digits
+   * when there are milliseconds or microseconds; 1970 where there is none).
    * Bytes are base64, timestamps RFC 3339, NaN/±Infinity and 64-bit integers beyond 2^53 strings.
    */
   toJSON(): OnlineFeaturesJson {
@@ -68,7 +72,7 @@ export class OnlineFeaturesResponse<Row extends object = Record<string, unknown>
       results: this.columns.map((c) => ({
         values: c.values.map(jsonValue),
         statuses: [...c.statuses],
-        event_timestamps: c.eventTimestamps.map((t) => (t === null ? EPOCH : rfc3339(t))),
+        event_timestamps: c.eventMicros.map((t) => (t === null ? EPOCH : rfc3339Micros(t))),
       })),
     };
   }

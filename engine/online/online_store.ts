@@ -5,10 +5,13 @@ export type StoredValue = null | boolean | number | string | StoredValue[];
 
 /** The latest row of one entity key in one feature view. */
 export interface OnlineRecord {
-  /** Event timestamp, epoch milliseconds (a fraction carries sub-millisecond precision). */
-  readonly eventTs: number;
-  /** Created timestamp, epoch milliseconds, or `null` when the source has none. */
-  readonly createdTs: number | null;
+  /**
+   * Event timestamp, epoch microseconds (an integer: exact from about 1685 to 2255), the
+   * precision of Parquet and DuckDB timestamps.
+   */
+  readonly eventMicros: number;
+  /** Created timestamp, epoch microseconds, or `null` when the source has none. */
+  readonly createdMicros: number | null;
   /** Feature name -> encoded value. */
   readonly values: Readonly<Record<string, StoredValue>>;
 }

@@ -72,21 +72,31 @@ export interface RedisOnlineStoreOptions {
 const KEYS_PER_MGET = 1000;
 /** Keys asked per `SCAN` step when deleting. */
 const SCAN_COUNT = 1000;
-const RECORD_VERSION = "1";
+/** The record format written: times in epoch microseconds. Format 1 held milliseconds. */
+const RECORD_VERSION = "2";
+const MS_RECORD_VERSION = "1";
 
 /**
  * Writes many rows, each only when its event timestamp is strictly later than the stored one.
  * KEYS[i]: the row's key; ARGV[1]: expiry in seconds (0: none); ARGV[i + 1]: the record
- * `1;<event ts>;<created ts>;<values JSON>`. Returns how many rows were written.
+ * `2;<event µs>;<created µs>;<values JSON>`. A stored record of format 1 (times in epoch
+ * milliseconds, possibly fractional) is compared in microseconds too. Lua numbers are doubles:
+ * epoch microseconds are exact in them. Returns how many rows were written.
  */
 const WRITE_SCRIPT = `
 local ttl = tonumber(ARGV[1])
+local function micros(record)
+  local version, ts = string.match(record, '^(%d+);([^;]*);')
+  ts = tonumber(ts)
+  if ts and version == '${MS_RECORD_VERSION}' then ts = math.floor(ts * 1000 + 0.5) end
+  return ts
+end
 local written = 0
 for i = 1, #KEYS do
   local record = ARGV[i + 1]
-  local ts = tonumber(string.match(record, '^%d+;([^;]*);'))
+  local ts = micros(record)
   local current = redis.call('GET', KEYS[i])
-  local stored = current and tonumber(string.match(current, '^%d+;([^;]*);'))
+  local stored = current and micros(current)
   if not stored or ts > stored then
     if ttl > 0 then
       redis.call('SET', KEYS[i], record, 'EX', ttl)
@@ -129,21 +139,32 @@ function globEscape(text: string): string {
 
 /** The record text stored under a key. */
 export function encodeRedisRecord(record: OnlineRecord): string {
-  return `${RECORD_VERSION};${record.eventTs};${record.createdTs ?? ""};${
+  return `${RECORD_VERSION};${record.eventMicros};${record.createdMicros ?? ""};${
     JSON.stringify(record.values)
   }`;
 }
 
-/** The record of stored text, or `null` when the text is not a record. */
+/** Epoch microseconds of a stored time (format 1 held milliseconds). */
+function storedMicros(text: string, version: string): number {
+  const n = Number(text);
+  return version === RECORD_VERSION ? n : Math.round(n * 1000);
+}
+
+/**
+ * The record of stored text (format 2, or format 1 written by earlier versions), or `null`
+ * when the text is not a record.
+ */
 export function decodeRedisRecord(text: string): OnlineRecord | null {
   const a = text.indexOf(";");
   const b = text.indexOf(";", a + 1);
   const c = text.indexOf(";", b + 1);
-  if (a < 0 || b < 0 || c < 0 || text.slice(0, a) !== RECORD_VERSION) return null;
+  if (a < 0 || b < 0 || c < 0) return null;
+  const version = text.slice(0, a);
+  if (version !== RECORD_VERSION && version !== MS_RECORD_VERSION) return null;
   const created = text.slice(b + 1, c);
   return {
-    eventTs: Number(text.slice(a + 1, b)),
-    createdTs: created === "" ? null : Number(created),
+    eventMicros: storedMicros(text.slice(a + 1, b), version),
+    createdMicros: created === "" ? null : storedMicros(created, version),
     values: JSON.parse(text.slice(c + 1)) as Record<string, StoredValue>,
   };
 }

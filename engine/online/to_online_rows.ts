@@ -1,13 +1,16 @@
 /** Turns columns of one feature view's rows into online rows: keys, timestamps and encoded values. */
 import { type FieldSpec, LarderError } from "../../registry/mod.ts";
-import { article, canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
+import { canonicalKeyValue, entityKey, type JoinKey } from "./entity_key.ts";
 import type { OnlineRow, StoredValue } from "./online_store.ts";
 import {
   coerceValue,
   describeValue,
   encodeValue,
   INVALID,
-  timestampMillis,
+  invalidReason,
+  notOfType,
+  timestampMicros,
+  type TimestampUnit,
 } from "./value_codec.ts";
 
 /** Column values by position (arrays, or anything indexable such as Arrow's `toArray()`). */
@@ -19,10 +22,16 @@ export interface ViewColumns {
   readonly keys: readonly ColumnValues[];
   /** One column per feature, in the order of `features`. */
   readonly features: readonly ColumnValues[];
-  /** Event timestamps: `Date`, epoch milliseconds or ISO text. */
+  /** Event timestamps: `Date`, numbers in `timestampUnit` or ISO text (microseconds kept). */
   readonly eventTs: ColumnValues;
   /** Created timestamps, when the source has them. */
   readonly createdTs?: ColumnValues | undefined;
+  /**
+   * The unit of numbers in `eventTs` and `createdTs`: epoch milliseconds (what callers hand
+   * in), or microseconds (Arrow columns).
+   * @default {"ms"}
+   */
+  readonly timestampUnit?: TimestampUnit;
 }
 
 /** What {@linkcode toOnlineRows} needs to know about the view. */
@@ -33,9 +42,9 @@ export interface ViewShape {
 }
 
 /**
- * Builds online rows from columns (one row per event timestamp), normalizing join keys by their declared type and encoding
- * feature values by the view's schema. Throws `INPUT_INVALID` naming the column, the row and
- * the value that does not fit.
+ * Builds online rows from columns (one row per event timestamp), normalizing join keys by their
+ * declared type, event times to epoch microseconds and encoding feature values by the view's
+ * schema. Throws `INPUT_INVALID` naming the column, the row and the value that does not fit.
  */
 export function toOnlineRows(
   view: ViewShape,
@@ -49,35 +58,50 @@ export function toOnlineRows(
 ): OnlineRow[] {
   const rowCount = columns.eventTs.length;
   const offset = options.rowOffset ?? 0;
+  const unit = columns.timestampUnit ?? "ms";
   const rows: OnlineRow[] = new Array(rowCount);
   const typedKey = new Array<unknown>(view.joinKeys.length);
   for (let r = 0; r < rowCount; r++) {
     for (let k = 0; k < view.joinKeys.length; k++) {
       typedKey[k] = canonicalKeyValue(view.joinKeys[k]!, columns.keys[k]![r]);
     }
-    const eventTs = timestampMillis(columns.eventTs[r]);
-    if (eventTs === null || Number.isNaN(eventTs)) {
+    const raw = columns.eventTs[r];
+    const eventMicros = timestampMicros(raw, unit);
+    if (eventMicros === null || Number.isNaN(eventMicros)) {
+      const reason = invalidReason(raw, "timestamp");
       throw new LarderError(
         "INPUT_INVALID",
         `Feature view "${view.name}": row ${r + offset}: ${
-          eventTs === null
+          eventMicros === null
             ? "has no event timestamp"
-            : `invalid event timestamp ${describeValue(columns.eventTs[r])}`
-        }${options.timestampColumn ? ` (column "${options.timestampColumn}")` : ""}`,
+            : `invalid event timestamp ${describeValue(raw)}`
+        }${options.timestampColumn ? ` (column "${options.timestampColumn}")` : ""}${
+          reason ? `: ${reason}` : ""
+        }`,
       );
     }
-    const created = columns.createdTs ? timestampMillis(columns.createdTs[r]) : null;
+    const created = columns.createdTs ? timestampMicros(columns.createdTs[r], unit) : null;
+    if (created !== null && Number.isNaN(created)) {
+      const value = columns.createdTs![r];
+      const reason = invalidReason(value, "timestamp");
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Feature view "${view.name}": row ${r + offset}: invalid created timestamp ${
+          describeValue(value)
+        }${reason ? `: ${reason}` : ""}`,
+      );
+    }
     const values: Record<string, StoredValue> = {};
     for (let f = 0; f < view.features.length; f++) {
       const field = view.features[f]!;
-      const raw = columns.features[f]![r];
-      const typed = coerceValue(raw, field.type);
+      const value = columns.features[f]![r];
+      const typed = coerceValue(value, field.type);
       if (typed === INVALID) {
         throw new LarderError(
           "INPUT_INVALID",
           `Feature view "${view.name}": column "${field.name}", row ${r + offset}: ${
-            describeValue(raw)
-          } is not ${article(field.type)} ${field.type}`,
+            notOfType(value, field.type)
+          }`,
           { details: { view: view.name, column: field.name, row: r + offset } },
         );
       }
@@ -86,8 +110,8 @@ export function toOnlineRows(
     rows[r] = {
       entityKey: entityKey(view.joinKeys, typedKey),
       record: {
-        eventTs,
-        createdTs: created === null || Number.isNaN(created) ? null : created,
+        eventMicros,
+        createdMicros: created,
         values,
       },
     };
@@ -110,8 +134,9 @@ export function newestPerKey(rows: readonly OnlineRow[]): OnlineRow[] {
     const a = row.record;
     const b = seen.record;
     if (
-      a.eventTs > b.eventTs ||
-      (a.eventTs === b.eventTs && (a.createdTs ?? -Infinity) >= (b.createdTs ?? -Infinity))
+      a.eventMicros > b.eventMicros ||
+      (a.eventMicros === b.eventMicros &&
+        (a.createdMicros ?? -Infinity) >= (b.createdMicros ?? -Infinity))
     ) {
       newest.set(row.entityKey, row);
     }

@@ -6,7 +6,7 @@
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { shortestFloat32 } from "../float32.ts";
-import { parseTimestamp } from "../timestamps.ts";
+import { parseTimestamp, parseTimestampMicros, timestampProblem } from "../timestamps.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -30,12 +30,11 @@ const NON_FINITE: Record<string, number> = {
 function coerceInt(value: unknown, bits: 32 | 64): number | bigint | typeof INVALID {
   let big: bigint;
   if (typeof value === "number") {
-    if (!Number.isInteger(value)) return INVALID;
-    if (Number.isSafeInteger(value)) {
-      if (bits === 32 && (value < INT32_MIN || value > INT32_MAX)) return INVALID;
-      return value === 0 ? 0 : value;
-    }
-    big = BigInt(value);
+    // Beyond 2^53 a number is not exact: 9007199254740993 arrives as 9007199254740992, another
+    // entity. Such values must come as bigints or decimal strings.
+    if (!Number.isSafeInteger(value)) return INVALID;
+    if (bits === 32 && (value < INT32_MIN || value > INT32_MAX)) return INVALID;
+    return value === 0 ? 0 : value;
   } else if (typeof value === "bigint") big = value;
   else if (typeof value === "string" && INTEGER.test(value.trim())) big = BigInt(value.trim());
   else return INVALID;
@@ -72,6 +71,25 @@ export function timestampMillis(value: unknown): number | null {
   else if (typeof value === "string") ms = parseTimestamp(value.trim())?.getTime() ?? NaN;
   else return NaN;
   return Number.isFinite(ms) ? ms : NaN;
+}
+
+/** The unit of timestamps given as numbers: epoch milliseconds (callers), microseconds (Arrow). */
+export type TimestampUnit = "ms" | "us";
+
+/**
+ * Epoch microseconds (an integer) of a timestamp given as a `Date`, a number or bigint in
+ * `unit` (epoch milliseconds by default) or ISO 8601 text (microseconds kept); `null` for
+ * null/undefined, `NaN` for anything else.
+ */
+export function timestampMicros(value: unknown, unit: TimestampUnit = "ms"): number | null {
+  if (value === null || value === undefined) return null;
+  let micros: number;
+  if (typeof value === "number") micros = unit === "us" ? value : Math.round(value * 1000);
+  else if (value instanceof Date) micros = value.getTime() * 1000;
+  else if (typeof value === "string") micros = parseTimestampMicros(value.trim()) ?? NaN;
+  else if (typeof value === "bigint") micros = Number(unit === "us" ? value : value * 1000n);
+  else return NaN;
+  return Number.isFinite(micros) && Number.isInteger(micros) ? micros : NaN;
 }
 
 function coerceTimestamp(value: unknown): Date | typeof INVALID {
@@ -121,7 +139,8 @@ function coerceScalar(value: unknown, type: ScalarType): unknown {
 
 /**
  * Reads what a caller handed in as a value of `type`: numbers, numeric strings and bigints
- * for numbers, `Date`/ISO text/epoch ms for timestamps, `Uint8Array`/base64 for bytes.
+ * for numbers (for int32/int64, only safe integers as numbers: beyond 2^53 a number is not
+ * exact), `Date`/ISO text/epoch ms for timestamps, `Uint8Array`/base64 for bytes.
  * Returns the typed value (`null` for null/undefined) or {@linkcode INVALID}.
  */
 export function coerceValue(value: unknown, type: ValueType): unknown {
@@ -224,20 +243,26 @@ export function decodeValue(stored: StoredValue, type: ValueType): unknown {
 const formatted = new Map<number, string>();
 const FORMATTED_LIMIT = 1024;
 
-/** `2021-12-31T23:00:00Z` (milliseconds only when there are any). */
-export function rfc3339(ms: number): string {
-  let text = formatted.get(ms);
+/**
+ * `2021-12-31T23:00:00Z` from epoch microseconds, with 3 fractional digits when there are
+ * milliseconds and 6 when there are microseconds (as protobuf's JSON writes Feast's times).
+ */
+export function rfc3339Micros(micros: number): string {
+  let text = formatted.get(micros);
   if (text !== undefined) return text;
-  const iso = new Date(Math.floor(ms)).toISOString();
-  text = iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
+  const ms = Math.floor(micros / 1000);
+  const sub = Math.round(micros - ms * 1000);
+  const iso = new Date(ms).toISOString();
+  if (sub !== 0) text = `${iso.slice(0, -1)}${String(sub).padStart(3, "0")}Z`;
+  else text = iso.endsWith(".000Z") ? `${iso.slice(0, -5)}Z` : iso;
   if (formatted.size >= FORMATTED_LIMIT) formatted.clear();
-  formatted.set(ms, text);
+  formatted.set(micros, text);
   return text;
 }
 
 function jsonScalar(value: unknown): unknown {
   if (value === null || value === undefined) return null;
-  if (value instanceof Date) return rfc3339(value.getTime());
+  if (value instanceof Date) return rfc3339Micros(value.getTime() * 1000);
   if (value instanceof Uint8Array) return toBase64(value);
   if (typeof value === "bigint") return value.toString();
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
@@ -251,6 +276,51 @@ function jsonScalar(value: unknown): unknown {
  */
 export function jsonValue(value: unknown): unknown {
   return Array.isArray(value) ? value.map(jsonScalar) : jsonScalar(value);
+}
+
+const UNSAFE_INTEGER =
+  `numbers beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1) are not exact and may not be the value that was sent; pass int64 values this large as decimal strings or bigints`;
+
+/**
+ * Why `value` cannot be read as `type`, when there is more to say than that it is not one
+ * (an inexact large number for int64, an out-of-range integer, a date that does not exist);
+ * `undefined` otherwise.
+ */
+export function invalidReason(value: unknown, type: ValueType): string | undefined {
+  const { element } = elementType(type);
+  const items: unknown[] = Array.isArray(value) ? value : [value];
+  for (const item of items) {
+    if (element === "int64" || element === "int32") {
+      if (typeof item === "number" && Number.isInteger(item) && !Number.isSafeInteger(item)) {
+        return element === "int64" ? UNSAFE_INTEGER : "it is outside the int32 range";
+      }
+      const text = typeof item === "string" ? item.trim() : "";
+      if (INTEGER.test(text) && coerceInt(text, element === "int64" ? 64 : 32) === INVALID) {
+        return element === "int64"
+          ? `it is outside the int64 range (${INT64_MIN} to ${INT64_MAX})`
+          : `it is outside the int32 range (${INT32_MIN} to ${INT32_MAX})`;
+      }
+    }
+    if (element === "timestamp" && typeof item === "string") {
+      const problem = timestampProblem(item.trim());
+      if (problem !== undefined) return problem;
+    }
+  }
+  return undefined;
+}
+
+/** "a" or "an" before a type name ("an int64", "a float32"). */
+export function article(type: string): string {
+  return /^[aeiou]/.test(type) ? "an" : "a";
+}
+
+/**
+ * `9007199254740992 is not an int64: <why>`: a value that {@linkcode coerceValue} refused, for
+ * messages.
+ */
+export function notOfType(value: unknown, type: ValueType): string {
+  const reason = invalidReason(value, type);
+  return `${describeValue(value)} is not ${article(type)} ${type}${reason ? `: ${reason}` : ""}`;
 }
 
 /** A value quoted for a message. */

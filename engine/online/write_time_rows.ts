@@ -116,7 +116,7 @@ export function writeTimeRows(view: WriteTimeView, rows: readonly OnlineRow[]): 
     const { entityKey, record } = rows[r]!;
     out[r] = {
       entityKey,
-      record: { eventTs: record.eventTs, createdTs: record.createdTs, values },
+      record: { eventMicros: record.eventMicros, createdMicros: record.createdMicros, values },
     };
   }
   return out;

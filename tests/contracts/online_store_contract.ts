@@ -24,6 +24,13 @@ export interface OnlineStoreUnderTest {
   readonly open: (project: string, options?: { keyTtlSeconds?: number }) => Promise<OnlineStore>;
   /** HTTP requests sent so far, for backends that speak HTTP. */
   readonly requests?: () => number;
+  /** Stores a record the way earlier versions did (times in epoch milliseconds). */
+  readonly writeMillisRecord?: (
+    project: string,
+    view: string,
+    entityKey: string,
+    record: { eventTs: number; createdTs: number | null; values: Record<string, unknown> },
+  ) => Promise<void>;
   readonly cleanup: () => Promise<void>;
 }
 
@@ -53,14 +60,17 @@ const FIELDS: FieldSpec[] = Object.keys(ALL_TYPES).map((type) => ({
   type: type as ValueType,
 }));
 
-function record(eventTs: number, values: Record<string, string | number | null>): OnlineRecord {
-  return { eventTs, createdTs: null, values };
+function record(
+  eventMicros: number,
+  values: Record<string, string | number | null>,
+): OnlineRecord {
+  return { eventMicros, createdMicros: null, values };
 }
 
-function row(id: number | string, eventTs: number, value: string): OnlineRow {
+function row(id: number | string, eventMicros: number, value: string): OnlineRow {
   return {
     entityKey: entityKey([ID], [canonicalKeyValue(ID, id)]),
-    record: record(eventTs, { v: value }),
+    record: record(eventMicros, { v: value }),
   };
 }
 
@@ -111,7 +121,7 @@ export function onlineStoreContract(
     for (let r = 0; r < rowCount; r++) {
       const rec = records[r];
       assert.ok(rec, `row ${r} is missing`);
-      assert.equal(rec.eventTs, 1_700_000_000_000 + ids[r]!);
+      assert.equal(rec.eventMicros, (1_700_000_000_000 + ids[r]!) * 1000);
       FIELDS.forEach((f, i) => {
         assert.deepEqual(
           decodeValue(rec.values[f.name]!, f.type),
@@ -124,17 +134,77 @@ export function onlineStoreContract(
     assert.deepEqual(await store.read([]), []);
   });
 
-  test("write() keeps sub-millisecond timestamps and created timestamps", async ({ open }) => {
+  test("write() keeps microsecond timestamps and created timestamps", async ({ open }) => {
     const store = await open("p");
-    const rec = { eventTs: 1_700_000_000_000.123, createdTs: 1_700_000_000_500, values: { v: 1 } };
+    const rec = {
+      eventMicros: 1_700_000_000_000_123,
+      createdMicros: 1_700_000_000_500_001,
+      values: { v: 1 },
+    };
     await store.write("v", [{ entityKey: "driver_id=1", record: rec }]);
     assert.deepEqual(await readOne(store, "v", "driver_id=1"), rec);
     // 1 µs later is newer.
-    const later = { ...rec, eventTs: 1_700_000_000_000.124, values: { v: 2 } };
+    const later = { ...rec, eventMicros: 1_700_000_000_000_124, values: { v: 2 } };
     assert.deepEqual(await store.write("v", [{ entityKey: "driver_id=1", record: later }]), {
       written: 1,
       skipped: 0,
     });
+  });
+
+  test("skip-if-not-newer compares event times at microseconds, from text and from Arrow", async ({ open }) => {
+    const store = await open("p");
+    const shape = { name: "v", joinKeys: [ID], features: [{ name: "v", type: "string" as const }] };
+    const write = (eventTs: unknown, v: string, timestampUnit: "ms" | "us" = "ms") =>
+      store.write(
+        "v",
+        toOnlineRows(shape, { keys: [[1]], features: [[v]], eventTs: [eventTs], timestampUnit }),
+      );
+    // As materialization hands them over: integer microseconds from an Arrow column.
+    const base = Date.UTC(2024, 0, 1, 0, 0, 2) * 1000;
+    assert.deepEqual(await write(base + 1, "arrow", "us"), { written: 1, skipped: 0 });
+    // As pushes hand them over: text. The same microsecond is not newer; the next one is.
+    assert.deepEqual(await write("2024-01-01T00:00:02.000001Z", "equal"), {
+      written: 0,
+      skipped: 1,
+    });
+    assert.deepEqual(await write("2024-01-01T00:00:02Z", "older"), { written: 0, skipped: 1 });
+    assert.deepEqual(await write("2024-01-01T00:00:02.000002Z", "later"), {
+      written: 1,
+      skipped: 0,
+    });
+    // Digits beyond microseconds are dropped: .0000029 is .000002, not newer.
+    assert.deepEqual(await write("2024-01-01T00:00:02.0000029Z", "ns"), {
+      written: 0,
+      skipped: 1,
+    });
+    const stored = await readOne(store, "v", "driver_id=1");
+    assert.equal(stored?.values.v, "later");
+    assert.equal(stored?.eventMicros, base + 2);
+  });
+
+  test("records stored by earlier versions (milliseconds) are read and compared at microseconds", async (t) => {
+    if (!t.writeMillisRecord) return;
+    const store = await t.open("p");
+    const ms = Date.UTC(2024, 0, 1, 0, 0, 2);
+    await t.writeMillisRecord("p", "v", "driver_id=1", {
+      eventTs: ms + 0.001,
+      createdTs: ms + 500,
+      values: { v: "old" },
+    });
+    assert.deepEqual(await readOne(store, "v", "driver_id=1"), {
+      eventMicros: ms * 1000 + 1,
+      createdMicros: (ms + 500) * 1000,
+      values: { v: "old" },
+    });
+    assert.deepEqual(await store.write("v", [row(1, ms * 1000 + 1, "equal")]), {
+      written: 0,
+      skipped: 1,
+    });
+    assert.deepEqual(await store.write("v", [row(1, ms * 1000 + 2, "later")]), {
+      written: 1,
+      skipped: 0,
+    });
+    assert.equal((await readOne(store, "v", "driver_id=1"))?.values.v, "later");
   });
 
   test("write() skips older and equal rows; a newer row wins", async ({ open }) => {
@@ -170,7 +240,7 @@ export function onlineStoreContract(
       const records = await a.read(
         Array.from({ length: keys }, (_, k) => ({ view: "v", entityKey: `driver_id=${k}` })),
       );
-      for (const rec of records) assert.equal(rec?.eventTs, 12);
+      for (const rec of records) assert.equal(rec?.eventMicros, 12);
       // Older writes arriving after the newest are all skipped.
       const late = await b.write("v", Array.from({ length: keys }, (_, k) => row(k, 11, "late")));
       assert.deepEqual(late, { written: 0, skipped: keys });

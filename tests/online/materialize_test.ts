@@ -446,11 +446,11 @@ Deno.test("materialize() writes write-time on-demand outputs with each batch, sa
     { view: "stats_doubled", entityKey: "driver_id=7" },
   ]);
   assert.deepEqual(stored, {
-    eventTs: t("2024-01-02T00:00:00").getTime() + 1234,
-    createdTs: null,
+    eventMicros: (t("2024-01-02T00:00:00").getTime() + 1234) * 1000,
+    createdMicros: null,
     values: { value_x2: 2468, label: "v1234" },
   });
-  assert.equal(created!.createdTs, t("2024-01-05T00:00:00").getTime());
+  assert.equal(created!.createdMicros, t("2024-01-05T00:00:00").getTime() * 1000);
 
   // Reads take the stored values: this caller cannot even run transforms.
   const res = await getOnlineFeatures(

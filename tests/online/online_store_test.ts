@@ -4,7 +4,12 @@
  * `redis-server` on a free port).
  */
 import { join } from "node:path";
-import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
+import {
+  createUpstashClient,
+  DenoKvOnlineStore,
+  type OnlineStore,
+  RedisOnlineStore,
+} from "../../engine/online/mod.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import { onlineStoreContract } from "../contracts/online_store_contract.ts";
 import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
@@ -18,6 +23,14 @@ onlineStoreContract("DenoKvOnlineStore", async () => {
       const store = await DenoKvOnlineStore.open({ project, path: join(dir, "data", "online.kv") });
       stores.push(store);
       return store;
+    },
+    writeMillisRecord: async (project, view, entityKey, record) => {
+      const kv = await Deno.openKv(join(dir, "data", "online.kv"));
+      try {
+        await kv.set(["larder", project, view, entityKey], record);
+      } finally {
+        kv.close();
+      }
     },
     cleanup: async () => {
       for (const s of stores) await s.close();
@@ -44,6 +57,13 @@ onlineStoreContract("RedisOnlineStore", async () => {
         }),
       ),
     requests: () => counter.count,
+    writeMillisRecord: async (project, view, entityKey, record) => {
+      const raw = createUpstashClient({ url: bridge.url, token: TOKEN, retries: 0 });
+      await raw.set(
+        `larder:${project}:${view}:${entityKey}`,
+        `1;${record.eventTs};${record.createdTs ?? ""};${JSON.stringify(record.values)}`,
+      );
+    },
     cleanup: async () => {
       counter.restore();
       await bridge.close();

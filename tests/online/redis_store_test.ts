@@ -51,7 +51,7 @@ function redisTest(
 
 const row = (k: number, ts = 1) => ({
   entityKey: `driver_id=${k}`,
-  record: { eventTs: ts, createdTs: null, values: { v: k } },
+  record: { eventMicros: ts, createdMicros: null, values: { v: k } },
 });
 
 redisTest(
@@ -105,8 +105,8 @@ redisTest(
     await store.write("driver_stats", [{
       entityKey: "driver_id=1001",
       record: {
-        eventTs: 1_700_000_000_000,
-        createdTs: 1_700_000_000_500,
+        eventMicros: 1_700_000_000_000_001,
+        createdMicros: 1_700_000_000_500_000,
         values: { conv_rate: 0.5 },
       },
     }]);
@@ -114,7 +114,7 @@ redisTest(
     assert.deepEqual(await raw.keys("*"), ["feat:demo:driver_stats:driver_id=1001"]);
     assert.equal(
       await raw.get("feat:demo:driver_stats:driver_id=1001"),
-      '1;1700000000000;1700000000500;{"conv_rate":0.5}',
+      '2;1700000000000001;1700000000500000;{"conv_rate":0.5}',
     );
     const ttl = await raw.ttl("feat:demo:driver_stats:driver_id=1001");
     assert.ok(ttl > 3590 && ttl <= 3600, `ttl ${ttl}`);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DenoKvOnlineStore } from "../../engine/online/mod.ts";
 import { ReadBatcher } from "../../server/mod.ts";
 
-const record = (n: number) => ({ eventTs: n, createdTs: null, values: { x: n } });
+const record = (n: number) => ({ eventMicros: n, createdMicros: null, values: { x: n } });
 
 Deno.test("ReadBatcher.read() merges concurrent reads and answers each caller in order", async () => {
   const store = await DenoKvOnlineStore.open({ project: "p", path: ":memory:" });

@@ -5,7 +5,7 @@
  *
  * Run: `deno run -A scripts/generate_data.ts [--end 2026-01-01T00:00:00Z]`
  */
-import { writeTable } from "larder";
+import { parseTimestamp, timestampError, writeTable } from "larder";
 
 /** Options for {@linkcode generateDriverData}. */
 export interface GenerateOptions {
@@ -120,7 +120,12 @@ export async function generateDriverData(
 
 if (import.meta.main) {
   const i = Deno.args.indexOf("--end");
-  const end = i >= 0 ? new Date(Deno.args[i + 1] ?? "") : undefined;
+  const text = i >= 0 ? Deno.args[i + 1] ?? "" : undefined;
+  const end = text === undefined ? undefined : parseTimestamp(text);
+  if (text !== undefined && end === undefined) {
+    console.error(`--end: ${timestampError(text)}`);
+    Deno.exit(1);
+  }
   const repoDir = new URL("..", import.meta.url).pathname;
   const result = await generateDriverData(repoDir, end ? { end } : {});
   console.log(
