@@ -61,7 +61,8 @@ For each online feature view (or those named by --views), reads the source rows 
 START <= event time <= END, keeps the newest row per entity key (newest event time, then
 newest created time), writes them to the online store (a stored row that is as new or
 newer is kept), then records the interval in the registry. Source rows stream in batches;
-a terminal shows rows, rows/s and an ETA.
+a terminal shows rows, rows/s and an ETA. An empty registry (before apply, after teardown)
+is an error (exit 1).
 
 Arguments:
   START, END    ISO 8601 times, inclusive

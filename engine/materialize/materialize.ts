@@ -161,6 +161,22 @@ function selectViews(
   });
 }
 
+/**
+ * `NOT_FOUND` when the registry holds no feature view at all (before `apply`, after
+ * `teardown`): there is nothing to materialize, and the likely cause is a missed step.
+ */
+function checkNotEmpty(doc: RegistryDocument): void {
+  if (Object.keys(doc.objects.featureView).length > 0) return;
+  const empty = Object.values(doc.objects).every((kind) => Object.keys(kind).length === 0);
+  throw new LarderError(
+    "NOT_FOUND",
+    `Cannot materialize: the registry ${
+      empty ? "is empty" : "has no feature views"
+    }: run apply first`,
+    { details: { project: doc.project } },
+  );
+}
+
 function checkWindow(start: Date, end: Date): void {
   for (const [label, date] of [["start", start], ["end", end]] as const) {
     if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
@@ -430,8 +446,9 @@ async function locked(
   options: MaterializeCommonOptions,
   go: (doc: RegistryDocument, views: FeatureViewSpec[]) => Promise<MaterializeResult>,
 ): Promise<MaterializeResult> {
-  const names = selectViews(await deps.registry.read({ fresh: true }), options.views)
-    .map((v) => v.name);
+  const first = await deps.registry.read({ fresh: true });
+  checkNotEmpty(first);
+  const names = selectViews(first, options.views).map((v) => v.name);
   return await withViewLocks(deps.online, { views: names, ttlMs: options.lockTtlMs }, async () => {
     const doc = await deps.registry.read({ fresh: true });
     return await go(doc, selectViews(doc, names));

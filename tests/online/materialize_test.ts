@@ -24,6 +24,7 @@ import { writeTable } from "../../engine/table_writer.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import type { LoadedTransform } from "../../engine/mod.ts";
 import {
+  emptyDocument,
   LarderError,
   type OnDemandFeatureViewSpec,
   type Registry,
@@ -260,6 +261,35 @@ Deno.test("materialize() selects online views, reads push sources' batch sources
     materialize(h.deps, { start: t("2024-01-03"), end: t("2024-01-01") }),
     { code: "INPUT_INVALID", message: /start 2024-01-03T00:00:00.000Z is after end/ },
   );
+});
+
+Deno.test("materialize() and materializeIncremental() fail with NOT_FOUND on an empty registry", async () => {
+  await using h = await harness([]);
+  const doc = await h.registry.read({ fresh: true });
+  const empty = emptyDocument(doc.project);
+  await h.registry.update((d) => ({ ...d, objects: empty.objects }));
+  const emptyRegistry = {
+    code: "NOT_FOUND",
+    message: "Cannot materialize: the registry is empty: run apply first",
+  };
+  await assert.rejects(
+    materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") }),
+    emptyRegistry,
+  );
+  await assert.rejects(
+    materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03"), views: [] }),
+    emptyRegistry,
+  );
+  await assert.rejects(materializeIncremental(h.deps, { end: t("2024-01-03") }), emptyRegistry);
+  // Entities alone: there are still no feature views to materialize.
+  await h.registry.update((d) => ({
+    ...d,
+    objects: { ...d.objects, entity: doc.objects.entity },
+  }));
+  await assert.rejects(materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") }), {
+    code: "NOT_FOUND",
+    message: "Cannot materialize: the registry has no feature views: run apply first",
+  });
 });
 
 Deno.test("materializeIncremental() starts at the last end, else now - ttl, else now - 52 weeks", async () => {

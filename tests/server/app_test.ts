@@ -331,6 +331,27 @@ Deno.test("POST /materialize and /materialize-incremental load the online store"
   }
 });
 
+Deno.test("POST /materialize and /materialize-incremental answer 404 on an empty registry", async () => {
+  const server = await startServer({ features: "export {};\n", data: false });
+  try {
+    const res = await server.request("POST", "/materialize", {
+      body: { start_ts: "2024-01-01T00:00:00Z", end_ts: "2024-01-02T00:00:00Z" },
+    });
+    assert.equal(res.status, 404, res.text);
+    assert.equal(res.json.error.code, "NOT_FOUND");
+    assert.equal(
+      res.json.error.message,
+      "Cannot materialize: the registry is empty: run apply first",
+    );
+    const inc = await server.request("POST", "/materialize-incremental", {
+      body: { end_ts: "2024-01-02T00:00:00Z" },
+    });
+    assert.equal(inc.status, 404, inc.text);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("POST /materialize answers 409 while the view's lock is held in the shared store", async () => {
   const server = await startServer();
   // Another process's client of the same online store: the lock lives in the KV file.
