@@ -115,6 +115,11 @@ export interface ViewMaterialization {
   readonly written: number;
   readonly skipped: number;
   /**
+   * Source rows in the window with a NULL join key: they belong to no entity, so they were
+   * left out (as historical retrieval never matches them).
+   */
+  readonly nullKeyRows: number;
+  /**
    * Rows of the on-demand views that write to the online store and read this view, computed
    * from each batch and written with it (only when the view has some).
    */
@@ -132,6 +137,7 @@ export interface MaterializeResult {
 /** What materializing one view did, before timing. */
 type ViewOutcome = OnlineWriteResult & {
   rows: number;
+  nullKeyRows: number;
   onDemand?: readonly OnDemandWriteResult[];
 };
 
@@ -321,7 +327,13 @@ async function materializeView(
     await latest.close().catch(() => {});
     throw err;
   }
-  return { rows: done, written, skipped, ...(derived.length > 0 ? { onDemand } : {}) };
+  return {
+    rows: done,
+    written,
+    skipped,
+    nullKeyRows: latest.nullKeyRows,
+    ...(derived.length > 0 ? { onDemand } : {}),
+  };
 }
 
 async function run(
@@ -346,6 +358,7 @@ async function run(
         rows: 0,
         written: 0,
         skipped: 0,
+        nullKeyRows: 0,
         seconds: 0,
         emptyWindow: true,
       });

@@ -199,6 +199,7 @@ Deno.test("materialize() copies the newest row per key in an inclusive window; t
       rows: 3,
       written: 3,
       skipped: 0,
+      nullKeyRows: 0,
       seconds: 0,
       emptyWindow: false,
     },
@@ -261,6 +262,26 @@ Deno.test("materialize() selects online views, reads push sources' batch sources
     materialize(h.deps, { start: t("2024-01-03"), end: t("2024-01-01") }),
     { code: "INPUT_INVALID", message: /start 2024-01-03T00:00:00.000Z is after end/ },
   );
+});
+
+Deno.test("materialize() leaves out source rows with a NULL join key and counts them per view", async () => {
+  const noKey = null as unknown as number;
+  await using h = await harness([
+    { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00"), created: null, value: 10 },
+    { driver_id: noKey, event_timestamp: t("2024-01-02T01:00:00"), created: null, value: 99 },
+    { driver_id: noKey, event_timestamp: t("2024-01-02T02:00:00"), created: null, value: 98 },
+    // Outside the window: not counted.
+    { driver_id: noKey, event_timestamp: t("2024-01-05T00:00:00"), created: null, value: 97 },
+    { driver_id: 2, event_timestamp: t("2024-01-02T03:00:00"), created: null, value: 20 },
+  ]);
+  const result = await materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") });
+  assert.deepEqual(
+    result.views.map((v) => [v.view, v.rows, v.written, v.nullKeyRows]),
+    [["stats", 2, 2, 2], ["stats_pushed", 2, 2, 2]],
+  );
+  assert.deepEqual(await values(h, [1, 2]), [10, 20]);
+  const doc = await h.registry.read({ fresh: true });
+  assert.equal(doc.materializations.stats?.length, 1, "the window was recorded");
 });
 
 Deno.test("materialize() and materializeIncremental() fail with NOT_FOUND on an empty registry", async () => {

@@ -293,6 +293,7 @@ Deno.test("POST /materialize and /materialize-incremental load the online store"
     ]);
     assert.equal(res.json.feature_views[0].end, "2024-01-01T01:00:00.000Z", "naive means UTC");
     assert.equal(res.json.feature_views[0].rows, 3);
+    assert.equal(res.json.feature_views[0].null_key_rows, 0);
     assert.equal(res.json.feature_views[1].rows, 0);
     const read = await server.request("POST", "/get-online-features", {
       body: { feature_service: "driver_activity", entities: { driver_id: [1001] } },
