@@ -572,6 +572,40 @@ Deno.test("RetrievalJob.write() writes .parquet, .csv and .json, and leaves no f
   assert.deepEqual(left, ["train.csv", "train.json", "train.parquet"]);
 });
 
+Deno.test("RetrievalJob.write() writes NaN and ±Infinity as the text NaN, Infinity, -Infinity in JSON and CSV", async () => {
+  const { view, source } = await parquetView("non_finite", [
+    { driver_id: 1, event_timestamp: t("2024-01-01T00:00:00"), value: NaN },
+    { driver_id: 2, event_timestamp: t("2024-01-01T00:00:00"), value: Infinity },
+    { driver_id: 3, event_timestamp: t("2024-01-01T00:00:00"), value: -Infinity },
+    { driver_id: 4, event_timestamp: t("2024-01-01T00:00:00"), value: null },
+  ]);
+  const ts = t("2024-01-02");
+  const job = await store.getHistoricalFeatures({
+    repoDir: dir,
+    entityTable: [1, 2, 3, 4].map((driver_id) => ({ driver_id, event_timestamp: ts })),
+    views: [request(view, source, [driver])],
+  });
+  const out = join(dir, "non_finite_out");
+  await job.write(join(out, "train.json"));
+  const json = JSON.parse(await Deno.readTextFile(join(out, "train.json")));
+  assert.deepEqual(json.map((r: { value: unknown }) => r.value), [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    null,
+  ]);
+  await job.write(join(out, "train.csv"));
+  const csv = (await Deno.readTextFile(join(out, "train.csv"))).trim().split("\n");
+  assert.deepEqual(csv.slice(1).map((line) => line.split(",")[2]), [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "",
+  ]);
+  // Rows and Arrow keep the numbers.
+  assert.deepEqual(values(await job.toRows()), [NaN, Infinity, -Infinity, null]);
+});
+
 Deno.test("RetrievalJob.batches() streams the result in entity order", async () => {
   const rows = Array.from({ length: 5000 }, (_, i) => ({
     driver_id: i % 50,
