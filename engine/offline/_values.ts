@@ -228,6 +228,15 @@ export function tableFromRows(rows: readonly Readonly<Record<string, unknown>>[]
   const children = names.map((name) => {
     const values = rows.map((row) => row[name]);
     const type = arrowTypeOf(name, values);
+    values.forEach((value, i) => {
+      if (value instanceof Date && Number.isNaN(value.getTime())) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Entity rows: row ${i} (counting from 0), column "${name}": the Date is invalid`,
+          { details: { row: i, column: name } },
+        );
+      }
+    });
     fields.push(new Field(name, type, true));
     return vectorFromArray(values.map((v) => normalize(v, type)), type).data[0]!;
   });

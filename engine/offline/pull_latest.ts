@@ -83,7 +83,7 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
   const files = await resolveSourceFiles(source, options.repoDir);
   const session = await db.connect();
   try {
-    const columns = await describeFiles(session, files, source.format);
+    const columns = await describeFiles(session, files, source);
     const problems = checkSourceCompatibility(view, source, [...options.entities], columns);
     if (problems.length > 0) {
       throw new LarderError("SOURCE_INVALID", problems.join("\n"), {

@@ -91,7 +91,7 @@ export function offlineStoreContract(
     request = { view, source, entities: [driver], features: ["conv_rate"] };
   });
 
-  test("describeSource() lists Parquet and CSV columns with Larder types", async () => {
+  test("describeSource() lists Parquet columns with Larder types and CSV columns as text", async () => {
     const parquet = await store!.describeSource(source, dir);
     assert.deepEqual(parquet.map((c) => [c.name, c.valueType]), [
       ["driver_id", "int64"],
@@ -99,8 +99,13 @@ export function offlineStoreContract(
       ["created", "timestamp"],
       ["conv_rate", "float64"],
     ]);
+    // CSV holds text: its header's columns, each read as the type a view declares.
     const csv = await store!.describeSource(fileSource("csv_source", "stats.csv"), dir);
-    assert.deepEqual(csv.map((c) => c.valueType), ["int64", "timestamp", "float64"]);
+    assert.deepEqual(csv.map((c) => [c.name, c.valueType, c.textual]), [
+      ["driver_id", undefined, true],
+      ["event_timestamp", undefined, true],
+      ["conv_rate", undefined, true],
+    ]);
   });
 
   test("describeSource() throws SOURCE_INVALID for missing files", async () => {

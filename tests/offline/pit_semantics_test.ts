@@ -177,11 +177,49 @@ Deno.test("getHistoricalFeatures() keeps unmatched entity rows with null feature
     { driver_id: 99, event_timestamp: t("2024-01-02T00:00:00") },
     { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00") },
     { driver_id: null, event_timestamp: t("2024-01-02T00:00:00") },
-    { driver_id: 1, event_timestamp: null },
   ]);
-  assert.equal(rows.length, 4);
-  assert.deepEqual(rows.map((r) => r.driver_id), [99, 1, null, 1]);
-  assert.deepEqual(values(rows), [null, 1, null, null]);
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((r) => r.driver_id), [99, 1, null]);
+  assert.deepEqual(values(rows), [null, 1, null]);
+});
+
+Deno.test("getHistoricalFeatures() rejects an entity row without a timestamp, naming the row", async () => {
+  const { view, source } = await parquetView("no_time", [
+    { driver_id: 1, event_timestamp: t("2024-01-01T00:00:00"), value: 1 },
+  ]);
+  const views = [request(view, source, [driver])];
+  const rows = [
+    { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00") },
+    { driver_id: 2, event_timestamp: t("2024-01-02T00:00:00") },
+    { driver_id: 1, event_timestamp: null },
+  ];
+  const noTimestamp = {
+    code: "INPUT_INVALID",
+    message:
+      'Entity row 2 (counting from 0) has no "event_timestamp": every entity row needs a timestamp',
+  };
+  await assert.rejects(rowsOf(views, rows), noTimestamp);
+  await assert.rejects(
+    rowsOf(views, [rows[0]!, { driver_id: 1, event_timestamp: new Date("not a date") }]),
+    {
+      code: "INPUT_INVALID",
+      message:
+        'Entity rows: row 1 (counting from 0), column "event_timestamp": the Date is invalid',
+    },
+  );
+  const parquetPath = await writeRowsParquet(dir, "no_time_entities.parquet", rows);
+  await assert.rejects(rowsOf(views, parquetPath), noTimestamp);
+  await writeText(
+    dir,
+    "no_time_entities.csv",
+    "driver_id,event_timestamp\n1,2024-01-02T00:00:00Z\n2,\n",
+  );
+  await assert.rejects(rowsOf(views, "no_time_entities.csv"), {
+    code: "INPUT_INVALID",
+    message: `Entity file "${
+      join(dir, "no_time_entities.csv")
+    }", line 3: column "event_timestamp" is empty`,
+  });
 });
 
 Deno.test("getHistoricalFeatures() joins several views with different entities in one request", async () => {
