@@ -202,6 +202,31 @@ export function offlineStoreContract(
     assert.deepEqual([...seen.entries()].sort(), [[1, 0.3], [2, 0.9]]);
   });
 
+  test("CSV sources: checkSource() and retrieval parse values as declared, rewritten files as they are now", async () => {
+    const csv = fileSource("csv_checked", "checked.csv");
+    const csvView = featureView("csv_checked", {
+      entities: ["driver"],
+      source: csv.name,
+      features: [{ name: "conv_rate", type: "float32" }],
+    });
+    const write = (value: string) =>
+      writeText(dir, "checked.csv", `driver_id,event_timestamp,conv_rate\n1,2024-01-01,${value}\n`);
+    const path = await write("high");
+    const check = () =>
+      store!.checkSource({ repoDir: dir, view: csvView, source: csv, entities: [driver] });
+    assert.deepEqual(await check(), [
+      `Data source "csv_checked": file "${path}", line 2: column "conv_rate": "high" is not a valid float32`,
+    ]);
+    await write("0.5");
+    assert.deepEqual(await check(), []);
+    const job = await store!.getHistoricalFeatures({
+      repoDir: dir,
+      entityTable: [{ driver_id: 1, event_timestamp: t("2024-01-02") }],
+      views: [{ view: csvView, source: csv, entities: [driver], features: ["conv_rate"] }],
+    });
+    assert.deepEqual((await job.toRows()).map((r) => r.conv_rate), [0.5]);
+  });
+
   test("teardown: close() releases the store and can be called twice", async () => {
     await store!.close();
     await store!.close();
