@@ -34,6 +34,8 @@ export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
 export type { LockLease, OnlineStore, OnlineStoreCapabilities } from "./online/online_store.ts";
 export {
+  fileSystemFailure,
+  fileSystemRefusal,
   formatIssues,
   isLarderError,
   isUserError,

@@ -4,7 +4,7 @@
  * as its declared type by one set of rules, the same for every file. A value that does not
  * fit is an error naming the file, the line, the column and the value.
  */
-import { elementType, LarderError, type ValueType } from "../../registry/mod.ts";
+import { elementType, fileSystemFailure, LarderError, type ValueType } from "../../registry/mod.ts";
 import type { DuckDBSession } from "./duckdb.ts";
 import { ident, str } from "./_sql.ts";
 
@@ -60,7 +60,9 @@ function parseFirstRecord(text: string): { fields: string[]; complete: boolean }
 
 /** Reads up to `limit` bytes of a file, stopping at the first line end outside quotes. */
 async function readHead(path: string, limit = 1 << 20): Promise<{ text: string; eof: boolean }> {
-  const file = await Deno.open(path, { read: true });
+  const file = await Deno.open(path, { read: true }).catch((err) => {
+    throw fileSystemFailure(err, { path, action: "read" }) ?? err;
+  });
   try {
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(64 * 1024);
@@ -85,7 +87,10 @@ export async function readCsvHeader(
   path: string,
   fail: (detail: string) => LarderError,
 ): Promise<string[]> {
-  const { text } = await readHead(path);
+  const { text } = await readHead(path).catch((err) => {
+    if (err instanceof Deno.errors.NotFound) throw fail("the file does not exist");
+    throw err;
+  });
   if (text.trim() === "") throw fail("the file is empty: expected a header line");
   const { fields } = parseFirstRecord(text);
   const names = fields.map((f, i) => (f === "" ? `column${i}` : f));

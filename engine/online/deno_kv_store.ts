@@ -3,7 +3,7 @@
  * the KV that Deno Deploy provisions).
  */
 import { dirname } from "node:path";
-import { LarderError } from "../../registry/mod.ts";
+import { fileSystemFailure, LarderError } from "../../registry/mod.ts";
 import type {
   LockLease,
   OnlineKey,
@@ -100,7 +100,11 @@ export class DenoKvOnlineStore implements OnlineStore {
       }
       kv = platform ? await Deno.openKv() : await Deno.openKv(options.path);
     } catch (err) {
-      throw new LarderError(
+      throw fileSystemFailure(err, {
+        path: options.path,
+        action: "open",
+        what: "the online store (deno_kv)",
+      }) ?? new LarderError(
         "UNAVAILABLE",
         `Cannot open the online store (deno_kv ${options.path}): ${
           err instanceof Error ? err.message : String(err)
