@@ -55,6 +55,8 @@ const discard: OnlineStore = {
   deleteViews: () => Promise.resolve(),
   deleteAll: () => Promise.resolve(),
   acquireLock: () => Promise.reject(new Error("The discard store has no locks")),
+  inspectLock: () => Promise.reject(new Error("The discard store has no locks")),
+  breakLock: () => Promise.reject(new Error("The discard store has no locks")),
   close: () => Promise.resolve(),
 };
 

@@ -14,6 +14,7 @@ import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
 import { teardownCommand } from "./commands/teardown.ts";
+import { unlockCommand } from "./commands/unlock.ts";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   teardownCommand,
   materializeCommand,
   materializeIncrementalCommand,
+  unlockCommand,
   onlineCommand,
   historicalCommand,
   registryDumpCommand,

@@ -72,6 +72,8 @@ function batchedReads(online: OnlineStore): OnlineStore {
     deleteViews: (views) => online.deleteViews(views),
     deleteAll: () => online.deleteAll(),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
+    inspectLock: (name) => online.inspectLock(name),
+    breakLock: (name, token) => online.breakLock(name, token),
     close: () => online.close(),
   };
 }

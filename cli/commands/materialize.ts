@@ -69,6 +69,10 @@ Output, per view: ROWS (entity keys with a row in the window), WRITTEN, SKIPPED 
 held a row as new or newer), NULL KEYS (source rows in the window without a join key
 value: they belong to no entity and are left out, as historical retrieval ignores them).
 
+One run per view at a time: a run holds a lock per view in the online store. While
+another holds it, this fails (exit 1) naming the holder (pid, host, since) and when the
+lock expires; if that run crashed, "larder unlock VIEW" breaks its lock.
+
 Arguments:
   START, END    ISO 8601 times, inclusive
 

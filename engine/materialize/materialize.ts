@@ -249,7 +249,13 @@ async function materializeView(
   deps: MaterializeDeps,
   doc: RegistryDocument,
   view: FeatureViewSpec,
-  window: { start: Date; end: Date; batchRows: number; writesInFlight: number },
+  window: {
+    start: Date;
+    end: Date;
+    batchRows: number;
+    writesInFlight: number;
+    signal?: AbortSignal | undefined;
+  },
   report: (phase: MaterializeProgress["phase"], rows: number, total: number) => void,
 ): Promise<ViewOutcome> {
   const source = viewBatchSource(doc, view);
@@ -283,6 +289,7 @@ async function materializeView(
   const failed: { error?: unknown; yes: boolean } = { yes: false };
   try {
     for (let offset = 0;;) {
+      window.signal?.throwIfAborted();
       const next = await iterator.next();
       if (failed.yes) throw failed.error;
       while (pending.length >= window.writesInFlight || (next.done && pending.length > 0)) {
@@ -340,7 +347,7 @@ async function run(
   deps: MaterializeDeps,
   views: readonly FeatureViewSpec[],
   windowOf: (view: FeatureViewSpec) => { start: Date; end: Date },
-  options: MaterializeCommonOptions,
+  options: MaterializeCommonOptions & { readonly signal?: AbortSignal | undefined },
   doc: RegistryDocument,
 ): Promise<MaterializeResult> {
   const now = deps.now ?? (() => new Date());
@@ -382,9 +389,11 @@ async function run(
         deps,
         doc,
         view,
-        { start, end, batchRows, writesInFlight },
+        { start, end, batchRows, writesInFlight, signal: options.signal },
         report,
       );
+      // A lost lock (broken by force, or expired): another run may be writing; record nothing.
+      options.signal?.throwIfAborted();
     } catch (err) {
       if (!isLarderError(err)) throw err;
       throw new LarderError(
@@ -425,7 +434,9 @@ async function run(
  * the online store went away), the error names the view and nothing is recorded for it; running
  * again is safe. Views finished before the failure stay recorded. Where the online store has
  * `capabilities.locks`, the run holds a lock per view in the store: while another process
- * materializes one of the views, this fails at once with `CONFLICT` naming the view.
+ * materializes one of the views, this fails at once with `CONFLICT` naming the view, the
+ * holder (host, pid, since) and when its lock expires; `breakViewLocks` frees the lock of a
+ * run that crashed.
  *
  * @example
  * ```ts ignore
@@ -444,8 +455,11 @@ export async function materialize(
   return await locked(
     deps,
     options,
-    (doc, views) =>
-      run(deps, views, () => ({ start: options.start, end: options.end }), options, doc),
+    (doc, views, signal) =>
+      run(deps, views, () => ({ start: options.start, end: options.end }), {
+        ...options,
+        signal,
+      }, doc),
   );
 }
 
@@ -457,15 +471,23 @@ export async function materialize(
 async function locked(
   deps: MaterializeDeps,
   options: MaterializeCommonOptions,
-  go: (doc: RegistryDocument, views: FeatureViewSpec[]) => Promise<MaterializeResult>,
+  go: (
+    doc: RegistryDocument,
+    views: FeatureViewSpec[],
+    signal: AbortSignal | undefined,
+  ) => Promise<MaterializeResult>,
 ): Promise<MaterializeResult> {
   const first = await deps.registry.read({ fresh: true });
   checkNotEmpty(first);
   const names = selectViews(first, options.views).map((v) => v.name);
-  return await withViewLocks(deps.online, { views: names, ttlMs: options.lockTtlMs }, async () => {
-    const doc = await deps.registry.read({ fresh: true });
-    return await go(doc, selectViews(doc, names));
-  });
+  return await withViewLocks(
+    deps.online,
+    { views: names, ttlMs: options.lockTtlMs },
+    async (signal) => {
+      const doc = await deps.registry.read({ fresh: true });
+      return await go(doc, selectViews(doc, names), signal);
+    },
+  );
 }
 
 /**
@@ -499,7 +521,7 @@ export async function materializeIncremental(
   options: MaterializeIncrementalOptions,
 ): Promise<MaterializeResult> {
   checkWindow(options.end, options.end);
-  return await locked(deps, options, (doc, views) => {
+  return await locked(deps, options, (doc, views, signal) => {
     const now = (deps.now ?? (() => new Date()))();
     return run(
       deps,
@@ -508,7 +530,7 @@ export async function materializeIncremental(
         start: incrementalStart(view, { intervals: doc.materializations[view.name] ?? [], now }),
         end: options.end,
       }),
-      options,
+      { ...options, signal },
       doc,
     );
   });
