@@ -4,7 +4,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
-import { timestampMillis } from "./online/value_codec.ts";
+import { timestampMillis, toBase64 } from "./online/value_codec.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
 export type Columns = Record<string, readonly unknown[]>;
@@ -18,7 +18,8 @@ function csvCell(value: unknown, type: ValueType): string {
   let text: string;
   if (elementType(type).element === "timestamp" && !elementType(type).array) {
     text = new Date(toMillis(value)).toISOString();
-  } else if (Array.isArray(value)) text = JSON.stringify(value);
+  } else if (value instanceof Uint8Array) text = toBase64(value);
+  else if (Array.isArray(value)) text = JSON.stringify(value);
   else text = String(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
