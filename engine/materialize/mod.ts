@@ -27,8 +27,8 @@ export {
   type ViewMaterialization,
 } from "./materialize.ts";
 export {
-  type BreakViewLocksOptions,
   breakViewLocks,
+  type BreakViewLocksOptions,
   type BrokenViewLock,
   viewLockName,
   type ViewLocksOptions,
