@@ -56,6 +56,8 @@ const discard: OnlineStore = {
   deleteAll: () => Promise.resolve(),
   viewsWithData: () => Promise.resolve({ views: [], complete: true }),
   acquireLock: () => Promise.reject(new Error("The discard store has no locks")),
+  inspectLock: () => Promise.reject(new Error("The discard store has no locks")),
+  breakLock: () => Promise.reject(new Error("The discard store has no locks")),
   close: () => Promise.resolve(),
 };
 

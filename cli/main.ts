@@ -1,7 +1,7 @@
 /**
  * The `larder` command line. `deno task larder <command> --help` describes each command.
  */
-import { isLarderError } from "../engine/mod.ts";
+import { fileSystemRefusal, isLarderError } from "../engine/mod.ts";
 import { UsageError } from "./_args.ts";
 import { table } from "./_output.ts";
 import type { Command } from "./command.ts";
@@ -14,6 +14,7 @@ import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
 import { teardownCommand } from "./commands/teardown.ts";
+import { unlockCommand } from "./commands/unlock.ts";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   teardownCommand,
   materializeCommand,
   materializeIncrementalCommand,
+  unlockCommand,
   onlineCommand,
   historicalCommand,
   registryDumpCommand,
@@ -36,10 +38,14 @@ Usage: deno task larder <command> [options]
 
 ${table(["COMMAND", "WHAT IT DOES"], COMMANDS.map((c) => [c.name, c.summary]))}
 
-Every command takes --help, --repo DIR (default: the current folder) and --json.`;
+Every command takes --help, --repo DIR (default: the current folder) and --json.
+
+Exit codes: 0 done; 1 something to fix outside Larder (the input, the data, the
+configuration, or the machine: a full disk, a read-only folder, an unreachable store),
+with a message and no stack trace; 2 a bug in Larder (please report it).`;
 }
 
-/** Runs the CLI with `args`; returns the exit code (0 ok, 1 user error, 2 internal error). */
+/** Runs the CLI with `args`; returns the exit code (see `exit_codes.ts`). */
 export async function main(args: readonly string[]): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -59,11 +65,21 @@ export async function main(args: readonly string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     const code = exitCodeFor(err);
-    const message = err instanceof Error ? err.message : String(err);
+    const refusal = isLarderError(err) ? undefined : fileSystemRefusal(err);
+    const message = refusal !== undefined
+      ? `The machine refused a file operation: ${refusal} (${(err as Error).message})`
+      : err instanceof Error
+      ? err.message
+      : String(err);
     if (json) {
-      console.error(JSON.stringify({
-        error: { code: isLarderError(err) ? err.code : code === 1 ? "USAGE" : "INTERNAL", message },
-      }));
+      const errorCode = isLarderError(err)
+        ? err.code
+        : refusal !== undefined
+        ? "IO_FAILED"
+        : code === 1
+        ? "USAGE"
+        : "INTERNAL";
+      console.error(JSON.stringify({ error: { code: errorCode, message } }));
     } else if (code === 1) {
       console.error(`error: ${message}`);
     } else {

@@ -5,6 +5,7 @@ import {
   emptyDocument,
   findObject,
   LarderError,
+  objectOf,
   type Plan,
   planChanges,
   Registry,
@@ -37,7 +38,12 @@ import {
   writeOnline,
   type WriteOnlineResult,
 } from "./online/mod.ts";
-import type { MaterializeDeps, MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
+import type {
+  BrokenViewLock,
+  MaterializeDeps,
+  MaterializeProgress,
+  MaterializeResult,
+} from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
 import type { OnlineStore, ViewsWithData } from "./online/online_store.ts";
@@ -407,6 +413,32 @@ export class FeatureStore {
   }): Promise<MaterializeResult> {
     const { materializeIncremental } = await loadMaterialize();
     return await materializeIncremental(await this.#materializeDeps(), options);
+  }
+
+  /**
+   * Breaks the materialization locks that crashed runs left on these views (default: every
+   * online view), so a new run need not wait for them to expire (60 s by default). Without
+   * `force`, only a lock held by an ended process of this host is broken; one held by a running
+   * process, or by a process on another host, is `CONFLICT` naming the holder. With `force`, a
+   * live holder stops at its next renewal and records nothing.
+   *
+   * @example
+   * ```ts ignore
+   * await store.breakMaterializationLocks({ views: ["driver_hourly_stats"] });
+   * ```
+   */
+  async breakMaterializationLocks(
+    options: { views?: readonly string[]; force?: boolean } = {},
+  ): Promise<BrokenViewLock[]> {
+    const { breakViewLocks } = await loadMaterialize();
+    const doc = await this.registry.read({ fresh: true });
+    const views = options.views ?? Object.values(doc.objects.featureView)
+      .filter((v) => v.spec.online).map((v) => v.spec.name).sort();
+    for (const view of views) objectOf(doc, "featureView", view);
+    return await breakViewLocks(await this.onlineStore(), {
+      views,
+      ...(options.force !== undefined ? { force: options.force } : {}),
+    });
   }
 
   async #materializeDeps(): Promise<MaterializeDeps> {

@@ -1,10 +1,14 @@
-/** Source validation on apply: every source file has the columns its views name, typed compatibly. */
+/**
+ * Source validation on apply: every source file has the columns its views name, typed
+ * compatibly, and every CSV value parses as its declared type.
+ */
 import { type EntitySpec, LarderError, type RepoContents } from "../registry/mod.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 
 /**
  * Checks every feature view's file source (a push source's batch source) against the view:
- * each feature, join key and timestamp column exists with a compatible type. Throws one
+ * each feature, join key and timestamp column exists with a compatible type, and in CSV files
+ * every value of those columns parses as declared. Throws one
  * `SOURCE_INVALID` error listing every problem.
  */
 export async function validateSources(
@@ -13,7 +17,6 @@ export async function validateSources(
   repoDir: string,
 ): Promise<void> {
   const problems: string[] = [];
-  const { checkSourceCompatibility } = await import("./offline/mod.ts");
   for (const view of contents.featureView.values()) {
     let source = contents.dataSource.get(view.source);
     if (source?.kind === "push") source = contents.dataSource.get(source.batchSource);
@@ -22,8 +25,7 @@ export async function validateSources(
       .map((e) => contents.entity.get(e))
       .filter((e): e is EntitySpec => e !== undefined);
     try {
-      const columns = await offline.describeSource(source, repoDir);
-      problems.push(...checkSourceCompatibility(view, source, entities, columns));
+      problems.push(...await offline.checkSource({ repoDir, view, source, entities }));
     } catch (err) {
       if (err instanceof LarderError && err.code === "SOURCE_INVALID") problems.push(err.message);
       else throw err;

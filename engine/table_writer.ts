@@ -4,7 +4,7 @@
  */
 import type { RecordBatch } from "apache-arrow";
 import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
-import { timestampMicros } from "./online/value_codec.ts";
+import { timestampMicros, toBase64 } from "./online/value_codec.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
 export type Columns = Record<string, readonly unknown[]>;
@@ -22,7 +22,8 @@ function csvCell(value: unknown, type: ValueType): string {
   let text: string;
   if (elementType(type).element === "timestamp" && !elementType(type).array) {
     text = isoMicros(timestampMicros(value) ?? NaN);
-  } else if (Array.isArray(value)) text = JSON.stringify(value);
+  } else if (value instanceof Uint8Array) text = toBase64(value);
+  else if (Array.isArray(value)) text = JSON.stringify(value);
   else text = String(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -39,3 +39,21 @@ Deno.test("atomicWriteFile() leaves the old file and no temporary file when the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("atomicWriteFile() fails with IO_FAILED naming the path when a parent is a file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(dir, "file"), "x");
+    for (const path of [join(dir, "file", "out.json"), join(dir, "file", "sub", "out.json")]) {
+      await assert.rejects(() => atomicWriteFile(path, "new"), {
+        name: "LarderError",
+        code: "IO_FAILED",
+        message:
+          `Cannot write "${path}": a part of the path is a file, not a folder; nothing was changed`,
+      });
+    }
+    assert.equal(await Deno.readTextFile(join(dir, "file")), "x");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -31,6 +31,12 @@ export type LarderErrorCode =
   | "DRIFT"
   /** A backing service (Redis, registry store) cannot be reached. */
   | "UNAVAILABLE"
+  /**
+   * The machine refused a file operation: no space left, a read-only file system, a denied
+   * permission, a path through a file (see `fs_errors.ts`). Writes left the previous file
+   * intact.
+   */
+  | "IO_FAILED"
   /** A bug or an unexpected failure inside Larder. */
   | "INTERNAL";
 
@@ -83,6 +89,7 @@ const USER_CODES: ReadonlySet<LarderErrorCode> = new Set<LarderErrorCode>([
   "TOO_LARGE",
   "DRIFT",
   "UNAVAILABLE",
+  "IO_FAILED",
   "REGISTRY_CORRUPT",
 ]);
 

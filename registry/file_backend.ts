@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { atomicWriteFile } from "./atomic_write.ts";
 import type { RegistryBackend, StoredText } from "./backend.ts";
 import { LarderError } from "./errors.ts";
+import { fileSystemFailure } from "./fs_errors.ts";
 
 function versionOf(text: string, path: string): number {
   try {
@@ -39,6 +40,12 @@ export class FileRegistryBackend implements RegistryBackend {
       text = await Deno.readTextFile(this.#path);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) return null;
+      const refused = fileSystemFailure(err, {
+        path: this.#path,
+        action: "read",
+        what: "the registry",
+      });
+      if (refused) throw refused;
       throw new LarderError(
         "UNAVAILABLE",
         `Cannot read the registry at "${this.#path}": ${(err as Error).message}`,
@@ -51,10 +58,20 @@ export class FileRegistryBackend implements RegistryBackend {
   }
 
   async compareAndSet(expectedVersion: number, next: StoredText): Promise<void> {
-    await Deno.mkdir(dirname(this.#path), { recursive: true });
     // An exclusive lock on a companion file serializes writers across processes;
     // the OS drops it if the holder dies, so it can never be left stale.
-    const lock = await Deno.open(`${this.#path}.lock`, { read: true, write: true, create: true });
+    let lock: Deno.FsFile;
+    try {
+      await Deno.mkdir(dirname(this.#path), { recursive: true });
+      lock = await Deno.open(`${this.#path}.lock`, { read: true, write: true, create: true });
+    } catch (err) {
+      throw fileSystemFailure(err, {
+        path: this.#path,
+        action: "write",
+        what: "the registry",
+        unchanged: true,
+      }) ?? err;
+    }
     try {
       await lock.lock(true);
       const current = await this.read();

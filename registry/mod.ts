@@ -115,6 +115,11 @@ export { Registry, type RegistryObject, type RegistryOptions } from "./registry.
 export { applyPlan, type ChangeAction, type ObjectChange, type Plan, planChanges } from "./plan.ts";
 export { atomicWriteFile } from "./atomic_write.ts";
 export {
+  fileSystemFailure,
+  type FileSystemFailureOptions,
+  fileSystemRefusal,
+} from "./fs_errors.ts";
+export {
   type Columns as TransformColumns,
   type InputSchema,
   type OnDemandFeatureView,

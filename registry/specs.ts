@@ -41,6 +41,8 @@ export const FileSourceSpecSchema = z.object({
   timestampField: NameSchema,
   createdTimestampColumn: NameSchema.optional(),
   fieldMapping: z.record(z.string(), NameSchema).default({}),
+  /** CSV only: a strptime format for timestamp values that are not ISO 8601. */
+  timestampFormat: z.string().min(1).optional(),
 });
 export type FileSourceSpec = z.infer<typeof FileSourceSpecSchema>;
 

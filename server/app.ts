@@ -99,6 +99,7 @@ function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
       start: v.start.toISOString(),
       end: v.end.toISOString(),
       ...(v.rows !== undefined ? { rows: v.rows } : {}),
+      ...(v.nullKeyRows !== undefined ? { null_key_rows: v.nullKeyRows } : {}),
     })),
   };
 }

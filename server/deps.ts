@@ -74,6 +74,8 @@ export interface MaterializeOutcome {
     readonly start: Date;
     readonly end: Date;
     readonly rows?: number | undefined;
+    /** Source rows in the window without a join key value, left out. */
+    readonly nullKeyRows?: number | undefined;
   }[];
 }
 

@@ -26,6 +26,7 @@ export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
   DEFINITION_INVALID: 422,
   DRIFT: 503,
   UNAVAILABLE: 503,
+  IO_FAILED: 503,
   CONFIG_INVALID: 503,
   REGISTRY_CORRUPT: 503,
   INTERNAL: 500,

@@ -47,10 +47,18 @@ export interface WiredDeps {
 }
 
 function outcome(
-  result: { views: readonly { view: string; start: Date; end: Date; rows: number }[] },
+  result: {
+    views: readonly { view: string; start: Date; end: Date; rows: number; nullKeyRows: number }[];
+  },
 ): MaterializeOutcome {
   return {
-    views: result.views.map((v) => ({ name: v.view, start: v.start, end: v.end, rows: v.rows })),
+    views: result.views.map((v) => ({
+      name: v.view,
+      start: v.start,
+      end: v.end,
+      rows: v.rows,
+      nullKeyRows: v.nullKeyRows,
+    })),
   };
 }
 
@@ -65,6 +73,8 @@ function batchedReads(online: OnlineStore): OnlineStore {
     deleteAll: () => online.deleteAll(),
     viewsWithData: (options) => online.viewsWithData(options),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
+    inspectLock: (name) => online.inspectLock(name),
+    breakLock: (name, token) => online.breakLock(name, token),
     close: () => online.close(),
   };
 }

@@ -133,6 +133,9 @@ export const MaterializeResponseSchema = z.object({
     start: z.string().meta({ format: "date-time" }),
     end: z.string().meta({ format: "date-time" }),
     rows: z.number().int().optional(),
+    null_key_rows: z.number().int().optional().meta({
+      description: "Source rows in the window without a join key value, left out",
+    }),
   })),
 });
 export type MaterializeResponse = z.output<typeof MaterializeResponseSchema>;

@@ -321,3 +321,28 @@ Deno.test("FeatureStore.apply() validates source files and writes nothing when t
     await repo.remove();
   }
 });
+
+Deno.test("FeatureStore.apply() reads every CSV value as declared and names the bad one", async () => {
+  const repo = await tempRepo({
+    "features.ts": DRIVER_FEATURES.replace("data/driver_stats.parquet", "data/driver_stats.csv"),
+  });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    const rows = ["driver_id,event_timestamp,created,conv_rate,acc_rate"];
+    for (let i = 0; i < 100; i++) rows.push(`${i},2026-01-01T00:00:00Z,,0.5,0.25`);
+    rows.push("7,31/01/2026,,0.5,0.25");
+    await repo.write("data/driver_stats.csv", `${rows.join("\n")}\n`);
+    await assert.rejects(() => store.apply(), {
+      code: "SOURCE_INVALID",
+      message: `Data source "driver_stats_source": file "${
+        join(repo.dir, "data/driver_stats.csv")
+      }", line 102: column "event_timestamp": "31/01/2026" is not a valid ISO 8601 timestamp\n(apply --skip-source-validation skips this check)`,
+    });
+    assert.equal(await repo.read("data/registry.json"), null);
+    await repo.write("data/driver_stats.csv", `${rows.slice(0, -1).join("\n")}\n`);
+    assert.equal((await store.apply()).written, true);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -199,3 +199,37 @@ Deno.test("larder apply warns when the registry is empty but the online store ho
     await repo.remove();
   }
 });
+
+Deno.test("larder materialize before apply and after teardown exits 1: the registry is empty", async () => {
+  const repo = await tempRepo();
+  try {
+    const expected = "error: Cannot materialize: the registry is empty: run apply first";
+    const before = await larder(["materialize", "2024-01-01", "2024-01-02", "--repo", repo.dir]);
+    assert.equal(before.code, 1, before.stderr);
+    assert.equal(before.stderr.trim(), expected);
+    const incremental = await larder(["materialize-incremental", "2024-01-02", "--repo", repo.dir]);
+    assert.equal(incremental.code, 1, incremental.stderr);
+    assert.equal(incremental.stderr.trim(), expected);
+    const apply = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(apply.code, 0, apply.stderr);
+    const teardown = await larder(["teardown", "--repo", repo.dir]);
+    assert.equal(teardown.code, 0, teardown.stderr);
+    const after = await larder([
+      "materialize",
+      "2024-01-01",
+      "2024-01-02",
+      "--repo",
+      repo.dir,
+      "--json",
+    ]);
+    assert.equal(after.code, 1, after.stderr);
+    assert.deepEqual(JSON.parse(after.stderr), {
+      error: {
+        code: "NOT_FOUND",
+        message: "Cannot materialize: the registry is empty: run apply first",
+      },
+    });
+  } finally {
+    await repo.remove();
+  }
+});

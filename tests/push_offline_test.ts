@@ -75,3 +75,50 @@ Deno.test("pushOffline() names a value it cannot convert, bigints included", asy
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pushOffline() to a CSV batch source writes files the CSV reader reads back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  const driver = entity("driver", ["driver_id"]);
+  const batch = fileSource("batch", "data/pushed/*.csv", { timestampField: "ts" });
+  const push = pushSource("push", batch.name);
+  const view = featureView("pushed", {
+    entities: ["driver"],
+    source: push.name,
+    features: [
+      { name: "payload", type: "bytes" },
+      { name: "rate", type: "float64" },
+      { name: "tags", type: "string[]" },
+    ],
+  });
+  const doc = documentWith({ entities: [driver], sources: [batch, push], views: [view] });
+  const { DuckDBOfflineStore } = await import("../engine/offline/mod.ts");
+  const offline = new DuckDBOfflineStore({ memoryLimit: "256MB" });
+  try {
+    await pushOffline(dir, doc, {
+      pushSource: "push",
+      columns: {
+        driver_id: [1],
+        ts: [t("2024-01-01T00:00:00.000")],
+        payload: [new Uint8Array([0, 1, 254, 255])],
+        rate: [0.5],
+        tags: [["a", "b,c"]],
+      },
+    });
+    assert.deepEqual(
+      await offline.checkSource({ repoDir: dir, view, source: batch, entities: [driver] }),
+      [],
+    );
+    const job = await offline.getHistoricalFeatures({
+      repoDir: dir,
+      entityTable: [{ driver_id: 1, event_timestamp: t("2024-01-02") }],
+      views: [{ view, source: batch, entities: [driver], features: ["payload", "rate", "tags"] }],
+    });
+    const [row] = await job.toRows();
+    assert.deepEqual(row!.payload, new Uint8Array([0, 1, 254, 255]));
+    assert.equal(row!.rate, 0.5);
+    assert.deepEqual(row!.tags, ["a", "b,c"]);
+  } finally {
+    await offline.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -45,6 +45,12 @@ For every row of the entity table (join keys and a timestamp), the feature value
 that timestamp: no leakage from the future, no row dropped. Without an entity table, the
 latest value per entity key within [start, end].
 
+Every entity row needs a timestamp: a missing one is an error naming the row (the line of a
+CSV file). In a CSV entity file, the join keys are parsed as their entities declare and
+the timestamp as ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z, ...+02:00); a value that does
+not fit names the line, column and value. CSV sources are read the same way. In .json
+output, NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
+
 Options:
   --entities FILE                  Entity table (.parquet or .csv)
   --features V:F,V:F               Feature references

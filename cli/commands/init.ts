@@ -2,6 +2,7 @@
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { fileSystemFailure } from "../../engine/mod.ts";
 import { parseFlags, UsageError, userCwd } from "../_args.ts";
 import { print, printJson } from "../_output.ts";
 import type { Command } from "../command.ts";
@@ -60,6 +61,16 @@ export interface InitOptions {
   readonly force?: boolean;
 }
 
+/** Writes one file of the scaffold; `IO_FAILED` naming it when the machine refuses. */
+async function writeScaffold(path: string, text: string): Promise<void> {
+  try {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.writeTextFile(path, text);
+  } catch (err) {
+    throw fileSystemFailure(err, { path, action: "write" }) ?? err;
+  }
+}
+
 /** Scaffolds a feature repo at `target`; returns the files written, relative to it. */
 export async function initRepo(target: string, options: InitOptions = {}): Promise<string[]> {
   try {
@@ -69,7 +80,9 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
       throw new UsageError(`init: "${target}" is not empty (use --force to write into it anyway)`);
     }
   } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw fileSystemFailure(err, { path: target, action: "read" }) ?? err;
+    }
   }
   const written: string[] = [];
   for (const file of await templateFiles(TEMPLATE)) {
@@ -77,11 +90,10 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
     if (file === "larder.yaml") {
       text = text.replace(/^project: .*$/m, `project: ${options.project ?? projectName(target)}`);
     }
-    await Deno.mkdir(dirname(join(target, file)), { recursive: true });
-    await Deno.writeTextFile(join(target, file), text);
+    await writeScaffold(join(target, file), text);
     written.push(file);
   }
-  await Deno.writeTextFile(join(target, "deno.json"), await repoDenoJson(target));
+  await writeScaffold(join(target, "deno.json"), await repoDenoJson(target));
   written.push("deno.json");
   if (options.data !== false) {
     const generator = await import(

@@ -34,7 +34,7 @@ function report(result: MaterializeResult, json: boolean): void {
     return;
   }
   print(table(
-    ["VIEW", "START", "END", "ROWS", "WRITTEN", "SKIPPED"],
+    ["VIEW", "START", "END", "ROWS", "WRITTEN", "SKIPPED", "NULL KEYS"],
     result.views.map((v) => [
       v.view,
       v.start.toISOString(),
@@ -42,6 +42,7 @@ function report(result: MaterializeResult, json: boolean): void {
       String(v.rows),
       String(v.written),
       String(v.skipped),
+      String(v.nullKeyRows),
     ]),
   ));
 }
@@ -61,7 +62,16 @@ For each online feature view (or those named by --views), reads the source rows 
 START <= event time <= END, keeps the newest row per entity key (newest event time, then
 newest created time), writes them to the online store (a stored row that is as new or
 newer is kept), then records the interval in the registry. Source rows stream in batches;
-a terminal shows rows, rows/s and an ETA.
+a terminal shows rows, rows/s and an ETA. An empty registry (before apply, after teardown)
+is an error (exit 1).
+
+Output, per view: ROWS (entity keys with a row in the window), WRITTEN, SKIPPED (the store
+held a row as new or newer), NULL KEYS (source rows in the window without a join key
+value: they belong to no entity and are left out, as historical retrieval ignores them).
+
+One run per view at a time: a run holds a lock per view in the online store. While
+another holds it, this fails (exit 1) naming the holder (pid, host, since) and when the
+lock expires; if that run crashed, "larder unlock VIEW" breaks its lock.
 
 Arguments:
   START, END    ISO 8601 times, inclusive

@@ -91,7 +91,10 @@ export const applyCommand: Command = {
   help: `Usage: larder apply [--repo DIR] [--skip-source-validation] [--json]
 
 Does what plan does, checks that every source file has the columns the definitions
-name with compatible types, then writes the registry (compare-and-set: if someone else
+name with compatible types (in CSV files, that every value of those columns parses as
+its declared type: whole numbers for integers, ISO 8601 or the source's timestampFormat
+for timestamps; a bad value is named with its file, line and column), then writes the
+registry (compare-and-set: if someone else
 applied meanwhile, nothing is written and the command fails). Deleting a feature view
 deletes its online data. Applying twice in a row changes nothing the second time.
 Applying onto an empty registry while the online store holds data warns (on stderr,

@@ -118,6 +118,11 @@ export interface ViewMaterialization {
   readonly written: number;
   readonly skipped: number;
   /**
+   * Source rows in the window with a NULL join key: they belong to no entity, so they were
+   * left out (as historical retrieval never matches them).
+   */
+  readonly nullKeyRows: number;
+  /**
    * Rows of the on-demand views that write to the online store and read this view, computed
    * from each batch and written with it (only when the view has some).
    */
@@ -135,6 +140,7 @@ export interface MaterializeResult {
 /** What materializing one view did, before timing. */
 type ViewOutcome = OnlineWriteResult & {
   rows: number;
+  nullKeyRows: number;
   onDemand?: readonly OnDemandWriteResult[];
 };
 
@@ -162,6 +168,22 @@ function selectViews(
     }
     return spec;
   });
+}
+
+/**
+ * `NOT_FOUND` when the registry holds no feature view at all (before `apply`, after
+ * `teardown`): there is nothing to materialize, and the likely cause is a missed step.
+ */
+function checkNotEmpty(doc: RegistryDocument): void {
+  if (Object.keys(doc.objects.featureView).length > 0) return;
+  const empty = Object.values(doc.objects).every((kind) => Object.keys(kind).length === 0);
+  throw new LarderError(
+    "NOT_FOUND",
+    `Cannot materialize: the registry ${
+      empty ? "is empty" : "has no feature views"
+    }: run apply first`,
+    { details: { project: doc.project } },
+  );
 }
 
 function checkWindow(start: Date, end: Date): void {
@@ -258,7 +280,13 @@ async function materializeView(
   deps: MaterializeDeps,
   doc: RegistryDocument,
   view: FeatureViewSpec,
-  window: { start: Date; end: Date; batchRows: number; writesInFlight: number },
+  window: {
+    start: Date;
+    end: Date;
+    batchRows: number;
+    writesInFlight: number;
+    signal?: AbortSignal | undefined;
+  },
   report: (phase: MaterializeProgress["phase"], rows: number, total: number) => void,
 ): Promise<ViewOutcome> {
   const source = viewBatchSource(doc, view);
@@ -292,6 +320,7 @@ async function materializeView(
   const failed: { error?: unknown; yes: boolean } = { yes: false };
   try {
     for (let offset = 0;;) {
+      window.signal?.throwIfAborted();
       const next = await iterator.next();
       if (failed.yes) throw failed.error;
       while (pending.length >= window.writesInFlight || (next.done && pending.length > 0)) {
@@ -337,14 +366,20 @@ async function materializeView(
     await latest.close().catch(() => {});
     throw err;
   }
-  return { rows: done, written, skipped, ...(derived.length > 0 ? { onDemand } : {}) };
+  return {
+    rows: done,
+    written,
+    skipped,
+    nullKeyRows: latest.nullKeyRows,
+    ...(derived.length > 0 ? { onDemand } : {}),
+  };
 }
 
 async function run(
   deps: MaterializeDeps,
   views: readonly FeatureViewSpec[],
   windowOf: (view: FeatureViewSpec) => { start: Date; end: Date },
-  options: MaterializeCommonOptions,
+  options: MaterializeCommonOptions & { readonly signal?: AbortSignal | undefined },
   doc: RegistryDocument,
 ): Promise<MaterializeResult> {
   const now = deps.now ?? (() => new Date());
@@ -362,6 +397,7 @@ async function run(
         rows: 0,
         written: 0,
         skipped: 0,
+        nullKeyRows: 0,
         seconds: 0,
         emptyWindow: true,
       });
@@ -385,9 +421,11 @@ async function run(
         deps,
         doc,
         view,
-        { start, end, batchRows, writesInFlight },
+        { start, end, batchRows, writesInFlight, signal: options.signal },
         report,
       );
+      // A lost lock (broken by force, or expired): another run may be writing; record nothing.
+      options.signal?.throwIfAborted();
     } catch (err) {
       if (!isLarderError(err)) throw err;
       throw new LarderError(
@@ -428,7 +466,9 @@ async function run(
  * the online store went away), the error names the view and nothing is recorded for it; running
  * again is safe. Views finished before the failure stay recorded. Where the online store has
  * `capabilities.locks`, the run holds a lock per view in the store: while another process
- * materializes one of the views, this fails at once with `CONFLICT` naming the view.
+ * materializes one of the views, this fails at once with `CONFLICT` naming the view, the
+ * holder (host, pid, since) and when its lock expires; `breakViewLocks` frees the lock of a
+ * run that crashed.
  *
  * @example
  * ```ts ignore
@@ -447,8 +487,11 @@ export async function materialize(
   return await locked(
     deps,
     options,
-    (doc, views) =>
-      run(deps, views, () => ({ start: options.start, end: options.end }), options, doc),
+    (doc, views, signal) =>
+      run(deps, views, () => ({ start: options.start, end: options.end }), {
+        ...options,
+        signal,
+      }, doc),
   );
 }
 
@@ -460,14 +503,23 @@ export async function materialize(
 async function locked(
   deps: MaterializeDeps,
   options: MaterializeCommonOptions,
-  go: (doc: RegistryDocument, views: FeatureViewSpec[]) => Promise<MaterializeResult>,
+  go: (
+    doc: RegistryDocument,
+    views: FeatureViewSpec[],
+    signal: AbortSignal | undefined,
+  ) => Promise<MaterializeResult>,
 ): Promise<MaterializeResult> {
-  const names = selectViews(await deps.registry.read({ fresh: true }), options.views)
-    .map((v) => v.name);
-  return await withViewLocks(deps.online, { views: names, ttlMs: options.lockTtlMs }, async () => {
-    const doc = await deps.registry.read({ fresh: true });
-    return await go(doc, selectViews(doc, names));
-  });
+  const first = await deps.registry.read({ fresh: true });
+  checkNotEmpty(first);
+  const names = selectViews(first, options.views).map((v) => v.name);
+  return await withViewLocks(
+    deps.online,
+    { views: names, ttlMs: options.lockTtlMs },
+    async (signal) => {
+      const doc = await deps.registry.read({ fresh: true });
+      return await go(doc, selectViews(doc, names), signal);
+    },
+  );
 }
 
 /**
@@ -501,7 +553,7 @@ export async function materializeIncremental(
   options: MaterializeIncrementalOptions,
 ): Promise<MaterializeResult> {
   checkWindow(options.end, options.end);
-  return await locked(deps, options, (doc, views) => {
+  return await locked(deps, options, (doc, views, signal) => {
     const now = (deps.now ?? (() => new Date()))();
     return run(
       deps,
@@ -513,7 +565,7 @@ export async function materializeIncremental(
         }),
         end: options.end,
       }),
-      options,
+      { ...options, signal },
       doc,
     );
   });

@@ -26,7 +26,14 @@ export {
   type MaterializeResult,
   type ViewMaterialization,
 } from "./materialize.ts";
-export { type ViewLocksOptions, withViewLocks } from "./view_locks.ts";
+export {
+  breakViewLocks,
+  type BreakViewLocksOptions,
+  type BrokenViewLock,
+  viewLockName,
+  type ViewLocksOptions,
+  withViewLocks,
+} from "./view_locks.ts";
 export {
   progressLine,
   type ProgressOutput,

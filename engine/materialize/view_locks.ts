@@ -1,6 +1,17 @@
-/** `withViewLocks`: one materialization at a time per feature view, across processes. */
+/**
+ * `withViewLocks`: one materialization at a time per feature view, across processes; and
+ * `breakViewLocks`: freeing the lock of a run that crashed, without waiting for it to expire.
+ */
 import { LarderError } from "../../registry/mod.ts";
-import { type OnlineStore, withLocks } from "../online/mod.ts";
+import {
+  describeHolder,
+  type LockHolder,
+  type LockState,
+  type OnlineStore,
+  processRunning,
+  withLocks,
+} from "../online/mod.ts";
+import { currentHolder } from "../online/mod.ts";
 
 /** Options for {@linkcode withViewLocks}. */
 export interface ViewLocksOptions {
@@ -16,32 +27,172 @@ export interface ViewLocksOptions {
 
 const PREFIX = "materialize:";
 
+/** The name of a view's materialization lock. */
+export function viewLockName(view: string): string {
+  return `${PREFIX}${view}`;
+}
+
+function isoSeconds(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : "never";
+}
+
+/** The `CONFLICT` for a view whose lock `state` is held by another run. */
+function heldError(view: string, state: LockState | null): LarderError {
+  if (state === null) {
+    return new LarderError(
+      "CONFLICT",
+      `Feature view "${view}" is already being materialized: try again when that run ends`,
+      { details: { view } },
+    );
+  }
+  return new LarderError(
+    "CONFLICT",
+    `Feature view "${view}" is already being materialized by ${
+      describeHolder(state.holder)
+    } (its lock expires at ${
+      isoSeconds(state.expiresAt)
+    } unless that run renews it): try again when that run ends, or if it crashed, break its lock with "larder unlock ${view}"`,
+    {
+      details: {
+        view,
+        ...(state.holder ? { holder: state.holder } : {}),
+        expiresAt: isoSeconds(state.expiresAt),
+      },
+    },
+  );
+}
+
 /**
  * Runs `work` holding the lock `materialize:<view>` of every view in the online store, when the
  * store has `capabilities.locks` (otherwise runs it unlocked). When another materialization
- * holds one, throws `CONFLICT` naming the view (`details.view`), before `work` starts.
+ * holds one, throws `CONFLICT` naming the view and the holder (host, pid, since) and when the
+ * lock expires (`details.view`, `details.holder`, `details.expiresAt`), before `work` starts.
+ * `work`'s signal is aborted (with `CONFLICT`) if a lock is lost meanwhile (broken by
+ * {@linkcode breakViewLocks} with `force`, or expired while the process stalled).
  *
  * @example
  * ```ts ignore
- * await withViewLocks(online, { views: ["driver_stats"] }, () => materializeViews());
+ * await withViewLocks(online, { views: ["driver_stats"] }, (signal) => materializeViews(signal));
  * ```
  */
 export async function withViewLocks<T>(
   online: OnlineStore,
   options: ViewLocksOptions,
-  work: () => Promise<T>,
+  work: (signal: AbortSignal | undefined) => Promise<T>,
 ): Promise<T> {
-  if (!online.capabilities.locks) return await work();
+  if (!online.capabilities.locks) return await work(undefined);
   return await withLocks(online, {
-    names: options.views.map((view) => `${PREFIX}${view}`),
+    names: options.views.map(viewLockName),
     ttlMs: options.ttlMs ?? 60_000,
-    conflict: (lock) => {
+    conflict: async (lock) => {
       const view = lock.slice(PREFIX.length);
-      return new LarderError(
-        "CONFLICT",
-        `Feature view "${view}" is already being materialized: try again when that run ends`,
-        { details: { view } },
-      );
+      const state = await online.inspectLock(lock).catch(() => null);
+      return heldError(view, state);
     },
+    lost: (lock) =>
+      new LarderError(
+        "CONFLICT",
+        `Feature view "${
+          lock.slice(PREFIX.length)
+        }" lost its materialization lock (another process broke it, or it expired while this one stalled): stopped, and nothing was recorded for it`,
+        { details: { view: lock.slice(PREFIX.length) } },
+      ),
   }, work);
+}
+
+/** Options for {@linkcode breakViewLocks}. */
+export interface BreakViewLocksOptions {
+  /** The feature views whose materialization locks to break. */
+  readonly views: readonly string[];
+  /**
+   * Break a lock even when its holder may be alive: it runs on another host (Larder cannot see
+   * whether it is alive), or it is a running process of this host. That run then stops at its
+   * next renewal, recording nothing.
+   * @default {false}
+   */
+  readonly force?: boolean | undefined;
+}
+
+/** What {@linkcode breakViewLocks} did to one view's lock. */
+export interface BrokenViewLock {
+  readonly view: string;
+  /** `free`: nobody held it; `broken`: it was held and is now free. */
+  readonly status: "free" | "broken";
+  readonly holder: LockHolder | null;
+  /** Why breaking it was safe, or that it was forced. */
+  readonly reason?: string;
+}
+
+/** Whether `holder` is a process of this host that has ended; `undefined` if unknowable. */
+function holderEnded(holder: LockHolder | null): boolean | undefined {
+  if (holder === null) return undefined;
+  if (holder.host !== currentHolder().host || holder.host === "unknown") return undefined;
+  const running = processRunning(holder.pid);
+  return running === undefined ? undefined : !running;
+}
+
+/**
+ * Breaks the materialization lock of each view that a crashed run left behind, so that a new
+ * run need not wait for it to expire. Without `force`, only a lock whose holder is a process
+ * of this host that has ended is broken; a lock held by a running process, or by a process on
+ * another host (whose liveness Larder cannot see), is `CONFLICT` naming the holder and the
+ * expiry, and nothing is broken. Each lock is removed only if it is still the holding that was
+ * inspected, so a lock taken meanwhile by a new run is never broken.
+ *
+ * @example
+ * ```ts ignore
+ * const broken = await breakViewLocks(online, { views: ["driver_stats"] });
+ * ```
+ */
+export async function breakViewLocks(
+  online: OnlineStore,
+  options: BreakViewLocksOptions,
+): Promise<BrokenViewLock[]> {
+  if (!online.capabilities.locks) {
+    throw new LarderError(
+      "UNAVAILABLE",
+      `The online store (${online.name}) holds no locks: there is nothing to break`,
+    );
+  }
+  const views = [...new Set(options.views)];
+  const states = await Promise.all(views.map((v) => online.inspectLock(viewLockName(v))));
+  // Check every view first: all or nothing.
+  const plan = views.map((view, i) => {
+    const state = states[i] ?? null;
+    if (state === null) return { view, state, reason: undefined };
+    const ended = holderEnded(state.holder);
+    if (ended === true) return { view, state, reason: "its process has ended" };
+    if (options.force) return { view, state, reason: "forced" };
+    const where = ended === false
+      ? "a process of this host that is still running: stop it first, or pass force"
+      : "a process Larder cannot see from here (another host, or no holder recorded): wait for the lock to expire, or pass force if you know that run is gone";
+    throw new LarderError(
+      "CONFLICT",
+      `Cannot break the materialization lock of feature view "${view}": it is held by ${
+        describeHolder(state.holder)
+      } and expires at ${isoSeconds(state.expiresAt)} unless renewed; the holder is ${where}`,
+      {
+        details: {
+          view,
+          ...(state.holder ? { holder: state.holder } : {}),
+          expiresAt: isoSeconds(state.expiresAt),
+        },
+      },
+    );
+  });
+  const out: BrokenViewLock[] = [];
+  for (const { view, state, reason } of plan) {
+    if (state === null) {
+      out.push({ view, status: "free", holder: null });
+      continue;
+    }
+    const broken = await online.breakLock(viewLockName(view), state.token);
+    out.push({
+      view,
+      status: broken ? "broken" : "free",
+      holder: state.holder,
+      ...(broken && reason ? { reason } : {}),
+    });
+  }
+  return out;
 }

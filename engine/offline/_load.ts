@@ -8,6 +8,17 @@ import {
   type ValueType,
 } from "../../registry/mod.ts";
 import type { DuckDBSession } from "./duckdb.ts";
+import {
+  type CsvColumn,
+  csvError,
+  csvFailure,
+  csvSniffedRelation,
+  csvStructureProblem,
+  csvTextRelation,
+  csvValue,
+  isSampledTypeError,
+  readCsvHeader,
+} from "./_csv.ts";
 import type { SourceColumn } from "./offline_store.ts";
 import {
   type ParquetFileToRead,
@@ -15,7 +26,7 @@ import {
   readParquetIPC,
   readParquetSchema,
 } from "./parquet.ts";
-import { ident, strList } from "./_sql.ts";
+import { ident } from "./_sql.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
 import type { EntityInput } from "./historical_query.ts";
@@ -54,20 +65,41 @@ export function duckdbType(type: ValueType): string {
     : scalar[type as ScalarType];
 }
 
-/** `read_csv` over files, with all columns as DuckDB sniffs them. */
-export function csvRelation(files: readonly string[]): string {
-  return `read_csv(${strList(files)}, union_by_name = true, header = true)`;
+/** The header of a source's CSV file; `SOURCE_INVALID` when it is empty or unreadable. */
+function sourceCsvHeader(source: Pick<FileSourceSpec, "name">, file: string): Promise<string[]> {
+  return readCsvHeader(
+    file,
+    (detail) =>
+      new LarderError("SOURCE_INVALID", `Data source "${source.name}": file "${file}": ${detail}`, {
+        details: { source: source.name, file },
+      }),
+  );
 }
 
-/** A file source's columns as stored, with the closest Larder types. */
+/**
+ * A file source's columns as stored, with the closest Larder types. CSV columns are text
+ * (`textual`): the names of every file's header, each read as the type its view declares.
+ */
 export async function describeFiles(
   session: DuckDBSession,
   files: readonly string[],
-  format: FileSourceSpec["format"],
+  source: Pick<FileSourceSpec, "name" | "format">,
 ): Promise<SourceColumn[]> {
-  const described = format === "csv"
-    ? await describe(session, csvRelation(files))
-    : await describeSchema(session, await readParquetSchema(files[0]!));
+  if (source.format === "csv") {
+    const names: string[] = [];
+    for (const file of files) {
+      for (const name of await sourceCsvHeader(source, file)) {
+        if (!names.includes(name)) names.push(name);
+      }
+    }
+    return names.map((name) => ({
+      name,
+      physicalType: "CSV text",
+      valueType: undefined,
+      textual: true,
+    }));
+  }
+  const described = await describeSchema(session, await readParquetSchema(files[0]!));
   return described.map((c) => ({
     name: c.name,
     physicalType: c.type,
@@ -209,12 +241,14 @@ export async function loadSource(
   const select = sourceProjection(options);
   const where = sourceFilter(options);
   if (source.format === "csv") {
-    try {
-      await session.exec(
-        `INSERT INTO ${target} SELECT ${select} FROM ${csvRelation(options.files)} WHERE ${where}`,
+    for (const file of options.files) {
+      await readCsvFile(
+        session,
+        options,
+        file,
+        (typed) =>
+          session.exec(`INSERT INTO ${target} SELECT ${select} FROM (${typed}) WHERE ${where}`),
       );
-    } catch (err) {
-      throw sourceError(source, options.files.join(", "), err);
     }
   } else {
     const files: ParquetFileToRead[] = [];
@@ -263,6 +297,82 @@ export async function loadSource(
   };
 }
 
+/** The declared type of each source column a load reads (keys, timestamps, features). */
+function columnTypes(options: CsvSourceRead): CsvColumn[] {
+  const { layout } = options;
+  const types = new Map<string, ValueType>();
+  layout.joinKeys.forEach((c, i) => types.set(c.column, options.keyTypes[i]!));
+  types.set(layout.timestamp.column, "timestamp");
+  if (layout.created) types.set(layout.created.column, "timestamp");
+  layout.features.forEach((c, i) => {
+    if (!types.has(c.column)) types.set(c.column, options.featureTypes[i]!);
+  });
+  return [...types].map(([name, type]) => ({ name, type }));
+}
+
+/** What reading one CSV file of a source needs. */
+type CsvSourceRead = Pick<LoadSourceOptions, "source" | "layout" | "keyTypes" | "featureTypes">;
+
+/**
+ * Runs `use` on a SELECT of one CSV file's needed columns, each parsed as declared. A file
+ * without a needed column, a malformed file or a value that does not fit is `SOURCE_INVALID`
+ * naming the file (and the line, column and value).
+ */
+async function readCsvFile(
+  session: DuckDBSession,
+  options: CsvSourceRead,
+  file: string,
+  use: (typedSelect: string) => Promise<void>,
+): Promise<void> {
+  const { source } = options;
+  const header = await sourceCsvHeader(source, file);
+  const columns = columnTypes(options);
+  const missing = columns.map((c) => c.name).filter((c) => !header.includes(c));
+  if (missing.length > 0) {
+    throw new LarderError(
+      "SOURCE_INVALID",
+      `Data source "${source.name}": file "${file}" has no column ${
+        missing.map((m) => `"${m}"`).join(", ")
+      } (columns: ${header.map((c) => `"${c}"`).join(", ")})`,
+      { details: { source: source.name, file, missing } },
+    );
+  }
+  const typed =
+    `SELECT ${columns.map((c) => `${csvValue(c, source)} AS ${ident(c.name)}`).join(", ")} ` +
+    `FROM ${csvTextRelation(file, header)}`;
+  try {
+    await session.forgetFiles([file]);
+    await use(typed);
+  } catch (err) {
+    const problem = await csvFailure(session, err, { file, header, columns }, source)
+      .catch(() => undefined);
+    if (!problem) throw sourceError(source, file, err);
+    throw csvError("SOURCE_INVALID", `Data source "${source.name}": file "${file}"`, problem, {
+      cause: err,
+      details: { source: source.name, file },
+    });
+  }
+}
+
+/**
+ * Reads every row of a CSV source's files as declared, keeping nothing: `SOURCE_INVALID` for
+ * the first problem (see `readCsvFile`). Source validation on apply runs it.
+ */
+export async function checkCsvValues(
+  session: DuckDBSession,
+  options: CsvSourceRead & { readonly files: readonly string[] },
+): Promise<void> {
+  const columns = columnTypes(options);
+  for (const file of options.files) {
+    await readCsvFile(session, options, file, async (typed) => {
+      // count() of each column makes DuckDB parse every value.
+      await session.exec(
+        `SELECT ${columns.map((c) => `count(${ident(c.name)})`).join(", ")} FROM (${typed})`,
+      );
+    });
+  }
+}
+
 function sourceError(source: FileSourceSpec, file: string, err: unknown): LarderError {
   const detail = err instanceof Error ? err.message : String(err);
   return new LarderError(
@@ -286,6 +396,134 @@ function isTable(value: unknown): value is Table {
   return typeof value === "object" && value !== null && "schema" in value && "batches" in value;
 }
 
+/** Options for {@linkcode loadEntities} and {@linkcode describeCsvEntities}. */
+export interface EntityLoadOptions {
+  readonly repoDir: string;
+  readonly timestampColumn?: string | undefined;
+  /**
+   * The join keys the request needs, with their types: a CSV entity file's key columns are
+   * parsed as these (the other columns pass through as DuckDB reads them).
+   */
+  readonly keyTypes?: ReadonlyMap<string, ScalarType> | undefined;
+}
+
+/**
+ * The columns of a CSV entity file: the join keys typed as declared, the timestamp column
+ * (`timestampColumn`, else `event_timestamp`) as TIMESTAMP, every other column as DuckDB
+ * reads it (with the dialect fixed and only ISO 8601 dates recognized).
+ */
+export async function describeCsvEntities(
+  session: DuckDBSession,
+  path: string,
+  options: EntityLoadOptions,
+): Promise<Described[]> {
+  const header = await entityCsvHeader(path);
+  const named = options.timestampColumn ??
+    (header.includes("event_timestamp") ? "event_timestamp" : undefined);
+  await session.forgetFiles([path]);
+  const typed = await describe(session, csvSniffedRelation(path, [])).catch(async (err) => {
+    throw await entityCsvError(session, err, { path, header, columns: [] });
+  });
+  return header.map((name, i) => {
+    const key = options.keyTypes?.get(name);
+    if (key !== undefined) return { name, type: duckdbType(key) };
+    if (name === named) return { name, type: "TIMESTAMP" };
+    return typed[i] ?? { name, type: "VARCHAR" };
+  });
+}
+
+function entityCsvHeader(path: string): Promise<string[]> {
+  return readCsvHeader(
+    path,
+    (detail) => new LarderError("INPUT_INVALID", `Entity file "${path}": ${detail}`),
+  );
+}
+
+/**
+ * Loads a CSV entity file: the join keys and the timestamp column parsed strictly (an empty
+ * timestamp is an error too), the other columns as DuckDB reads them. A bad value is
+ * `INPUT_INVALID` naming the file, line, column and value.
+ */
+async function loadCsvEntities(
+  session: DuckDBSession,
+  path: string,
+  table: string,
+  options: EntityLoadOptions,
+): Promise<void> {
+  const header = await entityCsvHeader(path);
+  const described = await describeCsvEntities(session, path, options);
+  const timestampColumn = inferTimestampColumn(described, options.timestampColumn);
+  const parsed: CsvColumn[] = header.flatMap((name): CsvColumn[] => {
+    if (name === timestampColumn) return [{ name, type: "timestamp", required: true }];
+    const key = options.keyTypes?.get(name);
+    return key === undefined ? [] : [{ name, type: key }];
+  });
+  const select = header.map((name) => {
+    const column = parsed.find((c) => c.name === name);
+    return column ? `${csvValue(column, {})} AS ${ident(name)}` : ident(name);
+  }).join(", ");
+  const text = parsed.map((c) => c.name);
+  for (const wholeFile of [false, true]) {
+    try {
+      await session.exec(
+        `CREATE TEMP TABLE ${ident(table)} AS SELECT ${select} FROM ${
+          csvSniffedRelation(path, text, { wholeFile })
+        }`,
+      );
+      return;
+    } catch (err) {
+      if (!wholeFile && isSampledTypeError(err)) continue;
+      throw await entityCsvError(session, err, { path, header, columns: parsed });
+    }
+  }
+}
+
+/**
+ * `INPUT_INVALID` for a failed read of a CSV entity file: the structural problem or the bad
+ * value with its line when there is one, else DuckDB's message.
+ */
+async function entityCsvError(
+  session: DuckDBSession,
+  err: unknown,
+  read: { path: string; header: readonly string[]; columns: readonly CsvColumn[] },
+): Promise<LarderError> {
+  const { path } = read;
+  const problem = await csvStructureProblem(session, path, read.header)
+    .then((found) => found ?? csvFailure(session, err, { ...read, file: path }, {}))
+    .catch(() => undefined);
+  if (problem) {
+    return csvError("INPUT_INVALID", `Entity file "${path}"`, problem, {
+      cause: err,
+      details: { path },
+    });
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${detail}`, {
+    cause: err,
+  });
+}
+
+/**
+ * `INPUT_INVALID` naming the first entity row (counting from 0, in input order) without a
+ * timestamp: it has no point in time to look features up at.
+ */
+async function checkEntityTimestamps(
+  session: DuckDBSession,
+  table: string,
+  column: string,
+): Promise<void> {
+  const [row] = await session.rows(
+    `SELECT rowid AS r FROM ${ident(table)} WHERE ${ident(column)} IS NULL ORDER BY rowid LIMIT 1`,
+  );
+  if (row === undefined) return;
+  const index = Number(row.r);
+  throw new LarderError(
+    "INPUT_INVALID",
+    `Entity row ${index} (counting from 0) has no "${column}": every entity row needs a timestamp`,
+    { details: { row: index, column } },
+  );
+}
+
 /**
  * Loads an entity input into a table and finds its timestamp column. Row arrays come as an
  * Arrow table: the caller converts them once (`getHistoricalFeatures`).
@@ -295,25 +533,14 @@ function isTable(value: unknown): value is Table {
 export async function loadEntities(
   session: DuckDBSession,
   input: EntityInput,
-  options: { repoDir: string; timestampColumn?: string | undefined },
+  options: EntityLoadOptions,
 ): Promise<LoadedEntities> {
   const table = tempName("entity");
   let shared = false;
   if (typeof input === "string") {
     const { path, format } = await entityFile(input, options.repoDir);
     if (format === "csv") {
-      await session.exec(
-        `CREATE TEMP TABLE ${ident(table)} AS SELECT * FROM ${csvRelation([path])}`,
-      )
-        .catch((err) => {
-          throw new LarderError(
-            "INPUT_INVALID",
-            `Cannot read entity file "${path}": ${err.message}`,
-            {
-              cause: err,
-            },
-          );
-        });
+      await loadCsvEntities(session, path, table, options);
     } else {
       shared = true;
       let first = true;
@@ -362,6 +589,7 @@ export async function loadEntities(
       throw new LarderError("INPUT_INVALID", "The entity table is empty");
     }
     const timestampColumn = inferTimestampColumn(columns, options.timestampColumn);
+    await checkEntityTimestamps(session, table, timestampColumn);
     return { table, shared, columns, timestampColumn };
   } catch (err) {
     if (shared) await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});

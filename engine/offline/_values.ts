@@ -22,7 +22,10 @@ import { shortestFloat32 } from "../float32.ts";
 import { toBase64 } from "../online/value_codec.ts";
 import { LarderError } from "../../registry/mod.ts";
 
-/** How to render values: `rows` for JavaScript objects, `json` for JSON/CSV text. */
+/**
+ * How to render values: `rows` for JavaScript objects, `json` for JSON/CSV text (timestamps as
+ * ISO text, bytes as base64, int64 beyond 2^53 as decimal text, NaN/±Infinity as text).
+ */
 export type ValueStyle = "rows" | "json";
 
 /** `2024-01-01T00:00:00.000001Z`: ISO 8601 in UTC, with microseconds when there are any. */
@@ -31,6 +34,11 @@ export function isoMicros(micros: bigint): string {
   const rest = micros - ms * 1000n;
   const iso = new Date(Number(ms)).toISOString();
   return rest === 0n ? iso : `${iso.slice(0, -1)}${rest.toString().padStart(3, "0")}Z`;
+}
+
+/** `"NaN"`, `"Infinity"` or `"-Infinity"`. */
+function nonFinite(value: number): string {
+  return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
 }
 
 /** A converter from one column's raw Arrow values to JavaScript values. */
@@ -50,10 +58,13 @@ function converter(type: DataType, style: ValueStyle): (value: unknown) => unkno
       };
     }
     case Type.Float: {
-      if ((type as { precision?: number }).precision !== 1) {
-        return (v) => (v === undefined ? null : v);
-      }
-      return (v) => (typeof v === "number" ? shortestFloat32(v) : v ?? null);
+      const single = (type as { precision?: number }).precision === 1;
+      return (v) => {
+        if (typeof v !== "number") return v ?? null;
+        // JSON has no NaN or ±Infinity: text, as online reads answer them.
+        if (style === "json" && !Number.isFinite(v)) return nonFinite(v);
+        return single ? shortestFloat32(v) : v;
+      };
     }
     case Type.Int: {
       // Like online reads: a number while it is exact, else a bigint (decimal text in JSON).
@@ -217,6 +228,15 @@ export function tableFromRows(rows: readonly Readonly<Record<string, unknown>>[]
   const children = names.map((name) => {
     const values = rows.map((row) => row[name]);
     const type = arrowTypeOf(name, values);
+    values.forEach((value, i) => {
+      if (value instanceof Date && Number.isNaN(value.getTime())) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Entity rows: row ${i} (counting from 0), column "${name}": the Date is invalid`,
+          { details: { row: i, column: name } },
+        );
+      }
+    });
     fields.push(new Field(name, type, true));
     return vectorFromArray(values.map((v) => normalize(v, type)), type).data[0]!;
   });

@@ -42,6 +42,8 @@ interface Backend {
   /** `null`: not ready yet; empty: end of stream. */
   fetchQueryResults(conn: number): Promise<Uint8Array | null>;
   insertIPC(conn: number, bytes: Uint8Array, name: string, create: boolean): Promise<void>;
+  /** Forgets what DuckDB-WASM's file system holds of these files (open handles, contents). */
+  dropFiles(names: string[]): Promise<void>;
   terminate(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ async function blockingBackend(): Promise<Backend> {
     fetchQueryResults: (conn) => Promise.resolve(db.fetchQueryResults(conn)),
     insertIPC: (conn, bytes, name, create) =>
       Promise.resolve(db.insertArrowFromIPCStream(conn, bytes, { name, create })),
+    dropFiles: (names) => Promise.resolve(db.dropFiles(names)),
     terminate: () => Promise.resolve(db.reset()),
   };
 }
@@ -109,6 +112,9 @@ async function workerBackend(): Promise<Backend> {
     fetchQueryResults: (conn) => db.fetchQueryResults(conn),
     insertIPC: (conn, bytes, name, create) =>
       db.insertArrowFromIPCStream(conn, bytes, { name, create }),
+    dropFiles: async (names) => {
+      await db.dropFiles(names);
+    },
     terminate: () => db.terminate(),
   };
 }
@@ -212,6 +218,16 @@ export class DuckDBSession {
     } catch (err) {
       throw queryError(err, `INSERT ARROW INTO ${name}`);
     }
+  }
+
+  /**
+   * Makes the next read of these files see them as they are now. DuckDB-WASM keeps the files a
+   * query opened, and their contents, by path: without this a file rewritten in place (or
+   * replaced by a rename) reads as it was the first time, for the life of the instance.
+   */
+  async forgetFiles(paths: readonly string[]): Promise<void> {
+    this.#check();
+    if (paths.length > 0) await this.#backend.dropFiles([...paths]);
   }
 
   /** Closes the connection, dropping its temporary tables. */

@@ -1,15 +1,16 @@
 /** The offline store on DuckDB-WASM. */
 import { type Table, tableToIPC } from "apache-arrow";
-import type { FileSourceSpec } from "../../registry/mod.ts";
+import { type FileSourceSpec, isLarderError } from "../../registry/mod.ts";
 import type { OfflineStoreConfig } from "../config.ts";
 import { DuckDB, type DuckDBMode } from "./duckdb.ts";
 import { getHistoricalFeatures } from "./historical.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
-import { describeFiles } from "./_load.ts";
-import type { OfflineStore, SourceColumn } from "./offline_store.ts";
+import { checkCsvValues, describeFiles } from "./_load.ts";
+import type { CheckSourceOptions, OfflineStore, SourceColumn } from "./offline_store.ts";
 import { type LatestRows, pullLatest, type PullLatestOptions } from "./pull_latest.ts";
 import { ident } from "./_sql.ts";
 import { resolveSourceFiles } from "./source_files.ts";
+import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
 
 /** Options for {@linkcode DuckDBOfflineStore}. */
 export interface DuckDBOfflineStoreOptions {
@@ -70,7 +71,31 @@ export class DuckDBOfflineStore implements OfflineStore {
   async describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]> {
     const files = await resolveSourceFiles(source, repoDir);
     const db = await this.#open();
-    return await db.withSession((session) => describeFiles(session, files, source.format));
+    return await db.withSession((session) => describeFiles(session, files, source));
+  }
+
+  async checkSource(options: CheckSourceOptions): Promise<string[]> {
+    const { view, source, entities } = options;
+    const files = await resolveSourceFiles(source, options.repoDir);
+    const db = await this.#open();
+    return await db.withSession(async (session) => {
+      const columns = await describeFiles(session, files, source);
+      const problems = checkSourceCompatibility(view, source, [...entities], columns);
+      if (problems.length > 0 || source.format !== "csv") return problems;
+      try {
+        await checkCsvValues(session, {
+          source,
+          files,
+          layout: sourceLayout(view, source, entities, undefined, columns),
+          keyTypes: joinKeysOf(view, entities).keys.map((k) => k.type),
+          featureTypes: view.features.map((f) => f.type),
+        });
+        return [];
+      } catch (err) {
+        if (isLarderError(err) && err.code === "SOURCE_INVALID") return [err.message];
+        throw err;
+      }
+    });
   }
 
   async getHistoricalFeatures(query: HistoricalQuery): Promise<RetrievalJob> {

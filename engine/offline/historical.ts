@@ -10,13 +10,14 @@ import type {
   ViewRequest,
 } from "./historical_query.ts";
 import {
-  csvRelation,
   describe,
+  describeCsvEntities,
   type Described,
   describeFiles,
   describeSchema,
   duckdbType,
   entityFile,
+  type EntityLoadOptions,
   inferTimestampColumn,
   type LoadedEntities,
   loadEntities,
@@ -105,7 +106,7 @@ async function prepareViews(
   const prepared: PreparedView[] = [];
   for (const [i, request] of query.views.entries()) {
     const files = await resolveSourceFiles(request.source, query.repoDir);
-    const columns = await describeFiles(session, files, request.source.format);
+    const columns = await describeFiles(session, files, request.source);
     const problems = checkSourceCompatibility(
       viewWithFeatures(request.view, request.features),
       request.source,
@@ -127,19 +128,15 @@ async function prepareViews(
 async function describeEntityInput(
   session: DuckDBSession,
   input: EntityInput | Table,
-  repoDir: string,
+  options: EntityLoadOptions,
 ): Promise<Described[]> {
   if (typeof input === "string") {
-    const { path, format } = await entityFile(input, repoDir);
+    const { path, format } = await entityFile(input, options.repoDir);
     const unreadable = (err: Error) =>
       new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${err.message}`, {
         cause: err,
       });
-    if (format === "csv") {
-      return await describe(session, csvRelation([path])).catch((err) => {
-        throw unreadable(err);
-      });
-    }
+    if (format === "csv") return await describeCsvEntities(session, path, options);
     const schema = await readParquetSchema(path).catch((err) => {
       throw unreadable(err);
     });
@@ -370,12 +367,17 @@ export async function getHistoricalFeatures(
     if (input instanceof Table && input.numRows === 0) {
       throw new LarderError("INPUT_INVALID", "The entity table is empty");
     }
-    const { views, columns, timestampColumn } = await db.withSession(async (session) => {
+    const { views, columns, timestampColumn, keyTypes } = await db.withSession(async (session) => {
       const views = await prepareViews(session, query, outputs);
-      const columns = await describeEntityInput(session, input, query.repoDir);
+      const keyTypes = new Map(views.flatMap((v) => v.keys.map((k) => [k.name, k.type] as const)));
+      const columns = await describeEntityInput(session, input, {
+        repoDir: query.repoDir,
+        timestampColumn: query.timestampColumn,
+        keyTypes,
+      });
       const timestampColumn = inferTimestampColumn(columns, query.timestampColumn);
       checkEntityColumns(columns, views, flatOutputs);
-      return { views, columns, timestampColumn };
+      return { views, columns, timestampColumn, keyTypes };
     });
     return new DuckDBRetrievalJob(
       db,
@@ -384,6 +386,7 @@ export async function getHistoricalFeatures(
         const entities: LoadedEntities = await loadEntities(session, input, {
           repoDir: query.repoDir,
           timestampColumn,
+          keyTypes,
         });
         const cleanup = entities.shared ? [entities.table] : [];
         try {

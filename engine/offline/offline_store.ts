@@ -1,6 +1,6 @@
 /** The plug-in point for the offline engine (historical retrieval, source reads). */
 import type { Table } from "apache-arrow";
-import type { FileSourceSpec, ValueType } from "../../registry/mod.ts";
+import type { EntitySpec, FeatureViewSpec, FileSourceSpec, ValueType } from "../../registry/mod.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
 import type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 
@@ -11,6 +11,20 @@ export interface SourceColumn {
   readonly physicalType: string;
   /** The closest Larder value type, or `undefined` when there is none. */
   readonly valueType: ValueType | undefined;
+  /**
+   * The values are text (CSV), read as whatever type the view declares: any declared type
+   * fits the column, and each value is checked when it is read.
+   */
+  readonly textual?: boolean;
+}
+
+/** What {@linkcode OfflineStore.checkSource} checks. */
+export interface CheckSourceOptions {
+  readonly repoDir: string;
+  readonly view: FeatureViewSpec;
+  /** The view's file source (for a push source, its batch source). */
+  readonly source: FileSourceSpec;
+  readonly entities: readonly EntitySpec[];
 }
 
 /**
@@ -20,6 +34,13 @@ export interface SourceColumn {
 export interface OfflineStore {
   /** Columns of a file source; throws `SOURCE_INVALID` when files are missing or unreadable. */
   describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]>;
+  /**
+   * Every problem that stops `view` from reading `source`, as messages: missing or mistyped
+   * columns (see `checkSourceCompatibility`), and for text formats (CSV) the first value that
+   * does not parse as declared, reading every row. Throws `SOURCE_INVALID` when the files are
+   * missing or unreadable.
+   */
+  checkSource(options: CheckSourceOptions): Promise<string[]>;
   /**
    * Point-in-time retrieval (or, with `start`/`end`, the latest values in a window).
    * Validates the query now (`NOT_FOUND`, `INPUT_INVALID`, `SOURCE_INVALID`) and returns a

@@ -4,7 +4,7 @@
  */
 import * as pq from "parquet-wasm";
 import { type RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
-import { atomicWriteFile, LarderError } from "../../registry/mod.ts";
+import { atomicWriteFile, fileSystemFailure, LarderError } from "../../registry/mod.ts";
 import { DecodeError, decodeParquet, WHOLE_FILE_BYTES } from "./_parquet_decode.ts";
 import type { FromWorker, ToWorker } from "./_parquet_worker.ts";
 
@@ -22,6 +22,8 @@ export interface ParquetReadOptions {
 }
 
 function unreadable(path: string, err: unknown): LarderError {
+  const refused = fileSystemFailure(err, { path, action: "read Parquet file" });
+  if (refused) return refused;
   if (err instanceof Deno.errors.NotFound) {
     return new LarderError("SOURCE_INVALID", `Cannot find Parquet file "${path}"`, { cause: err });
   }

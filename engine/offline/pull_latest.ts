@@ -44,6 +44,11 @@ export interface PullLatestOptions {
 export interface LatestRows extends AsyncIterable<Table> {
   /** How many rows (entity keys) the batches hold in all, for progress. */
   readonly count: number;
+  /**
+   * Source rows in the window with a NULL join key, left out: such a row belongs to no entity
+   * (historical retrieval never matches it either).
+   */
+  readonly nullKeyRows: number;
   readonly joinKeys: readonly string[];
   readonly features: readonly string[];
   close(): Promise<void>;
@@ -51,7 +56,8 @@ export interface LatestRows extends AsyncIterable<Table> {
 
 /**
  * Reads, for each entity key of `view`, the newest source row with `start <= ts <= end`
- * (newest event timestamp, then newest created timestamp; NULL created is oldest).
+ * (newest event timestamp, then newest created timestamp; NULL created is oldest). Rows with a
+ * NULL join key are left out and counted (`nullKeyRows`).
  *
  * @example
  * ```ts ignore
@@ -77,7 +83,7 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
   const files = await resolveSourceFiles(source, options.repoDir);
   const session = await db.connect();
   try {
-    const columns = await describeFiles(session, files, source.format);
+    const columns = await describeFiles(session, files, source);
     const problems = checkSourceCompatibility(view, source, [...options.entities], columns);
     if (problems.length > 0) {
       throw new LarderError("SOURCE_INVALID", problems.join("\n"), {
@@ -99,12 +105,19 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
     });
     const latest = tempName("latest");
     const keyList = loaded.keys.map(ident).join(", ");
+    const nullKey = loaded.keys.length === 0
+      ? "false"
+      : loaded.keys.map((k) => `${ident(k)} IS NULL`).join(" OR ");
+    const [nulls] = await session.rows(
+      `SELECT count(*)::BIGINT AS n FROM ${ident(raw)} WHERE ${nullKey}`,
+    );
+    const nullKeyRows = Number(nulls?.n ?? 0);
     const order = loaded.hasCreated ? "__ts DESC, __created DESC NULLS LAST" : "__ts DESC";
     const created = loaded.hasCreated ? "__created" : "NULL::TIMESTAMP";
     await session.exec(
       `CREATE TEMP TABLE ${ident(latest)} AS SELECT ${keyList ? `${keyList}, ` : ""}` +
         `__ts AS ${EVENT_TIMESTAMP_COLUMN}, ${created} AS ${CREATED_TIMESTAMP_COLUMN}, ` +
-        `${loaded.features.map(ident).join(", ")} FROM ${ident(raw)} ` +
+        `${loaded.features.map(ident).join(", ")} FROM ${ident(raw)} WHERE NOT (${nullKey}) ` +
         `QUALIFY row_number() OVER (${
           keyList ? `PARTITION BY ${keyList} ` : ""
         }ORDER BY ${order}) = 1`,
@@ -114,6 +127,7 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
     const count = Number(row?.n ?? 0);
     return {
       count,
+      nullKeyRows,
       joinKeys: loaded.keys,
       features: loaded.features,
       close: () => session.close(),

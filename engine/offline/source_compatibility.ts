@@ -109,7 +109,8 @@ function quoteList(names: readonly string[]): string {
 /**
  * Every problem that stops `view` from reading `source`, as sentence-case messages naming the
  * view, the source, the column and what was expected: a join key, feature or timestamp column
- * missing (after `fieldMapping`), or stored with an incompatible type. Empty when compatible.
+ * missing (after `fieldMapping`), or stored with an incompatible type (a `textual` CSV column
+ * fits any type: its values are checked when read). Empty when compatible.
  *
  * @example
  * ```ts ignore
@@ -135,6 +136,7 @@ export function checkSourceCompatibility(
       problems.push(`${prefix} has no column ${label} for ${what} (columns: ${available})`);
       return;
     }
+    if (found.textual) return;
     if (!isCompatibleType(expected, found.valueType)) {
       const shown = found.valueType
         ? `${found.physicalType} (${found.valueType})`

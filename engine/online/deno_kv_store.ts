@@ -3,7 +3,8 @@
  * the KV that Deno Deploy provisions).
  */
 import { dirname } from "node:path";
-import { LarderError } from "../../registry/mod.ts";
+import { fileSystemFailure, LarderError } from "../../registry/mod.ts";
+import { currentHolder, type LockHolder, type LockState, parseHolder } from "./lock_holder.ts";
 import type {
   LockLease,
   OnlineKey,
@@ -75,6 +76,8 @@ interface HeldLock {
   readonly token: string;
   /** Epoch milliseconds; from then on the lock is free, whether or not KV removed it yet. */
   readonly expiresAt: number;
+  /** Who took it (absent in locks written by an older Larder). */
+  readonly holder?: LockHolder;
 }
 
 /**
@@ -119,7 +122,11 @@ export class DenoKvOnlineStore implements OnlineStore {
       }
       kv = platform ? await Deno.openKv() : await Deno.openKv(options.path);
     } catch (err) {
-      throw new LarderError(
+      throw fileSystemFailure(err, {
+        path: options.path,
+        action: "open",
+        what: "the online store (deno_kv)",
+      }) ?? new LarderError(
         "UNAVAILABLE",
         `Cannot open the online store (deno_kv ${options.path}): ${
           err instanceof Error ? err.message : String(err)
@@ -254,17 +261,18 @@ export class DenoKvOnlineStore implements OnlineStore {
   }
 
   /**
-   * Key `["larder-lock", project, name]`, value `{ token, expiresAt }`. Taking, extending and
-   * releasing are atomic checks of the entry's versionstamp; an expired value counts as free
-   * (KV's own `expireIn` removes it later).
+   * Key `["larder-lock", project, name]`, value `{ token, expiresAt, holder }`. Taking, extending,
+   * releasing and breaking are atomic checks of the entry's versionstamp; an expired value counts
+   * as free (KV's own `expireIn` removes it later).
    */
   async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
     const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
     const token = crypto.randomUUID();
+    const holder = currentHolder();
     const taken = await this.#lockStep(`take the lock "${name}" in`, async () => {
       const entry = await this.#kv.get<HeldLock>(key);
       if (entry.value !== null && entry.value.expiresAt > Date.now()) return false;
-      return await this.#setLock(entry, token, ttlMs);
+      return await this.#setLock(entry, { token, holder }, ttlMs);
     });
     if (!taken) return null;
     return {
@@ -273,7 +281,7 @@ export class DenoKvOnlineStore implements OnlineStore {
         this.#lockStep(`extend the lock "${name}" in`, async () => {
           const entry = await this.#kv.get<HeldLock>(key);
           if (entry.value?.token !== token) return false;
-          return await this.#setLock(entry, token, ttl);
+          return await this.#setLock(entry, { token, holder }, ttl);
         }),
       release: async () => {
         await this.#lockStep(`release the lock "${name}" in`, async () => {
@@ -285,15 +293,43 @@ export class DenoKvOnlineStore implements OnlineStore {
     };
   }
 
+  async inspectLock(name: string): Promise<LockState | null> {
+    const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
+    let entry: Deno.KvEntryMaybe<HeldLock>;
+    try {
+      entry = await whileBusy(() => this.#kv.get<HeldLock>(key));
+    } catch (err) {
+      throw this.#failure(err, `read the lock "${name}" in`);
+    }
+    const value = entry.value;
+    if (value === null || value.expiresAt <= Date.now()) return null;
+    return {
+      name,
+      holder: parseHolder(value.holder),
+      expiresAt: value.expiresAt,
+      token: value.token,
+    };
+  }
+
+  breakLock(name: string, token: string): Promise<boolean> {
+    const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
+    return this.#lockStep(`break the lock "${name}" in`, async () => {
+      const entry = await this.#kv.get<HeldLock>(key);
+      if (entry.value?.token !== token) return false;
+      return (await this.#kv.atomic().check(entry).delete(key).commit()).ok || undefined;
+    });
+  }
+
   /** Writes the lock over `entry` if it is unchanged; `undefined` when it changed meanwhile. */
   async #setLock(
     entry: Deno.KvEntryMaybe<HeldLock>,
-    token: string,
+    lock: { token: string; holder: LockHolder },
     ttlMs: number,
   ): Promise<true | undefined> {
     const expireIn = Math.max(1, Math.ceil(ttlMs));
+    const value: HeldLock = { ...lock, expiresAt: Date.now() + expireIn };
     const result = await this.#kv.atomic().check(entry)
-      .set(entry.key, { token, expiresAt: Date.now() + expireIn }, { expireIn })
+      .set(entry.key, value, { expireIn })
       .commit();
     return result.ok || undefined;
   }

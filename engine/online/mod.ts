@@ -27,6 +27,13 @@ export type {
   ViewsWithData,
 } from "./online_store.ts";
 export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_store.ts";
+export {
+  currentHolder,
+  describeHolder,
+  type LockHolder,
+  type LockState,
+  processRunning,
+} from "./lock_holder.ts";
 export { withLocks, type WithLocksOptions } from "./with_locks.ts";
 export {
   decodeRedisRecord,

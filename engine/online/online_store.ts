@@ -1,4 +1,5 @@
 /** The plug-in point for the online store (low-latency serving of the latest values). */
+import type { LockState } from "./lock_holder.ts";
 
 /** A value as stored online: JSON, typed by the view's schema (see `value_codec.ts`). */
 export type StoredValue = null | boolean | number | string | StoredValue[];
@@ -99,11 +100,23 @@ export interface OnlineStore {
    */
   viewsWithData(options?: { readonly maxKeys?: number }): Promise<ViewsWithData>;
   /**
-   * Takes the lock `name` of this project for `ttlMs` milliseconds, atomically in the store;
-   * `null` when another lease holds it. An expired lock is free, so a crashed holder blocks
+   * Takes the lock `name` of this project for `ttlMs` milliseconds, atomically in the store,
+   * recording this process as its holder (host, pid, since); `null` when another lease holds it. An expired lock is free, so a crashed holder blocks
    * nobody for longer than its ttl. Throws `UNAVAILABLE` when `capabilities.locks` is false.
    */
   acquireLock(name: string, ttlMs: number): Promise<LockLease | null>;
+  /**
+   * The lock `name` as stored: who took it (host, pid, since) and when it expires unless its
+   * holder renews it; `null` when it is free (never taken, released or expired).
+   */
+  inspectLock(name: string): Promise<LockState | null>;
+  /**
+   * Removes the lock `name` if it is still the holding `token` names (from
+   * {@linkcode OnlineStore.inspectLock}), whoever holds it: for a holder that crashed. `false`
+   * when that holding is already gone (released, expired, or taken by someone else since).
+   * The broken lease's `extend` then answers `false`.
+   */
+  breakLock(name: string, token: string): Promise<boolean>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
  * reasons for it: `docs/online-store.md`.
  */
 import { LarderError } from "../../registry/mod.ts";
+import { currentHolder, type LockState, parseHolder } from "./lock_holder.ts";
 import type {
   LockLease,
   OnlineKey,
@@ -368,12 +369,14 @@ export class RedisOnlineStore implements OnlineStore {
   }
 
   /**
-   * `SET <prefix>-lock:<project>:<name> <token> NX PX <ttl>`: outside the rows' keys, so no
-   * view name can collide with a lock and deletes of rows leave locks alone.
+   * `SET <prefix>-lock:<project>:<name> <holding> NX PX <ttl>`, where the holding is the JSON
+   * `{"token","host","pid","since"}` (unique by its token): outside the rows' keys, so no view
+   * name can collide with a lock and deletes of rows leave locks alone. Extending, releasing and
+   * breaking compare the stored text with the holding.
    */
   async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
     const key = `${this.#lockBase}${name}`;
-    const token = crypto.randomUUID();
+    const token = JSON.stringify({ token: crypto.randomUUID(), ...currentHolder() });
     const [taken] = await this.#results(
       `take the lock "${name}" in`,
       () => runPipeline(this.#redis, (p) => p.set(key, token, { nx: true, px: lockTtl(ttlMs) })),
@@ -389,6 +392,38 @@ export class RedisOnlineStore implements OnlineStore {
         await this.#lockScript(RELEASE_LOCK, { key, args: [token] });
       },
     };
+  }
+
+  async inspectLock(name: string): Promise<LockState | null> {
+    const key = `${this.#lockBase}${name}`;
+    const [value, ttl] = await this.#results(
+      `read the lock "${name}" in`,
+      () =>
+        runPipeline(this.#redis, (p) => {
+          p.get(key);
+          p.pttl(key);
+        }),
+    );
+    if (typeof value !== "string" || Number(ttl) === -2) return null;
+    let holder = null;
+    try {
+      holder = parseHolder(JSON.parse(value));
+    } catch {
+      // A plain token, from an older Larder.
+    }
+    const remaining = Number(ttl);
+    return {
+      name,
+      holder,
+      // -1: no expiry (set by hand); report it as never.
+      expiresAt: remaining >= 0 ? Date.now() + remaining : Number.POSITIVE_INFINITY,
+      token: value,
+    };
+  }
+
+  async breakLock(name: string, token: string): Promise<boolean> {
+    const key = `${this.#lockBase}${name}`;
+    return await this.#lockScript(RELEASE_LOCK, { key, args: [token] }) === 1;
   }
 
   /** Runs a compare-and-set script on a lock key; returns its integer reply. */

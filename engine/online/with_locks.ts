@@ -8,13 +8,20 @@ export interface WithLocksOptions {
   /** Each lock's expiry; it is renewed every third of it while the work runs. */
   readonly ttlMs: number;
   /** The error to throw when `name` is held by someone else. */
-  readonly conflict: (name: string) => Error;
+  readonly conflict: (name: string) => Error | Promise<Error>;
+  /**
+   * The reason `work`'s signal is aborted with when a renewal finds a lock gone (it expired,
+   * or someone broke it): the work should stop, since another run may now hold it.
+   */
+  readonly lost?: (name: string) => Error;
 }
 
 /**
  * Takes every lock in `options.names` in the store, runs `work`, and releases them. When one
  * is held elsewhere, releases those taken and throws `options.conflict(name)` without running
- * `work`. The store must have `capabilities.locks`.
+ * `work`. When a renewal finds a lock no longer held (it expired while the process stalled, or
+ * another process broke it), `work`'s signal is aborted with `options.lost(name)`. The store must
+ * have `capabilities.locks`.
  *
  * @example
  * ```ts
@@ -25,32 +32,40 @@ export interface WithLocksOptions {
  *   names: ["materialize:stats"],
  *   ttlMs: 60_000,
  *   conflict: (name) => new Error(`"${name}" is held`),
- * }, async () => {});
+ * }, async (signal) => {
+ *   signal.throwIfAborted();
+ * });
  * await store.close();
  * ```
  */
 export async function withLocks<T>(
   store: Pick<OnlineStore, "acquireLock">,
   options: WithLocksOptions,
-  work: () => Promise<T>,
+  work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const held: LockLease[] = [];
   const releaseAll = () => Promise.all(held.map((l) => l.release().catch(() => {})));
   try {
     for (const name of [...new Set(options.names)].sort()) {
       const lease = await store.acquireLock(name, options.ttlMs);
-      if (!lease) throw options.conflict(name);
+      if (!lease) throw await options.conflict(name);
       held.push(lease);
     }
   } catch (err) {
     await releaseAll();
     throw err;
   }
+  const controller = new AbortController();
+  const lost = options.lost ?? ((name: string) => new Error(`Lost the lock "${name}"`));
   const renew = setInterval(() => {
-    for (const lease of held) lease.extend(options.ttlMs).catch(() => {});
+    for (const lease of held) {
+      lease.extend(options.ttlMs).then((kept) => {
+        if (!kept && !controller.signal.aborted) controller.abort(lost(lease.name));
+      }, () => {});
+    }
   }, Math.max(options.ttlMs / 3, 10));
   try {
-    return await work();
+    return await work(controller.signal);
   } finally {
     clearInterval(renew);
     await releaseAll();

@@ -1,5 +1,6 @@
 /** `fileSource()`, `pushSource()` and `requestSource()`: where feature values come from. */
 import { z } from "zod";
+import { LarderError } from "../errors.ts";
 import { NameSchema } from "../names.ts";
 import type {
   DataSourceSpec,
@@ -28,6 +29,12 @@ export const FileSourceInputSchema = z.strictObject({
   createdTimestampColumn: NameSchema.optional(),
   /** Source column -> feature or join-key name. */
   fieldMapping: z.record(z.string().min(1), NameSchema).default({}),
+  /**
+   * CSV only: how timestamp values are written when they are not ISO 8601, as a strptime
+   * format (`"%d/%m/%Y %H:%M"`). Values in this format or in ISO 8601 are read; any other is
+   * an error. Default: ISO 8601 only.
+   */
+  timestampFormat: z.string().min(1).optional(),
 });
 export type FileSourceInput = z.input<typeof FileSourceInputSchema>;
 
@@ -72,6 +79,16 @@ export function fileSource<const N extends string>(
   };
   if (parsed.createdTimestampColumn !== undefined) {
     spec.createdTimestampColumn = parsed.createdTimestampColumn;
+  }
+  if (parsed.timestampFormat !== undefined) {
+    if (spec.format !== "csv") {
+      throw new LarderError(
+        "DEFINITION_INVALID",
+        `Data source "${spec.name}": timestampFormat applies to CSV sources only (format is "${spec.format}")`,
+        { details: { kind: "dataSource", field: "timestampFormat" } },
+      );
+    }
+    spec.timestampFormat = parsed.timestampFormat;
   }
   return brand("dataSource", { kind: "dataSource" as const, name: input.name, spec });
 }

@@ -91,7 +91,7 @@ export function offlineStoreContract(
     request = { view, source, entities: [driver], features: ["conv_rate"] };
   });
 
-  test("describeSource() lists Parquet and CSV columns with Larder types", async () => {
+  test("describeSource() lists Parquet columns with Larder types and CSV columns as text", async () => {
     const parquet = await store!.describeSource(source, dir);
     assert.deepEqual(parquet.map((c) => [c.name, c.valueType]), [
       ["driver_id", "int64"],
@@ -99,8 +99,13 @@ export function offlineStoreContract(
       ["created", "timestamp"],
       ["conv_rate", "float64"],
     ]);
+    // CSV holds text: its header's columns, each read as the type a view declares.
     const csv = await store!.describeSource(fileSource("csv_source", "stats.csv"), dir);
-    assert.deepEqual(csv.map((c) => c.valueType), ["int64", "timestamp", "float64"]);
+    assert.deepEqual(csv.map((c) => [c.name, c.valueType, c.textual]), [
+      ["driver_id", undefined, true],
+      ["event_timestamp", undefined, true],
+      ["conv_rate", undefined, true],
+    ]);
   });
 
   test("describeSource() throws SOURCE_INVALID for missing files", async () => {
@@ -195,6 +200,31 @@ export function offlineStoreContract(
       }
     }
     assert.deepEqual([...seen.entries()].sort(), [[1, 0.3], [2, 0.9]]);
+  });
+
+  test("CSV sources: checkSource() and retrieval parse values as declared, rewritten files as they are now", async () => {
+    const csv = fileSource("csv_checked", "checked.csv");
+    const csvView = featureView("csv_checked", {
+      entities: ["driver"],
+      source: csv.name,
+      features: [{ name: "conv_rate", type: "float32" }],
+    });
+    const write = (value: string) =>
+      writeText(dir, "checked.csv", `driver_id,event_timestamp,conv_rate\n1,2024-01-01,${value}\n`);
+    const path = await write("high");
+    const check = () =>
+      store!.checkSource({ repoDir: dir, view: csvView, source: csv, entities: [driver] });
+    assert.deepEqual(await check(), [
+      `Data source "csv_checked": file "${path}", line 2: column "conv_rate": "high" is not a valid float32`,
+    ]);
+    await write("0.5");
+    assert.deepEqual(await check(), []);
+    const job = await store!.getHistoricalFeatures({
+      repoDir: dir,
+      entityTable: [{ driver_id: 1, event_timestamp: t("2024-01-02") }],
+      views: [{ view: csvView, source: csv, entities: [driver], features: ["conv_rate"] }],
+    });
+    assert.deepEqual((await job.toRows()).map((r) => r.conv_rate), [0.5]);
   });
 
   test("teardown: close() releases the store and can be called twice", async () => {

@@ -463,6 +463,46 @@ export function onlineStoreContract(
     }
   });
 
+  test("inspectLock() names the holder and the expiry; breakLock() breaks only that holding", async ({ open }) => {
+    const a = await open("p");
+    if (!a.capabilities.locks) return;
+    const b = await open("p");
+    try {
+      assert.equal(await b.inspectLock("m"), null, "free");
+      const before = Date.now();
+      const lease = await a.acquireLock("m", 10_000);
+      assert.ok(lease);
+      const state = await b.inspectLock("m");
+      assert.ok(state);
+      assert.equal(state.name, "m");
+      assert.deepEqual(
+        { host: state.holder?.host, pid: state.holder?.pid },
+        { host: Deno.hostname(), pid: Deno.pid },
+      );
+      assert.ok(state.holder!.since >= before - 1000 && state.holder!.since <= Date.now());
+      assert.ok(state.expiresAt > Date.now() && state.expiresAt <= Date.now() + 10_000 + 1000);
+      // Breaking a holding that is gone does nothing: the lock taken since stays.
+      await lease.release();
+      assert.equal(await b.inspectLock("m"), null, "released");
+      const next = await a.acquireLock("m", 10_000);
+      assert.ok(next);
+      assert.equal(await b.breakLock("m", state.token), false, "a stale token breaks nothing");
+      assert.equal(await b.acquireLock("m", 10_000), null, "still held");
+      // Breaking the current holding frees the lock; the broken lease can no longer extend it.
+      const current = await b.inspectLock("m");
+      assert.ok(current);
+      assert.equal(await b.breakLock("m", current.token), true);
+      assert.equal(await next.extend(10_000), false, "the broken lease lost the lock");
+      const taken = await b.acquireLock("m", 10_000);
+      assert.ok(taken, "a broken lock is free");
+      await next.release();
+      assert.ok(await a.inspectLock("m"), "the broken lease's release left the new lock");
+      await taken.release();
+    } finally {
+      await b.close();
+    }
+  });
+
   test("deleteViews() and deleteAll() remove rows, never locks", async ({ open }) => {
     const store = await open("p");
     if (!store.capabilities.locks) return;

@@ -177,11 +177,49 @@ Deno.test("getHistoricalFeatures() keeps unmatched entity rows with null feature
     { driver_id: 99, event_timestamp: t("2024-01-02T00:00:00") },
     { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00") },
     { driver_id: null, event_timestamp: t("2024-01-02T00:00:00") },
-    { driver_id: 1, event_timestamp: null },
   ]);
-  assert.equal(rows.length, 4);
-  assert.deepEqual(rows.map((r) => r.driver_id), [99, 1, null, 1]);
-  assert.deepEqual(values(rows), [null, 1, null, null]);
+  assert.equal(rows.length, 3);
+  assert.deepEqual(rows.map((r) => r.driver_id), [99, 1, null]);
+  assert.deepEqual(values(rows), [null, 1, null]);
+});
+
+Deno.test("getHistoricalFeatures() rejects an entity row without a timestamp, naming the row", async () => {
+  const { view, source } = await parquetView("no_time", [
+    { driver_id: 1, event_timestamp: t("2024-01-01T00:00:00"), value: 1 },
+  ]);
+  const views = [request(view, source, [driver])];
+  const rows = [
+    { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00") },
+    { driver_id: 2, event_timestamp: t("2024-01-02T00:00:00") },
+    { driver_id: 1, event_timestamp: null },
+  ];
+  const noTimestamp = {
+    code: "INPUT_INVALID",
+    message:
+      'Entity row 2 (counting from 0) has no "event_timestamp": every entity row needs a timestamp',
+  };
+  await assert.rejects(rowsOf(views, rows), noTimestamp);
+  await assert.rejects(
+    rowsOf(views, [rows[0]!, { driver_id: 1, event_timestamp: new Date("not a date") }]),
+    {
+      code: "INPUT_INVALID",
+      message:
+        'Entity rows: row 1 (counting from 0), column "event_timestamp": the Date is invalid',
+    },
+  );
+  const parquetPath = await writeRowsParquet(dir, "no_time_entities.parquet", rows);
+  await assert.rejects(rowsOf(views, parquetPath), noTimestamp);
+  await writeText(
+    dir,
+    "no_time_entities.csv",
+    "driver_id,event_timestamp\n1,2024-01-02T00:00:00Z\n2,\n",
+  );
+  await assert.rejects(rowsOf(views, "no_time_entities.csv"), {
+    code: "INPUT_INVALID",
+    message: `Entity file "${
+      join(dir, "no_time_entities.csv")
+    }", line 3: column "event_timestamp" is empty`,
+  });
 });
 
 Deno.test("getHistoricalFeatures() joins several views with different entities in one request", async () => {
@@ -570,6 +608,40 @@ Deno.test("RetrievalJob.write() writes .parquet, .csv and .json, and leaves no f
   await assert.rejects(job.write(join(out, "broken.parquet")));
   const left = [...Deno.readDirSync(out)].map((e) => e.name).sort();
   assert.deepEqual(left, ["train.csv", "train.json", "train.parquet"]);
+});
+
+Deno.test("RetrievalJob.write() writes NaN and ±Infinity as the text NaN, Infinity, -Infinity in JSON and CSV", async () => {
+  const { view, source } = await parquetView("non_finite", [
+    { driver_id: 1, event_timestamp: t("2024-01-01T00:00:00"), value: NaN },
+    { driver_id: 2, event_timestamp: t("2024-01-01T00:00:00"), value: Infinity },
+    { driver_id: 3, event_timestamp: t("2024-01-01T00:00:00"), value: -Infinity },
+    { driver_id: 4, event_timestamp: t("2024-01-01T00:00:00"), value: null },
+  ]);
+  const ts = t("2024-01-02");
+  const job = await store.getHistoricalFeatures({
+    repoDir: dir,
+    entityTable: [1, 2, 3, 4].map((driver_id) => ({ driver_id, event_timestamp: ts })),
+    views: [request(view, source, [driver])],
+  });
+  const out = join(dir, "non_finite_out");
+  await job.write(join(out, "train.json"));
+  const json = JSON.parse(await Deno.readTextFile(join(out, "train.json")));
+  assert.deepEqual(json.map((r: { value: unknown }) => r.value), [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    null,
+  ]);
+  await job.write(join(out, "train.csv"));
+  const csv = (await Deno.readTextFile(join(out, "train.csv"))).trim().split("\n");
+  assert.deepEqual(csv.slice(1).map((line) => line.split(",")[2]), [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "",
+  ]);
+  // Rows and Arrow keep the numbers.
+  assert.deepEqual(values(await job.toRows()), [NaN, Infinity, -Infinity, null]);
 });
 
 Deno.test("RetrievalJob.batches() streams the result in entity order", async () => {

@@ -127,7 +127,7 @@ Deno.test("writeParquetFile() and readParquetFile() round-trip a table; readParq
   await assert.rejects(readParquetSchema(join(dir, "nope.parquet")), /Cannot find Parquet file/);
 });
 
-Deno.test("describeSource() maps Parquet and CSV columns to Larder types", async () => {
+Deno.test("describeSource() maps Parquet columns to Larder types and lists CSV columns as text", async () => {
   const parquet = await store.describeSource(fileSource("p", "data/**/*.parquet"), dir);
   assert.deepEqual(parquet.map((c) => [c.name, c.physicalType, c.valueType]), [
     ["driver_id", "BIGINT", "int64"],
@@ -137,12 +137,12 @@ Deno.test("describeSource() maps Parquet and CSV columns to Larder types", async
     ["city", "VARCHAR", "string"],
   ]);
   const csv = await store.describeSource(fileSource("c", "stats.csv"), dir);
-  assert.deepEqual(csv.map((c) => [c.name, c.valueType]), [
-    ["driver_id", "int64"],
-    ["event_timestamp", "timestamp"],
-    ["conv_rate", "float64"],
-    ["trips", "int64"],
-    ["city", "string"],
+  assert.deepEqual(csv.map((c) => [c.name, c.physicalType, c.valueType, c.textual]), [
+    ["driver_id", "CSV text", undefined, true],
+    ["event_timestamp", "CSV text", undefined, true],
+    ["conv_rate", "CSV text", undefined, true],
+    ["trips", "CSV text", undefined, true],
+    ["city", "CSV text", undefined, true],
   ]);
   await assert.rejects(
     store.describeSource(fileSource("gone", "gone.parquet"), dir),
@@ -159,9 +159,6 @@ Deno.test("describeSource() maps Parquet and CSV columns to Larder types", async
 });
 
 Deno.test("describeSource() maps lists, dates and booleans", async () => {
-  await writeText(dir, "types.csv", "a,b,c\n1,2024-01-01,true\n");
-  const csv = await store.describeSource(fileSource("types", "types.csv"), dir);
-  assert.deepEqual(csv.map((c) => c.valueType), ["int64", "timestamp", "bool"]);
   await writeRowsParquet(dir, "lists.parquet", [{ xs: [1.5, 2.5], tags: ["a"], n: 1 }]);
   const lists = await store.describeSource(fileSource("lists", "lists.parquet"), dir);
   assert.deepEqual(lists.map((c) => [c.physicalType, c.valueType]), [
@@ -207,17 +204,28 @@ Deno.test("checkSourceCompatibility() reports every missing or mistyped column, 
   );
 });
 
-Deno.test("checkSourceCompatibility() flags a real CSV whose column does not match the view", async () => {
-  await writeText(
+Deno.test("checkSource() flags a real CSV whose value does not fit the view's type", async () => {
+  const path = await writeText(
     dir,
     "mismatch.csv",
     "driver_id,event_timestamp,conv_rate,trips\n1,2024-01-01 00:00:00,high,3\n",
   );
   const source = fileSource("driver_stats_source", "mismatch.csv");
   const columns = await store.describeSource(source, dir);
-  assert.deepEqual(checkSourceCompatibility(view, source, [driver], columns), [
-    'Feature view "driver_hourly_stats": source "driver_stats_source" column "conv_rate" for feature is VARCHAR (string), expected float32',
+  assert.deepEqual(checkSourceCompatibility(view, source, [driver], columns), []);
+  assert.deepEqual(await store.checkSource({ repoDir: dir, view, source, entities: [driver] }), [
+    `Data source "driver_stats_source": file "${path}", line 2: column "conv_rate": "high" is not a valid float32`,
   ]);
+  const missing = fileSource("driver_stats_source", "stats.csv");
+  const noTrips = {
+    ...view,
+    features: [...view.features, { name: "nope", type: "int64" as const }],
+  };
+  assert.match(
+    (await store.checkSource({ repoDir: dir, view: noTrips, source: missing, entities: [driver] }))
+      .join("\n"),
+    /has no column "nope" for feature/,
+  );
 });
 
 Deno.test("store.close() after the source tests", async () => {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { FeatureStore, LarderError, writeTable } from "../../engine/mod.ts";
 import type { OnlineStore } from "../../engine/online/mod.ts";
 import { type OnlineBackend, testEachOnlineBackend } from "../support/online_backends.ts";
+import { assertHeldByThisProcess } from "../support/locks.ts";
 import { tempRepo } from "../support/repo.ts";
 
 const VIEW = "driver_hourly_stats";
@@ -41,12 +42,7 @@ async function lockedRuns(
     const window = { start: new Date("2024-01-01"), end: new Date("2024-01-02") };
     const conflict = (err: unknown) => {
       assert.ok(err instanceof LarderError);
-      assert.equal(err.code, "CONFLICT");
-      assert.equal(
-        err.message,
-        `Feature view "${VIEW}" is already being materialized: try again when that run ends`,
-      );
-      assert.deepEqual(err.details, { view: VIEW });
+      assertHeldByThisProcess(err, VIEW);
       return true;
     };
     await assert.rejects(store.materialize(window), conflict);

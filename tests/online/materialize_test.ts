@@ -24,6 +24,7 @@ import { writeTable } from "../../engine/table_writer.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import type { LoadedTransform } from "../../engine/mod.ts";
 import {
+  emptyDocument,
   LarderError,
   type OnDemandFeatureViewSpec,
   type Registry,
@@ -198,6 +199,7 @@ Deno.test("materialize() copies the newest row per key in an inclusive window; t
       rows: 3,
       written: 3,
       skipped: 0,
+      nullKeyRows: 0,
       seconds: 0,
       emptyWindow: false,
     },
@@ -260,6 +262,55 @@ Deno.test("materialize() selects online views, reads push sources' batch sources
     materialize(h.deps, { start: t("2024-01-03"), end: t("2024-01-01") }),
     { code: "INPUT_INVALID", message: /start 2024-01-03T00:00:00.000Z is after end/ },
   );
+});
+
+Deno.test("materialize() leaves out source rows with a NULL join key and counts them per view", async () => {
+  const noKey = null as unknown as number;
+  await using h = await harness([
+    { driver_id: 1, event_timestamp: t("2024-01-02T00:00:00"), created: null, value: 10 },
+    { driver_id: noKey, event_timestamp: t("2024-01-02T01:00:00"), created: null, value: 99 },
+    { driver_id: noKey, event_timestamp: t("2024-01-02T02:00:00"), created: null, value: 98 },
+    // Outside the window: not counted.
+    { driver_id: noKey, event_timestamp: t("2024-01-05T00:00:00"), created: null, value: 97 },
+    { driver_id: 2, event_timestamp: t("2024-01-02T03:00:00"), created: null, value: 20 },
+  ]);
+  const result = await materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") });
+  assert.deepEqual(
+    result.views.map((v) => [v.view, v.rows, v.written, v.nullKeyRows]),
+    [["stats", 2, 2, 2], ["stats_pushed", 2, 2, 2]],
+  );
+  assert.deepEqual(await values(h, [1, 2]), [10, 20]);
+  const doc = await h.registry.read({ fresh: true });
+  assert.equal(doc.materializations.stats?.length, 1, "the window was recorded");
+});
+
+Deno.test("materialize() and materializeIncremental() fail with NOT_FOUND on an empty registry", async () => {
+  await using h = await harness([]);
+  const doc = await h.registry.read({ fresh: true });
+  const empty = emptyDocument(doc.project);
+  await h.registry.update((d) => ({ ...d, objects: empty.objects }));
+  const emptyRegistry = {
+    code: "NOT_FOUND",
+    message: "Cannot materialize: the registry is empty: run apply first",
+  };
+  await assert.rejects(
+    materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") }),
+    emptyRegistry,
+  );
+  await assert.rejects(
+    materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03"), views: [] }),
+    emptyRegistry,
+  );
+  await assert.rejects(materializeIncremental(h.deps, { end: t("2024-01-03") }), emptyRegistry);
+  // Entities alone: there are still no feature views to materialize.
+  await h.registry.update((d) => ({
+    ...d,
+    objects: { ...d.objects, entity: doc.objects.entity },
+  }));
+  await assert.rejects(materialize(h.deps, { start: t("2024-01-01"), end: t("2024-01-03") }), {
+    code: "NOT_FOUND",
+    message: "Cannot materialize: the registry has no feature views: run apply first",
+  });
 });
 
 Deno.test("materializeIncremental() starts at the last end, else now - ttl, else now - 52 weeks", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
 import { DenoKvOnlineStore, type OnlineStore } from "../../engine/online/mod.ts";
+import { assertHeldByThisProcess } from "../support/locks.ts";
 import { SERVER_FEATURES, startServer, statsRows } from "./_harness.ts";
 
 Deno.test("POST /get-online-features reads what /write-to-online-store wrote, Feast's shape", async () => {
@@ -293,6 +294,7 @@ Deno.test("POST /materialize and /materialize-incremental load the online store"
     ]);
     assert.equal(res.json.feature_views[0].end, "2024-01-01T01:00:00.000Z", "naive means UTC");
     assert.equal(res.json.feature_views[0].rows, 3);
+    assert.equal(res.json.feature_views[0].null_key_rows, 0);
     assert.equal(res.json.feature_views[1].rows, 0);
     const read = await server.request("POST", "/get-online-features", {
       body: { feature_service: "driver_activity", entities: { driver_id: [1001] } },
@@ -331,6 +333,27 @@ Deno.test("POST /materialize and /materialize-incremental load the online store"
   }
 });
 
+Deno.test("POST /materialize and /materialize-incremental answer 404 on an empty registry", async () => {
+  const server = await startServer({ features: "export {};\n", data: false });
+  try {
+    const res = await server.request("POST", "/materialize", {
+      body: { start_ts: "2024-01-01T00:00:00Z", end_ts: "2024-01-02T00:00:00Z" },
+    });
+    assert.equal(res.status, 404, res.text);
+    assert.equal(res.json.error.code, "NOT_FOUND");
+    assert.equal(
+      res.json.error.message,
+      "Cannot materialize: the registry is empty: run apply first",
+    );
+    const inc = await server.request("POST", "/materialize-incremental", {
+      body: { end_ts: "2024-01-02T00:00:00Z" },
+    });
+    assert.equal(inc.status, 404, inc.text);
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("POST /materialize answers 409 while the view's lock is held in the shared store", async () => {
   const server = await startServer();
   // Another process's client of the same online store: the lock lives in the KV file.
@@ -345,12 +368,7 @@ Deno.test("POST /materialize answers 409 while the view's lock is held in the sh
       body: { start_ts: "2024-01-01", end_ts: "2024-01-02" },
     });
     assert.equal(busy.status, 409);
-    assert.deepEqual(busy.json.error, {
-      code: "CONFLICT",
-      message:
-        'Feature view "driver_trips" is already being materialized: try again when that run ends',
-      details: { view: "driver_trips" },
-    });
+    assertHeldByThisProcess(busy.json.error, "driver_trips");
     // The other view's lock was released again: it can be materialized alone.
     const alone = await server.request("POST", "/materialize", {
       body: {
@@ -381,6 +399,8 @@ Deno.test("POST /materialize answers 503 when the online store has no shared loc
     deleteAll: () => online.deleteAll(),
     viewsWithData: (options) => online.viewsWithData(options),
     acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
+    inspectLock: (name) => online.inspectLock(name),
+    breakLock: (name, token) => online.breakLock(name, token),
     close: () => online.close(),
   });
   const server = await startServer({

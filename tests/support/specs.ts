@@ -21,7 +21,10 @@ export function fileSource(
   name: string,
   path: string,
   options: Partial<
-    Pick<FileSourceSpec, "format" | "timestampField" | "createdTimestampColumn" | "fieldMapping">
+    Pick<
+      FileSourceSpec,
+      "format" | "timestampField" | "createdTimestampColumn" | "fieldMapping" | "timestampFormat"
+    >
   > = {},
 ): FileSourceSpec {
   const spec: FileSourceSpec = {
@@ -36,6 +39,7 @@ export function fileSource(
   if (options.createdTimestampColumn !== undefined) {
     spec.createdTimestampColumn = options.createdTimestampColumn;
   }
+  if (options.timestampFormat !== undefined) spec.timestampFormat = options.timestampFormat;
   return spec;
 }
 
