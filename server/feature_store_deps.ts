@@ -156,7 +156,11 @@ export async function depsFromFeatureStore(
         return outcome(await materializeIncremental(materializeDeps, request));
       },
       auth: options.auth ?? createVerifier(store.config.auth),
-      config: { ...options.config, featureServices: store.config.feature_server.feature_services },
+      config: {
+        bodyTimeoutMs: store.config.feature_server.body_timeout_seconds * 1000,
+        ...options.config,
+        featureServices: store.config.feature_server.feature_services,
+      },
       metrics,
       logError,
     };
