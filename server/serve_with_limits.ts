@@ -163,15 +163,16 @@ function internalError(err: unknown, warn: (message: string) => void): Response 
  */
 export function serveWithLimits(handler: Handler, options: ServeWithLimitsOptions): LimitedServer {
   const warn = options.warn ?? ((text: string) => console.warn(text));
-  const serveConnection = options.serveConnection === undefined
+  const serveOne = options.serveConnection === undefined
     ? denoServeConnection()
     : options.serveConnection ?? undefined;
-  if (!serveConnection) {
+  if (!serveOne) {
     warn(
       `This Deno (${Deno.version.deno}) cannot serve single connections: connection limits and timeouts are not enforced`,
     );
     return serveWithoutLimits(handler, options, warn);
   }
+  const serve: ServeConnection = serveOne;
   const { maxConnections, headerTimeoutMs, idleTimeoutMs } = options.limits;
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const open = new Set<OpenConnection>();
@@ -208,7 +209,7 @@ export function serveWithLimits(handler: Handler, options: ServeWithLimitsOption
       }
     };
     try {
-      c.server = serveConnection!(conn, handle, { signal: c.abort.signal, onError });
+      c.server = serve(conn, handle, { signal: c.abort.signal, onError });
     } catch (err) {
       warnAccept(() => `Cannot serve a connection: ${message(err)}`);
       try {
@@ -278,13 +279,8 @@ export function serveWithLimits(handler: Handler, options: ServeWithLimitsOption
       if (!stopping) {
         stopping = true;
         listener.close();
-        // Nothing is lost closing a connection with no request in flight; the others finish.
-        const busy: OpenConnection[] = [];
-        for (const c of open) {
-          if (c.inflight > 0) busy.push(c);
-          else closeNow(c);
-        }
-        await Promise.allSettled(busy.map((c) => c.server?.shutdown()));
+        // Idle connections close at once; a response being sent is sent first.
+        await Promise.allSettled([...open].map((c) => c.server?.shutdown()));
       }
       await finished;
     },

@@ -119,7 +119,7 @@ function closeAll(conns: readonly Deno.Conn[]): void {
 
 Deno.test("serve survives a flood of idle connections past its file descriptor limit", async () => {
   const server = await startServer(
-    "  max_connections: 2000\n  header_timeout_seconds: 2\n  idle_timeout_seconds: 2\n",
+    "  max_connections: 2000\n  header_timeout_seconds: 3\n  idle_timeout_seconds: 3\n",
     { fdLimit: 256 },
   );
   let conns: Deno.TcpConn[] = [];
