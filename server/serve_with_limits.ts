@@ -196,17 +196,33 @@ export function serveWithLimits(handler: Handler, options: ServeWithLimitsOption
       deadline: performance.now() + headerTimeoutMs,
       closing: false,
     };
-    const handle: Handler = async (req, info) => {
-      c.inflight++;
-      try {
-        const res = await handler(req, info);
-        if (res.status === 408) c.closing = true;
-        return res;
-      } finally {
-        if (--c.inflight === 0) {
-          c.deadline = performance.now() + (c.closing ? CLOSE_GRACE_MS : idleTimeoutMs);
-        }
+    const done = (res: Response | undefined) => {
+      if (res?.status === 408) c.closing = true;
+      if (--c.inflight === 0) {
+        c.deadline = performance.now() + (c.closing ? CLOSE_GRACE_MS : idleTimeoutMs);
       }
+    };
+    // Not async: a handler that answers synchronously keeps Deno's synchronous fast path.
+    const handle: Handler = (req, info) => {
+      c.inflight++;
+      let res: Response | Promise<Response>;
+      try {
+        res = handler(req, info);
+      } catch (err) {
+        done(undefined);
+        throw err;
+      }
+      if (!(res instanceof Promise)) {
+        done(res);
+        return res;
+      }
+      return res.then((answer) => {
+        done(answer);
+        return answer;
+      }, (err) => {
+        done(undefined);
+        throw err;
+      });
     };
     try {
       c.server = serve(conn, handle, { signal: c.abort.signal, onError });
