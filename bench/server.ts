@@ -27,7 +27,12 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { FeatureStore } from "../engine/mod.ts";
-import { createApp, depsFromFeatureStore } from "../server/mod.ts";
+import {
+  connectionLimits,
+  createApp,
+  depsFromFeatureStore,
+  serveWithLimits,
+} from "../server/mod.ts";
 import { ReadBatcher } from "../server/read_batcher.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 import { freePort } from "../tests/support/redis_server.ts";
@@ -188,7 +193,11 @@ function ceilingServer(port: number): void {
 async function featureServerWithoutBatching(repo: string, port: number): Promise<void> {
   const store = await FeatureStore.open({ repo });
   const wired = await depsFromFeatureStore(store, { readBatching: false });
-  Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, createApp(wired.deps).fetch);
+  serveWithLimits(createApp(wired.deps).fetch, {
+    hostname: "127.0.0.1",
+    port,
+    limits: connectionLimits(store.config.feature_server),
+  });
 }
 
 /**

@@ -75,12 +75,27 @@ export const AuthConfigSchema = z.discriminatedUnion("type", [
 ]);
 export type AuthConfig = z.output<typeof AuthConfigSchema>;
 
-/** `feature_server:` — what `serve` exposes. */
+const Seconds = z.number({
+  error: (iss) =>
+    iss.code === "invalid_type"
+      ? `expected a number of seconds, got ${JSON.stringify(iss.input)}`
+      : undefined,
+}).positive();
+
+/** `feature_server:` — what `serve` exposes, and the limits on its connections. */
 export const FeatureServerConfigSchema = z.strictObject({
   /** Serve only these feature services (and nothing else). */
   feature_services: z.array(NameSchema).optional(),
   /** Who may read `/metrics`: anyone, or (with `auth` on) any caller with valid credentials. */
   metrics: z.enum(["public", "authenticated"]).default("public"),
+  /** Most connections open at once; one more is answered 503 and closed. */
+  max_connections: z.number().int().positive().default(512),
+  /** Seconds a new connection has to send the headers of its first request. */
+  header_timeout_seconds: Seconds.default(10),
+  /** Seconds a connection stays open after a response without a next request. */
+  idle_timeout_seconds: Seconds.default(75),
+  /** Seconds a request has to send its body, once its headers are in. */
+  body_timeout_seconds: Seconds.default(30),
 });
 
 /** The whole of `larder.yaml`. */
@@ -96,7 +111,7 @@ export const LarderConfigSchema = z.strictObject({
   auth: AuthConfigSchema.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
-  feature_server: FeatureServerConfigSchema.default({ metrics: "public" }),
+  feature_server: FeatureServerConfigSchema.prefault({}),
 });
 export type LarderConfig = z.output<typeof LarderConfigSchema>;
 

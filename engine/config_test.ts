@@ -89,3 +89,36 @@ Deno.test("parseConfig() validates auth settings", () => {
     "larder.yaml: auth.tokens[0].sha256: expected 64 lowercase hex digits",
   );
 });
+
+Deno.test("parseConfig() validates the feature server's connection limits", () => {
+  assert.deepEqual(parseConfig("project: demo\n", { env: noEnv }).feature_server, {
+    metrics: "public",
+    max_connections: 512,
+    header_timeout_seconds: 10,
+    idle_timeout_seconds: 75,
+    body_timeout_seconds: 30,
+  });
+  const set = parseConfig(
+    "project: demo\nfeature_server:\n  max_connections: 64\n  idle_timeout_seconds: 0.5\n",
+    { env: noEnv },
+  ).feature_server;
+  assert.equal(set.max_connections, 64);
+  assert.equal(set.idle_timeout_seconds, 0.5);
+  assert.equal(set.header_timeout_seconds, 10);
+  assert.equal(
+    configError("project: demo\nfeature_server:\n  max_connections: 1.5\n"),
+    "larder.yaml: feature_server.max_connections: expected an integer, got 1.5",
+  );
+  assert.equal(
+    configError("project: demo\nfeature_server:\n  max_connections: 0\n"),
+    "larder.yaml: feature_server.max_connections: must be greater than 0, got 0",
+  );
+  assert.equal(
+    configError("project: demo\nfeature_server:\n  header_timeout_seconds: 10s\n"),
+    'larder.yaml: feature_server.header_timeout_seconds: expected a number of seconds, got "10s"',
+  );
+  assert.equal(
+    configError("project: demo\nfeature_server:\n  body_timeout_seconds: -1\n"),
+    "larder.yaml: feature_server.body_timeout_seconds: must be greater than 0, got -1",
+  );
+});

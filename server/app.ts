@@ -116,7 +116,10 @@ function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
  */
 export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const config = deps.config ?? {};
-  const bodyLimit = config.bodyLimitBytes ?? 4 * MiB;
+  const bodyLimit = {
+    bytes: config.bodyLimitBytes ?? 4 * MiB,
+    timeoutMs: config.bodyTimeoutMs ?? 30_000,
+  };
   const maxEntityRows = config.maxEntityRows ?? 10_000;
   const maxWriteRows = config.maxWriteRows ?? 100_000;
   const lockTtlMs = config.lockTtlMs ?? 60_000;

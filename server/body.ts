@@ -1,9 +1,19 @@
-/** Reads a request body as JSON within a size limit, and validates it with a zod schema. */
+/**
+ * Reads a request body as JSON within a size and a time limit, and validates it with a zod
+ * schema.
+ */
 import type { z } from "zod";
 import { formatIssues, formatPath, RESERVED_NAME } from "../engine/mod.ts";
 import { ApiError } from "./errors.ts";
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** How much of a body the server takes, and how long it waits for all of it. */
+export interface BodyLimit {
+  readonly bytes: number;
+  /** Counted from when the handler starts reading the body. */
+  readonly timeoutMs: number;
+}
 
 function tooLarge(limit: number): ApiError {
   return new ApiError(
@@ -14,7 +24,7 @@ function tooLarge(limit: number): ApiError {
 }
 
 /** The body's bytes; throws `TOO_LARGE` as soon as more than `limit` bytes arrive. */
-async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
+async function readAll(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && /^\d+$/.test(declared)) {
     if (Number(declared) > limit) throw tooLarge(limit);
@@ -44,13 +54,37 @@ async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
   return out;
 }
 
+/** The body's bytes; throws `REQUEST_TIMEOUT` when they do not all arrive in time. */
+async function readBytes(req: Request, limit: BodyLimit): Promise<Uint8Array> {
+  const reading = readAll(req, limit.bytes);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const seconds = limit.timeoutMs / 1000;
+      reject(
+        new ApiError("REQUEST_TIMEOUT", `Request body was not received within ${seconds} s`, {
+          details: { timeoutSeconds: seconds },
+        }),
+      );
+    }, limit.timeoutMs);
+  });
+  try {
+    return await Promise.race([reading, expired]);
+  } finally {
+    clearTimeout(timer);
+    // After a timeout, the read fails when the connection closes: nobody is waiting for it.
+    reading.catch(() => {});
+  }
+}
+
 /**
- * Parses the body of `req` as JSON. Throws `TOO_LARGE` over `limit` bytes and
- * `MALFORMED_REQUEST` for an empty body, invalid UTF-8 or invalid JSON.
+ * Parses the body of `req` as JSON. Throws `TOO_LARGE` over `limit.bytes`, `REQUEST_TIMEOUT`
+ * when the body takes longer than `limit.timeoutMs`, and `MALFORMED_REQUEST` for an empty
+ * body, invalid UTF-8 or invalid JSON.
  */
-export async function readJson(req: Request, limit: number): Promise<unknown> {
+export async function readJson(req: Request, limit: BodyLimit): Promise<unknown> {
   const bytes = await readBytes(req, limit);
-  if (bytes.byteLength > limit) throw tooLarge(limit);
+  if (bytes.byteLength > limit.bytes) throw tooLarge(limit.bytes);
   let text: string;
   try {
     text = UTF8.decode(bytes);
@@ -118,7 +152,7 @@ export function validate<S extends z.ZodType>(schema: S, raw: unknown): z.output
 export async function readBody<S extends z.ZodType>(
   req: Request,
   schema: S,
-  limit: number,
+  limit: BodyLimit,
 ): Promise<z.output<S>> {
   return validate(schema, await readJson(req, limit));
 }

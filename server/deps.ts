@@ -106,6 +106,8 @@ export interface ServerConfig {
   readonly featureServices?: readonly string[] | undefined;
   /** Largest accepted body. @default 4 MiB */
   readonly bodyLimitBytes?: number;
+  /** How long a handler waits for a whole body before answering 408. @default 30_000 */
+  readonly bodyTimeoutMs?: number;
   /** Most entity rows in one online read. @default 10_000 */
   readonly maxEntityRows?: number;
   /** Most rows in one push or write. @default 100_000 */

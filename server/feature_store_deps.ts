@@ -174,6 +174,7 @@ export async function depsFromFeatureStore(
       auth: options.auth ?? createVerifier(store.config.auth),
       config: {
         metrics: store.config.feature_server.metrics,
+        bodyTimeoutMs: store.config.feature_server.body_timeout_seconds * 1000,
         ...options.config,
         featureServices: store.config.feature_server.feature_services,
       },

@@ -1,6 +1,7 @@
 /**
  * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]`.
- * Opens the feature repo, loads the registry once, and serves the Hono app with `Deno.serve`.
+ * Opens the feature repo, loads the registry once, and serves the Hono app within the
+ * connection limits of `feature_server:` in `larder.yaml` (`serveWithLimits`).
  *
  * @module
  */
@@ -9,6 +10,7 @@ import { z } from "zod";
 import { FeatureStore, formatIssues, isLarderError } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
+import { connectionLimits, serveWithLimits } from "./serve_with_limits.ts";
 
 const HELP = `Usage: deno task serve [options]
 
@@ -81,9 +83,11 @@ async function main(argv: readonly string[]): Promise<number> {
       );
     }
     const app = createApp(wired.deps);
-    const server = Deno.serve({
+    const server = serveWithLimits(app.fetch, {
       hostname: flags.host,
       port: flags.port,
+      limits: connectionLimits(store.config.feature_server),
+      warn: (text) => console.error(`serve: ${text}`),
       onListen: ({ hostname, port }) => {
         const host = hostname.includes(":") ? `[${hostname}]` : hostname;
         console.log(
@@ -92,7 +96,7 @@ async function main(argv: readonly string[]): Promise<number> {
           }" listening on http://${host}:${port} (auth: ${store!.config.auth.type}, docs: /docs)`,
         );
       },
-    }, app.fetch);
+    });
     const stop = async () => {
       await server.shutdown();
     };

@@ -2,16 +2,22 @@
  * @module
  * The feature server: a Hono app with Feast's REST API (online reads, push, writes,
  * materialization), registry reads, auth (none, API tokens, OIDC) and permissions, health,
- * Prometheus metrics and an OpenAPI 3.1 document. `main.ts` serves it with `Deno.serve`;
- * `edge.ts` is the entry for Deno Deploy.
+ * Prometheus metrics and an OpenAPI 3.1 document. `main.ts` serves it with `serveWithLimits`
+ * (Deno's HTTP server behind its own accept loop: a connection cap, header and idle timeouts,
+ * retries when accepting fails); `edge.ts` is the entry for Deno Deploy, where the platform
+ * owns the connections.
  *
  * @example
  * ```ts ignore
  * import { FeatureStore } from "../engine/mod.ts";
- * import { createApp, depsFromFeatureStore } from "./mod.ts";
+ * import { connectionLimits, createApp, depsFromFeatureStore, serveWithLimits } from "./mod.ts";
  * const store = await FeatureStore.open({ repo: "examples/driver_repo" });
  * const wired = await depsFromFeatureStore(store);
- * Deno.serve({ port: 6566 }, createApp(wired.deps).fetch);
+ * serveWithLimits(createApp(wired.deps).fetch, {
+ *   hostname: "127.0.0.1",
+ *   port: 6566,
+ *   limits: connectionLimits(store.config.feature_server),
+ * });
  * ```
  */
 export { type AppEnv, createApp } from "./app.ts";
@@ -39,6 +45,13 @@ export { Metrics } from "./metrics.ts";
 export { openApiDocument, type OpenApiOptions, OPERATIONS } from "./openapi.ts";
 export { ReadBatcher, type ReadBatcherOptions } from "./read_batcher.ts";
 export { RegistryCache, type RegistryCacheOptions, type RegistryReader } from "./registry_cache.ts";
+export {
+  type ConnectionLimits,
+  connectionLimits,
+  type LimitedServer,
+  serveWithLimits,
+  type ServeWithLimitsOptions,
+} from "./serve_with_limits.ts";
 export {
   type AuthMode,
   type AuthVerifier,

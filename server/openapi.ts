@@ -49,7 +49,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "serving",
     body: GetOnlineFeaturesBodySchema,
     response: OnlineFeaturesResponseSchema,
-    errors: [400, 401, 403, 404, 413, 422, 503],
+    errors: [400, 401, 403, 404, 408, 413, 422, 503],
     auth: true,
   },
   {
@@ -63,7 +63,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "writing",
     body: PushBodySchema,
     response: WriteResponseSchema,
-    errors: [400, 401, 403, 404, 413, 422, 503],
+    errors: [400, 401, 403, 404, 408, 413, 422, 503],
     auth: true,
   },
   {
@@ -74,7 +74,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "writing",
     body: WriteToOnlineStoreBodySchema,
     response: WriteResponseSchema,
-    errors: [400, 401, 403, 404, 413, 422, 503],
+    errors: [400, 401, 403, 404, 408, 413, 422, 503],
     auth: true,
   },
   {
@@ -87,7 +87,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "writing",
     body: MaterializeBodySchema,
     response: MaterializeResponseSchema,
-    errors: [400, 401, 403, 404, 409, 413, 422, 503],
+    errors: [400, 401, 403, 404, 408, 409, 413, 422, 503],
     auth: true,
   },
   {
@@ -100,7 +100,7 @@ export const OPERATIONS: readonly Operation[] = [
     tag: "writing",
     body: MaterializeIncrementalBodySchema,
     response: MaterializeResponseSchema,
-    errors: [400, 401, 403, 404, 409, 413, 422, 503],
+    errors: [400, 401, 403, 404, 408, 409, 413, 422, 503],
     auth: true,
   },
   ...REGISTRY_KINDS.flatMap(([segment, label]): Operation[] => [
@@ -174,6 +174,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: "No or invalid credentials",
   403: "Valid credentials without the permission",
   404: "Unknown object, or not served by this deployment",
+  408: "The body did not arrive in time",
   409: "A feature view is already being materialized",
   413: "Body or input over its size limit",
   422: "The body is JSON but not a valid request",
