@@ -238,13 +238,25 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
     async (c) => single(c, parseBody(commandSchema, asCommand, await c.req.text())),
   );
 
+  /** The commands of a pipeline or transaction body; a body over the limit is not parsed. */
+  function commandList(text: string, what: "pipeline" | "transaction"): Command[] {
+    // Parsing 10 MB of tiny commands takes the bridge seconds, time no other caller is served.
+    if (exceeds(text, maxCommands)) {
+      throw new LarderError(
+        "TOO_LARGE",
+        `Too many commands: more than ${maxCommands} in one ${what}, the limit is ${maxCommands} (--max-commands); nothing was sent`,
+      );
+    }
+    return parseBody(commandListSchema, asCommandList, text);
+  }
+
   app.post("/pipeline", async (c) => {
-    const commands = parseBody(commandListSchema, asCommandList, await c.req.text());
+    const commands = commandList(await c.req.text(), "pipeline");
     return entries(c, await run(commands, { what: "pipeline", commands: commands.length }));
   });
 
   app.post("/multi-exec", async (c) => {
-    const commands = parseBody(commandListSchema, asCommandList, await c.req.text());
+    const commands = commandList(await c.req.text(), "transaction");
     return entries(c, await transaction(commands));
   });
 
@@ -364,6 +376,35 @@ function asCommand(value: unknown): Command | undefined {
     else return undefined;
   }
   return command as Command;
+}
+
+/**
+ * Whether the JSON array `text` has more than `limit` arrays as elements, found by a scan that
+ * stops at the first one over (a few ms where `JSON.parse` of a 10 MB body takes a second or
+ * more). Only a body of more than 6 characters a command can be over (`["x"],`). Invalid JSON
+ * is left for the parser to name.
+ */
+function exceeds(text: string, limit: number): boolean {
+  if (text.length <= 6 * limit) return false;
+  let depth = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b) {
+      if (depth === 1 && ++count > limit) return true;
+      depth++;
+    } else if (c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** `value` as a list of commands when it is one (see {@linkcode asCommand}), else `undefined`. */

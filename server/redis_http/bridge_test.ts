@@ -66,6 +66,8 @@ function bridgeTest(
           await bridge.close();
         }
       } finally {
+        // SIGKILL first: a redis-server stuck in a script does not act on SIGTERM.
+        await server.kill();
         await server.stop();
       }
     },
@@ -754,14 +756,14 @@ bridgeTest("refuses a request over the command limit before sending any of it", 
   assert.equal(pipeline.status, 413);
   assert.equal(
     await errorOf(pipeline),
-    "Too many commands: 11 in one pipeline, the limit is 10 (--max-commands); nothing was sent",
+    "Too many commands: more than 10 in one pipeline, the limit is 10 (--max-commands); nothing was sent",
   );
   const transaction = await post("/multi-exec", incr(11));
   assert.equal(transaction.status, 413);
-  assert.match(await errorOf(transaction), /^Too many commands: 11 in one transaction/);
+  assert.match(await errorOf(transaction), /^Too many commands: more than 10 in one transaction/);
   const many = client.pipeline();
   for (let i = 0; i < 11; i++) many.incr("n");
-  await assert.rejects(many.exec(), /Too many commands: 11 in one pipeline/);
+  await assert.rejects(many.exec(), /Too many commands: more than 10 in one pipeline/);
   assert.equal(await client.get("n"), null);
   const within = await json(await post("/pipeline", incr(10))) as { result: number }[];
   assert.deepEqual(within.map((entry) => entry.result), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -771,7 +773,15 @@ bridgeTest("refuses over 10000 commands by default, nothing sent", async ({ clie
   const body = JSON.stringify(Array.from({ length: 10_001 }, () => ["INCR", "n"]));
   const res = await post("/pipeline", body);
   assert.equal(res.status, 413);
-  assert.match(await errorOf(res), /the limit is 10000 \(--max-commands\); nothing was sent$/);
+  assert.match(
+    await errorOf(res),
+    /^Too many commands: more than 10000 in one pipeline, the limit is 10000 \(--max-commands\); nothing was sent$/,
+  );
+  // Strings holding brackets are not commands; exactly 10000 commands pass.
+  const tricky = JSON.stringify(Array.from({ length: 10_000 }, () => ["ECHO", '[["x"],\\"[']));
+  const ok = await post("/pipeline", tricky);
+  assert.equal(ok.status, 200);
+  assert.equal((await json(ok) as unknown[]).length, 10_000);
   assert.equal(await client.get("n"), null);
 });
 
@@ -843,6 +853,38 @@ bridgeTest(
   },
   { allowAdmin: true, commandTimeoutMs: 5000 },
 );
+
+Deno.test({
+  name: "startBridge() authenticates with the URL's password and selects its database",
+  ignore: IGNORE,
+  async fn() {
+    const server = await startRedisServer();
+    const bridges: RunningBridge[] = [];
+    const start = async (redisUrl: string) => {
+      const bridge = await startBridge({ redisUrl, token: TOKEN, connectTimeoutMs: 500 });
+      bridges.push(bridge);
+      return newClient(bridge.url, { enableAutoPipelining: false });
+    };
+    try {
+      assert.match(await direct(server.port, "CONFIG", "SET", "requirepass", "s3cret"), /^\+OK/);
+      const db2 = await start(`redis://:s3cret@127.0.0.1:${server.port}/2`);
+      assert.equal(await db2.set("k", "in db 2"), "OK");
+      const db0 = await start(`redis://default:s3cret@127.0.0.1:${server.port}`);
+      assert.equal(await db0.get("k"), null);
+      assert.equal(await db2.get("k"), "in db 2");
+      const wrong = await start(`redis://:nope@127.0.0.1:${server.port}`);
+      await assert.rejects(
+        wrong.get("k"),
+        new RegExp(
+          `Redis is unreachable at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}: AUTH failed: WRONGPASS`,
+        ),
+      );
+    } finally {
+      for (const bridge of bridges) await bridge.close();
+      await server.stop();
+    }
+  },
+});
 
 bridgeTest("supports the path form", async ({ post, bridge }) => {
   assert.deepEqual(await json(await post("/set/path%20key/v%2F1", null)), { result: "OK" });
@@ -956,12 +998,19 @@ Deno.test({
   ignore: IGNORE,
   async fn() {
     const server = await startRedisServer();
+    const script = await Deno.makeTempFile({ suffix: ".lua" });
+    await Deno.writeTextFile(script, GET_SCRIPT);
+    const sha = Buffer.from(
+      await crypto.subtle.digest("SHA-1", new TextEncoder().encode(GET_SCRIPT)),
+    ).toString("hex");
+    const main = new URL("./main.ts", import.meta.url).pathname;
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, "--port", "0"],
+      args: ["run", "-A", main, "--port", "0", "--script", script],
       env: {
         LARDER_BRIDGE_PORT: "not-used-since-the-flag-wins",
         LARDER_BRIDGE_REDIS_URL: server.url,
         LARDER_BRIDGE_TOKEN: TOKEN,
+        LARDER_BRIDGE_MAX_COMMANDS: "2",
       },
       stdout: "piped",
       stderr: "null",
@@ -969,7 +1018,7 @@ Deno.test({
     try {
       const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
       let banner = "";
-      while (!banner.includes("\n")) {
+      while (banner.split("\n").length < 3) {
         const { value, done } = await lines.read();
         if (done) break;
         banner += value;
@@ -977,12 +1026,21 @@ Deno.test({
       const url = /listening on (http:\/\/\S+)/.exec(banner)?.[1];
       assert.ok(url, banner);
       assert.match(banner, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${server.port}`));
-      const res = await fetch(url, {
-        method: "POST",
-        headers: { authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(["PING"]),
+      assert.match(banner, /Admin commands: refused \(--allow-admin allows them\)/);
+      assert.ok(banner.includes(sha), banner);
+      const post = async (path: string, body: unknown) =>
+        await fetch(`${url}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify(body),
+        });
+      assert.deepEqual(await json(await post("/", ["PING"])), { result: "PONG" });
+      assert.deepEqual(await json(await post("/", ["EVAL", GET_SCRIPT, "1", "k"])), {
+        result: null,
       });
-      assert.deepEqual(await json(res), { result: "PONG" });
+      assert.equal((await post("/", ["EVAL", "return 1", "0"])).status, 403);
+      assert.equal((await post("/", ["FLUSHALL"])).status, 403);
+      assert.equal((await post("/pipeline", [["PING"], ["PING"], ["PING"]])).status, 413);
       child.kill("SIGTERM");
       assert.equal((await child.status).code, 0);
       await lines.cancel();
@@ -994,6 +1052,7 @@ Deno.test({
       }
       await child.status;
       await server.stop();
+      await Deno.remove(script);
     }
   },
 });
@@ -1011,4 +1070,15 @@ Deno.test("main.ts exits 1 with one line and no stack trace on a bad flag", asyn
   assert.deepEqual(stderr, [
     'redis-http: Invalid --port "abc": expected an integer from 0 to 65535',
   ]);
+  const missing = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, "--script", "nope.lua"],
+    env: { LARDER_BRIDGE_TOKEN: "t" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(missing.code, 1);
+  assert.match(
+    new TextDecoder().decode(missing.stderr),
+    /^redis-http: Cannot read --script "nope.lua": .+\n$/,
+  );
 });

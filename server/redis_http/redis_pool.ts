@@ -84,8 +84,8 @@ class Batch {
   readonly scripts: readonly boolean[] | undefined;
   bytes = 0;
   overflow = false;
-  /** Set when the request has been answered with an error: its replies are dropped. */
-  failed = false;
+  /** Set once the caller has its answer: replies from then on are dropped. */
+  settled = false;
   readonly #resolve: (replies: RespValue[]) => void;
   readonly #reject: (err: Error) => void;
 
@@ -109,13 +109,13 @@ class Batch {
   }
 
   fail(err: Error): void {
-    if (this.failed) return;
-    this.failed = true;
+    if (this.settled) return;
+    this.settled = true;
     this.#reject(err);
   }
 
   finish(): void {
-    if (this.failed) return;
+    if (this.settled) return;
     if (this.overflow) {
       this.fail(
         new LarderError(
@@ -127,7 +127,7 @@ class Batch {
       );
       return;
     }
-    this.failed = true;
+    this.settled = true;
     this.#resolve(this.replies as RespValue[]);
   }
 
@@ -190,12 +190,12 @@ class Connection {
 
   /** The oldest request whose caller still waits. */
   oldestWaiting(): Batch | undefined {
-    return this.#batches.find((batch) => !batch.failed);
+    return this.#batches.find((batch) => !batch.settled);
   }
 
   /** Fails every request whose caller still waits (their replies will be dropped). */
   failWaiting(err: (batch: Batch) => Error): void {
-    for (const batch of this.#batches) if (!batch.failed) batch.fail(err(batch));
+    for (const batch of this.#batches) if (!batch.settled) batch.fail(err(batch));
   }
 
   start(): void {
@@ -333,14 +333,14 @@ class Connection {
     const reader = new RespReader({
       budget: () => {
         const batch = this.#batches[0];
-        if (batch === undefined || batch.failed || batch.overflow) return 0;
+        if (batch === undefined || batch.settled || batch.overflow) return 0;
         return Math.max(0, batch.maxBytes - batch.bytes);
       },
       reply: (value, bytes) => {
         const batch = this.#batches[0];
         if (batch === undefined) throw new Error("Redis sent a reply nobody asked for");
         batch.bytes += bytes;
-        if (value === DROPPED && !batch.failed) batch.overflow = true;
+        if (value === DROPPED && !batch.settled) batch.overflow = true;
         batch.replies.push(value);
         this.pending--;
         if (batch.replies.length === batch.count) {
