@@ -490,7 +490,10 @@ function answer(c: Context, build: () => Entry | Entry[]): Response {
   try {
     text = JSON.stringify(build());
   } catch (err) {
-    if (!(err instanceof RangeError)) throw err;
+    // JSON.stringify throws RangeError; Buffer#toString an Error with code ERR_STRING_TOO_LONG.
+    const tooLong = err instanceof RangeError ||
+      (err as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG";
+    if (!tooLong) throw err;
     throw new LarderError(
       "TOO_LARGE",
       "Reply too large to answer as JSON: lower --max-reply-bytes; the commands ran, the replies were dropped",

@@ -32,12 +32,21 @@ What a token may run:
                       scripts are always registered  [env LARDER_BRIDGE_SCRIPTS, ":"-separated]
 
 Limits:
-  --max-commands <n>      Commands in one request  [env LARDER_BRIDGE_MAX_COMMANDS, default ${BRIDGE_DEFAULTS.maxCommands}]
-  --max-body-bytes <n>    Request body  [env LARDER_BRIDGE_MAX_BODY_BYTES, default ${BRIDGE_DEFAULTS.maxBodyBytes}]
-  --max-reply-bytes <n>   Replies of one request  [env LARDER_BRIDGE_MAX_REPLY_BYTES, default ${BRIDGE_DEFAULTS.maxReplyBytes}]
-  --connections <n>       Connections to Redis  [env LARDER_BRIDGE_CONNECTIONS, default 4]
-  --command-timeout-ms <n>  503 after this long with no reply  [env LARDER_BRIDGE_COMMAND_TIMEOUT_MS, default 2000]
-  --script-timeout-ms <n>   SCRIPT KILL a script running this long  [env LARDER_BRIDGE_SCRIPT_TIMEOUT_MS, default 5000]
+  --max-commands <n>  Commands in one request
+                      [env LARDER_BRIDGE_MAX_COMMANDS, default ${BRIDGE_DEFAULTS.maxCommands}]
+  --max-body-bytes <n>
+                      Bytes of a request body
+                      [env LARDER_BRIDGE_MAX_BODY_BYTES, default ${BRIDGE_DEFAULTS.maxBodyBytes}]
+  --max-reply-bytes <n>
+                      Bytes of the replies to one request
+                      [env LARDER_BRIDGE_MAX_REPLY_BYTES, default ${BRIDGE_DEFAULTS.maxReplyBytes}]
+  --connections <n>   Connections to Redis  [env LARDER_BRIDGE_CONNECTIONS, default 4]
+  --command-timeout-ms <n>
+                      503 once a request's connection gets no reply for this long
+                      [env LARDER_BRIDGE_COMMAND_TIMEOUT_MS, default 2000]
+  --script-timeout-ms <n>
+                      SCRIPT KILL a script that has run this long
+                      [env LARDER_BRIDGE_SCRIPT_TIMEOUT_MS, default 5000]
   -h, --help          Show this help`;
 
 const positive = z.string().regex(/^\d{1,15}$/).transform(Number).pipe(z.number().min(1));
