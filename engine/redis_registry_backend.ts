@@ -42,6 +42,9 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'text', ARGV[3])
 return -1
 `;
 
+/** The sources of every Lua script the backend sends (the Redis HTTP bridge registers them). */
+export const REDIS_REGISTRY_SCRIPTS: readonly string[] = [CAS_SCRIPT];
+
 /** The default key of a project's registry document. */
 export function defaultRegistryKey(project: string): string {
   return `larder-registry:${project}`;

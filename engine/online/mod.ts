@@ -38,6 +38,7 @@ export { withLocks, type WithLocksOptions } from "./with_locks.ts";
 export {
   decodeRedisRecord,
   encodeRedisRecord,
+  REDIS_STORE_SCRIPTS,
   RedisOnlineStore,
   type RedisOnlineStoreOptions,
 } from "./redis_store.ts";

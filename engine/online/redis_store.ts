@@ -111,20 +111,29 @@ return written
 `;
 
 /** Sets the expiry of KEYS[1] to ARGV[2] ms if it still holds the token ARGV[1]: 1, else 0. */
-const EXTEND_LOCK = redisScript(`
+const EXTEND_LOCK_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
-`);
+`;
+const EXTEND_LOCK = redisScript(EXTEND_LOCK_SCRIPT);
 
 /** Deletes KEYS[1] if it still holds the token ARGV[1]: 1, else 0. */
-const RELEASE_LOCK = redisScript(`
+const RELEASE_LOCK_SCRIPT = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-`);
+`;
+const RELEASE_LOCK = redisScript(RELEASE_LOCK_SCRIPT);
+
+/** The sources of every Lua script the store sends (the Redis HTTP bridge registers them). */
+export const REDIS_STORE_SCRIPTS: readonly string[] = [
+  WRITE_SCRIPT,
+  EXTEND_LOCK_SCRIPT,
+  RELEASE_LOCK_SCRIPT,
+];
 
 const UNAVAILABLE_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
 

@@ -4,7 +4,8 @@
  * so that the real `@upstash/redis` client works against a local Redis.
  *
  * Replies are read as RESP2 with bulk strings as bytes, so that
- * `Upstash-Encoding: base64` round-trips binary values exactly.
+ * `Upstash-Encoding: base64` round-trips binary values exactly. What a token may run and the
+ * limits on a request: `docs/redis-http-bridge.md`.
  *
  * @example
  * ```ts
@@ -22,34 +23,19 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { createClient, ErrorReply, RESP_TYPES } from "redis";
 import { z } from "zod";
 import { isLarderError, LarderError, type LarderErrorCode } from "../../engine/mod.ts";
 import { sha256Bytes } from "../_sha256.ts";
+import { RespError, type RespValue } from "./_resp.ts";
+import { CommandPolicy, type CommandPolicyOptions, runsScript } from "./command_policy.ts";
+import { RedisPool, type RedisPoolOptions, type RequestShape } from "./redis_pool.ts";
 
-/** Options the bridge passes with every command. */
-export interface BridgeCommandOptions {
-  /** Maps RESP types to JavaScript types (the bridge reads bulk strings as Buffers). */
-  readonly typeMapping: Record<number, unknown>;
-  /** Keeps a MULTI … EXEC block together on the shared connection. */
-  readonly chainId?: symbol;
-}
-
-/**
- * The part of a node-redis client the bridge uses. Create one with
- * {@linkcode createBridgeRedisClient}; any node-redis v5+ client connected with `RESP: 2` fits.
- */
-export interface BridgeRedisClient {
-  readonly isReady: boolean;
-  readonly options?: { readonly url?: string | undefined; readonly RESP?: number | undefined };
-  sendCommand(args: ReadonlyArray<string>, options?: BridgeCommandOptions): Promise<unknown>;
-  on(event: "error", listener: (err: Error) => void): unknown;
-}
+export { CommandPolicy, type CommandPolicyOptions, RedisPool, type RedisPoolOptions };
 
 /** Options for {@linkcode createBridgeApp}. */
-export interface BridgeAppOptions {
-  /** A connected (or reconnecting) client speaking RESP2. */
-  readonly redis: BridgeRedisClient;
+export interface BridgeAppOptions extends CommandPolicyOptions {
+  /** The connections to Redis (the app does not close them). */
+  readonly redis: RedisPool;
   /** The bearer token every request must carry. */
   readonly token: string;
   /**
@@ -58,53 +44,29 @@ export interface BridgeAppOptions {
    */
   readonly maxBodyBytes?: number;
   /**
-   * How long a request may wait without any reply from Redis before it fails with 503
-   * (a long pipeline that keeps receiving replies is not cut off).
-   * @default {2000}
+   * Most commands in one request (a pipeline or a transaction), checked before any is sent.
+   * @default {10000}
    */
-  readonly commandTimeoutMs?: number;
+  readonly maxCommands?: number;
+  /**
+   * Most bytes the replies of one request may take, as Redis sends them (the JSON answer can
+   * be larger: escapes, base64), counted as they arrive; over it, 413 and the replies dropped.
+   * @default {67108864}
+   */
+  readonly maxReplyBytes?: number;
 }
 
-const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
-const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
-const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
-
-/** Commands that would change the shared connection's state or block it for everyone. */
-const REFUSED_COMMANDS: ReadonlySet<string> = new Set([
-  "AUTH",
-  "BLMOVE",
-  "BLMPOP",
-  "BLPOP",
-  "BRPOP",
-  "BRPOPLPUSH",
-  "BZMPOP",
-  "BZPOPMAX",
-  "BZPOPMIN",
-  "DISCARD",
-  "EXEC",
-  "HELLO",
-  "MONITOR",
-  "MULTI",
-  "PSUBSCRIBE",
-  "PSYNC",
-  "PUNSUBSCRIBE",
-  "QUIT",
-  "RESET",
-  "SELECT",
-  "SSUBSCRIBE",
-  "SUBSCRIBE",
-  "SUNSUBSCRIBE",
-  "SYNC",
-  "UNSUBSCRIBE",
-  "UNWATCH",
-  "WAIT",
-  "WAITAOF",
-  "WATCH",
-]);
+/** The defaults of the bridge's limits. */
+export const BRIDGE_DEFAULTS = {
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxCommands: 10_000,
+  maxReplyBytes: 64 * 1024 * 1024,
+} as const;
 
 const STATUS_BY_CODE: Partial<Record<LarderErrorCode, ContentfulStatusCode>> = {
   INPUT_INVALID: 400,
   UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   TOO_LARGE: 413,
   UNAVAILABLE: 503,
@@ -122,50 +84,21 @@ const commandListSchema = z.array(commandSchema, {
 
 type Command = z.output<typeof commandSchema>;
 type Json = string | number | null | Json[];
-type Outcome = { reply: unknown } | { error: string };
 type Entry = { result: Json } | { error: string };
-
-/**
- * Creates a node-redis client set up for the bridge: RESP2, no offline queue (requests fail
- * fast while Redis is down), a bounded connect timeout and reconnection every ≤500 ms.
- * Call `connect()` on it; it keeps reconnecting until `close()`.
- */
-export function createBridgeRedisClient(
-  redisUrl: string,
-  options: { readonly connectTimeoutMs?: number } = {},
-): ReturnType<typeof createRedisClient> {
-  const client = createRedisClient(
-    redisUrl,
-    options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-  );
-  // node-redis throws on an "error" event without a listener; the app records them instead.
-  client.on("error", () => {});
-  return client;
-}
-
-function createRedisClient(redisUrl: string, connectTimeoutMs: number) {
-  return createClient({
-    url: redisUrl,
-    RESP: 2,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: connectTimeoutMs,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500),
-    },
-  });
-}
 
 /**
  * Creates the Hono app that answers the Upstash REST protocol with `redis`.
  *
  * Answers `{"result": …}` (or an array of those for `/pipeline` and `/multi-exec`);
- * 400 for a bad body or a failed single command, 401 without the bearer token, 413 over
- * `maxBodyBytes`, 503 while Redis is unreachable.
+ * 400 for a bad body, a failed single command or a command the bridge never runs, 401
+ * without the bearer token, 403 for a command the options do not allow (see
+ * {@linkcode CommandPolicy}), 413 over a limit, 503 while Redis is unreachable. Every command
+ * of a request is checked before any is sent: a refused one refuses the whole request.
  *
  * @example
  * ```ts
- * import { createBridgeApp, createBridgeRedisClient } from "./bridge.ts";
- * const redis = createBridgeRedisClient("redis://127.0.0.1:6379");
+ * import { createBridgeApp, RedisPool } from "./bridge.ts";
+ * const redis = new RedisPool("redis://127.0.0.1:6379");
  * await redis.connect();
  * const app = createBridgeApp({ redis, token: "secret" });
  * const res = await app.request("/", {
@@ -184,106 +117,85 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
       "Cannot create the Redis HTTP bridge: the token is empty",
     );
   }
-  if (redis.options?.RESP !== undefined && redis.options.RESP !== 2) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      `Cannot create the Redis HTTP bridge: the Redis client speaks RESP${redis.options.RESP}, create it with "RESP: 2"`,
-    );
-  }
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const timeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const commandOptions: BridgeCommandOptions = {
-    typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer },
-  };
-  const redisUrl = redactUrl(redis.options?.url ?? "redis://127.0.0.1:6379");
-  let lastConnectionError: string | undefined;
-  redis.on("error", (err) => {
-    lastConnectionError = err.message;
-  });
+  const maxBodyBytes = options.maxBodyBytes ?? BRIDGE_DEFAULTS.maxBodyBytes;
+  const maxCommands = options.maxCommands ?? BRIDGE_DEFAULTS.maxCommands;
+  const maxReplyBytes = options.maxReplyBytes ?? BRIDGE_DEFAULTS.maxReplyBytes;
+  const policy = new CommandPolicy(options);
   const expectedDigest = sha256Bytes(token);
-  const replies = new ReplyWatch(timeoutMs, () => unreachable(`no reply within ${timeoutMs} ms`));
 
-  function unreachable(reason: string | undefined, cause?: unknown): LarderError {
-    return new LarderError(
-      "UNAVAILABLE",
-      `Redis is unreachable at ${redisUrl}: ${reason ?? lastConnectionError ?? "not connected"}`,
-      { cause },
-    );
-  }
-
-  function connectionFailure(cause: unknown): LarderError {
-    // While the client is down, its own errors ("The client is offline") say less than the
-    // socket error that took it down ("connect ECONNREFUSED …").
-    const own = cause instanceof Error ? cause.message : String(cause);
-    return unreachable(redis.isReady ? own : lastConnectionError ?? own, cause);
-  }
-
-  /** Sends `commands` in order on the shared connection; 503 when Redis goes quiet. */
-  function send(
-    commands: readonly Command[],
-    sendOptions: BridgeCommandOptions,
-  ): Promise<PromiseSettledResult<unknown>[]> {
-    if (!redis.isReady) throw unreachable(undefined);
-    return replies.settle(commands.map((command) => redis.sendCommand(command, sendOptions)));
-  }
-
-  async function run(commands: readonly Command[]): Promise<Outcome[]> {
-    const refusals = commands.map(refusalOf);
-    const allowed = commands.filter((_, i) => refusals[i] === undefined);
-    const settled = allowed.length === 0 ? [] : await send(allowed, commandOptions);
-    let next = 0;
-    return refusals.map((refusal) => {
-      if (refusal !== undefined) return { error: refusal };
-      const outcome = settled[next++];
-      if (outcome?.status === "fulfilled") return { reply: outcome.value };
-      if (outcome?.reason instanceof ErrorReply) return { error: outcome.reason.message };
-      throw connectionFailure(outcome?.reason);
-    });
-  }
-
-  async function transaction(commands: readonly Command[]): Promise<Outcome[]> {
-    for (const command of commands) {
-      const refusal = refusalOf(command);
-      if (refusal !== undefined) throw new LarderError("INPUT_INVALID", refusal);
-    }
-    const settled = await send([["MULTI"], ...commands, ["EXEC"]], {
-      ...commandOptions,
-      chainId: Symbol("MULTI"),
-    });
-    const failure = settled.find((outcome) => outcome.status === "rejected");
-    if (failure !== undefined) {
-      const queued = settled.slice(1, -1).find((outcome) =>
-        outcome.status === "rejected" && outcome.reason instanceof ErrorReply
+  /**
+   * Checks every command before any is sent: the count, then each against the policy. A
+   * refusal refuses the whole request.
+   */
+  function check(commands: readonly Command[], what: "pipeline" | "transaction" | "command") {
+    if (commands.length > maxCommands) {
+      throw new LarderError(
+        "TOO_LARGE",
+        `Too many commands: ${commands.length} in one ${what}, the limit is ${maxCommands} (--max-commands); nothing was sent`,
       );
-      if (queued?.status === "rejected") {
-        throw new LarderError(
-          "INPUT_INVALID",
-          `EXECABORT Transaction discarded because of previous errors: ${
-            (queued.reason as ErrorReply).message
-          }`,
-        );
-      }
-      if (failure.reason instanceof ErrorReply) {
-        throw new LarderError("INPUT_INVALID", failure.reason.message);
-      }
-      throw connectionFailure(failure.reason);
     }
-    const exec = settled.at(-1);
-    const replies = exec?.status === "fulfilled" ? exec.value : undefined;
-    if (!Array.isArray(replies)) {
+    let scripts: boolean[] | undefined;
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i]!;
+      const refusal = policy.refusal(command);
+      if (refusal !== undefined) {
+        const where = what === "command"
+          ? `"${refusal.name}"`
+          : `the ${what} (nothing was sent): command ${
+            i + 1
+          } of ${commands.length} is "${refusal.name}"`;
+        throw new LarderError(refusal.code, `Cannot run ${where}: ${refusal.reason}`);
+      }
+      if (runsScript(command)) (scripts ??= [])[i] = true;
+    }
+    return scripts;
+  }
+
+  async function run(commands: readonly Command[], shape: RequestShape): Promise<RespValue[]> {
+    const scripts = check(commands, shape.what);
+    return await redis.send(commands, {
+      maxReplyBytes,
+      shape,
+      ...(scripts === undefined ? {} : { scripts }),
+    });
+  }
+
+  async function transaction(commands: readonly Command[]): Promise<RespValue[]> {
+    const scripts = check(commands, "transaction");
+    const replies = await redis.send([["MULTI"], ...commands, ["EXEC"]], {
+      maxReplyBytes,
+      shape: { what: "transaction" },
+      ...(scripts === undefined
+        ? {}
+        : { scripts: [...Array(commands.length + 1).fill(false), true] }),
+    });
+    const exec = replies.at(-1);
+    if (exec instanceof RespError) {
+      // EXECABORT: Redis refused to queue a command and discarded the transaction.
+      const queued = replies.slice(1, -1).find((reply) => reply instanceof RespError);
+      throw new LarderError(
+        "INPUT_INVALID",
+        queued instanceof RespError
+          ? `EXECABORT Transaction discarded because of previous errors: ${queued.message}`
+          : exec.message,
+      );
+    }
+    if (!Array.isArray(exec)) {
       throw new LarderError("INTERNAL", "The transaction returned no reply array");
     }
-    return replies.map((reply) =>
-      reply instanceof ErrorReply ? { error: reply.message } : { reply }
-    );
+    return exec;
   }
 
   async function single(c: Context, command: Command): Promise<Response> {
-    const [entry] = await run([command]);
-    if (entry === undefined || "error" in entry) {
-      throw new LarderError("INPUT_INVALID", entry?.error ?? "The command returned no reply");
-    }
-    return c.json(toEntry(entry, wantsBase64(c)));
+    const [reply] = await run([command], { what: "command" });
+    if (reply === undefined) throw new LarderError("INTERNAL", "The command returned no reply");
+    if (reply instanceof RespError) throw new LarderError("INPUT_INVALID", reply.message);
+    return answer(c, () => ({ result: toJson(reply, wantsBase64(c)) }));
+  }
+
+  function entries(c: Context, replies: readonly RespValue[]): Response {
+    const base64 = wantsBase64(c);
+    return answer(c, () => replies.map((reply) => toEntry(reply, base64)));
   }
 
   const app = new Hono();
@@ -312,7 +224,12 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
     bodyLimit({
       maxSize: maxBodyBytes,
       onError: (c) =>
-        c.json({ error: `Request body too large: the limit is ${maxBodyBytes} bytes` }, 413),
+        c.json(
+          {
+            error: `Request body too large: the limit is ${maxBodyBytes} bytes (--max-body-bytes)`,
+          },
+          413,
+        ),
     }),
   );
 
@@ -321,18 +238,26 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
     async (c) => single(c, parseBody(commandSchema, asCommand, await c.req.text())),
   );
 
+  /** The commands of a pipeline or transaction body; a body over the limit is not parsed. */
+  function commandList(text: string, what: "pipeline" | "transaction"): Command[] {
+    // Parsing 10 MB of tiny commands takes the bridge seconds, time no other caller is served.
+    if (exceeds(text, maxCommands)) {
+      throw new LarderError(
+        "TOO_LARGE",
+        `Too many commands: more than ${maxCommands} in one ${what}, the limit is ${maxCommands} (--max-commands); nothing was sent`,
+      );
+    }
+    return parseBody(commandListSchema, asCommandList, text);
+  }
+
   app.post("/pipeline", async (c) => {
-    const entries = await run(parseBody(commandListSchema, asCommandList, await c.req.text()));
-    const base64 = wantsBase64(c);
-    return c.json(entries.map((entry) => toEntry(entry, base64)));
+    const commands = commandList(await c.req.text(), "pipeline");
+    return entries(c, await run(commands, { what: "pipeline", commands: commands.length }));
   });
 
   app.post("/multi-exec", async (c) => {
-    const entries = await transaction(
-      parseBody(commandListSchema, asCommandList, await c.req.text()),
-    );
-    const base64 = wantsBase64(c);
-    return c.json(entries.map((entry) => toEntry(entry, base64)));
+    const commands = commandList(await c.req.text(), "transaction");
+    return entries(c, await transaction(commands));
   });
 
   app.on(["GET", "POST"], "/*", async (c) => {
@@ -356,11 +281,9 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
 }
 
 /** Options for {@linkcode startBridge}. */
-export interface StartBridgeOptions {
+export interface StartBridgeOptions extends Omit<BridgeAppOptions, "redis">, RedisPoolOptions {
   /** The `redis://` or `rediss://` URL of the server. */
   readonly redisUrl: string;
-  /** The bearer token every request must carry. */
-  readonly token: string;
   /**
    * Port to listen on; 0 picks a free one.
    * @default {0}
@@ -373,15 +296,6 @@ export interface StartBridgeOptions {
   readonly hostname?: string;
   /** Closes the bridge when aborted. */
   readonly signal?: AbortSignal;
-  /** See {@linkcode BridgeAppOptions.maxBodyBytes}. */
-  readonly maxBodyBytes?: number;
-  /** See {@linkcode BridgeAppOptions.commandTimeoutMs}. */
-  readonly commandTimeoutMs?: number;
-  /**
-   * How long one connection attempt to Redis may take.
-   * @default {1000}
-   */
-  readonly connectTimeoutMs?: number;
 }
 
 /** A bridge started by {@linkcode startBridge}. */
@@ -406,37 +320,28 @@ export interface RunningBridge {
  * ```
  */
 export async function startBridge(options: StartBridgeOptions): Promise<RunningBridge> {
-  const hostname = options.hostname ?? "127.0.0.1";
-  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  const redis = createBridgeRedisClient(options.redisUrl, { connectTimeoutMs });
-  const app = createBridgeApp({
-    redis,
-    token: options.token,
-    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-    ...(options.commandTimeoutMs === undefined
-      ? {}
-      : { commandTimeoutMs: options.commandTimeoutMs }),
-  });
-  // Resolves once connected, rejects only when closed before ever connecting.
-  const connecting = redis.connect().then(() => {}, () => {});
+  const { redisUrl, port: wantedPort, hostname: wantedHost, signal, ...rest } = options;
+  const hostname = wantedHost ?? "127.0.0.1";
+  const redis = new RedisPool(redisUrl, rest);
+  const app = createBridgeApp({ ...rest, redis });
+  const connecting = redis.connect();
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     connecting,
     new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, connectTimeoutMs);
+      timer = setTimeout(resolve, options.connectTimeoutMs ?? 1000);
     }),
   ]);
   clearTimeout(timer);
 
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({ port: options.port ?? 0, hostname, onListen: () => {} }, app.fetch);
+    server = Deno.serve({ port: wantedPort ?? 0, hostname, onListen: () => {} }, app.fetch);
   } catch (err) {
-    redis.destroy();
-    await connecting;
+    await redis.close();
     throw new LarderError(
       "UNAVAILABLE",
-      `Cannot listen on ${hostname}:${options.port ?? 0}: ${(err as Error).message}`,
+      `Cannot listen on ${hostname}:${wantedPort ?? 0}: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -445,81 +350,16 @@ export async function startBridge(options: StartBridgeOptions): Promise<RunningB
   const onAbort = (): void => void close();
   function close(): Promise<void> {
     closing ??= (async () => {
-      options.signal?.removeEventListener("abort", onAbort);
+      signal?.removeEventListener("abort", onAbort);
       await server.shutdown();
-      redis.destroy();
-      await connecting;
+      await redis.close();
     })();
     return closing;
   }
-  if (options.signal?.aborted) await close();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) await close();
+  signal?.addEventListener("abort", onAbort, { once: true });
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return { url: `http://${host}:${port}`, port, close };
-}
-
-/**
- * The watchdog of the bridge's one Redis connection: while requests wait for replies and Redis
- * has sent none for `quietMs`, every waiting request fails with `onQuiet()` (the replies still
- * arrive later and are dropped, so the connection stays in step).
- *
- * Replies come back in order on the one connection, so "no reply for `quietMs`" is a property
- * of the connection, not of a request: a request queued behind a long pipeline that keeps being
- * answered is not cut off. One timer serves all the requests waiting at a time and stops when
- * none waits: with a timer per request the bridge served 14% fewer requests/s (`wrk -t1 -c20`
- * of 10-key `MGET` pipelines: 14.9–17.2k before, 17.0–19.5k after; docs/benchmarks.md).
- */
-class ReplyWatch {
-  readonly #quietMs: number;
-  readonly #onQuiet: () => Error;
-  /** How to fail each waiting request. */
-  readonly #waiting = new Set<(err: Error) => void>();
-  #lastReply = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  constructor(quietMs: number, onQuiet: () => Error) {
-    this.#quietMs = quietMs;
-    this.#onQuiet = onQuiet;
-  }
-
-  readonly #replied = (): void => {
-    this.#lastReply = performance.now();
-  };
-
-  /** Settles one request's `promises` (its replies, in order), or fails it if Redis goes quiet. */
-  settle<T>(promises: readonly Promise<T>[]): Promise<PromiseSettledResult<T>[]> {
-    // Quiet time counts from the first request waiting, not from the last reply before it.
-    if (this.#waiting.size === 0) this.#lastReply = performance.now();
-    for (const promise of promises) promise.then(this.#replied, this.#replied);
-    let fail!: (err: Error) => void;
-    const quiet = new Promise<never>((_, reject) => (fail = reject));
-    this.#waiting.add(fail);
-    this.#timer ??= setTimeout(this.#check, this.#quietMs);
-    return Promise.race([Promise.allSettled(promises), quiet]).finally(() => {
-      this.#waiting.delete(fail);
-      if (this.#waiting.size === 0) this.close();
-    });
-  }
-
-  readonly #check = (): void => {
-    this.#timer = undefined;
-    if (this.#waiting.size === 0) return;
-    const idle = performance.now() - this.#lastReply;
-    if (idle < this.#quietMs) {
-      this.#timer = setTimeout(this.#check, this.#quietMs - idle);
-      return;
-    }
-    const err = this.#onQuiet();
-    const waiting = [...this.#waiting];
-    this.#waiting.clear();
-    for (const fail of waiting) fail(err);
-  };
-
-  /** Stops the timer (nothing waits). */
-  close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
 }
 
 /**
@@ -536,6 +376,35 @@ function asCommand(value: unknown): Command | undefined {
     else return undefined;
   }
   return command as Command;
+}
+
+/**
+ * Whether the JSON array `text` has more than `limit` arrays as elements, found by a scan that
+ * stops at the first one over (a few ms where `JSON.parse` of a 10 MB body takes a second or
+ * more). Only a body of more than 6 characters a command can be over (`["x"],`). Invalid JSON
+ * is left for the parser to name.
+ */
+function exceeds(text: string, limit: number): boolean {
+  if (text.length <= 6 * limit) return false;
+  let depth = 0;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: skip to its closing quote, past escapes.
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b) {
+      if (depth === 1 && ++count > limit) return true;
+      depth++;
+    } else if (c === 0x5d) {
+      depth--;
+    }
+  }
+  return false;
 }
 
 /** `value` as a list of commands when it is one (see {@linkcode asCommand}), else `undefined`. */
@@ -579,17 +448,6 @@ function parseBody<T extends z.ZodType>(
   throw new LarderError("INPUT_INVALID", `Invalid command${where}: ${issue?.message ?? "unknown"}`);
 }
 
-function refusalOf(command: Command): string | undefined {
-  const name = (command[0] ?? "").toUpperCase();
-  const blocking = (name === "XREAD" || name === "XREADGROUP") &&
-    command.some((arg) => arg.toUpperCase() === "BLOCK");
-  const clientReply = name === "CLIENT" && command[1]?.toUpperCase() === "REPLY";
-  if (REFUSED_COMMANDS.has(name) || blocking || clientReply) {
-    return `ERR command "${name}" is not supported by the Redis HTTP bridge: it would block or change the shared connection`;
-  }
-  return undefined;
-}
-
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -602,36 +460,44 @@ function wantsBase64(c: Context): boolean {
   return c.req.header("upstash-encoding")?.toLowerCase() === "base64";
 }
 
-function toEntry(outcome: Outcome, base64: boolean): Entry {
-  return "error" in outcome ? outcome : { result: toJson(outcome.reply, base64) };
+function toEntry(reply: RespValue, base64: boolean): Entry {
+  return reply instanceof RespError ? { error: reply.message } : { result: toJson(reply, base64) };
 }
 
 /**
- * RESP2 reply (bulk strings as Buffers) → JSON. With `base64`, every string becomes the base64
- * of its bytes (the real bytes for bulk strings); numbers and null stay as they are.
+ * A RESP2 reply → JSON. With `base64`, every string becomes the base64 of its bytes (the real
+ * bytes for bulk strings); numbers and null stay as they are.
  */
-function toJson(reply: unknown, base64: boolean): Json {
-  if (reply === null || reply === undefined) return null;
-  if (typeof reply === "number") return reply;
-  if (typeof reply === "bigint" || typeof reply === "boolean") return Number(reply);
+function toJson(reply: RespValue, base64: boolean): Json {
+  if (reply === null || typeof reply === "number") return reply;
   if (reply instanceof Uint8Array) {
     const bytes = Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
     return bytes.toString(base64 ? "base64" : "utf8");
   }
-  if (typeof reply === "string" || reply instanceof ErrorReply) {
+  if (typeof reply === "string" || reply instanceof RespError) {
     const text = typeof reply === "string" ? reply : reply.message;
     return base64 ? Buffer.from(text, "utf8").toString("base64") : text;
   }
-  if (Array.isArray(reply)) return reply.map((item) => toJson(item, base64));
-  throw new LarderError("INTERNAL", `Cannot encode a Redis reply of type ${typeof reply}`);
+  return reply.map((item) => toJson(item, base64));
 }
 
-function redactUrl(url: string): string {
+/**
+ * The JSON answer `build` makes. A reply within `maxReplyBytes` can still make a string longer
+ * than JavaScript allows (escapes, base64): that is a clear 413, not a crash.
+ */
+function answer(c: Context, build: () => Entry | Entry[]): Response {
+  let text: string;
   try {
-    const parsed = new URL(url);
-    if (parsed.password !== "") parsed.password = "***";
-    return parsed.toString().replace(/\/$/, "");
-  } catch {
-    return url;
+    text = JSON.stringify(build());
+  } catch (err) {
+    // JSON.stringify throws RangeError; Buffer#toString an Error with code ERR_STRING_TOO_LONG.
+    const tooLong = err instanceof RangeError ||
+      (err as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG";
+    if (!tooLong) throw err;
+    throw new LarderError(
+      "TOO_LARGE",
+      "Reply too large to answer as JSON: lower --max-reply-bytes; the commands ran, the replies were dropped",
+    );
   }
+  return c.body(text, 200, { "content-type": "application/json" });
 }

@@ -1,19 +1,20 @@
 /**
  * CLI entry of the Redis HTTP bridge:
  * `deno task redis-http --port 8079 --redis-url redis://127.0.0.1:6379 --token TOKEN`.
- * Each flag may also come from the environment (`LARDER_BRIDGE_PORT`,
- * `LARDER_BRIDGE_HOSTNAME`, `LARDER_BRIDGE_REDIS_URL`, `LARDER_BRIDGE_TOKEN`); flags win.
+ * Each flag may also come from the environment (`LARDER_BRIDGE_PORT`, `LARDER_BRIDGE_TOKEN`,
+ * `LARDER_BRIDGE_ALLOW_ADMIN` …, see `--help`); flags win.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isLarderError, LarderError } from "../../engine/mod.ts";
-import { startBridge } from "./bridge.ts";
+import { BRIDGE_DEFAULTS, CommandPolicy, startBridge } from "./bridge.ts";
 
 const HELP = `Usage: deno task redis-http [options]
 
 Serves the Upstash REST protocol (the one @upstash/redis speaks) in front of a redis-server.
+A token holder may run data commands on every key; see docs/redis-http-bridge.md.
 
 Options:
   --port <n>          Port to listen on, 0 for a free one  [env LARDER_BRIDGE_PORT, default 8079]
@@ -21,35 +22,134 @@ Options:
   --redis-url <url>   redis:// or rediss:// URL of the server
                       [env LARDER_BRIDGE_REDIS_URL, default redis://127.0.0.1:6379]
   --token <token>     Bearer token clients must send  [env LARDER_BRIDGE_TOKEN, required]
+
+What a token may run:
+  --allow-admin       Also admin and server commands (FLUSHALL, CONFIG, KEYS, CLIENT, DEBUG,
+                      SHUTDOWN, INFO …)  [env LARDER_BRIDGE_ALLOW_ADMIN=true]
+  --allow-scripts     Any Lua script or function, not only registered ones
+                      [env LARDER_BRIDGE_ALLOW_SCRIPTS=true]
+  --script <file>     Register a Lua script (its exact contents); repeatable. Larder's own
+                      scripts are always registered  [env LARDER_BRIDGE_SCRIPTS, ":"-separated]
+
+Limits:
+  --max-commands <n>  Commands in one request
+                      [env LARDER_BRIDGE_MAX_COMMANDS, default ${BRIDGE_DEFAULTS.maxCommands}]
+  --max-body-bytes <n>
+                      Bytes of a request body
+                      [env LARDER_BRIDGE_MAX_BODY_BYTES, default ${BRIDGE_DEFAULTS.maxBodyBytes}]
+  --max-reply-bytes <n>
+                      Bytes of the replies to one request
+                      [env LARDER_BRIDGE_MAX_REPLY_BYTES, default ${BRIDGE_DEFAULTS.maxReplyBytes}]
+  --connections <n>   Connections to Redis  [env LARDER_BRIDGE_CONNECTIONS, default 4]
+  --command-timeout-ms <n>
+                      503 once a request's connection gets no reply for this long
+                      [env LARDER_BRIDGE_COMMAND_TIMEOUT_MS, default 2000]
+  --script-timeout-ms <n>
+                      SCRIPT KILL a script that has run this long
+                      [env LARDER_BRIDGE_SCRIPT_TIMEOUT_MS, default 5000]
   -h, --help          Show this help`;
 
-const envSchema = z.object({
-  LARDER_BRIDGE_PORT: z.string().optional(),
-  LARDER_BRIDGE_HOSTNAME: z.string().optional(),
-  LARDER_BRIDGE_REDIS_URL: z.string().optional(),
-  LARDER_BRIDGE_TOKEN: z.string().optional(),
-});
+const positive = z.string().regex(/^\d{1,15}$/).transform(Number).pipe(z.number().min(1));
+const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 
 const configSchema = z.object({
   port: z.string().regex(/^\d{1,5}$/).transform(Number).pipe(z.number().max(65535)),
   hostname: z.string().min(1),
   redisUrl: z.url({ protocol: /^rediss?$/ }),
   token: z.string().min(1),
+  allowAdmin: flag,
+  allowScripts: flag,
+  scripts: z.array(z.string().min(1)),
+  maxCommands: positive,
+  maxBodyBytes: positive,
+  maxReplyBytes: positive,
+  connections: positive.pipe(z.number().max(64)),
+  commandTimeoutMs: positive,
+  scriptTimeoutMs: positive,
 });
 
-/** Validated bridge settings. */
+/** Validated bridge settings (`scripts`: paths of the files to register). */
 export type BridgeConfig = z.output<typeof configSchema>;
 
-const FIELDS: Record<keyof BridgeConfig, { flag: string; env: string; expected: string }> = {
-  port: { flag: "--port", env: "LARDER_BRIDGE_PORT", expected: "an integer from 0 to 65535" },
-  hostname: { flag: "--hostname", env: "LARDER_BRIDGE_HOSTNAME", expected: "a host name" },
+interface Field {
+  readonly flag: string;
+  readonly env: string;
+  readonly expected: string;
+  readonly fallback?: string;
+}
+
+const FIELDS: Record<keyof BridgeConfig, Field> = {
+  port: {
+    flag: "--port",
+    env: "LARDER_BRIDGE_PORT",
+    expected: "an integer from 0 to 65535",
+    fallback: "8079",
+  },
+  hostname: {
+    flag: "--hostname",
+    env: "LARDER_BRIDGE_HOSTNAME",
+    expected: "a host name",
+    fallback: "127.0.0.1",
+  },
   redisUrl: {
     flag: "--redis-url",
     env: "LARDER_BRIDGE_REDIS_URL",
     expected: "a redis:// or rediss:// URL",
+    fallback: "redis://127.0.0.1:6379",
   },
   token: { flag: "--token", env: "LARDER_BRIDGE_TOKEN", expected: "a non-empty token" },
+  allowAdmin: {
+    flag: "--allow-admin",
+    env: "LARDER_BRIDGE_ALLOW_ADMIN",
+    expected: '"true" or "false"',
+    fallback: "false",
+  },
+  allowScripts: {
+    flag: "--allow-scripts",
+    env: "LARDER_BRIDGE_ALLOW_SCRIPTS",
+    expected: '"true" or "false"',
+    fallback: "false",
+  },
+  scripts: { flag: "--script", env: "LARDER_BRIDGE_SCRIPTS", expected: "a file path" },
+  maxCommands: {
+    flag: "--max-commands",
+    env: "LARDER_BRIDGE_MAX_COMMANDS",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_DEFAULTS.maxCommands),
+  },
+  maxBodyBytes: {
+    flag: "--max-body-bytes",
+    env: "LARDER_BRIDGE_MAX_BODY_BYTES",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_DEFAULTS.maxBodyBytes),
+  },
+  maxReplyBytes: {
+    flag: "--max-reply-bytes",
+    env: "LARDER_BRIDGE_MAX_REPLY_BYTES",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_DEFAULTS.maxReplyBytes),
+  },
+  connections: {
+    flag: "--connections",
+    env: "LARDER_BRIDGE_CONNECTIONS",
+    expected: "an integer from 1 to 64",
+    fallback: "4",
+  },
+  commandTimeoutMs: {
+    flag: "--command-timeout-ms",
+    env: "LARDER_BRIDGE_COMMAND_TIMEOUT_MS",
+    expected: "a positive integer",
+    fallback: "2000",
+  },
+  scriptTimeoutMs: {
+    flag: "--script-timeout-ms",
+    env: "LARDER_BRIDGE_SCRIPT_TIMEOUT_MS",
+    expected: "a positive integer",
+    fallback: "5000",
+  },
 };
+
+const envSchema = z.record(z.string(), z.string());
 
 /**
  * Reads the bridge settings from `args` and `env` (flags win); `undefined` when `--help` was
@@ -68,6 +168,15 @@ export function parseBridgeConfig(
         hostname: { type: "string" },
         "redis-url": { type: "string" },
         token: { type: "string" },
+        "allow-admin": { type: "boolean" },
+        "allow-scripts": { type: "boolean" },
+        script: { type: "string", multiple: true },
+        "max-commands": { type: "string" },
+        "max-body-bytes": { type: "string" },
+        "max-reply-bytes": { type: "string" },
+        connections: { type: "string" },
+        "command-timeout-ms": { type: "string" },
+        "script-timeout-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -78,23 +187,53 @@ export function parseBridgeConfig(
   }
   if (values.help) return undefined;
   const fromEnv = envSchema.parse(env);
-  const input: Record<keyof BridgeConfig, string | undefined> = {
-    port: values.port ?? fromEnv.LARDER_BRIDGE_PORT ?? "8079",
-    hostname: values.hostname ?? fromEnv.LARDER_BRIDGE_HOSTNAME ?? "127.0.0.1",
-    redisUrl: values["redis-url"] ?? fromEnv.LARDER_BRIDGE_REDIS_URL ?? "redis://127.0.0.1:6379",
-    token: values.token ?? fromEnv.LARDER_BRIDGE_TOKEN,
+  const bool = (value: boolean | undefined) => value === undefined ? undefined : String(value);
+  const given: Record<keyof BridgeConfig, string | undefined> = {
+    port: values.port,
+    hostname: values.hostname,
+    redisUrl: values["redis-url"],
+    token: values.token,
+    allowAdmin: bool(values["allow-admin"]),
+    allowScripts: bool(values["allow-scripts"]),
+    scripts: undefined,
+    maxCommands: values["max-commands"],
+    maxBodyBytes: values["max-body-bytes"],
+    maxReplyBytes: values["max-reply-bytes"],
+    connections: values.connections,
+    commandTimeoutMs: values["command-timeout-ms"],
+    scriptTimeoutMs: values["script-timeout-ms"],
   };
+  const input: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(FIELDS) as [keyof BridgeConfig, Field][]) {
+    input[key] = given[key] ?? fromEnv[field.env] ?? field.fallback;
+  }
+  input.scripts = values.script ??
+    (fromEnv.LARDER_BRIDGE_SCRIPTS ?? "").split(":").filter((path) => path !== "");
   const parsed = configSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const key = parsed.error.issues[0]?.path[0] as keyof BridgeConfig;
   const field = FIELDS[key];
-  const given = input[key];
+  const value = input[key];
   throw new LarderError(
     "INPUT_INVALID",
-    given === undefined
+    value === undefined
       ? `Missing ${field.flag}: pass it or set ${field.env}`
-      : `Invalid ${field.flag} ${JSON.stringify(given)}: expected ${field.expected}`,
+      : `Invalid ${field.flag} ${JSON.stringify(value)}: expected ${field.expected}`,
   );
+}
+
+/** The contents of each script file, exactly; throws `INPUT_INVALID` naming a file it cannot read. */
+async function readScripts(paths: readonly string[]): Promise<string[]> {
+  return await Promise.all(paths.map(async (path) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (err) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Cannot read --script "${path}": ${(err as Error).message}`,
+      );
+    }
+  }));
 }
 
 /** Runs the bridge until SIGINT or SIGTERM; returns the exit code. */
@@ -111,13 +250,12 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   let bridge;
+  let policy;
   try {
-    bridge = await startBridge({
-      port: config.port,
-      hostname: config.hostname,
-      redisUrl: config.redisUrl,
-      token: config.token,
-    });
+    const { scripts: paths, ...settings } = config;
+    const scripts = await readScripts(paths);
+    policy = new CommandPolicy({ ...settings, scripts });
+    bridge = await startBridge({ ...settings, scripts });
   } catch (err) {
     const message = isLarderError(err) ? err.message : `Cannot start: ${(err as Error).message}`;
     console.error(`redis-http: ${message}`);
@@ -126,6 +264,13 @@ export async function main(args: readonly string[]): Promise<number> {
   const shownUrl = new URL(config.redisUrl);
   if (shownUrl.password !== "") shownUrl.password = "***";
   console.log(`Redis HTTP bridge listening on ${bridge.url} (Redis at ${shownUrl.href})`);
+  const registered = [...policy.scripts.keys()].join(", ");
+  console.log(
+    `Admin commands: ${config.allowAdmin ? "allowed" : "refused (--allow-admin allows them)"}; ` +
+      `scripts: ${
+        config.allowScripts ? "any" : `the registered ones only (--allow-scripts allows any)`
+      }, registered SHA-1s: ${registered}`,
+  );
   const stopped = Promise.withResolvers<void>();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
   const onSignal = (): void => stopped.resolve();
