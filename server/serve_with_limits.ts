@@ -41,6 +41,11 @@ export interface ServeWithLimitsOptions {
   readonly limits: ConnectionLimits;
   /** Called once the server listens. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * The JSON body of the 503 that a connection over `maxConnections` gets.
+   * @default the feature server's error shape, code `UNAVAILABLE`
+   */
+  readonly busyBody?: string;
   /** Where the server reports shed connections and failed accepts. @default console.warn */
   readonly warn?: (message: string) => void;
   /**
@@ -75,10 +80,14 @@ const BUSY_BODY = JSON.stringify({
     details: {},
   },
 });
-const BUSY = new TextEncoder().encode(
-  "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" +
-    `Content-Type: application/json\r\nContent-Length: ${BUSY_BODY.length}\r\n\r\n${BUSY_BODY}`,
-);
+/** The whole 503 answer to a connection over the cap, with `body` as its JSON. */
+function busyAnswer(body: string): Uint8Array {
+  const bytes = new TextEncoder().encode(body);
+  return new TextEncoder().encode(
+    "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n" +
+      `Content-Type: application/json\r\nContent-Length: ${bytes.length}\r\n\r\n${body}`,
+  );
+}
 
 interface OpenConnection {
   server: ConnectionServer | undefined;
@@ -174,6 +183,7 @@ export function serveWithLimits(handler: Handler, options: ServeWithLimitsOption
   }
   const serve: ServeConnection = serveOne;
   const { maxConnections, headerTimeoutMs, idleTimeoutMs } = options.limits;
+  const busy = busyAnswer(options.busyBody ?? BUSY_BODY);
   const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const open = new Set<OpenConnection>();
   const warnShed = throttled(warn);
@@ -246,7 +256,7 @@ export function serveWithLimits(handler: Handler, options: ServeWithLimitsOption
         repeats ? ` (${repeats + 1} since the last warning)` : ""
       }`
     );
-    conn.write(BUSY).catch(() => {}).finally(() => {
+    conn.write(busy).catch(() => {}).finally(() => {
       try {
         conn.close();
       } catch {

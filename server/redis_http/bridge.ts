@@ -26,6 +26,11 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { isLarderError, LarderError, type LarderErrorCode } from "../../engine/mod.ts";
 import { sha256Bytes } from "../_sha256.ts";
+import {
+  type ConnectionLimits,
+  type LimitedServer,
+  serveWithLimits,
+} from "../serve_with_limits.ts";
 import { RespError, type RespValue } from "./_resp.ts";
 import { CommandPolicy, type CommandPolicyOptions, runsScript } from "./command_policy.ts";
 import { RedisPool, type RedisPoolOptions, type RequestShape } from "./redis_pool.ts";
@@ -296,7 +301,19 @@ export interface StartBridgeOptions extends Omit<BridgeAppOptions, "redis">, Red
   readonly hostname?: string;
   /** Closes the bridge when aborted. */
   readonly signal?: AbortSignal;
+  /**
+   * Limits on the bridge's own HTTP connections (the feature server's defaults: 512
+   * connections, 10 s for a request's headers, 75 s idle).
+   */
+  readonly limits?: Partial<ConnectionLimits>;
 }
+
+/** The bridge's connection limits unless told otherwise. */
+export const BRIDGE_CONNECTION_LIMITS: ConnectionLimits = {
+  maxConnections: 512,
+  headerTimeoutMs: 10_000,
+  idleTimeoutMs: 75_000,
+};
 
 /** A bridge started by {@linkcode startBridge}. */
 export interface RunningBridge {
@@ -320,7 +337,7 @@ export interface RunningBridge {
  * ```
  */
 export async function startBridge(options: StartBridgeOptions): Promise<RunningBridge> {
-  const { redisUrl, port: wantedPort, hostname: wantedHost, signal, ...rest } = options;
+  const { redisUrl, port: wantedPort, hostname: wantedHost, signal, limits, ...rest } = options;
   const hostname = wantedHost ?? "127.0.0.1";
   const redis = new RedisPool(redisUrl, rest);
   const app = createBridgeApp({ ...rest, redis });
@@ -334,9 +351,17 @@ export async function startBridge(options: StartBridgeOptions): Promise<RunningB
   ]);
   clearTimeout(timer);
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  let server: LimitedServer;
   try {
-    server = Deno.serve({ port: wantedPort ?? 0, hostname, onListen: () => {} }, app.fetch);
+    // Accepting with limits and timeouts: a flood of idle connections neither exits the
+    // process (out of file descriptors) nor keeps connections open forever.
+    server = serveWithLimits(app.fetch, {
+      hostname,
+      port: wantedPort ?? 0,
+      limits: { ...BRIDGE_CONNECTION_LIMITS, ...limits },
+      busyBody: JSON.stringify({ error: "The bridge has too many open connections: try again" }),
+      warn: (text) => console.warn(`redis-http: ${text}`),
+    });
   } catch (err) {
     await redis.close();
     throw new LarderError(

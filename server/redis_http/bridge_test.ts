@@ -939,6 +939,9 @@ Deno.test("parseBridgeConfig() reads flags over env and rejects bad values in on
     connections: 4,
     commandTimeoutMs: 2000,
     scriptTimeoutMs: 5000,
+    maxConnections: 512,
+    headerTimeoutMs: 10_000,
+    idleTimeoutMs: 75_000,
   });
   const flags = [
     "--port",

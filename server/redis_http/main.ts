@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isLarderError, LarderError } from "../../engine/mod.ts";
-import { BRIDGE_DEFAULTS, CommandPolicy, startBridge } from "./bridge.ts";
+import { BRIDGE_CONNECTION_LIMITS, BRIDGE_DEFAULTS, CommandPolicy, startBridge } from "./bridge.ts";
 
 const HELP = `Usage: deno task redis-http [options]
 
@@ -47,6 +47,15 @@ Limits:
   --script-timeout-ms <n>
                       SCRIPT KILL a script that has run this long
                       [env LARDER_BRIDGE_SCRIPT_TIMEOUT_MS, default 5000]
+  --max-connections <n>
+                      HTTP connections open at once; one more is answered 503 and closed
+                      [env LARDER_BRIDGE_MAX_CONNECTIONS, default ${BRIDGE_CONNECTION_LIMITS.maxConnections}]
+  --header-timeout-ms <n>
+                      Close a connection that has not sent a request's headers this long
+                      [env LARDER_BRIDGE_HEADER_TIMEOUT_MS, default ${BRIDGE_CONNECTION_LIMITS.headerTimeoutMs}]
+  --idle-timeout-ms <n>
+                      Close a connection idle this long after a response
+                      [env LARDER_BRIDGE_IDLE_TIMEOUT_MS, default ${BRIDGE_CONNECTION_LIMITS.idleTimeoutMs}]
   -h, --help          Show this help`;
 
 const positive = z.string().regex(/^\d{1,15}$/).transform(Number).pipe(z.number().min(1));
@@ -66,6 +75,9 @@ const configSchema = z.object({
   connections: positive.pipe(z.number().max(64)),
   commandTimeoutMs: positive,
   scriptTimeoutMs: positive,
+  maxConnections: positive,
+  headerTimeoutMs: positive,
+  idleTimeoutMs: positive,
 });
 
 /** Validated bridge settings (`scripts`: paths of the files to register). */
@@ -147,6 +159,24 @@ const FIELDS: Record<keyof BridgeConfig, Field> = {
     expected: "a positive integer",
     fallback: "5000",
   },
+  maxConnections: {
+    flag: "--max-connections",
+    env: "LARDER_BRIDGE_MAX_CONNECTIONS",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_CONNECTION_LIMITS.maxConnections),
+  },
+  headerTimeoutMs: {
+    flag: "--header-timeout-ms",
+    env: "LARDER_BRIDGE_HEADER_TIMEOUT_MS",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_CONNECTION_LIMITS.headerTimeoutMs),
+  },
+  idleTimeoutMs: {
+    flag: "--idle-timeout-ms",
+    env: "LARDER_BRIDGE_IDLE_TIMEOUT_MS",
+    expected: "a positive integer",
+    fallback: String(BRIDGE_CONNECTION_LIMITS.idleTimeoutMs),
+  },
 };
 
 const envSchema = z.record(z.string(), z.string());
@@ -177,6 +207,9 @@ export function parseBridgeConfig(
         connections: { type: "string" },
         "command-timeout-ms": { type: "string" },
         "script-timeout-ms": { type: "string" },
+        "max-connections": { type: "string" },
+        "header-timeout-ms": { type: "string" },
+        "idle-timeout-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -202,6 +235,9 @@ export function parseBridgeConfig(
     connections: values.connections,
     commandTimeoutMs: values["command-timeout-ms"],
     scriptTimeoutMs: values["script-timeout-ms"],
+    maxConnections: values["max-connections"],
+    headerTimeoutMs: values["header-timeout-ms"],
+    idleTimeoutMs: values["idle-timeout-ms"],
   };
   const input: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(FIELDS) as [keyof BridgeConfig, Field][]) {
@@ -252,10 +288,14 @@ export async function main(args: readonly string[]): Promise<number> {
   let bridge;
   let policy;
   try {
-    const { scripts: paths, ...settings } = config;
+    const { scripts: paths, maxConnections, headerTimeoutMs, idleTimeoutMs, ...settings } = config;
     const scripts = await readScripts(paths);
     policy = new CommandPolicy({ ...settings, scripts });
-    bridge = await startBridge({ ...settings, scripts });
+    bridge = await startBridge({
+      ...settings,
+      scripts,
+      limits: { maxConnections, headerTimeoutMs, idleTimeoutMs },
+    });
   } catch (err) {
     const message = isLarderError(err) ? err.message : `Cannot start: ${(err as Error).message}`;
     console.error(`redis-http: ${message}`);
