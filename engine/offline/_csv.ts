@@ -144,7 +144,13 @@ const SQL_TYPE: Record<string, string> = {
  * TIMESTAMP drops the offset.
  */
 function isoTimestamp(x: string): string {
+  // DuckDB refuses days and minutes that do not exist, but rolls hour 24 and second 60 over
+  // and takes offsets beyond ±23:59: refused here, as the one timestamp parser refuses them.
+  const offset = `substr(${x}, 17)`;
+  const sign = `greatest(strpos(${offset}, '+'), strpos(${offset}, '-'))`;
   return `CASE WHEN substr(${x}, 5, 1) = '-' AND substr(${x}, 8, 1) = '-' ` +
+    `AND substr(${x}, 12, 2) <> '24' AND NOT (substr(${x}, 17, 1) = ':' AND substr(${x}, 18, 2) >= '60') ` +
+    `AND (${sign} = 0 OR substr(${offset}, ${sign} + 1, 2) <= '23') ` +
     `THEN CAST(TRY_CAST(${x} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 }
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { fileSource as defineFileSource } from "../../registry/mod.ts";
 import { DuckDBOfflineStore, type ViewRequest } from "../../engine/offline/mod.ts";
 import type { FeatureViewSpec, FileSourceSpec } from "../../registry/mod.ts";
+import { parseTimestamp } from "../../engine/mod.ts";
 import { entity, featureView, fileSource, t, tempDir, writeText } from "./_fixtures.ts";
 
 const store = new DuckDBOfflineStore({ memoryLimit: "512MB" });
@@ -263,6 +264,70 @@ Deno.test("CSV source: timestamps are ISO 8601 in every file, or the format the 
       `Data source "declared": file "${other}", line 2: column "event_timestamp": "01-20-2001" is not a timestamp in the format "%d/%m/%Y" or ISO 8601`,
     ],
   );
+});
+
+Deno.test("CSV source: timestamps are accepted and refused exactly as parseTimestamp() does", async () => {
+  const values = [
+    "2001-02-28",
+    "2001-02-30",
+    "2001-02-29",
+    "2024-02-29",
+    "2001-04-31T00:00:00Z",
+    "2001-02-28T23:59:59Z",
+    "2001-02-28T24:00:00Z",
+    "2001-02-28T23:60:00Z",
+    "2001-02-28T23:59:60Z",
+    "2001-02-28T10:00:00+23:59",
+    "2001-02-28T10:00:00+24:00",
+    "2001-02-28T10:00:00-25:00",
+    "2001-02-28T10:00+25:00",
+    "2001-02-28 10:00:00.123456+02:00",
+    "2001-13-01",
+    "2001-00-10",
+  ];
+  const files = new Map<string, string>();
+  const refusedByCsv = new Set<string>();
+  for (const [i, value] of values.entries()) {
+    const file = await writeText(
+      dir,
+      `agree/${i}.csv`,
+      `driver_id,event_timestamp,trips,rate\n${i},${value},${i},0.5\n`,
+    );
+    files.set(file, value);
+    const one = fileSource(`agree_${i}`, `agree/${i}.csv`);
+    const problems = await store.checkSource({
+      repoDir: dir,
+      view: trips(one),
+      source: one,
+      entities: [driver],
+    });
+    if (problems.length > 0) refusedByCsv.add(value);
+  }
+  const refusedByParser = new Set(values.filter((v) => parseTimestamp(v) === undefined));
+  assert.deepEqual([...refusedByCsv].sort(), [...refusedByParser].sort());
+  // And the accepted ones are the same instants.
+  const accepted = fileSource("accepted", "agree/*.csv");
+  for (const file of files.keys()) {
+    if (refusedByParser.has(files.get(file)!)) await Deno.remove(file);
+  }
+  const latest = await store.pullLatest({
+    repoDir: dir,
+    view: trips(accepted),
+    source: accepted,
+    entities: [driver],
+    start: t("2000-01-01"),
+    end: t("2030-01-01"),
+  });
+  const read = new Map<number, number>();
+  for await (const batch of latest) {
+    for (const row of batch.toArray()) {
+      read.set(Number(row.driver_id), new Date(row.event_timestamp).getTime());
+    }
+  }
+  for (const [i, value] of values.entries()) {
+    if (refusedByParser.has(value)) continue;
+    assert.equal(read.get(i), parseTimestamp(value)!.getTime(), value);
+  }
 });
 
 Deno.test("fileSource() accepts timestampFormat for CSV sources only", () => {
