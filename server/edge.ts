@@ -35,7 +35,7 @@ export interface EdgeOptions {
 /**
  * A fetch handler that opens the feature store on the first request (Deploy isolates start
  * on demand) and serves every later request from memory. When opening fails, requests answer
- * 503 and the next one tries again.
+ * 503 (the reason goes to the log, not to callers) and the next one tries again.
  */
 export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => Promise<Response> {
   let ready: Promise<(req: Request) => Response | Promise<Response>> | undefined;
@@ -61,9 +61,12 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
       fetch = await ready;
     } catch (err) {
       ready = undefined;
-      const message = isLarderError(err) ? err.message : "The feature server failed to start";
-      if (!isLarderError(err)) console.error(err);
-      const { status, body } = errorAnswer(new LarderError("UNAVAILABLE", message));
+      // The reason names files, settings and store URLs, and no caller can be authenticated
+      // before the store is open: it goes to the log only.
+      console.error(isLarderError(err) ? `larder edge: ${err.message}` : err);
+      const { status, body } = errorAnswer(
+        new LarderError("UNAVAILABLE", "The feature server cannot start: see its log"),
+      );
       return Response.json(body, { status });
     }
     return await fetch(req);
