@@ -5,6 +5,7 @@ import {
   findObject,
   formatIssues,
   LarderError,
+  refuseReservedName,
   type RegistryDocument,
   type ValueType,
   viewBatchSource,
@@ -73,14 +74,16 @@ const OptionsSchema = z.object({
 type EntityRows = readonly Readonly<Record<string, unknown>>[];
 
 /**
- * Refuses join-key numbers that are not of the entity's integer type in row objects, above
- * all int64 numbers beyond 2^53: not exact, they would match another entity's rows.
+ * Refuses a `__proto__` column (it would be dropped on the way into Arrow) and join-key
+ * numbers that are not of the entity's integer type in row objects, above all int64 numbers
+ * beyond 2^53: not exact, they would match another entity's rows.
  */
 function checkEntityRows(
   rows: EntityRows,
   views: readonly { readonly spec: FeatureViewSpec }[],
   doc: RegistryDocument,
 ): void {
+  for (const row of rows) refuseReservedName(row, "entity column");
   const keys = new Map<string, ValueType>();
   for (const view of views) {
     for (const name of view.spec.entities) {

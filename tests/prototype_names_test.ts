@@ -96,7 +96,7 @@ Deno.test("FeatureStore answers NOT_FOUND for unknown Object.prototype names", a
   }
 });
 
-Deno.test("FeatureStore refuses an own __proto__ column in entities and pushed rows", async () => {
+Deno.test("FeatureStore refuses an own __proto__ column in entities (online and historical) and pushed rows", async () => {
   const repo = await tempRepo();
   const store = await FeatureStore.open({ repo: repo.dir });
   try {
@@ -114,6 +114,13 @@ Deno.test("FeatureStore refuses an own __proto__ column in entities and pushed r
     await assert.rejects(store.getOnlineFeatures({ features, entities: rows }), refused);
     await assert.rejects(store.writeToOnlineStore("driver_hourly_stats", columns), refused);
     await assert.rejects(store.writeToOnlineStore("driver_hourly_stats", rows), refused);
+    const historical = JSON.parse(
+      '[{"driver_id": 1001, "event_timestamp": 0, "__proto__": {"x": 1}}]',
+    ).map((row: Record<string, unknown>) => ({ ...row, event_timestamp: new Date(0) }));
+    await assert.rejects(
+      store.getHistoricalFeatures({ features, entities: historical }),
+      refused,
+    );
     await assert.rejects(
       store.push("driver_hourly_stats", columns),
       (err) => assertCode(err, "NOT_FOUND"),
