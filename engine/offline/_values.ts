@@ -112,9 +112,21 @@ export function batchRows(
     convert: converter(field.type, style),
   }));
   const rows: Record<string, unknown>[] = new Array(batch.numRows);
+  // A file's column may be called "__proto__": assigning it would set the row's prototype.
+  const plain = columns.every((c) => c.name !== "__proto__");
   for (let r = 0; r < batch.numRows; r++) {
     const row: Record<string, unknown> = {};
-    for (const c of columns) row[c.name] = c.convert(c.vector.get(r));
+    if (plain) { for (const c of columns) row[c.name] = c.convert(c.vector.get(r)); }
+    else {
+      for (const c of columns) {
+        Object.defineProperty(row, c.name, {
+          value: c.convert(c.vector.get(r)),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
     rows[r] = row;
   }
   return rows;
