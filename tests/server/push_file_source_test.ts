@@ -124,7 +124,7 @@ async function onlineTrips(
 
 async function entries(dir: string): Promise<string[]> {
   try {
-    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
