@@ -73,8 +73,19 @@ const ENTITIES = [1001, 1002, 1077].map((driver_id) => ({
   event_timestamp: new Date("2022-05-13T11:00:00Z"),
 }));
 
-for (const format of ["parquet", "csv"] as const) {
-  Deno.test(`FeatureStore.push() to online_and_offline onto a single ${format} file: every reader sees the rows at once`, async () => {
+const MODES = ["blocking", "worker"] as const;
+for (
+  const [format, mode] of MODES.flatMap((m) =>
+    (["parquet", "csv"] as const).map((f) => [f, m] as const)
+  )
+) {
+  Deno.test({
+    name:
+      `FeatureStore.push() to online_and_offline onto a single ${format} file: every reader sees the rows at once (DuckDB ${mode})`,
+    // The worker mode's DuckDB worker outlives the test's ops by design.
+    sanitizeOps: mode === "blocking",
+    sanitizeResources: mode === "blocking",
+  }, async () => {
     const file = `data/driver_stats.${format}`;
     const repo = await tempRepo({
       "features.ts": features(
@@ -82,7 +93,7 @@ for (const format of ["parquet", "csv"] as const) {
         format === "csv" ? `\n  timestampFormat: "%d/%m/%Y %H:%M",` : "",
       ),
     });
-    const store = await FeatureStore.open({ repo: repo.dir });
+    const store = await FeatureStore.open({ repo: repo.dir, offlineMode: mode });
     try {
       if (format === "csv") await repo.write(file, CSV_FILE);
       else await writeParquetStats(join(repo.dir, file));
