@@ -170,6 +170,18 @@ export async function pushOffline(
       `Push source "${push.name}" has no file batch source "${push.batchSource}"`,
     );
   }
+  const lengths = Object.entries(request.columns).map(([name, values]) =>
+    [name, Array.isArray(values) ? values.length : -1] as const
+  );
+  if (new Set(lengths.map(([, n]) => n)).size > 1 || lengths.some(([, n]) => n < 0)) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot push to offline: columns must be arrays of one length (${
+        lengths.map(([name, n]) => `${name}: ${n < 0 ? "not an array" : n}`).join(", ")
+      })`,
+      { details: { lengths: Object.fromEntries(lengths) } },
+    );
+  }
   const read = columnsRead(doc, batch);
   const given = (column: string): readonly unknown[] | undefined =>
     ownValue(request.columns, column) ??

@@ -164,3 +164,24 @@ Deno.test("pushOffline() requires the columns of every view over the batch sourc
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pushOffline() refuses columns of different lengths before writing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  try {
+    await assert.rejects(
+      () =>
+        pushOffline(dir, mappedPushDocument(), {
+          pushSource: "push",
+          columns: { driver_id: [1, 2], ts: [t("2024-01-01")], trips: [1, 2] },
+        }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          "Cannot push to offline: columns must be arrays of one length (driver_id: 2, ts: 1, trips: 2)",
+      },
+    );
+    assert.deepEqual(await files(dir), [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
