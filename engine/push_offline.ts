@@ -1,13 +1,16 @@
 /**
- * Push to offline: rows of a push source appended as a NEW file under its batch source
- * (a folder, or a glob whose last segment is `*` + an extension), never rewriting an existing
- * file, so later historical retrievals read them with the rest. Loaded lazily (it writes
- * Parquet through parquet-wasm).
+ * Push to offline: rows of a push source appended as a NEW file to its batch source, never
+ * rewriting an existing file, so that later reads of the source see them with the rest. A
+ * folder (or a glob whose last segment is `*` + an extension) gets the file inside it; a single
+ * file gets it in its pushed-parts folder (`data/.stats.parquet.pushed/`), which every reader
+ * of that source reads with the file. Loaded lazily (it writes Parquet through parquet-wasm).
  */
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import {
+  type DataSourceSpec,
   type FileSourceSpec,
   findObject,
+  isLarderError,
   LarderError,
   ownValue,
   type RegistryDocument,
@@ -19,13 +22,42 @@ import { writeTable } from "./table_writer.ts";
 /** Columns of pushed rows: name -> values. */
 export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
 
+type Offline = typeof import("./offline/mod.ts");
+
 const GLOB = /[*?[\]{}]/;
 
-/** The folder new files go to, and the name pattern they must have, for a batch source path. */
-async function target(
+/** Where a push's new file goes, and the existing file whose columns it copies (if any). */
+interface Target {
+  readonly dir: string;
+  readonly name: (id: string) => string;
+  readonly reference: string | undefined;
+}
+
+async function exists(path: string): Promise<"file" | "folder" | undefined> {
+  try {
+    const stat = await Deno.stat(path);
+    return stat.isDirectory ? "folder" : "file";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+/** The first file a folder or glob source reads, if it reads any. */
+async function firstFile(
+  offline: Offline,
   source: FileSourceSpec,
   repoDir: string,
-): Promise<{ dir: string; name: (id: string) => string }> {
+): Promise<string | undefined> {
+  try {
+    return (await offline.resolveSourceFiles(source, repoDir))[0];
+  } catch (err) {
+    if (isLarderError(err) && err.code === "SOURCE_INVALID") return undefined;
+    throw err;
+  }
+}
+
+async function target(offline: Offline, source: FileSourceSpec, repoDir: string): Promise<Target> {
   const full = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
   const ext = `.${source.format}`;
   if (GLOB.test(source.path)) {
@@ -33,36 +65,94 @@ async function target(
     const dir = dirname(full).replace(/[\\/]\*\*$/, "");
     const m = /^([^*?[\]{}]*)\*([^*?[\]{}]*)$/.exec(last);
     if (!GLOB.test(dir) && m && m[2]!.toLowerCase().endsWith(ext)) {
-      return { dir, name: (id) => `${m[1]}${id}${m[2]}` };
+      return {
+        dir,
+        name: (id) => `${m[1]}${id}${m[2]}`,
+        reference: await firstFile(offline, source, repoDir),
+      };
     }
     throw new LarderError(
       "INPUT_INVALID",
-      `Cannot push to offline: batch source "${source.name}" has the glob "${source.path}", which has no single folder for new files; use a folder or a pattern such as "data/stats/*${ext}"`,
+      `Cannot push to offline: batch source "${source.name}" has the glob "${source.path}", which has no single folder for new files; use a folder, a single file or a pattern such as "data/stats/*${ext}"`,
       { details: { source: source.name, path: source.path } },
     );
   }
-  let isDirectory = false;
-  try {
-    isDirectory = (await Deno.stat(full)).isDirectory;
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-    isDirectory = !/\.(parquet|csv)$/i.test(full);
+  const kind = await exists(full);
+  if (kind === "folder" || (kind === undefined && !/\.(parquet|csv)$/i.test(full))) {
+    return {
+      dir: full,
+      name: (id) => `${id}${ext}`,
+      reference: await firstFile(offline, source, repoDir),
+    };
   }
-  if (isDirectory) return { dir: full, name: (id) => `${id}${ext}` };
-  throw new LarderError(
-    "INPUT_INVALID",
-    `Cannot push to offline: batch source "${source.name}" is the single file "${source.path}", which is never rewritten; make its path a folder or a glob such as "${
-      dirname(source.path)
-    }/*${ext}" so that pushes can add files`,
-    { details: { source: source.name, path: source.path } },
-  );
+  if (kind === undefined) {
+    throw new LarderError(
+      "SOURCE_INVALID",
+      `Cannot push to offline: batch source "${source.name}" is the file "${source.path}", which does not exist (resolved to "${full}")`,
+      { details: { source: source.name, path: source.path, resolved: full } },
+    );
+  }
+  return { dir: offline.pushedPartsFolder(full), name: (id) => `${id}${ext}`, reference: full };
+}
+
+/** The column of `source`'s files that holds what views call `name` (after `fieldMapping`). */
+function fileColumnName(source: FileSourceSpec, name: string): string {
+  return Object.entries(source.fieldMapping).find(([, to]) => to === name)?.[0] ?? name;
+}
+
+/** A column the views of a batch source read: its declared type, and who reads it. */
+interface ReadColumn {
+  type: ValueType;
+  readonly required: boolean;
+  readonly views: Set<string>;
 }
 
 /**
- * Appends `columns` to the batch source of `pushSource` as one new file, with the columns the
- * fed views need (join keys, features and timestamps, named as in the source files). Throws
- * `INPUT_INVALID` naming a missing column or a value that does not fit its type; nothing is
- * written then.
+ * Every column that some feature view reads from `batch` (directly, or through any push
+ * source over it), named as in the files: join keys, features, the event timestamp (all
+ * required in a pushed file) and the created timestamp (optional).
+ */
+function columnsRead(doc: RegistryDocument, batch: FileSourceSpec): Map<string, ReadColumn> {
+  const reads = (source: DataSourceSpec | undefined) =>
+    source?.name === batch.name || (source?.kind === "push" && source.batchSource === batch.name);
+  const read = new Map<string, ReadColumn>();
+  const need = (name: string, type: ValueType, required: boolean, view?: string) => {
+    const column = fileColumnName(batch, name);
+    const entry = read.get(column) ?? { type, required, views: new Set<string>() };
+    if (view !== undefined) entry.views.add(view);
+    read.set(column, entry);
+  };
+  need(batch.timestampField, "timestamp", true);
+  if (batch.createdTimestampColumn) need(batch.createdTimestampColumn, "timestamp", false);
+  for (const { spec: view } of Object.values(doc.objects.featureView)) {
+    if (!reads(findObject(doc, "dataSource", view.source)?.spec)) continue;
+    for (const entityName of view.entities) {
+      const entity = findObject(doc, "entity", entityName)?.spec;
+      for (const key of entity?.joinKeys ?? []) need(key, entity!.valueType, true, view.name);
+    }
+    for (const feature of view.features) need(feature.name, feature.type, true, view.name);
+  }
+  return read;
+}
+
+function quoted(names: Iterable<string>): string {
+  return [...names].map((n) => `"${n}"`).join(", ");
+}
+
+/** A value of a column no view reads, for a CSV file: as text. */
+function csvText(value: unknown): unknown {
+  if (value === null || value === undefined || typeof value === "string") return value ?? null;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/**
+ * Appends `columns` to the batch source of `pushSource` as one new file. The file has the
+ * columns of the source's existing file (the single file, or the first file of a folder or
+ * glob), with the types it stores them as, plus any column a view of the source reads; a
+ * column the rows do not give is NULL. Throws before anything is written: `INPUT_INVALID`
+ * naming a column that a view of the source reads and the rows lack, or a value that does
+ * not fit its column's type; `SOURCE_INVALID` when the single file does not exist.
  */
 export async function pushOffline(
   repoDir: string,
@@ -80,67 +170,111 @@ export async function pushOffline(
       `Push source "${push.name}" has no file batch source "${push.batchSource}"`,
     );
   }
-  const sourceName = new Map(Object.entries(batch.fieldMapping).map(([from, to]) => [to, from]));
-  const schema = new Map<string, ValueType>();
-  const required = new Set<string>();
-  const need = (name: string, type: ValueType, mandatory: boolean) => {
-    const column = sourceName.get(name) ?? name;
-    schema.set(column, type);
-    if (mandatory) required.add(column);
-  };
-  for (const view of Object.values(doc.objects.featureView)) {
-    if (view.spec.source !== push.name) continue;
-    for (const entityName of view.spec.entities) {
-      const entity = findObject(doc, "entity", entityName)?.spec;
-      for (const key of entity?.joinKeys ?? []) need(key, entity!.valueType, true);
-    }
-    for (const feature of view.spec.features) need(feature.name, feature.type, true);
+  const lengths = Object.entries(request.columns).map(([name, values]) =>
+    [name, Array.isArray(values) ? values.length : -1] as const
+  );
+  if (new Set(lengths.map(([, n]) => n)).size > 1 || lengths.some(([, n]) => n < 0)) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot push to offline: columns must be arrays of one length (${
+        lengths.map(([name, n]) => `${name}: ${n < 0 ? "not an array" : n}`).join(", ")
+      })`,
+      { details: { lengths: Object.fromEntries(lengths) } },
+    );
   }
-  const timestampColumn = sourceName.get(batch.timestampField) ?? batch.timestampField;
-  need(batch.timestampField, "timestamp", true);
-  if (batch.createdTimestampColumn) need(batch.createdTimestampColumn, "timestamp", false);
-
-  const rowCount = Object.values(request.columns)[0]?.length ?? 0;
+  const read = columnsRead(doc, batch);
   const given = (column: string): readonly unknown[] | undefined =>
     ownValue(request.columns, column) ??
       ownValue(request.columns, ownValue(batch.fieldMapping, column) ?? "");
-  const missing = [...required].filter((c) => given(c) === undefined);
+  const missing = [...read].filter(([c, r]) => r.required && given(c) === undefined);
   if (missing.length > 0) {
+    const views = new Set(missing.flatMap(([, r]) => [...r.views]));
     throw new LarderError(
       "INPUT_INVALID",
       `Cannot push to offline: missing ${missing.length === 1 ? "column" : "columns"} ${
-        missing.map((c) => `"${c}"`).join(", ")
-      } for batch source "${batch.name}"`,
-      { details: { missing } },
+        quoted(missing.map(([c]) => c))
+      } for batch source "${batch.name}"${
+        views.size > 0
+          ? `: ${views.size === 1 ? "feature view" : "feature views"} ${quoted(views)} ${
+            views.size === 1 ? "reads" : "read"
+          } ${missing.length === 1 ? "it" : "them"}`
+          : ""
+      }`,
+      { details: { missing: missing.map(([c]) => c), views: [...views] } },
     );
   }
+
+  const offline: Offline = await import("./offline/mod.ts");
+  const place = await target(offline, batch, repoDir);
+  // The file's columns first, in its order and types; then what the views read that it lacks.
+  const layout: { name: string; type: ValueType | undefined }[] = [];
+  if (place.reference !== undefined) {
+    for (const c of await offline.fileColumns(place.reference, batch.format)) {
+      const declared = read.get(c.name)?.type;
+      if (c.type !== undefined || declared !== undefined || batch.format === "csv") {
+        layout.push({ name: c.name, type: c.type ?? declared });
+      }
+    }
+  }
+  for (const [name, r] of read) {
+    if (!layout.some((c) => c.name === name)) layout.push({ name, type: r.type });
+  }
+
+  const timestampColumn = fileColumnName(batch, batch.timestampField);
+  const rowCount = Object.values(request.columns)[0]?.length ?? 0;
   const out: Record<string, unknown[]> = {};
   const types: Record<string, ValueType> = {};
-  for (const [column, type] of schema) {
-    const values = given(column);
+  for (const column of layout) {
+    const values = given(column.name);
     const typed = new Array<unknown>(rowCount);
+    if (column.type === undefined) {
+      // A CSV column no view reads: kept as text.
+      for (let r = 0; r < rowCount; r++) typed[r] = csvText(values?.[r]);
+      out[column.name] = typed;
+      types[column.name] = "string";
+      continue;
+    }
+    const type = column.type;
+    // A value must fit the file's type and the type the views read it as.
+    const declared = read.get(column.name)?.type;
+    const also = declared !== undefined && declared !== type ? declared : undefined;
     for (let r = 0; r < rowCount; r++) {
       const raw = values?.[r] ?? null;
       const value = coerceValue(raw, type);
-      if (value === INVALID || (value === null && column === timestampColumn)) {
+      const misfit = value === INVALID
+        ? type
+        : also !== undefined && coerceValue(raw, also) === INVALID
+        ? also
+        : undefined;
+      if (misfit !== undefined || (value === null && column.name === timestampColumn)) {
+        const where = misfit !== undefined && misfit === type && also !== undefined
+          ? ` (file "${place.reference}" stores the column as ${type})`
+          : "";
         throw new LarderError(
           "INPUT_INVALID",
-          `Cannot push to offline: column "${column}", row ${r}: ${
-            value === null ? "has no event timestamp" : notOfType(raw, type)
-          }`,
-          { details: { column, row: r } },
+          `Cannot push to offline: column "${column.name}", row ${r}: ${
+            misfit === undefined ? "has no event timestamp" : notOfType(raw, misfit)
+          }${where}`,
+          { details: { column: column.name, row: r } },
         );
       }
       // A Date holds milliseconds: timestamps go on as given, so ISO text keeps its microseconds.
       typed[r] = type === "timestamp" ? raw : value;
     }
-    out[column] = typed;
-    types[column] = type;
+    out[column.name] = typed;
+    types[column.name] = type;
   }
   if (rowCount === 0) return { files: [] };
-  const { dir, name } = await target(batch, repoDir);
+
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-  const file = join(dir, name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`));
-  await writeTable(file, out, types);
+  const file = join(place.dir, place.name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`));
+  const newFolder = (await exists(place.dir)) === undefined;
+  try {
+    await writeTable(file, out, types);
+  } catch (err) {
+    // A folder made for this file goes with it (only if still empty).
+    if (newFolder) await Deno.remove(place.dir).catch(() => {});
+    throw err;
+  }
   return { files: [file] };
 }

@@ -3,7 +3,12 @@
  * its batch source, online to every online view it feeds. One sequence for the SDK's
  * `FeatureStore.push` and the server's `POST /push`.
  */
-import { refuseReservedName, type RegistryDocument } from "../registry/mod.ts";
+import {
+  isLarderError,
+  LarderError,
+  refuseReservedName,
+  type RegistryDocument,
+} from "../registry/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 import { type EntityColumns, writeOnline, type WriteOnlineResult } from "./online/mod.ts";
 import type { TransformLoader } from "./on_demand.ts";
@@ -41,15 +46,35 @@ export interface PushResult {
  * Writes the rows offline first (if the rows cannot be stored durably, nothing is served from
  * them), then online, skip-if-not-newer, to each view the source feeds that is served online
  * (`online: false` views are offline-only and skipped online). The caller has checked that
- * `pushSource` is a push source.
+ * `pushSource` is a push source. When the online write fails after the offline one, the
+ * error (same code) says which file now holds the rows, so that they are not pushed offline
+ * twice.
  */
 export async function pushRows(deps: PushDeps, request: PushRequest): Promise<PushResult> {
-  const { doc } = deps;
   refuseReservedName(request.data, "column");
-  const files = request.to === "online" ? [] : (await pushOffline(deps.repoDir, doc, {
+  const files = request.to === "online" ? [] : (await pushOffline(deps.repoDir, deps.doc, {
     pushSource: request.pushSource,
     columns: request.data,
   })).files;
+  try {
+    return { files, online: await pushOnline(deps, request) };
+  } catch (err) {
+    if (files.length === 0 || !isLarderError(err)) throw err;
+    throw new LarderError(
+      err.code,
+      `${err.message}; the rows were written offline before that, to ${
+        files.map((f) => `"${f}"`).join(", ")
+      }: push them again with to "online" only`,
+      { cause: err, details: { ...err.details, offlineFiles: files } },
+    );
+  }
+}
+
+async function pushOnline(
+  deps: PushDeps,
+  request: PushRequest,
+): Promise<PushResult["online"]> {
+  const { doc } = deps;
   const online: { view: string; result: WriteOnlineResult }[] = [];
   if (request.to !== "offline") {
     const views = Object.values(doc.objects.featureView).map((v) => v.spec).filter((v) =>
@@ -70,5 +95,5 @@ export async function pushRows(deps: PushDeps, request: PushRequest): Promise<Pu
       online.push({ view: view.name, result });
     }
   }
-  return { files, online };
+  return online;
 }

@@ -122,3 +122,66 @@ Deno.test("pushOffline() to a CSV batch source writes files the CSV reader reads
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pushOffline() requires the columns of every view over the batch source, not only the pushed views", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  const driver = entity("driver", ["driver_id"]);
+  const batch = fileSource("batch", "data/pushed", { timestampField: "ts" });
+  const push = pushSource("push", batch.name);
+  const fed = featureView("fed", {
+    entities: ["driver"],
+    source: push.name,
+    features: [{ name: "trips", type: "int64" }],
+  });
+  // Reads the same files, not through the push source: a new file without "rating" would
+  // break its reads.
+  const direct = featureView("direct", {
+    entities: ["driver"],
+    source: batch.name,
+    features: [{ name: "rating", type: "float64" }],
+  });
+  const doc = documentWith({ entities: [driver], sources: [batch, push], views: [fed, direct] });
+  try {
+    await assert.rejects(
+      () =>
+        pushOffline(dir, doc, {
+          pushSource: "push",
+          columns: { driver_id: [1], ts: [t("2024-01-01")], trips: [1] },
+        }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          'Cannot push to offline: missing column "rating" for batch source "batch": feature view "direct" reads it',
+      },
+    );
+    assert.deepEqual(await files(dir), [], "nothing written");
+    const ok = await pushOffline(dir, doc, {
+      pushSource: "push",
+      columns: { driver_id: [1], ts: [t("2024-01-01")], trips: [1], rating: [null] },
+    });
+    assert.equal(ok.files.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("pushOffline() refuses columns of different lengths before writing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  try {
+    await assert.rejects(
+      () =>
+        pushOffline(dir, mappedPushDocument(), {
+          pushSource: "push",
+          columns: { driver_id: [1, 2], ts: [t("2024-01-01")], trips: [1, 2] },
+        }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          "Cannot push to offline: columns must be arrays of one length (driver_id: 2, ts: 1, trips: 2)",
+      },
+    );
+    assert.deepEqual(await files(dir), [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -26,7 +26,8 @@ export {
   readParquetSchema,
   writeParquetFile,
 } from "./parquet.ts";
-export { resolveSourceFiles } from "./source_files.ts";
+export { pushedPartsFolder, resolveSourceFiles } from "./source_files.ts";
+export { type FileColumn, fileColumns } from "./file_columns.ts";
 export { checkSourceCompatibility } from "./source_compatibility.ts";
 export type {
   BatchOptions,

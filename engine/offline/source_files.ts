@@ -1,5 +1,16 @@
-/** Which files a file source's `path` names: one file, a glob, or a folder. */
-import { isAbsolute, join, relative, resolve, sep as SEPARATOR } from "node:path";
+/**
+ * Which files a file source's `path` names: one file (with the parts pushed beside it), a
+ * glob, or a folder.
+ */
+import {
+  basename,
+  dirname,
+  isAbsolute,
+  join,
+  relative,
+  resolve,
+  sep as SEPARATOR,
+} from "node:path";
 import { type FileSourceSpec, LarderError } from "../../registry/mod.ts";
 
 const GLOB_CHARS = /[*?[\]{}]/;
@@ -54,10 +65,12 @@ async function walkGlob(dir: string, segments: readonly string[], out: string[])
   if (segments.length === 0) return;
   const [head, ...rest] = segments as [string, ...string[]];
   if (head === "**") {
-    // Zero directories, then one or more.
+    // Zero directories, then one or more; like `*`, never a hidden one.
     await walkGlob(dir, rest, out);
     for await (const entry of readDirSafe(dir)) {
-      if (entry.isDirectory) await walkGlob(join(dir, entry.name), segments, out);
+      if (entry.isDirectory && !entry.name.startsWith(".")) {
+        await walkGlob(join(dir, entry.name), segments, out);
+      }
     }
     return;
   }
@@ -106,9 +119,30 @@ async function filesInFolder(dir: string, extension: string, out: string[]): Pro
 }
 
 /**
- * The absolute paths of the files a source reads, sorted, resolved against `repoDir`:
- * `path` is one file, a glob (`data/*.parquet`, `data/**\/*.parquet`), or a folder (every
- * `.parquet` or `.csv` file under it, recursively, skipping names starting with `.` or `_`).
+ * The folder that holds the rows pushed to a single-file source (`data/stats.parquet` →
+ * `data/.stats.parquet.pushed`): beside the file, hidden, so that no folder source and no glob
+ * (`*` and `**` skip hidden names) reads it by accident.
+ */
+export function pushedPartsFolder(file: string): string {
+  return join(dirname(file), `.${basename(file)}.pushed`);
+}
+
+/** The parts pushed to the single file `file`: its pushed folder's `.<format>` files, sorted. */
+async function pushedParts(file: string, extension: string): Promise<string[]> {
+  const parts: string[] = [];
+  for await (const entry of readDirSafe(pushedPartsFolder(file))) {
+    const name = entry.name;
+    if (name.startsWith(".") || name.startsWith("_") || !entry.isFile) continue;
+    if (name.toLowerCase().endsWith(extension)) parts.push(join(pushedPartsFolder(file), name));
+  }
+  return parts.sort();
+}
+
+/**
+ * The absolute paths of the files a source reads, resolved against `repoDir`: `path` is one
+ * file (first, then the parts pushed to it, in {@linkcode pushedPartsFolder}, oldest first), a
+ * glob (`data/*.parquet`, `data/**\/*.parquet`; sorted), or a folder (every `.parquet` or
+ * `.csv` file under it, recursively, skipping names starting with `.` or `_`; sorted).
  * Throws `SOURCE_INVALID` when nothing matches.
  */
 export async function resolveSourceFiles(
@@ -128,8 +162,7 @@ export async function resolveSourceFiles(
     what = `is a folder with no .${source.format} file`;
     await filesInFolder(full, `.${source.format}`, files);
   } else if (await isFile(full)) {
-    files.push(full);
-    what = "";
+    return [full, ...await pushedParts(full, `.${source.format}`)];
   } else {
     what = "does not exist";
   }

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   checkSourceCompatibility,
   DuckDBOfflineStore,
+  pushedPartsFolder,
   readParquetFile,
   readParquetSchema,
   resolveSourceFiles,
@@ -81,6 +82,41 @@ Deno.test("resolveSourceFiles() resolves a file, a glob, a recursive glob and a 
     "data/2024/02.parquet",
     "data/top.parquet",
   ]);
+});
+
+Deno.test("resolveSourceFiles() reads a single file with its pushed parts, which no glob or folder reads", async () => {
+  const base = await tempDir();
+  try {
+    await writeRowsParquet(base, "data/stats.parquet", rows);
+    await writeRowsParquet(base, "data/other.parquet", rows);
+    const parts = "data/.stats.parquet.pushed";
+    await writeRowsParquet(base, `${parts}/push-20240102T000000000Z-bbbb.parquet`, rows);
+    await writeRowsParquet(base, `${parts}/push-20240101T000000000Z-aaaa.parquet`, rows);
+    // Not parts: a file being written, hidden or "_" names, another format, a folder.
+    await writeText(base, `${parts}/push-20240103T000000000Z-cccc.parquet.tmp-1234`, "half");
+    await writeText(base, `${parts}/.hidden.parquet`, "x");
+    await writeText(base, `${parts}/_meta.parquet`, "x");
+    await writeText(base, `${parts}/notes.csv`, "a\n1\n");
+    await Deno.mkdir(join(base, parts, "sub.parquet"));
+    const rel = (files: string[]) => files.map((f) => f.slice(base.length + 1));
+    const resolve = (path: string) =>
+      resolveSourceFiles({ name: "s", path, format: "parquet" }, base);
+    assert.deepEqual(rel(await resolve("data/stats.parquet")), [
+      "data/stats.parquet",
+      `${parts}/push-20240101T000000000Z-aaaa.parquet`,
+      `${parts}/push-20240102T000000000Z-bbbb.parquet`,
+    ]);
+    assert.equal(pushedPartsFolder(join(base, "data/stats.parquet")), join(base, parts));
+    // Another source over the folder, or any glob, reads the file itself but not its parts.
+    const plain = ["data/other.parquet", "data/stats.parquet"];
+    assert.deepEqual(rel(await resolve("data")), plain);
+    assert.deepEqual(rel(await resolve("data/*.parquet")), plain);
+    assert.deepEqual(rel(await resolve("data/**/*.parquet")), plain);
+    assert.deepEqual(rel(await resolve("**/*.parquet")), plain);
+    await assert.rejects(resolve("data/*/*.parquet"), /matches no file/, "* skips hidden folders");
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
 });
 
 Deno.test("resolveSourceFiles() names the source and the path when nothing matches", async () => {
