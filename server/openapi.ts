@@ -58,7 +58,8 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Push rows through a push source",
     description:
       "Writes rows to every feature view fed by the push source: online (skip-if-not-newer), offline " +
-      "(appended as new Parquet files under the push source's batch source), or both. " +
+      "(as new files of the push source's batch source, in its format; a single-file source keeps " +
+      "them beside the file and is never rewritten), or both. " +
       "Needs WRITE_ONLINE and/or WRITE_OFFLINE on those feature views.",
     tag: "writing",
     body: PushBodySchema,
