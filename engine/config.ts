@@ -81,6 +81,8 @@ export const FeatureServerConfigSchema = z.strictObject({
   feature_services: z.array(NameSchema).optional(),
   /** Who may read `/metrics`: anyone, or (with `auth` on) any caller with valid credentials. */
   metrics: z.enum(["public", "authenticated"]).default("public"),
+  /** Refuse unknown keys in request bodies (422) instead of ignoring them as Feast does. */
+  strict_bodies: z.boolean().default(false),
 });
 
 /** The whole of `larder.yaml`. */
@@ -96,7 +98,7 @@ export const LarderConfigSchema = z.strictObject({
   auth: AuthConfigSchema.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
-  feature_server: FeatureServerConfigSchema.default({ metrics: "public" }),
+  feature_server: FeatureServerConfigSchema.default({ metrics: "public", strict_bodies: false }),
 });
 export type LarderConfig = z.output<typeof LarderConfigSchema>;
 
