@@ -174,6 +174,7 @@ export async function depsFromFeatureStore(
       auth: options.auth ?? createVerifier(store.config.auth),
       config: {
         metrics: store.config.feature_server.metrics,
+        strictBodies: store.config.feature_server.strict_bodies,
         ...options.config,
         featureServices: store.config.feature_server.feature_services,
       },
