@@ -166,7 +166,7 @@ Deno.test("POST /push writes online skip-if-not-newer", async () => {
     const unknown = await server.request("POST", "/push", {
       body: { push_source_name: "nope", df: statsRows([1]) },
     });
-    assert.equal(unknown.status, 404);
+    assert.equal(unknown.status, 422, "as Feast answers an unknown push source");
     assert.equal(
       unknown.json.error.message,
       'Cannot find push source "nope": the registry has "driver_stats_push"',
