@@ -72,7 +72,7 @@ function bodyObject<S extends z.core.$ZodLooseShape>(shape: S, strict: boolean):
   return strict ? z.strictObject(shape) as unknown as z.ZodObject<S> : z.object(shape);
 }
 
-/** A JSON value given as one column value: broadcast to every row, as pandas does. */
+/** A column given as one value: that value in every row, as pandas broadcasts it. */
 const BroadcastSchema = ScalarSchema.meta({
   description: "A single value for every row (at least one other column must be a list)",
 });
@@ -94,7 +94,7 @@ export type DataFrameBody = z.output<typeof DataFrameSchema>;
 const VERSION_UNSUPPORTED =
   'feature view versions are not supported: leave "version" out or null (the one current definition of each view is materialized)';
 
-/** Feast's `version` of a materialization: only "none" can be honoured. */
+/** Feast's `version` of a materialization: Larder has no versions, so only absent or null. */
 const VersionSchema = z.string().max(64).nullish().meta({
   description: "Feast's feature view version; versions are not supported: only null is accepted",
 });
