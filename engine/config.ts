@@ -96,6 +96,8 @@ export const FeatureServerConfigSchema = z.strictObject({
   idle_timeout_seconds: Seconds.default(75),
   /** Seconds a request has to send its body, once its headers are in. */
   body_timeout_seconds: Seconds.default(30),
+  /** Refuse unknown keys in request bodies (422) instead of ignoring them as Feast does. */
+  strict_bodies: z.boolean().default(false),
 });
 
 /** The whole of `larder.yaml`. */

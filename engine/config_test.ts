@@ -93,6 +93,7 @@ Deno.test("parseConfig() validates auth settings", () => {
 Deno.test("parseConfig() validates the feature server's connection limits", () => {
   assert.deepEqual(parseConfig("project: demo\n", { env: noEnv }).feature_server, {
     metrics: "public",
+    strict_bodies: false,
     max_connections: 512,
     header_timeout_seconds: 10,
     idle_timeout_seconds: 75,

@@ -43,6 +43,7 @@ import type {
   MaterializeDeps,
   MaterializeProgress,
   MaterializeResult,
+  MaterializeWindow,
 } from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
@@ -391,13 +392,15 @@ export class FeatureStore {
   /**
    * Copies the newest row per entity key with `start <= ts <= end` of each online view (or
    * `views`) into the online store, streaming, then records the interval in the registry.
+   * `{ disableEventTimestamp: true }` instead of `start` and `end` is Feast's "everything up to
+   * now": the window from 1970-01-01T00:00:00Z to now.
    */
-  async materialize(options: {
-    start: Date;
-    end: Date;
-    views?: readonly string[];
-    onProgress?: (progress: MaterializeProgress) => void;
-  }): Promise<MaterializeResult> {
+  async materialize(
+    options: MaterializeWindow & {
+      views?: readonly string[];
+      onProgress?: (progress: MaterializeProgress) => void;
+    },
+  ): Promise<MaterializeResult> {
     const { materialize } = await loadMaterialize();
     return await materialize(await this.#materializeDeps(), options);
   }

@@ -97,5 +97,9 @@ export type {
   OnlineFeaturesResponse,
   WriteOnlineResult,
 } from "./online/mod.ts";
-export type { MaterializeProgress, MaterializeResult } from "./materialize/mod.ts";
+export type {
+  MaterializeProgress,
+  MaterializeResult,
+  MaterializeWindow,
+} from "./materialize/mod.ts";
 export type { TransformLoader } from "./on_demand.ts";

@@ -264,8 +264,9 @@ export function viewsOfRefs(
 
 /**
  * The push source `pushSource` and the feature views it feeds (within scope), for a push doing
- * `actions`. `NOT_FOUND` when the registry lacks it or hides it from the caller (a caller that
- * holds no permission on the source and may not do `actions` on every view it feeds).
+ * `actions`. `INPUT_INVALID` (422, as Feast answers an unknown push source) when the registry
+ * lacks it or hides it from the caller (a caller that holds no permission on the source and may
+ * not do `actions` on every view it feeds): both get the same answer.
  */
 export function viewsOfPushSource(
   lookup: Lookup,
@@ -277,7 +278,7 @@ export function viewsOfPushSource(
   const isPush = (s: { kind?: string }) => s.kind === "push";
   const unknown = () =>
     new LarderError(
-      "NOT_FOUND",
+      "INPUT_INVALID",
       `Cannot find push source "${pushSource}": the registry has ${
         describableNames(lookup, ["dataSource"], isPush)
       }`,

@@ -5,12 +5,19 @@
  */
 import { type Context, Hono } from "hono";
 import { routePath } from "hono/route";
-import { findObject, LarderError, type Principal, type Resource } from "../engine/mod.ts";
+import {
+  findObject,
+  LarderError,
+  type Principal,
+  type RegistryDocument,
+  type Resource,
+} from "../engine/mod.ts";
 import { Access } from "./_access.ts";
 import { readBody } from "./body.ts";
+import { dataFrame, rowCount } from "./_columns.ts";
 import { healthAnswer } from "./_health.ts";
 import { withTimeout } from "./_timeout.ts";
-import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
+import type { MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
 import { Metrics } from "./metrics.ts";
@@ -25,14 +32,11 @@ import {
   viewsToMaterialize,
 } from "./_scope.ts";
 import {
-  GetOnlineFeaturesBodySchema,
-  MaterializeBodySchema,
-  MaterializeIncrementalBodySchema,
+  BODY_SCHEMAS,
   type MaterializeResponse,
   parseTimestamp,
-  PushBodySchema,
+  STRICT_BODY_SCHEMAS,
   type WriteResponse,
-  WriteToOnlineStoreBodySchema,
 } from "./schemas.ts";
 
 /** The app's context variables. */
@@ -59,30 +63,6 @@ const REGISTRY_ROUTES = [
   ["data-sources", "dataSource", "data_sources"],
 ] as const satisfies readonly (readonly [string, ResourceType, string])[];
 
-/** The number of rows of column-major data; throws when columns differ in length or are too many. */
-function rowCount(columns: ColumnData, limit: number, what: string): number {
-  let rows: number | undefined;
-  for (const [name, values] of Object.entries(columns)) {
-    if (values.length > limit) {
-      throw new ApiError(
-        "TOO_LARGE",
-        `Too many ${what}: column "${name}" has ${values.length} values, the limit is ${limit}`,
-        { details: { column: name, rows: values.length, limit } },
-      );
-    }
-    if (rows !== undefined && values.length !== rows) {
-      const lengths = Object.entries(columns).map(([n, v]) => `${n}: ${v.length}`).join(", ");
-      throw new LarderError("INPUT_INVALID", `Columns have different lengths (${lengths})`, {
-        details: {
-          lengths: Object.fromEntries(Object.entries(columns).map(([n, v]) => [n, v.length])),
-        },
-      });
-    }
-    rows = values.length;
-  }
-  return rows ?? 0;
-}
-
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -90,6 +70,25 @@ function messageOf(err: unknown): string {
 /** A promise's value, or its failure's message. */
 function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: string }> {
   return promise.then((value) => ({ value }), (err: unknown) => ({ error: messageOf(err) }));
+}
+
+/**
+ * Feast's `full_feature_names` on a materialization names the inputs of on-demand views that
+ * write to the online store `view__feature`; Larder's transforms read them by feature name, so
+ * `true` is refused where such a view would run, and changes nothing elsewhere (as in Feast).
+ */
+function refuseFullFeatureNames(doc: RegistryDocument, views: readonly Resource[]): void {
+  const names = new Set(views.map((v) => v.name));
+  for (const { spec } of Object.values(doc.objects.onDemandFeatureView)) {
+    if (!spec.writeToOnlineStore) continue;
+    const source = spec.sources.find((s) => s.kind === "featureView" && names.has(s.name));
+    if (source === undefined) continue;
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Invalid request body: full_feature_names: true is not supported for feature view "${source.name}": it feeds on-demand views that write to the online store, whose transforms read their inputs by feature name`,
+      { details: { field: "full_feature_names", view: source.name } },
+    );
+  }
 }
 
 function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
@@ -127,12 +126,14 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   const metrics = deps.metrics ?? new Metrics();
   const logError = deps.logError ?? ((err: unknown) => console.error(err));
   const scopeOf = scopeCache(config.featureServices);
+  const bodies = config.strictBodies ? STRICT_BODY_SCHEMAS : BODY_SCHEMAS;
   let openApi: Record<string, unknown> | undefined;
   let docsHtml: string | undefined;
   const spec = () =>
     openApi ??= openApiDocument({
       ...(config.title ? { title: config.title } : {}),
       bearerAuth: deps.auth.mode !== "none",
+      strictBodies: config.strictBodies ?? false,
     });
 
   const app = new Hono<AppEnv>();
@@ -191,14 +192,16 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.post(
     "/get-online-features",
     authenticated(async (c) => {
-      const body = await readBody(c.req.raw, GetOnlineFeaturesBodySchema, bodyLimit);
+      const body = await readBody(c.req.raw, bodies.getOnlineFeatures, bodyLimit);
       rowCount(body.entities, maxEntityRows, "entity rows");
       const lookup = await context(c);
       const { doc, access } = lookup;
-      if (body.feature_service !== undefined) {
+      // The schema let through exactly one of them (an empty `features` is Feast's default).
+      const featureService = body.feature_service ?? undefined;
+      if (featureService !== undefined) {
         const service = findResource(lookup, {
           type: "featureService",
-          name: body.feature_service,
+          name: featureService,
           actions: ["READ_ONLINE"],
         });
         // A grant on a service grants what it contains (on-demand inputs included).
@@ -212,8 +215,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         for (const group of groups) access.assert(group.touched, ["READ_ONLINE"], group.view);
       }
       const result = await deps.readOnline(doc, {
-        ...(body.features !== undefined ? { features: body.features } : {}),
-        ...(body.feature_service !== undefined ? { featureService: body.feature_service } : {}),
+        ...(featureService === undefined ? { features: body.features! } : { featureService }),
         entities: body.entities,
         fullFeatureNames: body.full_feature_names,
       });
@@ -224,8 +226,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.post(
     "/push",
     authenticated(async (c) => {
-      const body = await readBody(c.req.raw, PushBodySchema, bodyLimit);
-      const rows = rowCount(body.df, maxWriteRows, "rows");
+      const body = await readBody(c.req.raw, bodies.push, bodyLimit);
+      const { columns, rows } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const online = body.to !== "offline";
@@ -245,7 +247,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       };
       const pushed = await deps.push(doc, {
         pushSource: body.push_source_name,
-        columns: body.df,
+        columns,
         to: body.to,
         views: views.map((v) => v.name),
       });
@@ -263,8 +265,8 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.post(
     "/write-to-online-store",
     authenticated(async (c) => {
-      const body = await readBody(c.req.raw, WriteToOnlineStoreBodySchema, bodyLimit);
-      const rows = rowCount(body.df, maxWriteRows, "rows");
+      const body = await readBody(c.req.raw, bodies.writeToOnlineStore, bodyLimit);
+      const { columns, rows } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const view = findResource(lookup, {
@@ -273,7 +275,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         actions: ["WRITE_ONLINE"],
       });
       access.assert([view], ["WRITE_ONLINE"]);
-      const r = await deps.writeOnline(doc, { view: view.name, columns: body.df });
+      const r = await deps.writeOnline(doc, { view: view.name, columns });
       const answer: WriteResponse = {
         feature_views: [view.name],
         rows,
@@ -298,15 +300,18 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.post(
     "/materialize",
     authenticated(async (c) => {
-      const body = await readBody(c.req.raw, MaterializeBodySchema, bodyLimit);
+      const body = await readBody(c.req.raw, bodies.materialize, bodyLimit);
       const lookup = await context(c);
-      const { access } = lookup;
-      const views = viewsToMaterialize(lookup, body.feature_views);
+      const { doc, access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views ?? undefined);
       access.assert(views, ["WRITE_ONLINE"]);
+      if (body.full_feature_names) refuseFullFeatureNames(doc, views);
       checkLocks();
+      // As Feast's server: with `disable_event_timestamp`, `start_ts` and `end_ts` are not used.
       const outcome = await deps.materialize({
-        start: parseTimestamp(body.start_ts)!,
-        end: parseTimestamp(body.end_ts)!,
+        ...(body.disable_event_timestamp
+          ? { disableEventTimestamp: true as const }
+          : { start: parseTimestamp(body.start_ts!)!, end: parseTimestamp(body.end_ts!)! }),
         views: views.map((v) => v.name),
         lockTtlMs,
       });
@@ -317,11 +322,12 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
   app.post(
     "/materialize-incremental",
     authenticated(async (c) => {
-      const body = await readBody(c.req.raw, MaterializeIncrementalBodySchema, bodyLimit);
+      const body = await readBody(c.req.raw, bodies.materializeIncremental, bodyLimit);
       const lookup = await context(c);
-      const { access } = lookup;
-      const views = viewsToMaterialize(lookup, body.feature_views);
+      const { doc, access } = lookup;
+      const views = viewsToMaterialize(lookup, body.feature_views ?? undefined);
       access.assert(views, ["WRITE_ONLINE"]);
+      if (body.full_feature_names) refuseFullFeatureNames(doc, views);
       checkLocks();
       const outcome = await deps.materializeIncremental({
         end: parseTimestamp(body.end_ts)!,

@@ -3,7 +3,7 @@
  * store, the engine's operations, the auth verifier and the settings.
  * Only the entry files (`main.ts`, `edge.ts`) wire concrete backends.
  */
-import type { OnlineStore, RegistryDocument } from "../engine/mod.ts";
+import type { MaterializeWindow, OnlineStore, RegistryDocument } from "../engine/mod.ts";
 import type { AuthVerifier } from "./auth/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RegistryRegression } from "./registry_cache.ts";
@@ -80,13 +80,12 @@ export interface MaterializeOutcome {
 }
 
 /**
- * Materializes `[start, end]` of these views (the engine's `materialize`), holding each view's
- * lock in the online store for `lockTtlMs` at a time: `CONFLICT` when another run holds one.
+ * Materializes `[start, end]` of these views (the engine's `materialize`; with
+ * `disableEventTimestamp`, from 1970-01-01T00:00:00Z to now), holding each view's lock in the
+ * online store for `lockTtlMs` at a time: `CONFLICT` when another run holds one.
  */
 export type Materialize = (
-  request: {
-    readonly start: Date;
-    readonly end: Date;
+  request: MaterializeWindow & {
     readonly views: readonly string[];
     readonly lockTtlMs: number;
   },
@@ -123,6 +122,11 @@ export interface ServerConfig {
   readonly metrics?: "public" | "authenticated";
   /** `info.title` of the OpenAPI document. @default "Larder feature server" */
   readonly title?: string;
+  /**
+   * `feature_server.strict_bodies`: refuse unknown keys in bodies (422) instead of ignoring
+   * them as Feast does. @default false
+   */
+  readonly strictBodies?: boolean;
 }
 
 /** Everything {@linkcode createApp} needs. */

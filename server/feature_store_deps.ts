@@ -175,6 +175,7 @@ export async function depsFromFeatureStore(
       config: {
         metrics: store.config.feature_server.metrics,
         bodyTimeoutMs: store.config.feature_server.body_timeout_seconds * 1000,
+        strictBodies: store.config.feature_server.strict_bodies,
         ...options.config,
         featureServices: store.config.feature_server.feature_services,
       },

@@ -1,6 +1,8 @@
 /** The OpenAPI 3.1 document of the feature server, generated from the same zod schemas. */
 import { z } from "zod";
 import {
+  BODY_SCHEMAS,
+  type BodySchemas,
   ErrorResponseSchema,
   GetOnlineFeaturesBodySchema,
   HealthResponseSchema,
@@ -10,6 +12,7 @@ import {
   OnlineFeaturesResponseSchema,
   PushBodySchema,
   RegistryObjectSchema,
+  STRICT_BODY_SCHEMAS,
   WriteResponseSchema,
   WriteToOnlineStoreBodySchema,
 } from "./schemas.ts";
@@ -197,7 +200,17 @@ export interface OpenApiOptions {
   readonly version?: string;
   /** Whether operations that need credentials declare bearer auth. */
   readonly bearerAuth?: boolean;
+  /** Whether bodies refuse unknown keys (`additionalProperties: false`). @default false */
+  readonly strictBodies?: boolean;
 }
+
+/** Each body schema's twin that refuses unknown keys. */
+const STRICT_TWIN = new Map<z.ZodType, z.ZodType>(
+  (Object.keys(BODY_SCHEMAS) as (keyof BodySchemas)[]).map((k) => [
+    BODY_SCHEMAS[k],
+    STRICT_BODY_SCHEMAS[k],
+  ]),
+);
 
 /** Builds the OpenAPI 3.1 document. */
 export function openApiDocument(options: OpenApiOptions = {}): Record<string, unknown> {
@@ -236,7 +249,14 @@ export function openApiDocument(options: OpenApiOptions = {}): Record<string, un
         ? {
           requestBody: {
             required: true,
-            content: { "application/json": { schema: jsonSchema(op.body, "input") } },
+            content: {
+              "application/json": {
+                schema: jsonSchema(
+                  options.strictBodies ? STRICT_TWIN.get(op.body) ?? op.body : op.body,
+                  "input",
+                ),
+              },
+            },
           },
         }
         : {}),

@@ -36,25 +36,6 @@ export const TimestampSchema = z.string().max(64).refine(
   { error: (iss) => timestampError(String(iss.input), "an RFC 3339 timestamp") },
 ).meta({ format: "date-time", example: "2021-04-12T10:59:42Z" });
 
-/** `POST /get-online-features`. */
-export const GetOnlineFeaturesBodySchema = z.strictObject({
-  features: z.array(z.string().min(1).max(512)).min(1).max(10_000).optional().meta({
-    description: '`"view:feature"` references; give either this or `feature_service`',
-    example: ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"],
-  }),
-  feature_service: NameSchema.optional().meta({ description: "A feature service name" }),
-  entities: ColumnsSchema.meta({
-    description: "Join key (and request data) columns, one value per entity row",
-    example: { driver_id: [1001, 1002] },
-  }),
-  full_feature_names: z.boolean().default(false).meta({
-    description: "Name output columns `view__feature` instead of `feature`",
-  }),
-}).refine((b) => (b.features === undefined) !== (b.feature_service === undefined), {
-  error: 'expected exactly one of "features" and "feature_service"',
-});
-export type GetOnlineFeaturesBody = z.output<typeof GetOnlineFeaturesBodySchema>;
-
 /** Serving statuses, as in Feast's `ServingService.proto`. */
 export const StatusSchema = z.enum(["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]);
 
@@ -73,29 +54,6 @@ export type OnlineFeaturesResponse = z.output<typeof OnlineFeaturesResponseSchem
 export const PushTargetSchema = z.enum(["online", "offline", "online_and_offline"]);
 export type PushTarget = z.output<typeof PushTargetSchema>;
 
-/** `POST /push`. */
-export const PushBodySchema = z.strictObject({
-  push_source_name: NameSchema,
-  df: ColumnsSchema,
-  to: PushTargetSchema.default("online"),
-  allow_registry_cache: z.boolean().optional().meta({
-    description: "Accepted for Feast compatibility; the registry is always served from cache",
-  }),
-  transform_on_write: z.boolean().optional().meta({
-    description: "Accepted for Feast compatibility; ignored",
-  }),
-});
-export type PushBody = z.output<typeof PushBodySchema>;
-
-/** `POST /write-to-online-store`. */
-export const WriteToOnlineStoreBodySchema = z.strictObject({
-  feature_view_name: NameSchema,
-  df: ColumnsSchema,
-  allow_registry_cache: z.boolean().optional(),
-  transform_on_write: z.boolean().optional(),
-});
-export type WriteToOnlineStoreBody = z.output<typeof WriteToOnlineStoreBodySchema>;
-
 /** The answer of `/push` and `/write-to-online-store`. */
 export const WriteResponseSchema = z.object({
   feature_views: z.array(z.string()),
@@ -105,25 +63,196 @@ export const WriteResponseSchema = z.object({
 });
 export type WriteResponse = z.output<typeof WriteResponseSchema>;
 
-/** `POST /materialize`. */
-export const MaterializeBodySchema = z.strictObject({
-  start_ts: TimestampSchema,
-  end_ts: TimestampSchema,
-  feature_views: z.array(NameSchema).max(1000).optional().meta({
-    description: "Default: every online feature view",
-  }),
-  // An unreadable time is reported by its own field only (`undefined > x` is false).
-}).refine((b) => !(parseTimestamp(b.start_ts)! > parseTimestamp(b.end_ts)!), {
-  error: '"start_ts" must not be after "end_ts"',
-  path: ["start_ts"],
-});
-export type MaterializeBody = z.output<typeof MaterializeBodySchema>;
+/**
+ * An object schema that ignores unknown keys, as Feast's request models do (they are dropped
+ * from the output), or, with `strict`, refuses them (`feature_server.strict_bodies: true`).
+ */
+function bodyObject<S extends z.core.$ZodLooseShape>(shape: S, strict: boolean): z.ZodObject<S> {
+  // Both parse to the same output; only unknown keys are treated differently.
+  return strict ? z.strictObject(shape) as unknown as z.ZodObject<S> : z.object(shape);
+}
 
-/** `POST /materialize-incremental`. */
-export const MaterializeIncrementalBodySchema = z.strictObject({
-  end_ts: TimestampSchema,
-  feature_views: z.array(NameSchema).max(1000).optional(),
+/** A column given as one value: that value in every row, as pandas broadcasts it. */
+const BroadcastSchema = ScalarSchema.meta({
+  description: "A single value for every row (at least one other column must be a list)",
 });
+
+/** `df` of `/push` and `/write-to-online-store`: columns as lists, or single values. */
+export const DataFrameSchema = z.record(NameSchema, z.union([z.array(CellSchema), BroadcastSchema]))
+  .meta({
+    description:
+      'Column name -> one value per row (all list columns the same length). A column given as a single value (`"string_feature": "test2"`) is that value in every row, as `pandas.DataFrame(df)` reads it in Feast. int64 values beyond ±9007199254740991 (2^53 - 1) go as decimal strings',
+    example: {
+      driver_id: [1001, 1002],
+      event_timestamp: ["2021-04-12T10:59:42Z", "2021-04-12T10:59:42Z"],
+      conv_rate: [0.5, 0.25],
+      source: "batch_job",
+    },
+  });
+export type DataFrameBody = z.output<typeof DataFrameSchema>;
+
+const VERSION_UNSUPPORTED =
+  'feature view versions are not supported: leave "version" out or null (the one current definition of each view is materialized)';
+
+/** Feast's `version` of a materialization: Larder has no versions, so only absent or null. */
+const VersionSchema = z.string().max(64).nullish().meta({
+  description: "Feast's feature view version; versions are not supported: only null is accepted",
+});
+
+/** Feast's `full_feature_names` of a materialization (it names on-demand transform inputs). */
+const MaterializeFullNamesSchema = z.boolean().default(false).meta({
+  description:
+    "As in Feast: only on-demand views that write to the online store would see it; `true` is refused for views that feed such views (their transforms read inputs by feature name) and has no effect otherwise",
+});
+
+const FeatureViewsSchema = z.array(NameSchema).max(1000).nullish().meta({
+  description: "Default (absent or null): every online feature view",
+});
+
+function getOnlineFeaturesBody(strict: boolean) {
+  return bodyObject({
+    features: z.array(z.string().min(1).max(512)).max(10_000).optional().meta({
+      description:
+        '`"view:feature"` references; give either this or `feature_service` (an empty list counts as not given, Feast\'s default)',
+      example: ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"],
+    }),
+    feature_service: NameSchema.nullish().meta({ description: "A feature service name" }),
+    entities: ColumnsSchema.meta({
+      description:
+        "Join key (and request data) columns, one value per entity row: lists, not single values",
+      example: { driver_id: [1001, 1002] },
+    }),
+    full_feature_names: z.boolean().default(false).meta({
+      description: "Name output columns `view__feature` instead of `feature`",
+    }),
+    include_feature_view_version_metadata: z.boolean().default(false).meta({
+      description:
+        "Accepted for Feast compatibility; no effect (Feast's JSON answer carries no version metadata either)",
+    }),
+  }, strict).refine(
+    (b) => (b.features !== undefined && b.features.length > 0) !== (b.feature_service != null),
+    { error: 'expected exactly one of "features" and "feature_service"' },
+  );
+}
+
+function pushBody(strict: boolean) {
+  return bodyObject({
+    push_source_name: NameSchema,
+    df: DataFrameSchema,
+    to: PushTargetSchema.default("online"),
+    allow_registry_cache: z.boolean().default(true).meta({
+      description:
+        "Accepted for Feast compatibility; no effect: the registry is always served from memory, refreshed in the background",
+    }),
+    transform_on_write: z.boolean().default(true).meta({
+      description:
+        "Accepted for Feast compatibility; no effect (in Feast it applies to on-demand views written directly, which a push never targets)",
+    }),
+  }, strict);
+}
+
+function writeToOnlineStoreBody(strict: boolean) {
+  return bodyObject({
+    feature_view_name: NameSchema,
+    df: DataFrameSchema,
+    allow_registry_cache: z.boolean().default(true).meta({
+      description:
+        "Accepted for Feast compatibility; no effect: the registry is always served from memory, refreshed in the background",
+    }),
+    transform_on_write: z.boolean().default(true).meta({
+      description:
+        "Accepted for Feast compatibility; no effect (Feast applies it to on-demand views; this endpoint writes feature views)",
+    }),
+  }, strict);
+}
+
+function materializeBody(strict: boolean) {
+  return bodyObject({
+    start_ts: TimestampSchema.nullish().meta({
+      description: 'Window start, inclusive; required unless "disable_event_timestamp" is true',
+    }),
+    end_ts: TimestampSchema.nullish().meta({
+      description: 'Window end, inclusive; required unless "disable_event_timestamp" is true',
+    }),
+    feature_views: FeatureViewsSchema,
+    disable_event_timestamp: z.boolean().default(false).meta({
+      description:
+        'As Feast\'s server: materialize the window from 1970-01-01T00:00:00Z to now; "start_ts" and "end_ts" (which Feast\'s client sends along) are checked but not used',
+    }),
+    full_feature_names: MaterializeFullNamesSchema,
+    version: VersionSchema,
+  }, strict).superRefine((b, ctx) => {
+    if (b.version != null) {
+      ctx.addIssue({ code: "custom", path: ["version"], message: VERSION_UNSUPPORTED });
+    }
+    if (b.disable_event_timestamp) return;
+    for (const key of ["start_ts", "end_ts"] as const) {
+      if (b[key] == null) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: 'is required unless "disable_event_timestamp" is true',
+        });
+      }
+    }
+    // An unreadable time is reported by its own field only (`undefined > x` is false).
+    if (
+      b.start_ts != null && b.end_ts != null &&
+      parseTimestamp(b.start_ts)! > parseTimestamp(b.end_ts)!
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["start_ts"],
+        message: '"start_ts" must not be after "end_ts"',
+      });
+    }
+  });
+}
+
+function materializeIncrementalBody(strict: boolean) {
+  return bodyObject({
+    end_ts: TimestampSchema,
+    feature_views: FeatureViewsSchema,
+    full_feature_names: MaterializeFullNamesSchema,
+    version: VersionSchema,
+  }, strict).superRefine((b, ctx) => {
+    if (b.version != null) {
+      ctx.addIssue({ code: "custom", path: ["version"], message: VERSION_UNSUPPORTED });
+    }
+  });
+}
+
+/** The schemas of the five JSON bodies, in one strictness. */
+function bodySchemas(strict: boolean) {
+  return {
+    getOnlineFeatures: getOnlineFeaturesBody(strict),
+    push: pushBody(strict),
+    writeToOnlineStore: writeToOnlineStoreBody(strict),
+    materialize: materializeBody(strict),
+    materializeIncremental: materializeIncrementalBody(strict),
+  };
+}
+/** The body schemas of a server: unknown keys ignored (Feast's way), the default. */
+export const BODY_SCHEMAS = bodySchemas(false);
+/** The same, refusing unknown keys (`feature_server.strict_bodies: true`). */
+export const STRICT_BODY_SCHEMAS: BodySchemas = bodySchemas(true);
+/** The schemas of the JSON bodies, by endpoint. */
+export type BodySchemas = typeof BODY_SCHEMAS;
+
+/** `POST /get-online-features`. */
+export const GetOnlineFeaturesBodySchema = BODY_SCHEMAS.getOnlineFeatures;
+export type GetOnlineFeaturesBody = z.output<typeof GetOnlineFeaturesBodySchema>;
+/** `POST /push`. */
+export const PushBodySchema = BODY_SCHEMAS.push;
+export type PushBody = z.output<typeof PushBodySchema>;
+/** `POST /write-to-online-store`. */
+export const WriteToOnlineStoreBodySchema = BODY_SCHEMAS.writeToOnlineStore;
+export type WriteToOnlineStoreBody = z.output<typeof WriteToOnlineStoreBodySchema>;
+/** `POST /materialize`. */
+export const MaterializeBodySchema = BODY_SCHEMAS.materialize;
+export type MaterializeBody = z.output<typeof MaterializeBodySchema>;
+/** `POST /materialize-incremental`. */
+export const MaterializeIncrementalBodySchema = BODY_SCHEMAS.materializeIncremental;
 export type MaterializeIncrementalBody = z.output<typeof MaterializeIncrementalBodySchema>;
 
 /** The answer of the materialize endpoints. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../mod.ts";
+import { writeTable } from "../engine/mod.ts";
 import { DRIVER_FEATURES, tempRepo } from "./support/repo.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
@@ -195,6 +196,63 @@ Deno.test("larder apply warns when the registry is empty but the online store ho
     const out = JSON.parse(again.stdout);
     assert.equal(out.warnings.length, 1);
     assert.match(out.warnings[0], /materialize-incremental starts again from each view's ttl$/);
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder materialize --disable-event-timestamp: from 1970 to now, as Feast's CLI; no START or END", async () => {
+  const repo = await tempRepo();
+  try {
+    await writeTable(join(repo.dir, "data/driver_stats.parquet"), {
+      driver_id: [1001, 1002],
+      event_timestamp: ["2024-01-01T00:00:00Z", "2999-01-01T00:00:00Z"],
+      created: [null, null],
+      conv_rate: [0.5, 0.25],
+      acc_rate: [0.9, 0.9],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+      acc_rate: "float32",
+    });
+    const apply = await larder(["apply", "--repo", repo.dir]);
+    assert.equal(apply.code, 0, apply.stderr);
+    const both = await larder([
+      "materialize",
+      "2024-01-01",
+      "2024-01-02",
+      "--disable-event-timestamp",
+      "--repo",
+      repo.dir,
+    ]);
+    assert.equal(both.code, 1, both.stderr);
+    assert.equal(
+      both.stderr.trim(),
+      "error: materialize: START and END cannot be given with --disable-event-timestamp",
+    );
+    const neither = await larder(["materialize", "--repo", repo.dir]);
+    assert.equal(neither.code, 1, neither.stderr);
+    assert.equal(
+      neither.stderr.trim(),
+      "error: materialize: expected START and END (or --disable-event-timestamp)",
+    );
+    const before = Date.now();
+    const run = await larder([
+      "materialize",
+      "--disable-event-timestamp",
+      "--repo",
+      repo.dir,
+      "--json",
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const [view] = JSON.parse(run.stdout).views;
+    assert.equal(view.view, "driver_hourly_stats");
+    assert.equal(view.start, "1970-01-01T00:00:00.000Z");
+    const end = Date.parse(view.end);
+    assert.ok(end >= before - 1000 && end <= Date.now(), `end ${view.end} is now`);
+    assert.equal(view.rows, 1, "the row dated after now is outside the window");
   } finally {
     await repo.remove();
   }

@@ -49,7 +49,18 @@ function report(result: MaterializeResult, json: boolean): void {
 
 const MaterializeFlags = z.object({
   ...Common,
-  positionals: z.tuple([Time, Time], { error: "expected START and END" }),
+  positionals: z.tuple([Time, Time], {
+    error: "expected START and END (or --disable-event-timestamp)",
+  }),
+});
+
+/** With `--disable-event-timestamp` there is no START or END (as in Feast's CLI). */
+const MaterializeAllFlags = z.object({
+  ...Common,
+  disable_event_timestamp: z.literal(true),
+  positionals: z.tuple([], {
+    error: "START and END cannot be given with --disable-event-timestamp",
+  }),
 });
 
 /** `larder materialize START END`. */
@@ -57,6 +68,7 @@ export const materializeCommand: Command = {
   name: "materialize",
   summary: "Copy the latest values in [START, END] into the online store",
   help: `Usage: larder materialize START END [--views a,b] [--repo DIR] [--json]
+       larder materialize --disable-event-timestamp [--views a,b] [--repo DIR] [--json]
 
 For each online feature view (or those named by --views), reads the source rows with
 START <= event time <= END, keeps the newest row per entity key (newest event time, then
@@ -73,16 +85,31 @@ One run per view at a time: a run holds a lock per view in the online store. Whi
 another holds it, this fails (exit 1) naming the holder (pid, host, since) and when the
 lock expires; if that run crashed, "larder unlock VIEW" breaks its lock.
 
+With --disable-event-timestamp (Feast's flag), the window is from 1970-01-01T00:00:00Z to
+now: everything up to now. Rows are still chosen and stored by their event times (as Feast
+does); that window is recorded, so a later materialize-incremental starts from now.
+
 Arguments:
   START, END    ISO 8601 times, inclusive
 
 Options:
+  --disable-event-timestamp
+                Materialize from 1970-01-01T00:00:00Z to now, without START and END
   --views a,b   Only these feature views
   --repo DIR    The feature repo (default: the current folder)
   --json        Print the result as JSON`,
   async run(argv) {
-    const flags = parseFlags("materialize", argv, { views: { type: "string" } }, MaterializeFlags);
-    const [start, end] = flags.positionals;
+    const options = {
+      views: { type: "string" },
+      "disable-event-timestamp": { type: "boolean" },
+    } as const;
+    const all = argv.includes("--disable-event-timestamp");
+    const flags = all
+      ? parseFlags("materialize", argv, options, MaterializeAllFlags)
+      : parseFlags("materialize", argv, options, MaterializeFlags);
+    const window = "disable_event_timestamp" in flags
+      ? { disableEventTimestamp: true as const }
+      : { start: flags.positionals[0], end: flags.positionals[1] };
     return await withStore(flags.repo, async (store) => {
       const { terminalProgress } = await import("../../engine/mod.ts").then((m) =>
         m.loadMaterialize()
@@ -90,8 +117,7 @@ Options:
       const onProgress = terminalProgress();
       report(
         await store.materialize({
-          start,
-          end,
+          ...window,
           ...(flags.views ? { views: flags.views } : {}),
           ...(onProgress ? { onProgress } : {}),
         }),

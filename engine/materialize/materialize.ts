@@ -93,13 +93,28 @@ export interface MaterializeCommonOptions {
   readonly lockTtlMs?: number | undefined;
 }
 
+/** The window of {@linkcode materialize}: given, or (Feast's `disable_event_timestamp`) all. */
+export type MaterializeWindow =
+  | {
+    /** Window start, inclusive. */
+    readonly start: Date;
+    /** Window end, inclusive. */
+    readonly end: Date;
+    readonly disableEventTimestamp?: false | undefined;
+  }
+  | {
+    /**
+     * Materialize "everything up to now", as Feast does for `disable_event_timestamp`: the
+     * window is from the epoch (1970-01-01T00:00:00Z) to now (`deps.now`); rows are still
+     * chosen and stored by their event timestamps, and that window is recorded.
+     */
+    readonly disableEventTimestamp: true;
+    readonly start?: undefined;
+    readonly end?: undefined;
+  };
+
 /** Options for {@linkcode materialize}. */
-export interface MaterializeOptions extends MaterializeCommonOptions {
-  /** Window start, inclusive. */
-  readonly start: Date;
-  /** Window end, inclusive. */
-  readonly end: Date;
-}
+export type MaterializeOptions = MaterializeCommonOptions & MaterializeWindow;
 
 /** Options for {@linkcode materializeIncremental}. */
 export interface MaterializeIncrementalOptions extends MaterializeCommonOptions {
@@ -468,7 +483,8 @@ async function run(
  * `capabilities.locks`, the run holds a lock per view in the store: while another process
  * materializes one of the views, this fails at once with `CONFLICT` naming the view, the
  * holder (host, pid, since) and when its lock expires; `breakViewLocks` frees the lock of a
- * run that crashed.
+ * run that crashed. With `disableEventTimestamp` (Feast's `disable_event_timestamp`), the window
+ * is from 1970-01-01T00:00:00Z to now.
  *
  * @example
  * ```ts ignore
@@ -483,15 +499,14 @@ export async function materialize(
   deps: MaterializeDeps,
   options: MaterializeOptions,
 ): Promise<MaterializeResult> {
-  checkWindow(options.start, options.end);
+  const window = options.disableEventTimestamp === true
+    ? { start: new Date(0), end: (deps.now ?? (() => new Date()))() }
+    : { start: options.start, end: options.end };
+  checkWindow(window.start, window.end);
   return await locked(
     deps,
     options,
-    (doc, views, signal) =>
-      run(deps, views, () => ({ start: options.start, end: options.end }), {
-        ...options,
-        signal,
-      }, doc),
+    (doc, views, signal) => run(deps, views, () => window, { ...options, signal }, doc),
   );
 }
 

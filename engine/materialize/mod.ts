@@ -24,6 +24,7 @@ export {
   type MaterializeOptions,
   type MaterializeProgress,
   type MaterializeResult,
+  type MaterializeWindow,
   type ViewMaterialization,
 } from "./materialize.ts";
 export {

@@ -264,6 +264,43 @@ Deno.test("materialize() selects online views, reads push sources' batch sources
   );
 });
 
+Deno.test("materialize() with disableEventTimestamp takes the window from 1970 to now, as Feast does", async () => {
+  // now is 2024-01-10T00:00:00Z (the harness clock).
+  await using h = await harness([
+    { driver_id: 1, event_timestamp: t("1969-12-31T23:00:00"), created: null, value: 10 },
+    { driver_id: 1, event_timestamp: t("2024-01-01T00:00:00"), created: null, value: 11 },
+    { driver_id: 1, event_timestamp: t("2024-01-05T00:00:00"), created: null, value: 12 },
+    { driver_id: 2, event_timestamp: t("1969-12-31T23:00:00"), created: null, value: 20 },
+    { driver_id: 3, event_timestamp: t("2024-01-11T00:00:00"), created: null, value: 30 },
+  ]);
+  const result = await materialize(h.deps, { disableEventTimestamp: true, views: ["stats"] });
+  const view = result.views[0]!;
+  assert.deepEqual([view.start, view.end, view.rows], [
+    t("1970-01-01T00:00:00"),
+    t("2024-01-10T00:00:00"),
+    1,
+  ]);
+  // Rows keep their event times; before the epoch or after now they are outside the window.
+  assert.deepEqual(await values(h, [1, 2, 3]), [12, null, null]);
+  const res = await getOnlineFeatures(h.deps, {
+    features: ["stats:value"],
+    entities: { driver_id: [1] },
+  });
+  assert.deepEqual(res.toJSON().results[1]!.event_timestamps, ["2024-01-05T00:00:00Z"]);
+  const doc = await h.registry.read({ fresh: true });
+  assert.deepEqual({ ...doc.materializations }, {
+    stats: [{
+      start: "1970-01-01T00:00:00.000Z",
+      end: "2024-01-10T00:00:00.000Z",
+      recordedAt: "2024-01-10T00:00:00.000Z",
+    }],
+  });
+  // So the next incremental run starts at that now.
+  const next = await materializeIncremental(h.deps, { end: t("2024-01-12"), views: ["stats"] });
+  assert.deepEqual([next.views[0]!.start, next.views[0]!.rows], [t("2024-01-10T00:00:00"), 1]);
+  assert.deepEqual(await values(h, [3]), [30]);
+});
+
 Deno.test("materialize() leaves out source rows with a NULL join key and counts them per view", async () => {
   const noKey = null as unknown as number;
   await using h = await harness([

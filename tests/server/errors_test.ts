@@ -67,7 +67,8 @@ Deno.test("the server answers errors as JSON with the right status", async (t) =
       assert.equal(res.json.error.code, "INPUT_INVALID");
       assert.match(res.json.error.message, /^Invalid request body: /);
       assert.match(res.json.error.message, /features: expected array, got "x"/);
-      assert.match(res.json.error.message, /unknown key "extra"/);
+      // Unknown keys are ignored, as Feast does (`feature_server.strict_bodies` refuses them).
+      assert.doesNotMatch(res.json.error.message, /extra/);
       assert.ok(Array.isArray(res.json.error.details.issues));
       const notObject = await server.request("POST", "/materialize", { body: "[1,2]" });
       assert.equal(notObject.status, 422);
