@@ -1,10 +1,10 @@
 /** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
 import { z } from "zod";
 import {
-  type FeatureViewSpec,
   findObject,
   formatIssues,
   LarderError,
+  ownValue,
   type RegistryDocument,
   type ValueType,
   viewBatchSource,
@@ -20,7 +20,7 @@ import type {
 } from "./offline/historical_query.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { StageListener } from "./offline/_pit_sql.ts";
-import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
+import { type FeatureReference, type ResolvedView, resolveFeatures } from "./resolve_features.ts";
 import { parseTimestamp, timestampError } from "./timestamps.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
@@ -78,7 +78,7 @@ type EntityRows = readonly Readonly<Record<string, unknown>>[];
  */
 function checkEntityRows(
   rows: EntityRows,
-  views: readonly { readonly spec: FeatureViewSpec }[],
+  views: readonly ResolvedView[],
   doc: RegistryDocument,
 ): void {
   const keys = new Map<string, ValueType>();
@@ -86,7 +86,10 @@ function checkEntityRows(
     for (const name of view.spec.entities) {
       const entity = doc.objects.entity[name]?.spec;
       if (entity?.valueType !== "int64" && entity?.valueType !== "int32") continue;
-      for (const key of entity.joinKeys) keys.set(key, entity.valueType);
+      for (const key of entity.joinKeys) {
+        const column = view.joinKeyMap ? ownValue(view.joinKeyMap, key) : undefined;
+        keys.set(column ?? key, entity.valueType);
+      }
     }
   }
   for (const [key, type] of keys) {
@@ -155,6 +158,8 @@ export async function historicalFeatures(
     source: viewBatchSource(deps.document, v.spec),
     entities: v.spec.entities.map((e) => findObject(deps.document, "entity", e)!.spec),
     features: v.features.map((f) => f.name),
+    ...(v.name !== v.spec.name ? { name: v.name } : {}),
+    ...(v.joinKeyMap !== undefined ? { joinKeyMap: v.joinKeyMap } : {}),
   }));
   const onDemand = request.onDemand.length > 0;
   const base = {

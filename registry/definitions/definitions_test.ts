@@ -120,7 +120,7 @@ Deno.test("featureView() rejects an empty schema and bad feature types", () => {
 
 Deno.test("FeatureView.select() projects known features and rejects unknown ones", () => {
   const view = featureView({ name: "v", schema: { a: "int64", b: "bool" }, source });
-  assert.deepEqual(view.select(["b"]).features, ["b"]);
+  assert.deepEqual(view.select(["b"]).featureNames, ["b"]);
   assert.throws(
     // @ts-expect-error: "c" is not a feature of the view
     () => view.select(["c"]),
