@@ -198,17 +198,16 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
         );
         continue;
       }
-      if (
-        aliased && (byKind.featureView.has(projected) || byKind.onDemandFeatureView.has(projected))
-      ) {
+      const shadows = aliased &&
+        (byKind.featureView.has(projected) || byKind.onDemandFeatureView.has(projected));
+      const prior = byName.get(projected);
+      if (shadows) {
         problems.push(
           `${at}: ${label} has the name of ${
             byKind.featureView.has(projected) ? "feature view" : "on-demand feature view"
           } "${projected}": choose another name for withName()`,
         );
-      }
-      const prior = byName.get(projected);
-      if (prior) {
+      } else if (prior) {
         problems.push(
           `${at}: two projections are named "${projected}" (${
             prior.view === p.view
