@@ -272,6 +272,11 @@ Deno.test("larder get-online-features and apply with a service joining one view 
       "destination__temperature",
     ]);
     assert.deepEqual(body.results[4].values, [latestWeather(weather, 4)?.temperature ?? null]);
+    const listed = await larder(["feature-services", "list", "--repo", repo.dir]);
+    assert.match(
+      listed.stdout,
+      /trip_weather +origin=weather:temperature,humidity destination=weather:temperature /,
+    );
 
     await repo.write(
       "features.ts",
