@@ -30,7 +30,7 @@ export interface HistoricalFeaturesOptions {
    * objects, or `{ sql }`. Omit it and pass `start`/`end` for the latest values per key.
    */
   readonly entities?: EntityInput;
-  /** `"view:feature"` references or typed handles. */
+  /** `"view:feature"` references or typed handles (of views or of projections). */
   readonly features?: readonly FeatureReference[];
   /** A feature service (name or object) instead of `features`. */
   readonly featureService?: string | { readonly name: string };
