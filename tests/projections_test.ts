@@ -191,6 +191,18 @@ Deno.test("getOnlineFeatures() reads each projection's key from its mapped colum
       byHandles.toRows(),
       expected.map(({ origin__humidity: _, ...rest }) => rest),
     );
+
+    // Request plans are cached per shape: one name with another map is another shape.
+    for (const column of ["a_id", "b_id"]) {
+      const p = weather.withName("here").withJoinKeyMap({ location_id: column });
+      const res = await store.getOnlineFeatures({
+        features: [p.features.temperature],
+        entities: { [column]: [4] },
+      });
+      assert.deepEqual(res.toRows(), [
+        { [column]: 4, temperature: latestWeather(rows, 4)?.temperature ?? null },
+      ]);
+    }
   });
 });
 
