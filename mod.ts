@@ -51,6 +51,7 @@ export {
   type Permission,
   permission,
   type PermissionInput,
+  type ProjectionTarget,
   type PushSource,
   pushSource,
   type PushSourceInput,

@@ -1,10 +1,10 @@
 /** Historical retrieval for `FeatureStore`: resolve the request, join, compute on-demand views. */
 import { z } from "zod";
 import {
-  type FeatureViewSpec,
   findObject,
   formatIssues,
   LarderError,
+  ownValue,
   refuseReservedName,
   type RegistryDocument,
   type ValueType,
@@ -21,7 +21,7 @@ import type {
 } from "./offline/historical_query.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { StageListener } from "./offline/_pit_sql.ts";
-import { type FeatureReference, resolveFeatures } from "./resolve_features.ts";
+import { type FeatureReference, type ResolvedView, resolveFeatures } from "./resolve_features.ts";
 import { parseTimestamp, timestampError } from "./timestamps.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
@@ -31,7 +31,7 @@ export interface HistoricalFeaturesOptions {
    * objects, or `{ sql }`. Omit it and pass `start`/`end` for the latest values per key.
    */
   readonly entities?: EntityInput;
-  /** `"view:feature"` references or typed handles. */
+  /** `"view:feature"` references or typed handles (of views or of projections). */
   readonly features?: readonly FeatureReference[];
   /** A feature service (name or object) instead of `features`. */
   readonly featureService?: string | { readonly name: string };
@@ -80,7 +80,7 @@ type EntityRows = readonly Readonly<Record<string, unknown>>[];
  */
 function checkEntityRows(
   rows: EntityRows,
-  views: readonly { readonly spec: FeatureViewSpec }[],
+  views: readonly ResolvedView[],
   doc: RegistryDocument,
 ): void {
   for (const row of rows) refuseReservedName(row, "entity column");
@@ -89,7 +89,10 @@ function checkEntityRows(
     for (const name of view.spec.entities) {
       const entity = doc.objects.entity[name]?.spec;
       if (entity?.valueType !== "int64" && entity?.valueType !== "int32") continue;
-      for (const key of entity.joinKeys) keys.set(key, entity.valueType);
+      for (const key of entity.joinKeys) {
+        const column = view.joinKeyMap ? ownValue(view.joinKeyMap, key) : undefined;
+        keys.set(column ?? key, entity.valueType);
+      }
     }
   }
   for (const [key, type] of keys) {
@@ -158,6 +161,8 @@ export async function historicalFeatures(
     source: viewBatchSource(deps.document, v.spec),
     entities: v.spec.entities.map((e) => findObject(deps.document, "entity", e)!.spec),
     features: v.features.map((f) => f.name),
+    ...(v.name !== v.spec.name ? { name: v.name } : {}),
+    ...(v.joinKeyMap !== undefined ? { joinKeyMap: v.joinKeyMap } : {}),
   }));
   const onDemand = request.onDemand.length > 0;
   const base = {

@@ -36,7 +36,7 @@ export class OnDemandJob implements RetrievalJob {
     this.#request = request;
     this.#transforms = transforms;
     const joined = new Set(
-      request.views.flatMap((v) => v.features.map((f) => `${v.spec.name}__${f.name}`)),
+      request.views.flatMap((v) => v.features.map((f) => `${v.name}__${f.name}`)),
     );
     const passThrough = inner.columns.filter((c) => !joined.has(c));
     const outputs = request.columns.map((c) =>

@@ -39,8 +39,9 @@ export function viewReadResources(doc: RegistryDocument, name: string): Resource
  * The resources a read of these features touches, on each of which the caller needs the read
  * action (READ_ONLINE online, READ_OFFLINE for historical retrieval): a feature service alone
  * (a grant on a service grants what it contains, on-demand inputs included), or every view
- * named with what it reads ({@linkcode viewReadResources}). Throws `NOT_FOUND` for an unknown
- * view or service and `INPUT_INVALID` for a malformed reference.
+ * named with what it reads ({@linkcode viewReadResources}); a handle of a projection reads its
+ * feature view. Throws `NOT_FOUND` for an unknown view or service and `INPUT_INVALID` for a
+ * malformed reference.
  *
  * @example
  * ```ts ignore
@@ -66,7 +67,9 @@ export function readResources(
   }
   const out = new Map<string, Resource>();
   for (const ref of request.features ?? []) {
-    const [view] = parseFeatureRef(ref);
+    // A projection (another name, a join-key map) reads its feature view: that is what is read.
+    const projected = typeof ref === "string" ? undefined : ref?.projection?.view;
+    const view = typeof projected === "string" ? projected : parseFeatureRef(ref)[0];
     if (out.has(`featureView/${view}`) || out.has(`onDemandFeatureView/${view}`)) continue;
     const touched = viewReadResources(doc, view);
     if (!touched) throw unknownView("featureView", view);

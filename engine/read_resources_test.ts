@@ -113,3 +113,31 @@ for (const action of ["READ_OFFLINE", "READ_ONLINE"] as const) {
     check([grant("services", ["featureService"], [action])], { featureService: "svc" });
   });
 }
+
+Deno.test("readResources() reads a projection's feature view, whatever its name", () => {
+  const doc = document();
+  const origin = stats.withName("origin").withJoinKeyMap({ driver_id: "origin_id" });
+  assert.deepEqual(readResources(doc, { features: [origin.features.conv_rate] }), [STATS]);
+  assert.deepEqual(
+    readResources(doc, { features: [stats.withName("relay").features.conv_rate] }),
+    [STATS],
+  );
+  // The projection's name is no view: a string naming it names nothing.
+  assert.throws(() => readResources(doc, { features: ["origin:conv_rate"] }), {
+    code: "NOT_FOUND",
+    message: 'Cannot find feature view "origin"',
+  });
+  assert.throws(
+    () =>
+      assertPermitted([grant("od", ["onDemandFeatureView"], ["READ_ONLINE"])], {
+        resources: readResources(doc, { features: [origin.features.conv_rate] }),
+        actions: ["READ_ONLINE"],
+        principal: analyst,
+      }),
+    {
+      code: "FORBIDDEN",
+      message:
+        'Cannot READ_ONLINE feature view "stats": no permission grants it to roles "analyst"',
+    },
+  );
+});

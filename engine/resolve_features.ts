@@ -5,18 +5,30 @@
  * retrieval so both accept and refuse the same requests.
  */
 import {
+  describeProjection,
   type FeatureViewSpec,
   type FieldSpec,
   findObject,
+  joinKeyMapProblems,
   LarderError,
   type OnDemandFeatureViewSpec,
+  type ProjectionTargetSpec,
   type RegistryDocument,
   type ValueType,
 } from "../registry/mod.ts";
 import { writeTimeViewSpec } from "./write_time_views.ts";
 
-/** A feature as a request may name it: `"view:feature"` or a typed handle. */
-export type FeatureReference = string | { readonly view: string; readonly feature: string };
+/**
+ * A feature as a request may name it: `"view:feature"` or a typed handle. A handle of a
+ * projection with another name or a join-key map carries the projection (`view` is then the
+ * projection's name); a string always names a view as it is, like in Feast, where only feature
+ * services hold projections.
+ */
+export type FeatureReference = string | {
+  readonly view: string;
+  readonly feature: string;
+  readonly projection?: ProjectionTargetSpec | undefined;
+};
 
 /** One feature read from a view. */
 export interface ResolvedFeature {
@@ -33,8 +45,12 @@ export interface ResolvedFeature {
  * on-demand view is one too (its stored outputs, keyed like its source view).
  */
 export interface ResolvedView {
+  /** The name the features go by: a projection's alias, else the view's name. */
+  readonly name: string;
   readonly spec: FeatureViewSpec;
   readonly features: ResolvedFeature[];
+  /** The view's join key -> the entity column that holds its values (a projection's map). */
+  readonly joinKeyMap: Readonly<Record<string, string>> | undefined;
 }
 
 /** An on-demand view of the request. */
@@ -53,6 +69,7 @@ export type InputOrigin =
 
 /** Output column, in request order. */
 export interface ResolvedColumn {
+  /** The view's name as the request uses it (a projection's alias), or the on-demand view. */
   readonly view: string;
   readonly onDemand: boolean;
   readonly feature: ResolvedFeature;
@@ -101,7 +118,57 @@ export function parseFeatureRef(ref: FeatureReference): [string, string] {
   );
 }
 
-function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string, string][] {
+/** What a requested feature is read from: a view, maybe projected under another name or keys. */
+interface Target {
+  /** The name its features go by. */
+  readonly name: string;
+  /** The feature view (or on-demand view) read. */
+  readonly view: string;
+  readonly joinKeyMap: Readonly<Record<string, string>> | undefined;
+  /** Whether it is a projection with another name or a join-key map. */
+  readonly projected: boolean;
+}
+
+function plainTarget(view: string): Target {
+  return { name: view, view, joinKeyMap: undefined, projected: false };
+}
+
+function projectionTarget(projection: ProjectionTargetSpec): Target {
+  const alias = projection.nameAlias;
+  const map = projection.joinKeyMap;
+  if ((alias === undefined || alias === projection.view) && map === undefined) {
+    return plainTarget(projection.view);
+  }
+  return {
+    name: alias ?? projection.view,
+    view: projection.view,
+    joinKeyMap: map,
+    projected: true,
+  };
+}
+
+/** The view and feature a reference names (`[view, feature]` of {@linkcode parseFeatureRef}). */
+function targetOf(ref: FeatureReference): [Target, string] {
+  const [view, feature] = parseFeatureRef(ref);
+  const projection = typeof ref === "string" ? undefined : ref.projection;
+  if (projection === undefined) return [plainTarget(view), feature];
+  const parsed = projection !== null && typeof projection === "object" &&
+    typeof projection.view === "string";
+  if (!parsed) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Invalid feature reference "${view}:${feature}": its projection names no feature view`,
+    );
+  }
+  return [projectionTarget(projection), feature];
+}
+
+/** A canonical text of a join-key map, to tell two projections apart. */
+function mapKey(map: Readonly<Record<string, string>> | undefined): string {
+  return map === undefined ? "" : JSON.stringify(Object.entries(map).sort());
+}
+
+function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [Target, string][] {
   const { features, featureService } = options;
   if ((features === undefined) === (featureService === undefined)) {
     throw new LarderError(
@@ -111,7 +178,7 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string
         : 'Pass either "features" or "featureService", not both',
     );
   }
-  let pairs: [string, string][];
+  let pairs: [Target, string][];
   if (featureService !== undefined) {
     const service = findObject(doc, "featureService", featureService)?.spec;
     if (!service) {
@@ -123,22 +190,61 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [string
         { details: { kind: "featureService", name: featureService } },
       );
     }
-    pairs = service.projections.flatMap((p) =>
-      p.features.map((f): [string, string] => [p.view, f])
-    );
+    pairs = service.projections.flatMap((p) => {
+      const target = projectionTarget(p);
+      return p.features.map((f): [Target, string] => [target, f]);
+    });
   } else {
     if (features!.length === 0) {
       throw new LarderError("INPUT_INVALID", 'Pass at least one feature in "features"');
     }
-    pairs = features!.map(parseFeatureRef);
+    pairs = features!.map(targetOf);
   }
   const seen = new Set<string>();
-  return pairs.filter(([v, f]) => {
-    const id = `${v}:${f}`;
+  return pairs.filter(([target, f]) => {
+    const id = target.projected
+      ? `${target.name}:${f}\u0000${target.view}\u0000${mapKey(target.joinKeyMap)}`
+      : `${target.name}:${f}`;
     if (seen.has(id)) return false;
     seen.add(id);
     return true;
   });
+}
+
+/**
+ * Refuses a projection of a request that its view cannot have: a name that another view has, or
+ * a join-key map naming keys the view does not have (the repo checks refuse the same in feature
+ * services; handles in a request are checked here).
+ */
+function checkProjection(doc: RegistryDocument, target: Target, spec: FeatureViewSpec): void {
+  const projection = {
+    view: target.view,
+    ...(target.name !== target.view ? { nameAlias: target.name } : {}),
+    ...(target.joinKeyMap !== undefined ? { joinKeyMap: target.joinKeyMap } : {}),
+  };
+  const label = describeProjection(projection);
+  const problems: string[] = [];
+  if (
+    target.name !== target.view &&
+    (findObject(doc, "featureView", target.name) ||
+      findObject(doc, "onDemandFeatureView", target.name))
+  ) {
+    problems.push(`it has the name of another feature view: choose another name for withName()`);
+  }
+  const joinKeys = spec.entities.flatMap((e) => findObject(doc, "entity", e)?.spec.joinKeys ?? []);
+  problems.push(
+    ...joinKeyMapProblems(projection, {
+      joinKeys: [...new Set(joinKeys)],
+      features: spec.features.map((f) => f.name),
+    }),
+  );
+  if (problems.length > 0) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `${label.charAt(0).toUpperCase()}${label.slice(1)}: ${problems.join("; ")}`,
+      { details: { view: target.view, projection: target.name, problems } },
+    );
+  }
 }
 
 /**
@@ -161,11 +267,27 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     return options.path === "online" && od?.writeToOnlineStore ? od : undefined;
   };
 
-  const viewFor = (name: string): ResolvedView => {
+  const viewFor = (target: Target): ResolvedView => {
+    const { name } = target;
     let view = views.get(name);
-    if (view) return view;
-    const od = stored(name);
-    const spec = od ? writeTimeViewSpec(doc, od) : findObject(doc, "featureView", name)?.spec;
+    if (view) {
+      if (view.spec.name !== target.view || mapKey(view.joinKeyMap) !== mapKey(target.joinKeyMap)) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Two projections are named "${name}" (${
+            view.spec.name === target.view
+              ? `both of feature view "${target.view}", with different join-key maps`
+              : `of feature views "${view.spec.name}" and "${target.view}"`
+          }): give each a distinct name with withName()`,
+          { details: { name, views: [view.spec.name, target.view] } },
+        );
+      }
+      return view;
+    }
+    const od = target.projected ? undefined : stored(name);
+    const spec = od
+      ? writeTimeViewSpec(doc, od)
+      : findObject(doc, "featureView", target.view)?.spec;
     if (od && !spec!.online) {
       throw new LarderError(
         "INPUT_INVALID",
@@ -175,28 +297,36 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
         { details: { view: name } },
       );
     }
+    if (!spec && target.projected && findObject(doc, "onDemandFeatureView", target.view)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `On-demand feature view "${target.view}" cannot be projected with withName() or withJoinKeyMap(): only feature views can`,
+        { details: { view: target.view } },
+      );
+    }
     if (!spec) {
       throw new LarderError(
         "NOT_FOUND",
-        `Cannot find feature view "${name}": the registry has ${
+        `Cannot find feature view "${target.view}": the registry has ${
           quoted([
             ...Object.keys(doc.objects.featureView),
             ...Object.keys(doc.objects.onDemandFeatureView),
           ])
         }`,
-        { details: { kind: "featureView", name } },
+        { details: { kind: "featureView", name: target.view } },
       );
     }
     if (!spec[options.path]) {
       throw new LarderError(
         "INPUT_INVALID",
         options.path === "online"
-          ? `Feature view "${name}" is not served online (online: false): it is never materialized`
-          : `Feature view "${name}" is not available offline (offline: false)`,
-        { details: { view: name } },
+          ? `Feature view "${spec.name}" is not served online (online: false): it is never materialized`
+          : `Feature view "${spec.name}" is not available offline (offline: false)`,
+        { details: { view: spec.name } },
       );
     }
-    view = { spec, features: [] };
+    if (target.projected) checkProjection(doc, target, spec);
+    view = { name, spec, features: [], joinKeyMap: target.joinKeyMap };
     views.set(name, view);
     return view;
   };
@@ -226,17 +356,14 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
   };
 
   /** Adds a view feature (visible, or hidden as an on-demand input); returns its column. */
-  const addViewFeature = (viewName: string, feature: string, hidden: boolean): ResolvedFeature => {
-    const view = viewFor(viewName);
+  const addViewFeature = (target: Target, feature: string, hidden: boolean): ResolvedFeature => {
+    const view = viewFor(target);
+    const { name } = view;
     const existing = view.features.find((f) => f.name === feature);
     if (existing && (hidden || !existing.hidden)) return existing;
-    const { type } = field(view.spec.features, viewName, feature);
-    const output = hidden
-      ? `__in__${viewName}__${feature}`
-      : full
-      ? `${viewName}__${feature}`
-      : feature;
-    if (!hidden) claim(output, viewName, feature);
+    const { type } = field(view.spec.features, view.spec.name, feature);
+    const output = hidden ? `__in__${name}__${feature}` : full ? `${name}__${feature}` : feature;
+    if (!hidden) claim(output, name, feature);
     const resolved = { name: feature, type, output, hidden };
     if (existing) view.features.splice(view.features.indexOf(existing), 1, resolved);
     else view.features.push(resolved);
@@ -253,7 +380,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     for (const source of spec.sources) {
       if (source.kind === "featureView") {
         for (const f of source.features) {
-          addViewFeature(source.name, f, true);
+          addViewFeature(plainTarget(source.name), f, true);
           inputs.set(f, { view: source.name, feature: f });
         }
       } else {
@@ -273,8 +400,11 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     return od;
   };
 
-  for (const [viewName, feature] of requestedPairs(doc, options)) {
-    if (findObject(doc, "onDemandFeatureView", viewName) && !stored(viewName)) {
+  for (const [target, feature] of requestedPairs(doc, options)) {
+    const viewName = target.name;
+    if (
+      !target.projected && findObject(doc, "onDemandFeatureView", viewName) && !stored(viewName)
+    ) {
       const od = onDemandFor(viewName);
       const { type } = field(od.spec.features, viewName, feature);
       const output = full ? `${viewName}__${feature}` : feature;
@@ -283,7 +413,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
       od.features.push(resolved);
       columns.push({ view: viewName, onDemand: true, feature: resolved });
     } else {
-      const resolved = addViewFeature(viewName, feature, false);
+      const resolved = addViewFeature(target, feature, false);
       columns.push({ view: viewName, onDemand: false, feature: resolved });
     }
   }

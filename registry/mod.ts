@@ -75,6 +75,7 @@ export {
   featureView,
   type FeatureViewInput,
   type FeatureViewProjection,
+  type ProjectionTarget,
 } from "./definitions/feature_view.ts";
 export {
   type FeatureService,
@@ -89,6 +90,12 @@ export {
   type PermissionInput,
 } from "./definitions/permission.ts";
 export { checkRepo, type FoundDefinition, type RepoContents } from "./repo_contents.ts";
+export {
+  describeProjection,
+  joinKeyMapProblems,
+  projectionName,
+  type ProjectionTargetSpec,
+} from "./projection.ts";
 export { canonicalJson, sha256Hex, specHash } from "./canonical.ts";
 export {
   emptyDocument,

@@ -1,10 +1,11 @@
 /**
  * Collects the definitions a feature repository exports and checks them as a whole:
  * duplicate names, unknown references, schema columns that are join keys, colliding
- * feature names in a service.
+ * feature names in a service, projections' names and join-key maps.
  */
 import { LarderError } from "./errors.ts";
 import { type Definition, isDefinition } from "./definitions/_definition.ts";
+import { describeProjection, joinKeyMapProblems, projectionName } from "./projection.ts";
 import { KIND_LABEL, OBJECT_KINDS, type ObjectKind, type SpecOf } from "./specs.ts";
 
 /** A definition found in a module. */
@@ -166,39 +167,82 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
     }
   }
 
+  /** The join keys of a feature view's entities (those defined), in order. */
+  const joinKeysOf = (
+    view: SpecOf["featureView"],
+  ): string[] => [...new Set(view.entities.flatMap((e) => byKind.entity.get(e)?.joinKeys ?? []))];
+
   for (const [name, service] of byKind.featureService) {
-    const owner = new Map<string, string>();
+    const at = where("featureService", name);
+    const owner = new Map<string, { name: string; aliased: boolean }>();
+    const byName = new Map<string, SpecOf["featureService"]["projections"][number]>();
     for (const p of service.projections) {
-      const view = byKind.featureView.get(p.view) ?? byKind.onDemandFeatureView.get(p.view);
+      const featureView = byKind.featureView.get(p.view);
+      const view = featureView ?? byKind.onDemandFeatureView.get(p.view);
       if (!view) {
         problems.push(
-          `${
-            where("featureService", name)
-          }: feature view "${p.view}" is not defined: the repo has ${
+          `${at}: feature view "${p.view}" is not defined: the repo has ${
             quoteList([...byKind.featureView.keys(), ...byKind.onDemandFeatureView.keys()])
           }`,
         );
         continue;
       }
+      const projected = projectionName(p);
+      const aliased = projected !== p.view;
+      const label = describeProjection(p);
+      if (!featureView && (aliased || p.joinKeyMap !== undefined)) {
+        problems.push(
+          `${at}: on-demand feature view "${p.view}" cannot be projected with ${
+            aliased ? `withName("${projected}")` : "withJoinKeyMap()"
+          }: only feature views can`,
+        );
+        continue;
+      }
+      const shadows = aliased &&
+        (byKind.featureView.has(projected) || byKind.onDemandFeatureView.has(projected));
+      const prior = byName.get(projected);
+      if (shadows) {
+        problems.push(
+          `${at}: ${label} has the name of ${
+            byKind.featureView.has(projected) ? "feature view" : "on-demand feature view"
+          } "${projected}": choose another name for withName()`,
+        );
+      } else if (prior) {
+        problems.push(
+          `${at}: two projections are named "${projected}" (${
+            prior.view === p.view
+              ? `both of feature view "${p.view}", with different join-key maps`
+              : `of feature views "${prior.view}" and "${p.view}"`
+          }): give each a distinct name with withName()`,
+        );
+      } else byName.set(projected, p);
+      if (featureView) {
+        for (
+          const problem of joinKeyMapProblems(p, {
+            joinKeys: joinKeysOf(featureView),
+            features: featureView.features.map((f) => f.name),
+          })
+        ) problems.push(`${at}: ${label}: ${problem}`);
+      }
       const names = new Set(view.features.map((f) => f.name));
       for (const feature of p.features) {
         if (!names.has(feature)) {
           problems.push(
-            `${
-              where("featureService", name)
-            }: feature view "${p.view}" has no feature "${feature}": it has ${quoteList(names)}`,
+            `${at}: feature view "${p.view}" has no feature "${feature}": it has ${
+              quoteList(names)
+            }`,
           );
           continue;
         }
+        // Projections under another name exist to be read with full feature names, where
+        // their columns are told apart; without them retrieval reports the collision.
         const other = owner.get(feature);
-        if (other !== undefined && other !== p.view) {
+        if (other !== undefined && other.name !== projected && !other.aliased && !aliased) {
           problems.push(
-            `${
-              where("featureService", name)
-            }: two features named "${feature}" (from "${other}" and "${p.view}")`,
+            `${at}: two features named "${feature}" (from "${other.name}" and "${projected}")`,
           );
         }
-        owner.set(feature, p.view);
+        if (other === undefined || !aliased) owner.set(feature, { name: projected, aliased });
       }
     }
   }

@@ -94,3 +94,69 @@ Deno.test("checkRepo() rejects services naming unknown views or features", () =>
     'services.ts: Feature service "svc": feature view "driver_hourly_stats" has no feature "speed": it has "conv_rate", "acc_rate"',
   ]);
 });
+
+Deno.test("checkRepo() accepts one view joined twice under two names", () => {
+  const svc = featureService({
+    name: "svc",
+    features: [
+      view.withName("origin").withJoinKeyMap({ driver_id: "origin_id" }),
+      view.withName("destination").withJoinKeyMap({ driver_id: "destination_id" }),
+    ],
+  });
+  const contents = checkRepo(at("services.ts", view, svc));
+  assert.equal(contents.featureService.get("svc")!.projections.length, 2);
+});
+
+Deno.test("checkRepo() rejects projections whose names collide", () => {
+  const other = featureView({ name: "other", entities: [driver], schema: { x: "int64" }, source });
+  const svc = featureService({
+    name: "svc",
+    features: [view.withName("other").select(["conv_rate"]), other],
+  });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, other, svc))), [
+    'services.ts: Feature service "svc": projection "other" of feature view "driver_hourly_stats" has the name of feature view "other": choose another name for withName()',
+  ]);
+  const twice = featureService({
+    name: "twice",
+    features: [view.withName("x"), other.withName("x")],
+  });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, other, twice))), [
+    'services.ts: Feature service "twice": two projections are named "x" (of feature views "driver_hourly_stats" and "other"): give each a distinct name with withName()',
+  ]);
+  const unnamed = featureService({
+    name: "unnamed",
+    features: [view, view.withJoinKeyMap({ driver_id: "other_driver_id" })],
+  });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, unnamed))), [
+    'services.ts: Feature service "unnamed": two projections are named "driver_hourly_stats" (both of feature view "driver_hourly_stats", with different join-key maps): give each a distinct name with withName()',
+  ]);
+});
+
+Deno.test("checkRepo() rejects join-key maps that do not fit the view", () => {
+  const pair = entity({ name: "pair", joinKeys: ["a_id", "b_id"], valueType: "int64" });
+  const pairs = featureView({
+    name: "pairs",
+    entities: [pair],
+    schema: { score: "int64" },
+    source,
+  });
+  const svc = featureService({
+    name: "svc",
+    features: [
+      view.withName("o").withJoinKeyMap({ drvier_id: "origin_id" }),
+      pairs.withName("p").withJoinKeyMap({ a_id: "b_id" }),
+      pairs.withName("q").withJoinKeyMap({ a_id: "score" }),
+    ],
+  });
+  assert.deepEqual(problems(() => checkRepo(at("services.ts", view, pairs, svc))), [
+    'services.ts: Feature service "svc": projection "o" of feature view "driver_hourly_stats": join-key map names "drvier_id", which is not a join key of feature view "driver_hourly_stats" (its join keys: "driver_id")',
+    'services.ts: Feature service "svc": projection "p" of feature view "pairs": join-key map reads join keys "a_id" and "b_id" from the same entity column "b_id"',
+    'services.ts: Feature service "svc": projection "q" of feature view "pairs": join-key map reads join key "a_id" from "score", which is a feature of feature view "pairs"',
+  ]);
+  // Swapping two keys reads each from a distinct column: fine.
+  const swapped = featureService({
+    name: "swapped",
+    features: [pairs.withName("s").withJoinKeyMap({ a_id: "b_id", b_id: "a_id" })],
+  });
+  checkRepo(at("services.ts", pairs, swapped));
+});

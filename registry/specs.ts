@@ -101,10 +101,18 @@ export const OnDemandFeatureViewSpecSchema = z.object({
 });
 export type OnDemandFeatureViewSpec = z.infer<typeof OnDemandFeatureViewSpecSchema>;
 
-/** A view and the subset of its features that a service uses. */
+/**
+ * A view and the subset of its features that a service uses; optionally under another name
+ * (`view.withName()`: output columns `alias__feature`) and reading its join keys from other
+ * entity columns (`view.withJoinKeyMap()`), so that one view can be joined more than once.
+ */
 export const ProjectionSpecSchema = z.object({
   view: NameSchema,
   features: z.array(NameSchema).min(1),
+  /** The name the projection's features go by; absent: the view's own name. */
+  nameAlias: NameSchema.optional(),
+  /** The view's join key -> the entity column that holds its values; absent: no mapping. */
+  joinKeyMap: z.record(NameSchema, NameSchema).optional(),
 });
 export type ProjectionSpec = z.infer<typeof ProjectionSpecSchema>;
 

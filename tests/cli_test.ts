@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { FeatureStore } from "../mod.ts";
 import { writeTable } from "../engine/mod.ts";
 import { DRIVER_FEATURES, tempRepo } from "./support/repo.ts";
+import { latestWeather, T0, tripData, writeTripData } from "./support/trip_data.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -287,6 +288,65 @@ Deno.test("larder materialize before apply and after teardown exits 1: the regis
         message: "Cannot materialize: the registry is empty: run apply first",
       },
     });
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder get-online-features and apply with a service joining one view twice", async () => {
+  const features = await Deno.readTextFile(new URL("./support/trip_features.ts", import.meta.url));
+  const repo = await tempRepo({ "features.ts": features });
+  try {
+    const { weather } = tripData(51);
+    await writeTripData(repo.dir, weather);
+    const store = await FeatureStore.open({ repo: repo.dir });
+    try {
+      await store.apply();
+      await store.materialize({
+        start: new Date(T0 - 86_400_000),
+        end: new Date(T0 + 3 * 86_400_000),
+      });
+    } finally {
+      await store.close();
+    }
+    const online = await larder([
+      "get-online-features",
+      "--repo",
+      repo.dir,
+      "--feature-service",
+      "trip_weather",
+      "--entities",
+      '{"origin_id": [2], "destination_id": [4]}',
+      "--full-feature-names",
+      "--json",
+    ]);
+    assert.equal(online.code, 0, online.stderr);
+    const body = JSON.parse(online.stdout);
+    assert.deepEqual(body.metadata.feature_names, [
+      "origin_id",
+      "destination_id",
+      "origin__temperature",
+      "origin__humidity",
+      "destination__temperature",
+    ]);
+    assert.deepEqual(body.results[4].values, [latestWeather(weather, 4)?.temperature ?? null]);
+    const listed = await larder(["feature-services", "list", "--repo", repo.dir]);
+    assert.match(
+      listed.stdout,
+      /trip_weather +origin=weather:temperature,humidity destination=weather:temperature /,
+    );
+
+    await repo.write(
+      "features.ts",
+      features.replace('withName("destination")', 'withName("origin")'),
+    );
+    const apply = await larder(["apply", "--repo", repo.dir]);
+    assert.equal(apply.code, 1, apply.stderr);
+    noStack(apply.stderr);
+    assert.match(
+      apply.stderr,
+      /features\.ts: Feature service "trip_weather": two projections are named "origin" \(both of feature view "weather", with different join-key maps\): give each a distinct name with withName\(\)/,
+    );
   } finally {
     await repo.remove();
   }

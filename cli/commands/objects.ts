@@ -80,7 +80,10 @@ const LISTINGS: readonly Listing[] = [
       const s = o.spec as RegistryObject<"featureService">["spec"];
       return [
         o.name,
-        s.projections.map((p) => `${p.view}:${p.features.join(",")}`).join(" "),
+        // A projection under another name: `origin=weather:temperature`.
+        s.projections.map((p) =>
+          `${p.nameAlias ? `${p.nameAlias}=` : ""}${p.view}:${p.features.join(",")}`
+        ).join(" "),
         ago(o),
       ];
     },

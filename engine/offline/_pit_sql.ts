@@ -572,7 +572,7 @@ let resultCounter = 0;
  */
 export interface RetrievalStage {
   readonly phase: "load" | "join" | "output";
-  /** The feature view (absent for `output`). */
+  /** The feature view, or the name of a projection of it (absent for `output`). */
   readonly view?: string;
   /** The view's position, from 0 (for `output`: the number of views). */
   readonly index: number;

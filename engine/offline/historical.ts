@@ -44,6 +44,7 @@ import { writeBatches } from "./_writers.ts";
 interface PreparedView {
   readonly request: ViewRequest;
   readonly files: readonly string[];
+  /** Join keys, named by the entity-table column that holds them (after the join-key map). */
   readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
   /** The files' columns, as validated: where the view's columns are is worked out from them. */
   readonly columns: readonly SourceColumn[];
@@ -52,6 +53,25 @@ interface PreparedView {
 }
 
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
+
+/** The name a view request's features go by. */
+function requestName(request: ViewRequest): string {
+  return request.name ?? request.view.name;
+}
+
+/** `feature view "v"`, or `projection "origin" of feature view "v"`. */
+function describeRequest(request: ViewRequest): string {
+  const name = requestName(request);
+  return name === request.view.name
+    ? `feature view "${name}"`
+    : `projection "${name}" of feature view "${request.view.name}"`;
+}
+
+/** The entity-table column of join key `key` under the request's join-key map. */
+function keyColumn(request: ViewRequest, key: string): string {
+  const map = request.joinKeyMap;
+  return map !== undefined && Object.hasOwn(map, key) ? map[key]! : key;
+}
 
 function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): FeatureViewSpec {
   return { ...view, features: view.features.filter((f) => features.includes(f.name)) };
@@ -63,11 +83,13 @@ function planOutputs(query: HistoricalQuery): string[][] {
     throw new LarderError("INPUT_INVALID", "No features requested: pass at least one feature view");
   }
   const owners = new Map<string, string>();
-  return query.views.map(({ view, features }) => {
+  return query.views.map((request) => {
+    const { view, features } = request;
+    const name = requestName(request);
     if (features.length === 0) {
       throw new LarderError(
         "INPUT_INVALID",
-        `No features requested from feature view "${view.name}"`,
+        `No features requested from ${describeRequest(request)}`,
       );
     }
     return features.map((feature) => {
@@ -80,18 +102,18 @@ function planOutputs(query: HistoricalQuery): string[][] {
           { details: { view: view.name, feature } },
         );
       }
-      const output = query.fullFeatureNames ? `${view.name}__${feature}` : feature;
+      const output = query.fullFeatureNames ? `${name}__${feature}` : feature;
       const owner = owners.get(output);
       if (owner !== undefined) {
         throw new LarderError(
           "INPUT_INVALID",
-          owner === view.name
-            ? `Feature "${feature}" of feature view "${view.name}" is requested twice`
-            : `Feature "${feature}" is requested from both feature view "${owner}" and "${view.name}": set fullFeatureNames to name them "${owner}__${feature}" and "${view.name}__${feature}"`,
-          { details: { feature, views: [owner, view.name] } },
+          owner === name
+            ? `Feature "${feature}" of ${describeRequest(request)} is requested twice`
+            : `Feature "${feature}" is requested from both feature view "${owner}" and "${name}": set fullFeatureNames to name them "${owner}__${feature}" and "${name}__${feature}"`,
+          { details: { feature, views: [owner, name] } },
         );
       }
-      owners.set(output, view.name);
+      owners.set(output, name);
       return output;
     });
   });
@@ -118,7 +140,10 @@ async function prepareViews(
         details: { view: request.view.name, source: request.source.name, problems },
       });
     }
-    const { keys } = joinKeysOf(request.view, request.entities);
+    const keys = joinKeysOf(request.view, request.entities).keys.map((k) => ({
+      ...k,
+      name: keyColumn(request, k.name),
+    }));
     prepared.push({ request, files, keys, columns, outputs: outputs[i]! });
   }
   return prepared;
@@ -168,7 +193,9 @@ function checkEntityColumns(
       if (!column) {
         throw new LarderError(
           "INPUT_INVALID",
-          `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by feature view "${view.request.view.name}"; columns: ${list})`,
+          `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by ${
+            describeRequest(view.request)
+          }; columns: ${list})`,
           { details: { column: key.name, view: view.request.view.name } },
         );
       }
@@ -216,13 +243,18 @@ async function loadView(
 ): Promise<PitView> {
   const { request } = view;
   const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
-  const layout = sourceLayout(
+  const physical = sourceLayout(
     request.view,
     request.source,
     request.entities,
     request.features,
     view.columns,
   );
+  // Key columns are named as in the entity table: a join-key map renames them.
+  const layout = request.joinKeyMap === undefined ? physical : {
+    ...physical,
+    joinKeys: physical.joinKeys.map((c) => ({ ...c, name: keyColumn(request, c.name) })),
+  };
   const featureTypes = request.features.map((name) =>
     request.view.features.find((f) => f.name === name)!.type
   );
@@ -273,7 +305,7 @@ function joinViews(
   },
 ): Promise<string> {
   const stages: PitStage[] = views.map((view) => ({
-    name: view.request.view.name,
+    name: requestName(view.request),
     keys: view.keys.map((k) => k.name),
     load: (stats) =>
       loadView(session, view, {

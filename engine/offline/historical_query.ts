@@ -28,6 +28,17 @@ export interface ViewRequest {
   readonly entities: readonly EntitySpec[];
   /** Requested feature names, in request order. */
   readonly features: readonly string[];
+  /**
+   * The name the features go by (output columns `name__feature` with full feature names): a
+   * projection's alias.
+   * @default {view.name}
+   */
+  readonly name?: string;
+  /**
+   * The view's join key -> the entity-table column that holds its values (a projection's
+   * join-key map); unmapped keys are read from the column of their own name.
+   */
+  readonly joinKeyMap?: Readonly<Record<string, string>>;
 }
 
 /** Options shared by both kinds of historical query. */

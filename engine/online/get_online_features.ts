@@ -5,6 +5,7 @@ import {
   refuseReservedName,
   type Registry,
   type RegistryDocument,
+  type ScalarType,
 } from "../../registry/mod.ts";
 import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
 import {
@@ -26,8 +27,14 @@ import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
 interface ResolvedView extends SharedResolvedView {
+  /** The view's join keys, sorted by name: they make its keys in the store. */
   readonly joinKeys: readonly JoinKey[];
-  /** The join keys' names and types, as one string: views with the same one share keys. */
+  /**
+   * Per join key, the entity column of the request holding its values, named after that column
+   * (a projection's join-key map renames them; else the same array as `joinKeys`).
+   */
+  readonly inputs: readonly JoinKey[];
+  /** The join keys and their columns, as one string: views with the same one share keys. */
   readonly signature: string;
 }
 
@@ -57,8 +64,10 @@ export interface GetOnlineFeaturesRequest {
   /** A feature service whose features to read; or use `features`. */
   readonly featureService?: string;
   /**
-   * The entity rows, as columns or as row objects. Columns that are no view's join key (such
-   * as request data) are accepted and not echoed.
+   * The entity rows, as columns or as row objects. Like Feast, the response echoes (first, in
+   * request order) every column that is a join key of a requested view (under a projection's
+   * join-key map, the mapped column) or of any entity of the project; other columns (such as
+   * request data) are accepted and not echoed.
    */
   readonly entities: EntityColumns | EntityRows;
   /**
@@ -123,15 +132,23 @@ function toColumns(entities: EntityColumns | EntityRows): {
   return { columns, rowCount };
 }
 
-function missingKeyError(view: ResolvedView, key: JoinKey, given: Iterable<string>): LarderError {
+function missingKeyError(view: ResolvedView, index: number, given: Iterable<string>): LarderError {
   const have = [...given].map((n) => `"${n}"`);
+  const key = view.joinKeys[index]!;
+  const column = view.inputs[index]!.name;
+  const request = `the request has ${have.length === 0 ? "no entity columns" : have.join(", ")}`;
+  if (column !== key.name) {
+    return new LarderError(
+      "INPUT_INVALID",
+      `Entity column "${column}" is missing: projection "${view.name}" of feature view "${view.spec.name}" reads its join key "${key.name}" from it; ${request}`,
+      { details: { view: view.spec.name, projection: view.name, joinKey: key.name, column } },
+    );
+  }
   return new LarderError(
     "INPUT_INVALID",
     `Entity column "${key.name}" is missing: feature view "${view.spec.name}" needs join ${
       view.joinKeys.length === 1 ? "key" : "keys"
-    } ${view.joinKeys.map((k) => `"${k.name}"`).join(", ")}; the request has ${
-      have.length === 0 ? "no entity columns" : have.join(", ")
-    }`,
+    } ${view.joinKeys.map((k) => `"${k.name}"`).join(", ")}; ${request}`,
     { details: { view: view.spec.name, joinKey: key.name } },
   );
 }
@@ -157,14 +174,33 @@ interface OnlinePlan {
   readonly resolved: ResolvedRequest;
   readonly views: readonly ResolvedView[];
   readonly viewByName: ReadonlyMap<string, ResolvedView>;
+  /**
+   * Entity columns echoed though no requested view reads them: join keys of the project's
+   * entities (Feast echoes those too), with their entity's type; not request fields, not a
+   * feature's output name.
+   */
+  readonly alsoEchoed: ReadonlyMap<string, ScalarType>;
   /** A feature named like an echoed entity column: thrown once the join keys are checked. */
   readonly collision: (() => LarderError) | undefined;
 }
 
 const plans = new ShapeCache<OnlinePlan>();
 
-function refKey(ref: FeatureReference): string | [unknown, unknown] {
-  return typeof ref === "string" ? ref : [ref?.view, ref?.feature];
+function refKey(ref: FeatureReference): string | unknown[] {
+  if (typeof ref === "string") return ref;
+  const projection = ref?.projection;
+  return projection === undefined
+    ? [ref?.view, ref?.feature]
+    : [ref?.view, ref?.feature, projection?.view, projection?.joinKeyMap ?? null];
+}
+
+/** `keys`, each renamed to the entity column a join-key map reads it from. */
+function inputsOf(
+  keys: readonly JoinKey[],
+  map: Readonly<Record<string, string>> | undefined,
+): readonly JoinKey[] {
+  if (map === undefined) return keys;
+  return keys.map((k) => (Object.hasOwn(map, k.name) ? { ...k, name: map[k.name]! } : k));
 }
 
 /**
@@ -187,19 +223,32 @@ function planOf(doc: RegistryDocument, request: GetOnlineFeaturesRequest): Onlin
     });
     const views: ResolvedView[] = resolved.views.map((v) => {
       const joinKeys = viewJoinKeys(doc, v.spec);
+      const inputs = inputsOf(joinKeys, v.joinKeyMap);
       return {
         ...v,
         joinKeys,
-        signature: joinKeys.map((key) => `${key.name}\u0000${key.type}`).join("\u0001"),
+        inputs,
+        signature: joinKeys.map((key, i) => `${key.name}\u0000${key.type}\u0000${inputs[i]!.name}`)
+          .join("\u0001"),
       };
     });
-    // Echoed entity columns are the views' join keys (each must be in the request).
-    const echoed = new Set(views.flatMap((v) => v.joinKeys.map((k) => k.name)));
+    // Entity columns that views read (each must be in the request) are echoed.
+    const echoed = new Set(views.flatMap((v) => v.inputs.map((k) => k.name)));
     const clash = resolved.columns.find(({ feature }) => echoed.has(feature.output));
+    const outputs = new Set(resolved.columns.map((c) => c.feature.output));
+    const requestFields = new Set(resolved.requestFields.map((f) => f.name));
+    const alsoEchoed = new Map<string, ScalarType>();
+    for (const { spec } of Object.values(doc.objects.entity)) {
+      for (const key of spec.joinKeys) {
+        if (echoed.has(key) || requestFields.has(key) || outputs.has(key)) continue;
+        if (!alsoEchoed.has(key)) alsoEchoed.set(key, spec.valueType);
+      }
+    }
     return {
       resolved,
       views,
-      viewByName: new Map(views.map((v) => [v.spec.name, v])),
+      viewByName: new Map(views.map((v) => [v.name, v])),
+      alsoEchoed,
       collision: clash &&
         (() =>
           new LarderError(
@@ -208,6 +257,19 @@ function planOf(doc: RegistryDocument, request: GetOnlineFeaturesRequest): Onlin
           )),
     };
   });
+}
+
+/**
+ * The values of an echoed column that no view reads, typed by its entity where they can be read
+ * as that type and as given otherwise: it is not used, so it refuses nothing.
+ */
+function echoValues(raw: readonly unknown[], type: ScalarType, rowCount: number): unknown[] {
+  const values = new Array<unknown>(rowCount);
+  for (let r = 0; r < rowCount; r++) {
+    const typed = coerceValue(raw[r], type);
+    values[r] = typed === INVALID ? (raw[r] ?? null) : typed;
+  }
+  return values;
 }
 
 /**
@@ -234,12 +296,12 @@ export async function getOnlineFeatures(
   request: GetOnlineFeaturesRequest,
 ): Promise<OnlineFeaturesResponse> {
   const doc = await documentOf(deps.registry);
-  const { resolved, views, viewByName, collision } = planOf(doc, request);
+  const { resolved, views, viewByName, alsoEchoed, collision } = planOf(doc, request);
   const { columns: given, rowCount: counted } = toColumns(request.entities);
   const allEntityless = views.every((v) => v.joinKeys.length === 0);
   const rowCount = counted ?? (allEntityless ? 1 : 0);
 
-  // Entity columns to echo, in request order, normalized by the first view that needs them.
+  // Entity columns that views read, normalized by the first view that needs them.
   const echoed = new Map<string, unknown[]>();
   const normalized = new Map<string, unknown[]>();
   const normalize = (key: JoinKey): unknown[] => {
@@ -260,10 +322,12 @@ export async function getOnlineFeatures(
   const readKeys: OnlineKey[] = [];
   const rowSlots = new Map<ResolvedView, Int32Array>();
   const entityKeysBySignature = new Map<string, string[]>();
+  // Per stored view: where each key is in `readKeys` (projections of one view share reads).
+  const readIndexes = new Map<string, Map<string, number>>();
   for (const view of views) {
-    const keyValues = view.joinKeys.map((key) => {
-      if (!given.has(key.name)) throw missingKeyError(view, key, given.keys());
-      return normalize(key);
+    const keyValues = view.inputs.map((input, i) => {
+      if (!given.has(input.name)) throw missingKeyError(view, i, given.keys());
+      return normalize(input);
     });
     let keys = entityKeysBySignature.get(view.signature);
     if (!keys) {
@@ -275,8 +339,11 @@ export async function getOnlineFeatures(
       }
       entityKeysBySignature.set(view.signature, keys);
     }
-    // Views are distinct, so (view, key) pairs repeat only within a view.
-    const readIndex = new Map<string, number>();
+    let readIndex = readIndexes.get(view.spec.name);
+    if (!readIndex) {
+      readIndex = new Map<string, number>();
+      readIndexes.set(view.spec.name, readIndex);
+    }
     const slots = new Int32Array(rowCount);
     for (let r = 0; r < rowCount; r++) {
       const key = keys[r]!;
@@ -333,9 +400,13 @@ export async function getOnlineFeatures(
   const nowMicros = (deps.now?.() ?? new Date()).getTime() * 1000;
 
   const output: OnlineColumn[] = [];
-  for (const name of given.keys()) {
-    const values = echoed.get(name);
-    if (!values) continue;
+  for (const [name, raw] of given) {
+    let values = echoed.get(name);
+    if (!values) {
+      const type = alsoEchoed.get(name);
+      if (type === undefined) continue;
+      values = echoValues(raw, type, rowCount);
+    }
     output.push({
       name,
       values,
@@ -345,7 +416,7 @@ export async function getOnlineFeatures(
   }
   const viewColumns = new Map<string, OnlineColumn>();
   const viewColumn = (view: ResolvedView, feature: ResolvedFeature): OnlineColumn => {
-    const id = `${view.spec.name}\u0000${feature.name}`;
+    const id = `${view.name}\u0000${feature.name}`;
     const done = viewColumns.get(id);
     if (done) return done;
     const slots = rowSlots.get(view)!;

@@ -4,6 +4,7 @@ import {
   featureService,
   featureView,
   fileSource,
+  onDemandFeatureView,
   permission,
   pushSource,
   requestSource,
@@ -120,11 +121,97 @@ Deno.test("featureView() rejects an empty schema and bad feature types", () => {
 
 Deno.test("FeatureView.select() projects known features and rejects unknown ones", () => {
   const view = featureView({ name: "v", schema: { a: "int64", b: "bool" }, source });
-  assert.deepEqual(view.select(["b"]).features, ["b"]);
+  assert.deepEqual(view.select(["b"]).featureNames, ["b"]);
   assert.throws(
     // @ts-expect-error: "c" is not a feature of the view
     () => view.select(["c"]),
     { message: 'Feature view "v": select() names unknown feature "c": the view has "a", "b"' },
+  );
+});
+
+Deno.test("FeatureView.withName() and withJoinKeyMap() compose with select()", () => {
+  const location = entity({ name: "location", joinKeys: ["location_id"], valueType: "int64" });
+  const view = featureView({
+    name: "weather",
+    entities: [location],
+    schema: { temperature: "float64", humidity: "int64" },
+    source,
+  });
+  const origin = view.withName("origin").withJoinKeyMap({ location_id: "origin_id" });
+  assert.equal(origin.view, "weather");
+  assert.equal(origin.viewName, "origin");
+  assert.equal(origin.nameAlias, "origin");
+  assert.deepEqual({ ...origin.joinKeyMap }, { location_id: "origin_id" });
+  assert.deepEqual(origin.featureNames, ["temperature", "humidity"]);
+  const handle = origin.features.temperature;
+  assert.equal(handle.ref, "origin:temperature");
+  assert.equal(handle.view, "origin");
+  assert.deepEqual(
+    { ...handle.projection, joinKeyMap: { ...handle.projection?.joinKeyMap } },
+    { view: "weather", nameAlias: "origin", joinKeyMap: { location_id: "origin_id" } },
+  );
+  // In either order, narrowing keeps the name and the map.
+  const a = view.select(["temperature"]).withName("dest").withJoinKeyMap({ location_id: "d" });
+  const b = view.withJoinKeyMap({ location_id: "d" }).withName("dest").select(["temperature"]);
+  for (const p of [a, b]) {
+    assert.deepEqual(p.featureNames, ["temperature"]);
+    assert.equal(p.features.temperature.ref, "dest:temperature");
+    assert.equal(p.features.temperature.projection?.joinKeyMap?.location_id, "d");
+  }
+  // A plain selection's handles are the view's.
+  assert.equal(view.select(["humidity"]).features.humidity.projection, undefined);
+  assert.equal(view.select(["humidity"]).features.humidity.ref, "weather:humidity");
+  throwsDefinition(
+    () => view.withName("1st"),
+    'Feature view "weather": withName(): invalid name "1st": use letters, digits and "_", not starting with a digit',
+  );
+  throwsDefinition(
+    () => view.withJoinKeyMap({ location_id: "a-b" }),
+    'Feature view "weather": withJoinKeyMap() value of "location_id": invalid name "a-b": use letters, digits and "_", not starting with a digit',
+  );
+  throwsDefinition(
+    () => view.withJoinKeyMap({}),
+    'Feature view "weather": withJoinKeyMap(): the map is empty',
+  );
+  throwsDefinition(
+    // @ts-expect-error: humidity was not selected
+    () => a.select(["humidity"]),
+    'Feature view "weather": select() names unknown feature "humidity": the projection has "temperature"',
+  );
+});
+
+Deno.test("featureService() keeps projections of one view apart by name and join-key map", () => {
+  const view = featureView({ name: "v", schema: { a: "int64", b: "bool" }, source });
+  const svc = featureService({
+    name: "svc",
+    features: [
+      view.withName("x").withJoinKeyMap({ k: "x_k" }),
+      view.select(["a"]),
+      view.withName("y").select(["b"]),
+      view.withName("x").withJoinKeyMap({ k: "x_k" }).features.a,
+      view.withName("v").features.b,
+      view.withName("x").withJoinKeyMap({ k: "other" }).select(["a"]),
+    ],
+  });
+  assert.deepEqual(svc.spec.projections, [
+    { view: "v", features: ["a", "b"], nameAlias: "x", joinKeyMap: { k: "x_k" } },
+    { view: "v", features: ["a", "b"] },
+    { view: "v", features: ["b"], nameAlias: "y" },
+    { view: "v", features: ["a"], nameAlias: "x", joinKeyMap: { k: "other" } },
+  ]);
+});
+
+Deno.test("onDemandFeatureView() refuses a renamed or re-keyed source", () => {
+  const view = featureView({ name: "v", schema: { a: "int64" }, source });
+  throwsDefinition(
+    () =>
+      onDemandFeatureView({
+        name: "od",
+        sources: [view.withName("w")],
+        schema: { z: "int64" },
+        transform: (c) => ({ z: c.a }),
+      }),
+    'On-demand feature view "od": source "v" is projected with withName("w"): an on-demand feature view reads a feature view under its own name and join keys',
   );
 });
 

@@ -3,9 +3,17 @@ import { z } from "zod";
 import { NameSchema } from "../names.ts";
 import type { FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
 import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
-import type { FeatureRef, FeatureView, FeatureViewProjection } from "./feature_view.ts";
+import type {
+  FeatureRef,
+  FeatureView,
+  FeatureViewProjection,
+  ProjectionTarget,
+} from "./feature_view.ts";
 
-/** What a service may list: whole views, projections, typed handles or `view:feature` strings. */
+/**
+ * What a service may list: whole views, projections (`view.select([...])`, `view.withName()`,
+ * `view.withJoinKeyMap()`), typed handles or `view:feature` strings.
+ */
 export type ServiceFeature =
   | FeatureView
   | FeatureViewProjection
@@ -45,25 +53,50 @@ export interface FeatureService<
   readonly members: F;
 }
 
+/** A canonical text of a join-key map (sorted), to tell projections apart. */
+function mapKey(map: Readonly<Record<string, string>> | undefined): string {
+  return map === undefined ? "" : JSON.stringify(Object.entries(map).sort());
+}
+
+/**
+ * The service's projections: features grouped by the view and the name they go by (in order of
+ * first mention). Projections of one name that differ (two views, or two join-key maps) stay
+ * apart, for the repo checks to report.
+ */
 function projectionsOf(features: readonly ServiceFeature[]): ProjectionSpec[] {
-  const byView = new Map<string, string[]>();
-  const add = (view: string, names: readonly string[]) => {
-    const list = byView.get(view) ?? [];
-    for (const n of names) if (!list.includes(n)) list.push(n);
-    byView.set(view, list);
+  const groups = new Map<string, ProjectionSpec & { features: string[] }>();
+  const add = (target: ProjectionTarget, names: readonly string[]) => {
+    const id = JSON.stringify([
+      target.nameAlias ?? target.view,
+      target.view,
+      mapKey(target.joinKeyMap),
+    ]);
+    let group = groups.get(id);
+    if (!group) {
+      group = {
+        view: target.view,
+        features: [],
+        ...(target.nameAlias !== undefined && target.nameAlias !== target.view
+          ? { nameAlias: target.nameAlias }
+          : {}),
+        ...(target.joinKeyMap !== undefined ? { joinKeyMap: { ...target.joinKeyMap } } : {}),
+      };
+      groups.set(id, group);
+    }
+    for (const n of names) if (!group.features.includes(n)) group.features.push(n);
   };
   for (const f of features) {
     if (typeof f === "string") {
       const [, view, feature] = REF.exec(f)!;
-      add(view!, [feature!]);
-    } else if (f.kind === "featureRef") add(f.view, [f.feature]);
-    else if (f.kind === "projection") add(f.view, f.features);
+      add({ view: view! }, [feature!]);
+    } else if (f.kind === "featureRef") add(f.projection ?? { view: f.view }, [f.feature]);
+    else if (f.kind === "projection") add(f, f.featureNames);
     else {
       const spec = f.spec as { features: { name: string }[] };
-      add(f.name, spec.features.map((x) => x.name));
+      add({ view: f.name }, spec.features.map((x) => x.name));
     }
   }
-  return [...byView].map(([view, names]) => ({ view, features: names }));
+  return [...groups.values()];
 }
 
 /**

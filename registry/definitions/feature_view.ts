@@ -1,7 +1,7 @@
 /** `featureView()`: features of some entities, read from one source. */
 import { z } from "zod";
 import { LarderError } from "../errors.ts";
-import { nameMap } from "../name_map.ts";
+import { holdsReservedName, nameMap, RESERVED_NAME } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
 import type { FeatureViewSpec } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
@@ -25,18 +25,61 @@ export interface FeatureRef<
   /** The `view:feature` reference string. */
   readonly ref: `${V}:${F}`;
   toString(): `${V}:${F}`;
+  /**
+   * What the handle reads when it comes from a projection with another name or a join-key map
+   * (`view` is then the projection's name); absent on handles of a view as it is.
+   */
+  readonly projection?: ProjectionTarget;
 }
 
-/** A view restricted to some of its features, for feature services. */
+/** The feature view a renamed or re-keyed projection reads, and how. */
+export interface ProjectionTarget {
+  /** The feature view read. */
+  readonly view: string;
+  /** The name its features go by (from `withName()`). */
+  readonly nameAlias?: string;
+  /** The view's join key -> the entity column holding its values (from `withJoinKeyMap()`). */
+  readonly joinKeyMap?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A view restricted to some of its features (`view.select([...])`), and perhaps under another
+ * name (`withName()`) with its join keys read from other entity columns (`withJoinKeyMap()`),
+ * for feature services and retrieval requests. Each call returns a new projection.
+ */
 export interface FeatureViewProjection<
   N extends string = string,
   S extends FeatureSchema = FeatureSchema,
 > {
   readonly kind: "projection";
+  /** The feature view projected. */
   readonly view: string;
   readonly schema: S;
+  /** The name the features go by: the name given to `withName()`, else the view's name. */
   readonly viewName: N;
-  readonly features: readonly (keyof S & string)[];
+  /** Typed handles, one per projected feature (`origin.features.temperature`). */
+  readonly features: { readonly [K in keyof S & string]: FeatureRef<N, K, S[K]> };
+  /** The projected features' names, in order. */
+  readonly featureNames: readonly (keyof S & string)[];
+  /** The name given to `withName()`. */
+  readonly nameAlias?: string;
+  /** The map given to `withJoinKeyMap()`. */
+  readonly joinKeyMap?: Readonly<Record<string, string>>;
+  /** This projection restricted to some of its features. */
+  select<const K extends keyof S & string>(
+    features: readonly K[],
+  ): FeatureViewProjection<N, Pick<S, K>>;
+  /**
+   * This projection under another name: its output columns become `name__feature` with full
+   * feature names, and a feature service may hold several projections of one view.
+   */
+  withName<const A extends string>(name: A): FeatureViewProjection<A, S>;
+  /**
+   * This projection reading its join keys from other entity columns: `{ location_id:
+   * "origin_id" }` joins the view's `location_id` on the entity column `origin_id` (which is
+   * echoed under its own name). Replaces an earlier map.
+   */
+  withJoinKeyMap(map: Readonly<Record<string, string>>): FeatureViewProjection<N, S>;
 }
 
 const EntityRef = z.union([
@@ -86,6 +129,16 @@ export interface FeatureView<N extends string = string, S extends FeatureSchema 
   select<const K extends keyof S & string>(
     features: readonly K[],
   ): FeatureViewProjection<N, Pick<S, K>>;
+  /**
+   * All of this view's features under another name (Feast's `with_name`); see
+   * {@linkcode FeatureViewProjection.withName}.
+   */
+  withName<const A extends string>(name: A): FeatureViewProjection<A, S>;
+  /**
+   * All of this view's features with their join keys read from other entity columns (Feast's
+   * `with_join_key_map`); see {@linkcode FeatureViewProjection.withJoinKeyMap}.
+   */
+  withJoinKeyMap(map: Readonly<Record<string, string>>): FeatureViewProjection<N, S>;
 }
 
 /** Makes a typed feature handle. */
@@ -103,6 +156,112 @@ export function featureRef<V extends string, F extends string, T extends ValueTy
     ref,
     toString: () => ref,
   });
+}
+
+/** A handle on a feature of a projection: named by the projection, reading `target`. */
+function projectionRef(
+  name: string,
+  target: ProjectionTarget | undefined,
+  feature: string,
+  type: ValueType,
+): FeatureRef {
+  const base = featureRef(name, feature, type);
+  return target === undefined ? base : Object.freeze({ ...base, projection: target });
+}
+
+function definitionError(view: string, message: string): LarderError {
+  return new LarderError("DEFINITION_INVALID", `Feature view "${view}": ${message}`);
+}
+
+/** The state of a projection; every method returns a new one. */
+interface ProjectionState {
+  readonly view: string;
+  readonly schema: FeatureSchema;
+  readonly names: readonly string[];
+  readonly nameAlias: string | undefined;
+  readonly joinKeyMap: Readonly<Record<string, string>> | undefined;
+  /** Whether `schema` is the view's whole schema (not narrowed by `select()`). */
+  readonly whole: boolean;
+}
+
+function checkedName(view: string, what: string, name: unknown): string {
+  const parsed = NameSchema.safeParse(name);
+  if (parsed.success) return parsed.data;
+  throw definitionError(
+    view,
+    `${what}: ${
+      typeof name === "string"
+        ? parsed.error.issues[0]!.message
+        : `expected a name, got ${name === null ? "null" : typeof name}`
+    }`,
+  );
+}
+
+function selectNames(state: ProjectionState, names: readonly string[]): string[] {
+  const unknown = names.filter((n) => !Object.hasOwn(state.schema, n));
+  if (unknown.length > 0 || names.length === 0) {
+    throw definitionError(
+      state.view,
+      names.length === 0
+        ? "select() needs at least one feature"
+        : `select() names unknown ${unknown.length === 1 ? "feature" : "features"} ${
+          unknown.map((n) => `"${n}"`).join(", ")
+        }: the ${state.whole ? "view" : "projection"} has ${
+          Object.keys(state.schema).map((n) => `"${n}"`).join(", ")
+        }`,
+    );
+  }
+  return [...new Set(names)];
+}
+
+function checkedJoinKeyMap(view: string, map: unknown): Readonly<Record<string, string>> {
+  if (map === null || typeof map !== "object" || Array.isArray(map)) {
+    throw definitionError(
+      view,
+      'withJoinKeyMap(): expected an object such as { location_id: "origin_id" }',
+    );
+  }
+  const entries = Object.entries(map);
+  if (holdsReservedName(map)) {
+    throw definitionError(
+      view,
+      `withJoinKeyMap(): invalid name "${RESERVED_NAME}": it is reserved`,
+    );
+  }
+  if (entries.length === 0) throw definitionError(view, "withJoinKeyMap(): the map is empty");
+  return Object.freeze(nameMap(entries.map(([key, column]) => [
+    checkedName(view, `withJoinKeyMap() key "${key}"`, key),
+    checkedName(view, `withJoinKeyMap() value of "${key}"`, column),
+  ])));
+}
+
+function makeProjection(state: ProjectionState): FeatureViewProjection {
+  const name = state.nameAlias ?? state.view;
+  const target: ProjectionTarget | undefined =
+    state.nameAlias === undefined && state.joinKeyMap === undefined ? undefined : {
+      view: state.view,
+      ...(state.nameAlias !== undefined ? { nameAlias: state.nameAlias } : {}),
+      ...(state.joinKeyMap !== undefined ? { joinKeyMap: state.joinKeyMap } : {}),
+    };
+  const schema = nameMap(state.names.map((n) => [n, state.schema[n]!]));
+  return Object.freeze({
+    kind: "projection" as const,
+    view: state.view,
+    viewName: name,
+    schema,
+    features: Object.freeze(
+      nameMap(state.names.map((n) => [n, projectionRef(name, target, n, state.schema[n]!)])),
+    ),
+    featureNames: Object.freeze([...state.names]),
+    ...(state.nameAlias !== undefined ? { nameAlias: state.nameAlias } : {}),
+    ...(state.joinKeyMap !== undefined ? { joinKeyMap: state.joinKeyMap } : {}),
+    select: (names: readonly string[]) =>
+      makeProjection({ ...state, schema, names: selectNames(state, names), whole: false }),
+    withName: (alias: string) =>
+      makeProjection({ ...state, schema, nameAlias: checkedName(state.view, "withName()", alias) }),
+    withJoinKeyMap: (map: Readonly<Record<string, string>>) =>
+      makeProjection({ ...state, schema, joinKeyMap: checkedJoinKeyMap(state.view, map) }),
+  }) as FeatureViewProjection;
 }
 
 /**
@@ -142,6 +301,15 @@ export function featureView<const N extends string, const S extends FeatureSchem
     spec.features.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
   ) as FeatureView<N, S>["features"];
   const schema = input.schema;
+  const whole = () =>
+    makeProjection({
+      view: parsed.name,
+      schema,
+      names: Object.keys(schema),
+      nameAlias: undefined,
+      joinKeyMap: undefined,
+      whole: true,
+    });
   const view = brand("featureView", {
     kind: "featureView" as const,
     name: input.name,
@@ -153,27 +321,13 @@ export function featureView<const N extends string, const S extends FeatureSchem
     select<const K extends keyof S & string>(
       names: readonly K[],
     ): FeatureViewProjection<N, Pick<S, K>> {
-      const unknown = names.filter((n) => !Object.hasOwn(schema, n));
-      if (unknown.length > 0 || names.length === 0) {
-        throw new LarderError(
-          "DEFINITION_INVALID",
-          names.length === 0
-            ? `Feature view "${input.name}": select() needs at least one feature`
-            : `Feature view "${input.name}": select() names unknown ${
-              unknown.length === 1 ? "feature" : "features"
-            } ${unknown.map((n) => `"${n}"`).join(", ")}: the view has ${
-              Object.keys(schema).map((n) => `"${n}"`).join(", ")
-            }`,
-        );
-      }
-      const picked = nameMap(names.map((n) => [n, schema[n]])) as Pick<S, K>;
-      return Object.freeze({
-        kind: "projection" as const,
-        view: input.name as string,
-        viewName: input.name,
-        schema: picked,
-        features: [...names],
-      });
+      return whole().select(names) as unknown as FeatureViewProjection<N, Pick<S, K>>;
+    },
+    withName<const A extends string>(alias: A): FeatureViewProjection<A, S> {
+      return whole().withName(alias) as unknown as FeatureViewProjection<A, S>;
+    },
+    withJoinKeyMap(map: Readonly<Record<string, string>>): FeatureViewProjection<N, S> {
+      return whole().withJoinKeyMap(map) as unknown as FeatureViewProjection<N, S>;
     },
   });
   return view;

@@ -144,7 +144,14 @@ export function onDemandFeatureView<
       const p = source as FeatureViewProjection;
       owner = p.view;
       fields = p.schema as Record<string, ValueType>;
-      specSources.push({ kind: "featureView", name: p.view, features: [...p.features] });
+      if (p.nameAlias !== undefined || p.joinKeyMap !== undefined) {
+        problems.push(
+          `source "${p.view}" is projected with ${
+            p.nameAlias !== undefined ? `withName("${p.nameAlias}")` : "withJoinKeyMap()"
+          }: an on-demand feature view reads a feature view under its own name and join keys`,
+        );
+      }
+      specSources.push({ kind: "featureView", name: p.view, features: [...p.featureNames] });
     } else if (isDefinition(source, "featureView")) {
       const v = source as FeatureView;
       owner = v.name;

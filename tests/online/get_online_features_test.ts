@@ -384,3 +384,32 @@ Deno.test("writeOnline() validates columns and values against the view", async (
     assert.deepEqual(res.toRows(), [{ customer_id: "c2", age: 2 }]);
   });
 });
+
+Deno.test("getOnlineFeatures() echoes every given join key of the project, in request order", async () => {
+  await withStore(async (deps) => {
+    // customer_profile reads customer_id only; driver_id is the join key of another entity of
+    // the project, so it is echoed (Feast's join_keys_set); "note" is nobody's.
+    const res = await getOnlineFeatures(deps, {
+      features: ["customer_profile:age"],
+      entities: [{ driver_id: "1001", note: "x", customer_id: "c1" }],
+    });
+    assert.deepEqual(res.featureNames, ["driver_id", "customer_id", "age"]);
+    assert.deepEqual(res.toRows(), [{ driver_id: 1001, customer_id: "c1", age: 42 }]);
+
+    // A projection's mapped column is echoed under its own name; the view's key too when given.
+    const res2 = await getOnlineFeatures(deps, {
+      features: [{
+        view: "buyer",
+        feature: "age",
+        projection: {
+          view: "customer_profile",
+          nameAlias: "buyer",
+          joinKeyMap: { customer_id: "buyer_id" },
+        },
+      }],
+      entities: { buyer_id: ["c1", "c2"], customer_id: ["c2", "c1"] },
+    });
+    assert.deepEqual(res2.featureNames, ["buyer_id", "customer_id", "age"]);
+    assert.deepEqual(res2.columns[2]!.values, [42, null]);
+  });
+});
