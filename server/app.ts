@@ -13,6 +13,7 @@ import { withTimeout } from "./_timeout.ts";
 import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
+import { registerFeastRegistryApi } from "./feast_registry_api.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
@@ -366,6 +367,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       }),
     );
   }
+
+  // Feast's registry REST API (what its web UI reads), read-only.
+  registerFeastRegistryApi(app, { lookup: context, authenticated });
 
   // Whether the caller sent valid credentials (never true with auth off): only such callers
   // see why a component is unhealthy, since the reasons name paths and store URLs.

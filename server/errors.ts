@@ -6,8 +6,11 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isLarderError, type LarderErrorCode } from "../engine/mod.ts";
 
-/** Codes the server answers with: the engine's, plus one for bodies that cannot be parsed. */
-export type ApiErrorCode = LarderErrorCode | "MALFORMED_REQUEST";
+/**
+ * Codes the server answers with: the engine's, plus one for bodies that cannot be parsed and
+ * one for methods a route refuses (the read-only registry API).
+ */
+export type ApiErrorCode = LarderErrorCode | "MALFORMED_REQUEST" | "METHOD_NOT_ALLOWED";
 
 /**
  * The one table from error code to HTTP status. 400 means the body could not be read as
@@ -18,6 +21,7 @@ export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   REGISTRY_CONFLICT: 409,
   TOO_LARGE: 413,
