@@ -14,6 +14,7 @@ import type { ColumnData, MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
 import { registerFeastRegistryApi } from "./feast_registry_api.ts";
+import { registerUi } from "./ui.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
@@ -370,6 +371,15 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
 
   // Feast's registry REST API (what its web UI reads), read-only.
   registerFeastRegistryApi(app, { lookup: context, authenticated });
+  if (deps.ui) {
+    registerUi(app, {
+      bundle: deps.ui,
+      lookup: context,
+      authenticated,
+      auth: deps.auth.mode !== "none",
+      logError,
+    });
+  }
 
   // Whether the caller sent valid credentials (never true with auth off): only such callers
   // see why a component is unhealthy, since the reasons name paths and store URLs.

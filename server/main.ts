@@ -1,6 +1,7 @@
 /**
- * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]`.
- * Opens the feature repo, loads the registry once, and serves the Hono app with `Deno.serve`.
+ * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]
+ * [--no-ui]`. Opens the feature repo, loads the registry once, and serves the Hono app with
+ * `Deno.serve`, and Feast's web UI at `/ui` (built on the first start, then cached).
  *
  * @module
  */
@@ -9,15 +10,18 @@ import { z } from "zod";
 import { FeatureStore, formatIssues, isLarderError } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
+import { buildUiBundle } from "./ui_bundle.ts";
 
 const HELP = `Usage: deno task serve [options]
 
-Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs).
+Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs) and
+Feast's web UI at /ui (built with "deno bundle" on the first start, then cached).
 
 Options:
   --repo <dir>    The feature repo (the folder holding larder.yaml)  [default .]
   --port <n>      Port to listen on, 0 for a free one  [default 6566]
   --host <host>   Interface to listen on  [default 127.0.0.1]
+  --no-ui         Do not serve (nor build) the web UI
   -h, --help      Show this help`;
 
 const FlagsSchema = z.strictObject({
@@ -26,6 +30,7 @@ const FlagsSchema = z.strictObject({
     .transform(Number).pipe(z.number().max(65535, { error: "expected at most 65535" }))
     .default(6566),
   host: z.string().min(1).default("127.0.0.1"),
+  "no-ui": z.boolean().default(false),
   help: z.boolean().default(false),
 });
 
@@ -39,6 +44,7 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
         repo: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
+        "no-ui": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: false,
@@ -80,7 +86,19 @@ async function main(argv: readonly string[]): Promise<number> {
         'Warning: the registry has permissions, but auth.type is "none": they are not enforced',
       );
     }
-    const app = createApp(wired.deps);
+    // The UI is built on its first request (once: later starts find it in the cache, and
+    // "deno task build-ui" builds it ahead); until then /ui answers "being built".
+    const uiAbort = new AbortController();
+    let uiBuild: ReturnType<typeof buildUiBundle> | undefined;
+    const ui = () =>
+      uiBuild ??= buildUiBundle({
+        log: (line) => console.error(line),
+        signal: uiAbort.signal,
+      }).then((bundle) => {
+        console.error("Web UI ready at /ui/");
+        return bundle;
+      });
+    const app = createApp(flags["no-ui"] ? wired.deps : { ...wired.deps, ui });
     const server = Deno.serve({
       hostname: flags.host,
       port: flags.port,
@@ -98,6 +116,8 @@ async function main(argv: readonly string[]): Promise<number> {
     };
     for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
     await server.finished;
+    uiAbort.abort();
+    await uiBuild?.catch(() => {});
     wired.close();
     await store.close();
     return 0;
