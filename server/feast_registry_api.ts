@@ -654,6 +654,56 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
     }),
   );
 
+  // Across projects: this registry holds one, named on each relationship and object.
+  app.get(
+    `${base}/lineage/registry/all`,
+    authenticated(async (c) => {
+      const q = queryOf(c);
+      flag(q, "allow_cache", true);
+      const s = await served(c);
+      const { direct, indirect } = lineage(s.doc);
+      const type = q("filter_object_type");
+      const name = q("filter_object_name");
+      const keep = (r: Relation) =>
+        !type || !name ||
+        (r.source.type === type && r.source.name === name) ||
+        (r.target.type === type && r.target.name === name);
+      const tagged = (rs: Relation[]) =>
+        s.visible(rs).filter(keep).map((r) => ({ ...r, project: s.doc.project }));
+      return c.json({
+        relationships: tagged([...direct]),
+        indirect_relationships: tagged([...indirect]),
+      });
+    }),
+  );
+  app.get(
+    `${base}/lineage/complete/all`,
+    authenticated(async (c) => {
+      flag(queryOf(c), "allow_cache", true);
+      const s = await served(c);
+      const { direct, indirect } = lineage(s.doc);
+      const project = s.doc.project;
+      const tag = (objects: Json[]) => objects.map((o) => ({ ...o, project }));
+      return c.json({
+        projects: [{
+          project,
+          objects: {
+            entities: tag(LISTS.entities!.items(s, c)),
+            dataSources: tag(LISTS.data_sources!.items(s, c)),
+            featureViews: tag(s.views()),
+            labelViews: [],
+            featureServices: tag(LISTS.feature_services!.items(s, c)),
+            features: tag(s.features()),
+            labels: [],
+            savedDatasets: [],
+          },
+          relationships: s.visible([...direct]),
+          indirectRelationships: s.visible([...indirect]),
+        }],
+      });
+    }),
+  );
+
   // The API reads the registry; `apply` changes it. Feast's POST/DELETE routes are refused.
   app.on(
     ["POST", "PUT", "PATCH", "DELETE"],

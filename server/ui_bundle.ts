@@ -196,6 +196,11 @@ async function build(
   }
 }
 
+/** The key the current sources build under (the name of their folder in the cache). */
+export async function uiBundleKey(): Promise<string> {
+  return keyOf(await readSources());
+}
+
 const building = new Map<string, Promise<UiBundle>>();
 
 /**

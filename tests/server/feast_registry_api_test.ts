@@ -693,6 +693,24 @@ Deno.test("registry API relationships follow Feast's lineage generator", async (
       assert.equal(indirect.json.pagination.totalCount, 7);
     });
 
+    await t.step("GET /api/v1/lineage/registry/all and /lineage/complete/all", async () => {
+      // `get_registry_lineage_all` and `get_complete_registry_data_all` (rest/lineage.py): every
+      // project's relationships, each naming its project.
+      const all = await get("/api/v1/lineage/registry/all");
+      assert.equal(all.json.relationships.length, 15);
+      assert.equal(all.json.indirect_relationships.length, 16);
+      assert.deepEqual(all.json.relationships[0], {
+        source: { type: "featureView", name: "driver_hourly_stats" },
+        target: { type: "featureService", name: "driver_activity" },
+        project: "test_project",
+      });
+      const complete = await get("/api/v1/lineage/complete/all");
+      assert.equal(complete.json.projects.length, 1);
+      assert.equal(complete.json.projects[0].project, "test_project");
+      assert.equal(complete.json.projects[0].objects.entities[0].project, "test_project");
+      assert.equal(complete.json.projects[0].indirectRelationships.length, 16);
+    });
+
     await t.step("GET /api/v1/lineage/complete: every object and the relationships", async () => {
       const res = await get(`/api/v1/lineage/complete?${P}`);
       assert.equal(res.status, 200);
