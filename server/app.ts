@@ -377,7 +377,6 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       lookup: context,
       authenticated,
       auth: deps.auth.mode !== "none",
-      logError,
     });
   }
 

@@ -62,6 +62,10 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
   return parsed.data;
 }
 
+function messageOf(err: unknown): string {
+  return isLarderError(err) ? err.message : String(err);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let flags: z.output<typeof FlagsSchema>;
   try {
@@ -94,10 +98,16 @@ async function main(argv: readonly string[]): Promise<number> {
       uiBuild ??= buildUiBundle({
         log: (line) => console.error(line),
         signal: uiAbort.signal,
-      }).then((bundle) => {
-        console.error("Web UI ready at /ui/");
-        return bundle;
-      });
+      }).then(
+        (bundle) => {
+          console.error("Web UI ready at /ui/");
+          return bundle;
+        },
+        (err) => {
+          if (!uiAbort.signal.aborted) console.error(`Web UI unavailable: ${messageOf(err)}`);
+          throw err;
+        },
+      );
     const app = createApp(flags["no-ui"] ? wired.deps : { ...wired.deps, ui });
     const server = Deno.serve({
       hostname: flags.host,

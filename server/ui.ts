@@ -19,7 +19,10 @@ export interface UiBundle {
   readonly key: string;
 }
 
-/** Where the app gets the bundle: built (or read from the cache) on first use. */
+/**
+ * Where the app gets the bundle: built (or read from the cache) on first use. It reports its
+ * own failures (the page only says that the UI could not be built).
+ */
 export type UiBundleSource = () => Promise<UiBundle>;
 
 type AppHandler = (c: Context<AppEnv>) => Promise<Response>;
@@ -31,8 +34,6 @@ export interface UiRouteOptions {
   readonly authenticated: (handler: AppHandler) => AppHandler;
   /** Whether the API needs a token (the page then asks for one). */
   readonly auth: boolean;
-  /** Where build failures are reported. */
-  readonly logError: (err: unknown) => void;
 }
 
 /** The UI's base path. */
@@ -104,7 +105,6 @@ export function registerUi(app: Hono<AppEnv>, options: UiRouteOptions): void {
   const bundle = () => {
     built ??= options.bundle().catch((err) => {
       failed = true;
-      options.logError(err);
       throw err;
     });
     return built;
