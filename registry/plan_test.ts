@@ -6,7 +6,9 @@ import {
   entity,
   featureView,
   fileSource,
+  onDemandFeatureView,
   planChanges,
+  requestSource,
 } from "./mod.ts";
 
 const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
@@ -62,4 +64,54 @@ Deno.test("applyPlan() drops the intervals of a deleted view", async () => {
   const next = applyPlan(doc, empty, await planChanges(doc, empty));
   assert.deepEqual(Object.keys(next.materializations), []);
   assert.deepEqual(Object.keys(next.objects.featureView), []);
+});
+
+const tx = requestSource({ name: "tx", schema: { amount: "float64" } });
+const onDemand = (factor: number) =>
+  onDemandFeatureView({
+    name: "scaled",
+    sources: [tx],
+    schema: { y: "float64" },
+    transform: factor === 2
+      ? (c) => ({ y: c.amount.map((a) => a === null ? null : a * 2) })
+      : (c) => ({ y: c.amount.map((a) => a === null ? null : a * 3) }),
+  });
+
+Deno.test("planChanges() updates an on-demand view's hash and source text together", async () => {
+  const first = checkRepo([{ value: onDemand(2), file: "f.ts" }]);
+  const doc = applyPlan(emptyDocument("p"), first, await planChanges(emptyDocument("p"), first));
+  assert.match(doc.objects.onDemandFeatureView.scaled!.spec.transformSource!, /a \* 2/);
+  assert.equal((await planChanges(doc, first)).hasChanges, false);
+
+  const second = checkRepo([{ value: onDemand(3), file: "f.ts" }]);
+  const plan = await planChanges(doc, second);
+  const change = plan.changes.find((c) => c.name === "scaled");
+  assert.equal(change?.action, "update");
+  assert.deepEqual(change?.fields, ["transformHash", "transformSource"]);
+  const next = applyPlan(doc, second, plan);
+  assert.match(next.objects.onDemandFeatureView.scaled!.spec.transformSource!, /a \* 3/);
+});
+
+Deno.test("planChanges() adds the source text to a view applied before it was recorded", async () => {
+  const contents = checkRepo([{ value: onDemand(2), file: "f.ts" }]);
+  const doc = applyPlan(
+    emptyDocument("p"),
+    contents,
+    await planChanges(emptyDocument("p"), contents),
+  );
+  // A document written before the registry kept the text: same hash, no transformSource.
+  const stored = doc.objects.onDemandFeatureView.scaled!;
+  const { transformSource: _dropped, ...older } = stored.spec;
+  const old = structuredClone(doc);
+  old.objects.onDemandFeatureView.scaled = { spec: older, meta: { ...stored.meta, hash: "old" } };
+  const plan = await planChanges(old, contents);
+  const change = plan.changes.find((c) => c.name === "scaled");
+  assert.equal(change?.action, "update");
+  assert.deepEqual(change?.fields, ["transformSource"]);
+  const next = applyPlan(old, contents, plan);
+  assert.equal(
+    next.objects.onDemandFeatureView.scaled!.spec.transformSource,
+    stored.spec.transformSource,
+  );
+  assert.equal((await planChanges(next, contents)).hasChanges, false);
 });

@@ -97,6 +97,11 @@ export const OnDemandFeatureViewSpecSchema = z.object({
   features: z.array(FieldSpecSchema).min(1),
   /** SHA-256 of the transform's source text. */
   transformHash: z.string(),
+  /**
+   * The transform's source text (`transform.toString()` when the view was defined), shown by
+   * the registry API and the web UI. Absent in documents applied before it was recorded.
+   */
+  transformSource: z.string().optional(),
   writeToOnlineStore: z.boolean(),
 });
 export type OnDemandFeatureViewSpec = z.infer<typeof OnDemandFeatureViewSpecSchema>;

@@ -155,6 +155,33 @@ export function findResource(
   return resource;
 }
 
+/**
+ * The feature view or on-demand view `name` (they share one namespace), for a request doing
+ * `actions` on it; `NOT_FOUND` naming the views of both kinds the caller may describe when the
+ * registry lacks it or hides it, or when the deployment does not serve it.
+ */
+export function findView(
+  lookup: Lookup,
+  request: { readonly name: string; readonly actions: Action[] },
+): Resource {
+  const { name } = request;
+  const resource = resourceOf(lookup.doc, "featureView", name) ??
+    resourceOf(lookup.doc, "onDemandFeatureView", name);
+  if (!resource || lookup.access.hides(resource, request.actions)) {
+    throw new LarderError(
+      "NOT_FOUND",
+      `Cannot find feature view "${name}": the registry has ${
+        describableNames(lookup, ["featureView", "onDemandFeatureView"])
+      }`,
+      { details: { kind: "featureView", name } },
+    );
+  }
+  if (!inScope(lookup.scope, resource.type, name)) {
+    throw notServed(lookup, `${KIND_LABEL[resource.type]} "${name}"`);
+  }
+  return resource;
+}
+
 const REF = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$/;
 
 /** A view a read names, with everything reading it touches (the view first). */

@@ -20,6 +20,8 @@ import { withTimeout } from "./_timeout.ts";
 import type { MaterializeOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
+import { registerFeastRegistryApi } from "./feast_registry_api.ts";
+import { registerUi } from "./ui.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
@@ -374,6 +376,17 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         return c.json({ kind, name: resource.name, ...findObject(doc, kind, resource.name) });
       }),
     );
+  }
+
+  // Feast's registry REST API (what its web UI reads), read-only.
+  registerFeastRegistryApi(app, { lookup: context, authenticated });
+  if (deps.ui) {
+    registerUi(app, {
+      bundle: deps.ui,
+      lookup: context,
+      authenticated,
+      auth: deps.auth.mode !== "none",
+    });
   }
 
   // Whether the caller sent valid credentials (never true with auth off): only such callers

@@ -8,6 +8,7 @@ import type { AuthVerifier } from "./auth/mod.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RegistryRegression } from "./registry_cache.ts";
 import type { OnlineFeaturesResponse } from "./schemas.ts";
+import type { UiBundleSource } from "./ui.ts";
 
 /** The registry as the server reads it (a {@linkcode RegistryCache} fits). */
 export interface ServedRegistry {
@@ -144,4 +145,6 @@ export interface ServerDeps {
   readonly metrics?: Metrics;
   /** Where unexpected failures are reported. @default console.error */
   readonly logError?: (err: unknown) => void;
+  /** The web UI's bundle: with it the app serves Feast's UI at `/ui`. @default none */
+  readonly ui?: UiBundleSource;
 }

@@ -6,8 +6,15 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isLarderError, type LarderErrorCode } from "../engine/mod.ts";
 
-/** Codes the server answers with: the engine's, plus two of its own for reading bodies. */
-export type ApiErrorCode = LarderErrorCode | "MALFORMED_REQUEST" | "REQUEST_TIMEOUT";
+/**
+ * Codes the server answers with: the engine's, plus its own for reading bodies (cannot be
+ * parsed, not received in time) and for methods a route refuses (the read-only registry API).
+ */
+export type ApiErrorCode =
+  | LarderErrorCode
+  | "MALFORMED_REQUEST"
+  | "REQUEST_TIMEOUT"
+  | "METHOD_NOT_ALLOWED";
 
 /**
  * The one table from error code to HTTP status. 400 means the body could not be read as
@@ -18,6 +25,7 @@ export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   CONFLICT: 409,
   REGISTRY_CONFLICT: 409,

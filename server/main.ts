@@ -1,7 +1,8 @@
 /**
- * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]`.
- * Opens the feature repo, loads the registry once, and serves the Hono app within the
- * connection limits of `feature_server:` in `larder.yaml` (`serveWithLimits`).
+ * The feature server's entry: `deno task serve [--repo DIR] [--port 6566] [--host 127.0.0.1]
+ * [--no-ui]`. Opens the feature repo, loads the registry once, and serves the Hono app within
+ * the connection limits of `feature_server:` in `larder.yaml` (`serveWithLimits`), and Feast's
+ * web UI at `/ui` (built on its first request, then cached).
  *
  * @module
  */
@@ -11,15 +12,18 @@ import { FeatureStore, formatIssues, isLarderError } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
 import { connectionLimits, serveWithLimits } from "./serve_with_limits.ts";
+import { buildUiBundle } from "./ui_bundle.ts";
 
 const HELP = `Usage: deno task serve [options]
 
-Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs).
+Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs) and
+Feast's web UI at /ui (built with "deno bundle" on the first start, then cached).
 
 Options:
   --repo <dir>    The feature repo (the folder holding larder.yaml)  [default .]
   --port <n>      Port to listen on, 0 for a free one  [default 6566]
   --host <host>   Interface to listen on  [default 127.0.0.1]
+  --no-ui         Do not serve (nor build) the web UI
   -h, --help      Show this help`;
 
 const FlagsSchema = z.strictObject({
@@ -28,6 +32,7 @@ const FlagsSchema = z.strictObject({
     .transform(Number).pipe(z.number().max(65535, { error: "expected at most 65535" }))
     .default(6566),
   host: z.string().min(1).default("127.0.0.1"),
+  "no-ui": z.boolean().default(false),
   help: z.boolean().default(false),
 });
 
@@ -41,6 +46,7 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
         repo: { type: "string" },
         port: { type: "string" },
         host: { type: "string" },
+        "no-ui": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       allowPositionals: false,
@@ -56,6 +62,10 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
     throw new Error(`serve: --${issue} (see "deno task serve --help")`);
   }
   return parsed.data;
+}
+
+function messageOf(err: unknown): string {
+  return isLarderError(err) ? err.message : String(err);
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -82,7 +92,25 @@ async function main(argv: readonly string[]): Promise<number> {
         'Warning: the registry has permissions, but auth.type is "none": they are not enforced',
       );
     }
-    const app = createApp(wired.deps);
+    // The UI is built on its first request (once: later starts find it in the cache, and
+    // "deno task build-ui" builds it ahead); until then /ui answers "being built".
+    const uiAbort = new AbortController();
+    let uiBuild: ReturnType<typeof buildUiBundle> | undefined;
+    const ui = () =>
+      uiBuild ??= buildUiBundle({
+        log: (line) => console.error(line),
+        signal: uiAbort.signal,
+      }).then(
+        (bundle) => {
+          console.error("Web UI ready at /ui/");
+          return bundle;
+        },
+        (err) => {
+          if (!uiAbort.signal.aborted) console.error(`Web UI unavailable: ${messageOf(err)}`);
+          throw err;
+        },
+      );
+    const app = createApp(flags["no-ui"] ? wired.deps : { ...wired.deps, ui });
     const server = serveWithLimits(app.fetch, {
       hostname: flags.host,
       port: flags.port,
@@ -102,6 +130,8 @@ async function main(argv: readonly string[]): Promise<number> {
     };
     for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
     await server.finished;
+    uiAbort.abort();
+    await uiBuild?.catch(() => {});
     wired.close();
     await store.close();
     return 0;

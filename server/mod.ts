@@ -1,11 +1,11 @@
 /**
  * @module
  * The feature server: a Hono app with Feast's REST API (online reads, push, writes,
- * materialization), registry reads, auth (none, API tokens, OIDC) and permissions, health,
- * Prometheus metrics and an OpenAPI 3.1 document. `main.ts` serves it with `serveWithLimits`
- * (Deno's HTTP server behind its own accept loop: a connection cap, header and idle timeouts,
- * retries when accepting fails); `edge.ts` is the entry for Deno Deploy, where the platform
- * owns the connections.
+ * materialization), registry reads, Feast's registry REST API (`/api/v1`) and web UI (`/ui`),
+ * auth (none, API tokens, OIDC) and permissions, health, Prometheus metrics and an OpenAPI 3.1
+ * document. `main.ts` serves it with `serveWithLimits` (Deno's HTTP server behind its own
+ * accept loop: a connection cap, header and idle timeouts, retries when accepting fails);
+ * `edge.ts` is the entry for Deno Deploy, where the platform owns the connections.
  *
  * @example
  * ```ts ignore
@@ -42,6 +42,8 @@ export {
   type WiredDeps,
 } from "./feature_store_deps.ts";
 export { Metrics } from "./metrics.ts";
+export { REGISTRY_API_BASE } from "./feast_registry_api.ts";
+export { UI_BASE, type UiBundle, type UiBundleSource } from "./ui.ts";
 export { openApiDocument, type OpenApiOptions, OPERATIONS } from "./openapi.ts";
 export { ReadBatcher, type ReadBatcherOptions } from "./read_batcher.ts";
 export { RegistryCache, type RegistryCacheOptions, type RegistryReader } from "./registry_cache.ts";

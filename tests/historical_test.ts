@@ -185,7 +185,7 @@ Deno.test("FeatureStore refuses an on-demand view whose transform drifted from t
     const { plan } = await drifted.plan();
     const change = plan.changes.find((c) => c.name === "adjusted");
     assert.equal(change?.action, "update");
-    assert.deepEqual(change?.fields, ["transformHash"]);
+    assert.deepEqual(change?.fields, ["transformHash", "transformSource"]);
   } finally {
     await drifted.close();
     await repo.remove();

@@ -81,7 +81,7 @@ export interface OnDemandFeatureView<
   readonly schema: S;
   /** Input column name -> type, from all sources. */
   readonly inputs: Readonly<Record<string, ValueType>>;
-  /** The transform itself (loaded definitions only; the registry stores its hash). */
+  /** The transform itself (loaded definitions only; the registry stores its source and hash). */
   readonly transform: (
     columns: Record<string, readonly unknown[]>,
   ) => Record<string, readonly unknown[]>;
@@ -207,6 +207,8 @@ export function onDemandFeatureView<
     sources: specSources,
     features: Object.entries(parsed.schema).map(([name, type]) => ({ name, type })),
     transformHash: transformHash(input.transform as (...args: never[]) => unknown),
+    // The same text the hash is of, so that what the registry shows is what it checks.
+    transformSource: (input.transform as (...args: never[]) => unknown).toString(),
     writeToOnlineStore: parsed.writeToOnlineStore,
   };
   return brand("onDemandFeatureView", {

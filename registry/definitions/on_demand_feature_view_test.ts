@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   entity,
   featureView,
@@ -97,6 +98,24 @@ Deno.test("transform hash changes when the transform's source changes", () => {
     });
   assert.notEqual(make(2).spec.transformHash, make(3).spec.transformHash);
   assert.equal(make(2).spec.transformHash, make(2).spec.transformHash);
+});
+
+Deno.test("onDemandFeatureView() records its transform's source text, the text it hashes", () => {
+  const transform = (c: { readonly amount: readonly (number | null)[] }) => ({
+    y: c.amount.map((a) => a === null ? null : a + 1),
+  });
+  const view = onDemandFeatureView({
+    name: "v",
+    sources: [tx],
+    schema: { y: "float64" },
+    transform,
+  });
+  assert.equal(view.spec.transformSource, transform.toString());
+  assert.match(view.spec.transformSource!, /a === null \? null : a \+ 1/);
+  assert.equal(
+    view.spec.transformHash,
+    createHash("sha256").update(view.spec.transformSource!).digest("hex"),
+  );
 });
 
 Deno.test("checkRepo() checks on-demand sources and shares the view namespace", () => {

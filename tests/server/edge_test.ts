@@ -56,6 +56,11 @@ Deno.test("server/edge.ts loads no DuckDB, parquet-wasm or apache-arrow module (
     /duckdb|parquet-wasm|parquet_wasm|apache-arrow|\/offline\/(mod|duckdb|parquet)\.ts/i.test(m)
   );
   assert.deepEqual(heavy, []);
+  // Nor the web UI's bundle or its builder (main.ts alone passes the UI to the app).
+  assert.deepEqual(
+    modules.filter((m) => /ui_bundle\.ts|\/ui\/entry\.tsx|@feast-dev|puppeteer/.test(m)),
+    [],
+  );
   // The full graph (with dynamic imports) does reach them: the walk would notice.
   const main = new URL("../../engine/offline_factory.ts", import.meta.url).pathname;
   assert.ok((await staticGraph(main)).some((m) => /duckdb/i.test(m)));

@@ -15,7 +15,7 @@ Deno.test("errorAnswer() takes the status from the one table and hides unknown f
   });
   assert.deepEqual(
     Object.values(STATUS_OF).filter((s) => s !== 500).sort(),
-    [400, 401, 403, 404, 408, 409, 409, 413, 422, 422, 422, 503, 503, 503, 503, 503],
+    [400, 401, 403, 404, 405, 408, 409, 409, 413, 422, 422, 422, 503, 503, 503, 503, 503],
   );
   // Definitions that differ from the registry are the deployment's problem, not the caller's.
   assert.equal(STATUS_OF.DRIFT, 503);

@@ -1,0 +1,720 @@
+/**
+ * Feast's registry REST API (`sdk/python/feast/api/registry/rest/`), read-only, under
+ * `/api/v1`: projects, entities, data sources, feature views (regular and on-demand), feature
+ * services, features, permissions, saved datasets and label views (Larder has none: empty
+ * lists) and lineage, in Feast's protobuf JSON, with its pagination, sorting, filters and
+ * `include_relationships`. This is what Feast's web UI reads.
+ *
+ * The same auth and permissions as every other route: lists hold what the caller may DESCRIBE
+ * (and the deployment serves); a hidden object answers 404 like an unknown one. Relationships
+ * leave out the objects a caller may not describe. Mutations answer 405.
+ */
+import type { Context, Hono } from "hono";
+import {
+  type Action,
+  findObject,
+  LarderError,
+  type RegistryDocument,
+  type Resource,
+} from "../engine/mod.ts";
+import type { AppEnv } from "./app.ts";
+import { ApiError } from "./errors.ts";
+import {
+  dataSourceJson,
+  entityJson,
+  featureJson,
+  featureServiceJson,
+  featureViewJson,
+  type Json,
+  onDemandFeatureViewJson,
+  permissionJson,
+  projectJson,
+} from "./_feast_json.ts";
+import {
+  type Lineage,
+  LINEAGE_TYPES,
+  lineageOf,
+  type LineageType,
+  type Relation,
+  relationsOf,
+} from "./_feast_lineage.ts";
+import {
+  allPage,
+  allPaging,
+  atPath,
+  flag,
+  hasAllTags,
+  type Paging,
+  projectPaging,
+  type Query,
+  registryPage,
+  required,
+  tagsOf,
+} from "./_feast_query.ts";
+import { findResource, findView, inScope, type Lookup } from "./_scope.ts";
+
+type AppHandler = (c: Context<AppEnv>) => Promise<Response>;
+type ResourceType = Resource["type"];
+
+/** What the routes need from the app. */
+export interface RegistryApiOptions {
+  /** The registry as served and what this caller may do in it. */
+  readonly lookup: (c: Context<AppEnv>) => Promise<Lookup>;
+  /** Authenticates the caller before the handler runs. */
+  readonly authenticated: (handler: AppHandler) => AppHandler;
+}
+
+/** The path prefix of the API (Feast's `root_path`). */
+export const REGISTRY_API_BASE = "/api/v1";
+
+const DESCRIBE: Action[] = ["DESCRIBE"];
+
+const lineages = new WeakMap<RegistryDocument, Lineage>();
+
+function lineage(doc: RegistryDocument): Lineage {
+  let found = lineages.get(doc);
+  if (!found) lineages.set(doc, found = lineageOf(doc));
+  return found;
+}
+
+/** Python attribute names Feast sorts a project's lists by, as paths in the JSON. */
+const SORT_ALIAS: Readonly<Record<string, string>> = {
+  created_timestamp: "meta.createdTimestamp",
+  last_updated_timestamp: "meta.lastUpdatedTimestamp",
+};
+
+function camel(path: string): string {
+  return path.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** The value Feast's `apply_sorting` would sort `obj` by, for `path`. */
+function sortValue(obj: unknown, path: string): unknown {
+  for (
+    const candidate of [SORT_ALIAS[path], `spec.${camel(path)}`, camel(path), path]
+  ) {
+    if (candidate === undefined) continue;
+    const value = atPath(obj, candidate);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The name of a listed object (`spec.name`, or `name` for a data source or a feature). */
+function nameOf(obj: Json): string {
+  return (obj.spec as { name?: string } | undefined)?.name ?? (obj.name as string);
+}
+
+/** One request's view of the registry: what the caller may see of it. */
+class Served {
+  readonly lookup: Lookup;
+  readonly doc: RegistryDocument;
+  #visible: Set<string> | undefined;
+
+  constructor(lookup: Lookup) {
+    this.lookup = lookup;
+    this.doc = lookup.doc;
+  }
+
+  /** Names of the objects of `type` the deployment serves and the caller may describe. */
+  names(type: ResourceType): string[] {
+    const objects = this.doc.objects[type] as Record<
+      string,
+      { spec: { tags: Record<string, string> } }
+    >;
+    const resources: Resource[] = Object.keys(objects).sort()
+      .filter((name) => inScope(this.lookup.scope, type, name))
+      .map((name) => ({ type, name, tags: objects[name]!.spec.tags }));
+    return this.lookup.access.describableOf(resources).map((r) => r.name);
+  }
+
+  /** Whether a relationship's end is an object the caller may see. */
+  #sees(type: LineageType, name: string): boolean {
+    if (type === "feature") return true;
+    if (!this.#visible) {
+      this.#visible = new Set([
+        ...this.names("entity").map((n) => `entity:${n}`),
+        ...this.names("dataSource").map((n) => `dataSource:${n}`),
+        ...this.names("featureView").map((n) => `featureView:${n}`),
+        ...this.names("onDemandFeatureView").map((n) => `featureView:${n}`),
+        ...this.names("featureService").map((n) => `featureService:${n}`),
+      ]);
+    }
+    return this.#visible.has(`${type}:${name}`);
+  }
+
+  /** Relationships whose both ends the caller may see. */
+  visible(relations: readonly Relation[]): Relation[] {
+    return relations.filter((r) =>
+      this.#sees(r.source.type, r.source.name) && this.#sees(r.target.type, r.target.name)
+    );
+  }
+
+  /** An object's relationships, direct and indirect (what `include_relationships` adds). */
+  relations(type: LineageType, name: string): Relation[] {
+    return this.visible(relationsOf(lineage(this.doc), type, name, true));
+  }
+
+  /** Relationships of each listed object, by name. */
+  relationsMap(type: LineageType, objects: readonly Json[]): Record<string, Relation[]> {
+    const out: Record<string, Relation[]> = {};
+    for (const obj of objects) {
+      const name = nameOf(obj);
+      out[name] = this.relations(type, name);
+    }
+    return out;
+  }
+
+  /** Every feature view and on-demand view the caller may see, in Feast's order. */
+  views(): Json[] {
+    return [
+      ...this.names("featureView").map((n) => featureViewJson(this.doc, n)!),
+      ...this.names("onDemandFeatureView").map((n) => onDemandFeatureViewJson(this.doc, n)!),
+    ];
+  }
+
+  /** Every feature of the views the caller may see. */
+  features(): Json[] {
+    const out: Json[] = [];
+    for (const name of this.names("featureView")) {
+      for (const f of findObject(this.doc, "featureView", name)!.spec.features) {
+        out.push(featureJson(name, f));
+      }
+    }
+    for (const name of this.names("onDemandFeatureView")) {
+      for (const f of findObject(this.doc, "onDemandFeatureView", name)!.spec.features) {
+        out.push(featureJson(name, f));
+      }
+    }
+    return out;
+  }
+}
+
+function queryOf(c: Context<AppEnv>): Query {
+  return (name) => c.req.query(name);
+}
+
+/** A project's list route: its objects, the page and (when asked) their relationships. */
+interface ListSpec {
+  /** Key of the list in the answer. */
+  readonly key: string;
+  /** What relationships call these objects; none: Feast's lineage answers no relationship. */
+  readonly lineageType?: LineageType;
+  /** The caller's objects, before paging (with the request's filters applied). */
+  readonly items: (served: Served, c: Context<AppEnv>) => Json[];
+}
+
+/** A detail route: one object by name. */
+interface DetailSpec {
+  readonly lineageType?: LineageType;
+  /** The object, looked up for the caller (throws `NOT_FOUND` / `FORBIDDEN`). */
+  readonly find: (served: Served, name: string) => Json;
+  /** Always add these (Feast's entity detail lists its data sources). */
+  readonly extra?: (served: Served, name: string, json: Json) => Json;
+}
+
+function describe(served: Served, type: ResourceType, name: string): void {
+  const resource = findResource(served.lookup, { type, name, actions: DESCRIBE });
+  served.lookup.access.assert([resource], DESCRIBE);
+}
+
+function tagFilter(c: Context<AppEnv>): Record<string, string> {
+  return tagsOf(c.req.queries("tags") ?? []);
+}
+
+function specTags(json: Json): Record<string, string> {
+  return ((json.spec ?? json) as { tags?: Record<string, string> }).tags ?? {};
+}
+
+function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] {
+  const { doc } = served;
+  const q = queryOf(c);
+  const tags = tagFilter(c);
+  const entity = q("entity");
+  const feature = q("feature");
+  const service = q("feature_service");
+  const source = q("data_source");
+  const updatedSince = q("updated_since");
+  let since: number | undefined;
+  if (updatedSince !== undefined) {
+    const text = /[zZ]|[+-]\d\d:?\d\d$/.test(updatedSince) ? updatedSince : `${updatedSince}Z`;
+    since = Date.parse(text);
+    if (Number.isNaN(since)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got ${
+          JSON.stringify(updatedSince)
+        }`,
+        { details: { parameter: "updated_since", value: updatedSince } },
+      );
+    }
+  }
+  // Feast keeps no view when the service named is unknown or hidden.
+  const serviceViews = service === undefined ? undefined : new Set(
+    served.names("featureService").includes(service)
+      ? findObject(doc, "featureService", service)!.spec.projections.map((p) => p.view)
+      : [],
+  );
+  return views.filter((json) => {
+    const spec = json.spec as Json & { name: string };
+    if (!hasAllTags(specTags(json), tags)) return false;
+    if (since !== undefined) {
+      const updated = Date.parse(String(atPath(json, "meta.lastUpdatedTimestamp") ?? ""));
+      if (!(updated >= since)) return false;
+    }
+    if (entity !== undefined && !((spec.entities ?? []) as string[]).includes(entity)) {
+      return false;
+    }
+    if (
+      feature !== undefined &&
+      !((spec.features ?? []) as { name: string }[]).some((f) => f.name === feature)
+    ) return false;
+    if (serviceViews && !serviceViews.has(spec.name)) return false;
+    if (source !== undefined) {
+      const regular = findObject(doc, "featureView", spec.name)?.spec;
+      const onDemand = findObject(doc, "onDemandFeatureView", spec.name)?.spec;
+      const names = new Set<string>();
+      if (regular) {
+        for (const key of ["batchSource", "streamSource"]) {
+          const name = (spec[key] as { name?: string } | undefined)?.name;
+          if (name) names.add(name);
+        }
+      }
+      for (const s of onDemand?.sources ?? []) if (s.kind === "requestSource") names.add(s.name);
+      if (!names.has(source)) return false;
+    }
+    return true;
+  });
+}
+
+const LISTS: Readonly<Record<string, ListSpec>> = {
+  entities: {
+    key: "entities",
+    lineageType: "entity",
+    items: (s) => s.names("entity").map((n) => entityJson(s.doc, n)!),
+  },
+  data_sources: {
+    key: "dataSources",
+    lineageType: "dataSource",
+    items: (s, c) => {
+      const tags = tagFilter(c);
+      return s.names("dataSource").map((n) => dataSourceJson(s.doc, n)!)
+        .filter((json) => hasAllTags(specTags(json), tags));
+    },
+  },
+  feature_views: {
+    key: "featureViews",
+    lineageType: "featureView",
+    items: (s, c) => viewFilters(s, c, s.views()),
+  },
+  feature_services: {
+    key: "featureServices",
+    lineageType: "featureService",
+    items: (s, c) => {
+      const tags = tagFilter(c);
+      const view = c.req.query("feature_view");
+      return s.names("featureService").map((n) => featureServiceJson(s.doc, n)!)
+        .filter((json) =>
+          hasAllTags(specTags(json), tags) &&
+          (view === undefined ||
+            findObject(s.doc, "featureService", nameOf(json))!.spec.projections
+              .some((p) => p.view === view))
+        );
+    },
+  },
+  permissions: {
+    key: "permissions",
+    items: (s) => s.names("permission").map((n) => permissionJson(s.doc, n)!),
+  },
+  features: {
+    key: "features",
+    lineageType: "feature",
+    items: (s, c) => {
+      const view = c.req.query("feature_view");
+      const name = c.req.query("name");
+      return s.features().filter((f) =>
+        (view === undefined || f.featureView === view) && (name === undefined || f.name === name)
+      );
+    },
+  },
+  saved_datasets: { key: "savedDatasets", lineageType: "savedDataset", items: () => [] },
+  label_views: { key: "featureViews", lineageType: "featureView", items: () => [] },
+};
+
+const DETAILS: Readonly<Record<string, DetailSpec>> = {
+  entities: {
+    lineageType: "entity",
+    find: (s, name) => {
+      describe(s, "entity", name);
+      return entityJson(s.doc, name)!;
+    },
+    extra: (s, name) => {
+      const sources = new Set(
+        s.relations("entity", name).filter((r) => r.target.type === "dataSource")
+          .map((r) => r.target.name),
+      );
+      return { dataSources: [...sources].map((n) => dataSourceJson(s.doc, n)!) };
+    },
+  },
+  data_sources: {
+    lineageType: "dataSource",
+    find: (s, name) => {
+      describe(s, "dataSource", name);
+      return dataSourceJson(s.doc, name)!;
+    },
+  },
+  feature_views: {
+    lineageType: "featureView",
+    find: (s, name) => {
+      const view = findView(s.lookup, { name, actions: DESCRIBE });
+      s.lookup.access.assert([view], DESCRIBE);
+      return view.type === "featureView"
+        ? featureViewJson(s.doc, name)!
+        : onDemandFeatureViewJson(s.doc, name)!;
+    },
+  },
+  feature_services: {
+    lineageType: "featureService",
+    find: (s, name) => {
+      describe(s, "featureService", name);
+      return featureServiceJson(s.doc, name)!;
+    },
+  },
+  permissions: {
+    find: (s, name) => {
+      describe(s, "permission", name);
+      return permissionJson(s.doc, name)!;
+    },
+  },
+  saved_datasets: {
+    lineageType: "savedDataset",
+    find: (_s, name) => {
+      throw new LarderError(
+        "NOT_FOUND",
+        `Cannot find saved dataset "${name}": Larder keeps no saved datasets`,
+        { details: { kind: "savedDataset", name } },
+      );
+    },
+  },
+  label_views: {
+    lineageType: "featureView",
+    find: (_s, name) => {
+      throw new LarderError(
+        "NOT_FOUND",
+        `Cannot find label view "${name}": Larder has no label views`,
+        { details: { kind: "labelView", name } },
+      );
+    },
+  },
+};
+
+/** `NOT_FOUND` for a project this registry does not hold. */
+function unknownProject(doc: RegistryDocument, project: string): LarderError {
+  return new LarderError(
+    "NOT_FOUND",
+    `Cannot find project "${project}": the registry holds project "${doc.project}"`,
+    { details: { kind: "project", name: project } },
+  );
+}
+
+function paged(items: Json[], paging: Paging) {
+  return registryPage(items, paging, sortValue);
+}
+
+/**
+ * Adds the registry API's routes to `app`.
+ *
+ * @example
+ * ```ts ignore
+ * registerFeastRegistryApi(app, { lookup: context, authenticated });
+ * const res = await app.request("/api/v1/entities?project=driver_project");
+ * ```
+ */
+export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApiOptions): void {
+  const { authenticated } = options;
+  const base = REGISTRY_API_BASE;
+  const served = async (c: Context<AppEnv>) => new Served(await options.lookup(c));
+
+  app.get(
+    `${base}/projects`,
+    authenticated(async (c) => {
+      const paging = projectPaging(queryOf(c));
+      const s = await served(c);
+      const page = paged([projectJson(s.doc)], paging);
+      return c.json({ projects: page.items, pagination: page.pagination });
+    }),
+  );
+  app.get(
+    `${base}/projects/:name`,
+    authenticated(async (c) => {
+      const s = await served(c);
+      const name = c.req.param("name") ?? "";
+      if (name !== s.doc.project) throw unknownProject(s.doc, name);
+      return c.json(projectJson(s.doc));
+    }),
+  );
+
+  for (const [segment, list] of Object.entries(LISTS)) {
+    const relationships = (s: Served, objects: Json[]) =>
+      list.lineageType === undefined
+        ? Object.fromEntries(objects.map((o) => [nameOf(o), []]))
+        : s.relationsMap(list.lineageType, objects);
+
+    app.get(
+      `${base}/${segment}`,
+      authenticated(async (c) => {
+        const q = queryOf(c);
+        const project = required(q, "project");
+        const paging = projectPaging(q);
+        const withRelationships = flag(q, "include_relationships");
+        flag(q, "allow_cache", true);
+        const s = await served(c);
+        // Feast's registry answers an unknown project's lists empty.
+        const items = project === s.doc.project ? list.items(s, c) : [];
+        const page = paged(items, paging);
+        return c.json({
+          [list.key]: page.items,
+          pagination: page.pagination,
+          ...(withRelationships ? { relationships: relationships(s, page.items) } : {}),
+        });
+      }),
+    );
+
+    app.get(
+      `${base}/${segment}/all`,
+      authenticated(async (c) => {
+        const q = queryOf(c);
+        const paging = allPaging(q);
+        const withRelationships = flag(q, "include_relationships");
+        flag(q, "allow_cache", true);
+        const s = await served(c);
+        const all = list.items(s, c).map((o) => ({ ...o, project: s.doc.project }));
+        const page = allPage(all, paging);
+        return c.json({
+          [list.key]: page.items,
+          pagination: page.pagination,
+          ...(withRelationships ? { relationships: relationships(s, all) } : {}),
+        });
+      }),
+    );
+
+    const detail = DETAILS[segment];
+    if (!detail) continue;
+    app.get(
+      `${base}/${segment}/:name`,
+      authenticated(async (c) => {
+        const q = queryOf(c);
+        const project = required(q, "project");
+        const withRelationships = flag(q, "include_relationships");
+        flag(q, "allow_cache", true);
+        const s = await served(c);
+        const name = c.req.param("name") ?? "";
+        if (project !== s.doc.project) throw unknownProject(s.doc, project);
+        const json = detail.find(s, name);
+        return c.json({
+          ...json,
+          ...(detail.extra ? detail.extra(s, name, json) : {}),
+          ...(withRelationships
+            ? {
+              relationships: detail.lineageType === undefined
+                ? []
+                : s.relations(detail.lineageType, name),
+            }
+            : {}),
+        });
+      }),
+    );
+  }
+
+  app.get(
+    `${base}/features/:view/:name`,
+    authenticated(async (c) => {
+      const q = queryOf(c);
+      const project = required(q, "project");
+      const withRelationships = flag(q, "include_relationships");
+      const s = await served(c);
+      if (project !== s.doc.project) throw unknownProject(s.doc, project);
+      const viewName = c.req.param("view") ?? "";
+      const name = c.req.param("name") ?? "";
+      const view = findView(s.lookup, { name: viewName, actions: DESCRIBE });
+      s.lookup.access.assert([view], DESCRIBE);
+      const spec = findObject(s.doc, "featureView", viewName)?.spec ??
+        findObject(s.doc, "onDemandFeatureView", viewName)!.spec;
+      const field = spec.features.find((f) => f.name === name);
+      if (!field) {
+        throw new LarderError(
+          "NOT_FOUND",
+          `Cannot find feature "${name}" in feature view "${viewName}": it has ${
+            spec.features.map((f) => `"${f.name}"`).join(", ")
+          }`,
+          { details: { view: viewName, feature: name } },
+        );
+      }
+      return c.json({
+        ...featureJson(viewName, field),
+        ...(withRelationships ? { relationships: s.relations("feature", name) } : {}),
+      });
+    }),
+  );
+
+  const lineageParams = (c: Context<AppEnv>) => {
+    const q = queryOf(c);
+    const project = required(q, "project");
+    const paging = projectPaging(q);
+    flag(q, "allow_cache", true);
+    return { q, project, paging };
+  };
+  const relationPage = (relations: Relation[], paging: Paging) =>
+    registryPage(relations, paging, (r, path) => atPath(r, path));
+
+  app.get(
+    `${base}/lineage/registry`,
+    authenticated(async (c) => {
+      const { q, project, paging } = lineageParams(c);
+      const s = await served(c);
+      const known = project === s.doc.project;
+      const { direct, indirect } = lineage(s.doc);
+      const type = q("filter_object_type");
+      const name = q("filter_object_name");
+      const keep = (r: Relation) =>
+        !type || !name ||
+        (r.source.type === type && r.source.name === name) ||
+        (r.target.type === type && r.target.name === name);
+      const d = relationPage(known ? s.visible(direct).filter(keep) : [], paging);
+      const i = relationPage(known ? s.visible(indirect).filter(keep) : [], paging);
+      return c.json({
+        relationships: d.items,
+        indirect_relationships: i.items,
+        relationships_pagination: d.pagination,
+        indirect_relationships_pagination: i.pagination,
+      });
+    }),
+  );
+
+  app.get(
+    `${base}/lineage/objects/:type/:name`,
+    authenticated(async (c) => {
+      const { q, project, paging } = lineageParams(c);
+      const type = c.req.param("type") ?? "";
+      if (!(LINEAGE_TYPES as readonly string[]).includes(type)) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Invalid object_type "${type}": it must be one of ${
+            LINEAGE_TYPES.map((t) => `"${t}"`).join(", ")
+          }`,
+          { details: { parameter: "object_type", value: type } },
+        );
+      }
+      const includeIndirect = flag(q, "include_indirect");
+      const s = await served(c);
+      const relations = project === s.doc.project
+        ? s.visible(
+          relationsOf(
+            lineage(s.doc),
+            type as LineageType,
+            c.req.param("name") ?? "",
+            includeIndirect,
+          ),
+        )
+        : [];
+      const page = relationPage(relations, paging);
+      return c.json({ relationships: page.items, pagination: page.pagination });
+    }),
+  );
+
+  app.get(
+    `${base}/lineage/complete`,
+    authenticated(async (c) => {
+      const { project, paging } = lineageParams(c);
+      const s = await served(c);
+      const known = project === s.doc.project;
+      const { direct, indirect } = lineage(s.doc);
+      const pages = {
+        entities: paged(known ? LISTS.entities!.items(s, c) : [], paging),
+        dataSources: paged(known ? LISTS.data_sources!.items(s, c) : [], paging),
+        featureViews: paged(known ? s.views() : [], paging),
+        labelViews: paged([], paging),
+        featureServices: paged(known ? LISTS.feature_services!.items(s, c) : [], paging),
+        features: paged(known ? s.features() : [], paging),
+        labels: paged([], paging),
+        savedDatasets: paged([], paging),
+      };
+      const d = relationPage(known ? s.visible(direct) : [], paging);
+      const i = relationPage(known ? s.visible(indirect) : [], paging);
+      return c.json({
+        project,
+        objects: Object.fromEntries(Object.entries(pages).map(([k, p]) => [k, p.items])),
+        relationships: d.items,
+        indirectRelationships: i.items,
+        pagination: {
+          ...Object.fromEntries(Object.entries(pages).map(([k, p]) => [k, p.pagination])),
+          relationships: d.pagination,
+          indirectRelationships: i.pagination,
+        },
+      });
+    }),
+  );
+
+  // Across projects: this registry holds one, named on each relationship and object.
+  app.get(
+    `${base}/lineage/registry/all`,
+    authenticated(async (c) => {
+      const q = queryOf(c);
+      flag(q, "allow_cache", true);
+      const s = await served(c);
+      const { direct, indirect } = lineage(s.doc);
+      const type = q("filter_object_type");
+      const name = q("filter_object_name");
+      const keep = (r: Relation) =>
+        !type || !name ||
+        (r.source.type === type && r.source.name === name) ||
+        (r.target.type === type && r.target.name === name);
+      const tagged = (rs: Relation[]) =>
+        s.visible(rs).filter(keep).map((r) => ({ ...r, project: s.doc.project }));
+      return c.json({
+        relationships: tagged([...direct]),
+        indirect_relationships: tagged([...indirect]),
+      });
+    }),
+  );
+  app.get(
+    `${base}/lineage/complete/all`,
+    authenticated(async (c) => {
+      flag(queryOf(c), "allow_cache", true);
+      const s = await served(c);
+      const { direct, indirect } = lineage(s.doc);
+      const project = s.doc.project;
+      const tag = (objects: Json[]) => objects.map((o) => ({ ...o, project }));
+      return c.json({
+        projects: [{
+          project,
+          objects: {
+            entities: tag(LISTS.entities!.items(s, c)),
+            dataSources: tag(LISTS.data_sources!.items(s, c)),
+            featureViews: tag(s.views()),
+            labelViews: [],
+            featureServices: tag(LISTS.feature_services!.items(s, c)),
+            features: tag(s.features()),
+            labels: [],
+            savedDatasets: [],
+          },
+          relationships: s.visible([...direct]),
+          indirectRelationships: s.visible([...indirect]),
+        }],
+      });
+    }),
+  );
+
+  // The API reads the registry; `apply` changes it. Feast's POST/DELETE routes are refused.
+  app.on(
+    ["POST", "PUT", "PATCH", "DELETE"],
+    [base, `${base}/*`],
+    authenticated((c) => {
+      c.header("Allow", "GET, HEAD");
+      throw new ApiError(
+        "METHOD_NOT_ALLOWED",
+        `Cannot ${c.req.method} ${c.req.path}: the registry API is read-only (change the registry with "larder apply")`,
+        { details: { method: c.req.method, path: c.req.path } },
+      );
+    }),
+  );
+}
