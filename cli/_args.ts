@@ -1,7 +1,7 @@
 /** Flag parsing for commands: `node:util` parseArgs, then a zod schema. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
-import { formatIssues } from "../engine/mod.ts";
+import { closestName, formatIssues } from "../engine/mod.ts";
 
 /** A mistake in how a command was called; exit code 1. */
 export class UsageError extends Error {
@@ -26,16 +26,22 @@ export function parseFlags<S extends z.ZodType>(
   schema: S,
 ): z.output<S> {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
+  const all = { ...COMMON_OPTIONS, ...options };
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: { ...COMMON_OPTIONS, ...options },
+      options: all,
       allowPositionals: true,
       strict: true,
     }) as typeof parsed;
   } catch (err) {
     const text = (err as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, "");
-    throw new UsageError(`${command}: ${text} (see "larder ${command} --help")`);
+    const unknown = /^Unknown option '(--[^'=]+)'/.exec(text)?.[1];
+    const known = unknown === undefined
+      ? undefined
+      : closestName(unknown, Object.keys(all).map((name) => `--${name}`));
+    const hint = known === undefined ? "" : `: did you mean "${known}"?`;
+    throw new UsageError(`${command}: ${text}${hint} (see "larder ${command} --help")`);
   }
   const values = Object.fromEntries(
     Object.entries(parsed.values).map(([k, v]) => [k.replaceAll("-", "_"), v]),

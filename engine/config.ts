@@ -169,7 +169,7 @@ export function parseConfig(
   const interpolated = interpolateEnv(raw, env, file);
   const parsed = LarderConfigSchema.safeParse(interpolated);
   if (!parsed.success) {
-    const lines = formatIssues(parsed.error, interpolated);
+    const lines = formatIssues(parsed.error, interpolated, { schema: LarderConfigSchema });
     throw new LarderError("CONFIG_INVALID", lines.map((l) => `${file}: ${l}`).join("\n"), {
       details: { file, issues: lines },
     });

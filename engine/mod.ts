@@ -40,6 +40,8 @@ export type {
 } from "./online/online_store.ts";
 export {
   type Action,
+  closestName,
+  didYouMean,
   fileSystemFailure,
   fileSystemRefusal,
   findObject,

@@ -29,6 +29,7 @@ export {
 } from "./value_type.ts";
 export { DurationSchema, NameSchema, parseDuration } from "./names.ts";
 export { formatIssues, formatPath } from "./_zod.ts";
+export { closestName, didYouMean } from "./suggest.ts";
 
 export {
   type Action,
