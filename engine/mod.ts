@@ -42,6 +42,7 @@ export {
   type Action,
   closestName,
   didYouMean,
+  type FieldChange,
   fileSystemFailure,
   fileSystemRefusal,
   findObject,

@@ -120,7 +120,14 @@ export {
 export type { RegistryBackend, StoredText } from "./backend.ts";
 export { FileRegistryBackend } from "./file_backend.ts";
 export { Registry, type RegistryObject, type RegistryOptions } from "./registry.ts";
-export { applyPlan, type ChangeAction, type ObjectChange, type Plan, planChanges } from "./plan.ts";
+export {
+  applyPlan,
+  type ChangeAction,
+  type FieldChange,
+  type ObjectChange,
+  type Plan,
+  planChanges,
+} from "./plan.ts";
 export { atomicWriteFile } from "./atomic_write.ts";
 export {
   fileSystemFailure,

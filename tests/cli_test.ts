@@ -103,12 +103,28 @@ Deno.test("larder rejects unknown commands, flags and arguments with exit 1", as
   assert.equal(unknown.code, 1);
   assert.match(
     unknown.stderr,
-    /^error: Unknown command "aply": run "deno task larder --help" for the list/,
+    /^error: Unknown command "aply" \(did you mean "apply"\?\): run "larder --help" for the list/,
   );
+  const far = await larder(["deploy"]);
+  assert.match(far.stderr, /^error: Unknown command "deploy": run "larder --help"/);
   const flag = await larder(["plan", "--repoo", "x"]);
   assert.equal(flag.code, 1);
-  assert.match(flag.stderr, /^error: plan: Unknown option '--repoo'/);
+  assert.match(
+    flag.stderr,
+    /^error: plan: Unknown option '--repoo': did you mean "--repo"\? \(see "larder plan --help"\)/,
+  );
   noStack(flag.stderr);
+  const yaml = await tempRepo({ "larder.yaml": "project: demo\nregisty:\n  type: file\n" });
+  try {
+    const config = await larder(["plan", "--repo", yaml.dir]);
+    assert.equal(config.code, 1);
+    assert.equal(
+      config.stderr.trim(),
+      'error: larder.yaml: unknown key "registy" (did you mean "registry"?)',
+    );
+  } finally {
+    await yaml.remove();
+  }
   const extra = await larder(["plan", "extra"]);
   assert.equal(extra.code, 1);
   assert.match(extra.stderr, /^error: plan: takes no arguments$/m);
@@ -118,6 +134,18 @@ Deno.test("larder rejects unknown commands, flags and arguments with exit 1", as
   const missing = await larder(["plan", "--repo", "/nonexistent/larder"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error: Cannot find larder\.yaml in "\/nonexistent\/larder"/);
+});
+
+Deno.test("larder --version prints the version", async () => {
+  const { VERSION } = await import("../cli/version.ts");
+  assert.match(VERSION, /^\d+\.\d+\.\d+/);
+  for (const flag of ["--version", "-V"]) {
+    const out = await larder([flag]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, `larder ${VERSION}\n`);
+  }
+  const json = await larder(["--version", "--json"]);
+  assert.deepEqual(JSON.parse(json.stdout), { version: VERSION });
 });
 
 Deno.test("larder --help lists every command and each command has --help", async () => {
@@ -347,6 +375,28 @@ Deno.test("larder get-online-features and apply with a service joining one view 
       apply.stderr,
       /features\.ts: Feature service "trip_weather": two projections are named "origin" \(both of feature view "weather", with different join-key maps\): give each a distinct name with withName\(\)/,
     );
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder plan shows the old and new value of each changed field", async () => {
+  const repo = await tempRepo();
+  try {
+    const apply = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(apply.code, 0, apply.stderr);
+    await repo.write("features.ts", DRIVER_FEATURES.replace('ttl: "2h"', 'ttl: "3h"'));
+    const plan = await larder(["plan", "--repo", repo.dir]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /^~ +feature view +driver_hourly_stats +update +ttlSeconds\n +ttl: 2h → 3h$/m,
+    );
+    const json = await larder(["plan", "--repo", repo.dir, "--json"]);
+    const change = JSON.parse(json.stdout).changes.find((c: { name: string }) =>
+      c.name === "driver_hourly_stats"
+    );
+    assert.deepEqual(change.diff, { ttlSeconds: { old: 7200, new: 10800 } });
   } finally {
     await repo.remove();
   }
