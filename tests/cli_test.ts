@@ -401,3 +401,48 @@ Deno.test("larder plan shows the old and new value of each changed field", async
     await repo.remove();
   }
 });
+
+Deno.test("larder materialize lists the write-time on-demand views written with each view", async () => {
+  const repo = await tempRepo({
+    "features.ts": `${DRIVER_FEATURES}
+import { onDemandFeatureView } from "larder";
+export const convPct = onDemandFeatureView({
+  name: "conv_pct",
+  sources: [stats.select(["conv_rate"])],
+  schema: { conv_pct: "float64" },
+  writeToOnlineStore: true,
+  transform: (c) => ({ conv_pct: c.conv_rate.map((r) => r === null ? null : r * 100) }),
+});
+`,
+  });
+  try {
+    await writeTable(join(repo.dir, "data/driver_stats.parquet"), {
+      driver_id: [1001, 1002],
+      event_timestamp: ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"],
+      created: [null, null],
+      conv_rate: [0.5, 0.25],
+      acc_rate: [0.9, 0.9],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+      acc_rate: "float32",
+    });
+    const apply = await larder(["apply", "--repo", repo.dir]);
+    assert.equal(apply.code, 0, apply.stderr);
+    const window = ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"];
+    const text = await larder(["materialize", ...window, "--repo", repo.dir]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^driver_hourly_stats +\S+ +\S+ +2 +2 +0 +0\n {2}conv_pct \(on demand\) +2 +0$/m,
+    );
+    const json = await larder(["materialize", ...window, "--repo", repo.dir, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const [view] = JSON.parse(json.stdout).views;
+    assert.deepEqual(view.onDemand, [{ view: "conv_pct", written: 0, skipped: 2 }]);
+  } finally {
+    await repo.remove();
+  }
+});
