@@ -1,4 +1,5 @@
 /** Flag parsing for commands: `node:util` parseArgs, then a zod schema. */
+import { join } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { z } from "zod";
 import { closestName, formatIssues } from "../engine/mod.ts";
@@ -59,7 +60,22 @@ export function parseFlags<S extends z.ZodType>(
   return result.data;
 }
 
-/** The folder the user ran the command from (`deno task` runs tasks in the project root). */
+/**
+ * The folder the user ran the command from. `deno task` runs a task in the folder of its
+ * `deno.json` and says where the user was in `INIT_CWD`; an installed `larder` runs where the
+ * user is, so an `INIT_CWD` inherited from some outer task is ignored unless the working
+ * folder holds a `deno.json` (as it does under `deno task`).
+ */
 export function userCwd(): string {
-  return Deno.env.get("INIT_CWD") ?? Deno.cwd();
+  const cwd = Deno.cwd();
+  const init = Deno.env.get("INIT_CWD");
+  if (init === undefined || init === cwd) return cwd;
+  const config = ["deno.json", "deno.jsonc"].some((name) => {
+    try {
+      return Deno.statSync(join(cwd, name)).isFile;
+    } catch {
+      return false;
+    }
+  });
+  return config ? init : cwd;
 }

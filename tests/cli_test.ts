@@ -169,16 +169,31 @@ Deno.test("larder --help lists every command and each command has --help", async
   assert.match(planHelp.stdout, /^Usage: larder plan \[--repo DIR\] \[--json\]/);
 });
 
-Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
+Deno.test("larder init --no-data scaffolds a repo that plans and applies without data", async () => {
   const dir = await Deno.makeTempDir({ prefix: "larder-init-" });
   try {
     const target = join(dir, "my_repo");
     const init = await larder(["init", target, "--no-data"]);
     assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /put your Parquet or CSV files under .*data\//);
     const yaml = await Deno.readTextFile(join(target, "larder.yaml"));
     assert.match(yaml, /^project: my_repo$/m);
     const denoJson = JSON.parse(await Deno.readTextFile(join(target, "deno.json")));
-    assert.match(denoJson.imports.larder, /mod\.ts$/);
+    // An absolute URL of this Larder, not a path relative to where the repo was made.
+    assert.equal(denoJson.imports.larder, new URL("../mod.ts", import.meta.url).href);
+    assert.equal(denoJson.imports["@duckdb/node-api"], undefined, "benchmark-only");
+    assert.equal(
+      denoJson.tasks.larder,
+      `deno run -A ${new URL("../cli/main.ts", import.meta.url).href}`,
+    );
+    assert.equal(denoJson.tasks["generate-data"], undefined, "no script without data");
+    // Nothing points at data that is not there.
+    const features = await Deno.readTextFile(join(target, "features.ts"));
+    assert.doesNotMatch(
+      features.split("\n").filter((l) => !/^\s*(\/\/|\*)/.test(l)).join("\n"),
+      /path:/,
+    );
+    assert.doesNotMatch(await Deno.readTextFile(join(target, ".gitignore")), /^\/?data\/?$/m);
     const plan = await larder(["plan", "--repo", target, "--json"]);
     assert.equal(plan.code, 0, plan.stderr);
     const planned = JSON.parse(plan.stdout).changes as {
@@ -188,14 +203,9 @@ Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
     }[];
     assert.deepEqual(planned.map((c) => `${c.kind}:${c.name}:${c.action}`), [
       "entity:driver:create",
-      "dataSource:driver_stats_source:create",
-      "dataSource:trip_request:create",
-      "featureView:driver_hourly_stats:create",
-      "onDemandFeatureView:trip_score:create",
-      "featureService:driver_activity:create",
-      "featureService:driver_ranking:create",
-      "featureService:driver_scoring:create",
     ]);
+    const apply = await larder(["apply", "--repo", target]);
+    assert.equal(apply.code, 0, apply.stderr);
     const again = await larder(["init", target, "--no-data"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is not empty \(use --force/);
