@@ -190,7 +190,7 @@ export async function loadConfig(
     if (err instanceof Deno.errors.NotFound) {
       throw new LarderError(
         "CONFIG_INVALID",
-        `Cannot find larder.yaml in "${repo}": run "deno task larder init" to create a feature repo, or pass --repo`,
+        `Cannot find larder.yaml in "${repo}": run "larder init" to create a feature repo, or pass --repo`,
       );
     }
     throw err;
