@@ -1,7 +1,10 @@
 /**
- * The `larder` command line. `deno task larder <command> --help` describes each command.
+ * The `larder` command line. `larder <command> --help` describes each command.
+ *
+ * Install it as a command: `deno install -g -A -n larder --config <checkout>/deno.json
+ * <checkout>/cli/main.ts`.
  */
-import { fileSystemRefusal, isLarderError } from "../engine/mod.ts";
+import { didYouMean, fileSystemRefusal, isLarderError } from "../engine/mod.ts";
 import { UsageError } from "./_args.ts";
 import { table } from "./_output.ts";
 import type { Command } from "./command.ts";
@@ -15,6 +18,7 @@ import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
 import { teardownCommand } from "./commands/teardown.ts";
 import { unlockCommand } from "./commands/unlock.ts";
+import { VERSION } from "./version.ts";
 
 /** Every command, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -34,11 +38,15 @@ export const COMMANDS: readonly Command[] = [
 function usage(): string {
   return `Larder: a feature store for TypeScript and the edge.
 
-Usage: deno task larder <command> [options]
+Usage: larder <command> [options]
+       larder --version
 
 ${table(["COMMAND", "WHAT IT DOES"], COMMANDS.map((c) => [c.name, c.summary]))}
 
 Every command takes --help, --repo DIR (default: the current folder) and --json.
+Paths on the command line (--repo, --entities, --output, ...) are relative to the
+current folder; paths in larder.yaml and in the definitions (sources, the registry, the
+online store) are relative to the repo.
 
 Exit codes: 0 done; 1 something to fix outside Larder (the input, the data, the
 configuration, or the machine: a full disk, a read-only folder, an unreachable store),
@@ -52,11 +60,21 @@ export async function main(args: readonly string[]): Promise<number> {
     console.log(usage());
     return name === undefined ? 1 : 0;
   }
+  if (name === "--version" || name === "-V" || name === "version") {
+    console.log(
+      rest.includes("--json") ? JSON.stringify({ version: VERSION }) : `larder ${VERSION}`,
+    );
+    return 0;
+  }
   const command = COMMANDS.find((c) => c.name === name);
   const json = rest.includes("--json");
   try {
     if (!command) {
-      throw new UsageError(`Unknown command "${name}": run "deno task larder --help" for the list`);
+      throw new UsageError(
+        `Unknown command "${name}"${
+          didYouMean(name, COMMANDS.map((c) => c.name))
+        }: run "larder --help" for the list`,
+      );
     }
     if (rest.includes("--help") || rest.includes("-h")) {
       console.log(command.help);

@@ -169,7 +169,7 @@ export function parseConfig(
   const interpolated = interpolateEnv(raw, env, file);
   const parsed = LarderConfigSchema.safeParse(interpolated);
   if (!parsed.success) {
-    const lines = formatIssues(parsed.error, interpolated);
+    const lines = formatIssues(parsed.error, interpolated, { schema: LarderConfigSchema });
     throw new LarderError("CONFIG_INVALID", lines.map((l) => `${file}: ${l}`).join("\n"), {
       details: { file, issues: lines },
     });
@@ -190,7 +190,7 @@ export async function loadConfig(
     if (err instanceof Deno.errors.NotFound) {
       throw new LarderError(
         "CONFIG_INVALID",
-        `Cannot find larder.yaml in "${repo}": run "deno task larder init" to create a feature repo, or pass --repo`,
+        `Cannot find larder.yaml in "${repo}": run "larder init" to create a feature repo, or pass --repo`,
       );
     }
     throw err;

@@ -38,7 +38,7 @@ Deno.test("parseConfig() names the key path and the wrong value", () => {
   );
   assert.equal(
     configError("project: demo\nregistery: {}\n"),
-    'larder.yaml: unknown key "registery"',
+    'larder.yaml: unknown key "registery" (did you mean "registry"?)',
   );
   assert.equal(
     configError("project: demo\noffline_store:\n  memory_limit: lots\n"),

@@ -1,5 +1,6 @@
 /** Imports a feature repo's definition modules and collects what they export. */
 import { isAbsolute, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { toFileUrl } from "./_paths.ts";
 import {
   checkRepo,
@@ -28,24 +29,78 @@ async function defaultModules(repoDir: string): Promise<string[]> {
   return files.sort();
 }
 
-function importFailure(file: string, err: unknown): LarderError {
+/** A `file:` URL as a path, without the query string the loader adds. */
+function urlPath(url: string): string | undefined {
+  try {
+    return fileURLToPath(url.replace(/[?#].*$/, ""));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Larder's own modules: a stack frame in them is not where the user's mistake is. */
+const LARDER_SOURCE = ["registry", "engine", "cli", "server"].map((dir) =>
+  fileURLToPath(new URL(`../${dir}/`, import.meta.url))
+);
+
+/**
+ * Where in the repo's modules an import failed, as `file:line:column` relative to the repo:
+ * for a syntax error, the position Deno's message gives; for an error thrown while the
+ * module ran (an undefined name, a builder refusing its input), the first stack frame in a
+ * module of the repo.
+ */
+export function failureLocation(err: unknown, repoDir: string): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const inRepo = (path: string) =>
+    !relative(repoDir, path).startsWith("..") && !isAbsolute(relative(repoDir, path)) &&
+    !LARDER_SOURCE.some((dir) => path.startsWith(dir));
+  const at = (text: string): string | undefined => {
+    for (const m of text.matchAll(/(file:\/\/[^\s()]+?):(\d+):(\d+)/g)) {
+      const path = urlPath(m[1]!);
+      if (path !== undefined && inRepo(path)) return `${relative(repoDir, path)}:${m[2]}:${m[3]}`;
+    }
+    return undefined;
+  };
+  // Deno reports a module that does not parse as a TypeError whose message ends with
+  // "at file:///...:line:column"; the stack of an error thrown at run time starts in the module.
+  return (/SyntaxError/.test(err.message) ? at(err.message) : undefined) ??
+    at((err.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l)).join("\n"));
+}
+
+function importFailure(file: string, err: unknown, repoDir: string): LarderError {
+  const where = failureLocation(err, repoDir) ?? file;
   if (isLarderError(err)) {
-    const message = err.message.startsWith(`${file}:`) ? err.message : `${file}: ${err.message}`;
+    const message = err.message.startsWith(`${file}:`)
+      ? err.message.replace(`${file}:`, `${where}:`)
+      : `${where}: ${err.message}`;
     return new LarderError(err.code, message, {
       cause: err,
       ...(err.details ? { details: err.details } : {}),
     });
   }
-  const text = err instanceof Error ? err.message.split("\n")[0] : String(err);
-  const hint = /larder/.test(text ?? "") && /resolve|find|import/i.test(text ?? "")
-    ? ' (is "larder" mapped in the repo\'s deno.json? "deno task larder init" writes it)'
+  const lines = err instanceof Error ? err.message.split("\n") : [String(err)];
+  // A syntax error: Deno's message is "SyntaxError: ..." with a code frame, then the position.
+  const syntax = /^SyntaxError: (.*)$/.exec(lines[0] ?? "");
+  if (syntax) {
+    const frame = lines.slice(1).filter((l) => !/^\s+at /.test(l) && l.trim() !== "");
+    return new LarderError(
+      "DEFINITION_INVALID",
+      `${where}: syntax error: ${syntax[1]}${frame.length ? `\n${frame.join("\n")}` : ""}`,
+      { cause: err },
+    );
+  }
+  // The loader's cache-busting query string says nothing to the user.
+  const text = (lines[0] ?? "").replace(/\?v=[0-9-]+/g, "");
+  const hint = /larder/.test(text) && /resolve|find|import/i.test(text)
+    ? ' (is "larder" mapped in the repo\'s deno.json? "larder init" writes it)'
+    : "";
+  const kind = err instanceof Error && err.name !== "Error" && !text.startsWith(err.name)
+    ? `${err.name}: `
     : "";
   return new LarderError(
     "DEFINITION_INVALID",
-    `${file}: cannot import the module: ${text}${hint}`,
-    {
-      cause: err,
-    },
+    `${where}: cannot import the module: ${kind}${text}${hint}`,
+    { cause: err },
   );
 }
 
@@ -58,8 +113,8 @@ export function definitionsFromModules(
 ): LoadedDefinitions {
   const found: FoundDefinition[] = [];
   for (const [file, mod] of Object.entries(modules)) {
-    for (const value of Object.values(mod)) {
-      if (isDefinition(value)) found.push({ value, file });
+    for (const [exported, value] of Object.entries(mod)) {
+      if (isDefinition(value)) found.push({ value, file, exported });
     }
   }
   return { contents: checkRepo(found), found, files: Object.keys(modules) };
@@ -93,10 +148,10 @@ export async function loadDefinitions(
     try {
       mod = await import(url);
     } catch (err) {
-      throw importFailure(shown, err);
+      throw importFailure(shown, err, repoDir);
     }
-    for (const value of Object.values(mod)) {
-      if (isDefinition(value)) found.push({ value, file: shown });
+    for (const [exported, value] of Object.entries(mod)) {
+      if (isDefinition(value)) found.push({ value, file: shown, exported });
     }
   }
   return { contents: checkRepo(found), found, files };

@@ -71,7 +71,11 @@ type TypedRow<E, Features> = Features & { readonly [K in keyof EntityColumnsOf<E
 
 /** Options for {@linkcode FeatureStore.open}. */
 export interface FeatureStoreOptions {
-  /** The feature repo folder (holding `larder.yaml`). */
+  /**
+   * The feature repo folder (holding `larder.yaml`), relative to the working folder unless
+   * absolute. Every path after that (in `larder.yaml`, in the definitions, and given to this
+   * store's methods: entity files, `job.write`) is relative to this folder.
+   */
   readonly repo: string;
   /** Use this configuration instead of reading `larder.yaml`. */
   readonly config?: LarderConfig;
@@ -464,7 +468,7 @@ export class FeatureStore {
    *   entities: "data/driver_entities.parquet",
    *   features: ["driver_hourly_stats:conv_rate"],
    * });
-   * await job.write("training.parquet");
+   * await job.write("data/training.parquet"); // both paths relative to the repo
    * ```
    */
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {

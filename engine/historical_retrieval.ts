@@ -27,8 +27,10 @@ import { parseTimestamp, timestampError } from "./timestamps.ts";
 /** Options for `FeatureStore.getHistoricalFeatures`. */
 export interface HistoricalFeaturesOptions {
   /**
-   * The entity table: a `.parquet`/`.csv` path (relative to the repo), an Arrow table, row
-   * objects, or `{ sql }`. Omit it and pass `start`/`end` for the latest values per key.
+   * The entity table: a `.parquet`/`.csv` path, an Arrow table, row objects, or `{ sql }`. Omit
+   * it and pass `start`/`end` for the latest values per key. A relative path is relative to
+   * the repo folder (as paths in the definitions and `larder.yaml` are), not to the working
+   * folder: `"data/driver_entities.parquet"` is `<repo>/data/driver_entities.parquet`.
    */
   readonly entities?: EntityInput;
   /** `"view:feature"` references or typed handles (of views or of projections). */

@@ -40,6 +40,9 @@ export type {
 } from "./online/online_store.ts";
 export {
   type Action,
+  closestName,
+  didYouMean,
+  type FieldChange,
   fileSystemFailure,
   fileSystemRefusal,
   findObject,

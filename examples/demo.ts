@@ -22,7 +22,7 @@ function indent(text: string): string {
 
 /** Runs a CLI command as a user would, shows its output, and fails the demo if it fails. */
 async function larder(...args: string[]): Promise<string> {
-  console.log(`   $ deno task larder ${args.join(" ").replaceAll(ROOT + "/", "")}`);
+  console.log(`   $ larder ${args.join(" ").replaceAll(ROOT + "/", "")}`);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", CLI, ...args],
     cwd: ROOT,
@@ -107,8 +107,37 @@ try {
   });
   console.log("   SDK: the same transform offline, one hour ago ->");
   for (const row of await training.toRows()) console.log(`     ${JSON.stringify(row)}`);
+
+  heading("Push a fresh row through the push source, online and offline, from the SDK.");
+  const now = new Date();
+  const pushed = await store.push("driver_stats_push_source", {
+    driver_id: [1001],
+    event_timestamp: [now],
+    conv_rate: [0.99],
+    acc_rate: [0.97],
+    avg_daily_trips: [42],
+  }, { to: "online_and_offline" });
+  console.log(
+    '   SDK: store.push("driver_stats_push_source", ..., { to: "online_and_offline" }) ->',
+  );
+  console.log(`     views: ${JSON.stringify(pushed.views)}`);
+  console.log(`     files: ${pushed.files.map((f) => f.replace(ROOT + "/", "")).join(", ")}`);
+  const fresh = await store.getOnlineFeatures({
+    features: ["driver_hourly_stats_fresh:conv_rate"],
+    entities: { driver_id: [1001] },
+  });
+  console.log(`   Online at once: ${JSON.stringify(fresh.toRows()[0])}`);
+  const later = await store.getHistoricalFeatures({
+    entities: [{ driver_id: 1001, event_timestamp: new Date(now.getTime() + 1000) }],
+    features: ["driver_hourly_stats_fresh:conv_rate", "driver_hourly_stats_fresh:avg_daily_trips"],
+  });
+  const [seen] = await later.toRows();
+  console.log(`   A historical retrieval just after sees the pushed row: ${JSON.stringify(seen)}`);
+  if (seen?.conv_rate === undefined || Math.abs(Number(seen.conv_rate) - 0.99) > 1e-6) {
+    throw new Error("the historical retrieval did not see the pushed row");
+  }
 } finally {
   await store.close();
 }
 
-console.log("\nDone. Explore the repo with: deno task larder --help");
+console.log("\nDone. Explore the repo with: larder --help (see the README to install the command)");

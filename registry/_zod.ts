@@ -1,5 +1,6 @@
 /** Turns zod issues into messages that name the field and say what is wrong. */
 import type { z } from "zod";
+import { didYouMean } from "./suggest.ts";
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
   let current: unknown = input;
@@ -42,7 +43,51 @@ function either(values: readonly unknown[]): string {
 /** Zod's own messages start like this; anything else was written by a schema author. */
 const DEFAULT_MESSAGE = /^(Too (big|small)|Invalid|Unrecognized|Expected)/;
 
-function issueText(issue: z.core.$ZodIssue, input: unknown): string {
+/**
+ * The keys an object schema knows at `path` of `input`: through defaults, optionals and
+ * arrays, and into the option of a discriminated union that `input`'s discriminator picks.
+ */
+function knownKeys(
+  schema: z.core.$ZodType,
+  path: readonly PropertyKey[],
+  input: unknown,
+): string[] {
+  let current: z.core.$ZodType | undefined = schema;
+  let value: unknown = input;
+  let depth = 0;
+  while (current !== undefined) {
+    const def = current._zod.def as unknown as Record<string, unknown> & { type: string };
+    if (def.innerType !== undefined) current = def.innerType as z.core.$ZodType;
+    else if (def.type === "pipe") current = def.in as z.core.$ZodType;
+    else if (def.type === "union") {
+      const options = def.options as z.core.$ZodType[];
+      const key = def.discriminator as string | undefined;
+      const tag = key !== undefined && value !== null && typeof value === "object"
+        ? (value as Record<string, unknown>)[key]
+        : undefined;
+      current = options.find((o) => {
+        const shape = (o._zod.def as { shape?: Record<string, z.core.$ZodType> }).shape;
+        const values = shape?.[key ?? ""]?._zod.values;
+        return values !== undefined && values.has(tag as never);
+      });
+    } else if (depth === path.length) {
+      return def.type === "object" ? Object.keys(def.shape as object) : [];
+    } else {
+      const step: PropertyKey = path[depth++]!;
+      value = value !== null && typeof value === "object"
+        ? (value as Record<PropertyKey, unknown>)[step]
+        : undefined;
+      if (def.type === "object") {
+        current = (def.shape as Record<PropertyKey, z.core.$ZodType>)[step];
+      } else if (def.type === "array") current = def.element as z.core.$ZodType;
+      else if (def.type === "record") current = def.valueType as z.core.$ZodType;
+      else return [];
+    }
+  }
+  return [];
+}
+
+function issueText(issue: z.core.$ZodIssue, input: unknown, schema?: z.core.$ZodType): string {
   const { found, value } = valueAt(input, issue.path);
   if (issue.code !== "custom" && !DEFAULT_MESSAGE.test(issue.message)) return issue.message;
   switch (issue.code) {
@@ -58,10 +103,12 @@ function issueText(issue: z.core.$ZodIssue, input: unknown): string {
       return `expected ${issue.expected === "int" ? "an integer" : issue.expected}, got ${
         describe(value)
       }`;
-    case "unrecognized_keys":
+    case "unrecognized_keys": {
+      const known = schema ? knownKeys(schema, issue.path, input) : [];
       return `unknown ${issue.keys.length === 1 ? "key" : "keys"} ${
-        issue.keys.map((k) => JSON.stringify(k)).join(", ")
+        issue.keys.map((k) => `${JSON.stringify(k)}${didYouMean(k, known)}`).join(", ")
       }`;
+    }
     case "too_small":
       if (issue.origin === "array") {
         return `expected at least ${issue.minimum} ${issue.minimum === 1 ? "item" : "items"}`;
@@ -77,11 +124,19 @@ function issueText(issue: z.core.$ZodIssue, input: unknown): string {
   }
 }
 
-/** One line per issue: `path: what is wrong`. */
-export function formatIssues(error: z.ZodError, input: unknown): string[] {
+/**
+ * One line per issue: `path: what is wrong`. With the `schema` that was parsed, an unknown
+ * key that looks like a typo of a known one says which (`unknown key "registy" (did you mean
+ * "registry"?)`).
+ */
+export function formatIssues(
+  error: z.ZodError,
+  input: unknown,
+  options: { schema?: z.core.$ZodType } = {},
+): string[] {
   return error.issues.map((issue) => {
     const path = formatPath(issue.path);
-    const text = issueText(issue, input);
+    const text = issueText(issue, input, options.schema);
     return path === "" ? text : `${path}: ${text}`;
   });
 }

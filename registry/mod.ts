@@ -29,6 +29,7 @@ export {
 } from "./value_type.ts";
 export { DurationSchema, NameSchema, parseDuration } from "./names.ts";
 export { formatIssues, formatPath } from "./_zod.ts";
+export { closestName, didYouMean } from "./suggest.ts";
 
 export {
   type Action,
@@ -119,7 +120,14 @@ export {
 export type { RegistryBackend, StoredText } from "./backend.ts";
 export { FileRegistryBackend } from "./file_backend.ts";
 export { Registry, type RegistryObject, type RegistryOptions } from "./registry.ts";
-export { applyPlan, type ChangeAction, type ObjectChange, type Plan, planChanges } from "./plan.ts";
+export {
+  applyPlan,
+  type ChangeAction,
+  type FieldChange,
+  type ObjectChange,
+  type Plan,
+  planChanges,
+} from "./plan.ts";
 export { atomicWriteFile } from "./atomic_write.ts";
 export {
   fileSystemFailure,

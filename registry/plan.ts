@@ -15,8 +15,19 @@ export interface ObjectChange {
   readonly action: ChangeAction;
   /** Top-level spec fields that differ (for updates). */
   readonly fields: readonly string[];
+  /**
+   * For updates, each field of `fields` with its value in the registry (`old`) and in the
+   * repo (`new`); a side is absent where the spec does not have the field.
+   */
+  readonly diff: Readonly<Record<string, FieldChange>>;
   /** Hash of the desired spec (empty for deletes). */
   readonly hash: string;
+}
+
+/** A changed field: the registry's value and the repo's. */
+export interface FieldChange {
+  readonly old?: unknown;
+  readonly new?: unknown;
 }
 
 /** The changes from the registry to the repo. */
@@ -28,12 +39,19 @@ export interface Plan {
   readonly hasChanges: boolean;
 }
 
-function changedFields(before: object, after: object): string[] {
+function changedFields(before: object, after: object): Record<string, FieldChange> {
+  const old = before as Record<string, unknown>;
+  const now = after as Record<string, unknown>;
   const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
-  return [...keys].filter((k) =>
-    canonicalJson((before as Record<string, unknown>)[k]) !==
-      canonicalJson((after as Record<string, unknown>)[k])
-  ).sort();
+  const diff: Record<string, FieldChange> = {};
+  for (const k of [...keys].sort()) {
+    if (canonicalJson(old[k]) === canonicalJson(now[k])) continue;
+    diff[k] = {
+      ...(Object.hasOwn(old, k) && old[k] !== undefined ? { old: old[k] } : {}),
+      ...(Object.hasOwn(now, k) && now[k] !== undefined ? { new: now[k] } : {}),
+    };
+  }
+  return diff;
 }
 
 /** Compares `desired` with `current`. */
@@ -47,20 +65,17 @@ export async function planChanges(current: RegistryDocument, desired: RepoConten
     for (const [name, spec] of [...desired[kind]].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
       const hash = await specHash(spec);
       const old = ownValue(stored, name);
-      if (!old) changes.push({ kind, name, action: "create", fields: [], hash });
+      if (!old) changes.push({ kind, name, action: "create", fields: [], diff: {}, hash });
       else if (old.meta.hash === hash) {
-        changes.push({ kind, name, action: "unchanged", fields: [], hash });
-      } else {changes.push({
-          kind,
-          name,
-          action: "update",
-          fields: changedFields(old.spec, spec),
-          hash,
-        });}
+        changes.push({ kind, name, action: "unchanged", fields: [], diff: {}, hash });
+      } else {
+        const diff = changedFields(old.spec, spec);
+        changes.push({ kind, name, action: "update", fields: Object.keys(diff), diff, hash });
+      }
     }
     for (const name of Object.keys(stored).sort()) {
       if (!desired[kind].has(name)) {
-        changes.push({ kind, name, action: "delete", fields: [], hash: "" });
+        changes.push({ kind, name, action: "delete", fields: [], diff: {}, hash: "" });
       }
     }
   }

@@ -36,6 +36,10 @@ Deno.test("planChanges() reports create, update with fields, delete and unchange
     ["stats", "unchanged", ""],
     ["stats_view", "update", "ttlSeconds"],
   ]);
+  assert.deepEqual(plan2.changes.find((c) => c.name === "stats_view")?.diff, {
+    ttlSeconds: { old: 7200, new: 10800 },
+  });
+  assert.deepEqual(plan2.changes.find((c) => c.name === "rider")?.diff, {});
   const doc2 = applyPlan(doc, second, plan2, new Date("2026-01-02T00:00:00Z"));
   assert.equal(doc2.objects.featureView.stats_view?.meta.createdAt, "2026-01-01T00:00:00.000Z");
   assert.equal(doc2.objects.featureView.stats_view?.meta.updatedAt, "2026-01-02T00:00:00.000Z");

@@ -13,6 +13,8 @@ export interface FoundDefinition {
   readonly value: Definition;
   /** The module that exported it (for messages), relative to the repo. */
   readonly file: string;
+  /** The name it was exported under (absent for objects only referenced by others). */
+  readonly exported?: string;
 }
 
 /** The checked contents of a repo, per kind, keyed by name, in definition order. */
@@ -40,7 +42,7 @@ function referencedObjects(def: Definition): Definition[] {
  */
 export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
   const problems: string[] = [];
-  const seen = new Map<string, { value: Definition; file: string }>();
+  const seen = new Map<string, FoundDefinition>();
   const byKind = Object.fromEntries(OBJECT_KINDS.map((k) => [k, new Map()])) as {
     [K in ObjectKind]: Map<string, SpecOf[K]>;
   };
@@ -49,23 +51,29 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
 
   const queue: FoundDefinition[] = [...found];
   for (let i = 0; i < queue.length; i++) {
-    const { value, file } = queue[i]!;
+    const { value, file, exported } = queue[i]!;
     const key = `${namespace(value.kind)}/${value.name}`;
     const prior = seen.get(key);
     if (prior) {
-      const problem = `${file}: ${
-        KIND_LABEL[value.kind]
-      } "${value.name}" is defined twice (also in ${prior.file})`;
+      const exports = prior.exported !== undefined && exported !== undefined
+        ? ` (exports "${prior.exported}" and "${exported}")`
+        : "";
+      const problem = `${file}: ${KIND_LABEL[value.kind]} "${value.name}" is defined twice${
+        prior.file === file ? exports : ` (also in ${prior.file})`
+      }`;
       const differs = prior.value !== value &&
         JSON.stringify(prior.value.spec) !== JSON.stringify(value.spec);
       if (differs && !problems.includes(problem)) problems.push(problem);
       continue;
     }
-    seen.set(key, { value, file });
+    seen.set(key, queue[i]!);
     (byKind[value.kind] as Map<string, unknown>).set(value.name, value.spec);
     fileOf.set(`${value.kind}/${value.name}`, file);
     for (const ref of referencedObjects(value)) queue.push({ value: ref, file });
   }
+  // Two objects under one name: the checks below would run on a set missing one of them and
+  // report problems that are only consequences of that, so the names are all that is said.
+  if (problems.length > 0) throw repoProblems(problems);
 
   const where = (kind: ObjectKind, name: string) =>
     `${fileOf.get(`${kind}/${name}`)}: ${KIND_LABEL[kind]} "${name}"`;
@@ -247,14 +255,16 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
     }
   }
 
-  if (problems.length > 0) {
-    throw new LarderError(
-      "DEFINITION_INVALID",
-      problems.length === 1
-        ? problems[0]!
-        : `The feature repo has ${problems.length} problems:\n  ${problems.join("\n  ")}`,
-      { details: { problems } },
-    );
-  }
+  if (problems.length > 0) throw repoProblems(problems);
   return byKind;
+}
+
+function repoProblems(problems: readonly string[]): LarderError {
+  return new LarderError(
+    "DEFINITION_INVALID",
+    problems.length === 1
+      ? problems[0]!
+      : `The feature repo has ${problems.length} problems:\n  ${problems.join("\n  ")}`,
+    { details: { problems } },
+  );
 }

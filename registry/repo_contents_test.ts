@@ -160,3 +160,36 @@ Deno.test("checkRepo() rejects join-key maps that do not fit the view", () => {
   });
   checkRepo(at("services.ts", pairs, swapped));
 });
+
+Deno.test("checkRepo() reports a duplicate name alone, not what follows from dropping one", () => {
+  // A copy of a view whose name was not changed: its entity and push source are reached only
+  // through it, and a service and a second view use what only the copy has.
+  const rider = entity({ name: "rider", joinKeys: ["rider_id"], valueType: "int64" });
+  const push = pushSource({ name: "stats_push", batchSource: source });
+  const copy = featureView({
+    name: "driver_hourly_stats",
+    entities: [rider],
+    schema: { conv_rate: "float32", fresh: "float32" },
+    source: push,
+  });
+  const service = featureService({ name: "fresh", features: [copy.select(["fresh"])] });
+  const other = featureView({
+    name: "rider_stats",
+    entities: ["rider"],
+    schema: { trips: "int64" },
+    source: "stats_push",
+  });
+  assert.deepEqual(
+    problems(() =>
+      checkRepo([
+        { value: view, file: "features.ts", exported: "driverStats" },
+        { value: copy, file: "features.ts", exported: "driverStatsFresh" },
+        { value: service, file: "features.ts", exported: "fresh" },
+        { value: other, file: "features.ts", exported: "riderStats" },
+      ])
+    ),
+    [
+      'features.ts: Feature view "driver_hourly_stats" is defined twice (exports "driverStats" and "driverStatsFresh")',
+    ],
+  );
+});

@@ -17,7 +17,7 @@ import { readBody } from "./body.ts";
 import { dataFrame, rowCount } from "./_columns.ts";
 import { healthAnswer } from "./_health.ts";
 import { withTimeout } from "./_timeout.ts";
-import type { MaterializeOutcome, ServerDeps } from "./deps.ts";
+import type { MaterializeOutcome, OnlineWriteOutcome, ServerDeps } from "./deps.ts";
 import { docsPage } from "./docs_page.ts";
 import { ApiError, errorAnswer } from "./errors.ts";
 import { registerFeastRegistryApi } from "./feast_registry_api.ts";
@@ -91,6 +91,21 @@ function refuseFullFeatureNames(doc: RegistryDocument, views: readonly Resource[
       { details: { field: "full_feature_names", view: source.name } },
     );
   }
+}
+
+/** A view's online write and those of the on-demand views written with it, in that order. */
+function viewWrites(
+  view: string,
+  outcome: OnlineWriteOutcome,
+): { view: string; written: number; skipped: number }[] {
+  return [
+    { view, written: outcome.written, skipped: outcome.skipped },
+    ...(outcome.onDemand ?? []).map((od) => ({
+      view: od.view,
+      written: od.written,
+      skipped: od.skipped,
+    })),
+  ];
 }
 
 function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
@@ -254,10 +269,17 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         views: views.map((v) => v.name),
       });
       if (online) {
+        const written = pushed.online.flatMap((v) => viewWrites(v.view, v.result));
+        // Each view is followed by the on-demand views written with it, as the SDK lists them.
+        answer.feature_views = views.flatMap((v) => {
+          const own = pushed.online.find((p) => p.view === v.name);
+          return own ? viewWrites(v.name, own.result).map((w) => w.view) : [v.name];
+        });
         answer.online = {
           written: pushed.online.reduce((n, v) => n + v.result.written, 0),
           skipped: pushed.online.reduce((n, v) => n + v.result.skipped, 0),
         };
+        answer.views = written;
       }
       if (offline) answer.offline = { files: [...pushed.files] };
       return c.json(answer);
@@ -278,10 +300,12 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       });
       access.assert([view], ["WRITE_ONLINE"]);
       const r = await deps.writeOnline(doc, { view: view.name, columns });
+      const written = viewWrites(view.name, r);
       const answer: WriteResponse = {
-        feature_views: [view.name],
+        feature_views: written.map((v) => v.view),
         rows,
         online: { written: r.written, skipped: r.skipped },
+        views: written,
       };
       return c.json(answer);
     }),

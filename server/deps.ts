@@ -43,6 +43,8 @@ export type ReadOnline = (
 export interface OnlineWriteOutcome {
   readonly written: number;
   readonly skipped: number;
+  /** The write-time on-demand views (`writeToOnlineStore: true`) written with the rows. */
+  readonly onDemand?: readonly { readonly view: string; written: number; skipped: number }[];
 }
 
 /** Writes rows of one feature view online, skip-if-not-newer (the engine's `writeOnline`). */

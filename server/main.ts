@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { FeatureStore, formatIssues, isLarderError } from "../engine/mod.ts";
@@ -20,7 +21,8 @@ Serves the feature repo's features over HTTP (Feast-compatible API; docs at /doc
 Feast's web UI at /ui (built with "deno bundle" on the first start, then cached).
 
 Options:
-  --repo <dir>    The feature repo (the folder holding larder.yaml)  [default .]
+  --repo <dir>    The feature repo (the folder holding larder.yaml), relative to the
+                  current folder; paths in larder.yaml are relative to the repo  [default .]
   --port <n>      Port to listen on, 0 for a free one  [default 6566]
   --host <host>   Interface to listen on  [default 127.0.0.1]
   --no-ui         Do not serve (nor build) the web UI
@@ -82,7 +84,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let store: FeatureStore | undefined;
   try {
-    store = await FeatureStore.open({ repo: flags.repo });
+    // `--repo` is relative to the folder the user ran the command from (`deno task` runs
+    // tasks in the project's folder and says where the user was in INIT_CWD).
+    const cwd = Deno.env.get("INIT_CWD") ?? Deno.cwd();
+    store = await FeatureStore.open({ repo: resolve(cwd, flags.repo) });
     const wired = await depsFromFeatureStore(store);
     const doc = wired.registry.current();
     if (

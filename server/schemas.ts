@@ -54,11 +54,30 @@ export type OnlineFeaturesResponse = z.output<typeof OnlineFeaturesResponseSchem
 export const PushTargetSchema = z.enum(["online", "offline", "online_and_offline"]);
 export type PushTarget = z.output<typeof PushTargetSchema>;
 
+/** What writing one view online did. */
+const ViewWriteSchema = z.object({
+  view: z.string(),
+  written: z.number().int(),
+  skipped: z.number().int(),
+});
+
 /** The answer of `/push` and `/write-to-online-store`. */
 export const WriteResponseSchema = z.object({
-  feature_views: z.array(z.string()),
+  feature_views: z.array(z.string()).meta({
+    description:
+      "The feature views written, each followed by the write-time on-demand views (writeToOnlineStore) written with it",
+  }),
   rows: z.number().int(),
-  online: z.object({ written: z.number().int(), skipped: z.number().int() }).optional(),
+  online: z.object({
+    written: z.number().int().meta({ description: "Rows stored, summed over the feature views" }),
+    skipped: z.number().int().meta({
+      description: "Rows not newer than the stored ones, summed over the feature views",
+    }),
+  }).optional(),
+  views: z.array(ViewWriteSchema).optional().meta({
+    description:
+      "What the online write did per view, on-demand views included, in the order of feature_views (the SDK's `views`)",
+  }),
   offline: z.object({ files: z.array(z.string()) }).optional(),
 });
 export type WriteResponse = z.output<typeof WriteResponseSchema>;

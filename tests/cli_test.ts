@@ -103,12 +103,28 @@ Deno.test("larder rejects unknown commands, flags and arguments with exit 1", as
   assert.equal(unknown.code, 1);
   assert.match(
     unknown.stderr,
-    /^error: Unknown command "aply": run "deno task larder --help" for the list/,
+    /^error: Unknown command "aply" \(did you mean "apply"\?\): run "larder --help" for the list/,
   );
+  const far = await larder(["deploy"]);
+  assert.match(far.stderr, /^error: Unknown command "deploy": run "larder --help"/);
   const flag = await larder(["plan", "--repoo", "x"]);
   assert.equal(flag.code, 1);
-  assert.match(flag.stderr, /^error: plan: Unknown option '--repoo'/);
+  assert.match(
+    flag.stderr,
+    /^error: plan: Unknown option '--repoo': did you mean "--repo"\? \(see "larder plan --help"\)/,
+  );
   noStack(flag.stderr);
+  const yaml = await tempRepo({ "larder.yaml": "project: demo\nregisty:\n  type: file\n" });
+  try {
+    const config = await larder(["plan", "--repo", yaml.dir]);
+    assert.equal(config.code, 1);
+    assert.equal(
+      config.stderr.trim(),
+      'error: larder.yaml: unknown key "registy" (did you mean "registry"?)',
+    );
+  } finally {
+    await yaml.remove();
+  }
   const extra = await larder(["plan", "extra"]);
   assert.equal(extra.code, 1);
   assert.match(extra.stderr, /^error: plan: takes no arguments$/m);
@@ -118,6 +134,18 @@ Deno.test("larder rejects unknown commands, flags and arguments with exit 1", as
   const missing = await larder(["plan", "--repo", "/nonexistent/larder"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error: Cannot find larder\.yaml in "\/nonexistent\/larder"/);
+});
+
+Deno.test("larder --version prints the version", async () => {
+  const { VERSION } = await import("../cli/version.ts");
+  assert.match(VERSION, /^\d+\.\d+\.\d+/);
+  for (const flag of ["--version", "-V"]) {
+    const out = await larder([flag]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.stdout, `larder ${VERSION}\n`);
+  }
+  const json = await larder(["--version", "--json"]);
+  assert.deepEqual(JSON.parse(json.stdout), { version: VERSION });
 });
 
 Deno.test("larder --help lists every command and each command has --help", async () => {
@@ -141,16 +169,31 @@ Deno.test("larder --help lists every command and each command has --help", async
   assert.match(planHelp.stdout, /^Usage: larder plan \[--repo DIR\] \[--json\]/);
 });
 
-Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
+Deno.test("larder init --no-data scaffolds a repo that plans and applies without data", async () => {
   const dir = await Deno.makeTempDir({ prefix: "larder-init-" });
   try {
     const target = join(dir, "my_repo");
     const init = await larder(["init", target, "--no-data"]);
     assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /put your Parquet or CSV files under .*data\//);
     const yaml = await Deno.readTextFile(join(target, "larder.yaml"));
     assert.match(yaml, /^project: my_repo$/m);
     const denoJson = JSON.parse(await Deno.readTextFile(join(target, "deno.json")));
-    assert.match(denoJson.imports.larder, /mod\.ts$/);
+    // An absolute URL of this Larder, not a path relative to where the repo was made.
+    assert.equal(denoJson.imports.larder, new URL("../mod.ts", import.meta.url).href);
+    assert.equal(denoJson.imports["@duckdb/node-api"], undefined, "benchmark-only");
+    assert.equal(
+      denoJson.tasks.larder,
+      `deno run -A ${new URL("../cli/main.ts", import.meta.url).href}`,
+    );
+    assert.equal(denoJson.tasks["generate-data"], undefined, "no script without data");
+    // Nothing points at data that is not there.
+    const features = await Deno.readTextFile(join(target, "features.ts"));
+    assert.doesNotMatch(
+      features.split("\n").filter((l) => !/^\s*(\/\/|\*)/.test(l)).join("\n"),
+      /path:/,
+    );
+    assert.doesNotMatch(await Deno.readTextFile(join(target, ".gitignore")), /^\/?data\/?$/m);
     const plan = await larder(["plan", "--repo", target, "--json"]);
     assert.equal(plan.code, 0, plan.stderr);
     const planned = JSON.parse(plan.stdout).changes as {
@@ -160,14 +203,9 @@ Deno.test("larder init scaffolds a repo that plans cleanly", async () => {
     }[];
     assert.deepEqual(planned.map((c) => `${c.kind}:${c.name}:${c.action}`), [
       "entity:driver:create",
-      "dataSource:driver_stats_source:create",
-      "dataSource:trip_request:create",
-      "featureView:driver_hourly_stats:create",
-      "onDemandFeatureView:trip_score:create",
-      "featureService:driver_activity:create",
-      "featureService:driver_ranking:create",
-      "featureService:driver_scoring:create",
     ]);
+    const apply = await larder(["apply", "--repo", target]);
+    assert.equal(apply.code, 0, apply.stderr);
     const again = await larder(["init", target, "--no-data"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is not empty \(use --force/);
@@ -347,6 +385,73 @@ Deno.test("larder get-online-features and apply with a service joining one view 
       apply.stderr,
       /features\.ts: Feature service "trip_weather": two projections are named "origin" \(both of feature view "weather", with different join-key maps\): give each a distinct name with withName\(\)/,
     );
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder plan shows the old and new value of each changed field", async () => {
+  const repo = await tempRepo();
+  try {
+    const apply = await larder(["apply", "--repo", repo.dir, "--skip-source-validation"]);
+    assert.equal(apply.code, 0, apply.stderr);
+    await repo.write("features.ts", DRIVER_FEATURES.replace('ttl: "2h"', 'ttl: "3h"'));
+    const plan = await larder(["plan", "--repo", repo.dir]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(
+      plan.stdout,
+      /^~ +feature view +driver_hourly_stats +update +ttlSeconds\n +ttl: 2h → 3h$/m,
+    );
+    const json = await larder(["plan", "--repo", repo.dir, "--json"]);
+    const change = JSON.parse(json.stdout).changes.find((c: { name: string }) =>
+      c.name === "driver_hourly_stats"
+    );
+    assert.deepEqual(change.diff, { ttlSeconds: { old: 7200, new: 10800 } });
+  } finally {
+    await repo.remove();
+  }
+});
+
+Deno.test("larder materialize lists the write-time on-demand views written with each view", async () => {
+  const repo = await tempRepo({
+    "features.ts": `${DRIVER_FEATURES}
+import { onDemandFeatureView } from "larder";
+export const convPct = onDemandFeatureView({
+  name: "conv_pct",
+  sources: [stats.select(["conv_rate"])],
+  schema: { conv_pct: "float64" },
+  writeToOnlineStore: true,
+  transform: (c) => ({ conv_pct: c.conv_rate.map((r) => r === null ? null : r * 100) }),
+});
+`,
+  });
+  try {
+    await writeTable(join(repo.dir, "data/driver_stats.parquet"), {
+      driver_id: [1001, 1002],
+      event_timestamp: ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"],
+      created: [null, null],
+      conv_rate: [0.5, 0.25],
+      acc_rate: [0.9, 0.9],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float32",
+      acc_rate: "float32",
+    });
+    const apply = await larder(["apply", "--repo", repo.dir]);
+    assert.equal(apply.code, 0, apply.stderr);
+    const window = ["2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"];
+    const text = await larder(["materialize", ...window, "--repo", repo.dir]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^driver_hourly_stats +\S+ +\S+ +2 +2 +0 +0\n {2}conv_pct \(on demand\) +2 +0$/m,
+    );
+    const json = await larder(["materialize", ...window, "--repo", repo.dir, "--json"]);
+    assert.equal(json.code, 0, json.stderr);
+    const [view] = JSON.parse(json.stdout).views;
+    assert.deepEqual(view.onDemand, [{ view: "conv_pct", written: 0, skipped: 2 }]);
   } finally {
     await repo.remove();
   }

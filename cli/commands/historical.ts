@@ -51,6 +51,8 @@ the timestamp as ISO 8601 (2026-01-31, 2026-01-31T08:00:00Z, ...+02:00); a value
 not fit names the line, column and value. CSV sources are read the same way. In .json
 output, NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
 
+FILE paths are relative to the current folder (not to the repo).
+
 Options:
   --entities FILE                  Entity table (.parquet or .csv)
   --features V:F,V:F               Feature references

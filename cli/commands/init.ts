@@ -9,6 +9,20 @@ import type { Command } from "../command.ts";
 
 const LARDER_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TEMPLATE = join(LARDER_ROOT, "examples", "driver_repo");
+/** Files that replace the template's with `--no-data`: definitions that read no file. */
+const NO_DATA_TEMPLATE = join(LARDER_ROOT, "examples", "no_data_repo");
+
+/**
+ * Where the scaffolded repo imports Larder from: this Larder's `mod.ts`, as an absolute URL
+ * (a `file:` URL for a checkout or an installed command), so that the repo works from any
+ * folder. Once Larder is published as a package, its package specifier replaces this.
+ */
+export const LARDER_MODULE: string = new URL("../../mod.ts", import.meta.url).href;
+/** The CLI's entry, for the repo's `larder` task. */
+const LARDER_CLI = new URL("../main.ts", import.meta.url).href;
+
+/** Import-map entries of this Larder that only its benchmarks use. */
+const BENCH_ONLY = new Set(["@duckdb/node-api", "redis"]);
 
 async function templateFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
@@ -20,16 +34,19 @@ async function templateFiles(dir: string, prefix = ""): Promise<string[]> {
   return out.sort();
 }
 
-/** The repo's `deno.json`: maps `"larder"` to this Larder's `mod.ts`, plus its dependencies. */
-async function repoDenoJson(target: string): Promise<string> {
+/**
+ * The repo's `deno.json`: `"larder"` mapped to {@linkcode LARDER_MODULE}, the packages
+ * Larder itself imports (a definition module runs with the repo's import map), and tasks.
+ */
+async function repoDenoJson(options: { data: boolean }): Promise<string> {
   const larder = JSON.parse(await Deno.readTextFile(join(LARDER_ROOT, "deno.json"))) as {
     imports: Record<string, string>;
     compilerOptions: unknown;
   };
-  const toMod = relative(target, join(LARDER_ROOT, "mod.ts")).split("\\").join("/");
   const imports: Record<string, string> = {};
   for (const [key, value] of Object.entries(larder.imports)) {
-    imports[key] = key === "larder" ? (toMod.startsWith(".") ? toMod : `./${toMod}`) : value;
+    if (BENCH_ONLY.has(key)) continue;
+    imports[key] = key === "larder" ? LARDER_MODULE : value;
   }
   return JSON.stringify(
     {
@@ -37,7 +54,10 @@ async function repoDenoJson(target: string): Promise<string> {
       nodeModulesDir: "none",
       unstable: ["kv"],
       compilerOptions: larder.compilerOptions,
-      tasks: { "generate-data": "deno run -A scripts/generate_data.ts" },
+      tasks: {
+        larder: `deno run -A ${LARDER_CLI}`,
+        ...(options.data ? { "generate-data": "deno run -A scripts/generate_data.ts" } : {}),
+      },
     },
     null,
     2,
@@ -53,7 +73,10 @@ function projectName(dir: string): string {
 export interface InitOptions {
   /** Project name in `larder.yaml` (default: from the folder name). */
   readonly project?: string;
-  /** Generate the demo data (default true). */
+  /**
+   * Generate the demo data (default true). Without it, the definitions hold only an entity
+   * (the source and views are commented out) and `data/` is left for the user's files.
+   */
   readonly data?: boolean;
   /** Last hour of generated data (default: the current hour). */
   readonly end?: Date;
@@ -84,18 +107,22 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
       throw fileSystemFailure(err, { path: target, action: "read" }) ?? err;
     }
   }
+  const data = options.data !== false;
+  const overrides = data ? [] : await templateFiles(NO_DATA_TEMPLATE);
   const written: string[] = [];
   for (const file of await templateFiles(TEMPLATE)) {
-    let text = await Deno.readTextFile(join(TEMPLATE, file));
+    if (!data && file.startsWith("scripts/")) continue;
+    const from = overrides.includes(file) ? NO_DATA_TEMPLATE : TEMPLATE;
+    let text = await Deno.readTextFile(join(from, file));
     if (file === "larder.yaml") {
       text = text.replace(/^project: .*$/m, `project: ${options.project ?? projectName(target)}`);
     }
     await writeScaffold(join(target, file), text);
     written.push(file);
   }
-  await writeScaffold(join(target, "deno.json"), await repoDenoJson(target));
+  await writeScaffold(join(target, "deno.json"), await repoDenoJson({ data }));
   written.push("deno.json");
-  if (options.data !== false) {
+  if (data) {
     const generator = await import(
       new URL(`file://${join(target, "scripts", "generate_data.ts")}`).href
     ) as { generateDriverData: (dir: string, o: { end?: Date }) => Promise<unknown> };
@@ -124,15 +151,22 @@ export const initCommand: Command = {
   summary: "Create a feature repo with demo definitions and data",
   help: `Usage: larder init [DIR] [--project NAME] [--no-data] [--force] [--json]
 
-Creates DIR (default: driver_repo) holding larder.yaml, features.ts (a driver entity,
-a Parquet source, a feature view and two feature services), deno.json (mapping
-"larder" to this Larder) and scripts/generate_data.ts, which it runs to write hourly
-driver statistics for 50 drivers over 4 weeks (with late corrections) and an entity
-table for training.
+Creates DIR (default: driver_repo, relative to the current folder) holding:
+  larder.yaml    the project, registry and stores (paths in it are relative to DIR)
+  features.ts    a driver entity, a Parquet source, a push source over it, two feature
+                 views (one fed by the push source), an on-demand view and three services
+  deno.json      maps "larder" to this Larder (an absolute URL, so the repo works from
+                 any folder) and has a "larder" task: "deno task larder plan" inside DIR
+  .gitignore     the registry, the online store and the generated demo data only
+  scripts/generate_data.ts, which init runs to write hourly driver statistics for 50
+                 drivers over 4 weeks (with late corrections) and an entity table
+
+With --no-data, features.ts defines only the entity (the source and views are there,
+commented out, for when your data is in DIR/data/), and no data or script is written.
 
 Options:
   --project NAME   Project name (default: from DIR)
-  --no-data        Do not generate the data files
+  --no-data        Write no data: definitions that read no file, to fill in
   --force          Write into DIR even if it is not empty
   --json           Print the result as JSON`,
   async run(argv) {
@@ -149,9 +183,18 @@ Options:
     });
     if (flags.json) printJson({ repo: target, files });
     else {
+      const shown = relative(userCwd(), target) || ".";
       print(`Created a feature repo in ${target}:`);
       for (const f of files) print(`  ${f}`);
-      print(`\nNext: deno task plan --repo ${relative(userCwd(), target) || "."}`);
+      if (flags.no_data) {
+        print(
+          `\nIt has no data yet: put your Parquet or CSV files under ${
+            join(shown, "data")
+          }/, then define sources and views on them in ${join(shown, "features.ts")}.`,
+        );
+      }
+      print(`\nNext: larder plan --repo ${shown}`);
+      print(`  (or inside the repo: cd ${shown} && deno task larder plan)`);
     }
     return 0;
   },

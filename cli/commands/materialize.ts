@@ -25,6 +25,7 @@ function report(result: MaterializeResult, json: boolean): void {
         ...v,
         start: v.start.toISOString(),
         end: v.end.toISOString(),
+        onDemand: v.onDemand ?? [],
       })),
     });
     return;
@@ -33,16 +34,28 @@ function report(result: MaterializeResult, json: boolean): void {
     print("No online feature views to materialize.");
     return;
   }
+  // Each view is followed by the write-time on-demand views computed from its rows.
   print(table(
     ["VIEW", "START", "END", "ROWS", "WRITTEN", "SKIPPED", "NULL KEYS"],
-    result.views.map((v) => [
-      v.view,
-      v.start.toISOString(),
-      v.end.toISOString(),
-      String(v.rows),
-      String(v.written),
-      String(v.skipped),
-      String(v.nullKeyRows),
+    result.views.flatMap((v) => [
+      [
+        v.view,
+        v.start.toISOString(),
+        v.end.toISOString(),
+        String(v.rows),
+        String(v.written),
+        String(v.skipped),
+        String(v.nullKeyRows),
+      ],
+      ...(v.onDemand ?? []).map((od) => [
+        `  ${od.view} (on demand)`,
+        "",
+        "",
+        "",
+        String(od.written),
+        String(od.skipped),
+        "",
+      ]),
     ]),
   ));
 }
@@ -80,6 +93,8 @@ is an error (exit 1).
 Output, per view: ROWS (entity keys with a row in the window), WRITTEN, SKIPPED (the store
 held a row as new or newer), NULL KEYS (source rows in the window without a join key
 value: they belong to no entity and are left out, as historical retrieval ignores them).
+Under a view, each on-demand view with writeToOnlineStore reading it, with the rows of
+its outputs WRITTEN and SKIPPED ("onDemand" with --json).
 
 One run per view at a time: a run holds a lock per view in the online store. While
 another holds it, this fails (exit 1) naming the holder (pid, host, since) and when the

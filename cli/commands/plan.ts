@@ -3,12 +3,16 @@ import { z } from "zod";
 import { KIND_LABEL, type ObjectChange, type Plan } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table, warn } from "../_output.ts";
+import { fieldChangeLine } from "../_plan_diff.ts";
 import { withStore } from "../_repo.ts";
 import type { Command } from "../command.ts";
 
 const MARK = { create: "+", update: "~", delete: "-", unchanged: " " } as const;
 
-/** The plan as a readable table and a summary line. */
+/**
+ * The plan as a readable table and a summary line; under each update, its changed fields
+ * with the registry's value and the repo's (`ttl: 2h → 3h`).
+ */
 export function renderPlan(plan: Plan, options: { showUnchanged?: boolean } = {}): string {
   const shown = plan.changes.filter((c) =>
     options.showUnchanged !== false || c.action !== "unchanged"
@@ -25,7 +29,16 @@ export function renderPlan(plan: Plan, options: { showUnchanged?: boolean } = {}
     count("delete")
   } to delete, ${count("unchanged")} unchanged`;
   if (rows.length === 0) return `No objects in the repo or the registry.\n${summary}`;
-  return `${table(["", "KIND", "NAME", "CHANGE", "FIELDS"], rows)}\n\n${summary}`;
+  const [header, ...lines] = table(["", "KIND", "NAME", "CHANGE", "FIELDS"], rows).split("\n");
+  const out = [header!];
+  shown.forEach((c, i) => {
+    out.push(lines[i]!);
+    for (const field of c.fields) {
+      const change = c.diff[field];
+      if (change) out.push(`     ${fieldChangeLine(field, change)}`);
+    }
+  });
+  return `${out.join("\n")}\n\n${summary}`;
 }
 
 function changesJson(plan: Plan) {
@@ -34,6 +47,7 @@ function changesJson(plan: Plan) {
     name: c.name,
     action: c.action,
     fields: c.fields,
+    ...(c.action === "update" ? { diff: c.diff } : {}),
   }));
 }
 
@@ -51,7 +65,9 @@ export const planCommand: Command = {
   help: `Usage: larder plan [--repo DIR] [--json]
 
 Imports the repo's definitions, validates them and compares them with the registry,
-object by object (create, update with the changed fields, delete, unchanged).
+object by object (create, update, delete, unchanged). Under each update, its changed
+fields with the registry's value and the repo's ("ttl: 2h → 3h"; long values are cut
+around the change); with --json, "diff" holds each field's full {old, new}.
 Writes nothing.
 
 Options:

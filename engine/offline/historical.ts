@@ -1,4 +1,5 @@
 /** Point-in-time retrieval on DuckDB: validation up front, then a lazy job. */
+import { resolve } from "node:path";
 import { type RecordBatch, Table } from "apache-arrow";
 import { type FeatureViewSpec, LarderError, type ScalarType } from "../../registry/mod.ts";
 import type { DuckDB, DuckDBSession } from "./duckdb.ts";
@@ -322,15 +323,17 @@ function joinViews(
 class DuckDBRetrievalJob implements RetrievalJob {
   readonly columns: readonly string[];
   readonly #db: DuckDB;
+  readonly #repoDir: string;
   readonly #prepare: (session: DuckDBSession) => Promise<{ sql: string; cleanup: string[] }>;
 
   constructor(
     db: DuckDB,
-    columns: readonly string[],
+    options: { readonly columns: readonly string[]; readonly repoDir: string },
     prepare: (session: DuckDBSession) => Promise<{ sql: string; cleanup: string[] }>,
   ) {
     this.#db = db;
-    this.columns = columns;
+    this.columns = options.columns;
+    this.#repoDir = options.repoDir;
     this.#prepare = prepare;
   }
 
@@ -372,7 +375,7 @@ class DuckDBRetrievalJob implements RetrievalJob {
   }
 
   write(path: string): Promise<{ rows: number }> {
-    return writeBatches(path, this.batches());
+    return writeBatches(resolve(this.#repoDir, path), this.batches());
   }
 }
 
@@ -413,7 +416,7 @@ export async function getHistoricalFeatures(
     });
     return new DuckDBRetrievalJob(
       db,
-      [...columns.map((c) => c.name), ...flatOutputs],
+      { columns: [...columns.map((c) => c.name), ...flatOutputs], repoDir: query.repoDir },
       async (session) => {
         const entities: LoadedEntities = await loadEntities(session, input, {
           repoDir: query.repoDir,
@@ -463,7 +466,10 @@ export async function getHistoricalFeatures(
   }
   return new DuckDBRetrievalJob(
     db,
-    [...keyColumns.map((k) => k.name), "event_timestamp", ...flatOutputs],
+    {
+      columns: [...keyColumns.map((k) => k.name), "event_timestamp", ...flatOutputs],
+      repoDir: query.repoDir,
+    },
     async (session) => {
       const low = BigInt(start.getTime()) * 1000n;
       const high = BigInt(end.getTime()) * 1000n;

@@ -6,7 +6,8 @@ import type { StageListener } from "./_pit_sql.ts";
 /**
  * The entity table ("entity dataframe"): entity key columns plus an event timestamp column.
  *
- * - a path (relative to `repoDir`) to a `.parquet` or `.csv` file;
+ * - a path to a `.parquet` or `.csv` file, relative to the repo (`repoDir`) unless absolute,
+ *   as every path in the definitions and `larder.yaml` is;
  * - an Arrow table (from this project's `apache-arrow`);
  * - an array of row objects (`{ driver_id: 1001, event_timestamp: new Date(...) }`): numbers
  *   that are all integers become BIGINT, other numbers DOUBLE, `Date` a timestamp;
@@ -110,7 +111,8 @@ export interface RetrievalJob {
   toRows(): Promise<Record<string, unknown>[]>;
   /**
    * Writes the result to a `.parquet`, `.csv` or `.json` file (by extension), streaming, through
-   * a temporary file renamed at the end: no partial file is left on failure.
+   * a temporary file renamed at the end: no partial file is left on failure. A relative `path`
+   * is relative to the repo, as the entity table's path is (not to the working folder).
    */
   write(path: string): Promise<{ rows: number }>;
   /** The result as a stream of Arrow record batches, in entity-table order. */

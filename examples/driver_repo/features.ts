@@ -5,6 +5,7 @@ import {
   featureView,
   fileSource,
   onDemandFeatureView,
+  pushSource,
   requestSource,
 } from "larder";
 
@@ -33,6 +34,28 @@ export const driverStats = featureView({
   tags: { team: "drivers" },
   owner: "ml@example.com",
   description: "Hourly driver statistics",
+});
+
+/**
+ * Rows pushed as they happen (by a stream job, `FeatureStore.push` or the server's
+ * `POST /push`): online, offline (beside the batch source's file, which is never rewritten)
+ * or both.
+ */
+export const driverStatsPushSource = pushSource({
+  name: "driver_stats_push_source",
+  batchSource: driverStatsSource,
+});
+
+/** The same statistics fed by the push source: pushed rows are served at once. */
+export const driverStatsFresh = featureView({
+  name: "driver_hourly_stats_fresh",
+  entities: [driver],
+  ttl: "2h",
+  schema: { conv_rate: "float32", acc_rate: "float32", avg_daily_trips: "int64" },
+  source: driverStatsPushSource,
+  online: true,
+  tags: { team: "drivers" },
+  description: "Hourly driver statistics, with the rows pushed since the last batch",
 });
 
 export const driverActivity = featureService({

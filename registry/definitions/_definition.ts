@@ -50,7 +50,10 @@ export function parseDefinition<S extends z.ZodType>(
   const name = typeof (input as { name?: unknown } | null)?.name === "string"
     ? ` "${(input as { name: string }).name}"`
     : "";
-  const lines = [...reserved, ...(result.success ? [] : formatIssues(result.error, input))];
+  const lines = [
+    ...reserved,
+    ...(result.success ? [] : formatIssues(result.error, input, { schema })),
+  ];
   throw new LarderError(
     "DEFINITION_INVALID",
     `${KIND_LABEL[kind]}${name}: ${lines.join("; ")}`,

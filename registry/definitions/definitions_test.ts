@@ -56,7 +56,7 @@ Deno.test("entity() rejects an unknown value type and unknown keys", () => {
   throwsDefinition(
     // @ts-expect-error: deliberately unknown key
     () => entity({ name: "driver", joinKey: "x" }),
-    'Entity "driver": unknown key "joinKey"',
+    'Entity "driver": unknown key "joinKey" (did you mean "joinKeys"?)',
   );
 });
 

@@ -16,6 +16,7 @@ Deno.test("POST /get-online-features reads what /write-to-online-store wrote, Fe
       feature_views: ["driver_hourly_stats"],
       rows: 2,
       online: { written: 2, skipped: 0 },
+      views: [{ view: "driver_hourly_stats", written: 2, skipped: 0 }],
     });
     const read = await server.request("POST", "/get-online-features", {
       body: {
@@ -139,6 +140,7 @@ Deno.test("POST /push writes online skip-if-not-newer", async () => {
       feature_views: ["driver_hourly_stats"],
       rows: 1,
       online: { written: 1, skipped: 0 },
+      views: [{ view: "driver_hourly_stats", written: 1, skipped: 0 }],
     });
     const older = await server.request("POST", "/push", {
       body: {

@@ -27,7 +27,16 @@ Deno.test("POST /push and /write-to-online-store store write-time on-demand outp
       body: { push_source_name: "driver_stats_push", df: statsRows([1, 2], undefined, 0.25) },
     });
     assert.equal(pushed.status, 200, pushed.text);
-    assert.deepEqual(pushed.json.online, { written: 2, skipped: 0 });
+    // The answer lists the on-demand view written with the pushed view, as the SDK's push does.
+    assert.deepEqual(pushed.json, {
+      feature_views: ["driver_hourly_stats", "conv_pct"],
+      rows: 2,
+      online: { written: 2, skipped: 0 },
+      views: [
+        { view: "driver_hourly_stats", written: 2, skipped: 0 },
+        { view: "conv_pct", written: 2, skipped: 0 },
+      ],
+    });
     const afterPush = await read([1, 2, 3]);
     assert.deepEqual(afterPush.values, [25, 35, null]);
     assert.deepEqual(afterPush.statuses.slice(2), ["NOT_FOUND"]);
@@ -43,6 +52,11 @@ Deno.test("POST /push and /write-to-online-store store write-time on-demand outp
       },
     });
     assert.equal(written.status, 200, written.text);
+    assert.deepEqual(written.json.feature_views, ["driver_hourly_stats", "conv_pct"]);
+    assert.deepEqual(written.json.views, [
+      { view: "driver_hourly_stats", written: 1, skipped: 0 },
+      { view: "conv_pct", written: 1, skipped: 0 },
+    ]);
     assert.deepEqual((await read([3])).values, [50]);
 
     // The online store holds the rows under the on-demand view's name.
