@@ -8,6 +8,7 @@ import type {
   HistoricalQuery,
   RetrievalJob,
   ViewRequest,
+  WindowBound,
 } from "./historical_query.ts";
 import {
   describe,
@@ -38,6 +39,7 @@ import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_com
 import { resolveSourceFiles } from "./source_files.ts";
 import { valueTypeOf } from "./_types.ts";
 import { batchRows, tableFromRows } from "./_values.ts";
+import { isoMicros } from "../timestamps.ts";
 import { writeBatches } from "./_writers.ts";
 
 /** A view request after validation. */
@@ -318,6 +320,13 @@ function joinViews(
   return joinAll(session, entityTable, timestampColumn, stages, options);
 }
 
+/** Epoch microseconds of a window bound; `undefined` for an invalid `Date` or another value. */
+function boundMicros(bound: WindowBound): bigint | undefined {
+  if (typeof bound === "bigint") return bound;
+  if (bound instanceof Date && !isNaN(bound.getTime())) return BigInt(bound.getTime()) * 1000n;
+  return undefined;
+}
+
 /** A job that builds its SQL in a fresh session on each run. */
 class DuckDBRetrievalJob implements RetrievalJob {
   readonly columns: readonly string[];
@@ -438,17 +447,18 @@ export async function getHistoricalFeatures(
     );
   }
 
-  const { start, end } = query;
-  if (
-    !(start instanceof Date) || !(end instanceof Date) || isNaN(start.getTime()) ||
-    isNaN(end.getTime())
-  ) {
-    throw new LarderError("INPUT_INVALID", "start and end must be valid dates");
-  }
-  if (start.getTime() > end.getTime()) {
+  const low = boundMicros(query.start);
+  const high = boundMicros(query.end);
+  if (low === undefined || high === undefined) {
     throw new LarderError(
       "INPUT_INVALID",
-      `start (${start.toISOString()}) is after end (${end.toISOString()})`,
+      "start and end must be valid dates (or epoch microseconds as bigints)",
+    );
+  }
+  if (low > high) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `start (${isoMicros(low)}) is after end (${isoMicros(high)})`,
     );
   }
   const views = await db.withSession((session) => prepareViews(session, query, outputs));
@@ -465,8 +475,6 @@ export async function getHistoricalFeatures(
     db,
     [...keyColumns.map((k) => k.name), "event_timestamp", ...flatOutputs],
     async (session) => {
-      const low = BigInt(start.getTime()) * 1000n;
-      const high = BigInt(end.getTime()) * 1000n;
       const entityTable = tempName("keys");
       // Keys seen in the window, per view (sources are read once here and again to join).
       const selects: string[] = [];
@@ -495,8 +503,8 @@ export async function getHistoricalFeatures(
         );
       }
       const keysSql = keyColumns.length === 0 || selects.length === 0
-        ? `SELECT ${tsLiteral(end)} AS event_timestamp`
-        : `SELECT *, ${tsLiteral(end)} AS event_timestamp FROM (${
+        ? `SELECT ${tsLiteral(high)} AS event_timestamp`
+        : `SELECT *, ${tsLiteral(high)} AS event_timestamp FROM (${
           selects.join(" UNION ")
         }) ORDER BY ALL`;
       await session.exec(`CREATE TEMP TABLE ${ident(entityTable)} AS ${keysSql}`);

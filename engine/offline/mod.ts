@@ -37,6 +37,7 @@ export type {
   HistoricalQueryBase,
   RetrievalJob,
   ViewRequest,
+  WindowBound,
   WindowQuery,
 } from "./historical_query.ts";
 export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
