@@ -3,8 +3,8 @@ import { z } from "zod";
 import {
   findObject,
   formatIssues,
+  joinKeyColumn,
   LarderError,
-  ownValue,
   refuseReservedName,
   type RegistryDocument,
   type ValueType,
@@ -96,8 +96,7 @@ function checkEntityRows(
       const entity = findObject(doc, "entity", name)?.spec;
       if (entity?.valueType !== "int64" && entity?.valueType !== "int32") continue;
       for (const key of entity.joinKeys) {
-        const column = view.joinKeyMap ? ownValue(view.joinKeyMap, key) : undefined;
-        keys.set(column ?? key, entity.valueType);
+        keys.set(joinKeyColumn(view, key), entity.valueType);
       }
     }
   }

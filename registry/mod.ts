@@ -92,6 +92,8 @@ export {
 export { checkRepo, type FoundDefinition, type RepoContents } from "./repo_contents.ts";
 export {
   describeProjection,
+  joinKeyColumn,
+  joinKeyMapKey,
   joinKeyMapProblems,
   projectionName,
   type ProjectionTargetSpec,

@@ -1,6 +1,14 @@
 /** Point-in-time retrieval on DuckDB: validation up front, then a lazy job. */
 import { type RecordBatch, Table } from "apache-arrow";
-import { type FeatureViewSpec, LarderError, type ScalarType } from "../../registry/mod.ts";
+import {
+  describeProjection,
+  type FeatureViewSpec,
+  joinKeyColumn,
+  LarderError,
+  projectionName,
+  type ProjectionTargetSpec,
+  type ScalarType,
+} from "../../registry/mod.ts";
 import type { DuckDB, DuckDBSession } from "./duckdb.ts";
 import type {
   BatchOptions,
@@ -56,23 +64,18 @@ interface PreparedView {
 
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 
+/** A view request as the projection it is: its view, the name it goes by, its join-key map. */
+function projectionOf(request: ViewRequest): ProjectionTargetSpec {
+  return {
+    view: request.view.name,
+    ...(request.name !== undefined ? { nameAlias: request.name } : {}),
+    ...(request.joinKeyMap !== undefined ? { joinKeyMap: request.joinKeyMap } : {}),
+  };
+}
+
 /** The name a view request's features go by. */
 function requestName(request: ViewRequest): string {
-  return request.name ?? request.view.name;
-}
-
-/** `feature view "v"`, or `projection "origin" of feature view "v"`. */
-function describeRequest(request: ViewRequest): string {
-  const name = requestName(request);
-  return name === request.view.name
-    ? `feature view "${name}"`
-    : `projection "${name}" of feature view "${request.view.name}"`;
-}
-
-/** The entity-table column of join key `key` under the request's join-key map. */
-function keyColumn(request: ViewRequest, key: string): string {
-  const map = request.joinKeyMap;
-  return map !== undefined && Object.hasOwn(map, key) ? map[key]! : key;
+  return projectionName(projectionOf(request));
 }
 
 function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): FeatureViewSpec {
@@ -91,7 +94,7 @@ function planOutputs(query: HistoricalQuery): string[][] {
     if (features.length === 0) {
       throw new LarderError(
         "INPUT_INVALID",
-        `No features requested from ${describeRequest(request)}`,
+        `No features requested from ${describeProjection(projectionOf(request))}`,
       );
     }
     return features.map((feature) => {
@@ -110,7 +113,9 @@ function planOutputs(query: HistoricalQuery): string[][] {
         throw new LarderError(
           "INPUT_INVALID",
           owner === name
-            ? `Feature "${feature}" of ${describeRequest(request)} is requested twice`
+            ? `Feature "${feature}" of ${
+              describeProjection(projectionOf(request))
+            } is requested twice`
             : `Feature "${feature}" is requested from both feature view "${owner}" and "${name}": set fullFeatureNames to name them "${owner}__${feature}" and "${name}__${feature}"`,
           { details: { feature, views: [owner, name] } },
         );
@@ -144,7 +149,7 @@ async function prepareViews(
     }
     const keys = joinKeysOf(request.view, request.entities).keys.map((k) => ({
       ...k,
-      name: keyColumn(request, k.name),
+      name: joinKeyColumn(request, k.name),
     }));
     prepared.push({ request, files, keys, columns, outputs: outputs[i]! });
   }
@@ -196,7 +201,7 @@ function checkEntityColumns(
         throw new LarderError(
           "INPUT_INVALID",
           `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by ${
-            describeRequest(view.request)
+            describeProjection(projectionOf(view.request))
           }; columns: ${list})`,
           { details: { column: key.name, view: view.request.view.name } },
         );
@@ -255,7 +260,7 @@ async function loadView(
   // Key columns are named as in the entity table: a join-key map renames them.
   const layout = request.joinKeyMap === undefined ? physical : {
     ...physical,
-    joinKeys: physical.joinKeys.map((c) => ({ ...c, name: keyColumn(request, c.name) })),
+    joinKeys: physical.joinKeys.map((c) => ({ ...c, name: joinKeyColumn(request, c.name) })),
   };
   const featureTypes = request.features.map((name) =>
     request.view.features.find((f) => f.name === name)!.type

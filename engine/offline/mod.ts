@@ -26,7 +26,13 @@ export {
   readParquetSchema,
   writeParquetFile,
 } from "./parquet.ts";
-export { pushedPartsFolder, resolveSourceFiles } from "./source_files.ts";
+export {
+  classifySourcePath,
+  isGlob,
+  pushedPartsFolder,
+  resolveSourceFiles,
+  type SourcePath,
+} from "./source_files.ts";
 export { type FileColumn, fileColumns } from "./file_columns.ts";
 export { checkSourceCompatibility } from "./source_compatibility.ts";
 export type {
