@@ -280,3 +280,44 @@ export async function pushOffline(
   }
   return { files: [file] };
 }
+
+/**
+ * Warnings for rows pushed to single-file sources that nothing reads after an apply: `before`
+ * had a file source over the file, and no file source of `after` names that file any more (it
+ * was deleted, or moved to a folder or a glob), while the file's pushed-parts folder holds
+ * parts. Those rows are not lost, but no source reads them.
+ */
+export async function unreadPushedParts(
+  repoDir: string,
+  before: RegistryDocument,
+  after: ReadonlyMap<string, DataSourceSpec>,
+): Promise<string[]> {
+  const offline: Offline = await import("./offline/mod.ts");
+  const named = new Set<string>();
+  for (const spec of after.values()) {
+    if (spec.kind === "file") named.add((await offline.classifySourcePath(spec, repoDir)).path);
+  }
+  const warnings: string[] = [];
+  for (const { spec } of Object.values(before.objects.dataSource)) {
+    if (spec.kind !== "file" || offline.isGlob(spec.path)) continue;
+    const { path } = await offline.classifySourcePath(spec, repoDir);
+    if (named.has(path)) continue;
+    const folder = offline.pushedPartsFolder(path);
+    let parts = 0;
+    try {
+      for await (const entry of Deno.readDir(folder)) {
+        if (entry.isFile && /^[^._].*\.(parquet|csv)$/i.test(entry.name)) parts++;
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) continue;
+      throw err;
+    }
+    if (parts === 0) continue;
+    warnings.push(
+      `Rows pushed to "${spec.path}" are no longer read: data source "${spec.name}" read that file before this apply, and no data source names it now; its ${parts} pushed ${
+        parts === 1 ? "part stays" : "parts stay"
+      } in "${folder}": move them where the source reads now, or delete the folder`,
+    );
+  }
+  return warnings;
+}

@@ -19,6 +19,7 @@ import type {
   WindowBound,
 } from "./historical_query.ts";
 import {
+  type CsvHeaders,
   describe,
   describeCsvEntities,
   type Described,
@@ -126,16 +127,27 @@ function planOutputs(query: HistoricalQuery): string[][] {
   });
 }
 
-/** Resolves files and checks each source against the requested features. */
+/**
+ * Resolves files and checks each source against the requested features. A source read by
+ * several requests (two projections of one view, two views of one source) is resolved and
+ * described once.
+ */
 async function prepareViews(
   session: DuckDBSession,
   query: HistoricalQuery,
   outputs: string[][],
 ): Promise<PreparedView[]> {
   const prepared: PreparedView[] = [];
+  const described = new Map<string, { files: string[]; columns: SourceColumn[] }>();
   for (const [i, request] of query.views.entries()) {
-    const files = await resolveSourceFiles(request.source, query.repoDir);
-    const columns = await describeFiles(session, files, request.source);
+    const key = JSON.stringify([request.source.name, request.source.path, request.source.format]);
+    let source = described.get(key);
+    if (source === undefined) {
+      const files = await resolveSourceFiles(request.source, query.repoDir);
+      source = { files, columns: await describeFiles(session, files, request.source) };
+      described.set(key, source);
+    }
+    const { files, columns } = source;
     const problems = checkSourceCompatibility(
       viewWithFeatures(request.view, request.features),
       request.source,
@@ -247,6 +259,7 @@ async function loadView(
   session: DuckDBSession,
   view: PreparedView,
   bounds: LoadBounds,
+  headers: CsvHeaders,
 ): Promise<PitView> {
   const { request } = view;
   const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
@@ -287,6 +300,7 @@ async function loadView(
       ? { keyRanges: layout.joinKeys.map((c) => bounds.keyRanges!.get(c.name)), dropNullKeys: true }
       : {}),
     table,
+    headers,
   });
   return {
     table,
@@ -309,6 +323,8 @@ function joinViews(
     low?: bigint;
     high?: bigint;
     onStage?: StageListener | undefined;
+    /** CSV headers of this run (each file's is read once per run: it may have changed). */
+    headers: CsvHeaders;
   },
 ): Promise<string> {
   const stages: PitStage[] = views.map((view) => ({
@@ -320,7 +336,7 @@ function joinViews(
         high: options.high ?? stats.high,
         applyTtl: options.applyTtl,
         keyRanges: stats.keyRanges,
-      }),
+      }, options.headers),
   }));
   return joinAll(session, entityTable, timestampColumn, stages, options);
 }
@@ -440,6 +456,7 @@ export async function getHistoricalFeatures(
             filterByCreatedTimestamp,
             applyTtl: true,
             onStage: query.onStage,
+            headers: new Map(),
           });
           return { sql, cleanup };
         } catch (err) {
@@ -480,16 +497,22 @@ export async function getHistoricalFeatures(
     db,
     [...keyColumns.map((k) => k.name), "event_timestamp", ...flatOutputs],
     async (session) => {
+      const headers: CsvHeaders = new Map();
       const entityTable = tempName("keys");
       // Keys seen in the window, per view (sources are read once here and again to join).
       const selects: string[] = [];
       for (const view of views) {
         if (view.keys.length === 0) continue;
-        const pit = await loadView(session, {
-          ...view,
-          request: { ...view.request, features: [] },
-          outputs: [],
-        }, { low, high, applyTtl: false });
+        const pit = await loadView(
+          session,
+          {
+            ...view,
+            request: { ...view.request, features: [] },
+            outputs: [],
+          },
+          { low, high, applyTtl: false },
+          headers,
+        );
         const keysTable = tempName("window_keys");
         await session.exec(
           `CREATE TEMP TABLE ${ident(keysTable)} AS SELECT DISTINCT ${
@@ -519,6 +542,7 @@ export async function getHistoricalFeatures(
         low,
         high,
         onStage: query.onStage,
+        headers,
       });
       return { sql, cleanup: [] };
     },

@@ -16,7 +16,12 @@
  * await store.close();
  * ```
  */
-export type { CheckSourceOptions, OfflineStore, SourceColumn } from "./offline_store.ts";
+export type {
+  CheckSourceOptions,
+  OfflineStore,
+  SourceColumn,
+  SourceReader,
+} from "./offline_store.ts";
 export { DuckDBOfflineStore, type DuckDBOfflineStoreOptions } from "./duckdb_store.ts";
 export { DuckDB, type DuckDBMode, type DuckDBOptions, DuckDBSession } from "./duckdb.ts";
 export {
