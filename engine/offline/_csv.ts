@@ -40,7 +40,9 @@ export interface CsvColumn {
 }
 
 /** The first record of a CSV file, as text fields (RFC 4180 quoting). */
-function parseFirstRecord(text: string): { fields: string[]; complete: boolean } {
+function parseFirstRecord(
+  text: string,
+): { fields: string[]; complete: boolean; length: number } {
   const fields: string[] = [];
   let field = "";
   let quoted = false;
@@ -59,11 +61,11 @@ function parseFirstRecord(text: string): { fields: string[]; complete: boolean }
       field = "";
     } else if (c === "\n" || c === "\r") {
       fields.push(field);
-      return { fields, complete: true };
+      return { fields, complete: true, length: i };
     } else field += c;
   }
   fields.push(field);
-  return { fields, complete: false };
+  return { fields, complete: false, length: text.length };
 }
 
 /**
@@ -78,13 +80,14 @@ async function readHead(path: string, limit: number): Promise<string | undefined
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(64 * 1024);
     let text = "";
-    while (text.length <= limit) {
+    for (;;) {
       const n = await file.read(buffer);
-      if (n === null) return text + decoder.decode();
-      text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      if (parseFirstRecord(text).complete) return text;
+      if (n !== null) text += decoder.decode(buffer.subarray(0, n), { stream: true });
+      else text += decoder.decode();
+      const first = parseFirstRecord(text);
+      if (first.length > limit) return undefined;
+      if (first.complete || n === null) return text;
     }
-    return undefined;
   } finally {
     file.close();
   }

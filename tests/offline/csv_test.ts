@@ -500,6 +500,21 @@ Deno.test("CSV source: lines are counted as in the file, across blank lines and 
   ]);
 });
 
+Deno.test("CSV source: a header line longer than 1 MiB is refused, not cut", async () => {
+  // Before, the header was cut at 1 MiB and its last names silently lost.
+  const path = await writeText(
+    dir,
+    "wide/stats.csv",
+    `driver_id,event_timestamp,trips,${"x".repeat(1 << 20)},rate\n1,2024-01-01,1,a,0.5\n`,
+  );
+  const source = fileSource("wide", "wide/stats.csv");
+  await assert.rejects(store.describeSource(source, dir), {
+    code: "SOURCE_INVALID",
+    message:
+      `Data source "wide": file "${path}": the header line is longer than 1048576 characters (is this a CSV file?)`,
+  });
+});
+
 Deno.test("CSV entity file: join keys and the timestamp are parsed strictly, naming line and value", async () => {
   await writeText(
     dir,
