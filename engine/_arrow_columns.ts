@@ -18,16 +18,9 @@ import {
   type Vector,
   vectorFromArray,
 } from "apache-arrow";
-import {
-  elementType,
-  LarderError,
-  ownValue,
-  type ScalarType,
-  type ValueType,
-} from "../registry/mod.ts";
-
-import type { Columns } from "./table_writer.ts";
-import { coerceValue, INVALID, invalidReason, timestampMicros } from "./online/value_codec.ts";
+import { elementType, type ScalarType, type ValueType } from "../registry/mod.ts";
+import { checkColumns, type Columns, invalidValue } from "./table_writer.ts";
+import { coerceValue, INVALID, timestampMicros } from "./online/value_codec.ts";
 
 /** The Arrow type Larder writes for a value type. */
 export function arrowType(type: ValueType): DataType {
@@ -71,16 +64,6 @@ export function convert(value: unknown, type: ValueType): unknown {
     : arrowScalar(typed, element);
 }
 
-function shown(value: unknown): string {
-  if (typeof value === "string") {
-    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  }
-  if (typeof value === "bigint") return `${value}n`;
-  if (Array.isArray(value)) return "an array";
-  if (value instanceof Date) return "an invalid Date";
-  return typeof value === "object" ? "an object" : String(value);
-}
-
 /**
  * A timestamp column at microseconds, built from its buffers: the builder takes epoch
  * milliseconds, which would drop the microseconds of ISO text such as `…:02.000001Z`.
@@ -114,30 +97,10 @@ function microsVector(
 /** Builds Arrow IPC stream bytes from typed columns. */
 export function columnsToIpc(columns: Columns, schema: Record<string, ValueType>): Uint8Array {
   const names = Object.keys(schema);
-  const lengths = new Set(names.map((n) => ownValue(columns, n)?.length ?? -1));
-  if (lengths.has(-1) || lengths.size > 1) {
-    const missing = names.filter((n) => ownValue(columns, n) === undefined);
-    throw new LarderError(
-      "INPUT_INVALID",
-      missing.length > 0
-        ? `Cannot write the table: no values for ${missing.map((n) => `"${n}"`).join(", ")}`
-        : `Cannot write the table: columns have different lengths (${
-          names.map((n) => `${n}: ${columns[n]!.length}`).join(", ")
-        })`,
-    );
-  }
+  checkColumns(columns, schema);
   const vectors = Object.fromEntries(names.map((name) => {
     const type = schema[name]!;
-    const invalid = (v: unknown, row: number) => {
-      const reason = invalidReason(v, type);
-      return new LarderError(
-        "INPUT_INVALID",
-        `Column "${name}" row ${row}: expected ${type}, got ${shown(v)}${
-          reason ? `: ${reason}` : ""
-        }`,
-        { details: { column: name, row, type } },
-      );
-    };
+    const invalid = (v: unknown, row: number) => invalidValue(name, type, v, row);
     if (type === "timestamp") return [name, microsVector(columns[name]!, invalid)];
     const values = columns[name]!.map((v, row) => {
       try {

@@ -47,6 +47,7 @@ import type {
 } from "./materialize/mod.ts";
 import { loadMaterialize } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
+import { unreadPushedParts } from "./push_offline.ts";
 import type { OnlineStore, ViewsWithData } from "./online/online_store.ts";
 import { createOnlineStore } from "./online_factory.ts";
 
@@ -112,6 +113,13 @@ export interface PlanResult {
 export interface ApplyOptions {
   /** Do not check that source files have the columns the definitions name. @default false */
   readonly skipSourceValidation?: boolean;
+  /**
+   * Check the sources of every feature view, even when the plan changes nothing. By default
+   * only the sources of the views the plan creates or updates (or whose source or entities it
+   * creates or updates) are checked, and nothing when it changes nothing.
+   * @default false
+   */
+  readonly validateAllSources?: boolean;
 }
 
 /** The outcome of {@linkcode FeatureStore.apply}. */
@@ -210,13 +218,21 @@ export class FeatureStore {
     const { contents, files } = await this.definitions();
     const current = await this.registry.read({ fresh: true });
     const plan = await planChanges(current, contents);
-    if (!options.skipSourceValidation && contents.featureView.size > 0) {
-      await validateSources(contents, await this.offlineStore(), this.repoDir);
+    if (!options.skipSourceValidation) {
+      await validateSources(
+        contents,
+        () => this.offlineStore(),
+        this.repoDir,
+        options.validateAllSources ? {} : { plan },
+      );
     }
     if (!plan.hasChanges) {
       return { plan, files, written: false, version: current.version, warnings: [] };
     }
     const warnings = isEmptyDocument(current) ? await this.#dataOfLostRegistry() : [];
+    if (plan.changes.some((c) => c.kind === "dataSource" && c.action !== "unchanged")) {
+      warnings.push(...await unreadPushedParts(this.repoDir, current, contents.dataSource));
+    }
     const next = applyPlan(current, contents, plan);
     const written = await this.registry.commit(current, next);
     const deletedViews = plan.changes

@@ -3,8 +3,8 @@ import { z } from "zod";
 import {
   findObject,
   formatIssues,
+  joinKeyColumn,
   LarderError,
-  ownValue,
   refuseReservedName,
   type RegistryDocument,
   type ValueType,
@@ -22,7 +22,7 @@ import type {
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { StageListener } from "./offline/_pit_sql.ts";
 import { type FeatureReference, type ResolvedView, resolveFeatures } from "./resolve_features.ts";
-import { parseTimestamp, timestampError } from "./timestamps.ts";
+import { isoMicros, parseTimestamp, parseTimestampMicros, timestampError } from "./timestamps.ts";
 
 /** Options for `FeatureStore.getHistoricalFeatures`. */
 export interface HistoricalFeaturesOptions {
@@ -45,18 +45,24 @@ export interface HistoricalFeaturesOptions {
   readonly timestampColumn?: string;
   /** Told where each run of the job is: loading or joining which view, then output. */
   readonly onStage?: StageListener;
-  /** Window start, without an entity table (inclusive). */
+  /**
+   * Window start, without an entity table (inclusive): a `Date`, or ISO 8601 text, read to
+   * the microsecond (`"2024-01-01T00:00:00.000500Z"`).
+   */
   readonly start?: Date | string;
-  /** Window end, without an entity table (inclusive). */
+  /** Window end, without an entity table (inclusive); like `start`. */
   readonly end?: Date | string;
 }
 
+/** A window bound as epoch microseconds: text keeps the microseconds a `Date` cannot hold. */
 const Time = z.union([
   z.date(),
   z.string().refine((s) => parseTimestamp(s) !== undefined, {
     error: (iss) => timestampError(String(iss.input)),
   }),
-]).transform((v) => (v instanceof Date ? v : parseTimestamp(v)!));
+]).transform((v) =>
+  v instanceof Date ? BigInt(v.getTime()) * 1000n : BigInt(parseTimestampMicros(v)!)
+);
 
 const OptionsSchema = z.object({
   entities: z.unknown().optional(),
@@ -89,11 +95,10 @@ function checkEntityRows(
   const keys = new Map<string, ValueType>();
   for (const view of views) {
     for (const name of view.spec.entities) {
-      const entity = doc.objects.entity[name]?.spec;
+      const entity = findObject(doc, "entity", name)?.spec;
       if (entity?.valueType !== "int64" && entity?.valueType !== "int32") continue;
       for (const key of entity.joinKeys) {
-        const column = view.joinKeyMap ? ownValue(view.joinKeyMap, key) : undefined;
-        keys.set(column ?? key, entity.valueType);
+        keys.set(joinKeyColumn(view, key), entity.valueType);
       }
     }
   }
@@ -143,10 +148,10 @@ export async function historicalFeatures(
   if (!windowed && (o.start !== undefined || o.end !== undefined)) {
     throw new LarderError("INPUT_INVALID", 'Pass either "entities" or "start"/"end", not both');
   }
-  if (o.start && o.end && o.start > o.end) {
+  if (o.start !== undefined && o.end !== undefined && o.start > o.end) {
     throw new LarderError(
       "INPUT_INVALID",
-      `The window start (${o.start.toISOString()}) is after its end (${o.end.toISOString()})`,
+      `The window start (${isoMicros(o.start)}) is after its end (${isoMicros(o.end)})`,
     );
   }
   const request = resolveFeatures(deps.document, {

@@ -5,7 +5,7 @@
  * file gets it in its pushed-parts folder (`data/.stats.parquet.pushed/`), which every reader
  * of that source reads with the file. Loaded lazily (it writes Parquet through parquet-wasm).
  */
-import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   type DataSourceSpec,
   type FileSourceSpec,
@@ -24,8 +24,6 @@ export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
 
 type Offline = typeof import("./offline/mod.ts");
 
-const GLOB = /[*?[\]{}]/;
-
 /** Where a push's new file goes, and the existing file whose columns it copies (if any). */
 interface Target {
   readonly dir: string;
@@ -33,12 +31,12 @@ interface Target {
   readonly reference: string | undefined;
 }
 
-async function exists(path: string): Promise<"file" | "folder" | undefined> {
+async function exists(path: string): Promise<boolean> {
   try {
-    const stat = await Deno.stat(path);
-    return stat.isDirectory ? "folder" : "file";
+    await Deno.stat(path);
+    return true;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
+    if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
 }
@@ -58,16 +56,21 @@ async function firstFile(
 }
 
 async function target(offline: Offline, source: FileSourceSpec, repoDir: string): Promise<Target> {
-  const full = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
+  const { kind, path: full } = await offline.classifySourcePath(source, repoDir);
   const ext = `.${source.format}`;
-  if (GLOB.test(source.path)) {
+  if (kind === "glob") {
+    // One folder, and a last segment with one `*` (`part-*.csv`): the new file takes its place.
     const last = basename(full);
     const dir = dirname(full).replace(/[\\/]\*\*$/, "");
-    const m = /^([^*?[\]{}]*)\*([^*?[\]{}]*)$/.exec(last);
-    if (!GLOB.test(dir) && m && m[2]!.toLowerCase().endsWith(ext)) {
+    const star = last.indexOf("*");
+    const [prefix, suffix] = [last.slice(0, star), last.slice(star + 1)];
+    if (
+      star >= 0 && !offline.isGlob(dir) && !offline.isGlob(prefix) && !offline.isGlob(suffix) &&
+      suffix.toLowerCase().endsWith(ext)
+    ) {
       return {
         dir,
-        name: (id) => `${m[1]}${id}${m[2]}`,
+        name: (id) => `${prefix}${id}${suffix}`,
         reference: await firstFile(offline, source, repoDir),
       };
     }
@@ -77,15 +80,14 @@ async function target(offline: Offline, source: FileSourceSpec, repoDir: string)
       { details: { source: source.name, path: source.path } },
     );
   }
-  const kind = await exists(full);
-  if (kind === "folder" || (kind === undefined && !/\.(parquet|csv)$/i.test(full))) {
+  if (kind === "folder" || (kind === "missing" && !/\.(parquet|csv)$/i.test(full))) {
     return {
       dir: full,
       name: (id) => `${id}${ext}`,
       reference: await firstFile(offline, source, repoDir),
     };
   }
-  if (kind === undefined) {
+  if (kind === "missing") {
     throw new LarderError(
       "SOURCE_INVALID",
       `Cannot push to offline: batch source "${source.name}" is the file "${source.path}", which does not exist (resolved to "${full}")`,
@@ -268,7 +270,7 @@ export async function pushOffline(
 
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
   const file = join(place.dir, place.name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`));
-  const newFolder = (await exists(place.dir)) === undefined;
+  const newFolder = !(await exists(place.dir));
   try {
     await writeTable(file, out, types);
   } catch (err) {
@@ -277,4 +279,45 @@ export async function pushOffline(
     throw err;
   }
   return { files: [file] };
+}
+
+/**
+ * Warnings for rows pushed to single-file sources that nothing reads after an apply: `before`
+ * had a file source over the file, and no file source of `after` names that file any more (it
+ * was deleted, or moved to a folder or a glob), while the file's pushed-parts folder holds
+ * parts. Those rows are not lost, but no source reads them.
+ */
+export async function unreadPushedParts(
+  repoDir: string,
+  before: RegistryDocument,
+  after: ReadonlyMap<string, DataSourceSpec>,
+): Promise<string[]> {
+  const offline: Offline = await import("./offline/mod.ts");
+  const named = new Set<string>();
+  for (const spec of after.values()) {
+    if (spec.kind === "file") named.add((await offline.classifySourcePath(spec, repoDir)).path);
+  }
+  const warnings: string[] = [];
+  for (const { spec } of Object.values(before.objects.dataSource)) {
+    if (spec.kind !== "file" || offline.isGlob(spec.path)) continue;
+    const { path } = await offline.classifySourcePath(spec, repoDir);
+    if (named.has(path)) continue;
+    const folder = offline.pushedPartsFolder(path);
+    let parts = 0;
+    try {
+      for await (const entry of Deno.readDir(folder)) {
+        if (entry.isFile && /^[^._].*\.(parquet|csv)$/i.test(entry.name)) parts++;
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) continue;
+      throw err;
+    }
+    if (parts === 0) continue;
+    warnings.push(
+      `Rows pushed to "${spec.path}" are no longer read: data source "${spec.name}" read that file before this apply, and no data source names it now; its ${parts} pushed ${
+        parts === 1 ? "part stays" : "parts stay"
+      } in "${folder}": move them where the source reads now, or delete the folder`,
+    );
+  }
+  return warnings;
 }

@@ -9,6 +9,7 @@ import {
   type FeatureViewSpec,
   type FieldSpec,
   findObject,
+  joinKeyMapKey,
   joinKeyMapProblems,
   LarderError,
   type OnDemandFeatureViewSpec,
@@ -163,11 +164,6 @@ function targetOf(ref: FeatureReference): [Target, string] {
   return [projectionTarget(projection), feature];
 }
 
-/** A canonical text of a join-key map, to tell two projections apart. */
-function mapKey(map: Readonly<Record<string, string>> | undefined): string {
-  return map === undefined ? "" : JSON.stringify(Object.entries(map).sort());
-}
-
 function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [Target, string][] {
   const { features, featureService } = options;
   if ((features === undefined) === (featureService === undefined)) {
@@ -203,7 +199,7 @@ function requestedPairs(doc: RegistryDocument, options: ResolveOptions): [Target
   const seen = new Set<string>();
   return pairs.filter(([target, f]) => {
     const id = target.projected
-      ? `${target.name}:${f}\u0000${target.view}\u0000${mapKey(target.joinKeyMap)}`
+      ? `${target.name}:${f}\u0000${target.view}\u0000${joinKeyMapKey(target.joinKeyMap)}`
       : `${target.name}:${f}`;
     if (seen.has(id)) return false;
     seen.add(id);
@@ -271,7 +267,10 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     const { name } = target;
     let view = views.get(name);
     if (view) {
-      if (view.spec.name !== target.view || mapKey(view.joinKeyMap) !== mapKey(target.joinKeyMap)) {
+      if (
+        view.spec.name !== target.view ||
+        joinKeyMapKey(view.joinKeyMap) !== joinKeyMapKey(target.joinKeyMap)
+      ) {
         throw new LarderError(
           "INPUT_INVALID",
           `Two projections are named "${name}" (${

@@ -3,29 +3,120 @@
  * generators, tests and push-to-offline. Arrow and Parquet code load only when called.
  */
 import type { RecordBatch } from "apache-arrow";
-import { atomicWriteFile, elementType, LarderError, type ValueType } from "../registry/mod.ts";
-import { timestampMicros, toBase64 } from "./online/value_codec.ts";
+import {
+  atomicWriteFile,
+  elementType,
+  LarderError,
+  ownValue,
+  type ScalarType,
+  type ValueType,
+} from "../registry/mod.ts";
+import { csvLine, csvList } from "./_csv_cells.ts";
+import {
+  coerceValue,
+  INVALID,
+  invalidReason,
+  timestampMicros,
+  toBase64,
+} from "./online/value_codec.ts";
+import { isoMicros, parseTimestampMicros } from "./timestamps.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
 export type Columns = Record<string, readonly unknown[]>;
 
-/** `2024-01-01T00:00:00.000001Z`: ISO 8601, with microseconds when there are any. */
-function isoMicros(micros: number): string {
-  const ms = Math.floor(micros / 1000);
-  const iso = new Date(ms).toISOString();
-  const sub = Math.round(micros - ms * 1000);
-  return sub === 0 ? iso : `${iso.slice(0, -1)}${String(sub).padStart(3, "0")}Z`;
+/**
+ * Throws `INPUT_INVALID` unless `columns` has values for every column of `schema`, all of one
+ * length; returns that length.
+ */
+export function checkColumns(columns: Columns, schema: Record<string, ValueType>): number {
+  const names = Object.keys(schema);
+  const lengths = new Set(names.map((n) => ownValue(columns, n)?.length ?? -1));
+  if (lengths.has(-1) || lengths.size > 1) {
+    const missing = names.filter((n) => ownValue(columns, n) === undefined);
+    throw new LarderError(
+      "INPUT_INVALID",
+      missing.length > 0
+        ? `Cannot write the table: no values for ${missing.map((n) => `"${n}"`).join(", ")}`
+        : `Cannot write the table: columns have different lengths (${
+          names.map((n) => `${n}: ${columns[n]!.length}`).join(", ")
+        })`,
+    );
+  }
+  const [length = 0] = lengths;
+  return length;
 }
 
-function csvCell(value: unknown, type: ValueType): string {
-  if (value === null || value === undefined) return "";
-  let text: string;
-  if (elementType(type).element === "timestamp" && !elementType(type).array) {
-    text = isoMicros(timestampMicros(value) ?? NaN);
-  } else if (value instanceof Uint8Array) text = toBase64(value);
-  else if (Array.isArray(value)) text = JSON.stringify(value);
-  else text = String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+function shown(value: unknown): string {
+  if (typeof value === "string") {
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  }
+  if (typeof value === "bigint") return `${value}n`;
+  if (Array.isArray(value)) return "an array";
+  if (value instanceof Date) return "an invalid Date";
+  return typeof value === "object" ? "an object" : String(value);
+}
+
+/** `INPUT_INVALID` for a value of column `name` that its type cannot hold. */
+export function invalidValue(
+  name: string,
+  type: ValueType,
+  value: unknown,
+  row: number,
+  reason = invalidReason(value, type),
+): LarderError {
+  return new LarderError(
+    "INPUT_INVALID",
+    `Column "${name}" row ${row}: expected ${type}, got ${shown(value)}${
+      reason ? `: ${reason}` : ""
+    }`,
+    { details: { column: name, row, type } },
+  );
+}
+
+/** The times ISO 8601 text with a four-digit year can name, which is what CSV files hold. */
+const CSV_TIMES = {
+  min: parseTimestampMicros("0000-01-01T00:00:00Z")!,
+  max: parseTimestampMicros("9999-12-31T23:59:59.999999Z")!,
+};
+
+/** A timestamp as CSV text; throws for a value that is none, or has no four-digit year. */
+function timestampText(value: unknown, fail: (reason?: string) => Error): string {
+  const micros = timestampMicros(value);
+  if (micros === null || Number.isNaN(micros)) throw fail();
+  if (micros < CSV_TIMES.min || micros > CSV_TIMES.max) {
+    throw fail("a CSV file holds timestamps as ISO 8601 text, with years 0000 to 9999");
+  }
+  return isoMicros(micros);
+}
+
+/** A typed scalar (from `coerceValue`) as list-item or field content. */
+function scalarText(typed: unknown, type: ScalarType): string | number | bigint | boolean {
+  if (type === "bytes") return toBase64(typed as Uint8Array);
+  return typed as string | number | bigint | boolean;
+}
+
+/**
+ * A value of `type` as the CSV text Larder's reader reads back as that value (`null` for no
+ * value); throws `fail` for one that does not fit.
+ */
+function csvText(value: unknown, type: ValueType, fail: (reason?: string) => Error): string | null {
+  if (value === null || value === undefined) return null;
+  const { element, array } = elementType(type);
+  if (!array && element === "timestamp") return timestampText(value, fail);
+  const typed = coerceValue(value, type);
+  if (typed === INVALID) throw fail();
+  if (!array) return String(scalarText(typed, element));
+  // Timestamps from the given items: a Date holds milliseconds, ISO text may hold microseconds.
+  const given = element === "timestamp" ? [...(value as Iterable<unknown>)] : [];
+  return csvList(
+    (typed as unknown[]).map((item, i) =>
+      item === null
+        ? null
+        : element === "timestamp"
+        ? timestampText(given[i], fail)
+        : scalarText(item, element)
+    ),
+  );
 }
 
 /**
@@ -45,13 +136,15 @@ export async function writeTable(
 ): Promise<void> {
   if (/\.csv$/i.test(path)) {
     const names = Object.keys(schema);
-    const rows = columns[names[0]!]?.length ?? 0;
-    const { columnsToIpc } = await import("./_arrow_columns.ts");
-    columnsToIpc(columns, schema); // validates names and lengths
-    const lines = [names.join(",")];
-    for (let i = 0; i < rows; i++) {
-      lines.push(names.map((n) => csvCell(columns[n]![i], schema[n]!)).join(","));
-    }
+    const rows = checkColumns(columns, schema);
+    const cells = names.map((name) => {
+      const type = schema[name]!;
+      return columns[name]!.map((value, row) =>
+        csvText(value, type, (reason) => invalidValue(name, type, value, row, reason))
+      );
+    });
+    const lines = [csvLine(names)];
+    for (let i = 0; i < rows; i++) lines.push(csvLine(cells.map((column) => column[i] ?? null)));
     await atomicWriteFile(path, lines.join("\n") + "\n");
     return;
   }

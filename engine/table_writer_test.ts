@@ -55,3 +55,50 @@ Deno.test("writeTable() names the column and row of a value its type cannot hold
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("writeTable() writes CSV with quoted names, quoted empty strings and ISO timestamp lists", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "t.csv");
+    await writeTable(path, {
+      "a,b": ["", null, "x"],
+      ts: [1704067200000, "2024-01-01T00:00:00.000001+01:00", null],
+      times: [[1704067200000], [], null],
+    }, { "a,b": "string", ts: "timestamp", times: "timestamp[]" });
+    assert.equal(
+      await Deno.readTextFile(path),
+      '"a,b",ts,times\n' +
+        '"",2024-01-01T00:00:00.000Z,"[""2024-01-01T00:00:00.000Z""]"\n' +
+        ",2023-12-31T23:00:00.000001Z,[]\n" +
+        "x,,\n",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeTable() refuses timestamps beyond the range of dates, and CSV years past 9999", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const name of ["t.csv", "t.parquet"]) {
+      await assert.rejects(() => writeTable(join(dir, name), { ts: [1e20] }, { ts: "timestamp" }), {
+        code: "INPUT_INVALID",
+        message:
+          'Column "ts" row 0: expected timestamp, got 100000000000000000000: it is beyond the range of dates: epoch milliseconds must be within ±8.64e15 (years -271821 to 275760)',
+      });
+    }
+    const year12000 = Date.UTC(12000, 0, 1);
+    await assert.rejects(
+      () => writeTable(join(dir, "t.csv"), { ts: [year12000] }, { ts: "timestamp" }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          `Column "ts" row 0: expected timestamp, got ${year12000}: a CSV file holds timestamps as ISO 8601 text, with years 0000 to 9999`,
+      },
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+    await writeTable(join(dir, "t.parquet"), { ts: [year12000] }, { ts: "timestamp" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

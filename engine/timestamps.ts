@@ -92,6 +92,25 @@ function read(text: string): Instant | string {
   };
 }
 
+const YEAR = "[0-9]{4}";
+/** Years with a February 29: divisible by 4 and not by 100, or by 400. */
+const LEAP_YEAR = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)";
+const DATE = `(?:${YEAR}-(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])` +
+  `|${YEAR}-(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)` +
+  `|${YEAR}-02-(?:0[1-9]|1[0-9]|2[0-8])` +
+  `|${LEAP_YEAR}-02-29)`;
+const HOUR = "(?:[01][0-9]|2[0-3])";
+const SIXTY = "[0-5][0-9]";
+const TIME = `[Tt ]${HOUR}:${SIXTY}(?::${SIXTY}(?:\\.[0-9]{1,9})?)?(?:[Zz]|[+-]${HOUR}:?${SIXTY})?`;
+
+/**
+ * A regular expression (as source text, without anchors) that matches exactly the text
+ * {@linkcode parseTimestamp} accepts: the same shapes, and only dates and times that exist. In
+ * the syntax JavaScript and RE2 (DuckDB's `regexp_full_match`) share, so that SQL reads the
+ * same timestamps as the rest of Larder.
+ */
+export const TIMESTAMP_PATTERN: string = `${DATE}(?:${TIME})?`;
+
 /** Seconds beyond which `seconds * 1e6` is no longer an exact number (about the year 2255). */
 const EXACT_SECONDS = Math.floor(Number.MAX_SAFE_INTEGER / 1e6) - 1;
 
@@ -142,4 +161,24 @@ export function timestampError(text: string, expected = "an ISO 8601 time"): str
   return DATETIME.test(text)
     ? `expected ${expected}, got ${got}: ${instant}`
     : `expected ${expected}, got ${got}`;
+}
+
+/**
+ * The largest distance from the epoch a timestamp may have, in milliseconds: JavaScript's
+ * `Date` range (±100 000 000 days, about ±275 000 years). A number beyond it is no timestamp.
+ */
+export const MAX_TIMESTAMP_MS = 8.64e15;
+
+/**
+ * `2024-01-01T00:00:00.000001Z` from epoch microseconds: ISO 8601 in UTC with milliseconds, and
+ * microseconds when there are any. Years beyond 0000–9999 come out as `Date#toISOString` writes
+ * them (`+010000-01-01T…`), which {@linkcode parseTimestamp} does not read. Throws a
+ * `RangeError` beyond {@linkcode MAX_TIMESTAMP_MS}.
+ */
+export function isoMicros(micros: number | bigint): string {
+  const value = BigInt(micros);
+  const ms = value / 1000n - (value % 1000n < 0n ? 1n : 0n);
+  const rest = value - ms * 1000n;
+  const iso = new Date(Number(ms)).toISOString();
+  return rest === 0n ? iso : `${iso.slice(0, -1)}${rest.toString().padStart(3, "0")}Z`;
 }

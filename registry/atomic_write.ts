@@ -16,7 +16,7 @@ export async function atomicWriteFile(
   try {
     await Deno.mkdir(dirname(path), { recursive: true });
   } catch (err) {
-    throw fileSystemFailure(err, { path, action: "write", unchanged: true }) ?? err;
+    throw fileSystemFailure(err, { path, action: "write", unchanged: true, mkdir: true }) ?? err;
   }
   const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   try {

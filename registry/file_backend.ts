@@ -70,6 +70,7 @@ export class FileRegistryBackend implements RegistryBackend {
         action: "write",
         what: "the registry",
         unchanged: true,
+        mkdir: true,
       }) ?? err;
     }
     try {

@@ -93,6 +93,8 @@ export {
 export { checkRepo, type FoundDefinition, type RepoContents } from "./repo_contents.ts";
 export {
   describeProjection,
+  joinKeyColumn,
+  joinKeyMapKey,
   joinKeyMapProblems,
   projectionName,
   type ProjectionTargetSpec,

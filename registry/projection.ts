@@ -2,6 +2,7 @@
  * Checks of a projection's name and join-key map against its feature view, shared by the repo
  * checks (feature services) and retrieval (projection handles in a request).
  */
+import { ownValue } from "./name_map.ts";
 import type { ProjectionSpec } from "./specs.ts";
 
 /** What a projection is: a view, the name it goes by, how its join keys map. */
@@ -18,6 +19,23 @@ export function describeProjection(projection: ProjectionTargetSpec): string {
   return name === projection.view
     ? `feature view "${projection.view}"`
     : `projection "${name}" of feature view "${projection.view}"`;
+}
+
+/**
+ * The entity-table column that holds join key `key` under the projection's join-key map: the
+ * mapped column, else the key's own name.
+ */
+export function joinKeyColumn(
+  projection: Pick<ProjectionTargetSpec, "joinKeyMap">,
+  key: string,
+): string {
+  const map = projection.joinKeyMap;
+  return (map === undefined ? undefined : ownValue(map, key)) ?? key;
+}
+
+/** A canonical text of a join-key map (sorted), to tell two projections of one name apart. */
+export function joinKeyMapKey(map: Readonly<Record<string, string>> | undefined): string {
+  return map === undefined ? "" : JSON.stringify(Object.entries(map).sort());
 }
 
 function quoteList(names: Iterable<string>): string {
@@ -48,7 +66,7 @@ export function joinKeyMapProblems(
   }
   const readFrom = new Map<string, string>();
   for (const key of view.joinKeys) {
-    const column = Object.hasOwn(map, key) ? map[key]! : key;
+    const column = joinKeyColumn(projection, key);
     const other = readFrom.get(column);
     if (other !== undefined) {
       problems.push(

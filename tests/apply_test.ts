@@ -346,3 +346,90 @@ Deno.test("FeatureStore.apply() reads every CSV value as declared and names the 
     await repo.remove();
   }
 });
+
+/** Two views over one CSV source, and a service over one of them. */
+const CSV_VIEWS = DRIVER_FEATURES.replace("data/driver_stats.parquet", "data/driver_stats.csv") +
+  `
+export const rates = featureView({
+  name: "driver_rates",
+  entities: [driver],
+  schema: { acc_rate: "float64" },
+  source,
+});
+`;
+
+Deno.test("FeatureStore.apply() checks only the sources of what the plan changes, each once, or all when asked", async () => {
+  const repo = await tempRepo({ "features.ts": CSV_VIEWS });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  const path = join(repo.dir, "data/driver_stats.csv");
+  // The two views read acc_rate as float32 and float64: either type names the bad value.
+  const bad = (line: number) =>
+    new RegExp(
+      `^Data source "driver_stats_source": file "${path}", line ${line}: column "acc_rate": "x" is not a valid float(32|64)\n\\(apply --skip-source-validation skips this check\\)$`,
+    );
+  try {
+    const good = "driver_id,event_timestamp,created,conv_rate,acc_rate\n1,2026-01-01,,0.5,0.25\n";
+    await repo.write("data/driver_stats.csv", good);
+    assert.equal((await store.apply()).written, true);
+    await repo.write("data/driver_stats.csv", `${good}2,2026-01-01,,0.5,x\n`);
+    // Nothing changed: no source is read (before, every CSV row was read, once per view).
+    assert.equal((await store.apply()).written, false);
+    // Asked for: every source, read once for both views (one problem, not one per view).
+    await assert.rejects(() => store.apply({ validateAllSources: true }), {
+      code: "SOURCE_INVALID",
+      message: bad(3),
+    });
+    // A change to a service reads no source either.
+    await repo.write(
+      "features.ts",
+      `${CSV_VIEWS}\nexport const both = featureService({ name: "both", features: [rates] });\n`,
+    );
+    assert.equal((await store.apply()).written, true);
+    // A changed view reads its source.
+    await repo.write(
+      "features.ts",
+      CSV_VIEWS.replace(
+        'schema: { acc_rate: "float64" }',
+        'schema: { acc_rate: "float64", conv_rate: "float64" }',
+      ),
+    );
+    await assert.rejects(() => store.apply(), {
+      code: "SOURCE_INVALID",
+      message: /line 3: column "acc_rate": "x" is not a valid float/,
+    });
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
+
+Deno.test("FeatureStore.apply() warns when rows pushed to a file are no longer read by any source", async () => {
+  const features = (path: string) =>
+    DRIVER_FEATURES.replace('path: "data/driver_stats.parquet"', `path: "${path}"`) +
+    `
+import { pushSource } from "larder";
+export const push = pushSource({ name: "push", batchSource: source });
+`;
+  const repo = await tempRepo({ "features.ts": features("data/driver_stats.parquet") });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    assert.deepEqual((await store.apply(skip)).warnings, []);
+    const folder = join(repo.dir, "data/.driver_stats.parquet.pushed");
+    await Deno.mkdir(folder, { recursive: true });
+    await Deno.writeTextFile(join(folder, "push-1.parquet"), "");
+    await Deno.writeTextFile(join(folder, "push-2.parquet"), "");
+    // The source moves from the file to a folder: the parts beside the file are left behind.
+    await repo.write("features.ts", features("data/stats"));
+    const moved = await store.apply(skip);
+    assert.equal(moved.written, true);
+    assert.deepEqual(moved.warnings, [
+      `Rows pushed to "data/driver_stats.parquet" are no longer read: data source "driver_stats_source" read that file before this apply, and no data source names it now; its 2 pushed parts stay in "${folder}": move them where the source reads now, or delete the folder`,
+    ]);
+    // Back to the file: its parts are read again, nothing to say.
+    await repo.write("features.ts", features("data/driver_stats.parquet"));
+    assert.deepEqual((await store.apply(skip)).warnings, []);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

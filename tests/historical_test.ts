@@ -313,3 +313,50 @@ Deno.test("getHistoricalFeatures() reports each run's stages: load, join per vie
     await repo.remove();
   }
 });
+
+Deno.test("getHistoricalFeatures() window bounds keep microseconds: an inclusive end of .000500 keeps a row at .000500", async () => {
+  const { repo, store } = await setup();
+  try {
+    await writeTable(join(repo.dir, "data", "stats.parquet"), {
+      driver_id: [1, 2],
+      event_timestamp: ["2026-01-01T00:00:00.000500Z", "2026-01-01T00:00:00.000499Z"],
+      created: [null, null],
+      conv_rate: [0.5, 0.25],
+      trips: [5, 4],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float64",
+      trips: "int64",
+    });
+    const window = async (start: string, end: string) => {
+      const job = await store.getHistoricalFeatures({ start, end, features: ["stats:trips"] });
+      return (await job.toRows()).map((r) => [r.driver_id, r.trips]);
+    };
+    // Before, both bounds became Dates at .000: the first window lost driver 1's row.
+    assert.deepEqual(await window("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000500Z"), [
+      [1, 5],
+      [2, 4],
+    ]);
+    assert.deepEqual(await window("2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000499Z"), [
+      [2, 4],
+    ]);
+    assert.deepEqual(await window("2026-01-01T00:00:00.0005Z", "2026-01-01T00:00:01Z"), [[1, 5]]);
+    await assert.rejects(
+      store.getHistoricalFeatures({
+        start: "2026-01-01T00:00:00.000501Z",
+        end: "2026-01-01T00:00:00.0005Z",
+        features: ["stats:trips"],
+      }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          "The window start (2026-01-01T00:00:00.000501Z) is after its end (2026-01-01T00:00:00.000500Z)",
+      },
+    );
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

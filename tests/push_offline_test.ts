@@ -185,3 +185,122 @@ Deno.test("pushOffline() refuses columns of different lengths before writing", a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A push source over a `.csv` or `.parquet` folder source, with a view reading every type. */
+function everyTypeDocument(format: "csv" | "parquet") {
+  const driver = entity("driver", ["driver_id"]);
+  const batch = fileSource("batch", `data/pushed/*.${format}`, { timestampField: "ts" });
+  const push = pushSource("push", batch.name);
+  const view = featureView("pushed", {
+    entities: ["driver"],
+    source: push.name,
+    features: [
+      { name: "note", type: "string" },
+      { name: "tags", type: "string[]" },
+      { name: "times", type: "timestamp[]" },
+      { name: "rates", type: "float64[]" },
+    ],
+  });
+  const doc = documentWith({ entities: [driver], sources: [batch, push], views: [view] });
+  return { driver, batch, view, doc };
+}
+
+Deno.test("pushOffline() to CSV and to Parquet: empty strings, list items and timestamp lists read back the same", async () => {
+  const { DuckDBOfflineStore } = await import("../engine/offline/mod.ts");
+  const offline = new DuckDBOfflineStore({ memoryLimit: "256MB" });
+  const read: Record<string, unknown>[][] = [];
+  try {
+    for (const format of ["csv", "parquet"] as const) {
+      const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+      const { driver, batch, view, doc } = everyTypeDocument(format);
+      try {
+        await pushOffline(dir, doc, {
+          pushSource: "push",
+          columns: {
+            driver_id: [1, 2],
+            ts: [t("2024-01-01"), t("2024-01-01")],
+            // Before, CSV wrote "" unquoted (read as NULL) and timestamp lists as epoch ms.
+            note: ["", null],
+            tags: [["", "a,b", 'q"uote', "back\\slash", "two\nlines"], [null]],
+            times: [[1704067200000, "2024-01-01T00:00:00.000001Z"], []],
+            rates: [[1.5, NaN, -Infinity], null],
+          },
+        });
+        assert.deepEqual(
+          await offline.checkSource({ repoDir: dir, view, source: batch, entities: [driver] }),
+          [],
+        );
+        const job = await offline.getHistoricalFeatures({
+          repoDir: dir,
+          entityTable: [1, 2].map((driver_id) => ({ driver_id, event_timestamp: t("2024-01-02") })),
+          views: [{
+            view,
+            source: batch,
+            entities: [driver],
+            features: ["note", "tags", "times", "rates"],
+          }],
+        });
+        read.push(await job.toRows());
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  } finally {
+    await offline.close();
+  }
+  const [csv, parquet] = read;
+  assert.deepEqual(csv!.map((r) => [r.note, r.tags, r.rates]), [
+    ["", ["", "a,b", 'q"uote', "back\\slash", "two\nlines"], [1.5, NaN, -Infinity]],
+    [null, [null], null],
+  ]);
+  assert.deepEqual(
+    csv!.map((r) => (r.times as Date[]).map((d) => d.toISOString())),
+    [["2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.000Z"], []],
+  );
+  assert.deepEqual(csv, parquet);
+});
+
+Deno.test("pushOffline() refuses a timestamp beyond the range of dates, to CSV and to Parquet", async () => {
+  for (const format of ["csv", "parquet"] as const) {
+    const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+    try {
+      await assert.rejects(
+        () =>
+          pushOffline(dir, everyTypeDocument(format).doc, {
+            pushSource: "push",
+            columns: {
+              driver_id: [1],
+              ts: [1e20],
+              note: ["x"],
+              tags: [[]],
+              times: [[]],
+              rates: [[]],
+            },
+          }),
+        {
+          code: "INPUT_INVALID",
+          message:
+            'Cannot push to offline: column "ts", row 0: 100000000000000000000 is not a timestamp: it is beyond the range of dates: epoch milliseconds must be within ±8.64e15 (years -271821 to 275760)',
+        },
+      );
+      await assert.rejects(
+        () =>
+          pushOffline(dir, everyTypeDocument(format).doc, {
+            pushSource: "push",
+            columns: {
+              driver_id: [1],
+              ts: [t("2024-01-01")],
+              note: ["x"],
+              tags: [[]],
+              times: [[-1e16]],
+              rates: [[]],
+            },
+          }),
+        { code: "INPUT_INVALID", message: /column "times", row 0: .* is not a timestamp\[\]/ },
+      );
+      assert.deepEqual(await files(dir), [], "nothing written");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});

@@ -7,6 +7,8 @@ import {
   timestampProblem,
   writeTable,
 } from "../engine/mod.ts";
+import { TIMESTAMP_PATTERN } from "../engine/timestamps.ts";
+import { timestampStrings } from "./support/timestamp_strings.ts";
 import { join } from "node:path";
 import { tempRepo } from "./support/repo.ts";
 
@@ -223,4 +225,13 @@ Deno.test("FeatureStore refuses impossible dates in windows and in pushed rows",
   } finally {
     await repo.remove();
   }
+});
+
+Deno.test("TIMESTAMP_PATTERN matches exactly the text parseTimestamp() accepts", () => {
+  const pattern = new RegExp(`^(?:${TIMESTAMP_PATTERN})$`);
+  const disagree: string[] = [];
+  for (const text of timestampStrings(20260101, 50_000)) {
+    if (pattern.test(text) !== (parseTimestamp(text) !== undefined)) disagree.push(text);
+  }
+  assert.deepEqual(disagree, []);
 });

@@ -5,17 +5,25 @@
  * fit is an error naming the file, the line, the column and the value.
  */
 import { elementType, fileSystemFailure, LarderError, type ValueType } from "../../registry/mod.ts";
+import { TIMESTAMP_PATTERN } from "../timestamps.ts";
 import type { DuckDBSession } from "./duckdb.ts";
 import { ident, str } from "./_sql.ts";
+import { csvRecordLine, firstMalformedCsvRecord } from "./_csv_lines.ts";
 
 /** The `error()` text a strict conversion raises; the caller then finds the value. */
 const INVALID_MARKER = "larder: a CSV value does not fit its type";
 
-/** The dialect of every CSV file Larder reads. */
-const DIALECT = `delim = ',', quote = '"', escape = '"', strict_mode = true`;
+/**
+ * The dialect of every CSV file Larder reads. A quoted empty field (`""`) is an empty string, an
+ * unquoted one NULL (DuckDB's `allow_quoted_nulls` would read both as NULL).
+ */
+const DIALECT =
+  `delim = ',', quote = '"', escape = '"', strict_mode = true, allow_quoted_nulls = false`;
 
 const INTEGER = String.raw`\s*[+-]?[0-9]+\s*`;
-const INTEGER_LIST = String.raw`\s*\[\s*(${INTEGER}(,${INTEGER})*)?\]\s*`;
+
+/** The longest header line read: a longer one is refused rather than cut. */
+const HEADER_LIMIT = 1 << 20;
 
 /** How timestamp text is read. */
 export interface CsvTimestampOptions {
@@ -32,7 +40,9 @@ export interface CsvColumn {
 }
 
 /** The first record of a CSV file, as text fields (RFC 4180 quoting). */
-function parseFirstRecord(text: string): { fields: string[]; complete: boolean } {
+function parseFirstRecord(
+  text: string,
+): { fields: string[]; complete: boolean; length: number } {
   const fields: string[] = [];
   let field = "";
   let quoted = false;
@@ -51,15 +61,18 @@ function parseFirstRecord(text: string): { fields: string[]; complete: boolean }
       field = "";
     } else if (c === "\n" || c === "\r") {
       fields.push(field);
-      return { fields, complete: true };
+      return { fields, complete: true, length: i };
     } else field += c;
   }
   fields.push(field);
-  return { fields, complete: false };
+  return { fields, complete: false, length: text.length };
 }
 
-/** Reads up to `limit` bytes of a file, stopping at the first line end outside quotes. */
-async function readHead(path: string, limit = 1 << 20): Promise<{ text: string; eof: boolean }> {
+/**
+ * The start of a file up to the first line end outside quotes (or all of it); `undefined`
+ * when that is longer than `limit` characters.
+ */
+async function readHead(path: string, limit: number): Promise<string | undefined> {
   const file = await Deno.open(path, { read: true }).catch((err) => {
     throw fileSystemFailure(err, { path, action: "read" }) ?? err;
   });
@@ -67,13 +80,14 @@ async function readHead(path: string, limit = 1 << 20): Promise<{ text: string; 
     const decoder = new TextDecoder();
     const buffer = new Uint8Array(64 * 1024);
     let text = "";
-    while (text.length < limit) {
+    for (;;) {
       const n = await file.read(buffer);
-      if (n === null) return { text: text + decoder.decode(), eof: true };
-      text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      if (parseFirstRecord(text).complete) return { text, eof: false };
+      if (n !== null) text += decoder.decode(buffer.subarray(0, n), { stream: true });
+      else text += decoder.decode();
+      const first = parseFirstRecord(text);
+      if (first.length > limit) return undefined;
+      if (first.complete || n === null) return text;
     }
-    return { text, eof: false };
   } finally {
     file.close();
   }
@@ -87,10 +101,13 @@ export async function readCsvHeader(
   path: string,
   fail: (detail: string) => LarderError,
 ): Promise<string[]> {
-  const { text } = await readHead(path).catch((err) => {
+  const text = await readHead(path, HEADER_LIMIT).catch((err) => {
     if (err instanceof Deno.errors.NotFound) throw fail("the file does not exist");
     throw err;
   });
+  if (text === undefined) {
+    throw fail(`the header line is longer than ${HEADER_LIMIT} characters (is this a CSV file?)`);
+  }
   if (text.trim() === "") throw fail("the file is empty: expected a header line");
   const { fields } = parseFirstRecord(text);
   const names = fields.map((f, i) => (f === "" ? `column${i}` : f));
@@ -137,31 +154,29 @@ const SQL_TYPE: Record<string, string> = {
 };
 
 /**
- * ISO 8601 text (`2024-01-02`, `2024-01-02T03:04:05.123456Z`, `2024-01-02 03:04:05+02:00`) as
- * a UTC TIMESTAMP; NULL for anything else. DuckDB's own parser reads year-month-day only;
- * the dashes at 5 and 8 make the year four digits and the month and day two (a regular
- * expression costs twice as much, measured). Through TIMESTAMPTZ: a cast of text straight to
- * TIMESTAMP drops the offset.
+ * SQL: ISO 8601 text as a UTC TIMESTAMP, read exactly as `parseTimestamp()` reads it (the one
+ * grammar, `TIMESTAMP_PATTERN`); NULL for anything else. The text that matches is then cast
+ * through TIMESTAMPTZ (a cast straight to TIMESTAMP drops the offset), with `T` and `Z` upper
+ * case and `:00` seconds added before an offset, which DuckDB's cast needs.
  */
 function isoTimestamp(x: string): string {
-  // DuckDB refuses days and minutes that do not exist, but rolls hour 24 and second 60 over
-  // and takes offsets beyond ±23:59: refused here, as the one timestamp parser refuses them.
-  const offset = `substr(${x}, 17)`;
-  const sign = `greatest(strpos(${offset}, '+'), strpos(${offset}, '-'))`;
-  return `CASE WHEN substr(${x}, 5, 1) = '-' AND substr(${x}, 8, 1) = '-' ` +
-    `AND substr(${x}, 12, 2) <> '24' AND NOT (substr(${x}, 17, 1) = ':' AND substr(${x}, 18, 2) >= '60') ` +
-    `AND (${sign} = 0 OR substr(${offset}, ${sign} + 1, 2) <= '23') ` +
-    `THEN CAST(TRY_CAST(${x} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
+  const upper = `upper(${x})`;
+  const withSeconds = `CASE WHEN length(${x}) > 16 AND substr(${x}, 17, 1) <> ':' ` +
+    `THEN substr(${upper}, 1, 16) || ':00' || substr(${upper}, 17) ELSE ${upper} END`;
+  return `CASE WHEN regexp_full_match(${x}, ${str(TIMESTAMP_PATTERN)}) ` +
+    `THEN CAST(TRY_CAST(${withSeconds} AS TIMESTAMPTZ) AS TIMESTAMP) END`;
 }
 
 /** SQL: text `x` parsed as `type`, NULL when it is NULL or does not fit. */
-function parsed(x: string, type: ValueType, options: CsvTimestampOptions): string {
+export function parsed(x: string, type: ValueType, options: CsvTimestampOptions): string {
   const { element, array } = elementType(type);
   if (array) {
-    const list = `TRY_CAST(${x} AS ${SQL_TYPE[element]}[])`;
-    return element === "int32" || element === "int64"
-      ? `CASE WHEN regexp_full_match(${x}, ${str(INTEGER_LIST)}) THEN ${list} END`
-      : list;
+    // Each item read by the scalar rules; a list whose item does not fit (NULL here, where
+    // the text had a value) does not fit either.
+    const items = `TRY_CAST(${x} AS VARCHAR[])`;
+    const values = `list_transform(${items}, lambda __item: ${parsed("__item", element, options)})`;
+    return `CASE WHEN list_aggregate(${values}, 'count') = list_aggregate(${items}, 'count') ` +
+      `THEN ${values} END`;
   }
   switch (element) {
     case "int32":
@@ -247,29 +262,41 @@ export async function csvFailure(
   options: CsvTimestampOptions,
 ): Promise<CsvProblem | undefined> {
   const message = fullMessage(err);
-  const structural = structuralProblem(message);
+  const structural = await structuralProblem(message, read.file);
   if (structural) return structural;
   if (!message.includes(INVALID_MARKER)) return undefined;
   return await firstInvalid(session, read, options);
 }
 
-function structuralProblem(message: string): CsvProblem | undefined {
+/**
+ * The structural problem DuckDB's `message` reports, at its line in `file`. DuckDB numbers
+ * lines without the line breaks of quoted values: for a record with the wrong number of fields
+ * or a quote never closed, the line is the file's own (`_csv_lines.ts`).
+ */
+async function structuralProblem(message: string, file: string): Promise<CsvProblem | undefined> {
   const at = /CSV Error on Line: (\d+)/.exec(message);
   if (!at) return undefined;
-  const line = Number(at[1]);
+  const reported = Number(at[1]);
+  const physical = async () => (await firstMalformedCsvRecord(file))?.line ?? reported;
   const fields = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(message);
   if (fields) {
-    return { line, detail: `${fields[2]} fields where the header has ${fields[1]}` };
+    return {
+      line: await physical(),
+      detail: `${fields[2]} fields where the header has ${fields[1]}`,
+    };
   }
   if (/unterminated quote/i.test(message)) {
-    return { line, detail: "a quoted value is never closed (a missing closing '\"')" };
+    return {
+      line: await physical(),
+      detail: "a quoted value is never closed (a missing closing '\"')",
+    };
   }
   const conversion =
     /Error when converting column "(.*?)"\. Could not convert string "(.*?)" to '(.*?)'/
       .exec(message);
   if (conversion) {
     return {
-      line,
+      line: reported,
       column: conversion[1]!,
       value: conversion[2]!,
       detail: `column "${conversion[1]}": "${conversion[2]}" is not a valid ${conversion[3]}`,
@@ -278,7 +305,7 @@ function structuralProblem(message: string): CsvProblem | undefined {
   const detail = message.split("\n").map((l) => l.trim()).find((l) =>
     l !== "" && !/^(CSV Error on Line|Original Line|.*Error: CSV Error)/.test(l)
   );
-  return { line, detail: detail ?? "cannot be read" };
+  return { line: reported, detail: detail ?? "cannot be read" };
 }
 
 /**
@@ -295,7 +322,7 @@ export async function csvStructureProblem(
     await session.exec(`SELECT count(*) FROM ${csvTextRelation(file, header)}`);
     return undefined;
   } catch (err) {
-    return structuralProblem(fullMessage(err));
+    return await structuralProblem(fullMessage(err), file);
   }
 }
 
@@ -306,27 +333,23 @@ async function firstInvalid(
   options: CsvTimestampOptions,
 ): Promise<CsvProblem | undefined> {
   const { columns } = read;
-  const newlines = read.header.map((name) =>
-    `coalesce(length(${ident(name)}) - length(replace(${ident(name)}, chr(10), '')), 0)`
-  ).join(" + ");
-  // Row numbers in file order (one thread, insertion order kept); a quoted value spanning
-  // lines moves every later record down by its line breaks.
-  const numbered = `SELECT *, row_number() OVER () AS __row, ${newlines} AS __newlines ` +
-    `FROM ${csvTextRelation(read.file, read.header)}`;
+  // Records in file order (one thread, insertion order kept); their lines come from the file.
   const rows = await session.rows(
-    `SELECT __row, __newlines_before, ${
+    `SELECT __record, ${
       columns.map((c, i) => `${fits(c, options)} AS __ok_${i}, ${ident(c.name)} AS __v_${i}`)
         .join(", ")
-    } FROM (SELECT *, coalesce(sum(__newlines) OVER (ORDER BY __row ROWS BETWEEN UNBOUNDED ` +
-      `PRECEDING AND 1 PRECEDING), 0) AS __newlines_before FROM (${numbered})) ` +
-      `WHERE NOT (${columns.map((c) => fits(c, options)).join(" AND ")}) ORDER BY __row LIMIT 1`,
+    } FROM (SELECT *, row_number() OVER () - 1 AS __record FROM ${
+      csvTextRelation(read.file, read.header)
+    }) WHERE NOT (${columns.map((c) => fits(c, options)).join(" AND ")}) ORDER BY __record LIMIT 1`,
   );
   const row = rows[0];
   if (!row) return undefined;
   const index = columns.findIndex((_, i) => row[`__ok_${i}`] !== true);
   const column = columns[index]!;
   const value = row[`__v_${index}`] as string | null;
-  const line = Number(row.__row) + 1 + Number(row.__newlines_before ?? 0);
+  const record = Number(row.__record);
+  const line = await csvRecordLine(read.file, record);
+  if (line === undefined) return undefined;
   return {
     line,
     column: column.name,

@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from "node:path";
 import { type Schema, Table, tableToIPC } from "apache-arrow";
 import {
   type FileSourceSpec,
+  isLarderError,
   LarderError,
   type ScalarType,
   type ValueType,
@@ -77,18 +78,28 @@ function sourceCsvHeader(source: Pick<FileSourceSpec, "name">, file: string): Pr
 }
 
 /**
+ * The header of each CSV file, read once by the call that describes the files and handed to
+ * the reads that follow it in the same call: the header decides which column is which.
+ */
+export type CsvHeaders = Map<string, readonly string[]>;
+
+/**
  * A file source's columns as stored, with the closest Larder types. CSV columns are text
- * (`textual`): the names of every file's header, each read as the type its view declares.
+ * (`textual`): the names of every file's header, each read as the type its view declares;
+ * the headers are kept in `headers` when given.
  */
 export async function describeFiles(
   session: DuckDBSession,
   files: readonly string[],
   source: Pick<FileSourceSpec, "name" | "format">,
+  headers?: CsvHeaders,
 ): Promise<SourceColumn[]> {
   if (source.format === "csv") {
     const names: string[] = [];
     for (const file of files) {
-      for (const name of await sourceCsvHeader(source, file)) {
+      const header = await sourceCsvHeader(source, file);
+      headers?.set(file, header);
+      for (const name of header) {
         if (!names.includes(name)) names.push(name);
       }
     }
@@ -170,6 +181,11 @@ export interface LoadSourceOptions {
   readonly dropNullKeys?: boolean;
   /** Name of the table to create (a temporary table of the session). */
   readonly table: string;
+  /**
+   * CSV headers read earlier in the same call (`describeFiles`, another view's load); the
+   * others are read here and added.
+   */
+  readonly headers?: CsvHeaders | undefined;
 }
 
 /** The SELECT list that loads a source: keys, `__ts`, `__created`, features, renamed and cast. */
@@ -241,11 +257,11 @@ export async function loadSource(
   const select = sourceProjection(options);
   const where = sourceFilter(options);
   if (source.format === "csv") {
+    const columns = columnTypes(options);
     for (const file of options.files) {
       await readCsvFile(
         session,
-        options,
-        file,
+        { source, file, columns, headers: options.headers },
         (typed) =>
           session.exec(`INSERT INTO ${target} SELECT ${select} FROM (${typed}) WHERE ${where}`),
       );
@@ -310,36 +326,48 @@ function columnTypes(options: CsvSourceRead): CsvColumn[] {
   return [...types].map(([name, type]) => ({ name, type }));
 }
 
-/** What reading one CSV file of a source needs. */
-type CsvSourceRead = Pick<LoadSourceOptions, "source" | "layout" | "keyTypes" | "featureTypes">;
+/** What one view reads from a CSV source: where its columns are and their declared types. */
+export type CsvSourceRead = Pick<LoadSourceOptions, "layout" | "keyTypes" | "featureTypes">;
+
+/** One CSV file of a source to read, and its columns to parse. */
+interface CsvFileRead {
+  readonly source: FileSourceSpec;
+  readonly file: string;
+  readonly columns: readonly CsvColumn[];
+  /** Headers read earlier in the same call; the file's is added when it is read here. */
+  readonly headers?: CsvHeaders | undefined;
+}
 
 /**
- * Runs `use` on a SELECT of one CSV file's needed columns, each parsed as declared. A file
- * without a needed column, a malformed file or a value that does not fit is `SOURCE_INVALID`
- * naming the file (and the line, column and value).
+ * Runs `use` on a SELECT of one CSV file's columns, each parsed as declared (named `name(c, i)`,
+ * by default the column's name). A file without a needed column, a malformed file or a value
+ * that does not fit is `SOURCE_INVALID` naming the file (and the line, column and value).
  */
 async function readCsvFile(
   session: DuckDBSession,
-  options: CsvSourceRead,
-  file: string,
+  read: CsvFileRead,
   use: (typedSelect: string) => Promise<void>,
+  name: (column: CsvColumn, index: number) => string = (c) => c.name,
 ): Promise<void> {
-  const { source } = options;
-  const header = await sourceCsvHeader(source, file);
-  const columns = columnTypes(options);
+  const { source, file, columns } = read;
+  let header = read.headers?.get(file);
+  if (header === undefined) {
+    header = await sourceCsvHeader(source, file);
+    read.headers?.set(file, header);
+  }
   const missing = columns.map((c) => c.name).filter((c) => !header.includes(c));
   if (missing.length > 0) {
     throw new LarderError(
       "SOURCE_INVALID",
       `Data source "${source.name}": file "${file}" has no column ${
-        missing.map((m) => `"${m}"`).join(", ")
+        [...new Set(missing)].map((m) => `"${m}"`).join(", ")
       } (columns: ${header.map((c) => `"${c}"`).join(", ")})`,
-      { details: { source: source.name, file, missing } },
+      { details: { source: source.name, file, missing: [...new Set(missing)] } },
     );
   }
-  const typed =
-    `SELECT ${columns.map((c) => `${csvValue(c, source)} AS ${ident(c.name)}`).join(", ")} ` +
-    `FROM ${csvTextRelation(file, header)}`;
+  const typed = `SELECT ${
+    columns.map((c, i) => `${csvValue(c, source)} AS ${ident(name(c, i))}`).join(", ")
+  } FROM ${csvTextRelation(file, header)}`;
   try {
     await session.forgetFiles([file]);
     await use(typed);
@@ -355,29 +383,67 @@ async function readCsvFile(
 }
 
 /**
- * Reads every row of a CSV source's files as declared, keeping nothing: `SOURCE_INVALID` for
- * the first problem (see `readCsvFile`). Source validation on apply runs it.
+ * Reads every row of a CSV source's files as declared by each of `reads` (the views of the
+ * source), in one pass per file, keeping nothing: `SOURCE_INVALID` for the first problem (see
+ * `readCsvFile`). Source validation on apply runs it.
  */
 export async function checkCsvValues(
   session: DuckDBSession,
-  options: CsvSourceRead & { readonly files: readonly string[] },
+  options: {
+    readonly source: FileSourceSpec;
+    readonly files: readonly string[];
+    readonly reads: readonly CsvSourceRead[];
+    readonly headers?: CsvHeaders;
+  },
 ): Promise<void> {
-  const columns = columnTypes(options);
+  // A column that two views read as two types is parsed as each.
+  const columns: CsvColumn[] = [];
+  for (const read of options.reads) {
+    for (const column of columnTypes(read)) {
+      if (!columns.some((c) => c.name === column.name && c.type === column.type)) {
+        columns.push(column);
+      }
+    }
+  }
   for (const file of options.files) {
-    await readCsvFile(session, options, file, async (typed) => {
-      // count() of each column makes DuckDB parse every value.
-      await session.exec(
-        `SELECT ${columns.map((c) => `count(${ident(c.name)})`).join(", ")} FROM (${typed})`,
-      );
-    });
+    await readCsvFile(
+      session,
+      { source: options.source, file, columns, headers: options.headers },
+      async (typed) => {
+        // count() of each column makes DuckDB parse every value.
+        await session.exec(
+          `SELECT ${columns.map((_, i) => `count(__check_${i})`).join(", ")} FROM (${typed})`,
+        );
+      },
+      (_, i) => `__check_${i}`,
+    );
   }
 }
 
-function sourceError(source: FileSourceSpec, file: string, err: unknown): LarderError {
+/** A DuckDB failure caused by the data it read (a value, the file), not by Larder's SQL. */
+function dataFailure(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return /^(?:DuckDB query failed: )?(?:Conversion|Invalid Input|Out of Range|IO) Error/.test(
+    message,
+  );
+}
+
+/**
+ * The error for a failed read of one source file that `readCsvFile` could not place: a
+ * classified `LarderError` as it is (an IO failure, DuckDB out of memory); a failure caused by
+ * the data `SOURCE_INVALID`; anything else (Larder's own SQL) `INTERNAL`, the cause kept.
+ */
+export function sourceError(source: FileSourceSpec, file: string, err: unknown): LarderError {
+  if (isLarderError(err) && (err.code !== "INTERNAL" || /ran out of memory/.test(err.message))) {
+    return err;
+  }
   const detail = err instanceof Error ? err.message : String(err);
+  const data = dataFailure(err);
   return new LarderError(
-    "SOURCE_INVALID",
-    `Data source "${source.name}": cannot read "${file}" as declared: ${detail}`,
+    data ? "SOURCE_INVALID" : "INTERNAL",
+    data
+      ? `Data source "${source.name}": cannot read "${file}" as declared: ${detail}`
+      : `Data source "${source.name}": reading "${file}" failed: ${detail}`,
     { cause: err, details: { source: source.name, file } },
   );
 }
@@ -416,13 +482,14 @@ export async function describeCsvEntities(
   session: DuckDBSession,
   path: string,
   options: EntityLoadOptions,
+  header?: readonly string[],
 ): Promise<Described[]> {
-  const header = await entityCsvHeader(path);
+  header ??= await entityCsvHeader(path);
   const named = options.timestampColumn ??
     (header.includes("event_timestamp") ? "event_timestamp" : undefined);
   await session.forgetFiles([path]);
   const typed = await describe(session, csvSniffedRelation(path, [])).catch(async (err) => {
-    throw await entityCsvError(session, err, { path, header, columns: [] });
+    throw await entityCsvError(session, err, { path, header: header!, columns: [] });
   });
   return header.map((name, i) => {
     const key = options.keyTypes?.get(name);
@@ -451,8 +518,9 @@ async function loadCsvEntities(
   options: EntityLoadOptions,
 ): Promise<void> {
   const header = await entityCsvHeader(path);
-  const described = await describeCsvEntities(session, path, options);
-  const timestampColumn = inferTimestampColumn(described, options.timestampColumn);
+  // A run knows the timestamp column from validation: then nothing needs sniffing first.
+  const timestampColumn = options.timestampColumn ??
+    inferTimestampColumn(await describeCsvEntities(session, path, options, header), undefined);
   const parsed: CsvColumn[] = header.flatMap((name): CsvColumn[] => {
     if (name === timestampColumn) return [{ name, type: "timestamp", required: true }];
     const key = options.keyTypes?.get(name);
@@ -480,7 +548,8 @@ async function loadCsvEntities(
 
 /**
  * `INPUT_INVALID` for a failed read of a CSV entity file: the structural problem or the bad
- * value with its line when there is one, else DuckDB's message.
+ * value with its line when there is one, else DuckDB's message when the data caused it;
+ * anything else (Larder's own SQL) is `INTERNAL`, the cause kept.
  */
 async function entityCsvError(
   session: DuckDBSession,
@@ -497,10 +566,16 @@ async function entityCsvError(
       details: { path },
     });
   }
+  if (isLarderError(err) && (err.code !== "INTERNAL" || /ran out of memory/.test(err.message))) {
+    return err;
+  }
   const detail = err instanceof Error ? err.message : String(err);
-  return new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${detail}`, {
-    cause: err,
-  });
+  const data = dataFailure(err);
+  return new LarderError(
+    data ? "INPUT_INVALID" : "INTERNAL",
+    `${data ? "Cannot read" : "Reading"} entity file "${path}"${data ? "" : " failed"}: ${detail}`,
+    { cause: err, details: { path } },
+  );
 }
 
 /**

@@ -10,9 +10,10 @@ export function str(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** A `TIMESTAMP` literal (naive, UTC) with microsecond precision. */
-export function tsLiteral(date: Date): string {
-  return `make_timestamp(${BigInt(date.getTime()) * 1000n}::BIGINT)`;
+/** A `TIMESTAMP` literal (naive, UTC) of a `Date` or of epoch microseconds. */
+export function tsLiteral(time: Date | bigint): string {
+  const micros = typeof time === "bigint" ? time : BigInt(time.getTime()) * 1000n;
+  return `make_timestamp(${micros}::BIGINT)`;
 }
 
 /** A list literal of quoted strings, for `read_csv([...])`. */

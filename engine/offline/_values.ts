@@ -19,6 +19,7 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { shortestFloat32 } from "../float32.ts";
+import { isoMicros } from "../timestamps.ts";
 import { toBase64 } from "../online/value_codec.ts";
 import { LarderError } from "../../registry/mod.ts";
 
@@ -27,14 +28,6 @@ import { LarderError } from "../../registry/mod.ts";
  * ISO text, bytes as base64, int64 beyond 2^53 as decimal text, NaN/±Infinity as text).
  */
 export type ValueStyle = "rows" | "json";
-
-/** `2024-01-01T00:00:00.000001Z`: ISO 8601 in UTC, with microseconds when there are any. */
-export function isoMicros(micros: bigint): string {
-  const ms = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const rest = micros - ms * 1000n;
-  const iso = new Date(Number(ms)).toISOString();
-  return rest === 0n ? iso : `${iso.slice(0, -1)}${rest.toString().padStart(3, "0")}Z`;
-}
 
 /** `"NaN"`, `"Infinity"` or `"-Infinity"`. */
 function nonFinite(value: number): string {

@@ -3,6 +3,7 @@ import { extname } from "node:path";
 import { type RecordBatch, Table, tableToIPC } from "apache-arrow";
 import { atomicWriteFile, LarderError } from "../../registry/mod.ts";
 import { encodeParquet, encodeParquetStream } from "./parquet.ts";
+import { csvLine, csvList } from "../_csv_cells.ts";
 import { batchRows } from "./_values.ts";
 
 /** Output formats, chosen by file extension. */
@@ -21,14 +22,18 @@ export function outputFormat(path: string): OutputFormat {
   );
 }
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  const text = typeof value === "string"
-    ? value
-    : typeof value === "object"
-    ? JSON.stringify(value)
-    : String(value);
-  return /[",\n\r]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+type ListItem = string | number | bigint | boolean | null;
+
+function isListItem(item: unknown): item is ListItem {
+  return item === null || ["string", "number", "bigint", "boolean"].includes(typeof item);
+}
+
+/** A value of a JSON-style row as CSV field text: lists as Larder's CSV reader reads them. */
+function cellText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string") return value;
+  if (Array.isArray(value) && value.every(isListItem)) return csvList(value);
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
 }
 
 async function* encodeText(
@@ -42,13 +47,13 @@ async function* encodeText(
   for await (const batch of batches) {
     if (format === "csv" && !header) {
       header = true;
-      yield encoder.encode(`${batch.schema.fields.map((f) => csvCell(f.name)).join(",")}\n`);
+      yield encoder.encode(`${csvLine(batch.schema.fields.map((f) => f.name))}\n`);
     }
     const rows = batchRows(batch, "json");
     counter.rows += rows.length;
     let text = "";
     for (const row of rows) {
-      if (format === "csv") text += `${Object.values(row).map(csvCell).join(",")}\n`;
+      if (format === "csv") text += `${csvLine(Object.values(row).map(cellText))}\n`;
       else {
         text += `${first ? "[\n" : ",\n"}${JSON.stringify(row)}`;
         first = false;

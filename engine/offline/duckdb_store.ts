@@ -5,7 +5,7 @@ import type { OfflineStoreConfig } from "../config.ts";
 import { DuckDB, type DuckDBMode } from "./duckdb.ts";
 import { getHistoricalFeatures } from "./historical.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
-import { checkCsvValues, describeFiles } from "./_load.ts";
+import { checkCsvValues, type CsvHeaders, describeFiles } from "./_load.ts";
 import type { CheckSourceOptions, OfflineStore, SourceColumn } from "./offline_store.ts";
 import { type LatestRows, pullLatest, type PullLatestOptions } from "./pull_latest.ts";
 import { ident } from "./_sql.ts";
@@ -75,20 +75,29 @@ export class DuckDBOfflineStore implements OfflineStore {
   }
 
   async checkSource(options: CheckSourceOptions): Promise<string[]> {
-    const { view, source, entities } = options;
+    const { source } = options;
+    const readers = "views" in options
+      ? options.views
+      : [{ view: options.view, entities: options.entities }];
     const files = await resolveSourceFiles(source, options.repoDir);
     const db = await this.#open();
     return await db.withSession(async (session) => {
-      const columns = await describeFiles(session, files, source);
-      const problems = checkSourceCompatibility(view, source, [...entities], columns);
+      const headers: CsvHeaders = new Map();
+      const columns = await describeFiles(session, files, source, headers);
+      const problems = readers.flatMap(({ view, entities }) =>
+        checkSourceCompatibility(view, source, [...entities], columns)
+      );
       if (problems.length > 0 || source.format !== "csv") return problems;
       try {
         await checkCsvValues(session, {
           source,
           files,
-          layout: sourceLayout(view, source, entities, undefined, columns),
-          keyTypes: joinKeysOf(view, entities).keys.map((k) => k.type),
-          featureTypes: view.features.map((f) => f.type),
+          headers,
+          reads: readers.map(({ view, entities }) => ({
+            layout: sourceLayout(view, source, entities, undefined, columns),
+            keyTypes: joinKeysOf(view, entities).keys.map((k) => k.type),
+            featureTypes: view.features.map((f) => f.type),
+          })),
         });
         return [];
       } catch (err) {

@@ -1,7 +1,15 @@
 /** Point-in-time retrieval on DuckDB: validation up front, then a lazy job. */
 import { resolve } from "node:path";
 import { type RecordBatch, Table } from "apache-arrow";
-import { type FeatureViewSpec, LarderError, type ScalarType } from "../../registry/mod.ts";
+import {
+  describeProjection,
+  type FeatureViewSpec,
+  joinKeyColumn,
+  LarderError,
+  projectionName,
+  type ProjectionTargetSpec,
+  type ScalarType,
+} from "../../registry/mod.ts";
 import type { DuckDB, DuckDBSession } from "./duckdb.ts";
 import type {
   BatchOptions,
@@ -9,8 +17,10 @@ import type {
   HistoricalQuery,
   RetrievalJob,
   ViewRequest,
+  WindowBound,
 } from "./historical_query.ts";
 import {
+  type CsvHeaders,
   describe,
   describeCsvEntities,
   type Described,
@@ -39,6 +49,7 @@ import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_com
 import { resolveSourceFiles } from "./source_files.ts";
 import { valueTypeOf } from "./_types.ts";
 import { batchRows, tableFromRows } from "./_values.ts";
+import { isoMicros } from "../timestamps.ts";
 import { writeBatches } from "./_writers.ts";
 
 /** A view request after validation. */
@@ -55,23 +66,18 @@ interface PreparedView {
 
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 
+/** A view request as the projection it is: its view, the name it goes by, its join-key map. */
+function projectionOf(request: ViewRequest): ProjectionTargetSpec {
+  return {
+    view: request.view.name,
+    ...(request.name !== undefined ? { nameAlias: request.name } : {}),
+    ...(request.joinKeyMap !== undefined ? { joinKeyMap: request.joinKeyMap } : {}),
+  };
+}
+
 /** The name a view request's features go by. */
 function requestName(request: ViewRequest): string {
-  return request.name ?? request.view.name;
-}
-
-/** `feature view "v"`, or `projection "origin" of feature view "v"`. */
-function describeRequest(request: ViewRequest): string {
-  const name = requestName(request);
-  return name === request.view.name
-    ? `feature view "${name}"`
-    : `projection "${name}" of feature view "${request.view.name}"`;
-}
-
-/** The entity-table column of join key `key` under the request's join-key map. */
-function keyColumn(request: ViewRequest, key: string): string {
-  const map = request.joinKeyMap;
-  return map !== undefined && Object.hasOwn(map, key) ? map[key]! : key;
+  return projectionName(projectionOf(request));
 }
 
 function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): FeatureViewSpec {
@@ -90,7 +96,7 @@ function planOutputs(query: HistoricalQuery): string[][] {
     if (features.length === 0) {
       throw new LarderError(
         "INPUT_INVALID",
-        `No features requested from ${describeRequest(request)}`,
+        `No features requested from ${describeProjection(projectionOf(request))}`,
       );
     }
     return features.map((feature) => {
@@ -109,7 +115,9 @@ function planOutputs(query: HistoricalQuery): string[][] {
         throw new LarderError(
           "INPUT_INVALID",
           owner === name
-            ? `Feature "${feature}" of ${describeRequest(request)} is requested twice`
+            ? `Feature "${feature}" of ${
+              describeProjection(projectionOf(request))
+            } is requested twice`
             : `Feature "${feature}" is requested from both feature view "${owner}" and "${name}": set fullFeatureNames to name them "${owner}__${feature}" and "${name}__${feature}"`,
           { details: { feature, views: [owner, name] } },
         );
@@ -120,16 +128,27 @@ function planOutputs(query: HistoricalQuery): string[][] {
   });
 }
 
-/** Resolves files and checks each source against the requested features. */
+/**
+ * Resolves files and checks each source against the requested features. A source read by
+ * several requests (two projections of one view, two views of one source) is resolved and
+ * described once.
+ */
 async function prepareViews(
   session: DuckDBSession,
   query: HistoricalQuery,
   outputs: string[][],
 ): Promise<PreparedView[]> {
   const prepared: PreparedView[] = [];
+  const described = new Map<string, { files: string[]; columns: SourceColumn[] }>();
   for (const [i, request] of query.views.entries()) {
-    const files = await resolveSourceFiles(request.source, query.repoDir);
-    const columns = await describeFiles(session, files, request.source);
+    const key = JSON.stringify([request.source.name, request.source.path, request.source.format]);
+    let source = described.get(key);
+    if (source === undefined) {
+      const files = await resolveSourceFiles(request.source, query.repoDir);
+      source = { files, columns: await describeFiles(session, files, request.source) };
+      described.set(key, source);
+    }
+    const { files, columns } = source;
     const problems = checkSourceCompatibility(
       viewWithFeatures(request.view, request.features),
       request.source,
@@ -143,7 +162,7 @@ async function prepareViews(
     }
     const keys = joinKeysOf(request.view, request.entities).keys.map((k) => ({
       ...k,
-      name: keyColumn(request, k.name),
+      name: joinKeyColumn(request, k.name),
     }));
     prepared.push({ request, files, keys, columns, outputs: outputs[i]! });
   }
@@ -195,7 +214,7 @@ function checkEntityColumns(
         throw new LarderError(
           "INPUT_INVALID",
           `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by ${
-            describeRequest(view.request)
+            describeProjection(projectionOf(view.request))
           }; columns: ${list})`,
           { details: { column: key.name, view: view.request.view.name } },
         );
@@ -241,6 +260,7 @@ async function loadView(
   session: DuckDBSession,
   view: PreparedView,
   bounds: LoadBounds,
+  headers: CsvHeaders,
 ): Promise<PitView> {
   const { request } = view;
   const ttlMicros = BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
@@ -254,7 +274,7 @@ async function loadView(
   // Key columns are named as in the entity table: a join-key map renames them.
   const layout = request.joinKeyMap === undefined ? physical : {
     ...physical,
-    joinKeys: physical.joinKeys.map((c) => ({ ...c, name: keyColumn(request, c.name) })),
+    joinKeys: physical.joinKeys.map((c) => ({ ...c, name: joinKeyColumn(request, c.name) })),
   };
   const featureTypes = request.features.map((name) =>
     request.view.features.find((f) => f.name === name)!.type
@@ -281,6 +301,7 @@ async function loadView(
       ? { keyRanges: layout.joinKeys.map((c) => bounds.keyRanges!.get(c.name)), dropNullKeys: true }
       : {}),
     table,
+    headers,
   });
   return {
     table,
@@ -303,6 +324,8 @@ function joinViews(
     low?: bigint;
     high?: bigint;
     onStage?: StageListener | undefined;
+    /** CSV headers of this run (each file's is read once per run: it may have changed). */
+    headers: CsvHeaders;
   },
 ): Promise<string> {
   const stages: PitStage[] = views.map((view) => ({
@@ -314,9 +337,16 @@ function joinViews(
         high: options.high ?? stats.high,
         applyTtl: options.applyTtl,
         keyRanges: stats.keyRanges,
-      }),
+      }, options.headers),
   }));
   return joinAll(session, entityTable, timestampColumn, stages, options);
+}
+
+/** Epoch microseconds of a window bound; `undefined` for an invalid `Date` or another value. */
+function boundMicros(bound: WindowBound): bigint | undefined {
+  if (typeof bound === "bigint") return bound;
+  if (bound instanceof Date && !isNaN(bound.getTime())) return BigInt(bound.getTime()) * 1000n;
+  return undefined;
 }
 
 /** A job that builds its SQL in a fresh session on each run. */
@@ -429,6 +459,7 @@ export async function getHistoricalFeatures(
             filterByCreatedTimestamp,
             applyTtl: true,
             onStage: query.onStage,
+            headers: new Map(),
           });
           return { sql, cleanup };
         } catch (err) {
@@ -441,17 +472,18 @@ export async function getHistoricalFeatures(
     );
   }
 
-  const { start, end } = query;
-  if (
-    !(start instanceof Date) || !(end instanceof Date) || isNaN(start.getTime()) ||
-    isNaN(end.getTime())
-  ) {
-    throw new LarderError("INPUT_INVALID", "start and end must be valid dates");
-  }
-  if (start.getTime() > end.getTime()) {
+  const low = boundMicros(query.start);
+  const high = boundMicros(query.end);
+  if (low === undefined || high === undefined) {
     throw new LarderError(
       "INPUT_INVALID",
-      `start (${start.toISOString()}) is after end (${end.toISOString()})`,
+      "start and end must be valid dates (or epoch microseconds as bigints)",
+    );
+  }
+  if (low > high) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `start (${isoMicros(low)}) is after end (${isoMicros(high)})`,
     );
   }
   const views = await db.withSession((session) => prepareViews(session, query, outputs));
@@ -471,18 +503,22 @@ export async function getHistoricalFeatures(
       repoDir: query.repoDir,
     },
     async (session) => {
-      const low = BigInt(start.getTime()) * 1000n;
-      const high = BigInt(end.getTime()) * 1000n;
+      const headers: CsvHeaders = new Map();
       const entityTable = tempName("keys");
       // Keys seen in the window, per view (sources are read once here and again to join).
       const selects: string[] = [];
       for (const view of views) {
         if (view.keys.length === 0) continue;
-        const pit = await loadView(session, {
-          ...view,
-          request: { ...view.request, features: [] },
-          outputs: [],
-        }, { low, high, applyTtl: false });
+        const pit = await loadView(
+          session,
+          {
+            ...view,
+            request: { ...view.request, features: [] },
+            outputs: [],
+          },
+          { low, high, applyTtl: false },
+          headers,
+        );
         const keysTable = tempName("window_keys");
         await session.exec(
           `CREATE TEMP TABLE ${ident(keysTable)} AS SELECT DISTINCT ${
@@ -501,8 +537,8 @@ export async function getHistoricalFeatures(
         );
       }
       const keysSql = keyColumns.length === 0 || selects.length === 0
-        ? `SELECT ${tsLiteral(end)} AS event_timestamp`
-        : `SELECT *, ${tsLiteral(end)} AS event_timestamp FROM (${
+        ? `SELECT ${tsLiteral(high)} AS event_timestamp`
+        : `SELECT *, ${tsLiteral(high)} AS event_timestamp FROM (${
           selects.join(" UNION ")
         }) ORDER BY ALL`;
       await session.exec(`CREATE TEMP TABLE ${ident(entityTable)} AS ${keysSql}`);
@@ -512,6 +548,7 @@ export async function getHistoricalFeatures(
         low,
         high,
         onStage: query.onStage,
+        headers,
       });
       return { sql, cleanup: [] };
     },

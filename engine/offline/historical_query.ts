@@ -73,13 +73,19 @@ export interface EntityTableQuery extends HistoricalQueryBase {
 }
 
 /**
+ * A bound of a window: a `Date` (milliseconds), or epoch microseconds as a `bigint` (source
+ * timestamps have microseconds: an inclusive end of `…00.000500Z` keeps a row at `.0005`).
+ */
+export type WindowBound = Date | bigint;
+
+/**
  * Retrieval without an entity table: for every entity key seen in `[start, end]` (inclusive),
  * the latest value of each view as of `end` (views' ttl does not apply: the window replaces it).
  * Output: the join keys of all views, `event_timestamp` (= `end`), then the features.
  */
 export interface WindowQuery extends HistoricalQueryBase {
-  readonly start: Date;
-  readonly end: Date;
+  readonly start: WindowBound;
+  readonly end: WindowBound;
 }
 
 /** A historical retrieval. */

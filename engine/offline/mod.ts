@@ -16,7 +16,12 @@
  * await store.close();
  * ```
  */
-export type { CheckSourceOptions, OfflineStore, SourceColumn } from "./offline_store.ts";
+export type {
+  CheckSourceOptions,
+  OfflineStore,
+  SourceColumn,
+  SourceReader,
+} from "./offline_store.ts";
 export { DuckDBOfflineStore, type DuckDBOfflineStoreOptions } from "./duckdb_store.ts";
 export { DuckDB, type DuckDBMode, type DuckDBOptions, DuckDBSession } from "./duckdb.ts";
 export {
@@ -26,7 +31,13 @@ export {
   readParquetSchema,
   writeParquetFile,
 } from "./parquet.ts";
-export { pushedPartsFolder, resolveSourceFiles } from "./source_files.ts";
+export {
+  classifySourcePath,
+  isGlob,
+  pushedPartsFolder,
+  resolveSourceFiles,
+  type SourcePath,
+} from "./source_files.ts";
 export { type FileColumn, fileColumns } from "./file_columns.ts";
 export { checkSourceCompatibility } from "./source_compatibility.ts";
 export type {
@@ -37,6 +48,7 @@ export type {
   HistoricalQueryBase,
   RetrievalJob,
   ViewRequest,
+  WindowBound,
   WindowQuery,
 } from "./historical_query.ts";
 export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";

@@ -18,14 +18,23 @@ export interface SourceColumn {
   readonly textual?: boolean;
 }
 
-/** What {@linkcode OfflineStore.checkSource} checks. */
-export interface CheckSourceOptions {
-  readonly repoDir: string;
+/** A feature view that reads a source, with the specs of its entities. */
+export interface SourceReader {
   readonly view: FeatureViewSpec;
-  /** The view's file source (for a push source, its batch source). */
-  readonly source: FileSourceSpec;
   readonly entities: readonly EntitySpec[];
 }
+
+/**
+ * What {@linkcode OfflineStore.checkSource} checks: one view (`view`, `entities`), or several
+ * views of one source (`views`), whose files are then read once for all of them.
+ */
+export type CheckSourceOptions =
+  & {
+    readonly repoDir: string;
+    /** The views' file source (for a push source, its batch source). */
+    readonly source: FileSourceSpec;
+  }
+  & (SourceReader | { readonly views: readonly SourceReader[] });
 
 /**
  * An offline engine. Implementations pass `tests/contracts/offline_store_contract.ts`.
@@ -35,10 +44,10 @@ export interface OfflineStore {
   /** Columns of a file source; throws `SOURCE_INVALID` when files are missing or unreadable. */
   describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]>;
   /**
-   * Every problem that stops `view` from reading `source`, as messages: missing or mistyped
-   * columns (see `checkSourceCompatibility`), and for text formats (CSV) the first value that
-   * does not parse as declared, reading every row. Throws `SOURCE_INVALID` when the files are
-   * missing or unreadable.
+   * Every problem that stops the view (or views) from reading `source`, as messages: missing
+   * or mistyped columns (see `checkSourceCompatibility`), and for text formats (CSV) the first
+   * value that does not parse as declared, reading every row once. Throws `SOURCE_INVALID`
+   * when the files are missing or unreadable.
    */
   checkSource(options: CheckSourceOptions): Promise<string[]>;
   /**

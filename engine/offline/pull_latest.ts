@@ -7,7 +7,7 @@ import {
   LarderError,
 } from "../../registry/mod.ts";
 import type { DuckDB } from "./duckdb.ts";
-import { describeFiles, loadSource, tempName } from "./_load.ts";
+import { type CsvHeaders, describeFiles, loadSource, tempName } from "./_load.ts";
 import { ident } from "./_sql.ts";
 import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
 import { resolveSourceFiles } from "./source_files.ts";
@@ -83,7 +83,8 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
   const files = await resolveSourceFiles(source, options.repoDir);
   const session = await db.connect();
   try {
-    const columns = await describeFiles(session, files, source);
+    const headers: CsvHeaders = new Map();
+    const columns = await describeFiles(session, files, source, headers);
     const problems = checkSourceCompatibility(view, source, [...options.entities], columns);
     if (problems.length > 0) {
       throw new LarderError("SOURCE_INVALID", problems.join("\n"), {
@@ -102,6 +103,7 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
       low: BigInt(options.start.getTime()) * 1000n,
       high: BigInt(options.end.getTime()) * 1000n,
       table: raw,
+      headers,
     });
     const latest = tempName("latest");
     const keyList = loaded.keys.map(ident).join(", ");

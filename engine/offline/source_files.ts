@@ -11,13 +11,41 @@ import {
   resolve,
   sep as SEPARATOR,
 } from "node:path";
-import { type FileSourceSpec, LarderError } from "../../registry/mod.ts";
+import { type FileSourceSpec, fileSystemFailure, LarderError } from "../../registry/mod.ts";
 
 const GLOB_CHARS = /[*?[\]{}]/;
 
-/** Whether a path segment pattern contains glob syntax. */
-function isGlob(segment: string): boolean {
-  return GLOB_CHARS.test(segment);
+/** Whether a path (or one segment of it) contains glob syntax: `*`, `?`, `[…]`, `{…}`. */
+export function isGlob(path: string): boolean {
+  return GLOB_CHARS.test(path);
+}
+
+/** What a file source's `path` names, resolved to an absolute path. */
+export interface SourcePath {
+  /** `glob`: a pattern; `folder`, `file`: what exists there; `missing`: nothing exists there. */
+  readonly kind: "glob" | "folder" | "file" | "missing";
+  /** The absolute path (or pattern). */
+  readonly path: string;
+}
+
+/**
+ * What `source.path` names, resolved against `repoDir`: a glob, an existing folder or file, or
+ * nothing. A path the machine will not let Larder look at is `IO_FAILED`.
+ */
+export async function classifySourcePath(
+  source: Pick<FileSourceSpec, "path">,
+  repoDir: string,
+): Promise<SourcePath> {
+  const path = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
+  if (isGlob(source.path)) return { kind: "glob", path };
+  try {
+    return { kind: (await Deno.stat(path)).isDirectory ? "folder" : "file", path };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return { kind: "missing", path };
+    }
+    throw fileSystemFailure(err, { path, action: "read" }) ?? err;
+  }
 }
 
 /** Turns one path segment pattern (`*.parquet`, `part-?.csv`, `{a,b}.csv`) into a regex. */
@@ -50,14 +78,6 @@ function segmentRegex(pattern: string): RegExp {
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 /** Files under `dir` matching `segments` (each a literal, a pattern or `**`). */
@@ -149,19 +169,19 @@ export async function resolveSourceFiles(
   source: Pick<FileSourceSpec, "name" | "path" | "format">,
   repoDir: string,
 ): Promise<string[]> {
-  const full = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
+  const { kind, path: full } = await classifySourcePath(source, repoDir);
   const files: string[] = [];
   let what: string;
-  if (isGlob(source.path)) {
+  if (kind === "glob") {
     what = "matches no file";
     const parts = full.split(SEPARATOR);
     const firstGlob = parts.findIndex(isGlob);
     const base = parts.slice(0, firstGlob).join(SEPARATOR) || SEPARATOR;
     await walkGlob(base, parts.slice(firstGlob).filter((p) => p !== ""), files);
-  } else if (await isDirectory(full)) {
+  } else if (kind === "folder") {
     what = `is a folder with no .${source.format} file`;
     await filesInFolder(full, `.${source.format}`, files);
-  } else if (await isFile(full)) {
+  } else if (kind === "file") {
     return [full, ...await pushedParts(full, `.${source.format}`)];
   } else {
     what = "does not exist";

@@ -126,6 +126,7 @@ export class DenoKvOnlineStore implements OnlineStore {
         path: options.path,
         action: "open",
         what: "the online store (deno_kv)",
+        mkdir: true,
       }) ?? new LarderError(
         "UNAVAILABLE",
         `Cannot open the online store (deno_kv ${options.path}): ${

@@ -6,7 +6,12 @@
  */
 import { elementType, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { shortestFloat32 } from "../float32.ts";
-import { parseTimestamp, parseTimestampMicros, timestampProblem } from "../timestamps.ts";
+import {
+  MAX_TIMESTAMP_MS,
+  parseTimestamp,
+  parseTimestampMicros,
+  timestampProblem,
+} from "../timestamps.ts";
 import type { StoredValue } from "./online_store.ts";
 
 /** Returned by {@linkcode coerceValue} when a value cannot be read as the type. */
@@ -58,9 +63,15 @@ function coerceFloat(value: unknown): number | typeof INVALID {
   return INVALID;
 }
 
+/** Whether epoch milliseconds `ms` are a time a `Date` can hold (see `MAX_TIMESTAMP_MS`). */
+function inDateRange(ms: number): boolean {
+  return Math.abs(ms) <= MAX_TIMESTAMP_MS;
+}
+
 /**
  * Epoch milliseconds of a timestamp given as a `Date`, epoch milliseconds (number or bigint)
- * or ISO 8601 text; `null` for null/undefined, `NaN` for anything else.
+ * or ISO 8601 text; `null` for null/undefined, `NaN` for anything else (a number beyond the
+ * range of `Date` too).
  */
 export function timestampMillis(value: unknown): number | null {
   if (value === null || value === undefined) return null;
@@ -70,7 +81,7 @@ export function timestampMillis(value: unknown): number | null {
   else if (typeof value === "bigint") ms = Number(value);
   else if (typeof value === "string") ms = parseTimestamp(value.trim())?.getTime() ?? NaN;
   else return NaN;
-  return Number.isFinite(ms) ? ms : NaN;
+  return Number.isFinite(ms) && inDateRange(ms) ? ms : NaN;
 }
 
 /** The unit of timestamps given as numbers: epoch milliseconds (callers), microseconds (Arrow). */
@@ -79,7 +90,7 @@ export type TimestampUnit = "ms" | "us";
 /**
  * Epoch microseconds (an integer) of a timestamp given as a `Date`, a number or bigint in
  * `unit` (epoch milliseconds by default) or ISO 8601 text (microseconds kept); `null` for
- * null/undefined, `NaN` for anything else.
+ * null/undefined, `NaN` for anything else (a number beyond the range of `Date` too).
  */
 export function timestampMicros(value: unknown, unit: TimestampUnit = "ms"): number | null {
   if (value === null || value === undefined) return null;
@@ -89,7 +100,9 @@ export function timestampMicros(value: unknown, unit: TimestampUnit = "ms"): num
   else if (typeof value === "string") micros = parseTimestampMicros(value.trim()) ?? NaN;
   else if (typeof value === "bigint") micros = Number(unit === "us" ? value : value * 1000n);
   else return NaN;
-  return Number.isFinite(micros) && Number.isInteger(micros) ? micros : NaN;
+  return Number.isFinite(micros) && Number.isInteger(micros) && inDateRange(micros / 1000)
+    ? micros
+    : NaN;
 }
 
 function coerceTimestamp(value: unknown): Date | typeof INVALID {
@@ -304,6 +317,12 @@ export function invalidReason(value: unknown, type: ValueType): string | undefin
     if (element === "timestamp" && typeof item === "string") {
       const problem = timestampProblem(item.trim());
       if (problem !== undefined) return problem;
+    }
+    if (
+      element === "timestamp" && (typeof item === "number" || typeof item === "bigint") &&
+      !inDateRange(Number(item))
+    ) {
+      return "it is beyond the range of dates: epoch milliseconds must be within ±8.64e15 (years -271821 to 275760)";
     }
   }
   return undefined;

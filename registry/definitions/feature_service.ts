@@ -1,6 +1,7 @@
 /** `featureService()`: a named set of features that a model consumes. */
 import { z } from "zod";
 import { NameSchema } from "../names.ts";
+import { joinKeyMapKey } from "../projection.ts";
 import type { FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
 import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
 import type {
@@ -53,11 +54,6 @@ export interface FeatureService<
   readonly members: F;
 }
 
-/** A canonical text of a join-key map (sorted), to tell projections apart. */
-function mapKey(map: Readonly<Record<string, string>> | undefined): string {
-  return map === undefined ? "" : JSON.stringify(Object.entries(map).sort());
-}
-
 /**
  * The service's projections: features grouped by the view and the name they go by (in order of
  * first mention). Projections of one name that differ (two views, or two join-key maps) stay
@@ -69,7 +65,7 @@ function projectionsOf(features: readonly ServiceFeature[]): ProjectionSpec[] {
     const id = JSON.stringify([
       target.nameAlias ?? target.view,
       target.view,
-      mapKey(target.joinKeyMap),
+      joinKeyMapKey(target.joinKeyMap),
     ]);
     let group = groups.get(id);
     if (!group) {
