@@ -233,3 +233,21 @@ export const stats = featureView({ name: "stats", entities: [driver], schema: { 
     await fs.remove();
   }
 });
+
+Deno.test("larder init through a file exits 1 naming the path", async () => {
+  const repo = await tempRepo();
+  try {
+    await repo.write("notes.txt", "not a folder");
+    for (const target of [join(repo.dir, "notes.txt"), join(repo.dir, "notes.txt", "new_repo")]) {
+      const out = await larder(["init", target, "--no-data"]);
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(
+        out.stderr,
+        /^error: Cannot read ".*": a part of the path is a file, not a folder$/m,
+      );
+      noStack(out.stderr);
+    }
+  } finally {
+    await repo.remove();
+  }
+});

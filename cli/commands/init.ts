@@ -90,7 +90,7 @@ async function writeScaffold(path: string, text: string): Promise<void> {
     await Deno.mkdir(dirname(path), { recursive: true });
     await Deno.writeTextFile(path, text);
   } catch (err) {
-    throw fileSystemFailure(err, { path, action: "write" }) ?? err;
+    throw fileSystemFailure(err, { path, action: "write", mkdir: true }) ?? err;
   }
 }
 
