@@ -84,6 +84,7 @@ export {
   parseTimestamp,
   parseTimestampMicros,
   timestampError,
+  windowTimestampError,
   timestampProblem,
 } from "./timestamps.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";

@@ -164,6 +164,23 @@ export function timestampError(text: string, expected = "an ISO 8601 time"): str
 }
 
 /**
+ * {@linkcode timestampError} for the bounds of a materialization window, which are recorded
+ * to the millisecond: a time with digits below the millisecond is refused too, rather than
+ * cut (an end cut to the millisecond would leave out rows inside the window).
+ */
+export function windowTimestampError(
+  text: string,
+  expected = "an ISO 8601 time",
+): string | undefined {
+  const error = timestampError(text, expected);
+  if (error !== undefined) return error;
+  if (parseTimestampMicros(text)! % 1000 === 0) return undefined;
+  return `expected ${expected} to the millisecond, got ${
+    JSON.stringify(text)
+  }: materialization windows are recorded in milliseconds`;
+}
+
+/**
  * The largest distance from the epoch a timestamp may have, in milliseconds: JavaScript's
  * `Date` range (±100 000 000 days, about ±275 000 years). A number beyond it is no timestamp.
  */

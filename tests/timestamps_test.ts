@@ -143,15 +143,15 @@ Deno.test("the CLI refuses times that are not ISO 8601 instead of guessing", asy
 
 Deno.test("the CLI refuses a date that does not exist instead of rolling it over", async () => {
   const repo = await tempRepo();
-  try {
+  const materialize = async (start: string, end: string) => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
         "-A",
         new URL("../cli/main.ts", import.meta.url).pathname,
         "materialize",
-        "2001-02-30",
-        "2001-03-05T00:00:00",
+        start,
+        end,
         "--repo",
         repo.dir,
       ],
@@ -160,11 +160,19 @@ Deno.test("the CLI refuses a date that does not exist instead of rolling it over
     }).output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 1, stderr);
+    assert.doesNotMatch(stderr, /^\s+at /m);
+    return stderr;
+  };
+  try {
     assert.match(
-      stderr,
+      await materialize("2001-02-30", "2001-03-05T00:00:00"),
       /expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got "2001-02-30": February 2001 has 28 days/,
     );
-    assert.doesNotMatch(stderr, /^\s+at /m);
+    // A window is recorded to the millisecond: a finer bound is refused, not cut.
+    assert.match(
+      await materialize("2001-03-01", "2001-03-05T00:00:00.0005Z"),
+      /to the millisecond, got "2001-03-05T00:00:00.0005Z": materialization windows are recorded in milliseconds/,
+    );
   } finally {
     await repo.remove();
   }

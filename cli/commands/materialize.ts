@@ -1,14 +1,18 @@
 /** `materialize` and `materialize-incremental`: copy the latest values into the online store. */
 import { z } from "zod";
-import { type MaterializeResult, parseTimestamp, timestampError } from "../../engine/mod.ts";
+import {
+  type MaterializeResult,
+  parseTimestamp,
+  windowTimestampError,
+} from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
 import type { Command } from "../command.ts";
 
-const Time = z.string().refine((s) => parseTimestamp(s) !== undefined, {
+const Time = z.string().refine((s) => windowTimestampError(s) === undefined, {
   error: (iss) =>
-    timestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
+    windowTimestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
 }).transform((s) => parseTimestamp(s)!);
 
 const Common = {

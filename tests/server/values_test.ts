@@ -92,7 +92,7 @@ Deno.test("POST /write-to-online-store and /push refuse int64 numbers beyond 2^5
   }
 });
 
-Deno.test("POST /push and /materialize refuse dates that do not exist", async () => {
+Deno.test("POST /push and /materialize refuse dates that do not exist (and windows finer than a millisecond)", async () => {
   const server = await startServer();
   try {
     const push = await server.request("POST", "/push", {
@@ -116,6 +116,15 @@ Deno.test("POST /push and /materialize refuse dates that do not exist", async ()
     });
     assert.equal(incremental.status, 422, incremental.text);
     assert.match(incremental.json.error.message, /hour 24 is not accepted/);
+    // Windows are recorded to the millisecond: a finer bound is refused, not cut.
+    const fine = await server.request("POST", "/materialize", {
+      body: { start_ts: "2024-01-01T00:00:00Z", end_ts: "2024-01-02T00:00:00.0005Z" },
+    });
+    assert.equal(fine.status, 422, fine.text);
+    assert.match(
+      fine.json.error.message,
+      /to the millisecond, got "2024-01-02T00:00:00.0005Z": materialization windows are recorded in milliseconds/,
+    );
   } finally {
     await server.close();
   }
