@@ -348,7 +348,7 @@ export class CommandPolicy {
   /** Whether `command` may run and, if so, whether it runs a script (allocates nothing then). */
   check(command: readonly string[]): Verdict {
     const name = (command[0] ?? "").toUpperCase();
-    if (DATA_COMMANDS.has(name)) return verdict(this.#dataRefusal(name, command), ALLOWED);
+    if (DATA_COMMANDS.has(name)) return verdict(this.#dataRefusal(name, command));
     if (EVALSHA_COMMANDS.has(name)) {
       if (this.allowScripts || this.scripts.has((command[1] ?? "").toLowerCase())) {
         return ALLOWED_SCRIPT;
@@ -362,8 +362,8 @@ export class CommandPolicy {
     if (FCALL_COMMANDS.has(name)) {
       return this.allowScripts ? ALLOWED_SCRIPT : refused(forbidden(name, FUNCTIONS_REASON));
     }
-    if (name === "FUNCTION") return verdict(this.#functionRefusal(command), ALLOWED);
-    if (name === "SCRIPT") return verdict(this.#scriptRefusal(command), ALLOWED);
+    if (name === "FUNCTION") return verdict(this.#functionRefusal(command));
+    if (name === "SCRIPT") return verdict(this.#scriptRefusal(command));
     if (CONNECTION_COMMANDS.has(name)) return refused(unsupported(name));
     if (name === "CLIENT" && CLIENT_STATE_SUBCOMMANDS.has((command[1] ?? "").toUpperCase())) {
       return refused(unsupported(`CLIENT ${(command[1] ?? "").toUpperCase()}`));
@@ -444,9 +444,9 @@ function refused(refusal: Refusal): Verdict {
   return { allowed: false, refusal };
 }
 
-/** The refusal's verdict, or `allowed` when there is none. */
-function verdict(refusal: Refusal | undefined, allowed: Verdict): Verdict {
-  return refusal === undefined ? allowed : refused(refusal);
+/** The refusal's verdict, or allowed (running no script) when there is none. */
+function verdict(refusal: Refusal | undefined): Verdict {
+  return refusal === undefined ? ALLOWED : refused(refusal);
 }
 
 function forbidden(name: string, reason: string): Refusal {
