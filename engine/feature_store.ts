@@ -441,9 +441,10 @@ export class FeatureStore {
   /**
    * Breaks the materialization locks that crashed runs left on these views (default: every
    * online view), so a new run need not wait for them to expire (60 s by default). Without
-   * `force`, only a lock held by an ended process of this host is broken; one held by a running
-   * process, or by a process on another host, is `CONFLICT` naming the holder. With `force`, a
-   * live holder stops at its next renewal and records nothing.
+   * `force`, only a lock held by an ended process of this host (and pid namespace, and boot) is
+   * broken; one held by a running process, or by a process on another host or in another
+   * container, is `CONFLICT` naming the holder. With `force`, a live holder stops before it
+   * records anything.
    *
    * @example
    * ```ts ignore

@@ -78,7 +78,7 @@ export { readResources, viewReadResources } from "./read_resources.ts";
 export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 // For the Redis HTTP bridge (server/redis_http/): the Lua scripts it lets through by default.
-export { LARDER_REDIS_SCRIPTS } from "./redis_scripts.ts";
+export { LARDER_REDIS_SCRIPTS, scriptSha1 } from "./redis_scripts.ts";
 export { ShapeCache } from "./shape_cache.ts";
 export {
   parseTimestamp,

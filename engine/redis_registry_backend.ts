@@ -8,7 +8,6 @@ import { LarderError, type RegistryBackend, type StoredText } from "../registry/
 import {
   createUpstashClient,
   evalScriptCalls,
-  type RedisScript,
   redisScript,
   runPipeline,
   upstashFailure,
@@ -42,6 +41,8 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'text', ARGV[3])
 return -1
 `;
 
+const CAS = redisScript(CAS_SCRIPT);
+
 /** The sources of every Lua script the backend sends (the Redis HTTP bridge registers them). */
 export const REDIS_REGISTRY_SCRIPTS: readonly string[] = [CAS_SCRIPT];
 
@@ -68,7 +69,6 @@ export class RedisRegistryBackend implements RegistryBackend {
   readonly location: string;
   readonly #redis: UpstashRedis;
   readonly #key: string;
-  #script: Promise<RedisScript> | undefined;
 
   constructor(options: RedisRegistryBackendOptions) {
     this.location = `redis ${options.url} key "${options.key}"`;
@@ -107,12 +107,10 @@ export class RedisRegistryBackend implements RegistryBackend {
   }
 
   async compareAndSet(expectedVersion: number, next: StoredText): Promise<void> {
-    this.#script ??= redisScript(CAS_SCRIPT);
-    const script = await this.#script;
     let entries;
     try {
       entries = await evalScriptCalls(this.#redis, {
-        script,
+        script: CAS,
         calls: [{
           keys: [this.#key],
           args: [String(expectedVersion), String(next.version), next.text],

@@ -24,6 +24,7 @@ import {
   type OnlineWriteResult,
   toOnlineRows,
   type TransformLoader,
+  type VerifyLocks,
   viewBatchSource,
   viewJoinKeys,
   type ViewShape,
@@ -394,7 +395,10 @@ async function run(
   deps: MaterializeDeps,
   views: readonly FeatureViewSpec[],
   windowOf: (view: FeatureViewSpec) => { start: Date; end: Date },
-  options: MaterializeCommonOptions & { readonly signal?: AbortSignal | undefined },
+  options: MaterializeCommonOptions & {
+    readonly signal?: AbortSignal | undefined;
+    readonly verify?: VerifyLocks;
+  },
   doc: RegistryDocument,
 ): Promise<MaterializeResult> {
   const now = deps.now ?? (() => new Date());
@@ -440,7 +444,8 @@ async function run(
         report,
       );
       // A lost lock (broken by force, or expired): another run may be writing; record nothing.
-      options.signal?.throwIfAborted();
+      // The signal learns of a loss only at a renewal: ask the store now.
+      await options.verify?.();
     } catch (err) {
       if (!isLarderError(err)) throw err;
       throw new LarderError(
@@ -506,7 +511,7 @@ export async function materialize(
   return await locked(
     deps,
     options,
-    (doc, views, signal) => run(deps, views, () => window, { ...options, signal }, doc),
+    (doc, views, locks) => run(deps, views, () => window, { ...options, ...locks }, doc),
   );
 }
 
@@ -521,7 +526,7 @@ async function locked(
   go: (
     doc: RegistryDocument,
     views: FeatureViewSpec[],
-    signal: AbortSignal | undefined,
+    locks: { readonly signal: AbortSignal | undefined; readonly verify: VerifyLocks },
   ) => Promise<MaterializeResult>,
 ): Promise<MaterializeResult> {
   const first = await deps.registry.read({ fresh: true });
@@ -530,9 +535,9 @@ async function locked(
   return await withViewLocks(
     deps.online,
     { views: names, ttlMs: options.lockTtlMs },
-    async (signal) => {
+    async (signal, verify) => {
       const doc = await deps.registry.read({ fresh: true });
-      return await go(doc, selectViews(doc, names), signal);
+      return await go(doc, selectViews(doc, names), { signal, verify });
     },
   );
 }
@@ -568,7 +573,7 @@ export async function materializeIncremental(
   options: MaterializeIncrementalOptions,
 ): Promise<MaterializeResult> {
   checkWindow(options.end, options.end);
-  return await locked(deps, options, (doc, views, signal) => {
+  return await locked(deps, options, (doc, views, locks) => {
     const now = (deps.now ?? (() => new Date()))();
     return run(
       deps,
@@ -580,7 +585,7 @@ export async function materializeIncremental(
         }),
         end: options.end,
       }),
-      { ...options, signal },
+      { ...options, ...locks },
       doc,
     );
   });

@@ -5,13 +5,13 @@
 import { LarderError } from "../../registry/mod.ts";
 import {
   describeHolder,
+  holderEnded,
   type LockHolder,
   type LockState,
   type OnlineStore,
-  processRunning,
+  type VerifyLocks,
   withLocks,
 } from "../online/mod.ts";
-import { currentHolder } from "../online/mod.ts";
 
 /** Options for {@linkcode withViewLocks}. */
 export interface ViewLocksOptions {
@@ -67,20 +67,26 @@ function heldError(view: string, state: LockState | null): LarderError {
  * store has `capabilities.locks` (otherwise runs it unlocked). When another materialization
  * holds one, throws `CONFLICT` naming the view and the holder (host, pid, since) and when the
  * lock expires (`details.view`, `details.holder`, `details.expiresAt`), before `work` starts.
- * `work`'s signal is aborted (with `CONFLICT`) if a lock is lost meanwhile (broken by
- * {@linkcode breakViewLocks} with `force`, or expired while the process stalled).
+ * `work`'s signal is aborted (with `CONFLICT`) if a renewal finds a lock lost meanwhile
+ * (broken by {@linkcode breakViewLocks} with `force`, or expired while the process stalled);
+ * `verify()` renews every lock at once and rejects with that `CONFLICT` (see
+ * {@linkcode VerifyLocks}): `work` calls it right before it records anything.
  *
  * @example
  * ```ts ignore
- * await withViewLocks(online, { views: ["driver_stats"] }, (signal) => materializeViews(signal));
+ * await withViewLocks(online, { views: ["driver_stats"] }, async (signal, verify) => {
+ *   await materializeViews(signal);
+ *   await verify();
+ *   await recordWindows();
+ * });
  * ```
  */
 export async function withViewLocks<T>(
   online: OnlineStore,
   options: ViewLocksOptions,
-  work: (signal: AbortSignal | undefined) => Promise<T>,
+  work: (signal: AbortSignal | undefined, verify: VerifyLocks) => Promise<T>,
 ): Promise<T> {
-  if (!online.capabilities.locks) return await work(undefined);
+  if (!online.capabilities.locks) return await work(undefined, () => Promise.resolve());
   return await withLocks(online, {
     names: options.views.map(viewLockName),
     ttlMs: options.ttlMs ?? 60_000,
@@ -105,9 +111,9 @@ export interface BreakViewLocksOptions {
   /** The feature views whose materialization locks to break. */
   readonly views: readonly string[];
   /**
-   * Break a lock even when its holder may be alive: it runs on another host (Larder cannot see
-   * whether it is alive), or it is a running process of this host. That run then stops at its
-   * next renewal, recording nothing.
+   * Break a lock even when its holder may be alive: it runs on another host or in another
+   * container (Larder cannot see whether it is alive), or it is a running process of this
+   * host. That run then stops before it records its window, recording nothing.
    * @default {false}
    */
   readonly force?: boolean | undefined;
@@ -123,21 +129,15 @@ export interface BrokenViewLock {
   readonly reason?: string;
 }
 
-/** Whether `holder` is a process of this host that has ended; `undefined` if unknowable. */
-function holderEnded(holder: LockHolder | null): boolean | undefined {
-  if (holder === null) return undefined;
-  if (holder.host !== currentHolder().host || holder.host === "unknown") return undefined;
-  const running = processRunning(holder.pid);
-  return running === undefined ? undefined : !running;
-}
-
 /**
  * Breaks the materialization lock of each view that a crashed run left behind, so that a new
  * run need not wait for it to expire. Without `force`, only a lock whose holder is a process
- * of this host that has ended is broken; a lock held by a running process, or by a process on
- * another host (whose liveness Larder cannot see), is `CONFLICT` naming the holder and the
- * expiry, and nothing is broken. Each lock is removed only if it is still the holding that was
- * inspected, so a lock taken meanwhile by a new run is never broken.
+ * that has ended, of this host, this pid namespace and this boot, is broken; a lock held by a
+ * running process, or by a process Larder cannot see (another host or container, or a holder
+ * recorded without its pid namespace and boot id), is `CONFLICT` naming the holder and the
+ * expiry, and nothing is broken. Each lock is removed only if it is still exactly as
+ * inspected: a lock taken meanwhile by a new run is never broken, and one its holder renewed
+ * meanwhile (so it is alive) is `CONFLICT` unless `force`.
  *
  * @example
  * ```ts ignore
@@ -165,7 +165,7 @@ export async function breakViewLocks(
     if (options.force) return { view, state, reason: "forced" };
     const where = ended === false
       ? "a process of this host that is still running: stop it first, or pass force"
-      : "a process Larder cannot see from here (another host, or no holder recorded): wait for the lock to expire, or pass force if you know that run is gone";
+      : "a process Larder cannot see from here (another host or container, or no holder recorded): wait for the lock to expire, or pass force if you know that run is gone";
     throw new LarderError(
       "CONFLICT",
       `Cannot break the materialization lock of feature view "${view}": it is held by ${
@@ -186,7 +186,10 @@ export async function breakViewLocks(
       out.push({ view, status: "free", holder: null });
       continue;
     }
-    const broken = await online.breakLock(viewLockName(view), state.token);
+    const broken = await breakHolding(online, view, state, {
+      force: options.force === true,
+      done: out.filter((o) => o.status === "broken").map((o) => o.view),
+    });
     out.push({
       view,
       status: broken ? "broken" : "free",
@@ -195,4 +198,55 @@ export async function breakViewLocks(
     });
   }
   return out;
+}
+
+/** How many times a forced break follows a holder that keeps renewing its lock. */
+const FORCE_ATTEMPTS = 5;
+
+/**
+ * Breaks the lock of `view` as `state` saw it. `false` when that holding is gone (released,
+ * expired, or taken by a new run, which keeps it). When its holder renewed it since, the
+ * holder is alive: `CONFLICT`, unless `force`, which breaks the renewed holding.
+ */
+async function breakHolding(
+  online: OnlineStore,
+  view: string,
+  state: LockState,
+  options: { readonly force: boolean; readonly done: readonly string[] },
+): Promise<boolean> {
+  const name = viewLockName(view);
+  let current = state;
+  for (let attempt = 1;; attempt++) {
+    if (await online.breakLock(name, current.token)) return true;
+    const now = await online.inspectLock(name);
+    if (now === null || !sameHolder(now.holder, state.holder)) return false;
+    if (options.force && attempt < FORCE_ATTEMPTS) {
+      current = now;
+      continue;
+    }
+    const earlier = options.done.length === 0
+      ? ""
+      : ` (the locks of ${options.done.map((v) => `"${v}"`).join(", ")} were broken)`;
+    throw new LarderError(
+      "CONFLICT",
+      `Cannot break the materialization lock of feature view "${view}": its holder ${
+        describeHolder(state.holder)
+      } renewed it while it was being broken, so that run is alive; nothing was broken for it${earlier}`,
+      {
+        details: {
+          view,
+          ...(state.holder ? { holder: state.holder } : {}),
+          expiresAt: isoSeconds(now.expiresAt),
+          broken: options.done,
+        },
+      },
+    );
+  }
+}
+
+/** Whether two holders are the same process taking the lock at the same time. */
+function sameHolder(a: LockHolder | null, b: LockHolder | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.host === b.host && a.pid === b.pid && a.since === b.since &&
+    a.pidNamespace === b.pidNamespace && a.bootId === b.bootId;
 }

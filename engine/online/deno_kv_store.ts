@@ -264,7 +264,8 @@ export class DenoKvOnlineStore implements OnlineStore {
   /**
    * Key `["larder-lock", project, name]`, value `{ token, expiresAt, holder }`. Taking, extending,
    * releasing and breaking are atomic checks of the entry's versionstamp; an expired value counts
-   * as free (KV's own `expireIn` removes it later).
+   * as free (KV's own `expireIn` removes it later). `inspectLock`'s token is the versionstamp,
+   * so `breakLock` breaks only the holding as inspected, not one renewed since.
    */
   async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
     const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
@@ -308,17 +309,21 @@ export class DenoKvOnlineStore implements OnlineStore {
       name,
       holder: parseHolder(value.holder),
       expiresAt: value.expiresAt,
-      token: value.token,
+      // Every extend writes the entry again: a renewed holding has another versionstamp.
+      token: entry.versionstamp,
     };
   }
 
-  breakLock(name: string, token: string): Promise<boolean> {
+  /** `token` is the versionstamp `inspectLock` read: one atomic check-and-delete. */
+  async breakLock(name: string, token: string): Promise<boolean> {
     const key: Deno.KvKey = [LOCK_ROOT, this.#project, name];
-    return this.#lockStep(`break the lock "${name}" in`, async () => {
-      const entry = await this.#kv.get<HeldLock>(key);
-      if (entry.value?.token !== token) return false;
-      return (await this.#kv.atomic().check(entry).delete(key).commit()).ok || undefined;
-    });
+    try {
+      return await whileBusy(async () =>
+        (await this.#kv.atomic().check({ key, versionstamp: token }).delete(key).commit()).ok
+      );
+    } catch (err) {
+      throw this.#failure(err, `break the lock "${name}" in`);
+    }
   }
 
   /** Writes the lock over `entry` if it is unchanged; `undefined` when it changed meanwhile. */

@@ -30,11 +30,12 @@ export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_stor
 export {
   currentHolder,
   describeHolder,
+  holderEnded,
   type LockHolder,
   type LockState,
   processRunning,
 } from "./lock_holder.ts";
-export { withLocks, type WithLocksOptions } from "./with_locks.ts";
+export { type VerifyLocks, withLocks, type WithLocksOptions } from "./with_locks.ts";
 export {
   decodeRedisRecord,
   encodeRedisRecord,
@@ -50,6 +51,7 @@ export {
   redisScript,
   runPipeline,
   type ScriptCall,
+  scriptSha1,
   type UpstashClientOptions,
   upstashCredentials,
   upstashFailure,

@@ -111,9 +111,9 @@ export interface OnlineStore {
    */
   inspectLock(name: string): Promise<LockState | null>;
   /**
-   * Removes the lock `name` if it is still the holding `token` names (from
-   * {@linkcode OnlineStore.inspectLock}), whoever holds it: for a holder that crashed. `false`
-   * when that holding is already gone (released, expired, or taken by someone else since).
+   * Removes the lock `name` if it is still exactly as {@linkcode OnlineStore.inspectLock} saw it
+   * (`token`), whoever holds it: for a holder that crashed. `false` when it changed since:
+   * released, expired, taken by someone else, or renewed by its holder (which is then alive).
    * The broken lease's `extend` then answers `false`.
    */
   breakLock(name: string, token: string): Promise<boolean>;

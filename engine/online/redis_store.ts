@@ -110,29 +110,58 @@ end
 return written
 `;
 
-/** Sets the expiry of KEYS[1] to ARGV[2] ms if it still holds the token ARGV[1]: 1, else 0. */
+/**
+ * A held lock's value is its holding, the JSON `{"token",…holder,"renewals":n}`; a lease knows
+ * its stem, the JSON up to `"renewals":`. Extending counts the renewal in the value, so that a
+ * holding renewed since it was inspected is no longer the inspected value (see `breakLock`).
+ */
+const RENEWALS = '"renewals":';
+
+/**
+ * If KEYS[1] holds the holding whose stem is ARGV[1], counts one more renewal and sets its
+ * expiry to ARGV[2] ms: 1; else 0.
+ */
 const EXTEND_LOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
+local value = redis.call('GET', KEYS[1])
+if not value or string.sub(value, 1, #ARGV[1]) ~= ARGV[1] then return 0 end
+local renewals = string.match(string.sub(value, #ARGV[1] + 1), '^${RENEWALS}(%d+)}$')
+if not renewals then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. '${RENEWALS}' .. (tonumber(renewals) + 1) .. '}', 'PX', ARGV[2])
+return 1
 `;
 const EXTEND_LOCK = redisScript(EXTEND_LOCK_SCRIPT);
 
-/** Deletes KEYS[1] if it still holds the token ARGV[1]: 1, else 0. */
+/** Deletes KEYS[1] if it holds the holding whose stem is ARGV[1], however renewed: 1, else 0. */
 const RELEASE_LOCK_SCRIPT = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local value = redis.call('GET', KEYS[1])
+if value and string.sub(value, 1, #ARGV[1]) == ARGV[1]
+  and string.match(string.sub(value, #ARGV[1] + 1), '^${RENEWALS}%d+}$') then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 `;
 const RELEASE_LOCK = redisScript(RELEASE_LOCK_SCRIPT);
 
+/**
+ * Deletes KEYS[1] if its value is exactly ARGV[1], the value `inspectLock` read (renewed since,
+ * it differs): 1, else 0.
+ */
+const BREAK_LOCK_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
+const BREAK_LOCK = redisScript(BREAK_LOCK_SCRIPT);
+
+const WRITE = redisScript(WRITE_SCRIPT);
+
 /** The sources of every Lua script the store sends (the Redis HTTP bridge registers them). */
 export const REDIS_STORE_SCRIPTS: readonly string[] = [
   WRITE_SCRIPT,
   EXTEND_LOCK_SCRIPT,
   RELEASE_LOCK_SCRIPT,
+  BREAK_LOCK_SCRIPT,
 ];
 
 const UNAVAILABLE_REPLY = /^(OOM|BUSY|LOADING|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b/;
@@ -273,14 +302,13 @@ export class RedisOnlineStore implements OnlineStore {
    */
   #loadScript(): Promise<RedisScript> {
     this.#script ??= (async () => {
-      const script = await redisScript(WRITE_SCRIPT);
       try {
-        await this.#redis.scriptLoad(script.source);
+        await this.#redis.scriptLoad(WRITE.source);
       } catch (err) {
         this.#script = undefined;
         throw upstashFailure(err, `Cannot write to the online store (${this.name})`);
       }
-      return script;
+      return WRITE;
     })();
     return this.#script;
   }
@@ -379,30 +407,37 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * `SET <prefix>-lock:<project>:<name> <holding> NX PX <ttl>`, where the holding is the JSON
-   * `{"token","host","pid","since"}` (unique by its token): outside the rows' keys, so no view
-   * name can collide with a lock and deletes of rows leave locks alone. Extending, releasing and
-   * breaking compare the stored text with the holding.
+   * `{"token","host","pid","since",…,"renewals":0}` (unique by its token): outside the rows'
+   * keys, so no view name can collide with a lock and deletes of rows leave locks alone.
+   * Extending and releasing compare the stored text with the holding up to `"renewals"`
+   * (extending counts one more); breaking compares the whole text.
    */
   async acquireLock(name: string, ttlMs: number): Promise<LockLease | null> {
     const key = `${this.#lockBase}${name}`;
-    const token = JSON.stringify({ token: crypto.randomUUID(), ...currentHolder() });
+    const holding = JSON.stringify({ token: crypto.randomUUID(), ...currentHolder() });
+    const stem = `${holding.slice(0, -1)},`;
     const [taken] = await this.#results(
       `take the lock "${name}" in`,
-      () => runPipeline(this.#redis, (p) => p.set(key, token, { nx: true, px: lockTtl(ttlMs) })),
+      () =>
+        runPipeline(
+          this.#redis,
+          (p) => p.set(key, `${stem}${RENEWALS}0}`, { nx: true, px: lockTtl(ttlMs) }),
+        ),
     );
     if (taken === null) return null;
     return {
       name,
       extend: async (ttl) => {
-        const args = [token, String(lockTtl(ttl))];
+        const args = [stem, String(lockTtl(ttl))];
         return await this.#lockScript(EXTEND_LOCK, { key, args }) === 1;
       },
       release: async () => {
-        await this.#lockScript(RELEASE_LOCK, { key, args: [token] });
+        await this.#lockScript(RELEASE_LOCK, { key, args: [stem] });
       },
     };
   }
 
+  /** The holding as stored (with its renewal count) is the token `breakLock` compares. */
   async inspectLock(name: string): Promise<LockState | null> {
     const key = `${this.#lockBase}${name}`;
     const [value, ttl] = await this.#results(
@@ -432,18 +467,17 @@ export class RedisOnlineStore implements OnlineStore {
 
   async breakLock(name: string, token: string): Promise<boolean> {
     const key = `${this.#lockBase}${name}`;
-    return await this.#lockScript(RELEASE_LOCK, { key, args: [token] }) === 1;
+    return await this.#lockScript(BREAK_LOCK, { key, args: [token] }) === 1;
   }
 
   /** Runs a compare-and-set script on a lock key; returns its integer reply. */
   async #lockScript(
-    script: Promise<RedisScript>,
+    script: RedisScript,
     call: { readonly key: string; readonly args: readonly string[] },
   ): Promise<number> {
-    const loaded = await script;
     const [result] = await this.#results("update a lock in", () =>
       evalScriptCalls(this.#redis, {
-        script: loaded,
+        script,
         calls: [{ keys: [call.key], args: call.args }],
       }));
     return Number(result);

@@ -10,6 +10,7 @@
  * - `retry`: network errors only, {@linkcode UpstashClientOptions.retries} times with a short
  *   exponential backoff (the client's default of 5 takes ~4 s to give up).
  */
+import { createHash } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import { LarderError } from "../../registry/mod.ts";
 
@@ -106,11 +107,14 @@ export interface RedisScript {
   readonly sha1: string;
 }
 
+/** The hex SHA-1 of a script's source (its UTF-8 bytes), as Redis names it. */
+export function scriptSha1(source: string): string {
+  return createHash("sha1").update(source, "utf8").digest("hex");
+}
+
 /** Makes a {@linkcode RedisScript}. */
-export async function redisScript(source: string): Promise<RedisScript> {
-  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(source));
-  const sha1 = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return { source, sha1 };
+export function redisScript(source: string): RedisScript {
+  return { source, sha1: scriptSha1(source) };
 }
 
 /** One script call: its keys and its other arguments. */

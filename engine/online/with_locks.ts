@@ -17,11 +17,21 @@ export interface WithLocksOptions {
 }
 
 /**
+ * Renews every lock now and resolves once each renewal answered that it still holds its lock;
+ * rejects (and aborts `work`'s signal) with `lost(name)` when one no longer does, or with the
+ * store's error when one cannot be renewed. Call it right before making the work's result
+ * visible: it then holds for a whole `ttlMs`, unless someone breaks a lock by force.
+ */
+export type VerifyLocks = () => Promise<void>;
+
+/**
  * Takes every lock in `options.names` in the store, runs `work`, and releases them. When one
  * is held elsewhere, releases those taken and throws `options.conflict(name)` without running
  * `work`. When a renewal finds a lock no longer held (it expired while the process stalled, or
- * another process broke it), `work`'s signal is aborted with `options.lost(name)`. The store must
- * have `capabilities.locks`.
+ * another process broke it), `work`'s signal is aborted with `options.lost(name)`. Renewals run
+ * every `ttlMs / 3`, so the signal may learn of a loss that late: before committing its result,
+ * `work` calls `verify()` ({@linkcode VerifyLocks}), which renews every lock at once. The
+ * store must have `capabilities.locks`.
  *
  * @example
  * ```ts
@@ -32,8 +42,9 @@ export interface WithLocksOptions {
  *   names: ["materialize:stats"],
  *   ttlMs: 60_000,
  *   conflict: (name) => new Error(`"${name}" is held`),
- * }, async (signal) => {
+ * }, async (signal, verify) => {
  *   signal.throwIfAborted();
+ *   await verify(); // still held: record the result
  * });
  * await store.close();
  * ```
@@ -41,7 +52,7 @@ export interface WithLocksOptions {
 export async function withLocks<T>(
   store: Pick<OnlineStore, "acquireLock">,
   options: WithLocksOptions,
-  work: (signal: AbortSignal) => Promise<T>,
+  work: (signal: AbortSignal, verify: VerifyLocks) => Promise<T>,
 ): Promise<T> {
   const held: LockLease[] = [];
   const releaseAll = () => Promise.all(held.map((l) => l.release().catch(() => {})));
@@ -57,15 +68,26 @@ export async function withLocks<T>(
   }
   const controller = new AbortController();
   const lost = options.lost ?? ((name: string) => new Error(`Lost the lock "${name}"`));
+  const lose = (lease: LockLease): void => {
+    if (!controller.signal.aborted) controller.abort(lost(lease.name));
+  };
   const renew = setInterval(() => {
     for (const lease of held) {
       lease.extend(options.ttlMs).then((kept) => {
-        if (!kept && !controller.signal.aborted) controller.abort(lost(lease.name));
+        if (!kept) lose(lease);
       }, () => {});
     }
   }, Math.max(options.ttlMs / 3, 10));
+  const verify: VerifyLocks = async () => {
+    controller.signal.throwIfAborted();
+    const kept = await Promise.all(held.map((lease) => lease.extend(options.ttlMs)));
+    kept.forEach((ok, i) => {
+      if (!ok) lose(held[i]!);
+    });
+    controller.signal.throwIfAborted();
+  };
   try {
-    return await work(controller.signal);
+    return await work(controller.signal, verify);
   } finally {
     clearInterval(renew);
     await releaseAll();

@@ -15,8 +15,11 @@ export class RespError {
   }
 }
 
-/** A RESP2 reply: bulk strings stay bytes, so that binary values round-trip exactly. */
-export type RespValue = string | number | Uint8Array | RespError | null | RespValue[];
+/**
+ * A RESP2 reply: bulk strings stay bytes, so that binary values round-trip exactly; integers
+ * are numbers, or bigints beyond 2^53 so that their digits stay exact.
+ */
+export type RespValue = string | number | bigint | Uint8Array | RespError | null | RespValue[];
 
 /** Stands for a reply that went over its budget (or was not wanted) and was thrown away. */
 export const DROPPED: unique symbol = Symbol("dropped");
@@ -81,6 +84,8 @@ function isAscii(text: string): boolean {
   return !NON_ASCII.test(text);
 }
 
+const INTEGER = /^-?\d+$/;
+
 interface Frame {
   readonly items: RespValue[] | null;
   remaining: number;
@@ -110,7 +115,7 @@ export class RespReader {
     this.#sink = sink;
   }
 
-  /** Reads `chunk`, which the reader may keep a view of (do not reuse its buffer). */
+  /** Reads `chunk`; keeps no view of it, so the caller may reuse its buffer at once. */
   feed(chunk: Uint8Array): void {
     let pos = 0;
     while (pos < chunk.length) {
@@ -141,22 +146,23 @@ export class RespReader {
       }
       const end = chunk.indexOf(LF, pos);
       if (end < 0) {
-        this.#addLine(chunk.subarray(pos));
+        this.#addLine(chunk.subarray(pos), true);
         this.#count(chunk.length - pos);
         pos = chunk.length;
         continue;
       }
-      this.#addLine(chunk.subarray(pos, end + 1));
+      this.#addLine(chunk.subarray(pos, end + 1), false);
       this.#count(end + 1 - pos);
       pos = end + 1;
       this.#header(this.#takeLine());
     }
   }
 
-  #addLine(piece: Uint8Array): void {
+  /** Adds a piece of a line; one that `partial`ly ends the chunk is copied (it is reused). */
+  #addLine(piece: Uint8Array, partial: boolean): void {
     // A thrown-away simple string or error needs only its type byte: keep no more of it.
     if (!this.#keep && this.#lineBytes >= 32) return;
-    this.#line.push(piece);
+    this.#line.push(partial ? piece.slice() : piece);
     this.#lineBytes += piece.length;
   }
 
@@ -194,7 +200,7 @@ export class RespReader {
         this.#complete(new RespError(this.#keep ? text() : ""));
         return;
       case 0x3a: // :
-        this.#complete(Number(text()));
+        this.#complete(this.#integer(text()));
         return;
       case 0x24: { // $
         const length = this.#length(text());
@@ -220,6 +226,15 @@ export class RespReader {
           }`,
         );
     }
+  }
+
+  /** An integer reply: a number when exact, else a bigint (Redis sends 64-bit integers). */
+  #integer(text: string): number | bigint {
+    if (!INTEGER.test(text)) {
+      throw new Error(`Cannot read the reply of Redis: bad integer ${JSON.stringify(text)}`);
+    }
+    const n = Number(text);
+    return Number.isSafeInteger(n) ? n : BigInt(text);
   }
 
   #length(text: string): number {

@@ -51,6 +51,41 @@ Deno.test("RespReader() throws away a reply over its budget without keeping it",
 Deno.test("RespReader() refuses bytes that are not RESP2", () => {
   assert.throws(() => read("HTTP/1.1 400\r\n", 100), /unexpected "HTTP\/1.1 400\\r\\n"/);
   assert.throws(() => read("$x\r\n", 100), /bad length "x"/);
+  assert.throws(() => read(":12abc\r\n", 100), /bad integer "12abc"/);
+  assert.throws(() => read(":\r\n", 100), /bad integer ""/);
+});
+
+Deno.test("RespReader() keeps the exact digits of integers beyond 2^53", () => {
+  const wire = ":9007199254740991\r\n:9007199254740993\r\n:-9223372036854775808\r\n" +
+    "*2\r\n:18446744073709551615\r\n:-1\r\n";
+  for (const size of [1, 5, 1000]) {
+    assert.deepEqual(read(wire, size).map(([value]) => value), [
+      9007199254740991,
+      9007199254740993n,
+      -9223372036854775808n,
+      [18446744073709551615n, -1],
+    ]);
+  }
+});
+
+Deno.test("RespReader() keeps no view of a chunk: the caller may reuse its buffer", () => {
+  // Replies split at every boundary, fed from one buffer overwritten after each feed.
+  for (const size of [1, 2, 3, 7, 16]) {
+    const out: unknown[] = [];
+    const reader = new RespReader({
+      budget: () => Infinity,
+      reply: (value) => out.push(text(value)),
+    });
+    const bytes = encoder.encode(WIRE);
+    const buffer = new Uint8Array(size);
+    for (let i = 0; i < bytes.length; i += size) {
+      const n = Math.min(size, bytes.length - i);
+      buffer.set(bytes.subarray(i, i + n));
+      reader.feed(buffer.subarray(0, n));
+      buffer.fill(0x3f); // "?"
+    }
+    assert.deepEqual(out, read(WIRE, 1000).map(([value]) => value), `chunks of ${size}`);
+  }
 });
 
 Deno.test("encodeCommands() writes arrays of bulk strings with byte lengths", () => {

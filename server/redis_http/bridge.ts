@@ -32,7 +32,7 @@ import {
   serveWithLimits,
 } from "../serve_with_limits.ts";
 import { RespError, type RespValue } from "./_resp.ts";
-import { CommandPolicy, type CommandPolicyOptions, runsScript } from "./command_policy.ts";
+import { CommandPolicy, type CommandPolicyOptions } from "./command_policy.ts";
 import { RedisPool, type RedisPoolOptions, type RequestShape } from "./redis_pool.ts";
 
 export { CommandPolicy, type CommandPolicyOptions, RedisPool, type RedisPoolOptions };
@@ -88,7 +88,13 @@ const commandListSchema = z.array(commandSchema, {
 }).min(1, { error: "expected at least one command" });
 
 type Command = z.output<typeof commandSchema>;
-type Json = string | number | null | Json[];
+/** What `JSON.rawJSON` returns: `JSON.stringify` writes its text as it is. */
+interface RawJson {
+  readonly rawJSON: string;
+}
+/** `JSON.rawJSON` (in V8, not yet in TypeScript's lib). */
+const rawJson = (JSON as unknown as { rawJSON(text: string): RawJson }).rawJSON;
+type Json = string | number | null | RawJson | Json[];
 type Entry = { result: Json } | { error: string };
 
 /**
@@ -115,6 +121,10 @@ type Entry = { result: Json } | { error: string };
  * ```
  */
 export function createBridgeApp(options: BridgeAppOptions): Hono {
+  return bridgeApp(options, new CommandPolicy(options));
+}
+
+function bridgeApp(options: BridgeAppOptions, policy: CommandPolicy): Hono {
   const { redis, token } = options;
   if (token === "") {
     throw new LarderError(
@@ -125,7 +135,6 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
   const maxBodyBytes = options.maxBodyBytes ?? BRIDGE_DEFAULTS.maxBodyBytes;
   const maxCommands = options.maxCommands ?? BRIDGE_DEFAULTS.maxCommands;
   const maxReplyBytes = options.maxReplyBytes ?? BRIDGE_DEFAULTS.maxReplyBytes;
-  const policy = new CommandPolicy(options);
   const expectedDigest = sha256Bytes(token);
 
   /**
@@ -141,9 +150,9 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
     }
     let scripts: boolean[] | undefined;
     for (let i = 0; i < commands.length; i++) {
-      const command = commands[i]!;
-      const refusal = policy.refusal(command);
-      if (refusal !== undefined) {
+      const verdict = policy.check(commands[i]!);
+      if (!verdict.allowed) {
+        const { refusal } = verdict;
         const where = what === "command"
           ? `"${refusal.name}"`
           : `the ${what} (nothing was sent): command ${
@@ -151,7 +160,7 @@ export function createBridgeApp(options: BridgeAppOptions): Hono {
           } of ${commands.length} is "${refusal.name}"`;
         throw new LarderError(refusal.code, `Cannot run ${where}: ${refusal.reason}`);
       }
-      if (runsScript(command)) (scripts ??= [])[i] = true;
+      if (verdict.runsScript) (scripts ??= [])[i] = true;
     }
     return scripts;
   }
@@ -321,6 +330,10 @@ export interface RunningBridge {
   readonly url: string;
   /** The port actually listened on. */
   readonly port: number;
+  /** The Redis server's URL, with any password shown as `***`. */
+  readonly redisUrl: string;
+  /** The SHA-1 of every registered script (Larder's own, then `scripts`), as clients send it. */
+  readonly scriptSha1s: readonly string[];
   /** Stops serving and disconnects from Redis; safe to call twice. */
   close(): Promise<void>;
 }
@@ -340,7 +353,8 @@ export async function startBridge(options: StartBridgeOptions): Promise<RunningB
   const { redisUrl, port: wantedPort, hostname: wantedHost, signal, limits, ...rest } = options;
   const hostname = wantedHost ?? "127.0.0.1";
   const redis = new RedisPool(redisUrl, rest);
-  const app = createBridgeApp({ ...rest, redis });
+  const policy = new CommandPolicy(rest);
+  const app = bridgeApp({ ...rest, redis }, policy);
   const connecting = redis.connect();
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
@@ -384,7 +398,13 @@ export async function startBridge(options: StartBridgeOptions): Promise<RunningB
   if (signal?.aborted) await close();
   signal?.addEventListener("abort", onAbort, { once: true });
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-  return { url: `http://${host}:${port}`, port, close };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    redisUrl: redis.url,
+    scriptSha1s: [...policy.scripts.keys()],
+    close,
+  };
 }
 
 /**
@@ -491,10 +511,12 @@ function toEntry(reply: RespValue, base64: boolean): Entry {
 
 /**
  * A RESP2 reply → JSON. With `base64`, every string becomes the base64 of its bytes (the real
- * bytes for bulk strings); numbers and null stay as they are.
+ * bytes for bulk strings); numbers and null stay as they are. An integer beyond 2^53 is written
+ * with its exact digits, as Upstash does.
  */
 function toJson(reply: RespValue, base64: boolean): Json {
   if (reply === null || typeof reply === "number") return reply;
+  if (typeof reply === "bigint") return rawJson(String(reply));
   if (reply instanceof Uint8Array) {
     const bytes = Buffer.from(reply.buffer, reply.byteOffset, reply.byteLength);
     return bytes.toString(base64 ? "base64" : "utf8");

@@ -14,21 +14,21 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { LarderErrorCode } from "../../engine/mod.ts";
-import { LARDER_REDIS_SCRIPTS } from "../../engine/mod.ts";
+import { LARDER_REDIS_SCRIPTS, scriptSha1 } from "../../engine/mod.ts";
 
 /** Options for {@linkcode CommandPolicy}. */
 export interface CommandPolicyOptions {
   /**
    * Let admin and server commands through (`FLUSHALL`, `CONFIG`, `KEYS`, `CLIENT`, `DEBUG`,
-   * `SHUTDOWN`, `INFO`, `SCRIPT FLUSH` …, and any command not on the data list).
+   * `SHUTDOWN`, `INFO`, `SCRIPT FLUSH`, `FUNCTION FLUSH` …, and any command not on the data
+   * list).
    * @default {false}
    */
   readonly allowAdmin?: boolean;
   /**
    * Let every Lua script and function through (`EVAL`, `EVALSHA`, `SCRIPT LOAD`, `FCALL`,
-   * `FUNCTION`), not only the registered ones.
+   * `FUNCTION LOAD`, `LIST`, `DUMP`, `STATS`), not only the registered ones.
    * @default {false}
    */
   readonly allowScripts?: boolean;
@@ -45,6 +45,17 @@ export interface Refusal {
   /** Lower case, no trailing period: `it is an admin command: …`. */
   readonly reason: string;
 }
+
+/**
+ * What {@linkcode CommandPolicy.check} says of a command: refused (and why), or allowed (and
+ * whether it may run a Lua script or function, for the busy-script watch).
+ */
+export type Verdict =
+  | { readonly allowed: false; readonly refusal: Refusal }
+  | { readonly allowed: true; readonly runsScript: boolean };
+
+const ALLOWED: Verdict = Object.freeze({ allowed: true, runsScript: false });
+const ALLOWED_SCRIPT: Verdict = Object.freeze({ allowed: true, runsScript: true });
 
 /** Largest `COUNT` of `SCAN`, `HSCAN`, `SSCAN` and `ZSCAN` without `allowAdmin`. */
 export const MAX_SCAN_COUNT = 10_000;
@@ -253,7 +264,13 @@ const DATA_COMMANDS: ReadonlySet<string> = new Set([
 const EVAL_COMMANDS: ReadonlySet<string> = new Set(["EVAL", "EVAL_RO"]);
 const EVALSHA_COMMANDS: ReadonlySet<string> = new Set(["EVALSHA", "EVALSHA_RO"]);
 /** Functions (Redis 7): there is no registry of them, so only with `allowScripts`. */
-const FUNCTION_COMMANDS: ReadonlySet<string> = new Set(["FCALL", "FCALL_RO", "FUNCTION"]);
+const FCALL_COMMANDS: ReadonlySet<string> = new Set(["FCALL", "FCALL_RO"]);
+/**
+ * `FUNCTION` subcommands that load or read functions: with `allowScripts`. The others (`FLUSH`,
+ * `DELETE`, `RESTORE`, `KILL` …) remove functions or stop one, like `SCRIPT FLUSH` and
+ * `SCRIPT KILL`: admin commands.
+ */
+const FUNCTION_SCRIPT_SUBCOMMANDS: ReadonlySet<string> = new Set(["LOAD", "LIST", "DUMP", "STATS"]);
 
 /** Commands that would block the shared connection or change its state: never. */
 const CONNECTION_COMMANDS: ReadonlySet<string> = new Set([
@@ -303,18 +320,6 @@ const CLIENT_STATE_SUBCOMMANDS: ReadonlySet<string> = new Set([
 
 const SCAN_COMMANDS: ReadonlySet<string> = new Set(["SCAN", "HSCAN", "SSCAN", "ZSCAN"]);
 
-/** The hex SHA-1 of a script's source, as Redis names it. */
-export function scriptSha1(source: string): string {
-  return createHash("sha1").update(source, "utf8").digest("hex");
-}
-
-/** Whether running `command` may run a Lua script or function (for the busy-script watch). */
-export function runsScript(command: readonly string[]): boolean {
-  const name = (command[0] ?? "").toUpperCase();
-  return EVAL_COMMANDS.has(name) || EVALSHA_COMMANDS.has(name) || name === "FCALL" ||
-    name === "FCALL_RO";
-}
-
 /**
  * Decides which commands a bridge token may run. Larder's own Lua scripts are always
  * registered; `options.scripts` adds more.
@@ -336,33 +341,38 @@ export class CommandPolicy {
 
   /** Why `command` is refused, or `undefined` when it may run. */
   refusal(command: readonly string[]): Refusal | undefined {
+    const verdict = this.check(command);
+    return verdict.allowed ? undefined : verdict.refusal;
+  }
+
+  /** Whether `command` may run and, if so, whether it runs a script (allocates nothing then). */
+  check(command: readonly string[]): Verdict {
     const name = (command[0] ?? "").toUpperCase();
-    if (DATA_COMMANDS.has(name)) return this.#dataRefusal(name, command);
+    if (DATA_COMMANDS.has(name)) return verdict(this.#dataRefusal(name, command));
     if (EVALSHA_COMMANDS.has(name)) {
-      if (this.allowScripts || this.scripts.has((command[1] ?? "").toLowerCase())) return;
-      return this.#unregistered(name, command[1] ?? "");
+      if (this.allowScripts || this.scripts.has((command[1] ?? "").toLowerCase())) {
+        return ALLOWED_SCRIPT;
+      }
+      return refused(this.#unregistered(name, command[1] ?? ""));
     }
     if (EVAL_COMMANDS.has(name)) {
-      if (this.allowScripts || this.#sources.has(command[1] ?? "")) return;
-      return this.#unregistered(name, scriptSha1(command[1] ?? ""));
+      if (this.allowScripts || this.#sources.has(command[1] ?? "")) return ALLOWED_SCRIPT;
+      return refused(this.#unregistered(name, scriptSha1(command[1] ?? "")));
     }
-    if (FUNCTION_COMMANDS.has(name)) {
-      if (this.allowScripts) return;
-      return forbidden(
-        name,
-        "it runs Redis functions: the bridge allows them only with --allow-scripts",
-      );
+    if (FCALL_COMMANDS.has(name)) {
+      return this.allowScripts ? ALLOWED_SCRIPT : refused(forbidden(name, FUNCTIONS_REASON));
     }
-    if (name === "SCRIPT") return this.#scriptRefusal(command);
-    if (CONNECTION_COMMANDS.has(name)) return unsupported(name);
+    if (name === "FUNCTION") return verdict(this.#functionRefusal(command));
+    if (name === "SCRIPT") return verdict(this.#scriptRefusal(command));
+    if (CONNECTION_COMMANDS.has(name)) return refused(unsupported(name));
     if (name === "CLIENT" && CLIENT_STATE_SUBCOMMANDS.has((command[1] ?? "").toUpperCase())) {
-      return unsupported(`CLIENT ${(command[1] ?? "").toUpperCase()}`);
+      return refused(unsupported(`CLIENT ${(command[1] ?? "").toUpperCase()}`));
     }
-    if (this.allowAdmin) return;
-    return forbidden(
+    if (this.allowAdmin) return ALLOWED;
+    return refused(forbidden(
       name,
       "it is an admin or server command, or not one the bridge knows: the bridge allows it only with --allow-admin",
-    );
+    ));
   }
 
   #dataRefusal(name: string, command: readonly string[]): Refusal | undefined {
@@ -372,8 +382,9 @@ export class CommandPolicy {
     }
     if (this.allowAdmin) return;
     if (SCAN_COMMANDS.has(name)) {
-      const count = scanCount(name, command);
-      if (count !== undefined && !(Number(count) <= MAX_SCAN_COUNT)) {
+      // Redis uses the last COUNT given: every one must be within the limit.
+      const count = scanCounts(name, command).find((count) => !(Number(count) <= MAX_SCAN_COUNT));
+      if (count !== undefined) {
         return forbidden(
           name,
           `COUNT ${
@@ -389,6 +400,18 @@ export class CommandPolicy {
       );
     }
     return;
+  }
+
+  #functionRefusal(command: readonly string[]): Refusal | undefined {
+    const sub = (command[1] ?? "").toUpperCase();
+    if (FUNCTION_SCRIPT_SUBCOMMANDS.has(sub)) {
+      return this.allowScripts ? undefined : forbidden(`FUNCTION ${sub}`, FUNCTIONS_REASON);
+    }
+    if (this.allowAdmin) return;
+    return forbidden(
+      `FUNCTION ${sub}`,
+      "it is an admin command: the bridge allows it only with --allow-admin",
+    );
   }
 
   #scriptRefusal(command: readonly string[]): Refusal | undefined {
@@ -414,6 +437,18 @@ export class CommandPolicy {
   }
 }
 
+const FUNCTIONS_REASON =
+  "it runs Redis functions: the bridge allows them only with --allow-scripts";
+
+function refused(refusal: Refusal): Verdict {
+  return { allowed: false, refusal };
+}
+
+/** The refusal's verdict, or allowed (running no script) when there is none. */
+function verdict(refusal: Refusal | undefined): Verdict {
+  return refusal === undefined ? ALLOWED : refused(refusal);
+}
+
 function forbidden(name: string, reason: string): Refusal {
   return { code: "FORBIDDEN", name, reason };
 }
@@ -427,12 +462,16 @@ function unsupported(name: string): Refusal {
   };
 }
 
-/** The `COUNT` argument of a scan command, if any (options come in pairs after the cursor). */
-function scanCount(name: string, command: readonly string[]): string | undefined {
+/**
+ * Every `COUNT` argument of a scan command, read as Redis reads the options after the cursor:
+ * `COUNT`, `MATCH` and `TYPE` take a value, anything else one word (Redis refuses it).
+ */
+function scanCounts(name: string, command: readonly string[]): string[] {
+  const counts: string[] = [];
   for (let i = name === "SCAN" ? 2 : 3; i < command.length; i++) {
     const option = command[i]!.toUpperCase();
-    if (option === "COUNT") return command[i + 1] ?? "";
-    if (option === "MATCH" || option === "TYPE") i++;
+    if (option === "COUNT") counts.push(command[++i] ?? "");
+    else if (option === "MATCH" || option === "TYPE") i++;
   }
-  return undefined;
+  return counts;
 }

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { z } from "zod";
 import { isLarderError, LarderError } from "../../engine/mod.ts";
-import { BRIDGE_CONNECTION_LIMITS, BRIDGE_DEFAULTS, CommandPolicy, startBridge } from "./bridge.ts";
+import { BRIDGE_CONNECTION_LIMITS, BRIDGE_DEFAULTS, startBridge } from "./bridge.ts";
 
 const HELP = `Usage: deno task redis-http [options]
 
@@ -286,11 +286,9 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   let bridge;
-  let policy;
   try {
     const { scripts: paths, maxConnections, headerTimeoutMs, idleTimeoutMs, ...settings } = config;
     const scripts = await readScripts(paths);
-    policy = new CommandPolicy({ ...settings, scripts });
     bridge = await startBridge({
       ...settings,
       scripts,
@@ -301,10 +299,8 @@ export async function main(args: readonly string[]): Promise<number> {
     console.error(`redis-http: ${message}`);
     return 1;
   }
-  const shownUrl = new URL(config.redisUrl);
-  if (shownUrl.password !== "") shownUrl.password = "***";
-  console.log(`Redis HTTP bridge listening on ${bridge.url} (Redis at ${shownUrl.href})`);
-  const registered = [...policy.scripts.keys()].join(", ");
+  console.log(`Redis HTTP bridge listening on ${bridge.url} (Redis at ${bridge.redisUrl})`);
+  const registered = bridge.scriptSha1s.join(", ");
   console.log(
     `Admin commands: ${config.allowAdmin ? "allowed" : "refused (--allow-admin allows them)"}; ` +
       `scripts: ${

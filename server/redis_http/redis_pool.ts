@@ -7,7 +7,10 @@
  * Every request has a byte budget for its replies, counted as they stream in: a reply over it
  * is read and thrown away, never buffered, and the request fails with `TOO_LARGE`. A request
  * that gets no reply for `commandTimeoutMs` fails with `UNAVAILABLE`, saying how many of its
- * commands replied (the late replies are dropped, so the connection stays in step).
+ * commands replied (the late replies are dropped, so the connection stays in step). A
+ * connection silent for three `commandTimeoutMs` while it owes replies (and no script of its
+ * runs) is closed and dialled again: a link whose peer vanished without closing it (a
+ * partition, a forgotten NAT entry) would otherwise stay open and silent for good.
  *
  * @example
  * ```ts
@@ -20,8 +23,19 @@
  *
  * @module
  */
-import { LarderError } from "../../engine/mod.ts";
-import { DROPPED, encodeCommands, RespError, RespReader, type RespValue } from "./_resp.ts";
+import type { LarderError } from "../../engine/mod.ts";
+import {
+  Batch,
+  Connection,
+  type ConnectionHost,
+  redactUrl,
+  type RequestShape,
+  type SendOptions,
+  unreachable,
+} from "./_connection.ts";
+import { RespError, type RespValue } from "./_resp.ts";
+
+export { redactUrl, type RequestShape, type SendOptions };
 
 /** Options for {@linkcode RedisPool}. */
 export interface RedisPoolOptions {
@@ -31,7 +45,7 @@ export interface RedisPoolOptions {
    */
   readonly connections?: number;
   /**
-   * How long one connection attempt (TCP, TLS, `AUTH`, `SELECT`) may take.
+   * How long one connection attempt (TCP, TLS, then `AUTH` and `SELECT`, or `PING`) may take.
    * @default {1000}
    */
   readonly connectTimeoutMs?: number;
@@ -44,336 +58,28 @@ export interface RedisPoolOptions {
   /**
    * How long a script may run before the pool sends `SCRIPT KILL` (or `FUNCTION KILL`) on its
    * control connection. Redis acts on it only once the script has run for its own
-   * `busy-reply-threshold` (5 s by default), and cannot kill a script that has written.
+   * `busy-reply-threshold` (5 s by default), and cannot kill a script that has written. The
+   * kill stops whichever script Redis is running then: usually the one that stalled, but
+   * another caller's if that one is running instead.
    * @default {5000}
    */
   readonly scriptTimeoutMs?: number;
-  /** Where the pool reports what the operator should know (a killed or unkillable script). */
+  /**
+   * Where the pool reports what the operator should know (a killed or unkillable script, a
+   * silent connection redialled).
+   */
   readonly log?: (message: string) => void;
 }
-
-/** Options for {@linkcode RedisPool.send}. */
-export interface SendOptions {
-  /** Bytes all the replies may take in all, as Redis sends them. */
-  readonly maxReplyBytes: number;
-  /** How errors name the request: `{ what: "pipeline", commands: 12 }`. */
-  readonly shape?: RequestShape;
-  /** Which of the commands run a script (watched for the busy-script kill). */
-  readonly scripts?: readonly boolean[];
-}
-
-/** What the commands of a request are to the caller: errors describe partial runs with it. */
-export type RequestShape =
-  | { readonly what: "command" }
-  | { readonly what: "pipeline"; readonly commands: number }
-  | { readonly what: "transaction" };
 
 const DEFAULT_CONNECTIONS = 4;
 const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
 const DEFAULT_COMMAND_TIMEOUT_MS = 2000;
 const DEFAULT_SCRIPT_TIMEOUT_MS = 5000;
-const READ_BUFFER_BYTES = 256 * 1024;
-
-/** A request on a connection, waiting for its replies in order. */
-class Batch {
-  readonly count: number;
-  readonly replies: (RespValue | typeof DROPPED)[] = [];
-  readonly maxBytes: number;
-  readonly queuedAt: number;
-  readonly shape: RequestShape;
-  readonly scripts: readonly boolean[] | undefined;
-  bytes = 0;
-  overflow = false;
-  /** Set once the caller has its answer: replies from then on are dropped. */
-  settled = false;
-  readonly #resolve: (replies: RespValue[]) => void;
-  readonly #reject: (err: Error) => void;
-
-  constructor(
-    count: number,
-    options: SendOptions,
-    settle: { resolve: (replies: RespValue[]) => void; reject: (err: Error) => void },
-  ) {
-    this.count = count;
-    this.maxBytes = options.maxReplyBytes;
-    this.shape = options.shape ?? { what: "command" };
-    this.scripts = options.scripts;
-    this.queuedAt = performance.now();
-    this.#resolve = settle.resolve;
-    this.#reject = settle.reject;
-  }
-
-  /** Whether the next reply to come is that of a command running a script. */
-  get nextRunsScript(): boolean {
-    return this.scripts?.[this.replies.length] === true;
-  }
-
-  fail(err: Error): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.#reject(err);
-  }
-
-  finish(): void {
-    if (this.settled) return;
-    if (this.overflow) {
-      this.fail(
-        new LarderError(
-          "TOO_LARGE",
-          `Reply too large: ${this.bytes} bytes, the limit is ${this.maxBytes} (--max-reply-bytes); ${
-            ran(this.shape)
-          }, the replies were dropped`,
-        ),
-      );
-      return;
-    }
-    this.settled = true;
-    this.#resolve(this.replies as RespValue[]);
-  }
-
-  /** What is known of a request cut off after `this.replies.length` replies. */
-  partial(): string {
-    const done = this.replies.length;
-    if (this.shape.what === "command") return "whether the command ran is unknown";
-    if (this.shape.what === "transaction") return "whether the transaction ran is unknown";
-    const all = this.shape.commands;
-    if (done === 0) return `none of the ${all} commands replied, whether they ran is unknown`;
-    return `the first ${done} of ${all} commands replied, whether the other ${
-      all - done
-    } ran is unknown`;
-  }
-}
-
-function ran(shape: RequestShape): string {
-  if (shape.what === "command") return "the command ran";
-  if (shape.what === "transaction") return "the transaction ran";
-  return `all ${shape.commands} commands ran`;
-}
-
-/** Where a connection reports to its pool. */
-interface ConnectionHost {
-  readonly url: URL;
-  readonly connectTimeoutMs: number;
-  closed(): boolean;
-  failure(message: string): void;
-  ready(): void;
-}
-
-/** One RESP2 connection that reconnects on its own until closed. */
-class Connection {
-  readonly #host: ConnectionHost;
-  #conn: Deno.Conn | undefined;
-  #ready = false;
-  /** Requests written, oldest first; replies come back in this order. */
-  readonly #batches: Batch[] = [];
-  #writing: Promise<void> = Promise.resolve();
-  #retries = 0;
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  /** When bytes last came from Redis (or the connection was made). */
-  lastActivity = 0;
-  /** Replies still to come. */
-  pending = 0;
-
-  constructor(host: ConnectionHost) {
-    this.#host = host;
-  }
-
-  get ready(): boolean {
-    return this.#ready;
-  }
-
-  /** The oldest request still waiting for replies (answered or not). */
-  get head(): Batch | undefined {
-    return this.#batches[0];
-  }
-
-  /** The oldest request whose caller still waits. */
-  oldestWaiting(): Batch | undefined {
-    return this.#batches.find((batch) => !batch.settled);
-  }
-
-  /** Fails every request whose caller still waits (their replies will be dropped). */
-  failWaiting(err: (batch: Batch) => Error): void {
-    for (const batch of this.#batches) if (!batch.settled) batch.fail(err(batch));
-  }
-
-  start(): void {
-    this.#loop ??= this.#run();
-  }
-
-  /** Writes `commands` as one request and queues `batch` for their replies. */
-  send(commands: readonly (readonly string[])[], batch: Batch): void {
-    if (!this.#ready) throw new Error("The connection is not ready");
-    this.#write(commands, batch);
-  }
-
-  /** Stops reconnecting and closes the socket; waiting requests fail. */
-  async close(): Promise<void> {
-    this.#wake?.();
-    closeQuietly(this.#conn);
-    await this.#loop;
-  }
-
-  #write(commands: readonly (readonly string[])[], batch: Batch): void {
-    const conn = this.#conn!;
-    const bytes = encodeCommands(commands);
-    this.#batches.push(batch);
-    this.pending += batch.count;
-    this.#writing = this.#writing.then(() => writeAll(conn, bytes)).catch(() => {
-      // The read loop sees the socket close and fails the waiting requests.
-      closeQuietly(conn);
-    });
-  }
-
-  async #run(): Promise<void> {
-    while (!this.#host.closed()) {
-      let reason: string;
-      try {
-        const conn = await this.#dial();
-        this.#conn = conn;
-        this.#writing = Promise.resolve();
-        this.lastActivity = performance.now();
-        const reading = this.#read(conn);
-        try {
-          await this.#handshake();
-        } catch (err) {
-          closeQuietly(conn);
-          await reading;
-          throw err;
-        }
-        this.#ready = true;
-        this.#retries = 0;
-        this.#host.ready();
-        reason = await reading;
-      } catch (err) {
-        reason = (err as Error).message;
-      }
-      this.#ready = false;
-      this.#conn = undefined;
-      this.#host.failure(reason);
-      const batches = this.#batches.splice(0);
-      this.pending = 0;
-      for (const batch of batches) {
-        batch.fail(unreachable(this.#host.url, `${reason}; ${batch.partial()}`));
-      }
-      if (this.#host.closed()) break;
-      const delay = Math.min(50 * 2 ** this.#retries++, 500);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
-  }
-
-  /** A TCP (or, for `rediss:`, TLS) connection; throws with the reason on failure. */
-  async #dial(): Promise<Deno.Conn> {
-    const url = this.#host.url;
-    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    const port = url.port === "" ? 6379 : Number(url.port);
-    const timeoutMs = this.#host.connectTimeoutMs;
-    let conn: Deno.Conn;
-    try {
-      if (url.protocol === "rediss:") {
-        conn = await withTimeout(Deno.connectTls({ hostname, port }), timeoutMs);
-      } else {
-        const tcp = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
-        tcp.setNoDelay(true);
-        conn = tcp;
-      }
-    } catch (err) {
-      throw new Error(connectError(err, `${hostname}:${port}`, timeoutMs));
-    }
-    if (this.#host.closed()) {
-      closeQuietly(conn);
-      throw new Error("the bridge is closing");
-    }
-    return conn;
-  }
-
-  /** `AUTH` and `SELECT` as the URL asks; throws with the reason on failure. */
-  async #handshake(): Promise<void> {
-    const url = this.#host.url;
-    const setup: string[][] = [];
-    if (url.password !== "") {
-      const password = decodeURIComponent(url.password);
-      setup.push(
-        url.username === ""
-          ? ["AUTH", password]
-          : ["AUTH", decodeURIComponent(url.username), password],
-      );
-    }
-    const db = url.pathname.replace(/^\//, "");
-    if (db !== "" && db !== "0") setup.push(["SELECT", db]);
-    if (setup.length === 0) return;
-    const settle = Promise.withResolvers<RespValue[]>();
-    const batch = new Batch(setup.length, { maxReplyBytes: 1 << 16 }, settle);
-    this.#write(setup, batch);
-    const timeoutMs = this.#host.connectTimeoutMs;
-    const timer = setTimeout(
-      () => batch.fail(new Error(`no reply within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    try {
-      const replies = await settle.promise;
-      replies.forEach((reply, i) => {
-        if (reply instanceof RespError) throw new Error(`${setup[i]![0]} failed: ${reply.message}`);
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** Reads replies until the socket closes; returns why it closed. */
-  async #read(conn: Deno.Conn): Promise<string> {
-    const reader = new RespReader({
-      budget: () => {
-        const batch = this.#batches[0];
-        if (batch === undefined || batch.settled || batch.overflow) return 0;
-        return Math.max(0, batch.maxBytes - batch.bytes);
-      },
-      reply: (value, bytes) => {
-        const batch = this.#batches[0];
-        if (batch === undefined) throw new Error("Redis sent a reply nobody asked for");
-        batch.bytes += bytes;
-        if (value === DROPPED && !batch.settled) batch.overflow = true;
-        batch.replies.push(value);
-        this.pending--;
-        if (batch.replies.length === batch.count) {
-          this.#batches.shift();
-          batch.finish();
-        }
-      },
-    });
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
-    try {
-      for (;;) {
-        const n = await conn.read(buffer);
-        if (n === null) return "the connection was closed";
-        this.lastActivity = performance.now();
-        reader.feed(buffer.slice(0, n));
-      }
-    } catch (err) {
-      return err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted
-        ? "the connection was closed"
-        : (err as Error).message;
-    } finally {
-      closeQuietly(conn);
-    }
-  }
-}
-
-function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // Already closed.
-  }
-}
+/**
+ * A connection that owes replies and has received nothing for this many `commandTimeoutMs`
+ * (and is not waiting on a script) is closed and dialled again: the link may be dead.
+ */
+const REDIAL_AFTER_TIMEOUTS = 3;
 
 /**
  * A small pool of RESP2 connections to one `redis-server`, shared by all the bridge's callers.
@@ -393,10 +99,6 @@ export class RedisPool {
   #firstReady = Promise.withResolvers<void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
-  /** The request whose script a kill was last sent for, so that it is sent once per stall. */
-  #killing: Batch | undefined;
-  /** Set when Redis answered that the running script cannot be killed. */
-  #unkillable: Batch | undefined;
 
   constructor(redisUrl: string, options: RedisPoolOptions = {}) {
     this.#url = new URL(redisUrl);
@@ -474,8 +176,9 @@ export class RedisPool {
 
   /**
    * The watchdog, one timer for the pool: fails the waiting requests of each connection that
-   * has received nothing for `commandTimeoutMs`, and kills a script that has run for
-   * `scriptTimeoutMs`. Runs only while some request waits or some script runs.
+   * has received nothing for `commandTimeoutMs`, redials one that has owed replies for
+   * `REDIAL_AFTER_TIMEOUTS` times that, and kills a script that has run for
+   * `scriptTimeoutMs`. Runs only while some connection owes replies.
    */
   readonly #check = (): void => {
     this.#timer = undefined;
@@ -496,21 +199,42 @@ export class RedisPool {
       if (head?.nextRunsScript) {
         const since = Math.max(connection.lastActivity, head.queuedAt);
         if (now - since >= this.#scriptTimeoutMs) {
-          if (this.#killing !== head) this.#kill(head);
+          if (head.kill?.command !== head.replies.length) this.#kill(head);
           next = Math.min(next, now + this.#scriptTimeoutMs);
         } else {
           next = Math.min(next, since + this.#scriptTimeoutMs);
         }
       }
     }
+    for (const connection of [...this.#connections, this.#control]) {
+      next = Math.min(next, this.#redialIfSilent(connection, now));
+    }
     if (next < Infinity) this.#watch(Math.max(1, next - now));
   };
+
+  /**
+   * Redials `connection` if it owes replies, has received nothing for `REDIAL_AFTER_TIMEOUTS`
+   * × `commandTimeoutMs` and is not waiting on a script (closing would not stop it, and the
+   * kill needs to know it runs); returns when to look again (`Infinity`: nothing owed).
+   */
+  #redialIfSilent(connection: Connection, now: number): number {
+    const head = connection.head;
+    if (head === undefined || head.nextRunsScript) return Infinity;
+    const since = Math.max(connection.lastActivity, head.queuedAt);
+    const at = since + REDIAL_AFTER_TIMEOUTS * this.#commandTimeoutMs;
+    if (now < at) return at;
+    const reason = `Redis sent nothing for ${
+      Math.round(now - since)
+    } ms on a connection that waited for replies: the bridge closed it and reconnects`;
+    this.#log(reason);
+    connection.redial(reason);
+    return Infinity;
+  }
 
   #quiet(connection: Connection, batch: Batch): LarderError {
     let reason = `no reply within ${this.#commandTimeoutMs} ms; ${batch.partial()}`;
     const head = connection.head;
-    const unkillable = this.#unkillable;
-    if (unkillable !== undefined && this.#connections.some((c) => c.head === unkillable)) {
+    if (this.#connections.some((c) => c.head?.unkillable)) {
       reason +=
         " (Redis is running a script that has written and cannot be killed: it answers again when the script ends, or after SHUTDOWN NOSAVE)";
     } else if (head?.nextRunsScript) {
@@ -519,14 +243,23 @@ export class RedisPool {
     return unreachable(this.#url, reason);
   }
 
-  /** Sends `SCRIPT KILL` (then `FUNCTION KILL` if a function runs) on the control connection. */
+  /**
+   * Sends `SCRIPT KILL` (then `FUNCTION KILL` if a function runs) on the control connection,
+   * once for the command of `head` now running. Redis kills whichever script it is running.
+   */
   #kill(head: Batch): void {
     if (!this.#control.ready) return;
-    this.#killing = head;
+    const kill = { command: head.replies.length, unkillable: false };
+    head.kill = kill;
     const run = (command: string[]) => {
       const settle = Promise.withResolvers<RespValue[]>();
       this.#control.send([command], new Batch(1, { maxReplyBytes: 1 << 16 }, settle));
+      this.#watch(this.#commandTimeoutMs);
       return settle.promise.then(([reply]) => reply);
+    };
+    const retry = (): void => {
+      // Look again later.
+      if (head.kill === kill) head.kill = undefined;
     };
     void (async () => {
       let reply = await run(["SCRIPT", "KILL"]);
@@ -536,58 +269,14 @@ export class RedisPool {
       if (!(reply instanceof RespError)) {
         this.#log(`stopped a script that ran for over ${this.#scriptTimeoutMs} ms (SCRIPT KILL)`);
       } else if (reply.message.startsWith("UNKILLABLE")) {
-        this.#unkillable = head;
+        kill.unkillable = true;
         this.#log(
           `a script has run for over ${this.#scriptTimeoutMs} ms and cannot be killed: ${reply.message}`,
         );
       } else {
-        // NOTBUSY: no script runs (Redis is slow for another reason); look again later.
-        this.#killing = undefined;
+        // NOTBUSY: no script runs (Redis is slow for another reason).
+        retry();
       }
-    })().catch(() => {
-      this.#killing = undefined;
-    });
+    })().catch(retry);
   }
-}
-
-function unreachable(url: URL, reason: string): LarderError {
-  return new LarderError("UNAVAILABLE", `Redis is unreachable at ${redactUrl(url)}: ${reason}`);
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
-}
-
-function withTimeout<T extends Deno.Conn>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = promise.then((conn) => {
-    // Connected after the timeout: nobody uses this socket.
-    if (timer === undefined) conn.close();
-    return conn;
-  });
-  return Promise.race([
-    late,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timer = undefined;
-        reject(new Error(`no connection within ${ms} ms`));
-      }, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function connectError(err: unknown, address: string, timeoutMs: number): string {
-  if (err instanceof DOMException && err.name === "TimeoutError") {
-    return `connect ${address}: no connection within ${timeoutMs} ms`;
-  }
-  if (err instanceof Deno.errors.ConnectionRefused) return `connect ECONNREFUSED ${address}`;
-  return `connect ${address}: ${(err as Error).message}`;
-}
-
-/** `url` as text with any password shown as `***`. */
-export function redactUrl(url: URL): string {
-  const copy = new URL(url.href);
-  if (copy.password !== "") copy.password = "***";
-  return copy.toString().replace(/\/$/, "");
 }

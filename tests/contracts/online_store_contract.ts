@@ -503,6 +503,39 @@ export function onlineStoreContract(
     }
   });
 
+  test("breakLock() breaks nothing when the holder renewed the lock since inspectLock()", async ({ open }) => {
+    const a = await open("p");
+    if (!a.capabilities.locks) return;
+    const b = await open("p");
+    try {
+      const lease = await a.acquireLock("m", 10_000);
+      assert.ok(lease);
+      const state = await b.inspectLock("m");
+      assert.ok(state);
+      // The holder is alive: it renews after the inspection, before the break.
+      assert.equal(await lease.extend(10_000), true);
+      assert.equal(await b.breakLock("m", state.token), false, "renewed since inspected");
+      assert.equal(await b.acquireLock("m", 10_000), null, "still held");
+      assert.equal(await lease.extend(10_000), true, "the holder still holds it");
+      // Inspected again after the renewal, it breaks.
+      const renewed = await b.inspectLock("m");
+      assert.ok(renewed);
+      assert.notEqual(renewed.token, state.token);
+      assert.deepEqual(renewed.holder, state.holder);
+      assert.equal(await b.breakLock("m", renewed.token), true);
+      assert.equal(await lease.extend(10_000), false, "the broken lease lost the lock");
+      // A renewed lease still releases its own lock.
+      const again = await a.acquireLock("m", 10_000);
+      assert.ok(again);
+      assert.equal(await again.extend(10_000), true);
+      assert.equal(await again.extend(10_000), true);
+      await again.release();
+      assert.equal(await b.inspectLock("m"), null, "released after renewals");
+    } finally {
+      await b.close();
+    }
+  });
+
   test("deleteViews() and deleteAll() remove rows, never locks", async ({ open }) => {
     const store = await open("p");
     if (!store.capabilities.locks) return;

@@ -267,3 +267,78 @@ testEachOnlineBackend(
   "tests/online/stale_lock_test.ts",
   forcedBreak,
 );
+
+/** The real store, running `after` once, right after the first write of a run has landed. */
+function breaksAfterWrite(online: OnlineStore, after: () => Promise<void>): OnlineStore {
+  let done: Promise<void> | undefined;
+  return {
+    name: online.name,
+    capabilities: online.capabilities,
+    read: (keys) => online.read(keys),
+    write: async (view, rows) => {
+      const result = await online.write(view, rows);
+      await (done ??= after());
+      return result;
+    },
+    deleteViews: (views) => online.deleteViews(views),
+    deleteAll: () => online.deleteAll(),
+    viewsWithData: (options) => online.viewsWithData(options),
+    acquireLock: (name, ttlMs) => online.acquireLock(name, ttlMs),
+    inspectLock: (name) => online.inspectLock(name),
+    breakLock: (name, token) => online.breakLock(name, token),
+    close: () => online.close(),
+  };
+}
+
+async function breakBeforeRecord(backend: OnlineBackend): Promise<void> {
+  const repo = await tempRepo({ "larder.yaml": `project: test_project\n${backend.yaml}` });
+  let store: FeatureStore | undefined;
+  let other: FeatureStore | undefined;
+  let real: FeatureStore | undefined;
+  try {
+    await writeStats(repo.dir);
+    other = await FeatureStore.open({ repo: repo.dir });
+    real = await FeatureStore.open({ repo: repo.dir });
+    // All rows are written; before the run records its window, another process breaks its
+    // lock by force. Its renewals (every 20 s) have not noticed: only the check before
+    // recording can.
+    const forced = breaksAfterWrite(await real.onlineStore(), async () => {
+      const broken = await other!.breakMaterializationLocks({ views: [VIEW], force: true });
+      assert.deepEqual(broken.map((b) => [b.view, b.status]), [[VIEW, "broken"]]);
+    });
+    store = await FeatureStore.open({ repo: repo.dir, onlineStore: forced });
+    await store.apply({ skipSourceValidation: true });
+    const { materialize } = await import("../../engine/materialize/mod.ts");
+    await assert.rejects(
+      materialize({
+        registry: store.registry,
+        online: forced,
+        offline: () => store!.offlineStore(),
+        repoDir: repo.dir,
+      }, {
+        start: new Date("2024-01-01"),
+        end: new Date("2024-01-02"),
+        views: [VIEW],
+        lockTtlMs: 60_000,
+      }),
+      {
+        code: "CONFLICT",
+        message: new RegExp(
+          `^Materialization of feature view "${VIEW}" failed, and nothing was recorded for it .*: Feature view "${VIEW}" lost its materialization lock`,
+        ),
+      },
+    );
+    assert.equal((await store.registry.read({ fresh: true })).materializations[VIEW], undefined);
+  } finally {
+    await real?.close();
+    await other?.close();
+    await store?.close();
+    await repo.remove();
+  }
+}
+
+testEachOnlineBackend(
+  "a run whose lock is broken by force after its writes, before it records, records nothing",
+  "tests/online/stale_lock_test.ts",
+  breakBeforeRecord,
+);
