@@ -84,8 +84,8 @@ export {
   parseTimestamp,
   parseTimestampMicros,
   timestampError,
-  windowTimestampError,
   timestampProblem,
+  windowTimestampError,
 } from "./timestamps.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export { pushRows } from "./push_rows.ts";

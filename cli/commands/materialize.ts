@@ -1,10 +1,6 @@
 /** `materialize` and `materialize-incremental`: copy the latest values into the online store. */
 import { z } from "zod";
-import {
-  type MaterializeResult,
-  parseTimestamp,
-  windowTimestampError,
-} from "../../engine/mod.ts";
+import { type MaterializeResult, parseTimestamp, windowTimestampError } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
