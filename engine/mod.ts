@@ -83,9 +83,9 @@ export { ShapeCache } from "./shape_cache.ts";
 export {
   parseTimestamp,
   parseTimestampMicros,
+  parseWindowBound,
   timestampError,
   timestampProblem,
-  windowTimestampError,
 } from "./timestamps.ts";
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export { pushRows } from "./push_rows.ts";

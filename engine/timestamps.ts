@@ -164,20 +164,22 @@ export function timestampError(text: string, expected = "an ISO 8601 time"): str
 }
 
 /**
- * {@linkcode timestampError} for the bounds of a materialization window, which are recorded
- * to the millisecond: a time with digits below the millisecond is refused too, rather than
- * cut (an end cut to the millisecond would leave out rows inside the window).
+ * A bound of a materialization window, which is recorded to the millisecond: a time with
+ * digits below the millisecond is widened to whole milliseconds (a start rounded down, an end
+ * rounded up), so that no row inside the window is left out. `undefined` when `text` is no
+ * timestamp (see {@linkcode timestampError}).
+ *
+ * @example
+ * ```ts
+ * import { parseWindowBound } from "./timestamps.ts";
+ * parseWindowBound("2026-01-31T00:00:00.000500Z", "end")?.toISOString(); // "2026-01-31T00:00:00.001Z"
+ * ```
  */
-export function windowTimestampError(
-  text: string,
-  expected = "an ISO 8601 time",
-): string | undefined {
-  const error = timestampError(text, expected);
-  if (error !== undefined) return error;
-  if (parseTimestampMicros(text)! % 1000 === 0) return undefined;
-  return `expected ${expected} to the millisecond, got ${
-    JSON.stringify(text)
-  }: materialization windows are recorded in milliseconds`;
+export function parseWindowBound(text: string, side: "start" | "end"): Date | undefined {
+  const micros = parseTimestampMicros(text);
+  if (micros === undefined) return undefined;
+  const ms = side === "start" ? Math.floor(micros / 1000) : Math.ceil(micros / 1000);
+  return new Date(ms);
 }
 
 /**

@@ -8,6 +8,7 @@ import { routePath } from "hono/route";
 import {
   findObject,
   LarderError,
+  parseWindowBound,
   type Principal,
   type RegistryDocument,
   type Resource,
@@ -36,7 +37,6 @@ import {
 import {
   BODY_SCHEMAS,
   type MaterializeResponse,
-  parseTimestamp,
   STRICT_BODY_SCHEMAS,
   type WriteResponse,
 } from "./schemas.ts";
@@ -335,9 +335,10 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       checkLocks();
       // As Feast's server: with `disable_event_timestamp`, `start_ts` and `end_ts` are not used.
       const outcome = await deps.materialize({
-        ...(body.disable_event_timestamp
-          ? { disableEventTimestamp: true as const }
-          : { start: parseTimestamp(body.start_ts!)!, end: parseTimestamp(body.end_ts!)! }),
+        ...(body.disable_event_timestamp ? { disableEventTimestamp: true as const } : {
+          start: parseWindowBound(body.start_ts!, "start")!,
+          end: parseWindowBound(body.end_ts!, "end")!,
+        }),
         views: views.map((v) => v.name),
         lockTtlMs,
       });
@@ -356,7 +357,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       if (body.full_feature_names) refuseFullFeatureNames(doc, views);
       checkLocks();
       const outcome = await deps.materializeIncremental({
-        end: parseTimestamp(body.end_ts)!,
+        end: parseWindowBound(body.end_ts, "end")!,
         views: views.map((v) => v.name),
         lockTtlMs,
       });

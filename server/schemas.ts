@@ -3,7 +3,7 @@
  * `/openapi.json` is generated from them.
  */
 import { z } from "zod";
-import { parseTimestamp, windowTimestampError } from "../engine/mod.ts";
+import { parseTimestamp, timestampError } from "../engine/mod.ts";
 
 export { parseTimestamp };
 
@@ -30,13 +30,10 @@ export const ColumnsSchema = z.record(NameSchema, z.array(CellSchema)).meta({
   example: { driver_id: [1001, 1002], event_timestamp: ["2021-04-12T10:59:42Z", null] },
 });
 
-/**
- * A bound of a materialization window as RFC 3339 text, to the millisecond; without an
- * offset it is UTC.
- */
+/** A timestamp as RFC 3339 text; without an offset it is UTC. */
 export const TimestampSchema = z.string().max(64).refine(
-  (s) => windowTimestampError(s) === undefined,
-  { error: (iss) => windowTimestampError(String(iss.input), "an RFC 3339 timestamp") },
+  (s) => parseTimestamp(s) !== undefined,
+  { error: (iss) => timestampError(String(iss.input), "an RFC 3339 timestamp") },
 ).meta({ format: "date-time", example: "2021-04-12T10:59:42Z" });
 
 /** Serving statuses, as in Feast's `ServingService.proto`. */

@@ -7,7 +7,7 @@ import {
   timestampProblem,
   writeTable,
 } from "../engine/mod.ts";
-import { TIMESTAMP_PATTERN } from "../engine/timestamps.ts";
+import { parseWindowBound, TIMESTAMP_PATTERN } from "../engine/timestamps.ts";
 import { timestampStrings } from "./support/timestamp_strings.ts";
 import { join } from "node:path";
 import { tempRepo } from "./support/repo.ts";
@@ -168,11 +168,6 @@ Deno.test("the CLI refuses a date that does not exist instead of rolling it over
       await materialize("2001-02-30", "2001-03-05T00:00:00"),
       /expected an ISO 8601 time such as 2026-01-31T00:00:00Z, got "2001-02-30": February 2001 has 28 days/,
     );
-    // A window is recorded to the millisecond: a finer bound is refused, not cut.
-    assert.match(
-      await materialize("2001-03-01", "2001-03-05T00:00:00.0005Z"),
-      /to the millisecond, got "2001-03-05T00:00:00.0005Z": materialization windows are recorded in milliseconds/,
-    );
   } finally {
     await repo.remove();
   }
@@ -242,4 +237,24 @@ Deno.test("TIMESTAMP_PATTERN matches exactly the text parseTimestamp() accepts",
     if (pattern.test(text) !== (parseTimestamp(text) !== undefined)) disagree.push(text);
   }
   assert.deepEqual(disagree, []);
+});
+
+Deno.test("parseWindowBound() widens bounds finer than a millisecond, never narrowing the window", () => {
+  assert.equal(
+    parseWindowBound("2026-01-31T00:00:00.000500Z", "start")?.toISOString(),
+    "2026-01-31T00:00:00.000Z",
+  );
+  assert.equal(
+    parseWindowBound("2026-01-31T00:00:00.000500Z", "end")?.toISOString(),
+    "2026-01-31T00:00:00.001Z",
+  );
+  assert.equal(
+    parseWindowBound("2026-01-31T00:00:00.123Z", "end")?.toISOString(),
+    "2026-01-31T00:00:00.123Z",
+  );
+  assert.equal(
+    parseWindowBound("1969-12-31T23:59:59.9995Z", "start")?.toISOString(),
+    "1969-12-31T23:59:59.999Z",
+  );
+  assert.equal(parseWindowBound("2001-02-30", "end"), undefined);
 });

@@ -1,15 +1,18 @@
 /** `materialize` and `materialize-incremental`: copy the latest values into the online store. */
 import { z } from "zod";
-import { type MaterializeResult, parseTimestamp, windowTimestampError } from "../../engine/mod.ts";
+import { type MaterializeResult, parseWindowBound, timestampError } from "../../engine/mod.ts";
 import { parseFlags } from "../_args.ts";
 import { print, printJson, table } from "../_output.ts";
 import { withStore } from "../_repo.ts";
 import type { Command } from "../command.ts";
 
-const Time = z.string().refine((s) => windowTimestampError(s) === undefined, {
-  error: (iss) =>
-    windowTimestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
-}).transform((s) => parseTimestamp(s)!);
+/** A window bound; finer than a millisecond it is widened (see `parseWindowBound`). */
+function time(side: "start" | "end") {
+  return z.string().refine((s) => timestampError(s) === undefined, {
+    error: (iss) =>
+      timestampError(String(iss.input), "an ISO 8601 time such as 2026-01-31T00:00:00Z"),
+  }).transform((s) => parseWindowBound(s, side)!);
+}
 
 const Common = {
   repo: z.string().optional(),
@@ -62,7 +65,7 @@ function report(result: MaterializeResult, json: boolean): void {
 
 const MaterializeFlags = z.object({
   ...Common,
-  positionals: z.tuple([Time, Time], {
+  positionals: z.tuple([time("start"), time("end")], {
     error: "expected START and END (or --disable-event-timestamp)",
   }),
 });
@@ -145,7 +148,7 @@ Options:
 
 const IncrementalFlags = z.object({
   ...Common,
-  positionals: z.tuple([Time], { error: "expected END" }),
+  positionals: z.tuple([time("end")], { error: "expected END" }),
 });
 
 /** `larder materialize-incremental END`. */

@@ -92,7 +92,7 @@ Deno.test("POST /write-to-online-store and /push refuse int64 numbers beyond 2^5
   }
 });
 
-Deno.test("POST /push and /materialize refuse dates that do not exist (and windows finer than a millisecond)", async () => {
+Deno.test("POST /push and /materialize refuse dates that do not exist; window bounds widen to milliseconds", async () => {
   const server = await startServer();
   try {
     const push = await server.request("POST", "/push", {
@@ -116,14 +116,19 @@ Deno.test("POST /push and /materialize refuse dates that do not exist (and windo
     });
     assert.equal(incremental.status, 422, incremental.text);
     assert.match(incremental.json.error.message, /hour 24 is not accepted/);
-    // Windows are recorded to the millisecond: a finer bound is refused, not cut.
+    // Windows are recorded to the millisecond: a finer bound widens the window (the end
+    // rounded up), so no row inside it is left out.
     const fine = await server.request("POST", "/materialize", {
-      body: { start_ts: "2024-01-01T00:00:00Z", end_ts: "2024-01-02T00:00:00.0005Z" },
+      body: {
+        start_ts: "2024-01-01T00:00:00.0005Z",
+        end_ts: "2024-01-02T00:00:00.0005Z",
+        feature_views: ["driver_trips"],
+      },
     });
-    assert.equal(fine.status, 422, fine.text);
-    assert.match(
-      fine.json.error.message,
-      /to the millisecond, got "2024-01-02T00:00:00.0005Z": materialization windows are recorded in milliseconds/,
+    assert.equal(fine.status, 200, fine.text);
+    assert.deepEqual(
+      [fine.json.feature_views[0].start, fine.json.feature_views[0].end],
+      ["2024-01-01T00:00:00.000Z", "2024-01-02T00:00:00.001Z"],
     );
   } finally {
     await server.close();
