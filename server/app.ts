@@ -229,7 +229,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/push",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, bodies.push, bodyLimit);
-      const { columns, rows } = dataFrame(body.df, maxWriteRows);
+      const { rows, ...df } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const online = body.to !== "offline";
@@ -249,7 +249,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       };
       const pushed = await deps.push(doc, {
         pushSource: body.push_source_name,
-        columns,
+        columns: df.columns(),
         to: body.to,
         views: views.map((v) => v.name),
       });
@@ -268,7 +268,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/write-to-online-store",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, bodies.writeToOnlineStore, bodyLimit);
-      const { columns, rows } = dataFrame(body.df, maxWriteRows);
+      const { rows, ...df } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const view = findResource(lookup, {
@@ -277,7 +277,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         actions: ["WRITE_ONLINE"],
       });
       access.assert([view], ["WRITE_ONLINE"]);
-      const r = await deps.writeOnline(doc, { view: view.name, columns });
+      const r = await deps.writeOnline(doc, { view: view.name, columns: df.columns() });
       const answer: WriteResponse = {
         feature_views: [view.name],
         rows,
