@@ -14,6 +14,7 @@ import {
   type Action,
   findObject,
   LarderError,
+  ownValue,
   type RegistryDocument,
   type Resource,
 } from "../engine/mod.ts";
@@ -90,7 +91,7 @@ function camel(path: string): string {
 /** The value Feast's `apply_sorting` would sort `obj` by, for `path`. */
 function sortValue(obj: unknown, path: string): unknown {
   for (
-    const candidate of [SORT_ALIAS[path], `spec.${camel(path)}`, camel(path), path]
+    const candidate of [ownValue(SORT_ALIAS, path), `spec.${camel(path)}`, camel(path), path]
   ) {
     if (candidate === undefined) continue;
     const value = atPath(obj, candidate);

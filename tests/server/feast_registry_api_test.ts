@@ -477,6 +477,30 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
       ]);
     });
 
+    await t.step("sort_by a name of Object.prototype is an unknown key, not a 500", async () => {
+      for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+        for (
+          const [path, list] of [
+            [`/api/v1/entities?${P}&sort_by=${key}`, "entities"],
+            [`/api/v1/feature_views?${P}&sort_by=${key}&sort_order=desc`, "featureViews"],
+            [`/api/v1/entities/all?sort_by=${key}`, "entities"],
+            [`/api/v1/feature_views/all?sort_by=${key}&sort_order=desc`, "featureViews"],
+            [`/api/v1/lineage/registry?${P}&sort_by=${key}`, "relationships"],
+          ]
+        ) {
+          const res = await get(path!);
+          assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+          assert.ok(res.json[list!].length > 0, path);
+        }
+      }
+      const views = await get(`/api/v1/feature_views/all?sort_by=constructor&sort_order=desc`);
+      assert.deepEqual(names(views.json, "featureViews"), [
+        "driver_hourly_stats",
+        "driver_trips",
+        "scaled",
+      ]);
+    });
+
     await t.step("/all lists: always paged (page 1, limit 50), objects carry project", async () => {
       // `aggregate_across_projects` and `paginate_and_sort` (api/registry/rest/rest_utils.py).
       const all = await get("/api/v1/feature_services/all");
