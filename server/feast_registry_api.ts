@@ -15,8 +15,10 @@ import {
   findObject,
   LarderError,
   ownValue,
+  parseTimestamp,
   type RegistryDocument,
   type Resource,
+  timestampError,
 } from "../engine/mod.ts";
 import type { AppEnv } from "./app.ts";
 import { ApiError } from "./errors.ts";
@@ -226,6 +228,17 @@ function specTags(json: Json): Record<string, string> {
   return ((json.spec ?? json) as { tags?: Record<string, string> }).tags ?? {};
 }
 
+/** `updated_since` in milliseconds: a timestamp as the server reads every one (no offset: UTC). */
+function sinceOf(text: string): number {
+  const problem = timestampError(text, "an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z)");
+  if (problem !== undefined) {
+    throw new LarderError("INPUT_INVALID", `Invalid query parameter "updated_since": ${problem}`, {
+      details: { parameter: "updated_since", value: text.slice(0, 200) },
+    });
+  }
+  return parseTimestamp(text)!.getTime();
+}
+
 function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] {
   const { doc } = served;
   const q = queryOf(c);
@@ -235,20 +248,7 @@ function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] 
   const service = q("feature_service");
   const source = q("data_source");
   const updatedSince = q("updated_since");
-  let since: number | undefined;
-  if (updatedSince !== undefined) {
-    const text = /[zZ]|[+-]\d\d:?\d\d$/.test(updatedSince) ? updatedSince : `${updatedSince}Z`;
-    since = Date.parse(text);
-    if (Number.isNaN(since)) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got ${
-          JSON.stringify(updatedSince)
-        }`,
-        { details: { parameter: "updated_since", value: updatedSince } },
-      );
-    }
-  }
+  const since = updatedSince === undefined ? undefined : sinceOf(updatedSince);
   // Feast keeps no view when the service named is unknown or hidden.
   const serviceViews = service === undefined ? undefined : new Set(
     served.names("featureService").includes(service)

@@ -551,6 +551,19 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
           `/api/v1/feature_views?${P}&updated_since=yesterday`,
           'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "yesterday"',
         ],
+        // Read as every timestamp of the server is: no lenient parsing, no rolling over.
+        [
+          `/api/v1/feature_views?${P}&updated_since=1`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "1"',
+        ],
+        [
+          `/api/v1/feature_views?${P}&updated_since=2024-02-30`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "2024-02-30": February 2024 has 29 days',
+        ],
+        [
+          `/api/v1/feature_views?${P}&updated_since=2024-01-01T24:00:00Z`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "2024-01-01T24:00:00Z": hour 24 is not accepted: write 00:00:00 of the next day',
+        ],
         [
           `/api/v1/lineage/objects/table/x?${P}`,
           'Invalid object_type "table": it must be one of "dataSource", "entity", "featureView", "featureService", "feature", "savedDataset"',
@@ -590,6 +603,8 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
       assert.deepEqual(await filtered("tags=team:ops&tags=x:y"), []);
       assert.deepEqual((await filtered("updated_since=2000-01-01T00:00:00Z")).length, 3);
       assert.deepEqual(await filtered("updated_since=2999-01-01"), []);
+      assert.deepEqual(await filtered("updated_since=2999-01-01T00:00:00%2B01:00"), []);
+      assert.equal((await filtered("updated_since=2000-01-01 00:00")).length, 3);
     });
   } finally {
     await server.close();
