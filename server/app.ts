@@ -386,6 +386,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       lookup: context,
       authenticated,
       auth: deps.auth.mode !== "none",
+      waitMs: config.uiWaitMs,
     });
   }
 
