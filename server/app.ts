@@ -25,8 +25,8 @@ import { registerUi } from "./ui.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
+  describableResources,
   findResource,
-  inScope,
   type Lookup,
   scopeCache,
   viewsOfPushSource,
@@ -345,16 +345,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       `/registry/${segment}`,
       authenticated(async (c) => {
         const lookup = await context(c);
-        const { doc, scope, access } = lookup;
-        const objects = doc.objects[kind] as Record<
-          string,
-          { spec: { tags: Record<string, string> } }
-        >;
-        const resources: Resource[] = Object.keys(objects).sort()
-          .filter((name) => inScope(scope, kind, name))
-          .map((name) => ({ type: kind, name, tags: objects[name]!.spec.tags }));
+        const objects = lookup.doc.objects[kind] as Record<string, object>;
         return c.json({
-          [key]: access.describableOf(resources).map((r) => ({
+          [key]: describableResources(lookup, kind).map((r) => ({
             kind,
             name: r.name,
             ...objects[r.name],
