@@ -18,6 +18,16 @@ type ResourceType = Stored<"permission">["spec"]["types"][number];
 /** A protobuf JSON object. */
 export type Json = Record<string, unknown>;
 
+/** The kinds of object one object's JSON may embed ("featureView": either kind of view). */
+export type EmbeddedType = "entity" | "dataSource" | "featureView";
+
+/**
+ * Whether the caller may see the object `type`/`name`. Every builder asks it about each object
+ * it would embed, and leaves out what it answers `false` for (each proto field concerned can be
+ * absent, or is a list or map that can hold fewer entries): nothing hidden appears.
+ */
+export type Visible = (type: EmbeddedType, name: string) => boolean;
+
 /** `feast.types.ValueType.Enum` names of Larder's scalar types (`protos/feast/types/Value.proto`). */
 const VALUE_TYPE: Readonly<Record<string, string>> = {
   int32: "INT32",
@@ -125,7 +135,11 @@ function fieldJson(field: FieldSpec): Json {
 }
 
 /** `Entity` (`protos/feast/core/Entity.proto`). Feast entities have one join key: the first. */
-export function entityJson(doc: RegistryDocument, name: string): Json | undefined {
+export function entityJson(
+  doc: RegistryDocument,
+  name: string,
+  _visible?: Visible,
+): Json | undefined {
   const found = findObject(doc, "entity", name);
   if (!found) return undefined;
   const { spec } = found;
@@ -153,12 +167,14 @@ function fileOptionsJson(spec: FileSourceSpec): Json {
 
 /**
  * `DataSource` (`protos/feast/core/DataSource.proto`). `top`: the registry's own copy, with
- * the project set; embedded copies (a push source's batch source) have none, as in Feast.
+ * the project set; embedded copies (a push source's batch source) have none, as in Feast. A
+ * push source's batch source is left out when hidden (its timestamp fields, the push source's
+ * own in Feast, stay).
  */
 function sourceJson(
   doc: RegistryDocument,
   spec: DataSourceSpec,
-  options: { top: boolean; classType: boolean },
+  options: { top: boolean; classType: boolean; visible: Visible },
 ): Json {
   const meta = metaJson(findObject(doc, "dataSource", spec.name)?.meta);
   const common = {
@@ -200,15 +216,27 @@ function sourceJson(
       createdTimestampColumn: file?.createdTimestampColumn,
       ...common,
     }),
-    ...(batch ? { batchSource: sourceJson(doc, batch, { top: false, classType: false }) } : {}),
+    ...(batch && options.visible("dataSource", batch.name)
+      ? {
+        batchSource: sourceJson(doc, batch, {
+          top: false,
+          classType: false,
+          visible: options.visible,
+        }),
+      }
+      : {}),
     meta,
   };
 }
 
 /** A data source of the registry, as `/data_sources` lists it. */
-export function dataSourceJson(doc: RegistryDocument, name: string): Json | undefined {
+export function dataSourceJson(
+  doc: RegistryDocument,
+  name: string,
+  visible: Visible,
+): Json | undefined {
   const spec = findObject(doc, "dataSource", name)?.spec;
-  return spec ? sourceJson(doc, spec, { top: true, classType: true }) : undefined;
+  return spec ? sourceJson(doc, spec, { top: true, classType: true, visible }) : undefined;
 }
 
 /**
@@ -241,25 +269,37 @@ function entityColumns(doc: RegistryDocument, entities: readonly string[]): Json
   });
 }
 
-/** `FeatureView` (`protos/feast/core/FeatureView.proto`), with `type` as Feast's REST adds it. */
-export function featureViewJson(doc: RegistryDocument, name: string): Json | undefined {
+/**
+ * `FeatureView` (`protos/feast/core/FeatureView.proto`), with `type` as Feast's REST adds it.
+ * Hidden entities are left out of `entities` (their join keys stay in `entityColumns`: they are
+ * the view's own columns), a hidden batch or stream source is left out.
+ */
+export function featureViewJson(
+  doc: RegistryDocument,
+  name: string,
+  visible: Visible,
+): Json | undefined {
   const found = findObject(doc, "featureView", name);
   if (!found) return undefined;
   const { spec } = found;
   const { batch, stream } = viewSources(doc, spec.source);
   const intervals = doc.materializations[name] ?? [];
+  const embed = (source: DataSourceSpec | undefined) =>
+    source && visible("dataSource", source.name)
+      ? sourceJson(doc, source, { top: false, classType: true, visible })
+      : undefined;
   return {
     type: "featureView",
     spec: compact({
       name: spec.name,
       project: doc.project,
-      entities: spec.entities,
+      entities: spec.entities.filter((e) => visible("entity", e)),
       features: spec.features.map(fieldJson),
       tags: spec.tags,
       ttl: durationJson(spec.ttlSeconds),
-      batchSource: batch ? sourceJson(doc, batch, { top: false, classType: true }) : undefined,
+      batchSource: embed(batch),
       online: spec.online,
-      streamSource: stream ? sourceJson(doc, stream, { top: false, classType: true }) : undefined,
+      streamSource: embed(stream),
       description: spec.description,
       owner: spec.owner,
       entityColumns: entityColumns(doc, spec.entities),
@@ -275,12 +315,19 @@ export function featureViewJson(doc: RegistryDocument, name: string): Json | und
   };
 }
 
-/** A projection of `view` onto `features` (`FeatureViewProjection.proto`). */
+/**
+ * A projection of `view` onto `features` (`FeatureViewProjection.proto`); the view's batch
+ * source is left out when hidden.
+ */
 function projectionJson(
   doc: RegistryDocument,
   view: string,
   features: readonly string[],
-  extra: { alias?: string | undefined; joinKeyMap?: Record<string, string> | undefined } = {},
+  extra: {
+    alias?: string | undefined;
+    joinKeyMap?: Record<string, string> | undefined;
+    visible: Visible;
+  },
 ): Json {
   const spec = findObject(doc, "featureView", view)?.spec ??
     findObject(doc, "onDemandFeatureView", view)?.spec;
@@ -295,8 +342,8 @@ function projectionJson(
       valueType: valueTypeName(types.get(name) ?? ""),
     })),
     joinKeyMap: extra.joinKeyMap,
-    batchSource: batchSpec
-      ? sourceJson(doc, batchSpec, { top: false, classType: false })
+    batchSource: batchSpec && extra.visible("dataSource", batchSpec.name)
+      ? sourceJson(doc, batchSpec, { top: false, classType: false, visible: extra.visible })
       : undefined,
   });
 }
@@ -304,23 +351,30 @@ function projectionJson(
 /**
  * `OnDemandFeatureView` (`protos/feast/core/OnDemandFeatureView.proto`): sources keyed by
  * name, and the transform's TypeScript source text as the user-defined function's `bodyText`
- * (Feast stores Python there; `body`, the pickled function, has no Larder counterpart).
+ * (Feast stores Python there; `body`, the pickled function, has no Larder counterpart). A
+ * hidden source (view or request source) is left out of `sources`.
  */
-export function onDemandFeatureViewJson(doc: RegistryDocument, name: string): Json | undefined {
+export function onDemandFeatureViewJson(
+  doc: RegistryDocument,
+  name: string,
+  visible: Visible,
+): Json | undefined {
   const found = findObject(doc, "onDemandFeatureView", name);
   if (!found) return undefined;
   const { spec } = found;
   const sources: Json = {};
   for (const source of spec.sources) {
     if (source.kind === "featureView") {
+      if (!visible("featureView", source.name)) continue;
       sources[source.name] = {
-        featureViewProjection: projectionJson(doc, source.name, source.features),
+        featureViewProjection: projectionJson(doc, source.name, source.features, { visible }),
       };
     } else {
+      if (!visible("dataSource", source.name)) continue;
       const request = findObject(doc, "dataSource", source.name)?.spec;
       sources[source.name] = {
         requestDataSource: request
-          ? sourceJson(doc, request, { top: false, classType: false })
+          ? sourceJson(doc, request, { top: false, classType: false, visible })
           : { name: source.name },
       };
     }
@@ -349,18 +403,15 @@ export function onDemandFeatureViewJson(doc: RegistryDocument, name: string): Js
   };
 }
 
-/** A string-to-string map, or `undefined` when `value` is not one. */
-function stringMap(value: unknown): Record<string, string> | undefined {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
-  const entries = Object.entries(value).filter(([, v]) => typeof v === "string");
-  return entries.length > 0 ? Object.fromEntries(entries) as Record<string, string> : undefined;
-}
-
 /**
- * `FeatureService` (`protos/feast/core/FeatureService.proto`). A projection's alias and
- * join-key map are read when the registry has them (optional fields of a projection).
+ * `FeatureService` (`protos/feast/core/FeatureService.proto`), with each projection's alias and
+ * join-key map when it has them. A projection of a hidden view is left out.
  */
-export function featureServiceJson(doc: RegistryDocument, name: string): Json | undefined {
+export function featureServiceJson(
+  doc: RegistryDocument,
+  name: string,
+  visible: Visible,
+): Json | undefined {
   const found = findObject(doc, "featureService", name);
   if (!found) return undefined;
   const { spec } = found;
@@ -368,18 +419,13 @@ export function featureServiceJson(doc: RegistryDocument, name: string): Json | 
     spec: compact({
       name: spec.name,
       project: doc.project,
-      features: spec.projections.map((p) => {
-        const extra = p as { alias?: unknown; nameAlias?: unknown; joinKeyMap?: unknown };
-        const alias = typeof extra.alias === "string"
-          ? extra.alias
-          : typeof extra.nameAlias === "string"
-          ? extra.nameAlias
-          : undefined;
-        return projectionJson(doc, p.view, p.features, {
-          alias,
-          joinKeyMap: stringMap(extra.joinKeyMap),
-        });
-      }),
+      features: spec.projections.filter((p) => visible("featureView", p.view)).map((p) =>
+        projectionJson(doc, p.view, p.features, {
+          alias: p.nameAlias,
+          joinKeyMap: p.joinKeyMap,
+          visible,
+        })
+      ),
       tags: spec.tags,
       description: spec.description,
       owner: spec.owner,
@@ -389,7 +435,11 @@ export function featureServiceJson(doc: RegistryDocument, name: string): Json | 
 }
 
 /** `Permission` (`protos/feast/core/Permission.proto`), with a role-based policy. */
-export function permissionJson(doc: RegistryDocument, name: string): Json | undefined {
+export function permissionJson(
+  doc: RegistryDocument,
+  name: string,
+  _visible?: Visible,
+): Json | undefined {
   const found = findObject(doc, "permission", name);
   if (!found) return undefined;
   const { spec } = found;

@@ -82,7 +82,7 @@ Deno.test("featureViewJson() adds materialized intervals and every join key's co
     end: "2024-01-02T00:00:00.000Z",
     recordedAt: "2024-01-02T00:00:01.000Z",
   }];
-  const json = featureViewJson(doc, "v")!;
+  const json = featureViewJson(doc, "v", () => true)!;
   const spec = json.spec as Record<string, unknown>;
   assert.equal(spec.ttl, "5400s");
   assert.equal(spec.online, undefined, "false is left out");
@@ -108,19 +108,15 @@ Deno.test("featureViewJson() adds materialized intervals and every join key's co
   });
 });
 
-Deno.test("featureServiceJson() reads a projection's alias and join-key map when present", async () => {
+Deno.test("featureServiceJson() prints a projection's alias and join-key map", async () => {
   const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
   const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
   const view = featureView({ name: "v", entities: [driver], schema: { a: "int32" }, source });
-  const doc = await documentOf([view, featureService({ name: "svc", features: [view] })]);
-  // Registries whose projections carry an alias and a join-key map (optional fields).
-  const projection = doc.objects.featureService.svc!.spec.projections[0]! as Record<
-    string,
-    unknown
-  >;
-  projection.alias = "v2";
-  projection.joinKeyMap = { driver_id: "rider_id" };
-  const features = (featureServiceJson(doc, "svc")!.spec as { features: unknown[] }).features;
+  const projected = view.withName("v2").withJoinKeyMap({ driver_id: "rider_id" });
+  const doc = await documentOf([view, featureService({ name: "svc", features: [projected] })]);
+  const features = (featureServiceJson(doc, "svc", () => true)!.spec as {
+    features: unknown[];
+  }).features;
   assert.deepEqual(features[0], {
     featureViewName: "v",
     featureViewNameAlias: "v2",

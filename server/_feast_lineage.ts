@@ -34,6 +34,13 @@ export interface Relation {
 export interface Lineage {
   readonly direct: readonly Relation[];
   readonly indirect: readonly Relation[];
+  /**
+   * The view each relationship from a feature comes from (a feature is named by its name
+   * alone, so this is what tells who may see it).
+   */
+  readonly owners: ReadonlyMap<Relation, string>;
+  /** Each object's relationships (`type\0name`), direct and indirect, in the lists' order. */
+  readonly byObject: ReadonlyMap<string, { direct: Relation[]; indirect: Relation[] }>;
 }
 
 function rel(
@@ -52,6 +59,12 @@ function byName<T>(map: Readonly<Record<string, T>>): [string, T][] {
 /** Every relationship of `doc`, in Feast's order (by kind of relation, objects by name). */
 export function lineageOf(doc: RegistryDocument): Lineage {
   const direct: Relation[] = [];
+  const owners = new Map<Relation, string>();
+  const feature = (name: string, view: string) => {
+    const r = rel("feature", name, "featureView", view);
+    owners.set(r, view);
+    direct.push(r);
+  };
   const services = byName(doc.objects.featureService);
   for (const [name, { spec }] of services) {
     for (const p of spec.projections) {
@@ -60,7 +73,7 @@ export function lineageOf(doc: RegistryDocument): Lineage {
   }
   for (const [name, { spec }] of byName(doc.objects.featureView)) {
     for (const entity of spec.entities) direct.push(rel("entity", entity, "featureView", name));
-    for (const f of spec.features) direct.push(rel("feature", f.name, "featureView", name));
+    for (const f of spec.features) feature(f.name, name);
     // Feast links a view to its batch source only (for a push source, the push source's batch
     // source): stream sources are linked for stream feature views alone.
     const batch = batchSourceName(doc, name);
@@ -68,7 +81,7 @@ export function lineageOf(doc: RegistryDocument): Lineage {
   }
   const onDemand = byName(doc.objects.onDemandFeatureView);
   for (const [name, { spec }] of onDemand) {
-    for (const f of spec.features) direct.push(rel("feature", f.name, "featureView", name));
+    for (const f of spec.features) feature(f.name, name);
   }
   for (const [name, { spec }] of onDemand) {
     for (const source of spec.sources) {
@@ -85,7 +98,10 @@ export function lineageOf(doc: RegistryDocument): Lineage {
     for (const p of spec.projections) {
       for (const r of direct) {
         if (r.target.type === "featureView" && r.target.name === p.view) {
-          indirect.push({ source: r.source, target: { type: "featureService", name } });
+          const through: Relation = { source: r.source, target: { type: "featureService", name } };
+          const owner = owners.get(r);
+          if (owner !== undefined) owners.set(through, owner);
+          indirect.push(through);
         }
       }
     }
@@ -102,11 +118,28 @@ export function lineageOf(doc: RegistryDocument): Lineage {
       indirect.push({ source: r.source, target: { type: "dataSource", name: source } });
     }
   }
-  return { direct, indirect };
+  const byObject = new Map<string, { direct: Relation[]; indirect: Relation[] }>();
+  const index = (relations: readonly Relation[], list: "direct" | "indirect") => {
+    for (const r of relations) {
+      for (
+        const end of r.source.type === r.target.type && r.source.name === r.target.name
+          ? [r.source]
+          : [r.source, r.target]
+      ) {
+        const key = `${end.type}\0${end.name}`;
+        let entry = byObject.get(key);
+        if (!entry) byObject.set(key, entry = { direct: [], indirect: [] });
+        entry[list].push(r);
+      }
+    }
+  };
+  index(direct, "direct");
+  index(indirect, "indirect");
+  return { direct, indirect, owners, byObject };
 }
 
 /** Whether `r` names `type`/`name` at either end. */
-export function involves(r: Relation, type: LineageType, name: string): boolean {
+export function involves(r: Relation, type: string, name: string): boolean {
   return (r.source.type === type && r.source.name === name) ||
     (r.target.type === type && r.target.name === name);
 }
@@ -118,6 +151,7 @@ export function relationsOf(
   name: string,
   includeIndirect: boolean,
 ): Relation[] {
-  const all = includeIndirect ? [...lineage.direct, ...lineage.indirect] : lineage.direct;
-  return all.filter((r) => involves(r, type, name));
+  const found = lineage.byObject.get(`${type}\0${name}`);
+  if (!found) return [];
+  return includeIndirect ? [...found.direct, ...found.indirect] : [...found.direct];
 }

@@ -5,7 +5,7 @@
  * lists) and the REST layer's (`paginate_and_sort` in `api/registry/rest/rest_utils.py`, for
  * the `/all` lists).
  */
-import { LarderError } from "../engine/mod.ts";
+import { LarderError, ownValue } from "../engine/mod.ts";
 
 /** The query of one request. */
 export type Query = (name: string) => string | undefined;
@@ -124,7 +124,7 @@ function sortKey(value: unknown): SortKey {
   if (typeof value === "string") return [value.toLowerCase(), 1, null];
   if (typeof value === "number") return ["", 1, value];
   if (typeof value === "boolean") return ["", 1, value ? 1 : 0];
-  return [JSON.stringify(value).toLowerCase(), 1, null];
+  return [(JSON.stringify(value) ?? "").toLowerCase(), 1, null];
 }
 
 class Incomparable extends Error {}
@@ -197,7 +197,7 @@ export function allPage<T extends Record<string, unknown>>(
   paging: Paging,
 ): { items: T[]; pagination: PaginationJson } {
   const all = paging.sortBy
-    ? sorted(items, (item) => item[paging.sortBy] ?? "", paging.sortOrder === "desc")
+    ? sorted(items, (item) => ownValue(item, paging.sortBy) ?? "", paging.sortOrder === "desc")
     : [...items];
   const total = all.length;
   const start = (paging.page - 1) * paging.limit;

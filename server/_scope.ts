@@ -91,23 +91,34 @@ export function inScope(scope: Scope, type: ResourceType, name: string): boolean
   return true;
 }
 
+/**
+ * The objects of `type` that the deployment serves and the caller may DESCRIBE, as resources,
+ * by name (only those whose spec `keep` accepts, when given).
+ */
+export function describableResources(
+  { doc, scope, access }: Lookup,
+  type: ResourceType,
+  keep: (spec: { kind?: string }) => boolean = () => true,
+): Resource[] {
+  const objects = doc.objects[type] as Record<
+    string,
+    { spec: { tags: Record<string, string>; kind?: string } }
+  >;
+  const resources = Object.keys(objects).sort()
+    .filter((name) => inScope(scope, type, name) && keep(objects[name]!.spec))
+    .map((name): Resource => ({ type, name, tags: objects[name]!.spec.tags }));
+  return access.describableOf(resources);
+}
+
 /** The names of the objects of `types` in scope that the caller may DESCRIBE, quoted. */
 function describableNames(
-  { doc, scope, access }: Lookup,
+  lookup: Lookup,
   types: readonly ResourceType[],
-  keep: (spec: { kind?: string }) => boolean = () => true,
+  keep?: (spec: { kind?: string }) => boolean,
 ): string {
-  const resources = types.flatMap((type) =>
-    Object.entries(
-      doc.objects[type] as Record<
-        string,
-        { spec: { tags: Record<string, string>; kind?: string } }
-      >,
-    )
-      .filter(([name, { spec }]) => inScope(scope, type, name) && keep(spec))
-      .map(([name, { spec }]): Resource => ({ type, name, tags: spec.tags }))
+  return quoted(
+    types.flatMap((type) => describableResources(lookup, type, keep).map((r) => r.name)),
   );
-  return quoted(access.describableOf(resources).map((r) => r.name));
 }
 
 /**
@@ -156,6 +167,20 @@ export function findResource(
 }
 
 /**
+ * `NOT_FOUND` for the view `name`: the same answer whether the registry lacks it or hides it,
+ * naming the views of both kinds the caller may describe.
+ */
+function viewNotFound(lookup: Lookup, name: string): LarderError {
+  return new LarderError(
+    "NOT_FOUND",
+    `Cannot find feature view "${name}": the registry has ${
+      describableNames(lookup, ["featureView", "onDemandFeatureView"])
+    }`,
+    { details: { kind: "featureView", name } },
+  );
+}
+
+/**
  * The feature view or on-demand view `name` (they share one namespace), for a request doing
  * `actions` on it; `NOT_FOUND` naming the views of both kinds the caller may describe when the
  * registry lacks it or hides it, or when the deployment does not serve it.
@@ -168,13 +193,7 @@ export function findView(
   const resource = resourceOf(lookup.doc, "featureView", name) ??
     resourceOf(lookup.doc, "onDemandFeatureView", name);
   if (!resource || lookup.access.hides(resource, request.actions)) {
-    throw new LarderError(
-      "NOT_FOUND",
-      `Cannot find feature view "${name}": the registry has ${
-        describableNames(lookup, ["featureView", "onDemandFeatureView"])
-      }`,
-      { details: { kind: "featureView", name } },
-    );
+    throw viewNotFound(lookup, name);
   }
   if (!inScope(lookup.scope, resource.type, name)) {
     throw notServed(lookup, `${KIND_LABEL[resource.type]} "${name}"`);
@@ -266,13 +285,7 @@ export function viewsOfRefs(
     if (!group) {
       const touched = step.touched;
       if (!touched || access.hides(touched[0]!, actions, touched)) {
-        throw new LarderError(
-          "NOT_FOUND",
-          `Cannot find feature view "${step.view}": the registry has ${
-            describableNames(lookup, ["featureView", "onDemandFeatureView"])
-          }`,
-          { details: { kind: "featureView", name: step.view } },
-        );
+        throw viewNotFound(lookup, step.view);
       }
       group = { view: touched[0]!, touched };
       groups.set(step.view, group);

@@ -26,8 +26,8 @@ import { registerUi } from "./ui.ts";
 import { Metrics } from "./metrics.ts";
 import { openApiDocument } from "./openapi.ts";
 import {
+  describableResources,
   findResource,
-  inScope,
   type Lookup,
   scopeCache,
   viewsOfPushSource,
@@ -244,7 +244,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/push",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, bodies.push, bodyLimit);
-      const { columns, rows } = dataFrame(body.df, maxWriteRows);
+      const { rows, ...df } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const online = body.to !== "offline";
@@ -264,7 +264,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       };
       const pushed = await deps.push(doc, {
         pushSource: body.push_source_name,
-        columns,
+        columns: df.columns(),
         to: body.to,
         views: views.map((v) => v.name),
       });
@@ -290,7 +290,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
     "/write-to-online-store",
     authenticated(async (c) => {
       const body = await readBody(c.req.raw, bodies.writeToOnlineStore, bodyLimit);
-      const { columns, rows } = dataFrame(body.df, maxWriteRows);
+      const { rows, ...df } = dataFrame(body.df, maxWriteRows);
       const lookup = await context(c);
       const { doc, access } = lookup;
       const view = findResource(lookup, {
@@ -299,7 +299,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
         actions: ["WRITE_ONLINE"],
       });
       access.assert([view], ["WRITE_ONLINE"]);
-      const r = await deps.writeOnline(doc, { view: view.name, columns });
+      const r = await deps.writeOnline(doc, { view: view.name, columns: df.columns() });
       const written = viewWrites(view.name, r);
       const answer: WriteResponse = {
         feature_views: written.map((v) => v.view),
@@ -370,16 +370,9 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       `/registry/${segment}`,
       authenticated(async (c) => {
         const lookup = await context(c);
-        const { doc, scope, access } = lookup;
-        const objects = doc.objects[kind] as Record<
-          string,
-          { spec: { tags: Record<string, string> } }
-        >;
-        const resources: Resource[] = Object.keys(objects).sort()
-          .filter((name) => inScope(scope, kind, name))
-          .map((name) => ({ type: kind, name, tags: objects[name]!.spec.tags }));
+        const objects = lookup.doc.objects[kind] as Record<string, object>;
         return c.json({
-          [key]: access.describableOf(resources).map((r) => ({
+          [key]: describableResources(lookup, kind).map((r) => ({
             kind,
             name: r.name,
             ...objects[r.name],
@@ -411,6 +404,7 @@ export function createApp(deps: ServerDeps): Hono<AppEnv> {
       lookup: context,
       authenticated,
       auth: deps.auth.mode !== "none",
+      waitMs: config.uiWaitMs,
     });
   }
 

@@ -130,6 +130,11 @@ export interface ServerConfig {
    * them as Feast does. @default false
    */
   readonly strictBodies?: boolean;
+  /**
+   * How long a request for the web UI's page waits for its bundle before answering "being
+   * built" (503, the page reloads itself). @default 2_000
+   */
+  readonly uiWaitMs?: number;
 }
 
 /** Everything {@linkcode createApp} needs. */

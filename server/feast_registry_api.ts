@@ -6,34 +6,29 @@
  * `include_relationships`. This is what Feast's web UI reads.
  *
  * The same auth and permissions as every other route: lists hold what the caller may DESCRIBE
- * (and the deployment serves); a hidden object answers 404 like an unknown one. Relationships
- * leave out the objects a caller may not describe. Mutations answer 405.
+ * (and the deployment serves); a hidden object answers 404 like an unknown one; nothing hidden
+ * appears anywhere else either (embedded in an object, at an end of a relationship). Each
+ * object's JSON and the lineage are built once per registry document and shared; each request
+ * filters them for its caller. Mutations answer 405.
  */
 import type { Context, Hono } from "hono";
 import {
   type Action,
   findObject,
   LarderError,
+  ownValue,
+  parseTimestamp,
   type RegistryDocument,
   type Resource,
+  timestampError,
 } from "../engine/mod.ts";
 import type { AppEnv } from "./app.ts";
 import { ApiError } from "./errors.ts";
+import { type Catalog, type CatalogKind, catalogOf } from "./_feast_catalog.ts";
+import { featureJson, type Json, projectJson, type Visible } from "./_feast_json.ts";
 import {
-  dataSourceJson,
-  entityJson,
-  featureJson,
-  featureServiceJson,
-  featureViewJson,
-  type Json,
-  onDemandFeatureViewJson,
-  permissionJson,
-  projectJson,
-} from "./_feast_json.ts";
-import {
-  type Lineage,
+  involves,
   LINEAGE_TYPES,
-  lineageOf,
   type LineageType,
   type Relation,
   relationsOf,
@@ -51,7 +46,7 @@ import {
   required,
   tagsOf,
 } from "./_feast_query.ts";
-import { findResource, findView, inScope, type Lookup } from "./_scope.ts";
+import { describableResources, findResource, findView, type Lookup } from "./_scope.ts";
 
 type AppHandler = (c: Context<AppEnv>) => Promise<Response>;
 type ResourceType = Resource["type"];
@@ -69,14 +64,6 @@ export const REGISTRY_API_BASE = "/api/v1";
 
 const DESCRIBE: Action[] = ["DESCRIBE"];
 
-const lineages = new WeakMap<RegistryDocument, Lineage>();
-
-function lineage(doc: RegistryDocument): Lineage {
-  let found = lineages.get(doc);
-  if (!found) lineages.set(doc, found = lineageOf(doc));
-  return found;
-}
-
 /** Python attribute names Feast sorts a project's lists by, as paths in the JSON. */
 const SORT_ALIAS: Readonly<Record<string, string>> = {
   created_timestamp: "meta.createdTimestamp",
@@ -90,7 +77,7 @@ function camel(path: string): string {
 /** The value Feast's `apply_sorting` would sort `obj` by, for `path`. */
 function sortValue(obj: unknown, path: string): unknown {
   for (
-    const candidate of [SORT_ALIAS[path], `spec.${camel(path)}`, camel(path), path]
+    const candidate of [ownValue(SORT_ALIAS, path), `spec.${camel(path)}`, camel(path), path]
   ) {
     if (candidate === undefined) continue;
     const value = atPath(obj, candidate);
@@ -104,54 +91,68 @@ function nameOf(obj: Json): string {
   return (obj.spec as { name?: string } | undefined)?.name ?? (obj.name as string);
 }
 
-/** One request's view of the registry: what the caller may see of it. */
+/**
+ * One request's view of the registry: what the caller may see of it. Nothing the caller may
+ * not DESCRIBE (or the deployment does not serve) appears in an answer: not as an object, not
+ * embedded in one (see {@linkcode Visible}), not at either end of a relationship (a feature
+ * goes with the view it belongs to).
+ */
 class Served {
   readonly lookup: Lookup;
   readonly doc: RegistryDocument;
-  #visible: Set<string> | undefined;
+  readonly catalog: Catalog;
+  readonly #names = new Map<ResourceType, string[]>();
+  #seen: Set<string> | undefined;
 
   constructor(lookup: Lookup) {
     this.lookup = lookup;
     this.doc = lookup.doc;
+    this.catalog = catalogOf(lookup.doc);
   }
 
   /** Names of the objects of `type` the deployment serves and the caller may describe. */
   names(type: ResourceType): string[] {
-    const objects = this.doc.objects[type] as Record<
-      string,
-      { spec: { tags: Record<string, string> } }
-    >;
-    const resources: Resource[] = Object.keys(objects).sort()
-      .filter((name) => inScope(this.lookup.scope, type, name))
-      .map((name) => ({ type, name, tags: objects[name]!.spec.tags }));
-    return this.lookup.access.describableOf(resources).map((r) => r.name);
+    let found = this.#names.get(type);
+    if (!found) {
+      found = describableResources(this.lookup, type).map((r) => r.name);
+      this.#names.set(type, found);
+    }
+    return found;
   }
 
-  /** Whether a relationship's end is an object the caller may see. */
-  #sees(type: LineageType, name: string): boolean {
-    if (type === "feature") return true;
-    if (!this.#visible) {
-      this.#visible = new Set([
-        ...this.names("entity").map((n) => `entity:${n}`),
-        ...this.names("dataSource").map((n) => `dataSource:${n}`),
-        ...this.names("featureView").map((n) => `featureView:${n}`),
-        ...this.names("onDemandFeatureView").map((n) => `featureView:${n}`),
-        ...this.names("featureService").map((n) => `featureService:${n}`),
-      ]);
-    }
-    return this.#visible.has(`${type}:${name}`);
+  /** Whether the caller may see `type`/`name` ("featureView": either kind of view). */
+  sees(type: string, name: string): boolean {
+    this.#seen ??= new Set([
+      ...this.names("entity").map((n) => `entity\0${n}`),
+      ...this.names("dataSource").map((n) => `dataSource\0${n}`),
+      ...this.names("featureView").map((n) => `featureView\0${n}`),
+      ...this.names("onDemandFeatureView").map((n) => `featureView\0${n}`),
+      ...this.names("featureService").map((n) => `featureService\0${n}`),
+    ]);
+    return this.#seen.has(`${type}\0${name}`);
+  }
+
+  /** {@linkcode Served.sees}, for the JSON builders. */
+  readonly visible: Visible = (type, name) => this.sees(type, name);
+
+  /** The JSON of an object the caller may see, with what it embeds reduced to what it may see. */
+  json(kind: CatalogKind, name: string): Json {
+    return this.catalog.json(kind, name, this.visible)!;
   }
 
   /** Relationships whose both ends the caller may see. */
-  visible(relations: readonly Relation[]): Relation[] {
-    return relations.filter((r) =>
-      this.#sees(r.source.type, r.source.name) && this.#sees(r.target.type, r.target.name)
-    );
+  related(relations: readonly Relation[]): Relation[] {
+    const { owners } = this.catalog.lineage;
+    const seesEnd = (r: Relation, end: Relation["source"]) =>
+      end.type === "feature"
+        ? this.sees("featureView", owners.get(r) ?? "")
+        : this.sees(end.type, end.name);
+    return relations.filter((r) => seesEnd(r, r.source) && seesEnd(r, r.target));
   }
 
   /** An object's relationships, direct and indirect (what `include_relationships` adds). */
   relations(type: LineageType, name: string): Relation[] {
-    return this.visible(relationsOf(lineage(this.doc), type, name, true));
+    return this.related(relationsOf(this.catalog.lineage, type, name, true));
   }
 
   /** Relationships of each listed object, by name. */
@@ -167,30 +168,27 @@ class Served {
   /** Every feature view and on-demand view the caller may see, in Feast's order. */
   views(): Json[] {
     return [
-      ...this.names("featureView").map((n) => featureViewJson(this.doc, n)!),
-      ...this.names("onDemandFeatureView").map((n) => onDemandFeatureViewJson(this.doc, n)!),
+      ...this.names("featureView").map((n) => this.json("featureView", n)),
+      ...this.names("onDemandFeatureView").map((n) => this.json("onDemandFeatureView", n)),
     ];
   }
 
   /** Every feature of the views the caller may see. */
   features(): Json[] {
-    const out: Json[] = [];
-    for (const name of this.names("featureView")) {
-      for (const f of findObject(this.doc, "featureView", name)!.spec.features) {
-        out.push(featureJson(name, f));
-      }
-    }
-    for (const name of this.names("onDemandFeatureView")) {
-      for (const f of findObject(this.doc, "onDemandFeatureView", name)!.spec.features) {
-        out.push(featureJson(name, f));
-      }
-    }
-    return out;
+    return [...this.names("featureView"), ...this.names("onDemandFeatureView")]
+      .flatMap((view) => this.catalog.features(view));
   }
 }
 
 function queryOf(c: Context<AppEnv>): Query {
   return (name) => c.req.query(name);
+}
+
+/** `filter_object_type` and `filter_object_name` of the lineage routes: both, or no filter. */
+function filterOf(q: Query): (r: Relation) => boolean {
+  const type = q("filter_object_type");
+  const name = q("filter_object_name");
+  return (r) => !type || !name || involves(r, type, name);
 }
 
 /** A project's list route: its objects, the page and (when asked) their relationships. */
@@ -225,8 +223,42 @@ function specTags(json: Json): Record<string, string> {
   return ((json.spec ?? json) as { tags?: Record<string, string> }).tags ?? {};
 }
 
+/** `updated_since` in milliseconds: a timestamp as the server reads every one (no offset: UTC). */
+function sinceOf(text: string): number {
+  const problem = timestampError(text, "an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z)");
+  if (problem !== undefined) {
+    throw new LarderError("INPUT_INVALID", `Invalid query parameter "updated_since": ${problem}`, {
+      details: { parameter: "updated_since", value: text.slice(0, 200) },
+    });
+  }
+  return parseTimestamp(text)!.getTime();
+}
+
+/** The views of a feature service's JSON (its projections). */
+function projectedViews(service: Json): string[] {
+  const features = (service.spec as { features?: { featureViewName: string }[] }).features;
+  return (features ?? []).map((p) => p.featureViewName);
+}
+
+/**
+ * The data sources a view's JSON names, as Feast's `data_source` filter reads them: the batch
+ * and stream sources of a feature view, the request sources of an on-demand view.
+ */
+function sourcesOf(view: Json): string[] {
+  const spec = view.spec as {
+    batchSource?: { name: string };
+    streamSource?: { name: string };
+    sources?: Record<string, { requestDataSource?: { name: string } }>;
+  };
+  if (view.type === "onDemandFeatureView") {
+    return Object.values(spec.sources ?? {}).flatMap((s) =>
+      s.requestDataSource ? [s.requestDataSource.name] : []
+    );
+  }
+  return [spec.batchSource?.name, spec.streamSource?.name].filter((n) => n !== undefined);
+}
+
 function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] {
-  const { doc } = served;
   const q = queryOf(c);
   const tags = tagFilter(c);
   const entity = q("entity");
@@ -234,24 +266,11 @@ function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] 
   const service = q("feature_service");
   const source = q("data_source");
   const updatedSince = q("updated_since");
-  let since: number | undefined;
-  if (updatedSince !== undefined) {
-    const text = /[zZ]|[+-]\d\d:?\d\d$/.test(updatedSince) ? updatedSince : `${updatedSince}Z`;
-    since = Date.parse(text);
-    if (Number.isNaN(since)) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got ${
-          JSON.stringify(updatedSince)
-        }`,
-        { details: { parameter: "updated_since", value: updatedSince } },
-      );
-    }
-  }
+  const since = updatedSince === undefined ? undefined : sinceOf(updatedSince);
   // Feast keeps no view when the service named is unknown or hidden.
   const serviceViews = service === undefined ? undefined : new Set(
     served.names("featureService").includes(service)
-      ? findObject(doc, "featureService", service)!.spec.projections.map((p) => p.view)
+      ? projectedViews(served.json("featureService", service))
       : [],
   );
   return views.filter((json) => {
@@ -269,19 +288,8 @@ function viewFilters(served: Served, c: Context<AppEnv>, views: Json[]): Json[] 
       !((spec.features ?? []) as { name: string }[]).some((f) => f.name === feature)
     ) return false;
     if (serviceViews && !serviceViews.has(spec.name)) return false;
-    if (source !== undefined) {
-      const regular = findObject(doc, "featureView", spec.name)?.spec;
-      const onDemand = findObject(doc, "onDemandFeatureView", spec.name)?.spec;
-      const names = new Set<string>();
-      if (regular) {
-        for (const key of ["batchSource", "streamSource"]) {
-          const name = (spec[key] as { name?: string } | undefined)?.name;
-          if (name) names.add(name);
-        }
-      }
-      for (const s of onDemand?.sources ?? []) if (s.kind === "requestSource") names.add(s.name);
-      if (!names.has(source)) return false;
-    }
+    // Read from the caller's JSON, so that a hidden source matches nothing.
+    if (source !== undefined && !sourcesOf(json).includes(source)) return false;
     return true;
   });
 }
@@ -290,14 +298,14 @@ const LISTS: Readonly<Record<string, ListSpec>> = {
   entities: {
     key: "entities",
     lineageType: "entity",
-    items: (s) => s.names("entity").map((n) => entityJson(s.doc, n)!),
+    items: (s) => s.names("entity").map((n) => s.json("entity", n)),
   },
   data_sources: {
     key: "dataSources",
     lineageType: "dataSource",
     items: (s, c) => {
       const tags = tagFilter(c);
-      return s.names("dataSource").map((n) => dataSourceJson(s.doc, n)!)
+      return s.names("dataSource").map((n) => s.json("dataSource", n))
         .filter((json) => hasAllTags(specTags(json), tags));
     },
   },
@@ -312,18 +320,16 @@ const LISTS: Readonly<Record<string, ListSpec>> = {
     items: (s, c) => {
       const tags = tagFilter(c);
       const view = c.req.query("feature_view");
-      return s.names("featureService").map((n) => featureServiceJson(s.doc, n)!)
+      return s.names("featureService").map((n) => s.json("featureService", n))
         .filter((json) =>
           hasAllTags(specTags(json), tags) &&
-          (view === undefined ||
-            findObject(s.doc, "featureService", nameOf(json))!.spec.projections
-              .some((p) => p.view === view))
+          (view === undefined || projectedViews(json).includes(view))
         );
     },
   },
   permissions: {
     key: "permissions",
-    items: (s) => s.names("permission").map((n) => permissionJson(s.doc, n)!),
+    items: (s) => s.names("permission").map((n) => s.json("permission", n)),
   },
   features: {
     key: "features",
@@ -345,21 +351,21 @@ const DETAILS: Readonly<Record<string, DetailSpec>> = {
     lineageType: "entity",
     find: (s, name) => {
       describe(s, "entity", name);
-      return entityJson(s.doc, name)!;
+      return s.json("entity", name);
     },
     extra: (s, name) => {
       const sources = new Set(
         s.relations("entity", name).filter((r) => r.target.type === "dataSource")
           .map((r) => r.target.name),
       );
-      return { dataSources: [...sources].map((n) => dataSourceJson(s.doc, n)!) };
+      return { dataSources: [...sources].map((n) => s.json("dataSource", n)) };
     },
   },
   data_sources: {
     lineageType: "dataSource",
     find: (s, name) => {
       describe(s, "dataSource", name);
-      return dataSourceJson(s.doc, name)!;
+      return s.json("dataSource", name);
     },
   },
   feature_views: {
@@ -367,22 +373,20 @@ const DETAILS: Readonly<Record<string, DetailSpec>> = {
     find: (s, name) => {
       const view = findView(s.lookup, { name, actions: DESCRIBE });
       s.lookup.access.assert([view], DESCRIBE);
-      return view.type === "featureView"
-        ? featureViewJson(s.doc, name)!
-        : onDemandFeatureViewJson(s.doc, name)!;
+      return s.json(view.type as "featureView" | "onDemandFeatureView", view.name);
     },
   },
   feature_services: {
     lineageType: "featureService",
     find: (s, name) => {
       describe(s, "featureService", name);
-      return featureServiceJson(s.doc, name)!;
+      return s.json("featureService", name);
     },
   },
   permissions: {
     find: (s, name) => {
       describe(s, "permission", name);
-      return permissionJson(s.doc, name)!;
+      return s.json("permission", name);
     },
   },
   saved_datasets: {
@@ -537,8 +541,8 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
       const name = c.req.param("name") ?? "";
       const view = findView(s.lookup, { name: viewName, actions: DESCRIBE });
       s.lookup.access.assert([view], DESCRIBE);
-      const spec = findObject(s.doc, "featureView", viewName)?.spec ??
-        findObject(s.doc, "onDemandFeatureView", viewName)!.spec;
+      const spec = findObject(s.doc, view.type as "featureView" | "onDemandFeatureView", view.name)!
+        .spec;
       const field = spec.features.find((f) => f.name === name);
       if (!field) {
         throw new LarderError(
@@ -572,15 +576,10 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
       const { q, project, paging } = lineageParams(c);
       const s = await served(c);
       const known = project === s.doc.project;
-      const { direct, indirect } = lineage(s.doc);
-      const type = q("filter_object_type");
-      const name = q("filter_object_name");
-      const keep = (r: Relation) =>
-        !type || !name ||
-        (r.source.type === type && r.source.name === name) ||
-        (r.target.type === type && r.target.name === name);
-      const d = relationPage(known ? s.visible(direct).filter(keep) : [], paging);
-      const i = relationPage(known ? s.visible(indirect).filter(keep) : [], paging);
+      const { direct, indirect } = s.catalog.lineage;
+      const keep = filterOf(q);
+      const d = relationPage(known ? s.related(direct).filter(keep) : [], paging);
+      const i = relationPage(known ? s.related(indirect).filter(keep) : [], paging);
       return c.json({
         relationships: d.items,
         indirect_relationships: i.items,
@@ -607,9 +606,9 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
       const includeIndirect = flag(q, "include_indirect");
       const s = await served(c);
       const relations = project === s.doc.project
-        ? s.visible(
+        ? s.related(
           relationsOf(
-            lineage(s.doc),
+            s.catalog.lineage,
             type as LineageType,
             c.req.param("name") ?? "",
             includeIndirect,
@@ -627,7 +626,7 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
       const { project, paging } = lineageParams(c);
       const s = await served(c);
       const known = project === s.doc.project;
-      const { direct, indirect } = lineage(s.doc);
+      const { direct, indirect } = s.catalog.lineage;
       const pages = {
         entities: paged(known ? LISTS.entities!.items(s, c) : [], paging),
         dataSources: paged(known ? LISTS.data_sources!.items(s, c) : [], paging),
@@ -638,8 +637,8 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
         labels: paged([], paging),
         savedDatasets: paged([], paging),
       };
-      const d = relationPage(known ? s.visible(direct) : [], paging);
-      const i = relationPage(known ? s.visible(indirect) : [], paging);
+      const d = relationPage(known ? s.related(direct) : [], paging);
+      const i = relationPage(known ? s.related(indirect) : [], paging);
       return c.json({
         project,
         objects: Object.fromEntries(Object.entries(pages).map(([k, p]) => [k, p.items])),
@@ -661,18 +660,13 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
       const q = queryOf(c);
       flag(q, "allow_cache", true);
       const s = await served(c);
-      const { direct, indirect } = lineage(s.doc);
-      const type = q("filter_object_type");
-      const name = q("filter_object_name");
-      const keep = (r: Relation) =>
-        !type || !name ||
-        (r.source.type === type && r.source.name === name) ||
-        (r.target.type === type && r.target.name === name);
-      const tagged = (rs: Relation[]) =>
-        s.visible(rs).filter(keep).map((r) => ({ ...r, project: s.doc.project }));
+      const { direct, indirect } = s.catalog.lineage;
+      const keep = filterOf(q);
+      const tagged = (rs: readonly Relation[]) =>
+        s.related(rs).filter(keep).map((r) => ({ ...r, project: s.doc.project }));
       return c.json({
-        relationships: tagged([...direct]),
-        indirect_relationships: tagged([...indirect]),
+        relationships: tagged(direct),
+        indirect_relationships: tagged(indirect),
       });
     }),
   );
@@ -681,7 +675,7 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
     authenticated(async (c) => {
       flag(queryOf(c), "allow_cache", true);
       const s = await served(c);
-      const { direct, indirect } = lineage(s.doc);
+      const { direct, indirect } = s.catalog.lineage;
       const project = s.doc.project;
       const tag = (objects: Json[]) => objects.map((o) => ({ ...o, project }));
       return c.json({
@@ -697,8 +691,8 @@ export function registerFeastRegistryApi(app: Hono<AppEnv>, options: RegistryApi
             labels: [],
             savedDatasets: [],
           },
-          relationships: s.visible([...direct]),
-          indirectRelationships: s.visible([...indirect]),
+          relationships: s.related(direct),
+          indirectRelationships: s.related(indirect),
         }],
       });
     }),

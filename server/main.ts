@@ -18,7 +18,8 @@ import { buildUiBundle } from "./ui_bundle.ts";
 const HELP = `Usage: deno task serve [options]
 
 Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs) and
-Feast's web UI at /ui (built with "deno bundle" on the first start, then cached).
+Feast's web UI at /ui (built with "deno bundle" on the first request to it, then
+cached).
 
 Options:
   --repo <dir>    The feature repo (the folder holding larder.yaml), relative to the
@@ -66,6 +67,9 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
   return parsed.data;
 }
 
+/** After a failed build of the web UI, how long until a request to it builds again. */
+const UI_RETRY_MS = 60_000;
+
 function messageOf(err: unknown): string {
   return isLarderError(err) ? err.message : String(err);
 }
@@ -98,23 +102,39 @@ async function main(argv: readonly string[]): Promise<number> {
       );
     }
     // The UI is built on its first request (once: later starts find it in the cache, and
-    // "deno task build-ui" builds it ahead); until then /ui answers "being built".
+    // "deno task build-ui" builds it ahead); until then /ui answers "being built". The builder
+    // remembers the bundle, or a failure until it tries again; each is reported once here
+    // (every caller of one attempt gets the same bundle or error object).
     const uiAbort = new AbortController();
-    let uiBuild: ReturnType<typeof buildUiBundle> | undefined;
-    const ui = () =>
-      uiBuild ??= buildUiBundle({
+    const reported = new WeakSet<object>();
+    let uiAnswer: Promise<unknown> | undefined;
+    const ui = () => {
+      const answer = buildUiBundle({
         log: (line) => console.error(line),
         signal: uiAbort.signal,
+        retryMs: UI_RETRY_MS,
       }).then(
         (bundle) => {
-          console.error("Web UI ready at /ui/");
+          if (!reported.has(bundle)) console.error("Web UI ready at /ui/");
+          reported.add(bundle);
           return bundle;
         },
-        (err) => {
-          if (!uiAbort.signal.aborted) console.error(`Web UI unavailable: ${messageOf(err)}`);
+        (err: unknown) => {
+          const seen = typeof err === "object" && err !== null && reported.has(err);
+          if (!seen && !uiAbort.signal.aborted) {
+            console.error(
+              `Web UI unavailable: ${messageOf(err)} (tried again on a request after ${
+                UI_RETRY_MS / 1000
+              } s)`,
+            );
+          }
+          if (typeof err === "object" && err !== null) reported.add(err);
           throw err;
         },
       );
+      uiAnswer = answer;
+      return answer;
+    };
     const app = createApp(flags["no-ui"] ? wired.deps : { ...wired.deps, ui });
     const server = serveWithLimits(app.fetch, {
       hostname: flags.host,
@@ -136,7 +156,7 @@ async function main(argv: readonly string[]): Promise<number> {
     for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
     await server.finished;
     uiAbort.abort();
-    await uiBuild?.catch(() => {});
+    await uiAnswer?.catch(() => {});
     wired.close();
     await store.close();
     return 0;

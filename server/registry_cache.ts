@@ -74,7 +74,11 @@ export class RegistryCache {
   readonly #refreshMs: number;
   readonly #onError: (err: unknown) => void;
   #doc: RegistryDocument | undefined;
-  #loading: Promise<RegistryDocument> | undefined;
+  /** The read in flight, shared by every caller until it settles or has run for `refreshMs`. */
+  #reading: { readonly answer: Promise<RegistryDocument>; readonly startedAt: number } | undefined;
+  /** Reads started, and the number of the read whose answer was taken last. */
+  #started = 0;
+  #taken = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #lastError: unknown;
@@ -90,7 +94,7 @@ export class RegistryCache {
   /** The document: from memory once loaded; the first call (only) waits for the load. */
   get(): Promise<RegistryDocument> {
     if (this.#doc) return Promise.resolve(this.#doc);
-    return this.#load();
+    return this.#refresh();
   }
 
   /** The document in memory, or `undefined` before the first load. */
@@ -117,7 +121,8 @@ export class RegistryCache {
   }
 
   /**
-   * Reads the registry now (for health checks): resolves with the served document when the
+   * Reads the registry now, or joins the read in flight (for health checks: concurrent checks
+   * and the background refresh share one read): resolves with the served document when the
    * registry is readable within `timeoutMs` (see {@linkcode RegistryCache.regression} for
    * whether it still follows the registry), throws `UNAVAILABLE` (or the registry's own error)
    * otherwise.
@@ -133,18 +138,29 @@ export class RegistryCache {
     this.#timer = undefined;
   }
 
-  #load(): Promise<RegistryDocument> {
-    this.#loading ??= this.#refresh().finally(() => {
-      this.#loading = undefined;
+  /**
+   * Reads the registry, or joins the read in flight (health checks and the timer share one), so
+   * that reads never overlap and finish out of order. A read that has hung for `refreshMs` is
+   * not joined: a new one starts, and the hung one's answer, if it ever comes, is not taken.
+   */
+  #refresh(): Promise<RegistryDocument> {
+    const reading = this.#reading;
+    if (reading && performance.now() - reading.startedAt < this.#refreshMs) return reading.answer;
+    const answer = this.#read(++this.#started).finally(() => {
+      if (this.#reading?.answer === answer) this.#reading = undefined;
     });
-    return this.#loading;
+    this.#reading = { answer, startedAt: performance.now() };
+    return answer;
   }
 
-  async #refresh(): Promise<RegistryDocument> {
+  async #read(number: number): Promise<RegistryDocument> {
     try {
       const read = await this.#reader.read({ fresh: true });
-      this.#lastError = undefined;
       const served = this.#doc;
+      // A read started later has answered already: this one is older news.
+      if (served && number < this.#taken) return served;
+      this.#taken = number;
+      this.#lastError = undefined;
       const regression = served && regressionOf(served, read);
       if (served && regression) {
         if (this.#regression?.message !== regression.message) {
@@ -166,7 +182,7 @@ export class RegistryCache {
       this.#loadedAt = performance.now();
       return doc;
     } catch (err) {
-      this.#lastError = err;
+      if (number >= this.#taken) this.#lastError = err;
       throw err;
     } finally {
       this.#schedule();

@@ -18,8 +18,9 @@ export interface ConnectionLimits {
   /** How long a new connection has to deliver the headers of its first request. */
   readonly headerTimeoutMs: number;
   /**
-   * How long a connection stays open after a response (its delivery included) without the
-   * headers of a next request arriving.
+   * How long a connection stays open once a handler has returned its response without the
+   * headers of a next request arriving: delivering the response counts (a client still taking
+   * it then is cut mid-body), the handler's own run time does not.
    */
   readonly idleTimeoutMs: number;
 }
@@ -155,7 +156,11 @@ function internalError(err: unknown, warn: (message: string) => void): Response 
  * send its first request's headers within `headerTimeoutMs`, or its next request's within
  * `idleTimeoutMs` of a response, is closed; when `accept()` fails (e.g. out of file
  * descriptors) the server waits and tries again (10 ms, doubling to 1 s) and keeps serving
- * the connections it has. A request in flight is never cut by these limits.
+ * the connections it has. A handler is never cut by these limits, however long it runs; the
+ * idle timeout starts when it returns its response, so delivering the response counts against
+ * it: a client that has not taken the whole response within `idleTimeoutMs` is cut mid-body.
+ * (That bounds readers that stall. Deno says when a response is fully taken only for streamed
+ * bodies, and a connection closed gently to finish a delivery can no longer be cut.)
  *
  * On a Deno without a per-connection HTTP server, it serves with `Deno.serve` instead,
  * without the limits (it warns once), restarting the listener when `accept()` fails.

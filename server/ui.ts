@@ -11,17 +11,15 @@ import { extname, join } from "node:path";
 import type { AppEnv } from "./app.ts";
 import { REGISTRY_API_BASE } from "./feast_registry_api.ts";
 import type { Lookup } from "./_scope.ts";
+import type { UiBundle } from "./ui_bundle.ts";
 
-/** A built UI (see `ui_bundle.ts`): a folder with `ui.js`, `feast-ui.css` and `assets/`. */
-export interface UiBundle {
-  readonly dir: string;
-  /** Names the build; part of the assets' URLs. */
-  readonly key: string;
-}
+export type { UiBundle };
 
 /**
- * Where the app gets the bundle: built (or read from the cache) on first use. It reports its
- * own failures (the page only says that the UI could not be built).
+ * Where the app gets the bundle, asked at every request to `/ui`: built (or read from the
+ * cache) on first use, then the same bundle; after a failed build, the same failure until it
+ * tries again (`buildUiBundle` does all of it). It reports its own failures (the page only says
+ * that the UI could not be built).
  */
 export type UiBundleSource = () => Promise<UiBundle>;
 
@@ -34,6 +32,11 @@ export interface UiRouteOptions {
   readonly authenticated: (handler: AppHandler) => AppHandler;
   /** Whether the API needs a token (the page then asks for one). */
   readonly auth: boolean;
+  /**
+   * How long a page request waits for the bundle before answering "being built" (a bundle in
+   * the cache is found well within it, so the first page is the UI). @default 2_000
+   */
+  readonly waitMs?: number | undefined;
 }
 
 /** The UI's base path. */
@@ -77,7 +80,7 @@ const BUILDING = `<!doctype html>
 <title>Feast UI · Larder</title></head>
 <body style="font:15px/1.5 sans-serif;margin:12vh auto;max-width:32rem">
 <h1 style="font-size:1.4rem">The web UI is being built</h1>
-<p>The feature server builds the UI once, on its first start; this page reloads itself.</p>
+<p>The feature server builds the UI once, on the first request to it; this page reloads itself.</p>
 </body></html>
 `;
 
@@ -85,8 +88,8 @@ const FAILED = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Feast UI · Larder</title></head>
 <body style="font:15px/1.5 sans-serif;margin:12vh auto;max-width:32rem">
 <h1 style="font-size:1.4rem">The web UI could not be built</h1>
-<p>The reason is in the feature server's log. The registry API (<code>/api/v1</code>) is served
-all the same.</p>
+<p>The reason is in the feature server's log; the server tries again on a request a minute
+later. The registry API (<code>/api/v1</code>) is served all the same.</p>
 </body></html>
 `;
 
@@ -100,15 +103,7 @@ function title(project: string): string {
  * assets under `/ui/static/<build>/`, and `/ui/projects-list.json`.
  */
 export function registerUi(app: Hono<AppEnv>, options: UiRouteOptions): void {
-  let built: Promise<UiBundle> | undefined;
-  let failed = false;
-  const bundle = () => {
-    built ??= options.bundle().catch((err) => {
-      failed = true;
-      throw err;
-    });
-    return built;
-  };
+  const waitMs = options.waitMs ?? 2_000;
 
   app.get(UI_BASE, (c) => c.redirect(`${UI_BASE}/`, 308));
 
@@ -130,7 +125,7 @@ export function registerUi(app: Hono<AppEnv>, options: UiRouteOptions): void {
   app.get(`${UI_BASE}/static/:key/*`, async (c) => {
     let ui: UiBundle;
     try {
-      ui = await bundle();
+      ui = await options.bundle();
     } catch {
       return c.text("The web UI could not be built", 503);
     }
@@ -140,25 +135,50 @@ export function registerUi(app: Hono<AppEnv>, options: UiRouteOptions): void {
       c.req.param("key") !== ui.key || type === undefined ||
       !/^(ui\.js|feast-ui\.css|assets\/[\w.-]+\.svg)$/.test(rest)
     ) return c.notFound();
-    const body = await Deno.readFile(join(ui.dir, rest));
-    return c.body(body, 200, {
+    // Streamed from disk (ui.js is about 5 MB); an asset the bundle lacks is a 404.
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(join(ui.dir, rest));
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.IsADirectory) {
+        return c.notFound();
+      }
+      throw err;
+    }
+    let size: number;
+    try {
+      const info = await file.stat();
+      if (!info.isFile) {
+        file.close();
+        return c.notFound();
+      }
+      size = info.size;
+    } catch (err) {
+      file.close();
+      throw err;
+    }
+    const headers = {
       "content-type": type,
+      "content-length": String(size),
       "cache-control": "public, max-age=31536000, immutable",
-    });
+    };
+    if (c.req.method === "HEAD") {
+      file.close();
+      return c.body(null, 200, headers);
+    }
+    return c.body(file.readable, 200, headers);
   });
 
   // Any other path is one of the UI's own routes (`/ui/p/<project>/…`): the page.
   app.get(`${UI_BASE}/*`, async (c) => {
-    if (failed) return c.html(FAILED, 503);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const ui = await Promise.race([
-      bundle().catch(() => undefined),
-      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 2_000)),
+      options.bundle().catch(() => "failed" as const),
+      new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), waitMs)),
     ]);
     clearTimeout(timer);
-    if (!ui) {
-      return failed ? c.html(FAILED, 503) : c.html(BUILDING, 503, { "retry-after": "5" });
-    }
+    if (ui === "failed") return c.html(FAILED, 503);
+    if (!ui) return c.html(BUILDING, 503, { "retry-after": "5" });
     return c.html(page(ui.key, options.auth), 200, { "cache-control": "no-cache" });
   });
 }

@@ -6,10 +6,12 @@
  * The build runs in a scratch folder of the cache with a `node_modules` folder (`deno bundle`
  * reads some of the UI's packages wrongly from Deno's global cache), pinned by `ui/bundle.lock`
  * (`--frozen-lockfile`), and needs the npm registry the first time. Concurrent builders (two
- * servers, parallel tests) take a lock file; the finished folder appears with one rename.
+ * servers, parallel tests) take an OS lock on a lock file; the finished folder appears with one
+ * rename.
  */
 import { join } from "node:path";
 import { LarderError } from "../engine/mod.ts";
+import { withFileLock } from "./_file_lock.ts";
 import { sha256Bytes } from "./_sha256.ts";
 
 /** The sources of the bundle, beside this repository's `server/`. */
@@ -37,8 +39,13 @@ export interface UiBundleOptions {
   readonly log?: (line: string) => void;
   /** How long one build may take. @default 600_000 */
   readonly timeoutMs?: number;
-  /** Stops the build (its `deno bundle` process) when aborted. */
+  /** Stops the build (its `deno bundle` process), or the wait for another builder, when aborted. */
   readonly signal?: AbortSignal;
+  /**
+   * After a failed build, how long callers get that failure before one of them builds again.
+   * @default 60_000
+   */
+  readonly retryMs?: number;
 }
 
 /** The default cache folder. */
@@ -60,12 +67,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function readSources(): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  for (const name of [...ENTRY_FILES, "bundle.json", "bundle.lock"]) {
-    files.set(name, await Deno.readTextFile(new URL(name, SOURCES)));
-  }
-  return files;
+/** The sources, read once per process (a build in progress keeps the key it started with). */
+let sources: Promise<{ files: ReadonlyMap<string, string>; key: string }> | undefined;
+
+function readSources(): Promise<{ files: ReadonlyMap<string, string>; key: string }> {
+  sources ??= (async () => {
+    const files = new Map<string, string>();
+    for (const name of [...ENTRY_FILES, "bundle.json", "bundle.lock"]) {
+      files.set(name, await Deno.readTextFile(new URL(name, SOURCES)));
+    }
+    return { files, key: keyOf(files) };
+  })();
+  sources.catch(() => sources = undefined);
+  return sources;
 }
 
 /** The key of a build: the sources, the lock and the Deno that bundles them. */
@@ -79,39 +93,6 @@ function failure(message: string, cause?: unknown): LarderError {
   return new LarderError("UNAVAILABLE", `Cannot build the web UI: ${message}`, {
     ...(cause === undefined ? {} : { cause }),
   });
-}
-
-/** A lock whose holder has not touched it for this long has died. */
-const STALE_MS = 30_000;
-
-/**
- * Holds the lock file `path` while `run` runs, touching it every few seconds; waits (polling)
- * while a live process holds it, and takes over one left by a dead process.
- */
-async function withLock<T>(path: string, run: () => Promise<T>): Promise<T> {
-  for (;;) {
-    try {
-      const file = await Deno.open(path, { createNew: true, write: true });
-      file.close();
-      break;
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      const touched = (await Deno.stat(path).catch(() => undefined))?.mtime?.getTime();
-      if (touched !== undefined && Date.now() - touched > STALE_MS) {
-        await Deno.remove(path).catch(() => {});
-      } else await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
-  const heartbeat = setInterval(() => {
-    const now = new Date();
-    Deno.utime(path, now, now).catch(() => {});
-  }, 5_000);
-  try {
-    return await run();
-  } finally {
-    clearInterval(heartbeat);
-    await Deno.remove(path).catch(() => {});
-  }
 }
 
 /** Removes build folders of `key` a dead builder left (the caller holds the key's lock). */
@@ -198,14 +179,23 @@ async function build(
 
 /** The key the current sources build under (the name of their folder in the cache). */
 export async function uiBundleKey(): Promise<string> {
-  return keyOf(await readSources());
+  return (await readSources()).key;
 }
 
-const building = new Map<string, Promise<UiBundle>>();
+/** One bundle's build in this process: under way or done, or failed and when to try again. */
+interface Build {
+  readonly answer: Promise<UiBundle>;
+  retryAt?: number;
+}
+
+/** The builds of this process, by cache folder and key: the one place a build is remembered. */
+const builds = new Map<string, Build>();
 
 /**
- * The web UI's bundle, built when the cache has none for these sources (shared by concurrent
- * callers). Throws `UNAVAILABLE` when it cannot be built (no npm registry, a failed bundle).
+ * The web UI's bundle, built when the cache has none for these sources. Callers share one build,
+ * then its bundle; after a failure they get that failure for `retryMs`, then the next caller
+ * builds again (every caller of one attempt gets the same bundle object, or the same error).
+ * Throws `UNAVAILABLE` when it cannot be built (no npm registry, a failed bundle).
  *
  * @example
  * ```ts ignore
@@ -215,27 +205,31 @@ const building = new Map<string, Promise<UiBundle>>();
  */
 export async function buildUiBundle(options: UiBundleOptions = {}): Promise<UiBundle> {
   const cacheDir = options.cacheDir ?? defaultCacheDir((name) => Deno.env.get(name));
-  const files = await readSources();
-  const key = keyOf(files);
+  const { files, key } = await readSources();
   const id = `${cacheDir}\0${key}`;
-  let pending = building.get(id);
-  if (!pending) {
-    pending = (async () => {
+  const known = builds.get(id);
+  if (known && (known.retryAt === undefined || performance.now() < known.retryAt)) {
+    return await known.answer;
+  }
+  const attempt: Build = {
+    answer: (async () => {
       const dir = join(cacheDir, `ui-${key}`);
       if (await exists(join(dir, "manifest.json"))) return { dir, key };
       await Deno.mkdir(cacheDir, { recursive: true });
-      await withLock(join(cacheDir, `ui-${key}.lock`), async () => {
+      await withFileLock(join(cacheDir, `ui-${key}.lock`), async () => {
         // Another process may have finished it while this one waited.
         if (await exists(join(dir, "manifest.json"))) return;
         await removeLeftovers(cacheDir, key);
         await build(files, cacheDir, key, options);
-      });
+      }, options.signal ? { signal: options.signal } : {});
       return { dir, key };
-    })();
-    building.set(id, pending);
-    pending.catch(() => building.delete(id));
-  }
-  return await pending;
+    })(),
+  };
+  builds.set(id, attempt);
+  attempt.answer.catch(() => {
+    attempt.retryAt = performance.now() + (options.retryMs ?? 60_000);
+  });
+  return await attempt.answer;
 }
 
 // `deno task build-ui`: build (or find) the bundle now, e.g. while building an image.

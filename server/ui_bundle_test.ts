@@ -22,36 +22,36 @@ Deno.test("buildUiBundle() serves a finished bundle from the cache without build
   }
 });
 
-Deno.test("buildUiBundle() waits for another builder's lock, then uses its bundle", async () => {
+Deno.test("buildUiBundle() waits while another builder holds the lock, then uses its bundle", async () => {
   const cacheDir = await Deno.makeTempDir();
   try {
     const key = await uiBundleKey();
-    const lock = join(cacheDir, `ui-${key}.lock`);
-    await Deno.writeTextFile(lock, "");
+    // Another builder: an OS lock on the lock file, as a build in another process holds it.
+    const other = await Deno.open(join(cacheDir, `ui-${key}.lock`), { write: true, create: true });
+    await other.lock(true);
     let settled = false;
     const waiting = buildUiBundle({ cacheDir }).finally(() => settled = true);
-    // The other builder is alive (its lock is fresh): this one waits.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
     assert.equal(settled, false);
     const dir = await finished(cacheDir, key);
-    await Deno.remove(lock);
+    await other.unlock();
+    other.close();
     assert.deepEqual(await waiting, { dir, key });
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
 
-Deno.test("buildUiBundle() takes over a dead builder's lock and clears its leftovers", async () => {
+Deno.test("buildUiBundle() builds past a lock file a killed builder left, and clears its leftovers", async () => {
   const cacheDir = await Deno.makeTempDir();
   try {
     const key = await uiBundleKey();
     const lock = join(cacheDir, `ui-${key}.lock`);
+    // A killed builder leaves its lock file (the OS has dropped its lock) and its build folder.
     await Deno.writeTextFile(lock, "");
-    const old = new Date(Date.now() - 120_000);
-    await Deno.utime(lock, old, old);
     await Deno.mkdir(join(cacheDir, `ui-${key}.build-dead`));
-    // No bundle yet: after taking the lock it builds, and with a 1 ms limit the build fails at
-    // once, which shows it did not wait for the dead builder.
+    // No bundle yet: it builds at once, and with a 1 ms limit the build fails at once, which
+    // shows it did not wait.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const outcome = await Promise.race([
       buildUiBundle({ cacheDir, timeoutMs: 1 }).then(() => "built", (err: Error) => err.message),
@@ -60,7 +60,29 @@ Deno.test("buildUiBundle() takes over a dead builder's lock and clears its lefto
     clearTimeout(timer);
     assert.match(outcome, /^Cannot build the web UI: /);
     assert.equal(await Deno.stat(join(cacheDir, `ui-${key}.build-dead`)).catch(() => null), null);
-    assert.equal(await Deno.stat(lock).catch(() => null), null, "the lock is released");
+    const file = await Deno.open(lock, { write: true });
+    assert.equal(await file.tryLock(true), true, "the lock is released");
+    file.close();
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("buildUiBundle() answers a failed build's error for retryMs, then builds again", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const builds: string[] = [];
+    const options = { cacheDir, timeoutMs: 1, retryMs: 300, log: (l: string) => builds.push(l) };
+    const first = await buildUiBundle(options).catch((err: Error) => err);
+    assert.match(String(first), /Cannot build the web UI: /);
+    assert.equal(builds.length, 1);
+    const again = await buildUiBundle(options).catch((err: Error) => err);
+    assert.equal(again, first, "the same failure, without building");
+    assert.equal(builds.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const retried = await buildUiBundle(options).catch((err: Error) => err);
+    assert.notEqual(retried, first, "a new attempt");
+    assert.equal(builds.length, 2);
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
   }

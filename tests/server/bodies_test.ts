@@ -297,3 +297,49 @@ export const convPct = onDemandFeatureView({
     await server.close();
   }
 });
+
+/** A `df` of `rows` listed ids and as many single-value columns as fit in about `bytes`. */
+function broadcastBody(rows: number, bytes: number): { text: string; singles: number } {
+  const list = `"driver_id":[${new Array(rows).fill("1").join(",")}]`;
+  const singles: string[] = [];
+  for (let size = list.length; size < bytes; size += 13) {
+    singles.push(`"c${String(singles.length).padStart(7, "0")}":0`);
+  }
+  return { text: `{${list},${singles.join(",")}}`, singles: singles.length };
+}
+
+Deno.test("POST /push and /write-to-online-store answer 413 when single values would expand past the write limit", async () => {
+  const auth = new TokenVerifier([
+    { name: "nobody", sha256: await hashToken("nobody-key"), roles: [] },
+  ]);
+  const server = await startServer({ auth });
+  try {
+    // Under 4 MiB: 100,000 rows and ~300,000 single values, tens of billions of cells expanded.
+    const { text, singles } = broadcastBody(100_000, 4 * 1024 * 1024 - 300_000);
+    const rss = Deno.memoryUsage().rss;
+    for (
+      const [path, head] of [
+        ["/push", '{"push_source_name":"driver_stats_push","to":"online","df":'],
+        ["/write-to-online-store", '{"feature_view_name":"driver_hourly_stats","df":'],
+      ]
+    ) {
+      // A caller with no permission at all: refused on the body's shape, nothing expanded.
+      const res = await server.request("POST", path!, {
+        body: `${head}${text}}`,
+        headers: { authorization: "Bearer nobody-key" },
+      });
+      assert.equal(res.status, 413, `${path}: ${res.text.slice(0, 300)}`);
+      assert.equal(res.json.error.code, "TOO_LARGE");
+      assert.equal(
+        res.json.error.message,
+        `Too many values: df has ${singles} single-value columns, each repeated on 100000 rows (${
+          singles * 100_000
+        } values), the limit is 6400000 (64 columns of 100000 rows)`,
+      );
+    }
+    const grown = Deno.memoryUsage().rss - rss;
+    assert.ok(grown < 1024 ** 3, `memory grew by ${grown} bytes`);
+  } finally {
+    await server.close();
+  }
+});

@@ -477,6 +477,30 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
       ]);
     });
 
+    await t.step("sort_by a name of Object.prototype is an unknown key, not a 500", async () => {
+      for (const key of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
+        for (
+          const [path, list] of [
+            [`/api/v1/entities?${P}&sort_by=${key}`, "entities"],
+            [`/api/v1/feature_views?${P}&sort_by=${key}&sort_order=desc`, "featureViews"],
+            [`/api/v1/entities/all?sort_by=${key}`, "entities"],
+            [`/api/v1/feature_views/all?sort_by=${key}&sort_order=desc`, "featureViews"],
+            [`/api/v1/lineage/registry?${P}&sort_by=${key}`, "relationships"],
+          ]
+        ) {
+          const res = await get(path!);
+          assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+          assert.ok(res.json[list!].length > 0, path);
+        }
+      }
+      const views = await get(`/api/v1/feature_views/all?sort_by=constructor&sort_order=desc`);
+      assert.deepEqual(names(views.json, "featureViews"), [
+        "driver_hourly_stats",
+        "driver_trips",
+        "scaled",
+      ]);
+    });
+
     await t.step("/all lists: always paged (page 1, limit 50), objects carry project", async () => {
       // `aggregate_across_projects` and `paginate_and_sort` (api/registry/rest/rest_utils.py).
       const all = await get("/api/v1/feature_services/all");
@@ -527,6 +551,19 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
           `/api/v1/feature_views?${P}&updated_since=yesterday`,
           'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "yesterday"',
         ],
+        // Read as every timestamp of the server is: no lenient parsing, no rolling over.
+        [
+          `/api/v1/feature_views?${P}&updated_since=1`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "1"',
+        ],
+        [
+          `/api/v1/feature_views?${P}&updated_since=2024-02-30`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "2024-02-30": February 2024 has 29 days',
+        ],
+        [
+          `/api/v1/feature_views?${P}&updated_since=2024-01-01T24:00:00Z`,
+          'Invalid query parameter "updated_since": expected an ISO 8601 timestamp (e.g. 2024-01-01T00:00:00Z), got "2024-01-01T24:00:00Z": hour 24 is not accepted: write 00:00:00 of the next day',
+        ],
         [
           `/api/v1/lineage/objects/table/x?${P}`,
           'Invalid object_type "table": it must be one of "dataSource", "entity", "featureView", "featureService", "feature", "savedDataset"',
@@ -566,6 +603,8 @@ Deno.test("registry API pages and sorts as Feast's registry server and REST laye
       assert.deepEqual(await filtered("tags=team:ops&tags=x:y"), []);
       assert.deepEqual((await filtered("updated_since=2000-01-01T00:00:00Z")).length, 3);
       assert.deepEqual(await filtered("updated_since=2999-01-01"), []);
+      assert.deepEqual(await filtered("updated_since=2999-01-01T00:00:00%2B01:00"), []);
+      assert.equal((await filtered("updated_since=2000-01-01 00:00")).length, 3);
     });
   } finally {
     await server.close();
@@ -862,6 +901,202 @@ Deno.test("registry API: same auth as every route, DESCRIBE decides what is seen
       ]);
       const permissions = await get(`/api/v1/permissions?${P}`, "model-key");
       assert.deepEqual(permissions.json.permissions, [], "no DESCRIBE on permissions");
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+// "model" may also DESCRIBE the on-demand view and the push source, not what they embed.
+const PARTLY_HIDDEN = FEATURES + `
+export const odfvReaders = permission({
+  name: "odfv_readers", types: ["onDemandFeatureView"], namePatterns: ["scaled"],
+  actions: ["DESCRIBE"], roles: ["model"],
+});
+export const pushReaders = permission({
+  name: "push_readers", types: ["dataSource"], namePatterns: ["driver_stats_push"],
+  actions: ["DESCRIBE"], roles: ["model"],
+});
+export const admins = permission({
+  name: "admins",
+  types: ["entity", "dataSource", "featureView", "onDemandFeatureView", "featureService", "permission"],
+  actions: ["DESCRIBE"], roles: ["admin"],
+});
+`;
+
+/** What "model" may not DESCRIBE in PARTLY_HIDDEN, as it would appear in an answer's text. */
+const HIDDEN_TEXT = [
+  "driver_trips", // a view of driver_activity; driver_trips_source too
+  '"trips_today"',
+  '"rating"',
+  '"tags_seen"',
+  "driver_stats_source", // the batch source of driver_hourly_stats and driver_stats_push
+  "data/", // the file sources' paths
+  "driver_ratings",
+  "ratings_csv",
+  '"req"', // the request source of "scaled"
+  '"driver"', // the entity
+  "readers", // the permissions
+];
+
+Deno.test("registry API: nothing the caller may not describe appears, embedded or related", async (t) => {
+  const auth = new TokenVerifier([
+    { name: "model", sha256: await hashToken("model-key"), roles: ["model"] },
+    { name: "admin", sha256: await hashToken("admin-key"), roles: ["admin"] },
+  ]);
+  const server = await startServer({ features: PARTLY_HIDDEN, auth });
+  const get = (path: string) =>
+    server.request("GET", path, { headers: { authorization: "Bearer model-key" } });
+  const R = "include_relationships=true";
+  try {
+    await t.step("a service's projection of a hidden view is left out", async () => {
+      const res = await get(`/api/v1/feature_services/driver_activity?${P}&${R}`);
+      assert.equal(res.status, 200);
+      // Its visible view's projection, without the view's (hidden) batch source.
+      assert.deepEqual(res.json.spec.features, [{
+        featureViewName: "driver_hourly_stats",
+        featureColumns: [
+          { name: "conv_rate", valueType: "FLOAT" },
+          { name: "acc_rate", valueType: "FLOAT" },
+        ],
+      }]);
+      // No relationship through driver_trips (its features reach the service indirectly).
+      assert.deepEqual(res.json.relationships.map(arrow), [
+        "featureView:driver_hourly_stats -> featureService:driver_activity",
+        "feature:conv_rate -> featureService:driver_activity",
+        "feature:acc_rate -> featureService:driver_activity",
+      ]);
+    });
+
+    await t.step(
+      "a view's hidden entity and sources are left out; its push source's batch source too",
+      async () => {
+        const view = await get(`/api/v1/feature_views/driver_hourly_stats?${P}`);
+        assert.equal(view.status, 200);
+        const spec = stamped(view.json.spec);
+        assert.equal(spec.entities, undefined, "the entity is hidden");
+        assert.deepEqual(spec.entityColumns, [{ name: "driver_id", valueType: "INT64" }]);
+        assert.equal(spec.batchSource, undefined);
+        assert.deepEqual(spec.streamSource, {
+          type: "PUSH_SOURCE",
+          timestampField: "event_timestamp",
+          createdTimestampColumn: "created",
+          name: "driver_stats_push",
+          dataSourceClassType: "feast.data_source.PushSource",
+          meta: META,
+        });
+        const push = await get(`/api/v1/data_sources/driver_stats_push?${P}`);
+        assert.equal(push.status, 200);
+        assert.equal(push.json.batchSource, undefined);
+        const batch = await get(`/api/v1/data_sources/driver_stats_source?${P}`);
+        assert.equal(batch.status, 404, "its own route hides it: so does every answer");
+      },
+    );
+
+    await t.step(
+      "an on-demand view's hidden request source is left out of its sources",
+      async () => {
+        const res = await get(`/api/v1/feature_views/scaled?${P}`);
+        assert.equal(res.status, 200);
+        assert.deepEqual(res.json.spec.sources, {
+          driver_hourly_stats: {
+            featureViewProjection: {
+              featureViewName: "driver_hourly_stats",
+              featureColumns: [{ name: "conv_rate", valueType: "FLOAT" }],
+            },
+          },
+        });
+      },
+    );
+
+    await t.step("filters match only what the caller may see", async () => {
+      const views = async (query: string) =>
+        (await get(`/api/v1/feature_views?${P}&${query}`)).json.featureViews
+          .map((v: Json) => v.spec.name);
+      assert.deepEqual(await views("data_source=driver_stats_push"), ["driver_hourly_stats"]);
+      assert.deepEqual(await views("data_source=driver_stats_source"), []);
+      assert.deepEqual(await views("data_source=req"), []);
+      assert.deepEqual(await views("entity=driver"), []);
+      const services = await get(`/api/v1/feature_services?${P}&feature_view=driver_trips`);
+      assert.deepEqual(services.json.featureServices, []);
+    });
+
+    await t.step("no answer names a hidden object, anywhere", async () => {
+      const paths = [
+        `/api/v1/entities?${P}&${R}`,
+        `/api/v1/entities/all?${R}`,
+        `/api/v1/data_sources?${P}&${R}`,
+        `/api/v1/data_sources/all?${R}`,
+        `/api/v1/data_sources/driver_stats_push?${P}&${R}`,
+        `/api/v1/feature_views?${P}&${R}`,
+        `/api/v1/feature_views/all?${R}`,
+        `/api/v1/feature_views/driver_hourly_stats?${P}&${R}`,
+        `/api/v1/feature_views/scaled?${P}&${R}`,
+        `/api/v1/feature_services?${P}&${R}`,
+        `/api/v1/feature_services/all?${R}`,
+        `/api/v1/feature_services/driver_activity?${P}&${R}`,
+        `/api/v1/features?${P}&${R}`,
+        `/api/v1/features/all?${R}`,
+        `/api/v1/features/driver_hourly_stats/conv_rate?${P}&${R}`,
+        `/api/v1/permissions?${P}`,
+        `/api/v1/lineage/registry?${P}`,
+        `/api/v1/lineage/registry/all`,
+        `/api/v1/lineage/complete?${P}`,
+        `/api/v1/lineage/complete/all`,
+        `/api/v1/lineage/objects/featureService/driver_activity?${P}&include_indirect=true`,
+        `/api/v1/lineage/objects/featureView/driver_hourly_stats?${P}&include_indirect=true`,
+        `/api/v1/lineage/objects/feature/rating?${P}&include_indirect=true`,
+        `/api/v1/lineage/objects/dataSource/driver_stats_source?${P}&include_indirect=true`,
+      ];
+      for (const path of paths) {
+        const res = await get(path);
+        assert.equal(res.status, 200, `${path}: ${res.text.slice(0, 200)}`);
+        for (const hidden of HIDDEN_TEXT) {
+          assert.ok(!res.text.includes(hidden), `${path} shows ${hidden}: ${res.text}`);
+        }
+      }
+      // What the caller may see is all there.
+      const complete = (await get(`/api/v1/lineage/complete?${P}`)).json;
+      assert.deepEqual(
+        Object.fromEntries(
+          Object.entries(complete.objects).map(([k, v]) => [
+            k,
+            (v as Json[]).map((o) => o.spec?.name ?? o.name),
+          ]),
+        ),
+        {
+          entities: [],
+          dataSources: ["driver_stats_push"],
+          featureViews: ["driver_hourly_stats", "scaled"],
+          labelViews: [],
+          featureServices: ["driver_activity"],
+          features: ["conv_rate", "acc_rate", "x"],
+          labels: [],
+          savedDatasets: [],
+        },
+      );
+      assert.deepEqual(complete.relationships.map(arrow), [
+        "featureView:driver_hourly_stats -> featureService:driver_activity",
+        "feature:conv_rate -> featureView:driver_hourly_stats",
+        "feature:acc_rate -> featureView:driver_hourly_stats",
+        "feature:x -> featureView:scaled",
+        "featureView:driver_hourly_stats -> featureView:scaled",
+      ]);
+    });
+
+    await t.step("answers are per caller: one who may see everything gets it all", async () => {
+      const asAdmin = () =>
+        server.request("GET", `/api/v1/feature_services/driver_activity?${P}`, {
+          headers: { authorization: "Bearer admin-key" },
+        });
+      const views = (json: Json) =>
+        json.spec.features.map((p: Json) => `${p.featureViewName} ${p.batchSource?.name}`);
+      const full = ["driver_hourly_stats driver_stats_source", "driver_trips driver_trips_source"];
+      assert.deepEqual(views((await asAdmin()).json), full);
+      assert.deepEqual(views((await get(`/api/v1/feature_services/driver_activity?${P}`)).json), [
+        "driver_hourly_stats undefined",
+      ]);
+      assert.deepEqual(views((await asAdmin()).json), full);
     });
   } finally {
     await server.close();

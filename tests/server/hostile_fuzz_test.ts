@@ -181,7 +181,18 @@ const API_LISTS = [
   "lineage/registry",
   "nope",
 ];
-const QUERY_VALUES = ["test_project", "1", "0", "-1", "9007199254740993", "true", "x", "", "%00"];
+const QUERY_VALUES = [
+  "test_project",
+  "1",
+  "0",
+  "-1",
+  "9007199254740993",
+  "true",
+  "x",
+  "",
+  "%00",
+  ...PROTOTYPE_NAMES,
+];
 const QUERY_KEYS = [
   "project",
   "page",
@@ -195,10 +206,19 @@ const QUERY_KEYS = [
   "constructor",
 ];
 
-/** A path of Feast's registry REST API, with random query parameters. */
+/**
+ * A path of Feast's registry REST API, with random query parameters (keys and values, names of
+ * `Object.prototype` among them).
+ */
 function apiPath(g: Generator): string {
   const name = encodeURIComponent(g.pick(NAMES));
   const list = g.pick(API_LISTS);
+  // A list sorted by a name of `Object.prototype`, the rest of the query valid so that the
+  // sort runs (random parameters alone are mostly refused before it).
+  if (g.rand() < 0.25) {
+    const sort = `sort_by=${g.pick(PROTOTYPE_NAMES)}&sort_order=${g.pick(["asc", "desc"])}`;
+    return `/api/v1/${list}${g.pick(["", "/all"])}?project=test_project&${sort}`;
+  }
   const path = g.pick([
     `/api/v1/${list}`,
     `/api/v1/${list}/all`,
@@ -251,8 +271,11 @@ function cases(seed: number, credentials: readonly string[]): Case[] {
   for (let i = 0; i < CASES; i++) {
     const path = anyPath(g);
     const post = POSTS.includes(path);
+    // The registry API answers GET only: its query parameters are fuzzed through GETs.
     const method = post && g.rand() < 0.8
       ? "POST"
+      : path.startsWith("/api/v1/") && g.rand() < 0.7
+      ? "GET"
       : g.rand() < 0.15
       ? `X${g.int(1e9).toString(36).toUpperCase()}`
       : g.pick(METHODS);

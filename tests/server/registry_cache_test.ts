@@ -260,3 +260,85 @@ Deno.test("RegistryCache does not go back when the registry file is replaced by 
     await r.close();
   }
 });
+
+/**
+ * The real registry of a temp repo, read at once (as it is when the read starts) and answered
+ * when the test releases it, in any order.
+ */
+async function heldRegistry() {
+  const repo = await tempRepo();
+  const store = await FeatureStore.open({ repo: repo.dir });
+  await store.apply({ skipSourceValidation: true });
+  const state = { hold: false, reads: 0, held: [] as (() => void)[] };
+  const reader: RegistryReader = {
+    async read(options) {
+      state.reads++;
+      const doc = await store.registry.read(options);
+      if (state.hold) await new Promise<void>((resolve) => state.held.push(resolve));
+      return doc;
+    },
+  };
+  return {
+    store,
+    state,
+    reader,
+    async close() {
+      await store.close();
+      await repo.remove();
+    },
+  };
+}
+
+Deno.test("RegistryCache.check() shares the read in flight: no false regression when reads finish out of order", async () => {
+  const r = await heldRegistry();
+  const errors: unknown[] = [];
+  const cache = new RegistryCache(r.reader, { onError: (e) => errors.push(e) });
+  try {
+    assert.equal((await cache.get()).version, 1);
+    r.state.hold = true;
+    const first = cache.check(30_000); // reads version 1
+    await until(() => r.state.held.length === 1, "the first read");
+    assert.equal(await bump(r.store), 2);
+    const second = cache.check(30_000); // a read of its own would see version 2
+    // Every read started is held; the later one answers first, the earlier one last.
+    await until(() => r.state.held.length === r.state.reads - 1, "every read to be held");
+    for (const release of [...r.state.held].reverse()) {
+      release();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await Promise.all([first, second]);
+    assert.equal(cache.regression(), undefined, "no regression: the registry only went forward");
+    assert.deepEqual(errors, []);
+    assert.equal(r.state.reads, 2, "the load, then one read shared by both checks");
+    r.state.hold = false;
+    assert.equal((await cache.check()).version, 2, "the next check reads the registry again");
+  } finally {
+    cache.close();
+    await r.close();
+  }
+});
+
+Deno.test("RegistryCache starts a new read once one has hung for refreshMs, and ignores the hung one's late answer", async () => {
+  const r = await heldRegistry();
+  const errors: unknown[] = [];
+  const cache = new RegistryCache(r.reader, { refreshMs: 1000, onError: (e) => errors.push(e) });
+  try {
+    assert.equal((await cache.get()).version, 1);
+    r.state.hold = true;
+    const hung = cache.check(30_000); // reads version 1, answers last
+    await until(() => r.state.held.length === 1, "the first read");
+    assert.equal(await bump(r.store), 2);
+    r.state.hold = false; // only the first read hangs
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const fresh = await cache.check(30_000);
+    assert.equal(fresh.version, 2, "a new read, not the hung one");
+    r.state.held[0]!();
+    assert.equal((await hung).version, 2, "the late answer (version 1) is not served");
+    assert.equal(cache.current()!.version, 2);
+    assert.equal(cache.regression(), undefined);
+    assert.deepEqual(errors, []);
+  } finally {
+    cache.close();
+    await r.close();
+  }
+});

@@ -69,6 +69,50 @@ Deno.test("serveWithLimits() closes an idle kept-alive connection, never a reque
   }
 });
 
+/** Reads one response whose body is `size` bytes from `conn`, or until the server closes it. */
+async function readBody(
+  conn: Deno.Conn,
+  size: number,
+): Promise<{ head: string; bodyBytes: number; closed: boolean }> {
+  const buf = new Uint8Array(64 * 1024);
+  let head = "";
+  let bodyBytes = 0;
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return { head, bodyBytes, closed: true };
+    let chunk = buf.subarray(0, n);
+    if (!head.includes("\r\n\r\n")) {
+      const text = new TextDecoder("latin1").decode(chunk);
+      const end = text.indexOf("\r\n\r\n");
+      if (end < 0) {
+        head += text;
+        continue;
+      }
+      head += text.slice(0, end + 4);
+      chunk = chunk.subarray(end + 4);
+    }
+    bodyBytes += chunk.byteLength;
+    if (bodyBytes >= size) return { head, bodyBytes, closed: false };
+  }
+}
+
+Deno.test("serveWithLimits() closes a connection whose reader stops taking its response", async () => {
+  const bytes = new Uint8Array(32 * 1024 * 1024);
+  const { server, port } = start({ idleTimeoutMs: 200 }, () => new Response(bytes));
+  try {
+    const conn = await connect(port);
+    await send(conn, GET);
+    // Reads nothing: the idle timeout, which runs from when the handler returned, closes it
+    // mid-response, so readers that stall cannot hold connections (and their buffers) forever.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const got = await readBody(conn, bytes.length);
+    assert.equal(got.closed, true);
+    assert.ok(got.bodyBytes < bytes.length, "cut: the reader stalled");
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("serveWithLimits() answers 503 over maxConnections and serves again when one closes", async () => {
   const { server, port, warnings } = start({ maxConnections: 2 });
   try {
