@@ -58,7 +58,8 @@ function text(bytes: Uint8Array): string {
 }
 
 Deno.test({
-  name: "docs/definitions.md and docs/getting-started.md: every ts block type-checks",
+  name:
+    "docs/definitions.md and docs/getting-started.md: every ts block type-checks, definitions run",
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "larder-docs-check-" });
