@@ -1,7 +1,8 @@
 /**
  * Fairness of the Redis HTTP bridge: how long a small `GET` waits while a big pipeline from
- * another client runs. The bridge runs as its own process (as deployed) in front of a
- * throwaway `redis-server`; this process sends one big pipeline and, beside it, `GET`s one
+ * another client runs, against the same `GET` with nothing beside it (the baseline, measured
+ * in the same run just before). The bridge runs as its own process (as deployed) in front of
+ * a throwaway `redis-server`; this process sends one big pipeline and, beside it, `GET`s one
  * after the other until the pipeline is answered.
  *
  * Run: `deno task bench bridge [--commands 10000] [--value-bytes 1000] [--runs 3]`
@@ -43,8 +44,15 @@ try {
     `big pipeline: ${COMMANDS} x ${VALUE_BYTES === 0 ? "INCR" : `SET of ${VALUE_BYTES} B`} ` +
       `(${(body.length / 1e6).toFixed(1)} MB body); ${navigator.hardwareConcurrency} CPUs`,
   );
+  const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   for (let run = 1; run <= RUNS; run++) {
     await post("/", JSON.stringify(["DEL", "n"]));
+    const alone: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      await post("/", JSON.stringify(["GET", "small"]));
+      alone.push(performance.now() - t);
+    }
     const started = performance.now();
     let done = false;
     let bigMs = 0;
@@ -65,9 +73,10 @@ try {
     const sorted = [...waits].sort((a, b) => a - b);
     console.log(
       `run ${run}: pipeline ${answer.status} in ${ms(bigMs)} (${answer.text.slice(0, 80)}…); ` +
-        `${waits.length} GETs beside it: first ${ms(waits[0]!)}, median ${
-          ms(sorted[Math.floor(sorted.length / 2)]!)
-        }, max ${ms(sorted.at(-1)!)}`,
+        `GET alone: median ${ms(median(alone))}; ${waits.length} GETs beside it: first ${
+          ms(waits[0]!)
+        }, median ${ms(median(sorted))}, max ${ms(sorted.at(-1)!)} ` +
+        `(median beside / alone: ${(median(sorted) / median(alone)).toFixed(1)}x)`,
     );
   }
 } finally {
