@@ -7,6 +7,8 @@ export interface Command {
   readonly summary: string;
   /** The full `--help` text. */
   readonly help: string;
+  /** `--help` goes to {@linkcode Command.run}, which prints its own (and `help` is a summary). */
+  readonly handlesHelp?: boolean;
   /** Runs the command; returns the exit code. */
   run(argv: readonly string[]): Promise<number>;
 }

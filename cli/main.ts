@@ -16,6 +16,7 @@ import { onlineCommand } from "./commands/online.ts";
 import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { teardownCommand } from "./commands/teardown.ts";
 import { unlockCommand } from "./commands/unlock.ts";
 import { VERSION } from "./version.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   unlockCommand,
   onlineCommand,
   historicalCommand,
+  serveCommand,
   registryDumpCommand,
   ...objectCommands,
 ];
@@ -76,7 +78,7 @@ export async function main(args: readonly string[]): Promise<number> {
         }: run "larder --help" for the list`,
       );
     }
-    if (rest.includes("--help") || rest.includes("-h")) {
+    if (!command.handlesHelp && (rest.includes("--help") || rest.includes("-h"))) {
       console.log(command.help);
       return 0;
     }

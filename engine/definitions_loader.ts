@@ -38,10 +38,15 @@ function urlPath(url: string): string | undefined {
   }
 }
 
-/** Larder's own modules: a stack frame in them is not where the user's mistake is. */
-const LARDER_SOURCE = ["registry", "engine", "cli", "server"].map((dir) =>
-  fileURLToPath(new URL(`../${dir}/`, import.meta.url))
-);
+/**
+ * Larder's own modules: a stack frame in them is not where the user's mistake is (none are
+ * files when Larder runs from a package).
+ */
+const LARDER_SOURCE = import.meta.url.startsWith("file:")
+  ? ["registry", "engine", "cli", "server"].map((dir) =>
+    fileURLToPath(new URL(`../${dir}/`, import.meta.url))
+  )
+  : [];
 
 /**
  * Where in the repo's modules an import failed, as `file:line:column` relative to the repo:

@@ -15,7 +15,9 @@ import { depsFromFeatureStore } from "./feature_store_deps.ts";
 import { connectionLimits, serveWithLimits } from "./serve_with_limits.ts";
 import { buildUiBundle } from "./ui_bundle.ts";
 
-const HELP = `Usage: deno task serve [options]
+/** The `--help` text, for the command the server was started by. */
+export function serveHelp(prog = "deno task serve"): string {
+  return `Usage: ${prog} [options]
 
 Serves the feature repo's features over HTTP (Feast-compatible API; docs at /docs) and
 Feast's web UI at /ui (built with "deno bundle" on the first request to it, then
@@ -28,6 +30,7 @@ Options:
   --host <host>   Interface to listen on  [default 127.0.0.1]
   --no-ui         Do not serve (nor build) the web UI
   -h, --help      Show this help`;
+}
 
 const FlagsSchema = z.strictObject({
   repo: z.string().min(1).default("."),
@@ -40,7 +43,10 @@ const FlagsSchema = z.strictObject({
 });
 
 /** Parses the flags; throws an `Error` whose message is one line for the user. */
-export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema> {
+export function parseFlags(
+  argv: readonly string[],
+  prog = "deno task serve",
+): z.output<typeof FlagsSchema> {
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({
@@ -57,12 +63,12 @@ export function parseFlags(argv: readonly string[]): z.output<typeof FlagsSchema
     }));
   } catch (err) {
     const text = (err as Error).message.split("\n")[0]!.replace(/\. To specify.*$/, "");
-    throw new Error(`serve: ${text} (see "deno task serve --help")`);
+    throw new Error(`serve: ${text} (see "${prog} --help")`);
   }
   const parsed = FlagsSchema.safeParse(values);
   if (!parsed.success) {
     const issue = formatIssues(parsed.error, values)[0] ?? "invalid flags";
-    throw new Error(`serve: --${issue} (see "deno task serve --help")`);
+    throw new Error(`serve: --${issue} (see "${prog} --help")`);
   }
   return parsed.data;
 }
@@ -74,16 +80,23 @@ function messageOf(err: unknown): string {
   return isLarderError(err) ? err.message : String(err);
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs the feature server with command-line `argv` until SIGINT/SIGTERM; returns the exit
+ * code. `prog` is the command the user typed, for messages (`larder serve` from the CLI).
+ */
+export async function serveMain(
+  argv: readonly string[],
+  prog = "deno task serve",
+): Promise<number> {
   let flags: z.output<typeof FlagsSchema>;
   try {
-    flags = parseFlags(argv);
+    flags = parseFlags(argv, prog);
   } catch (err) {
     console.error((err as Error).message);
     return 1;
   }
   if (flags.help) {
-    console.log(HELP);
+    console.log(serveHelp(prog));
     return 0;
   }
   let store: FeatureStore | undefined;
@@ -166,9 +179,9 @@ async function main(argv: readonly string[]): Promise<number> {
       console.error(`serve: ${err.message}`);
       return 1;
     }
-    console.error(err);
-    return 1;
+    console.error("internal error (a bug in Larder; please report it):", err);
+    return 2;
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) Deno.exit(await serveMain(Deno.args));

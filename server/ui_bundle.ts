@@ -74,7 +74,13 @@ function readSources(): Promise<{ files: ReadonlyMap<string, string>; key: strin
   sources ??= (async () => {
     const files = new Map<string, string>();
     for (const name of [...ENTRY_FILES, "bundle.json", "bundle.lock"]) {
-      files.set(name, await Deno.readTextFile(new URL(name, SOURCES)));
+      // By URL: a checkout's file or a published package's file over HTTPS alike.
+      const res = await fetch(new URL(name, SOURCES));
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new Error(`cannot read the web UI's ${name}: HTTP ${res.status}`);
+      }
+      files.set(name, await res.text());
     }
     return { files, key: keyOf(files) };
   })();

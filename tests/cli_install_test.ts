@@ -1,11 +1,12 @@
 /**
  * Larder as a user outside the checkout gets it: `deno install` of the CLI into a folder of
  * its own, then the installed `larder` run from another folder: --version, init, plan, apply,
- * materialize; and `deno task larder` inside the scaffolded repo.
+ * materialize, serve; and `deno task larder` inside the scaffolded repo.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { VERSION } from "../cli/version.ts";
+import { freePort } from "./support/redis_server.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -32,7 +33,7 @@ async function run(command: string, args: string[], cwd: string) {
 
 Deno.test({
   name:
-    "larder installed with deno install: --version, then init, plan, apply, materialize from another folder",
+    "larder installed with deno install: --version, then init, plan, apply, materialize, serve from another folder",
   sanitizeResources: false,
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "larder-install-" });
@@ -88,6 +89,35 @@ Deno.test({
         ["driver_hourly_stats", 50],
         ["driver_hourly_stats_fresh", 50],
       ]);
+
+      // The installed command serves too.
+      const port = freePort();
+      const server = new Deno.Command(bin, {
+        args: ["serve", "--repo", "shop", "--port", String(port), "--no-ui"],
+        cwd: work,
+        clearEnv: true,
+        env: userEnv(),
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      try {
+        let statuses: string[] | undefined;
+        for (let i = 0; i < 400 && statuses === undefined; i++) {
+          const res = await fetch(`http://127.0.0.1:${port}/get-online-features`, {
+            method: "POST",
+            body: JSON.stringify({
+              features: ["driver_hourly_stats:conv_rate"],
+              entities: { driver_id: [1001] },
+            }),
+          }).catch(() => undefined);
+          if (res === undefined) await new Promise((r) => setTimeout(r, 50));
+          else statuses = (await res.json()).results[1].statuses;
+        }
+        assert.deepEqual(statuses, ["PRESENT"]);
+      } finally {
+        server.kill("SIGTERM");
+        assert.equal((await server.status).code, 0);
+      }
 
       // Inside the repo, its own task runs the same Larder under the repo's import map.
       const task = await run(Deno.execPath(), ["task", "larder", "plan", "--json"], repo);

@@ -248,7 +248,7 @@ Deno.test({
           const command = raw.replaceAll("/path/to/larder", CHECKOUT);
           if (command.startsWith("curl -fsSL https://deno.land/install.sh")) continue;
           ran.push(command);
-          if (/^deno task .* serve\b/.test(command)) {
+          if (/^(deno task .* serve|larder serve)\b/.test(command)) {
             server = await startServer(command, cwd, env);
             continue;
           }
@@ -294,7 +294,7 @@ Deno.test({
           /^larder plan /,
           /^larder apply /,
           /^larder materialize/,
-          /serve/,
+          /^larder serve /,
         ]
       ) {
         assert.ok(ran.some((c) => step.test(c)), `no step matching ${step}`);

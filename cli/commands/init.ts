@@ -1,52 +1,57 @@
 /** `init [DIR]`: scaffold a feature repo with definitions and generated demo data. */
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { fileSystemFailure } from "../../engine/mod.ts";
 import { parseFlags, UsageError, userCwd } from "../_args.ts";
+import { larderSource, readLarderFile } from "../_larder_source.ts";
 import { print, printJson } from "../_output.ts";
 import type { Command } from "../command.ts";
 
-const LARDER_ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const TEMPLATE = join(LARDER_ROOT, "examples", "driver_repo");
+/** This Larder's root folder: a `file:` URL in a checkout, an `https:` one from a package. */
+const LARDER_ROOT = new URL("../../", import.meta.url);
+const SOURCE = larderSource(LARDER_ROOT);
+const TEMPLATE = new URL("examples/driver_repo/", LARDER_ROOT);
 /** Files that replace the template's with `--no-data`: definitions that read no file. */
-const NO_DATA_TEMPLATE = join(LARDER_ROOT, "examples", "no_data_repo");
+const NO_DATA_TEMPLATE = new URL("examples/no_data_repo/", LARDER_ROOT);
 
 /**
- * Where the scaffolded repo imports Larder from: this Larder's `mod.ts`, as an absolute URL
- * (a `file:` URL for a checkout or an installed command), so that the repo works from any
- * folder. Once Larder is published as a package, its package specifier replaces this.
+ * The template's files, listed (a package read over HTTPS cannot list a folder); a test
+ * checks the list against the template folders.
  */
-export const LARDER_MODULE: string = new URL("../../mod.ts", import.meta.url).href;
-/** The CLI's entry, for the repo's `larder` task. */
-const LARDER_CLI = new URL("../main.ts", import.meta.url).href;
-
-/** Import-map entries of this Larder that only its benchmarks use. */
-const BENCH_ONLY = new Set(["@duckdb/node-api", "redis"]);
-
-async function templateFiles(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(join(dir, prefix))) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory && entry.name !== "data") out.push(...await templateFiles(dir, rel));
-    else if (entry.isFile && entry.name !== "deno.json") out.push(rel);
-  }
-  return out.sort();
-}
+export const TEMPLATE_FILES: readonly string[] = [
+  ".gitignore",
+  "features.ts",
+  "larder.yaml",
+  "scripts/generate_data.ts",
+];
+/** The files of `examples/no_data_repo/` that replace the template's with `--no-data`. */
+export const NO_DATA_FILES: readonly string[] = [".gitignore", "features.ts"];
 
 /**
- * The repo's `deno.json`: `"larder"` mapped to {@linkcode LARDER_MODULE}, the packages
- * Larder itself imports (a definition module runs with the repo's import map), and tasks.
+ * Where the scaffolded repo imports Larder from: its package specifier when this Larder
+ * runs from JSR, else this Larder's `mod.ts` as an absolute URL (a `file:` URL for a checkout
+ * or an installed command), so that the repo works from any folder.
+ */
+export const LARDER_MODULE: string = SOURCE.module;
+
+/** Import-map entries of this Larder that only its benchmarks and tests use. */
+const NOT_FOR_REPOS = new Set(["@duckdb/node-api", "redis", "puppeteer-core"]);
+
+/**
+ * The repo's `deno.json`: `"larder"` mapped to {@linkcode LARDER_MODULE}; when that is a
+ * URL, also the packages Larder itself imports (a definition module and the Larder it
+ * imports run with the repo's import map); and tasks.
  */
 async function repoDenoJson(options: { data: boolean }): Promise<string> {
-  const larder = JSON.parse(await Deno.readTextFile(join(LARDER_ROOT, "deno.json"))) as {
+  const larder = JSON.parse(await readLarderFile(new URL("deno.json", LARDER_ROOT))) as {
     imports: Record<string, string>;
     compilerOptions: unknown;
   };
-  const imports: Record<string, string> = {};
-  for (const [key, value] of Object.entries(larder.imports)) {
-    if (BENCH_ONLY.has(key)) continue;
-    imports[key] = key === "larder" ? LARDER_MODULE : value;
+  const imports: Record<string, string> = { larder: SOURCE.module };
+  if (SOURCE.packageSpecifier === undefined) {
+    for (const [key, value] of Object.entries(larder.imports)) {
+      if (key !== "larder" && !NOT_FOR_REPOS.has(key)) imports[key] = value;
+    }
   }
   return JSON.stringify(
     {
@@ -55,7 +60,7 @@ async function repoDenoJson(options: { data: boolean }): Promise<string> {
       unstable: ["kv"],
       compilerOptions: larder.compilerOptions,
       tasks: {
-        larder: `deno run -A ${LARDER_CLI}`,
+        larder: SOURCE.task,
         ...(options.data ? { "generate-data": "deno run -A scripts/generate_data.ts" } : {}),
       },
     },
@@ -108,12 +113,11 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
     }
   }
   const data = options.data !== false;
-  const overrides = data ? [] : await templateFiles(NO_DATA_TEMPLATE);
   const written: string[] = [];
-  for (const file of await templateFiles(TEMPLATE)) {
+  for (const file of TEMPLATE_FILES) {
     if (!data && file.startsWith("scripts/")) continue;
-    const from = overrides.includes(file) ? NO_DATA_TEMPLATE : TEMPLATE;
-    let text = await Deno.readTextFile(join(from, file));
+    const from = !data && NO_DATA_FILES.includes(file) ? NO_DATA_TEMPLATE : TEMPLATE;
+    let text = await readLarderFile(new URL(file, from));
     if (file === "larder.yaml") {
       text = text.replace(/^project: .*$/m, `project: ${options.project ?? projectName(target)}`);
     }
@@ -123,8 +127,10 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
   await writeScaffold(join(target, "deno.json"), await repoDenoJson({ data }));
   written.push("deno.json");
   if (data) {
+    // This Larder's own copy of the script the repo got: it resolves "larder" where this
+    // Larder does (a package's own import map), which the new repo's folder may not.
     const generator = await import(
-      new URL(`file://${join(target, "scripts", "generate_data.ts")}`).href
+      new URL("scripts/generate_data.ts", TEMPLATE).href
     ) as { generateDriverData: (dir: string, o: { end?: Date }) => Promise<unknown> };
     await generator.generateDriverData(target, options.end ? { end: options.end } : {});
     written.push("data/driver_stats.parquet", "data/driver_entities.parquet");
@@ -155,8 +161,9 @@ Creates DIR (default: driver_repo, relative to the current folder) holding:
   larder.yaml    the project, registry and stores (paths in it are relative to DIR)
   features.ts    a driver entity, a Parquet source, a push source over it, two feature
                  views (one fed by the push source), an on-demand view and three services
-  deno.json      maps "larder" to this Larder (an absolute URL, so the repo works from
-                 any folder) and has a "larder" task: "deno task larder plan" inside DIR
+  deno.json      maps "larder" to this Larder (its package specifier, or the absolute URL
+                 of the checkout it runs from, so the repo works from any folder) and has
+                 a "larder" task: "deno task larder plan" inside DIR
   .gitignore     the registry, the online store and the generated demo data only
   scripts/generate_data.ts, which init runs to write hourly driver statistics for 50
                  drivers over 4 weeks (with late corrections) and an entity table
