@@ -22,10 +22,14 @@ import type { LoadedTransform } from "./on_demand.ts";
 import { transformsFor } from "./transforms.ts";
 import { validateSources } from "./source_validation.ts";
 import type {
-  AnyFeatureRef,
-  EntityColumnsOf,
   FeatureColumns,
+  FeatureListMember,
+  FeaturesRow,
+  HistoricalRow,
   ServiceColumns,
+  TypedRequest,
+  TypedRetrievalJob,
+  TypedRow,
 } from "./typed_rows.ts";
 import type { FeatureService } from "../registry/mod.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
@@ -60,15 +64,6 @@ function isEmptyDocument(doc: RegistryDocument): boolean {
 export type OnlineRequest =
   & Omit<GetOnlineFeaturesRequest, "featureService">
   & { readonly featureService?: string | { readonly name: string } };
-
-/** The parts of a typed online request besides its features. */
-interface TypedRequest<E, Full extends boolean> {
-  readonly entities: E;
-  readonly fullFeatureNames?: Full;
-}
-
-/** A typed row: the request's entity columns (normalized, so `unknown`) and typed features. */
-type TypedRow<E, Features> = Features & { readonly [K in keyof EntityColumnsOf<E>]?: unknown };
 
 /** Options for {@linkcode FeatureStore.open}. */
 export interface FeatureStoreOptions {
@@ -324,12 +319,12 @@ export class FeatureStore {
    * ```
    */
   getOnlineFeatures<
-    const F extends readonly AnyFeatureRef[],
+    const F extends readonly FeatureListMember[],
     const E extends EntityColumns | EntityRows,
     const Full extends boolean = false,
   >(
     request: TypedRequest<E, Full> & { readonly features: F },
-  ): Promise<OnlineFeaturesResponse<TypedRow<E, FeatureColumns<F, Full>>>>;
+  ): Promise<OnlineFeaturesResponse<FeaturesRow<E, F, Full>>>;
   getOnlineFeatures<
     const S extends FeatureService,
     const E extends EntityColumns | EntityRows,
@@ -488,6 +483,22 @@ export class FeatureStore {
    * await job.write("data/training.parquet"); // both paths relative to the repo
    * ```
    */
+  getHistoricalFeatures<
+    const F extends readonly FeatureListMember[],
+    const Full extends boolean = false,
+  >(
+    options: HistoricalFeaturesOptions & { readonly features: F; readonly fullFeatureNames?: Full },
+  ): Promise<TypedRetrievalJob<HistoricalRow<FeatureColumns<F, Full>>>>;
+  getHistoricalFeatures<
+    const S extends FeatureService,
+    const Full extends boolean = false,
+  >(
+    options: HistoricalFeaturesOptions & {
+      readonly featureService: S;
+      readonly fullFeatureNames?: Full;
+    },
+  ): Promise<TypedRetrievalJob<HistoricalRow<ServiceColumns<S, Full>>>>;
+  getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob>;
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
     // Loaded on first use: it brings DuckDB, parquet-wasm and apache-arrow, which the
     // online path (and the edge) must never load.

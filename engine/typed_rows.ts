@@ -3,6 +3,7 @@
  * handles or a feature service object gets rows that list exactly those features with their
  * value types, so a misspelled feature is a compile error.
  */
+import type { RetrievalJob } from "./offline/historical_query.ts";
 import type {
   FeatureRef,
   FeatureService,
@@ -28,7 +29,11 @@ type Columns<Full extends boolean, V extends string, S> = {
     : never;
 };
 
-/** The columns one member of a request contributes. */
+/**
+ * The columns one member of a request contributes: a handle, view or projection its typed
+ * features; a `"view:feature"` string loose columns (any name, `unknown` value), so that a
+ * list mixing strings and handles still types the handles' columns.
+ */
 export type MemberColumns<M, Full extends boolean = false> = M extends
   FeatureRef<infer V, infer F, infer T> ? { [K in Column<Full, V, F>]: ValueOf<T> | null }
   : M extends FeatureViewProjection<infer V, infer S> ? Columns<Full, V, S>
@@ -37,7 +42,10 @@ export type MemberColumns<M, Full extends boolean = false> = M extends
   : M extends string ? Record<string, unknown>
   : never;
 
-/** The feature columns of a list of members (handles, views, projections, on-demand views). */
+/**
+ * The feature columns of a list of members (handles, views, projections, on-demand views,
+ * `"view:feature"` strings).
+ */
 export type FeatureColumns<Members extends readonly unknown[], Full extends boolean = false> =
   Simplify<
     UnionToIntersection<MemberColumns<Members[number], Full>>
@@ -54,3 +62,39 @@ export type EntityColumnsOf<E> = E extends readonly (infer R)[] ? { [K in keyof 
 
 /** A typed handle on a feature, as accepted in `features`. */
 export type AnyFeatureRef = FeatureRef<string, string, ValueType>;
+
+/** What a retrieval request's `features` list holds: typed handles and `"view:feature"` strings. */
+export type FeatureListMember = AnyFeatureRef | string;
+
+/** An online row: the request's entity columns (normalized, so `unknown`) and typed features. */
+export type TypedRow<E, Features> =
+  & Features
+  & { readonly [K in keyof EntityColumnsOf<E>]?: unknown };
+
+/**
+ * The online row of a `features` list: typed by its handles; a list of strings only gives
+ * loose rows (`Record<string, unknown>`).
+ */
+export type FeaturesRow<E, F extends readonly unknown[], Full extends boolean> =
+  [Exclude<F[number], string>] extends [never] ? Record<string, unknown>
+    : TypedRow<E, FeatureColumns<F, Full>>;
+
+/** The parts of a typed online request besides its features. */
+export interface TypedRequest<E, Full extends boolean> {
+  /** The entity rows, as columns or as row objects. */
+  readonly entities: E;
+  /** Name feature columns `view__feature` instead of `feature`. @default {false} */
+  readonly fullFeatureNames?: Full;
+}
+
+/**
+ * A historical row: typed features plus the entity table's columns (whose names the types
+ * cannot know, so they are `unknown`).
+ */
+export type HistoricalRow<Features> = Features & { readonly [column: string]: unknown };
+
+/** A {@linkcode RetrievalJob} whose `toRows()` is typed by the request's handles. */
+export interface TypedRetrievalJob<Row extends Record<string, unknown>> extends RetrievalJob {
+  /** The whole result as row objects, typed by the request's handles. */
+  toRows(): Promise<Row[]>;
+}

@@ -8,7 +8,13 @@ import type { OnDemandFeatureViewSpec, OnDemandInput } from "../specs.ts";
 import { type ValueOf, type ValueType, ValueTypeSchema } from "../value_type.ts";
 import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
 import type { RequestSource } from "./data_source.ts";
-import type { FeatureSchema, FeatureView, FeatureViewProjection } from "./feature_view.ts";
+import {
+  type FeatureRef,
+  featureRef,
+  type FeatureSchema,
+  type FeatureView,
+  type FeatureViewProjection,
+} from "./feature_view.ts";
 
 /** One input column per name: one value per row, `null` where missing. */
 export type Columns<S extends Record<string, ValueType>> = {
@@ -79,6 +85,11 @@ export interface OnDemandFeatureView<
 > extends Definition<"onDemandFeatureView"> {
   readonly name: N;
   readonly schema: S;
+  /**
+   * Typed handles, one per output feature (`adjusted.features.conv_x_amount`), for feature
+   * services and retrieval requests like the handles of a feature view.
+   */
+  readonly features: { readonly [K in keyof S & string]: FeatureRef<N, K, S[K]> };
   /** Input column name -> type, from all sources. */
   readonly inputs: Readonly<Record<string, ValueType>>;
   /** The transform itself (loaded definitions only; the registry stores its source and hash). */
@@ -216,6 +227,9 @@ export function onDemandFeatureView<
     name: input.name,
     spec,
     schema: input.schema,
+    features: nameMap(
+      spec.features.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
+    ) as OnDemandFeatureView<N, S>["features"],
     inputs,
     transform: input.transform as unknown as OnDemandFeatureView["transform"],
     sourceRefs: input.sources,
