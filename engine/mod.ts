@@ -40,8 +40,10 @@ export type {
 } from "./online/online_store.ts";
 export {
   type Action,
+  type Assert,
   closestName,
   didYouMean,
+  type Equals,
   type FieldChange,
   fileSystemFailure,
   fileSystemRefusal,

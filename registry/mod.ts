@@ -28,7 +28,7 @@ export {
   ValueTypeSchema,
 } from "./value_type.ts";
 export { DurationSchema, NameSchema, parseDuration } from "./names.ts";
-export { formatIssues, formatPath } from "./_zod.ts";
+export { type Assert, type Equals, formatIssues, formatPath } from "./_zod.ts";
 export { closestName, didYouMean } from "./suggest.ts";
 
 export {

@@ -73,7 +73,7 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
   };
 }
 
-const handler = createEdgeHandler();
+const handler: (req: Request) => Promise<Response> = createEdgeHandler();
 
 /** Deno Deploy's entry (a default export is what the platform requires). */
 export default { fetch: handler };

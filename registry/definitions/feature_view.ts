@@ -3,9 +3,17 @@ import { z } from "zod";
 import { LarderError } from "../errors.ts";
 import { holdsReservedName, nameMap, RESERVED_NAME } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import type { FeatureViewSpec } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition, refName } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+  refName,
+} from "./_definition.ts";
 import type { Entity } from "./entity.ts";
 import type { DataSource } from "./data_source.ts";
 
@@ -93,8 +101,27 @@ const SourceRef = z.union([
   }),
 ]);
 
-/** What `featureView()` accepts. */
-export const FeatureViewInputSchema = z.strictObject({
+/** What {@linkcode featureView} accepts. */
+export interface FeatureViewInput extends CommonInput {
+  /** The entities (or their names) the features describe; `[]` for an entityless view. @default {[]} */
+  entities?: (Entity | string)[] | undefined;
+  /**
+   * How far back from a row's timestamp (or from now, online) a value is still served: a
+   * duration such as `"2h"`, `"1h30m"`, `"7d"`, or seconds. `0` means unlimited.
+   * @default {0}
+   */
+  ttl?: string | number | undefined;
+  /** Feature name -> value type (at least one), in the order rows list them. */
+  schema: Record<string, ValueType>;
+  /** The data source (or its name) the features are read from. */
+  source: DataSource | string;
+  /** Whether `materialize` copies the view to the online store. @default {true} */
+  online?: boolean | undefined;
+  /** Whether historical retrieval may read the view. @default {true} */
+  offline?: boolean | undefined;
+}
+
+const FeatureViewInputSchema = z.strictObject({
   name: NameSchema,
   /** Entities the features describe; `[]` for an entityless view. */
   entities: z.array(EntityRef).default([]),
@@ -112,7 +139,7 @@ export const FeatureViewInputSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type FeatureViewInput = z.input<typeof FeatureViewInputSchema>;
+type _FeatureViewInput = Assert<Equals<z.input<typeof FeatureViewInputSchema>, FeatureViewInput>>;
 
 /** A built feature view. */
 export interface FeatureView<N extends string = string, S extends FeatureSchema = FeatureSchema>

@@ -4,9 +4,16 @@ import { z } from "zod";
 import { LarderError } from "../errors.ts";
 import { nameMap } from "../name_map.ts";
 import { NameSchema } from "../names.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import type { OnDemandFeatureViewSpec, OnDemandInput } from "../specs.ts";
 import { type ValueOf, type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+} from "./_definition.ts";
 import type { RequestSource } from "./data_source.ts";
 import {
   type FeatureRef,
@@ -54,8 +61,35 @@ const SourceSchema = z.custom<OnDemandSource>((v) =>
   message: "expected a feature view, a projection (view.select([...])) or a request source",
 });
 
-/** What `onDemandFeatureView()` accepts. */
-export const OnDemandFeatureViewInputSchema = z.strictObject({
+/**
+ * What {@linkcode onDemandFeatureView} accepts (the builder types `sources`, `schema` and
+ * `transform` more precisely, so that the transform's columns are checked).
+ */
+export interface OnDemandFeatureViewInput extends CommonInput {
+  /**
+   * What the transform reads (at least one): feature views (all their features), projections
+   * (`view.select([...])`) and request sources. Input names must not repeat across sources.
+   */
+  sources: OnDemandSource[];
+  /** Output feature name -> value type (at least one); no output may share an input's name. */
+  schema: Record<string, ValueType>;
+  /**
+   * Columns in, columns out: receives one array per input (one value per row, `null` where
+   * missing) and returns one array per output of the same length. The same function runs
+   * online and offline; the registry records its source text and hash.
+   */
+  transform: (columns: never) => unknown;
+  /**
+   * Run the transform when rows of its source view are written online (materialize, push,
+   * write-to-online-store) and store the outputs, so online reads return stored values instead
+   * of computing them per request. Needs exactly one feature view as source and no request
+   * source. Historical retrieval still computes the outputs after the join.
+   * @default {false}
+   */
+  writeToOnlineStore?: boolean | undefined;
+}
+
+const OnDemandFeatureViewInputSchema = z.strictObject({
   name: NameSchema,
   sources: z.array(SourceSchema).min(1),
   schema: z.record(NameSchema, ValueTypeSchema).refine((s) => Object.keys(s).length > 0, {
@@ -76,7 +110,9 @@ export const OnDemandFeatureViewInputSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type OnDemandFeatureViewInput = z.input<typeof OnDemandFeatureViewInputSchema>;
+type _OnDemandFeatureViewInput = Assert<
+  Equals<z.input<typeof OnDemandFeatureViewInputSchema>, OnDemandFeatureViewInput>
+>;
 
 /** A built on-demand feature view. */
 export interface OnDemandFeatureView<
