@@ -73,20 +73,27 @@ export interface FeatureStoreOptions {
    * store's methods: entity files, `job.write`) is relative to this folder.
    */
   readonly repo: string;
-  /** Use this configuration instead of reading `larder.yaml`. */
+  /** Use this configuration instead of reading `larder.yaml`. @default read from `larder.yaml` */
   readonly config?: LarderConfig;
   /** Environment lookup for `${VAR}` in `larder.yaml`. @default Deno.env.get */
   readonly env?: (name: string) => string | undefined;
-  /** Use this registry backend instead of the configured one. */
+  /** Use this registry backend instead of the configured one. @default the one `registry:` configures */
   readonly registryBackend?: RegistryBackend;
-  /** Use this offline engine instead of creating one on first use. */
+  /**
+   * Use this offline engine instead of creating one on first use (the caller closes it).
+   * @default the one `offline_store:` configures, created on first use
+   */
   readonly offlineStore?: OfflineStore;
-  /** Use this online store instead of creating one on first use. */
+  /**
+   * Use this online store instead of creating one on first use (the caller closes it).
+   * @default the one `online_store:` configures, created on first use
+   */
   readonly onlineStore?: OnlineStore;
   /**
    * Definition modules imported by the caller, by file name (`{ "features.ts": await
    * import("./features.ts") }` or a static `import * as`), used instead of importing the
    * repo's files. Edge entries need this: Deno Deploy allows no computed dynamic imports.
+   * @default the repo's modules (`definitions:` in `larder.yaml`, or every top-level `*.ts`)
    */
   readonly definitions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
@@ -99,6 +106,7 @@ export interface FeatureStoreOptions {
 
 /** The outcome of {@linkcode FeatureStore.plan}. */
 export interface PlanResult {
+  /** What applying would change. */
   readonly plan: Plan;
   /** Definition modules that were read. */
   readonly files: readonly string[];
@@ -144,6 +152,7 @@ export interface ApplyResult extends PlanResult {
 export class FeatureStore {
   /** Absolute path of the feature repo. */
   readonly repoDir: string;
+  /** The repo's configuration (`larder.yaml`, or the one given to `open`). */
   readonly config: LarderConfig;
   /** The project's registry: `list*`, `get`, `read`. */
   readonly registry: Registry;
@@ -325,6 +334,7 @@ export class FeatureStore {
   >(
     request: TypedRequest<E, Full> & { readonly features: F },
   ): Promise<OnlineFeaturesResponse<FeaturesRow<E, F, Full>>>;
+  /** The same, with a feature service object: rows typed by its features. */
   getOnlineFeatures<
     const S extends FeatureService,
     const E extends EntityColumns | EntityRows,
@@ -332,6 +342,7 @@ export class FeatureStore {
   >(
     request: TypedRequest<E, Full> & { readonly featureService: S },
   ): Promise<OnlineFeaturesResponse<TypedRow<E, ServiceColumns<S, Full>>>>;
+  /** The same, with `"view:feature"` strings or a service name: loose rows. */
   getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse>;
   async getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse> {
     const service = request.featureService;
@@ -489,6 +500,7 @@ export class FeatureStore {
   >(
     options: HistoricalFeaturesOptions & { readonly features: F; readonly fullFeatureNames?: Full },
   ): Promise<TypedRetrievalJob<HistoricalRow<FeatureColumns<F, Full>>>>;
+  /** The same, with a feature service object: `toRows()` typed by its features. */
   getHistoricalFeatures<
     const S extends FeatureService,
     const Full extends boolean = false,
@@ -498,6 +510,7 @@ export class FeatureStore {
       readonly fullFeatureNames?: Full;
     },
   ): Promise<TypedRetrievalJob<HistoricalRow<ServiceColumns<S, Full>>>>;
+  /** The same, with `"view:feature"` strings or a service name: loose rows. */
   getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob>;
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
     // Loaded on first use: it brings DuckDB, parquet-wasm and apache-arrow, which the

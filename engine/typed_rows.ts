@@ -10,22 +10,22 @@ import type {
   FeatureView,
   FeatureViewProjection,
   OnDemandFeatureView,
+  UnionToIntersection,
   ValueOf,
   ValueType,
 } from "../registry/mod.ts";
 
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
-  (x: infer I) => void ? I
-  : never;
+/** `T` with its intersections flattened into one object type, for readable row types. */
+export type Simplify<T> = { [K in keyof T]: T[K] };
 
-type Simplify<T> = { [K in keyof T]: T[K] };
-
-type Column<Full extends boolean, V extends string, F extends string> = Full extends true
+/** The output column of feature `F` of view `V`: `V__F` with full feature names, else `F`. */
+export type ColumnName<Full extends boolean, V extends string, F extends string> = Full extends true
   ? `${V}__${F}`
   : F;
 
-type Columns<Full extends boolean, V extends string, S> = {
-  [K in keyof S & string as Column<Full, V, K>]: S[K] extends ValueType ? ValueOf<S[K]> | null
+/** The typed output columns of schema `S` of view `V`. */
+export type SchemaColumns<Full extends boolean, V extends string, S> = {
+  [K in keyof S & string as ColumnName<Full, V, K>]: S[K] extends ValueType ? ValueOf<S[K]> | null
     : never;
 };
 
@@ -35,10 +35,10 @@ type Columns<Full extends boolean, V extends string, S> = {
  * list mixing strings and handles still types the handles' columns.
  */
 export type MemberColumns<M, Full extends boolean = false> = M extends
-  FeatureRef<infer V, infer F, infer T> ? { [K in Column<Full, V, F>]: ValueOf<T> | null }
-  : M extends FeatureViewProjection<infer V, infer S> ? Columns<Full, V, S>
-  : M extends FeatureView<infer V, infer S> ? Columns<Full, V, S>
-  : M extends OnDemandFeatureView<infer V, infer S> ? Columns<Full, V, S>
+  FeatureRef<infer V, infer F, infer T> ? { [K in ColumnName<Full, V, F>]: ValueOf<T> | null }
+  : M extends FeatureViewProjection<infer V, infer S> ? SchemaColumns<Full, V, S>
+  : M extends FeatureView<infer V, infer S> ? SchemaColumns<Full, V, S>
+  : M extends OnDemandFeatureView<infer V, infer S> ? SchemaColumns<Full, V, S>
   : M extends string ? Record<string, unknown>
   : never;
 

@@ -324,11 +324,17 @@ export type ObjectKind = typeof OBJECT_KINDS[number];
 
 /** The spec type of each kind. */
 export interface SpecOf {
+  /** Entities. */
   entity: EntitySpec;
+  /** Data sources. */
   dataSource: DataSourceSpec;
+  /** Feature views. */
   featureView: FeatureViewSpec;
+  /** On-demand feature views. */
   onDemandFeatureView: OnDemandFeatureViewSpec;
+  /** Feature services. */
   featureService: FeatureServiceSpec;
+  /** Permissions. */
   permission: PermissionSpec;
 }
 

@@ -196,7 +196,9 @@ export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<st
 
 /** Options for {@linkcode openApiDocument}. */
 export interface OpenApiOptions {
+  /** The document's `info.title`. @default {"Larder feature server"} */
   readonly title?: string;
+  /** The document's `info.version`. @default {"0.1.0"} */
   readonly version?: string;
   /** Whether operations that need credentials declare bearer auth. */
   readonly bearerAuth?: boolean;

@@ -25,8 +25,11 @@ export const DEFINITION: unique symbol = Symbol.for("larder.definition") as neve
 
 /** A built definition object of some kind. */
 export interface Definition<K extends ObjectKind = ObjectKind> {
+  /** The brand: the kind of definition. */
   readonly [DEFINITION]: K;
+  /** The kind of definition. */
   readonly kind: K;
+  /** The object's name. */
   readonly name: string;
   /** The normalized form the registry stores. */
   readonly spec: SpecOf[K];

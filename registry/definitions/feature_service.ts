@@ -73,7 +73,9 @@ export interface FeatureService<
   N extends string = string,
   F extends readonly ServiceFeature[] = readonly ServiceFeature[],
 > extends Definition<"featureService"> {
+  /** The service's name. */
   readonly name: N;
+  /** The features as listed, kept for typed retrieval. */
   readonly members: F;
 }
 

@@ -26,12 +26,17 @@ export interface FeatureRef<
   F extends string = string,
   T extends ValueType = ValueType,
 > {
+  /** Marks a feature handle. */
   readonly kind: "featureRef";
+  /** The feature view (or on-demand view, or projection name) the feature belongs to. */
   readonly view: V;
+  /** The feature's name. */
   readonly feature: F;
+  /** The feature's value type. */
   readonly type: T;
   /** The `view:feature` reference string. */
   readonly ref: `${V}:${F}`;
+  /** The `view:feature` reference string. */
   toString(): `${V}:${F}`;
   /**
    * What the handle reads when it comes from a projection with another name or a join-key map
@@ -59,9 +64,11 @@ export interface FeatureViewProjection<
   N extends string = string,
   S extends FeatureSchema = FeatureSchema,
 > {
+  /** Marks a projection. */
   readonly kind: "projection";
   /** The feature view projected. */
   readonly view: string;
+  /** The projected features: name -> value type. */
   readonly schema: S;
   /** The name the features go by: the name given to `withName()`, else the view's name. */
   readonly viewName: N;
@@ -144,7 +151,9 @@ type _FeatureViewInput = Assert<Equals<z.input<typeof FeatureViewInputSchema>, F
 /** A built feature view. */
 export interface FeatureView<N extends string = string, S extends FeatureSchema = FeatureSchema>
   extends Definition<"featureView"> {
+  /** The view's name. */
   readonly name: N;
+  /** Feature name -> value type, as given. */
   readonly schema: S;
   /** Typed handles, one per feature. */
   readonly features: { readonly [K in keyof S & string]: FeatureRef<N, K, S[K]> };

@@ -34,12 +34,14 @@ export type OnDemandSource =
   | FeatureViewProjection<string, FeatureSchema>
   | RequestSource<string, Record<string, ValueType>>;
 
-type SchemaOfSource<T> = T extends FeatureView<string, infer S> ? S
+/** The columns one source of an on-demand view gives its transform. */
+export type SchemaOfSource<T> = T extends FeatureView<string, infer S> ? S
   : T extends FeatureViewProjection<string, infer S> ? S
   : T extends RequestSource<string, infer S> ? S
   : never;
 
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
+/** The intersection of the members of union `U`. */
+export type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
   (x: infer I) => void ? I
   : never;
 
@@ -119,7 +121,9 @@ export interface OnDemandFeatureView<
   N extends string = string,
   S extends Record<string, ValueType> = Record<string, ValueType>,
 > extends Definition<"onDemandFeatureView"> {
+  /** The view's name. */
   readonly name: N;
+  /** Output feature name -> value type, as given. */
   readonly schema: S;
   /**
    * Typed handles, one per output feature (`adjusted.features.conv_x_amount`), for feature

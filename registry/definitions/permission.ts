@@ -73,6 +73,7 @@ type _PermissionInput = Assert<Equals<z.input<typeof PermissionInputSchema>, Per
 
 /** A built permission. */
 export interface Permission<N extends string = string> extends Definition<"permission"> {
+  /** The permission's name. */
   readonly name: N;
 }
 
