@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { VERSION } from "../cli/version.ts";
+import { openApiDocument } from "../server/mod.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ENTRY_POINTS = ["mod.ts", "server/mod.ts", "server/edge.ts", "cli/main.ts"];
@@ -43,7 +44,9 @@ Deno.test("deno.json names the package, its entry points and its version", async
     "./edge": "./server/edge.ts",
     "./cli": "./cli/main.ts",
   });
+  // The version is written once, in deno.json: the CLI and the OpenAPI document read it there.
   assert.equal(VERSION, denoJson.version);
+  assert.equal((openApiDocument().info as { version: string }).version, denoJson.version);
   assert.match(denoJson.version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
   const license = await Deno.readTextFile(join(CHECKOUT, "LICENSE"));
   assert.match(license, /^MIT License\n\nCopyright \(c\) 2026 Larder contributors\n/);
