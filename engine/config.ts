@@ -20,7 +20,7 @@ export type RegistryConfig =
     type: "file";
     /** The file, relative to the repo unless absolute. @default {"data/registry.json"} */
     path: string;
-    /** Seconds a server keeps the document before reading it again. @default {60} */
+    /** Seconds a read of the document is reused before it is read again. @default {60} */
     cache_ttl_seconds: number;
   }
   | {
@@ -32,7 +32,7 @@ export type RegistryConfig =
     token?: string | undefined;
     /** The key holding the document. @default `"larder-registry:<project>"` */
     key?: string | undefined;
-    /** Seconds a server keeps the document before reading it again. @default {60} */
+    /** Seconds a read of the document is reused before it is read again. @default {60} */
     cache_ttl_seconds: number;
   };
 const registryConfig = z.discriminatedUnion("type", [

@@ -29,8 +29,8 @@ const Common = {
 /** What {@linkcode fileSource} accepts. */
 export interface FileSourceInput extends CommonInput {
   /**
-   * A Parquet or CSV file, a glob of files (`"data/trips/*.parquet"`) or a folder of Parquet
-   * files, relative to the repo unless absolute.
+   * A Parquet or CSV file, a glob of files (`"data/*.parquet"`) or a folder of files,
+   * relative to the repo unless absolute.
    */
   path: string;
   /** The files' format. @default {"csv"} when the path ends in `.csv`, otherwise `"parquet"` */
@@ -39,7 +39,7 @@ export interface FileSourceInput extends CommonInput {
   timestampField: string;
   /**
    * The column saying when each row was written; of two rows of one key with the same event
-   * time, the later written wins. Absent: ties are broken arbitrarily.
+   * time, the later written wins. Absent: no such column.
    */
   createdTimestampColumn?: string | undefined;
   /** Source column -> feature or join-key name, for columns named otherwise. @default {{}} */

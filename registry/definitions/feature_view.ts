@@ -113,8 +113,9 @@ export interface FeatureViewInput extends CommonInput {
   /** The entities (or their names) the features describe; `[]` for an entityless view. @default {[]} */
   entities?: (Entity | string)[] | undefined;
   /**
-   * How far back from a row's timestamp (or from now, online) a value is still served: a
-   * duration such as `"2h"`, `"1h30m"`, `"7d"`, or seconds. `0` means unlimited.
+   * How old a value may be: a duration such as `"2h"`, `"1h30m"`, `"7d"`, or seconds; `0`
+   * means unlimited. Historical retrieval gives NULL for a value older than this at the entity
+   * row's timestamp; online reads return an older value with the status `OUTSIDE_MAX_AGE`.
    * @default {0}
    */
   ttl?: string | number | undefined;
@@ -122,7 +123,11 @@ export interface FeatureViewInput extends CommonInput {
   schema: Record<string, ValueType>;
   /** The data source (or its name) the features are read from. */
   source: DataSource | string;
-  /** Whether `materialize` copies the view to the online store. @default {true} */
+  /**
+   * Whether `materialize` copies the view to the online store and online reads may ask for
+   * it.
+   * @default {true}
+   */
   online?: boolean | undefined;
   /** Whether historical retrieval may read the view. @default {true} */
   offline?: boolean | undefined;
