@@ -137,6 +137,11 @@ Deno.test("getOnlineFeatures() and getHistoricalFeatures() rows are typed from o
     assert.equal(typeof row.expected_value, "number");
     assert.equal(typeof row.reliable, "boolean");
 
+    // Never called: only compiled. A features list takes handles or strings, not whole views.
+    const _wholeView = () =>
+      // @ts-expect-error: an on-demand view is not a feature reference
+      store.getOnlineFeatures({ features: [tripScore], entities: { driver_id: [1001] } });
+
     // A string reference beside handles: the handles keep their types, the string's column is
     // loose.
     const mixed = await store.getOnlineFeatures({
