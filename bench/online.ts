@@ -26,7 +26,7 @@ import {
   writeOnline,
 } from "../engine/online/mod.ts";
 import type { LoadedTransform } from "../engine/on_demand.ts";
-import { type OnDemandFeatureViewSpec, type RegistryDocument } from "../registry/mod.ts";
+import type { OnDemandFeatureViewSpec, RegistryDocument } from "../registry/mod.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 import { addFloatView, addOnDemand, addRequestSource, benchDocument } from "./_bench_registry.ts";
 

@@ -2,6 +2,7 @@
 
 /** A CLI command. */
 export interface Command {
+  /** The command word (`plan`, `materialize`, `entities`, ...). */
   readonly name: string;
   /** One line for the command list. */
   readonly summary: string;

@@ -1,13 +1,23 @@
 /**
+ * @module
  * The `larder` command line. `larder <command> --help` describes each command.
  *
  * Install it as a command: `deno install -g -A -n larder --config <checkout>/deno.json
  * <checkout>/cli/main.ts`.
+ *
+ * @example
+ * ```ts ignore
+ * // Run a command from code; the exit code is what the command line would exit with.
+ * import { main } from "@larder/larder/cli";
+ * const code = await main(["plan", "--repo", "examples/driver_repo"]);
+ * ```
  */
 import { didYouMean, fileSystemRefusal, isLarderError } from "../engine/mod.ts";
 import { UsageError } from "./_args.ts";
 import { table } from "./_output.ts";
 import type { Command } from "./command.ts";
+
+export type { Command };
 import { exitCodeFor } from "./exit_codes.ts";
 import { historicalCommand } from "./commands/historical.ts";
 import { initCommand } from "./commands/init.ts";

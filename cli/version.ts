@@ -1,5 +1,4 @@
-/**
- * Larder's version, printed by `larder --version`. The one place it is written down (until
- * the package's `deno.json` carries it).
- */
-export const VERSION = "0.1.0";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** Larder's version, printed by `larder --version`: the package version in `deno.json`. */
+export const VERSION: string = denoJson.version;

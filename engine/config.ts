@@ -1,13 +1,41 @@
 /** `larder.yaml`: the feature repository's configuration, validated by one schema. */
 import { z } from "zod";
 import { load } from "js-yaml";
-import { formatIssues, formatPath, LarderError, NameSchema } from "../registry/mod.ts";
+import {
+  type Assert,
+  type Equals,
+  formatIssues,
+  formatPath,
+  LarderError,
+  NameSchema,
+} from "../registry/mod.ts";
 
 const MEMORY = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 const CacheTtl = z.number().nonnegative().default(60);
 
-/** `registry:` — where the registry document lives. */
-export const RegistryConfigSchema = z.discriminatedUnion("type", [
+/** `registry:` — where the registry document lives: a JSON file, or a key in Redis. */
+export type RegistryConfig =
+  | {
+    /** A JSON file. */
+    type: "file";
+    /** The file, relative to the repo unless absolute. @default {"data/registry.json"} */
+    path: string;
+    /** Seconds a read of the document is reused before it is read again. @default {60} */
+    cache_ttl_seconds: number;
+  }
+  | {
+    /** A key of an Upstash-compatible Redis REST endpoint. */
+    type: "redis";
+    /** The REST URL. @default `$UPSTASH_REDIS_REST_URL` */
+    url?: string | undefined;
+    /** The REST token. @default `$UPSTASH_REDIS_REST_TOKEN` */
+    token?: string | undefined;
+    /** The key holding the document. @default `"larder-registry:<project>"` */
+    key?: string | undefined;
+    /** Seconds a read of the document is reused before it is read again. @default {60} */
+    cache_ttl_seconds: number;
+  };
+const registryConfig = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("file"),
     path: z.string().min(1).default("data/registry.json"),
@@ -23,10 +51,35 @@ export const RegistryConfigSchema = z.discriminatedUnion("type", [
     cache_ttl_seconds: CacheTtl,
   }),
 ]);
-export type RegistryConfig = z.output<typeof RegistryConfigSchema>;
+/** Schema of `registry:`. */
+export const RegistryConfigSchema: z.ZodType<RegistryConfig> = registryConfig;
+type _RegistryConfig = Assert<Equals<z.output<typeof registryConfig>, RegistryConfig>>;
 
-/** `online_store:` — where materialized features are served from. */
-export const OnlineStoreConfigSchema = z.discriminatedUnion("type", [
+/** `online_store:` — where materialized features are served from: Deno KV or Redis. */
+export type OnlineStoreConfig =
+  | {
+    /** Deno KV. */
+    type: "deno_kv";
+    /**
+     * A local file, relative to the repo unless absolute; `platform` uses the KV that Deno
+     * Deploy provides.
+     * @default {"data/online.kv"}
+     */
+    path: string;
+  }
+  | {
+    /** An Upstash-compatible Redis REST endpoint. */
+    type: "redis";
+    /** The REST URL. @default `$UPSTASH_REDIS_REST_URL` */
+    url?: string | undefined;
+    /** The REST token. @default `$UPSTASH_REDIS_REST_TOKEN` */
+    token?: string | undefined;
+    /** Prefix of every key written. @default {"larder"} */
+    key_prefix: string;
+    /** Expire online rows this many seconds after they are written; absent: never. */
+    key_ttl_seconds?: number | undefined;
+  };
+const onlineStoreConfig = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("deno_kv"),
     /** A local file; `platform` uses the KV that Deno Deploy provides. */
@@ -41,19 +94,59 @@ export const OnlineStoreConfigSchema = z.discriminatedUnion("type", [
     key_ttl_seconds: z.number().int().positive().optional(),
   }),
 ]);
-export type OnlineStoreConfig = z.output<typeof OnlineStoreConfigSchema>;
+/** Schema of `online_store:`. */
+export const OnlineStoreConfigSchema: z.ZodType<OnlineStoreConfig> = onlineStoreConfig;
+type _OnlineStoreConfig = Assert<Equals<z.output<typeof onlineStoreConfig>, OnlineStoreConfig>>;
 
 /** `offline_store:` — the engine for historical retrieval. */
-export const OfflineStoreConfigSchema = z.strictObject({
+export interface OfflineStoreConfig {
+  /** The engine: DuckDB (in WebAssembly). @default {"duckdb"} */
+  type: "duckdb";
+  /** Most memory the engine may use, such as `"2GB"` or `"512MiB"`. @default {"2GB"} */
+  memory_limit: string;
+}
+const offlineStoreConfig = z.strictObject({
   type: z.literal("duckdb").default("duckdb"),
   memory_limit: z.string().regex(MEMORY, {
     error: (iss) => `expected a size such as "2GB" or "512MiB", got ${JSON.stringify(iss.input)}`,
   }).default("2GB"),
 });
-export type OfflineStoreConfig = z.output<typeof OfflineStoreConfigSchema>;
+/** Schema of `offline_store:`. */
+export const OfflineStoreConfigSchema: z.ZodType<OfflineStoreConfig> = offlineStoreConfig;
+type _OfflineStoreConfig = Assert<Equals<z.output<typeof offlineStoreConfig>, OfflineStoreConfig>>;
 
-/** `auth:` — how the feature server identifies callers. */
-export const AuthConfigSchema = z.discriminatedUnion("type", [
+/** `auth:` — how the feature server identifies callers: nobody, bearer tokens, or OIDC. */
+export type AuthConfig =
+  | {
+    /** No authentication: every caller is anonymous, with no roles. */
+    type: "none";
+  }
+  | {
+    /** Static bearer tokens, stored as SHA-256 hashes. */
+    type: "token";
+    /** The accepted tokens. */
+    tokens: {
+      /** Who the token belongs to, for logs and error messages. */
+      name: string;
+      /** SHA-256 hex of the token; the token itself is never stored. */
+      sha256: string;
+      /** The roles a caller with this token holds. @default {[]} */
+      roles: string[];
+    }[];
+  }
+  | {
+    /** OpenID Connect: JWTs signed by the issuer's keys. */
+    type: "oidc";
+    /** The issuer URL (the JWT's `iss`). */
+    issuer: string;
+    /** The audience a token must name (the JWT's `aud`). */
+    audience: string;
+    /** Where the signing keys are. @default the discovery document's `jwks_uri` */
+    jwks_url?: string | undefined;
+    /** The claim listing the caller's roles. @default {"roles"} */
+    roles_claim: string;
+  };
+const authConfig = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("none") }),
   z.strictObject({
     type: z.literal("token"),
@@ -73,7 +166,9 @@ export const AuthConfigSchema = z.discriminatedUnion("type", [
     roles_claim: z.string().min(1).default("roles"),
   }),
 ]);
-export type AuthConfig = z.output<typeof AuthConfigSchema>;
+/** Schema of `auth:`. */
+export const AuthConfigSchema: z.ZodType<AuthConfig> = authConfig;
+type _AuthConfig = Assert<Equals<z.output<typeof authConfig>, AuthConfig>>;
 
 const Seconds = z.number({
   error: (iss) =>
@@ -83,7 +178,29 @@ const Seconds = z.number({
 }).positive();
 
 /** `feature_server:` — what `serve` exposes, and the limits on its connections. */
-export const FeatureServerConfigSchema = z.strictObject({
+export interface FeatureServerConfig {
+  /** Serve only these feature services (and nothing else); absent: everything. */
+  feature_services?: string[] | undefined;
+  /**
+   * Who may read `/metrics`: anyone, or (with `auth` on) any caller with valid credentials.
+   * @default {"public"}
+   */
+  metrics: "public" | "authenticated";
+  /** Most connections open at once; one more is answered 503 and closed. @default {512} */
+  max_connections: number;
+  /** Seconds a new connection has to send the headers of its first request. @default {10} */
+  header_timeout_seconds: number;
+  /** Seconds a connection stays open after a response without a next request. @default {75} */
+  idle_timeout_seconds: number;
+  /** Seconds a request has to send its body, once its headers are in. @default {30} */
+  body_timeout_seconds: number;
+  /**
+   * Refuse unknown keys in request bodies (422) instead of ignoring them as Feast does.
+   * @default {false}
+   */
+  strict_bodies: boolean;
+}
+const featureServerConfig = z.strictObject({
   /** Serve only these feature services (and nothing else). */
   feature_services: z.array(NameSchema).optional(),
   /** Who may read `/metrics`: anyone, or (with `auth` on) any caller with valid credentials. */
@@ -99,23 +216,46 @@ export const FeatureServerConfigSchema = z.strictObject({
   /** Refuse unknown keys in request bodies (422) instead of ignoring them as Feast does. */
   strict_bodies: z.boolean().default(false),
 });
+/** Schema of `feature_server:`. */
+export const FeatureServerConfigSchema: z.ZodType<FeatureServerConfig> = featureServerConfig;
+type _FeatureServerConfig = Assert<
+  Equals<z.output<typeof featureServerConfig>, FeatureServerConfig>
+>;
 
-/** The whole of `larder.yaml`. */
-export const LarderConfigSchema = z.strictObject({
+/** The whole of `larder.yaml`, with defaults filled in. */
+export interface LarderConfig {
+  /** The project: one registry document, one namespace in the online store. */
+  project: string;
+  /** Where the registry document lives. @default a file at `data/registry.json` */
+  registry: RegistryConfig;
+  /** Where materialized features are served from. @default Deno KV at `data/online.kv` */
+  online_store: OnlineStoreConfig;
+  /** The engine for historical retrieval. @default DuckDB with 2GB */
+  offline_store: OfflineStoreConfig;
+  /** How the feature server identifies callers. @default `{ type: "none" }` */
+  auth: AuthConfig;
+  /** Definition modules, relative to the repo. @default every top-level `*.ts` module */
+  definitions?: string[] | undefined;
+  /** What `serve` exposes, and the limits on its connections. */
+  feature_server: FeatureServerConfig;
+}
+const larderConfig = z.strictObject({
   project: NameSchema,
-  registry: RegistryConfigSchema.default({
+  registry: registryConfig.default({
     type: "file",
     path: "data/registry.json",
     cache_ttl_seconds: 60,
   }),
-  online_store: OnlineStoreConfigSchema.default({ type: "deno_kv", path: "data/online.kv" }),
-  offline_store: OfflineStoreConfigSchema.default({ type: "duckdb", memory_limit: "2GB" }),
-  auth: AuthConfigSchema.default({ type: "none" }),
+  online_store: onlineStoreConfig.default({ type: "deno_kv", path: "data/online.kv" }),
+  offline_store: offlineStoreConfig.default({ type: "duckdb", memory_limit: "2GB" }),
+  auth: authConfig.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
-  feature_server: FeatureServerConfigSchema.prefault({}),
+  feature_server: featureServerConfig.prefault({}),
 });
-export type LarderConfig = z.output<typeof LarderConfigSchema>;
+/** Schema of `larder.yaml`. */
+export const LarderConfigSchema: z.ZodType<LarderConfig> = larderConfig;
+type _LarderConfig = Assert<Equals<z.output<typeof larderConfig>, LarderConfig>>;
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 

@@ -13,7 +13,9 @@ import {
 
 /** The definitions of a repo, checked. */
 export interface LoadedDefinitions {
+  /** The definitions found, checked as a whole (names, references, projections). */
   readonly contents: RepoContents;
+  /** Each exported definition, with the module and export it came from. */
   readonly found: readonly FoundDefinition[];
   /** Definition modules, relative to the repo. */
   readonly files: readonly string[];

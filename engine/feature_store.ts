@@ -22,10 +22,14 @@ import type { LoadedTransform } from "./on_demand.ts";
 import { transformsFor } from "./transforms.ts";
 import { validateSources } from "./source_validation.ts";
 import type {
-  AnyFeatureRef,
-  EntityColumnsOf,
   FeatureColumns,
+  FeatureListMember,
+  FeaturesRow,
+  HistoricalRow,
   ServiceColumns,
+  TypedRequest,
+  TypedRetrievalJob,
+  TypedRow,
 } from "./typed_rows.ts";
 import type { FeatureService } from "../registry/mod.ts";
 import type { LoadedDefinitions } from "./definitions_loader.ts";
@@ -61,15 +65,6 @@ export type OnlineRequest =
   & Omit<GetOnlineFeaturesRequest, "featureService">
   & { readonly featureService?: string | { readonly name: string } };
 
-/** The parts of a typed online request besides its features. */
-interface TypedRequest<E, Full extends boolean> {
-  readonly entities: E;
-  readonly fullFeatureNames?: Full;
-}
-
-/** A typed row: the request's entity columns (normalized, so `unknown`) and typed features. */
-type TypedRow<E, Features> = Features & { readonly [K in keyof EntityColumnsOf<E>]?: unknown };
-
 /** Options for {@linkcode FeatureStore.open}. */
 export interface FeatureStoreOptions {
   /**
@@ -78,20 +73,27 @@ export interface FeatureStoreOptions {
    * store's methods: entity files, `job.write`) is relative to this folder.
    */
   readonly repo: string;
-  /** Use this configuration instead of reading `larder.yaml`. */
+  /** Use this configuration instead of reading `larder.yaml`. @default read from `larder.yaml` */
   readonly config?: LarderConfig;
   /** Environment lookup for `${VAR}` in `larder.yaml`. @default Deno.env.get */
   readonly env?: (name: string) => string | undefined;
-  /** Use this registry backend instead of the configured one. */
+  /** Use this registry backend instead of the configured one. @default the one `registry:` configures */
   readonly registryBackend?: RegistryBackend;
-  /** Use this offline engine instead of creating one on first use. */
+  /**
+   * Use this offline engine instead of creating one on first use (the caller closes it).
+   * @default the one `offline_store:` configures, created on first use
+   */
   readonly offlineStore?: OfflineStore;
-  /** Use this online store instead of creating one on first use. */
+  /**
+   * Use this online store instead of creating one on first use (the caller closes it).
+   * @default the one `online_store:` configures, created on first use
+   */
   readonly onlineStore?: OnlineStore;
   /**
    * Definition modules imported by the caller, by file name (`{ "features.ts": await
    * import("./features.ts") }` or a static `import * as`), used instead of importing the
    * repo's files. Edge entries need this: Deno Deploy allows no computed dynamic imports.
+   * @default the repo's modules (`definitions:` in `larder.yaml`, or every top-level `*.ts`)
    */
   readonly definitions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /**
@@ -104,6 +106,7 @@ export interface FeatureStoreOptions {
 
 /** The outcome of {@linkcode FeatureStore.plan}. */
 export interface PlanResult {
+  /** What applying would change. */
   readonly plan: Plan;
   /** Definition modules that were read. */
   readonly files: readonly string[];
@@ -149,6 +152,7 @@ export interface ApplyResult extends PlanResult {
 export class FeatureStore {
   /** Absolute path of the feature repo. */
   readonly repoDir: string;
+  /** The repo's configuration (`larder.yaml`, or the one given to `open`). */
   readonly config: LarderConfig;
   /** The project's registry: `list*`, `get`, `read`. */
   readonly registry: Registry;
@@ -324,12 +328,13 @@ export class FeatureStore {
    * ```
    */
   getOnlineFeatures<
-    const F extends readonly AnyFeatureRef[],
+    const F extends readonly FeatureListMember[],
     const E extends EntityColumns | EntityRows,
     const Full extends boolean = false,
   >(
     request: TypedRequest<E, Full> & { readonly features: F },
-  ): Promise<OnlineFeaturesResponse<TypedRow<E, FeatureColumns<F, Full>>>>;
+  ): Promise<OnlineFeaturesResponse<FeaturesRow<E, F, Full>>>;
+  /** The same, with a feature service object: rows typed by its features. */
   getOnlineFeatures<
     const S extends FeatureService,
     const E extends EntityColumns | EntityRows,
@@ -337,6 +342,7 @@ export class FeatureStore {
   >(
     request: TypedRequest<E, Full> & { readonly featureService: S },
   ): Promise<OnlineFeaturesResponse<TypedRow<E, ServiceColumns<S, Full>>>>;
+  /** The same, with `"view:feature"` strings or a service name: loose rows. */
   getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse>;
   async getOnlineFeatures(request: OnlineRequest): Promise<OnlineFeaturesResponse> {
     const service = request.featureService;
@@ -488,6 +494,24 @@ export class FeatureStore {
    * await job.write("data/training.parquet"); // both paths relative to the repo
    * ```
    */
+  getHistoricalFeatures<
+    const F extends readonly FeatureListMember[],
+    const Full extends boolean = false,
+  >(
+    options: HistoricalFeaturesOptions & { readonly features: F; readonly fullFeatureNames?: Full },
+  ): Promise<TypedRetrievalJob<HistoricalRow<FeatureColumns<F, Full>>>>;
+  /** The same, with a feature service object: `toRows()` typed by its features. */
+  getHistoricalFeatures<
+    const S extends FeatureService,
+    const Full extends boolean = false,
+  >(
+    options: HistoricalFeaturesOptions & {
+      readonly featureService: S;
+      readonly fullFeatureNames?: Full;
+    },
+  ): Promise<TypedRetrievalJob<HistoricalRow<ServiceColumns<S, Full>>>>;
+  /** The same, with `"view:feature"` strings or a service name: loose rows. */
+  getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob>;
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
     // Loaded on first use: it brings DuckDB, parquet-wasm and apache-arrow, which the
     // online path (and the edge) must never load.

@@ -13,6 +13,7 @@
  */
 export {
   type AuthConfig,
+  type FeatureServerConfig,
   type LarderConfig,
   LarderConfigSchema,
   loadConfig,
@@ -27,21 +28,62 @@ export {
   type ApplyResult,
   FeatureStore,
   type FeatureStoreOptions,
+  type OnlineRequest,
   type PlanResult,
 } from "./feature_store.ts";
+export type {
+  AnyFeatureRef,
+  ColumnName,
+  EntityColumnsOf,
+  FeatureColumns,
+  FeatureListMember,
+  FeaturesRow,
+  HistoricalRow,
+  MemberColumns,
+  SchemaColumns,
+  ServiceColumns,
+  Simplify,
+  TypedRequest,
+  TypedRetrievalJob,
+  TypedRow,
+} from "./typed_rows.ts";
 export { createRegistryBackend } from "./registry_backends.ts";
 export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
-export type { OfflineStore, SourceColumn } from "./offline/offline_store.ts";
 export type {
+  CheckSourceOptions,
+  EntityTableQuery,
+  HistoricalQuery,
+  HistoricalQueryBase,
+  LatestRows,
+  OfflineStore,
+  PullLatestOptions,
+  SourceColumn,
+  SourceReader,
+  ViewRequest,
+  WindowBound,
+  WindowQuery,
+} from "./offline/mod.ts";
+export type {
+  FeatureStatus,
+  LockHolder,
   LockLease,
+  LockState,
+  OnDemandWriteResult,
+  OnlineKey,
+  OnlineRecord,
+  OnlineRow,
   OnlineStore,
   OnlineStoreCapabilities,
+  OnlineWriteResult,
+  StoredValue,
   ViewsWithData,
-} from "./online/online_store.ts";
+} from "./online/mod.ts";
 export {
   type Action,
+  type Assert,
   closestName,
   didYouMean,
+  type Equals,
   type FieldChange,
   fileSystemFailure,
   fileSystemRefusal,
@@ -90,20 +132,24 @@ export {
 export { type ColumnData, pushOffline } from "./push_offline.ts";
 export { pushRows } from "./push_rows.ts";
 export type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
-export type { EntityInput, RetrievalJob } from "./offline/historical_query.ts";
-export type { RetrievalStage } from "./offline/_pit_sql.ts";
+export type { BatchOptions, EntityInput, RetrievalJob } from "./offline/historical_query.ts";
+export type { RetrievalStage, StageListener } from "./offline/_pit_sql.ts";
 export type { FeatureReference, ResolvedRequest } from "./resolve_features.ts";
 export type { LoadedTransform } from "./on_demand.ts";
 export type {
   EntityColumns,
   EntityRows,
   GetOnlineFeaturesRequest,
+  OnlineColumn,
+  OnlineFeaturesJson,
   OnlineFeaturesResponse,
   WriteOnlineResult,
 } from "./online/mod.ts";
 export type {
+  BrokenViewLock,
   MaterializeProgress,
   MaterializeResult,
   MaterializeWindow,
+  ViewMaterialization,
 } from "./materialize/mod.ts";
 export type { TransformLoader } from "./on_demand.ts";

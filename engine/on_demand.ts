@@ -13,9 +13,11 @@ import {
 
 /** What a transform needs at run time. */
 export interface LoadedTransform {
+  /** The on-demand feature view's name. */
   readonly name: string;
   /** Output features in declaration order. */
   readonly features: readonly { readonly name: string; readonly type: ValueType }[];
+  /** The transform: input columns in, output columns out. */
   readonly transform: (
     columns: Record<string, readonly unknown[]>,
   ) => Record<string, readonly unknown[]>;

@@ -25,6 +25,7 @@ export interface Resource {
 export interface Principal {
   /** The caller, for messages (a token name or a JWT subject). */
   readonly subject: string;
+  /** The roles the caller holds. */
   readonly roles: readonly string[];
 }
 

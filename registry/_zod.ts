@@ -140,3 +140,15 @@ export function formatIssues(
     return path === "" ? text : `${path}: ${text}`;
   });
 }
+
+/**
+ * `true` when `A` and `B` are the same type, property by property (optional and readonly
+ * alike), else `false`. With {@linkcode Assert}, ties an interface written out for readers to
+ * the zod schema that validates it: `type _ = Assert<Equals<z.output<typeof s>, Spec>>`.
+ */
+export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2)
+  ? true
+  : false;
+
+/** Compiles only when `T` is `true`: a compile-time proof. */
+export type Assert<T extends true> = T;

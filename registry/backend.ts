@@ -2,7 +2,9 @@
 
 /** The document's text and the version it carries. */
 export interface StoredText {
+  /** The document's version, which writes compare and set. */
   readonly version: number;
+  /** The document's JSON text. */
   readonly text: string;
 }
 

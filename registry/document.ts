@@ -1,5 +1,6 @@
 /** The registry document: every object of one project, versioned for compare-and-set. */
 import { z } from "zod";
+import type { Assert, Equals } from "./_zod.ts";
 import { LarderError } from "./errors.ts";
 import { nameMap, ownValue } from "./name_map.ts";
 import { NameSchema } from "./names.ts";
@@ -16,12 +17,22 @@ import {
 } from "./specs.ts";
 
 /** When an object was created and last changed, and the hash of its spec. */
-export const ObjectMetaSchema = z.object({
+export interface ObjectMeta {
+  /** When the object was first applied (ISO 8601). */
+  createdAt: string;
+  /** When its spec last changed (ISO 8601). */
+  updatedAt: string;
+  /** SHA-256 of its canonical spec. */
+  hash: string;
+}
+const objectMeta = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   hash: z.string(),
 });
-export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+/** Schema of an {@linkcode ObjectMeta}. */
+export const ObjectMetaSchema: z.ZodType<ObjectMeta> = objectMeta;
+type _ObjectMeta = Assert<Equals<z.output<typeof objectMeta>, ObjectMeta>>;
 
 /** Name -> value, parsed into a map without a prototype (see `name_map.ts`). */
 function byName<S extends z.ZodType>(value: S) {
@@ -29,22 +40,48 @@ function byName<S extends z.ZodType>(value: S) {
 }
 
 function stored<S extends z.ZodType>(spec: S) {
-  return byName(z.object({ spec, meta: ObjectMetaSchema }));
+  return byName(z.object({ spec, meta: objectMeta }));
 }
 
 /** A materialized window of one view (inclusive bounds, ISO 8601). */
-export const IntervalSchema = z.object({
+export interface Interval {
+  /** The window's start (inclusive). */
+  start: string;
+  /** The window's end (inclusive). */
+  end: string;
+  /** When the materialization was recorded. */
+  recordedAt: string;
+}
+const interval = z.object({
   start: z.string(),
   end: z.string(),
   recordedAt: z.string(),
 });
-export type Interval = z.infer<typeof IntervalSchema>;
+/** Schema of an {@linkcode Interval}. */
+export const IntervalSchema: z.ZodType<Interval> = interval;
+type _Interval = Assert<Equals<z.output<typeof interval>, Interval>>;
 
 /** The current format of the document. */
 export const FORMAT_VERSION = 1;
 
-/** The registry document. */
-export const RegistryDocumentSchema = z.object({
+/** The registry document: every object of one project, versioned for compare-and-set. */
+export interface RegistryDocument {
+  /** The document's format. */
+  formatVersion: typeof FORMAT_VERSION;
+  /** The project. */
+  project: string;
+  /** Increments on every write; writes are compare-and-set on it. */
+  version: number;
+  /** When the document was last written (ISO 8601). */
+  updatedAt: string;
+  /** Kind -> name -> the object's spec and metadata. */
+  objects: {
+    [K in ObjectKind]: Record<string, { spec: SpecOf[K]; meta: ObjectMeta }>;
+  };
+  /** View name -> materialized intervals, oldest first. */
+  materializations: Record<string, Interval[]>;
+}
+const registryDocument = z.object({
   formatVersion: z.literal(FORMAT_VERSION),
   project: NameSchema,
   /** Increments on every write; writes are compare-and-set on it. */
@@ -59,9 +96,11 @@ export const RegistryDocumentSchema = z.object({
     permission: stored(PermissionSpecSchema),
   }),
   /** View name -> materialized intervals, oldest first. */
-  materializations: byName(z.array(IntervalSchema)),
+  materializations: byName(z.array(interval)),
 });
-export type RegistryDocument = z.infer<typeof RegistryDocumentSchema>;
+/** Schema of a {@linkcode RegistryDocument}. */
+export const RegistryDocumentSchema: z.ZodType<RegistryDocument> = registryDocument;
+type _RegistryDocument = Assert<Equals<z.output<typeof registryDocument>, RegistryDocument>>;
 
 /** A stored object of one kind. */
 export type StoredObject<K extends ObjectKind> = RegistryDocument["objects"][K][string];

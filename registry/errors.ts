@@ -58,9 +58,12 @@ export interface LarderErrorOptions {
  * ```
  */
 export class LarderError extends Error {
+  /** What went wrong, for callers to branch on (and the edges to map to statuses). */
   readonly code: LarderErrorCode;
+  /** Structured facts about the failure (the object, the field, ...). */
   readonly details: Record<string, unknown> | undefined;
 
+  /** Makes an error with a code and a message; `options` add details and the cause. */
   constructor(code: LarderErrorCode, message: string, options: LarderErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LarderError";

@@ -28,12 +28,13 @@ export {
   ValueTypeSchema,
 } from "./value_type.ts";
 export { DurationSchema, NameSchema, parseDuration } from "./names.ts";
-export { formatIssues, formatPath } from "./_zod.ts";
+export { type Assert, type Equals, formatIssues, formatPath } from "./_zod.ts";
 export { closestName, didYouMean } from "./suggest.ts";
 
 export {
   type Action,
   ACTIONS,
+  type CommonSpec,
   type DataSourceSpec,
   type EntitySpec,
   type FeatureServiceSpec,
@@ -54,7 +55,12 @@ export {
   type ResourceType,
   type SpecOf,
 } from "./specs.ts";
-export { DEFINITION, type Definition, isDefinition } from "./definitions/_definition.ts";
+export {
+  type CommonInput,
+  DEFINITION,
+  type Definition,
+  isDefinition,
+} from "./definitions/_definition.ts";
 export { type Entity, entity, type EntityInput } from "./definitions/entity.ts";
 export {
   type DataSource,
@@ -85,6 +91,7 @@ export {
   type ServiceFeature,
 } from "./definitions/feature_service.ts";
 export {
+  type ActionInput,
   expandActions,
   type Permission,
   permission,
@@ -143,7 +150,9 @@ export {
   onDemandFeatureView,
   type OnDemandFeatureViewInput,
   type OnDemandSource,
+  type SchemaOfSource,
   type Transform,
   transformHash,
+  type UnionToIntersection,
 } from "./definitions/on_demand_feature_view.ts";
 export { viewBatchSource } from "./view_source.ts";

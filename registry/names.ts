@@ -8,7 +8,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Schema of an object, feature or column name: `[A-Za-z_][A-Za-z0-9_]*`, except `__proto__`
  * (which no name-keyed object can hold safely).
  */
-export const NameSchema = z.string().regex(
+export const NameSchema: z.ZodType<string, string> = z.string().regex(
   NAME,
   {
     error: (iss) =>
@@ -52,11 +52,12 @@ export function parseDuration(input: string | number): number | string {
 }
 
 /** Schema of a duration: a string such as `"2h"` or seconds; output is seconds. */
-export const DurationSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const parsed = parseDuration(value);
-  if (typeof parsed === "string") {
-    ctx.addIssue({ code: "custom", message: parsed });
-    return z.NEVER;
-  }
-  return parsed;
-});
+export const DurationSchema: z.ZodType<number, string | number> = z.union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const parsed = parseDuration(value);
+    if (typeof parsed === "string") {
+      ctx.addIssue({ code: "custom", message: parsed });
+      return z.NEVER;
+    }
+    return parsed;
+  });

@@ -10,8 +10,11 @@ export type ChangeAction = "create" | "update" | "delete" | "unchanged";
 
 /** One object's change. */
 export interface ObjectChange {
+  /** The object's kind. */
   readonly kind: ObjectKind;
+  /** The object's name. */
   readonly name: string;
+  /** What happens to it. */
   readonly action: ChangeAction;
   /** Top-level spec fields that differ (for updates). */
   readonly fields: readonly string[];
@@ -26,7 +29,9 @@ export interface ObjectChange {
 
 /** A changed field: the registry's value and the repo's. */
 export interface FieldChange {
+  /** The value in the registry (absent: the field is new). */
   readonly old?: unknown;
+  /** The value in the repo (absent: the field is gone). */
   readonly new?: unknown;
 }
 
@@ -34,6 +39,7 @@ export interface FieldChange {
 export interface Plan {
   /** Registry version the plan was computed against. */
   readonly baseVersion: number;
+  /** One entry per object, created, updated, deleted or unchanged. */
   readonly changes: readonly ObjectChange[];
   /** Whether applying the plan would change anything. */
   readonly hasChanges: boolean;

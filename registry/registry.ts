@@ -14,9 +14,13 @@ import type { ObjectKind, SpecOf } from "./specs.ts";
 
 /** A stored object with its metadata. */
 export interface RegistryObject<K extends ObjectKind> {
+  /** The object's kind. */
   readonly kind: K;
+  /** The object's name. */
   readonly name: string;
+  /** Its spec. */
   readonly spec: SpecOf[K];
+  /** When it was created and changed, and its spec's hash. */
   readonly meta: ObjectMeta;
 }
 
@@ -39,11 +43,14 @@ export interface RegistryOptions {
  * ```
  */
 export class Registry {
+  /** Where the document is stored. */
   readonly backend: RegistryBackend;
+  /** The project. */
   readonly project: string;
   readonly #ttlMs: number;
   #cached: { doc: RegistryDocument; at: number } | undefined;
 
+  /** Makes the registry of `options.project` stored in `backend`. */
   constructor(backend: RegistryBackend, options: RegistryOptions) {
     this.backend = backend;
     this.project = options.project;

@@ -10,6 +10,7 @@ import { KIND_LABEL, OBJECT_KINDS, type ObjectKind, type SpecOf } from "./specs.
 
 /** A definition found in a module. */
 export interface FoundDefinition {
+  /** The definition object. */
   readonly value: Definition;
   /** The module that exported it (for messages), relative to the repo. */
   readonly file: string;

@@ -3,8 +3,14 @@
  * Builders (see `definitions.ts`) turn what users write into these shapes.
  */
 import { z } from "zod";
+import type { Assert, Equals } from "./_zod.ts";
 import { NameSchema } from "./names.ts";
-import { ScalarTypeSchema, ValueTypeSchema } from "./value_type.ts";
+import {
+  type ScalarType,
+  ScalarTypeSchema,
+  type ValueType,
+  ValueTypeSchema,
+} from "./value_type.ts";
 
 const Tags = z.record(z.string(), z.string());
 
@@ -16,24 +22,69 @@ const Common = {
   owner: z.string().default(""),
 };
 
+/** Fields every stored object has. */
+export interface CommonSpec {
+  /** The object's name, unique among objects of its kind. */
+  name: string;
+  /** Free text shown by the CLI, the registry API and the web UI. */
+  description: string;
+  /** Free key -> value labels. */
+  tags: Record<string, string>;
+  /** Who owns the object (often an email address). */
+  owner: string;
+}
+
 /** A typed column. */
-export const FieldSpecSchema = z.object({ name: NameSchema, type: ValueTypeSchema });
-export type FieldSpec = z.infer<typeof FieldSpecSchema>;
+export interface FieldSpec {
+  /** Column name. */
+  name: string;
+  /** Its value type. */
+  type: ValueType;
+}
+const fieldSpec = z.object({ name: NameSchema, type: ValueTypeSchema });
+/** Schema of a {@linkcode FieldSpec}. */
+export const FieldSpecSchema: z.ZodType<FieldSpec> = fieldSpec;
+type _FieldSpec = Assert<Equals<z.output<typeof fieldSpec>, FieldSpec>>;
 
 /** An entity: the key that features are about. */
-export const EntitySpecSchema = z.object({
+export interface EntitySpec extends CommonSpec {
+  /** The columns that identify one entity. */
+  joinKeys: string[];
+  /** The value type of the join keys. */
+  valueType: ScalarType;
+}
+const entitySpec = z.object({
   ...Common,
   joinKeys: z.array(NameSchema).min(1),
   valueType: ScalarTypeSchema,
 });
-export type EntitySpec = z.infer<typeof EntitySpecSchema>;
+/** Schema of an {@linkcode EntitySpec}. */
+export const EntitySpecSchema: z.ZodType<EntitySpec> = entitySpec;
+type _EntitySpec = Assert<Equals<z.output<typeof entitySpec>, EntitySpec>>;
 
 /** File formats a file source can hold. */
-export const FileFormatSchema = z.enum(["parquet", "csv"]);
-export type FileFormat = z.infer<typeof FileFormatSchema>;
+export type FileFormat = "parquet" | "csv";
+/** Schema of a {@linkcode FileFormat}. */
+export const FileFormatSchema: z.ZodType<FileFormat, FileFormat> = z.enum(["parquet", "csv"]);
 
 /** A batch source of files: a Parquet/CSV file, a glob of files, or a folder of Parquet files. */
-export const FileSourceSpecSchema = z.object({
+export interface FileSourceSpec extends CommonSpec {
+  /** Discriminates the kinds of data source. */
+  kind: "file";
+  /** A file, a glob or a folder, relative to the repo unless absolute. */
+  path: string;
+  /** The files' format. */
+  format: FileFormat;
+  /** The event-time column. */
+  timestampField: string;
+  /** The column saying when each row was written, which breaks ties on event time. */
+  createdTimestampColumn?: string | undefined;
+  /** File column -> feature or key name. */
+  fieldMapping: Record<string, string>;
+  /** CSV only: a strptime format for timestamp values that are not ISO 8601. */
+  timestampFormat?: string | undefined;
+}
+const fileSourceSpec = z.object({
   ...Common,
   kind: z.literal("file"),
   path: z.string().min(1),
@@ -44,57 +95,112 @@ export const FileSourceSpecSchema = z.object({
   /** CSV only: a strptime format for timestamp values that are not ISO 8601. */
   timestampFormat: z.string().min(1).optional(),
 });
-export type FileSourceSpec = z.infer<typeof FileSourceSpecSchema>;
+/** Schema of a {@linkcode FileSourceSpec}. */
+export const FileSourceSpecSchema: z.ZodType<FileSourceSpec> = fileSourceSpec;
+type _FileSourceSpec = Assert<Equals<z.output<typeof fileSourceSpec>, FileSourceSpec>>;
 
 /** A push source: rows pushed through the API, stored offline in its batch source. */
-export const PushSourceSpecSchema = z.object({
+export interface PushSourceSpec extends CommonSpec {
+  /** Discriminates the kinds of data source. */
+  kind: "push";
+  /** The file source that pushed rows are stored beside offline. */
+  batchSource: string;
+}
+const pushSourceSpec = z.object({
   ...Common,
   kind: z.literal("push"),
   batchSource: NameSchema,
 });
-export type PushSourceSpec = z.infer<typeof PushSourceSpecSchema>;
+/** Schema of a {@linkcode PushSourceSpec}. */
+export const PushSourceSpecSchema: z.ZodType<PushSourceSpec> = pushSourceSpec;
+type _PushSourceSpec = Assert<Equals<z.output<typeof pushSourceSpec>, PushSourceSpec>>;
 
 /** A request source: values that arrive with each request (for on-demand views). */
-export const RequestSourceSpecSchema = z.object({
+export interface RequestSourceSpec extends CommonSpec {
+  /** Discriminates the kinds of data source. */
+  kind: "request";
+  /** The fields each request carries. */
+  schema: FieldSpec[];
+}
+const requestSourceSpec = z.object({
   ...Common,
   kind: z.literal("request"),
-  schema: z.array(FieldSpecSchema).min(1),
+  schema: z.array(fieldSpec).min(1),
 });
-export type RequestSourceSpec = z.infer<typeof RequestSourceSpecSchema>;
+/** Schema of a {@linkcode RequestSourceSpec}. */
+export const RequestSourceSpecSchema: z.ZodType<RequestSourceSpec> = requestSourceSpec;
+type _RequestSourceSpec = Assert<Equals<z.output<typeof requestSourceSpec>, RequestSourceSpec>>;
 
 /** Any data source. */
-export const DataSourceSpecSchema = z.discriminatedUnion("kind", [
-  FileSourceSpecSchema,
-  PushSourceSpecSchema,
-  RequestSourceSpecSchema,
+export type DataSourceSpec = FileSourceSpec | PushSourceSpec | RequestSourceSpec;
+/** Schema of a {@linkcode DataSourceSpec}. */
+export const DataSourceSpecSchema: z.ZodType<DataSourceSpec> = z.discriminatedUnion("kind", [
+  fileSourceSpec,
+  pushSourceSpec,
+  requestSourceSpec,
 ]);
-export type DataSourceSpec = z.infer<typeof DataSourceSpecSchema>;
 
 /** A feature view: features of some entities, read from one source. */
-export const FeatureViewSpecSchema = z.object({
+export interface FeatureViewSpec extends CommonSpec {
+  /** The entities the features describe (none for an entityless view). */
+  entities: string[];
+  /** Lookback in seconds; 0 means unlimited. */
+  ttlSeconds: number;
+  /** The features, in order. */
+  features: FieldSpec[];
+  /** The data source read. */
+  source: string;
+  /** Whether `materialize` copies the view to the online store. */
+  online: boolean;
+  /** Whether historical retrieval may read the view. */
+  offline: boolean;
+}
+const featureViewSpec = z.object({
   ...Common,
   entities: z.array(NameSchema),
   /** Lookback in seconds; 0 means unlimited. */
   ttlSeconds: z.number().nonnegative(),
-  features: z.array(FieldSpecSchema).min(1),
+  features: z.array(fieldSpec).min(1),
   source: NameSchema,
   online: z.boolean(),
   offline: z.boolean(),
 });
-export type FeatureViewSpec = z.infer<typeof FeatureViewSpecSchema>;
+/** Schema of a {@linkcode FeatureViewSpec}. */
+export const FeatureViewSpecSchema: z.ZodType<FeatureViewSpec> = featureViewSpec;
+type _FeatureViewSpec = Assert<Equals<z.output<typeof featureViewSpec>, FeatureViewSpec>>;
 
 /** One input of an on-demand feature view: a feature view (projected) or a request source. */
-export const OnDemandInputSchema = z.discriminatedUnion("kind", [
+export type OnDemandInput =
+  | { kind: "featureView"; name: string; features: string[] }
+  | { kind: "requestSource"; name: string };
+const onDemandInput = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("featureView"), name: NameSchema, features: z.array(NameSchema) }),
   z.object({ kind: z.literal("requestSource"), name: NameSchema }),
 ]);
-export type OnDemandInput = z.infer<typeof OnDemandInputSchema>;
+/** Schema of an {@linkcode OnDemandInput}. */
+export const OnDemandInputSchema: z.ZodType<OnDemandInput> = onDemandInput;
+type _OnDemandInput = Assert<Equals<z.output<typeof onDemandInput>, OnDemandInput>>;
 
 /** An on-demand feature view: a TypeScript transform over other features and request data. */
-export const OnDemandFeatureViewSpecSchema = z.object({
+export interface OnDemandFeatureViewSpec extends CommonSpec {
+  /** What the transform reads, in order. */
+  sources: OnDemandInput[];
+  /** The transform's outputs. */
+  features: FieldSpec[];
+  /** SHA-256 of the transform's source text. */
+  transformHash: string;
+  /**
+   * The transform's source text (`transform.toString()` when the view was defined), shown by
+   * the registry API and the web UI. Absent in documents applied before it was recorded.
+   */
+  transformSource?: string | undefined;
+  /** Whether the outputs are computed when rows are written online and then stored. */
+  writeToOnlineStore: boolean;
+}
+const onDemandFeatureViewSpec = z.object({
   ...Common,
-  sources: z.array(OnDemandInputSchema).min(1),
-  features: z.array(FieldSpecSchema).min(1),
+  sources: z.array(onDemandInput).min(1),
+  features: z.array(fieldSpec).min(1),
   /** SHA-256 of the transform's source text. */
   transformHash: z.string(),
   /**
@@ -104,14 +210,29 @@ export const OnDemandFeatureViewSpecSchema = z.object({
   transformSource: z.string().optional(),
   writeToOnlineStore: z.boolean(),
 });
-export type OnDemandFeatureViewSpec = z.infer<typeof OnDemandFeatureViewSpecSchema>;
+/** Schema of an {@linkcode OnDemandFeatureViewSpec}. */
+export const OnDemandFeatureViewSpecSchema: z.ZodType<OnDemandFeatureViewSpec> =
+  onDemandFeatureViewSpec;
+type _OnDemandFeatureViewSpec = Assert<
+  Equals<z.output<typeof onDemandFeatureViewSpec>, OnDemandFeatureViewSpec>
+>;
 
 /**
  * A view and the subset of its features that a service uses; optionally under another name
  * (`view.withName()`: output columns `alias__feature`) and reading its join keys from other
  * entity columns (`view.withJoinKeyMap()`), so that one view can be joined more than once.
  */
-export const ProjectionSpecSchema = z.object({
+export interface ProjectionSpec {
+  /** The feature view projected. */
+  view: string;
+  /** The features used, in order. */
+  features: string[];
+  /** The name the projection's features go by; absent: the view's own name. */
+  nameAlias?: string | undefined;
+  /** The view's join key -> the entity column that holds its values; absent: no mapping. */
+  joinKeyMap?: Record<string, string> | undefined;
+}
+const projectionSpec = z.object({
   view: NameSchema,
   features: z.array(NameSchema).min(1),
   /** The name the projection's features go by; absent: the view's own name. */
@@ -119,14 +240,24 @@ export const ProjectionSpecSchema = z.object({
   /** The view's join key -> the entity column that holds its values; absent: no mapping. */
   joinKeyMap: z.record(NameSchema, NameSchema).optional(),
 });
-export type ProjectionSpec = z.infer<typeof ProjectionSpecSchema>;
+/** Schema of a {@linkcode ProjectionSpec}. */
+export const ProjectionSpecSchema: z.ZodType<ProjectionSpec> = projectionSpec;
+type _ProjectionSpec = Assert<Equals<z.output<typeof projectionSpec>, ProjectionSpec>>;
 
 /** A feature service: a named set of features. */
-export const FeatureServiceSpecSchema = z.object({
+export interface FeatureServiceSpec extends CommonSpec {
+  /** The features, grouped by the view (and the name) they are read from. */
+  projections: ProjectionSpec[];
+}
+const featureServiceSpec = z.object({
   ...Common,
-  projections: z.array(ProjectionSpecSchema).min(1),
+  projections: z.array(projectionSpec).min(1),
 });
-export type FeatureServiceSpec = z.infer<typeof FeatureServiceSpecSchema>;
+/** Schema of a {@linkcode FeatureServiceSpec}. */
+export const FeatureServiceSpecSchema: z.ZodType<FeatureServiceSpec> = featureServiceSpec;
+type _FeatureServiceSpec = Assert<
+  Equals<z.output<typeof featureServiceSpec>, FeatureServiceSpec>
+>;
 
 /** Actions a permission grants (Feast's). */
 export const ACTIONS = [
@@ -139,6 +270,7 @@ export const ACTIONS = [
   "WRITE_ONLINE",
   "WRITE_OFFLINE",
 ] as const;
+/** An action a permission grants. */
 export type Action = typeof ACTIONS[number];
 
 /** Object types a permission can cover. */
@@ -150,10 +282,23 @@ export const RESOURCE_TYPES = [
   "featureService",
   "permission",
 ] as const;
+/** An object type a permission can cover. */
 export type ResourceType = typeof RESOURCE_TYPES[number];
 
 /** A permission: which roles may do which actions on which objects. */
-export const PermissionSpecSchema = z.object({
+export interface PermissionSpec extends CommonSpec {
+  /** The object types covered. */
+  types: ResourceType[];
+  /** Regular expressions, one of which must match an object's whole name (none: every name). */
+  namePatterns: string[];
+  /** Tags an object must carry, all of them. */
+  requiredTags: Record<string, string>;
+  /** The actions granted. */
+  actions: Action[];
+  /** The roles granted them (any one suffices). */
+  roles: string[];
+}
+const permissionSpec = z.object({
   ...Common,
   types: z.array(z.enum(RESOURCE_TYPES)).min(1),
   namePatterns: z.array(z.string()),
@@ -161,7 +306,9 @@ export const PermissionSpecSchema = z.object({
   actions: z.array(z.enum(ACTIONS)).min(1),
   roles: z.array(z.string()).min(1),
 });
-export type PermissionSpec = z.infer<typeof PermissionSpecSchema>;
+/** Schema of a {@linkcode PermissionSpec}. */
+export const PermissionSpecSchema: z.ZodType<PermissionSpec> = permissionSpec;
+type _PermissionSpec = Assert<Equals<z.output<typeof permissionSpec>, PermissionSpec>>;
 
 /** The kinds of object the registry holds, in the order plans list them. */
 export const OBJECT_KINDS = [
@@ -172,15 +319,22 @@ export const OBJECT_KINDS = [
   "featureService",
   "permission",
 ] as const;
+/** A kind of object the registry holds. */
 export type ObjectKind = typeof OBJECT_KINDS[number];
 
 /** The spec type of each kind. */
 export interface SpecOf {
+  /** Entities. */
   entity: EntitySpec;
+  /** Data sources. */
   dataSource: DataSourceSpec;
+  /** Feature views. */
   featureView: FeatureViewSpec;
+  /** On-demand feature views. */
   onDemandFeatureView: OnDemandFeatureViewSpec;
+  /** Feature services. */
   featureService: FeatureServiceSpec;
+  /** Permissions. */
   permission: PermissionSpec;
 }
 

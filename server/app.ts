@@ -43,6 +43,7 @@ import {
 
 /** The app's context variables. */
 export interface AppEnv {
+  /** The authenticated caller of the request. */
   Variables: { principal: Principal };
 }
 
@@ -55,6 +56,17 @@ const ANONYMOUS: Principal = { subject: "anonymous", roles: [] };
 
 function principalOf(c: Context<AppEnv>): Principal {
   return (c.get("principal") as Principal | undefined) ?? ANONYMOUS;
+}
+
+/** The feature server's app (a Hono app): a fetch handler. */
+export interface LarderApp {
+  /** Answers one request: the handler to give `Deno.serve`, `serveWithLimits` or a platform. */
+  fetch(request: Request, env?: unknown, executionCtx?: unknown): Response | Promise<Response>;
+  /** Answers a request made in process (`app.request("/health")`), as in tests. */
+  request(
+    input: string | URL | Request,
+    init?: RequestInit,
+  ): Response | Promise<Response>;
 }
 
 /** Registry listing routes: URL segment, object kind, key of the list in the answer. */
@@ -130,7 +142,7 @@ function materializeAnswer(outcome: MaterializeOutcome): MaterializeResponse {
  * const res = await app.request("/health");
  * ```
  */
-export function createApp(deps: ServerDeps): Hono<AppEnv> {
+export function createApp(deps: ServerDeps): LarderApp {
   const config = deps.config ?? {};
   const bodyLimit = {
     bytes: config.bodyLimitBytes ?? 4 * MiB,

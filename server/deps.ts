@@ -27,9 +27,13 @@ export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
 
 /** An online read, as the engine takes it. */
 export interface OnlineReadRequest {
+  /** `"view:feature"` references; or use `featureService`. */
   readonly features?: readonly string[];
+  /** A feature service name; or use `features`. */
   readonly featureService?: string;
+  /** The entity rows, as columns. */
   readonly entities: ColumnData;
+  /** Name feature columns `view__feature` instead of `feature`. */
   readonly fullFeatureNames: boolean;
 }
 
@@ -41,7 +45,9 @@ export type ReadOnline = (
 
 /** What an online write did. */
 export interface OnlineWriteOutcome {
+  /** Rows stored. */
   readonly written: number;
+  /** Rows not newer than the stored ones, not written. */
   readonly skipped: number;
   /** The write-time on-demand views (`writeToOnlineStore: true`) written with the rows. */
   readonly onDemand?: readonly { readonly view: string; written: number; skipped: number }[];
@@ -72,6 +78,7 @@ export type Push = (
 
 /** What one materialization did, per view. */
 export interface MaterializeOutcome {
+  /** One entry per view materialized. */
   readonly views: readonly {
     readonly name: string;
     readonly start: Date;
@@ -139,16 +146,25 @@ export interface ServerConfig {
 
 /** Everything {@linkcode createApp} needs. */
 export interface ServerDeps {
+  /** The registry, as the server reads it (cached). */
   readonly registry: ServedRegistry;
+  /** The online store (for health checks and reads). */
   readonly onlineStore: OnlineStore;
+  /** Online reads. */
   readonly readOnline: ReadOnline;
+  /** Online writes (`/write-to-online-store`). */
   readonly writeOnline: WriteOnline;
+  /** Pushes (`/push`). */
   readonly push: Push;
+  /** Materialization over a window (`/materialize`). */
   readonly materialize: Materialize;
+  /** Incremental materialization (`/materialize-incremental`). */
   readonly materializeIncremental: MaterializeIncremental;
+  /** Who sent each request. */
   readonly auth: AuthVerifier;
+  /** Limits and settings. @default every setting's own default */
   readonly config?: ServerConfig;
-  /** @default a new, empty Metrics */
+  /** The request and store metrics `/metrics` reports. @default a new, empty Metrics */
   readonly metrics?: Metrics;
   /** Where unexpected failures are reported. @default console.error */
   readonly logError?: (err: unknown) => void;

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The entry for Deno Deploy (`deployctl deploy --entrypoint server/edge.ts`): the same app,
  * with the registry read from the `redis` backend and online reads from Redis over HTTP or
  * Deno KV, as `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
@@ -6,7 +7,14 @@
  * Nothing on the serving path loads DuckDB or parquet-wasm: materialization and
  * push-to-offline import them on first use only.
  *
- * @module
+ * @example
+ * ```ts ignore
+ * // main.ts of a deployment: the repo's definitions imported statically, so that on-demand
+ * // transforms run at the edge.
+ * import * as features from "./features.ts";
+ * import { createEdgeHandler } from "@larder/larder/edge";
+ * export default { fetch: createEdgeHandler({ definitions: { "features.ts": features } }) };
+ * ```
  */
 import { FeatureStore, isLarderError, LarderError } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
@@ -73,7 +81,7 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
   };
 }
 
-const handler = createEdgeHandler();
+const handler: (req: Request) => Promise<Response> = createEdgeHandler();
 
 /** Deno Deploy's entry (a default export is what the platform requires). */
 export default { fetch: handler };

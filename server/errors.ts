@@ -3,8 +3,10 @@
  * Every error body is `{"error": {"code", "message", "details"}}`; stack traces never leave
  * the process.
  */
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isLarderError, type LarderErrorCode } from "../engine/mod.ts";
+
+/** The HTTP statuses of error answers. */
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 422 | 500 | 503;
 
 /**
  * Codes the server answers with: the engine's, plus its own for reading bodies (cannot be
@@ -20,7 +22,7 @@ export type ApiErrorCode =
  * The one table from error code to HTTP status. 400 means the body could not be read as
  * JSON at all; 422 means it was JSON but not a valid request (as FastAPI, and so Feast, answer).
  */
-export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
+export const STATUS_OF: Readonly<Record<ApiErrorCode, ErrorStatus>> = {
   MALFORMED_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
@@ -46,9 +48,12 @@ export const STATUS_OF: Readonly<Record<ApiErrorCode, ContentfulStatusCode>> = {
  * error handler treats both alike: by their `code`.
  */
 export class ApiError extends Error {
+  /** What went wrong; the status comes from {@linkcode STATUS_OF}. */
   readonly code: ApiErrorCode;
+  /** Structured facts about the failure, sent as the body's `details`. */
   readonly details: Record<string, unknown> | undefined;
 
+  /** Makes an error with a code and a message; `options` add details and the cause. */
   constructor(
     code: ApiErrorCode,
     message: string,
@@ -63,6 +68,7 @@ export class ApiError extends Error {
 
 /** The JSON body of every error answer. */
 export interface ErrorBody {
+  /** The error: its code, message and details. */
   readonly error: {
     readonly code: ApiErrorCode;
     readonly message: string;
@@ -79,7 +85,7 @@ function coded(err: unknown): err is { code: ApiErrorCode; message: string; deta
  * The status and body for any thrown value. Unknown failures become a 500 `INTERNAL` with a
  * generic message; the caller logs them.
  */
-export function errorAnswer(err: unknown): { status: ContentfulStatusCode; body: ErrorBody } {
+export function errorAnswer(err: unknown): { status: ErrorStatus; body: ErrorBody } {
   if (!coded(err) || err.code === "INTERNAL") {
     return {
       status: 500,

@@ -26,6 +26,7 @@ export interface FeatureStoreDepsOptions {
   /** Use this verifier instead of the one `auth:` describes. */
   readonly auth?: AuthVerifier;
   /** @default () => new Date() */
+  /** The clock, for materialization windows. @default () => new Date() */
   readonly clock?: () => Date;
   /** Where background failures (registry refresh) are reported. @default console.error */
   readonly logError?: (err: unknown) => void;
@@ -40,7 +41,9 @@ export interface FeatureStoreDepsOptions {
 
 /** The dependencies, and what to release when the server stops. */
 export interface WiredDeps {
+  /** What to give {@linkcode createApp}. */
   readonly deps: ServerDeps;
+  /** The registry cache, refreshed in the background. */
   readonly registry: RegistryCache;
   /** Stops the registry refresh (the caller closes the store). */
   close(): void;

@@ -20,7 +20,10 @@
  * });
  * ```
  */
-export { type AppEnv, createApp } from "./app.ts";
+export { type AppEnv, createApp, type LarderApp } from "./app.ts";
+export type { Principal } from "../engine/mod.ts";
+export type { OnlineFeaturesResponse as OnlineFeaturesBody, ServingStatus } from "./schemas.ts";
+export type { ConnectionServer, ServeConnection } from "./_serve_connection.ts";
 export type {
   ColumnData,
   Materialize,
@@ -35,7 +38,14 @@ export type {
   ServerDeps,
   WriteOnline,
 } from "./deps.ts";
-export { ApiError, type ApiErrorCode, errorAnswer, type ErrorBody, STATUS_OF } from "./errors.ts";
+export {
+  ApiError,
+  type ApiErrorCode,
+  errorAnswer,
+  type ErrorBody,
+  type ErrorStatus,
+  STATUS_OF,
+} from "./errors.ts";
 export {
   depsFromFeatureStore,
   type FeatureStoreDepsOptions,
@@ -44,9 +54,14 @@ export {
 export { Metrics } from "./metrics.ts";
 export { REGISTRY_API_BASE } from "./feast_registry_api.ts";
 export { UI_BASE, type UiBundle, type UiBundleSource } from "./ui.ts";
-export { openApiDocument, type OpenApiOptions, OPERATIONS } from "./openapi.ts";
+export { openApiDocument, type OpenApiOptions } from "./openapi.ts";
 export { ReadBatcher, type ReadBatcherOptions } from "./read_batcher.ts";
-export { RegistryCache, type RegistryCacheOptions, type RegistryReader } from "./registry_cache.ts";
+export {
+  RegistryCache,
+  type RegistryCacheOptions,
+  type RegistryReader,
+  type RegistryRegression,
+} from "./registry_cache.ts";
 export {
   type ConnectionLimits,
   connectionLimits,
@@ -58,8 +73,10 @@ export {
   type AuthMode,
   type AuthVerifier,
   createVerifier,
+  type CreateVerifierOptions,
   hashToken,
   NoAuthVerifier,
   OidcVerifier,
+  type OidcVerifierOptions,
   TokenVerifier,
 } from "./auth/mod.ts";

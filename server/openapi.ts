@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the feature server, generated from the same zod schemas. */
 import { z } from "zod";
+import denoJson from "../deno.json" with { type: "json" };
 import {
   BODY_SCHEMAS,
   type BodySchemas,
@@ -196,7 +197,9 @@ export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<st
 
 /** Options for {@linkcode openApiDocument}. */
 export interface OpenApiOptions {
+  /** The document's `info.title`. @default {"Larder feature server"} */
   readonly title?: string;
+  /** The document's `info.version`. @default Larder's version (`version` in its `deno.json`) */
   readonly version?: string;
   /** Whether operations that need credentials declare bearer auth. */
   readonly bearerAuth?: boolean;
@@ -268,7 +271,7 @@ export function openApiDocument(options: OpenApiOptions = {}): Record<string, un
     openapi: "3.1.0",
     info: {
       title: options.title ?? "Larder feature server",
-      version: options.version ?? "0.1.0",
+      version: options.version ?? denoJson.version,
       description:
         'Feast-compatible feature serving. Errors are `{"error": {"code", "message", "details"}}`.',
     },

@@ -4,10 +4,10 @@
  * a read goes out at once (no added latency); under load, one store round trip serves many
  * requests (Deno KV: fewer `getMany` calls; Redis over HTTP: one pipeline instead of many).
  */
-import type { OnlineStore } from "../engine/mod.ts";
+import type { OnlineKey, OnlineRecord, OnlineStore } from "../engine/mod.ts";
 
-type Keys = Parameters<OnlineStore["read"]>[0];
-type Records = Awaited<ReturnType<OnlineStore["read"]>>;
+type Keys = readonly OnlineKey[];
+type Records = (OnlineRecord | null)[];
 
 interface Pending {
   readonly keys: Keys;
@@ -39,6 +39,7 @@ export class ReadBatcher {
   readonly #queue: Pending[] = [];
   #inFlight = 0;
 
+  /** Makes a batcher over `store`'s reads. */
   constructor(store: Pick<OnlineStore, "read">, options: ReadBatcherOptions = {}) {
     this.#store = store;
     this.#maxInFlight = options.maxInFlight ?? 4;
@@ -46,7 +47,7 @@ export class ReadBatcher {
   }
 
   /** Reads `keys` (one record or `null` per key, in order), possibly with other callers' keys. */
-  read(keys: Keys): Promise<Records> {
+  read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     return new Promise<Records>((resolve, reject) => {
       this.#queue.push({ keys, resolve, reject });
       this.#pump();

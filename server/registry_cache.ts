@@ -9,6 +9,7 @@ import { withTimeout } from "./_timeout.ts";
 
 /** What the cache reads from: `Registry` fits. */
 export interface RegistryReader {
+  /** Reads the registry document; `fresh` skips any cache of the reader's own. */
   read(options?: { fresh?: boolean }): Promise<RegistryDocument>;
 }
 
@@ -85,6 +86,7 @@ export class RegistryCache {
   #regression: RegistryRegression | undefined;
   #loadedAt = 0;
 
+  /** Makes a cache over `reader`; the first `get()` loads it, then it refreshes itself. */
   constructor(reader: RegistryReader, options: RegistryCacheOptions = {}) {
     this.#reader = reader;
     this.#refreshMs = Math.max(options.refreshMs ?? 60_000, 1000);

@@ -3,7 +3,7 @@
  * `/openapi.json` is generated from them.
  */
 import { z } from "zod";
-import { parseTimestamp, timestampError } from "../engine/mod.ts";
+import { type Assert, type Equals, parseTimestamp, timestampError } from "../engine/mod.ts";
 
 export { parseTimestamp };
 
@@ -31,16 +31,36 @@ export const ColumnsSchema = z.record(NameSchema, z.array(CellSchema)).meta({
 });
 
 /** A timestamp as RFC 3339 text; without an offset it is UTC. */
-export const TimestampSchema = z.string().max(64).refine(
+export const TimestampSchema: z.ZodType<string, string> = z.string().max(64).refine(
   (s) => parseTimestamp(s) !== undefined,
   { error: (iss) => timestampError(String(iss.input), "an RFC 3339 timestamp") },
 ).meta({ format: "date-time", example: "2021-04-12T10:59:42Z" });
 
-/** Serving statuses, as in Feast's `ServingService.proto`. */
-export const StatusSchema = z.enum(["PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]);
+/** A serving status, as in Feast's `ServingService.proto`. */
+export type ServingStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MAX_AGE";
+/** Schema of a {@linkcode ServingStatus}. */
+export const StatusSchema: z.ZodType<ServingStatus, ServingStatus> = z.enum([
+  "PRESENT",
+  "NULL_VALUE",
+  "NOT_FOUND",
+  "OUTSIDE_MAX_AGE",
+]);
 
 /** The answer of `POST /get-online-features`: column-major, entity columns first. */
-export const OnlineFeaturesResponseSchema = z.object({
+export interface OnlineFeaturesResponse {
+  /** The output columns' names, in order. */
+  metadata: { feature_names: string[] };
+  /** One entry per column, in the order of `feature_names`. */
+  results: {
+    /** One value per entity row. */
+    values: unknown[];
+    /** Whether each value was found, null, missing or too old. */
+    statuses: ServingStatus[];
+    /** Each value's event time (RFC 3339). */
+    event_timestamps: string[];
+  }[];
+}
+const onlineFeaturesResponse = z.object({
   metadata: z.object({ feature_names: z.array(z.string()) }),
   results: z.array(z.object({
     values: z.array(z.unknown()),
@@ -48,7 +68,12 @@ export const OnlineFeaturesResponseSchema = z.object({
     event_timestamps: z.array(z.string().meta({ format: "date-time" })),
   })),
 });
-export type OnlineFeaturesResponse = z.output<typeof OnlineFeaturesResponseSchema>;
+/** Schema of an {@linkcode OnlineFeaturesResponse}. */
+export const OnlineFeaturesResponseSchema: z.ZodType<OnlineFeaturesResponse> =
+  onlineFeaturesResponse;
+type _OnlineFeaturesResponse = Assert<
+  Equals<z.output<typeof onlineFeaturesResponse>, OnlineFeaturesResponse>
+>;
 
 /** Where `/push` writes. */
 export const PushTargetSchema = z.enum(["online", "offline", "online_and_offline"]);

@@ -36,9 +36,11 @@ export function connectionLimits(config: LarderConfig["feature_server"]): Connec
 
 /** Options for {@linkcode serveWithLimits}. */
 export interface ServeWithLimitsOptions {
+  /** The address to listen on. */
   readonly hostname: string;
   /** 0 for a free port. */
   readonly port: number;
+  /** The connection cap and timeouts. */
   readonly limits: ConnectionLimits;
   /** Called once the server listens. */
   readonly onListen?: (addr: Deno.NetAddr) => void;
@@ -59,6 +61,7 @@ export interface ServeWithLimitsOptions {
 
 /** A running {@linkcode serveWithLimits} server. */
 export interface LimitedServer {
+  /** The address listened on (with the port chosen for port 0). */
   readonly addr: Deno.NetAddr;
   /** Settles when the server has shut down and every connection has closed. */
   readonly finished: Promise<void>;
@@ -175,7 +178,10 @@ function internalError(err: unknown, warn: (message: string) => void): Response 
  * await server.finished;
  * ```
  */
-export function serveWithLimits(handler: Handler, options: ServeWithLimitsOptions): LimitedServer {
+export function serveWithLimits(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  options: ServeWithLimitsOptions,
+): LimitedServer {
   const warn = options.warn ?? ((text: string) => console.warn(text));
   const serveOne = options.serveConnection === undefined
     ? denoServeConnection()

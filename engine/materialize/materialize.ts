@@ -56,10 +56,13 @@ export interface MaterializeDeps {
 
 /** Where a materialization is, for progress displays. */
 export interface MaterializeProgress {
+  /** The feature view being materialized. */
   readonly view: string;
   /** Position of the view in this run (1-based) and the number of views. */
   readonly viewIndex: number;
+  /** The number of views in this run. */
   readonly viewCount: number;
+  /** `start` before the view's first row, `rows` as batches are written, `done` at its end. */
   readonly phase: "start" | "rows" | "done";
   /** Rows of this view written (or skipped as not newer) so far. */
   readonly rows: number;
@@ -67,7 +70,9 @@ export interface MaterializeProgress {
   readonly totalRows: number;
   /** Milliseconds since this view started. */
   readonly elapsedMs: number;
+  /** The window's start (inclusive). */
   readonly start: Date;
+  /** The window's end (inclusive). */
   readonly end: Date;
 }
 
@@ -125,13 +130,17 @@ export interface MaterializeIncrementalOptions extends MaterializeCommonOptions 
 
 /** What happened to one view. */
 export interface ViewMaterialization {
+  /** The feature view. */
   readonly view: string;
+  /** The window's start (inclusive). */
   readonly start: Date;
+  /** The window's end (inclusive). */
   readonly end: Date;
   /** Entity keys with a row in the window. */
   readonly rows: number;
   /** Rows stored (the others were not newer than what the store held). */
   readonly written: number;
+  /** Rows not written: the store held a row at least as new. */
   readonly skipped: number;
   /**
    * Source rows in the window with a NULL join key: they belong to no entity, so they were
@@ -143,6 +152,7 @@ export interface ViewMaterialization {
    * from each batch and written with it (only when the view has some).
    */
   readonly onDemand?: readonly OnDemandWriteResult[];
+  /** How long the view took, in seconds. */
   readonly seconds: number;
   /** `true` when the window was empty (start after end) and nothing ran or was recorded. */
   readonly emptyWindow: boolean;
@@ -150,6 +160,7 @@ export interface ViewMaterialization {
 
 /** The outcome of a materialization: one entry per view, in order. */
 export interface MaterializeResult {
+  /** One entry per view, in the order they ran. */
   readonly views: readonly ViewMaterialization[];
 }
 

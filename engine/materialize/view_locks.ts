@@ -121,9 +121,11 @@ export interface BreakViewLocksOptions {
 
 /** What {@linkcode breakViewLocks} did to one view's lock. */
 export interface BrokenViewLock {
+  /** The feature view whose lock it is. */
   readonly view: string;
   /** `free`: nobody held it; `broken`: it was held and is now free. */
   readonly status: "free" | "broken";
+  /** Who held the lock (`null` when free, or when written without holder information). */
   readonly holder: LockHolder | null;
   /** Why breaking it was safe, or that it was forced. */
   readonly reason?: string;

@@ -571,6 +571,7 @@ let resultCounter = 0;
  * Each event marks the start of its phase and the end of the one before.
  */
 export interface RetrievalStage {
+  /** The phase starting. */
   readonly phase: "load" | "join" | "output";
   /** The feature view, or the name of a projection of it (absent for `output`). */
   readonly view?: string;

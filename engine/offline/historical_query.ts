@@ -22,6 +22,7 @@ export type EntityInput =
 
 /** One feature view of a request, resolved by the caller. */
 export interface ViewRequest {
+  /** The feature view's spec. */
   readonly view: FeatureViewSpec;
   /** The view's file source (for a push source, its batch source). */
   readonly source: FileSourceSpec;
@@ -46,6 +47,7 @@ export interface ViewRequest {
 export interface HistoricalQueryBase {
   /** The feature repository: source paths and an entity file path are relative to it. */
   readonly repoDir: string;
+  /** The feature views read, in output order. */
   readonly views: readonly ViewRequest[];
   /**
    * Name output columns `view__feature` instead of `feature`.
@@ -64,6 +66,7 @@ export interface HistoricalQueryBase {
 
 /** Point-in-time join against an entity table. */
 export interface EntityTableQuery extends HistoricalQueryBase {
+  /** The entity table: a file path, an Arrow table, row objects, or `{ sql }`. */
   readonly entityTable: EntityInput;
   /**
    * The entity table's event timestamp column.
@@ -84,7 +87,9 @@ export type WindowBound = Date | bigint;
  * Output: the join keys of all views, `event_timestamp` (= `end`), then the features.
  */
 export interface WindowQuery extends HistoricalQueryBase {
+  /** The window's start (inclusive). */
   readonly start: WindowBound;
+  /** The window's end (inclusive). */
   readonly end: WindowBound;
 }
 

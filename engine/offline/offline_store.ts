@@ -6,6 +6,7 @@ import type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 
 /** A column of a source file as stored (before `fieldMapping`). */
 export interface SourceColumn {
+  /** The column's name in the file. */
   readonly name: string;
   /** The engine's own type name, for messages (e.g. `DOUBLE`, `TIMESTAMP WITH TIME ZONE`). */
   readonly physicalType: string;
@@ -20,7 +21,9 @@ export interface SourceColumn {
 
 /** A feature view that reads a source, with the specs of its entities. */
 export interface SourceReader {
+  /** The feature view's spec. */
   readonly view: FeatureViewSpec;
+  /** The specs of the view's entities. */
   readonly entities: readonly EntitySpec[];
 }
 

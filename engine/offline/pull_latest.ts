@@ -19,10 +19,13 @@ export const CREATED_TIMESTAMP_COLUMN = "created_timestamp";
 
 /** Options for {@linkcode pullLatest}. */
 export interface PullLatestOptions {
+  /** The feature repository: source paths are relative to it. */
   readonly repoDir: string;
+  /** The feature view's spec. */
   readonly view: FeatureViewSpec;
   /** The view's file source (for a push source, its batch source). */
   readonly source: FileSourceSpec;
+  /** The specs of the view's entities. */
   readonly entities: readonly EntitySpec[];
   /** Window start, inclusive. */
   readonly start: Date;
@@ -49,8 +52,11 @@ export interface LatestRows extends AsyncIterable<Table> {
    * (historical retrieval never matches it either).
    */
   readonly nullKeyRows: number;
+  /** The join-key columns, in order. */
   readonly joinKeys: readonly string[];
+  /** The feature columns, in order. */
   readonly features: readonly string[];
+  /** Releases the engine's memory without iterating to the end. */
   close(): Promise<void>;
 }
 

@@ -23,6 +23,7 @@ export interface LockHolder {
 
 /** A held lock as another client sees it. */
 export interface LockState {
+  /** The lock's name. */
   readonly name: string;
   /** `null` for a lock written without holder information (by an older Larder). */
   readonly holder: LockHolder | null;

@@ -6,8 +6,11 @@ export type FeatureStatus = "PRESENT" | "NULL_VALUE" | "NOT_FOUND" | "OUTSIDE_MA
 
 /** One output column: an entity column or a feature, one entry per entity row. */
 export interface OnlineColumn {
+  /** The column's name: an entity column or a feature. */
   readonly name: string;
+  /** One value per entity row (`null` where there is none). */
   readonly values: readonly unknown[];
+  /** One status per entity row. */
   readonly statuses: readonly FeatureStatus[];
   /**
    * Event timestamps, epoch microseconds; `null` where there is none (entity columns,
@@ -18,7 +21,9 @@ export interface OnlineColumn {
 
 /** Feast's `POST /get-online-features` response body. */
 export interface OnlineFeaturesJson {
+  /** The output columns' names, in order. */
   metadata: { feature_names: string[] };
+  /** One entry per column, in the order of `feature_names`. */
   results: { values: unknown[]; statuses: FeatureStatus[]; event_timestamps: string[] }[];
 }
 
@@ -36,9 +41,12 @@ const EPOCH = "1970-01-01T00:00:00Z";
  * ```
  */
 export class OnlineFeaturesResponse<Row extends object = Record<string, unknown>> {
+  /** The columns, entity columns first, then features in request order. */
   readonly columns: readonly OnlineColumn[];
+  /** The number of entity rows. */
   readonly rowCount: number;
 
+  /** Makes a response of `rowCount` rows from its columns. */
   constructor(columns: readonly OnlineColumn[], rowCount: number) {
     this.columns = columns;
     this.rowCount = rowCount;

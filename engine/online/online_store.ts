@@ -19,13 +19,17 @@ export interface OnlineRecord {
 
 /** A row to write: its canonical entity key (see `entity_key.ts`) and its record. */
 export interface OnlineRow {
+  /** The canonical entity key. */
   readonly entityKey: string;
+  /** The values and timestamps to store. */
   readonly record: OnlineRecord;
 }
 
 /** Where one record lives. */
 export interface OnlineKey {
+  /** The feature view (or write-time on-demand view) the record belongs to. */
   readonly view: string;
+  /** The canonical entity key. */
   readonly entityKey: string;
 }
 
@@ -52,6 +56,7 @@ export interface OnlineStoreCapabilities {
 
 /** A lock held in the online store, until it expires or is released. */
 export interface LockLease {
+  /** The lock's name. */
   readonly name: string;
   /**
    * Sets the expiry to `ttlMs` from now; `false` when this lease no longer holds the lock (it
@@ -80,6 +85,7 @@ export interface ViewsWithData {
 export interface OnlineStore {
   /** The backend and where it lives, for messages (`redis http://127.0.0.1:8079`). */
   readonly name: string;
+  /** What the store can do (shared code asks these, never the concrete type). */
   readonly capabilities: OnlineStoreCapabilities;
   /**
    * Writes rows of one view, skip-if-not-newer. Rows should have distinct entity keys (when

@@ -5,13 +5,31 @@ import { formatIssues, formatPath } from "../_zod.ts";
 import { holdsReservedName, RESERVED_NAME } from "../name_map.ts";
 import { KIND_LABEL, type ObjectKind, type SpecOf } from "../specs.ts";
 
+/** Fields every definition builder accepts besides its own. */
+export interface CommonInput {
+  /**
+   * The object's name, unique among objects of its kind in the project: letters, digits and
+   * `_`, not starting with a digit.
+   */
+  name: string;
+  /** Free text shown by the CLI, the registry API and the web UI. @default {""} */
+  description?: string | undefined;
+  /** Free key -> value labels (permissions can require some). @default {{}} */
+  tags?: Record<string, string> | undefined;
+  /** Who owns the object (often an email address). @default {""} */
+  owner?: string | undefined;
+}
+
 /** Brand that marks built definitions; `Symbol.for` so that module copies agree. */
 export const DEFINITION: unique symbol = Symbol.for("larder.definition") as never;
 
 /** A built definition object of some kind. */
 export interface Definition<K extends ObjectKind = ObjectKind> {
+  /** The brand: the kind of definition. */
   readonly [DEFINITION]: K;
+  /** The kind of definition. */
   readonly kind: K;
+  /** The object's name. */
   readonly name: string;
   /** The normalized form the registry stores. */
   readonly spec: SpecOf[K];

@@ -8,8 +8,16 @@ import type {
   PushSourceSpec,
   RequestSourceSpec,
 } from "../specs.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition, refName } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+  refName,
+} from "./_definition.ts";
 
 const Common = {
   name: NameSchema,
@@ -18,8 +26,33 @@ const Common = {
   owner: z.string().default(""),
 };
 
-/** What `fileSource()` accepts. */
-export const FileSourceInputSchema = z.strictObject({
+/** What {@linkcode fileSource} accepts. */
+export interface FileSourceInput extends CommonInput {
+  /**
+   * A Parquet or CSV file, a glob of files (`"data/*.parquet"`) or a folder of files,
+   * relative to the repo unless absolute.
+   */
+  path: string;
+  /** The files' format. @default {"csv"} when the path ends in `.csv`, otherwise `"parquet"` */
+  format?: "parquet" | "csv" | undefined;
+  /** The event-time column: when each row's values became true. */
+  timestampField: string;
+  /**
+   * The column saying when each row was written; of two rows of one key with the same event
+   * time, the later written wins. Absent: no such column.
+   */
+  createdTimestampColumn?: string | undefined;
+  /** Source column -> feature or join-key name, for columns named otherwise. @default {{}} */
+  fieldMapping?: Record<string, string> | undefined;
+  /**
+   * CSV only: how timestamp values are written when they are not ISO 8601, as a strptime
+   * format (`"%d/%m/%Y %H:%M"`). Values in this format or in ISO 8601 are read; any other is
+   * an error. Absent: ISO 8601 only.
+   */
+  timestampFormat?: string | undefined;
+}
+
+const FileSourceInputSchema = z.strictObject({
   ...Common,
   /** A file, a glob of files or a folder of Parquet files, relative to the repo. */
   path: z.string().min(1),
@@ -36,16 +69,19 @@ export const FileSourceInputSchema = z.strictObject({
    */
   timestampFormat: z.string().min(1).optional(),
 });
-export type FileSourceInput = z.input<typeof FileSourceInputSchema>;
+type _FileSourceInput = Assert<Equals<z.input<typeof FileSourceInputSchema>, FileSourceInput>>;
 
 /** A data source of any kind. */
 export interface DataSource<N extends string = string> extends Definition<"dataSource"> {
+  /** The source's name. */
   readonly name: N;
+  /** The normalized form the registry stores. */
   readonly spec: DataSourceSpec;
 }
 
 /** A built file source. */
 export interface FileSource<N extends string = string> extends DataSource<N> {
+  /** The normalized form the registry stores. */
   readonly spec: FileSourceSpec;
 }
 
@@ -100,16 +136,25 @@ const SourceRef = z.union([
   }),
 ]);
 
-/** What `pushSource()` accepts. */
-export const PushSourceInputSchema = z.strictObject({
+/** What {@linkcode pushSource} accepts. */
+export interface PushSourceInput extends CommonInput {
+  /**
+   * The file source (or its name) where pushed rows are stored offline, beside its files, and
+   * where historical retrieval reads them.
+   */
+  batchSource: FileSource | string;
+}
+
+const PushSourceInputSchema = z.strictObject({
   ...Common,
   /** Where pushed rows are stored offline, and where historical retrieval reads them. */
   batchSource: SourceRef,
 });
-export type PushSourceInput = z.input<typeof PushSourceInputSchema>;
+type _PushSourceInput = Assert<Equals<z.input<typeof PushSourceInputSchema>, PushSourceInput>>;
 
 /** A built push source. */
 export interface PushSource<N extends string = string> extends DataSource<N> {
+  /** The normalized form the registry stores. */
   readonly spec: PushSourceSpec;
   /** The batch source object, when it was given as an object. */
   readonly batchSourceRef: FileSource | string;
@@ -145,21 +190,30 @@ export function pushSource<const N extends string>(
   });
 }
 
-/** What `requestSource()` accepts. */
-export const RequestSourceInputSchema = z.strictObject({
+/** What {@linkcode requestSource} accepts. */
+export interface RequestSourceInput extends CommonInput {
+  /** Field name -> value type of the values each request carries (at least one). */
+  schema: Record<string, ValueType>;
+}
+
+const RequestSourceInputSchema = z.strictObject({
   ...Common,
   schema: z.record(NameSchema, ValueTypeSchema).refine((s) => Object.keys(s).length > 0, {
     message: "expected at least one field",
   }),
 });
-export type RequestSourceInput = z.input<typeof RequestSourceInputSchema>;
+type _RequestSourceInput = Assert<
+  Equals<z.input<typeof RequestSourceInputSchema>, RequestSourceInput>
+>;
 
 /** A built request source. */
 export interface RequestSource<
   N extends string = string,
   S extends Record<string, ValueType> = Record<string, ValueType>,
 > extends DataSource<N> {
+  /** The normalized form the registry stores. */
   readonly spec: RequestSourceSpec;
+  /** Field name -> value type, as given. */
   readonly schema: S;
 }
 

@@ -2,11 +2,19 @@
 import { z } from "zod";
 import { NameSchema } from "../names.ts";
 import type { EntitySpec } from "../specs.ts";
-import { ScalarTypeSchema } from "../value_type.ts";
-import { brand, type Definition, parseDefinition } from "./_definition.ts";
+import type { Assert, Equals } from "../_zod.ts";
+import { type ScalarType, ScalarTypeSchema } from "../value_type.ts";
+import { brand, type CommonInput, type Definition, parseDefinition } from "./_definition.ts";
 
-/** What `entity()` accepts. */
-export const EntityInputSchema = z.strictObject({
+/** What {@linkcode entity} accepts. */
+export interface EntityInput extends CommonInput {
+  /** The columns that identify one entity. @default {[name]} */
+  joinKeys?: string[] | undefined;
+  /** The value type of every join key. @default {"string"} */
+  valueType?: ScalarType | undefined;
+}
+
+const EntityInputSchema = z.strictObject({
   name: NameSchema,
   /** Columns that identify the entity; default: `[name]`. */
   joinKeys: z.array(NameSchema).min(1).optional(),
@@ -16,11 +24,13 @@ export const EntityInputSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type EntityInput = z.input<typeof EntityInputSchema>;
+type _EntityInput = Assert<Equals<z.input<typeof EntityInputSchema>, EntityInput>>;
 
 /** A built entity. */
 export interface Entity<N extends string = string> extends Definition<"entity"> {
+  /** The entity's name. */
   readonly name: N;
+  /** The columns that identify one entity. */
   readonly joinKeys: readonly string[];
 }
 

@@ -2,8 +2,15 @@
 import { z } from "zod";
 import { NameSchema } from "../names.ts";
 import { joinKeyMapKey } from "../projection.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import type { FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
-import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+} from "./_definition.ts";
 import type {
   FeatureRef,
   FeatureView,
@@ -35,22 +42,40 @@ const ServiceFeatureSchema = z.union([
   z.custom<FeatureRef>((v) => (v as { kind?: unknown })?.kind === "featureRef"),
 ], { error: () => 'expected a feature view, a projection, a feature handle or "view:feature"' });
 
-/** What `featureService()` accepts. */
-export const FeatureServiceInputSchema = z.strictObject({
+/** What {@linkcode featureService} accepts. */
+export interface FeatureServiceInput extends CommonInput {
+  /**
+   * The features served (at least one): whole feature views or on-demand views, projections
+   * (`view.select([...])`, `view.withName()`, `view.withJoinKeyMap()`), typed handles
+   * (`view.features.conv_rate`) or `"view:feature"` strings, in the order rows list them.
+   */
+  features: (
+    | Definition<"featureView" | "onDemandFeatureView">
+    | FeatureViewProjection
+    | FeatureRef
+    | string
+  )[];
+}
+
+const FeatureServiceInputSchema = z.strictObject({
   name: NameSchema,
   features: z.array(ServiceFeatureSchema).min(1),
   description: z.string().default(""),
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type FeatureServiceInput = z.input<typeof FeatureServiceInputSchema>;
+type _FeatureServiceInput = Assert<
+  Equals<z.input<typeof FeatureServiceInputSchema>, FeatureServiceInput>
+>;
 
 /** A built feature service. `F` keeps the listed features for typed retrieval. */
 export interface FeatureService<
   N extends string = string,
   F extends readonly ServiceFeature[] = readonly ServiceFeature[],
 > extends Definition<"featureService"> {
+  /** The service's name. */
   readonly name: N;
+  /** The features as listed, kept for typed retrieval. */
   readonly members: F;
 }
 

@@ -3,9 +3,17 @@ import { z } from "zod";
 import { LarderError } from "../errors.ts";
 import { holdsReservedName, nameMap, RESERVED_NAME } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import type { FeatureViewSpec } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition, refName } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+  refName,
+} from "./_definition.ts";
 import type { Entity } from "./entity.ts";
 import type { DataSource } from "./data_source.ts";
 
@@ -18,12 +26,17 @@ export interface FeatureRef<
   F extends string = string,
   T extends ValueType = ValueType,
 > {
+  /** Marks a feature handle. */
   readonly kind: "featureRef";
+  /** The feature view (or on-demand view, or projection name) the feature belongs to. */
   readonly view: V;
+  /** The feature's name. */
   readonly feature: F;
+  /** The feature's value type. */
   readonly type: T;
   /** The `view:feature` reference string. */
   readonly ref: `${V}:${F}`;
+  /** The `view:feature` reference string. */
   toString(): `${V}:${F}`;
   /**
    * What the handle reads when it comes from a projection with another name or a join-key map
@@ -51,9 +64,11 @@ export interface FeatureViewProjection<
   N extends string = string,
   S extends FeatureSchema = FeatureSchema,
 > {
+  /** Marks a projection. */
   readonly kind: "projection";
   /** The feature view projected. */
   readonly view: string;
+  /** The projected features: name -> value type. */
   readonly schema: S;
   /** The name the features go by: the name given to `withName()`, else the view's name. */
   readonly viewName: N;
@@ -93,8 +108,32 @@ const SourceRef = z.union([
   }),
 ]);
 
-/** What `featureView()` accepts. */
-export const FeatureViewInputSchema = z.strictObject({
+/** What {@linkcode featureView} accepts. */
+export interface FeatureViewInput extends CommonInput {
+  /** The entities (or their names) the features describe; `[]` for an entityless view. @default {[]} */
+  entities?: (Entity | string)[] | undefined;
+  /**
+   * How old a value may be: a duration such as `"2h"`, `"1h30m"`, `"7d"`, or seconds; `0`
+   * means unlimited. Historical retrieval gives NULL for a value older than this at the entity
+   * row's timestamp; online reads return an older value with the status `OUTSIDE_MAX_AGE`.
+   * @default {0}
+   */
+  ttl?: string | number | undefined;
+  /** Feature name -> value type (at least one), in the order rows list them. */
+  schema: Record<string, ValueType>;
+  /** The data source (or its name) the features are read from. */
+  source: DataSource | string;
+  /**
+   * Whether `materialize` copies the view to the online store and online reads may ask for
+   * it.
+   * @default {true}
+   */
+  online?: boolean | undefined;
+  /** Whether historical retrieval may read the view. @default {true} */
+  offline?: boolean | undefined;
+}
+
+const FeatureViewInputSchema = z.strictObject({
   name: NameSchema,
   /** Entities the features describe; `[]` for an entityless view. */
   entities: z.array(EntityRef).default([]),
@@ -112,12 +151,14 @@ export const FeatureViewInputSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type FeatureViewInput = z.input<typeof FeatureViewInputSchema>;
+type _FeatureViewInput = Assert<Equals<z.input<typeof FeatureViewInputSchema>, FeatureViewInput>>;
 
 /** A built feature view. */
 export interface FeatureView<N extends string = string, S extends FeatureSchema = FeatureSchema>
   extends Definition<"featureView"> {
+  /** The view's name. */
   readonly name: N;
+  /** Feature name -> value type, as given. */
   readonly schema: S;
   /** Typed handles, one per feature. */
   readonly features: { readonly [K in keyof S & string]: FeatureRef<N, K, S[K]> };

@@ -4,11 +4,24 @@ import { z } from "zod";
 import { LarderError } from "../errors.ts";
 import { nameMap } from "../name_map.ts";
 import { NameSchema } from "../names.ts";
+import type { Assert, Equals } from "../_zod.ts";
 import type { OnDemandFeatureViewSpec, OnDemandInput } from "../specs.ts";
 import { type ValueOf, type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition } from "./_definition.ts";
+import {
+  brand,
+  type CommonInput,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+} from "./_definition.ts";
 import type { RequestSource } from "./data_source.ts";
-import type { FeatureSchema, FeatureView, FeatureViewProjection } from "./feature_view.ts";
+import {
+  type FeatureRef,
+  featureRef,
+  type FeatureSchema,
+  type FeatureView,
+  type FeatureViewProjection,
+} from "./feature_view.ts";
 
 /** One input column per name: one value per row, `null` where missing. */
 export type Columns<S extends Record<string, ValueType>> = {
@@ -21,12 +34,14 @@ export type OnDemandSource =
   | FeatureViewProjection<string, FeatureSchema>
   | RequestSource<string, Record<string, ValueType>>;
 
-type SchemaOfSource<T> = T extends FeatureView<string, infer S> ? S
+/** The columns one source of an on-demand view gives its transform. */
+export type SchemaOfSource<T> = T extends FeatureView<string, infer S> ? S
   : T extends FeatureViewProjection<string, infer S> ? S
   : T extends RequestSource<string, infer S> ? S
   : never;
 
-type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
+/** The intersection of the members of union `U`. */
+export type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends
   (x: infer I) => void ? I
   : never;
 
@@ -48,8 +63,35 @@ const SourceSchema = z.custom<OnDemandSource>((v) =>
   message: "expected a feature view, a projection (view.select([...])) or a request source",
 });
 
-/** What `onDemandFeatureView()` accepts. */
-export const OnDemandFeatureViewInputSchema = z.strictObject({
+/**
+ * What {@linkcode onDemandFeatureView} accepts (the builder types `sources`, `schema` and
+ * `transform` more precisely, so that the transform's columns are checked).
+ */
+export interface OnDemandFeatureViewInput extends CommonInput {
+  /**
+   * What the transform reads (at least one): feature views (all their features), projections
+   * (`view.select([...])`) and request sources. Input names must not repeat across sources.
+   */
+  sources: OnDemandSource[];
+  /** Output feature name -> value type (at least one); no output may share an input's name. */
+  schema: Record<string, ValueType>;
+  /**
+   * Columns in, columns out: receives one array per input (one value per row, `null` where
+   * missing) and returns one array per output of the same length. The same function runs
+   * online and offline; the registry records its source text and hash.
+   */
+  transform: (columns: never) => unknown;
+  /**
+   * Run the transform when rows of its source view are written online (materialize, push,
+   * write-to-online-store) and store the outputs, so online reads return stored values instead
+   * of computing them per request. Needs exactly one feature view as source and no request
+   * source. Historical retrieval still computes the outputs after the join.
+   * @default {false}
+   */
+  writeToOnlineStore?: boolean | undefined;
+}
+
+const OnDemandFeatureViewInputSchema = z.strictObject({
   name: NameSchema,
   sources: z.array(SourceSchema).min(1),
   schema: z.record(NameSchema, ValueTypeSchema).refine((s) => Object.keys(s).length > 0, {
@@ -70,15 +112,24 @@ export const OnDemandFeatureViewInputSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type OnDemandFeatureViewInput = z.input<typeof OnDemandFeatureViewInputSchema>;
+type _OnDemandFeatureViewInput = Assert<
+  Equals<z.input<typeof OnDemandFeatureViewInputSchema>, OnDemandFeatureViewInput>
+>;
 
 /** A built on-demand feature view. */
 export interface OnDemandFeatureView<
   N extends string = string,
   S extends Record<string, ValueType> = Record<string, ValueType>,
 > extends Definition<"onDemandFeatureView"> {
+  /** The view's name. */
   readonly name: N;
+  /** Output feature name -> value type, as given. */
   readonly schema: S;
+  /**
+   * Typed handles, one per output feature (`adjusted.features.conv_x_amount`), for feature
+   * services and retrieval requests like the handles of a feature view.
+   */
+  readonly features: { readonly [K in keyof S & string]: FeatureRef<N, K, S[K]> };
   /** Input column name -> type, from all sources. */
   readonly inputs: Readonly<Record<string, ValueType>>;
   /** The transform itself (loaded definitions only; the registry stores its source and hash). */
@@ -216,6 +267,9 @@ export function onDemandFeatureView<
     name: input.name,
     spec,
     schema: input.schema,
+    features: nameMap(
+      spec.features.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
+    ) as OnDemandFeatureView<N, S>["features"],
     inputs,
     transform: input.transform as unknown as OnDemandFeatureView["transform"],
     sourceRefs: input.sources,

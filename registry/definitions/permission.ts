@@ -2,8 +2,15 @@
 import { z } from "zod";
 import { ownValue } from "../name_map.ts";
 import { NameSchema } from "../names.ts";
-import { type Action, ACTIONS, type PermissionSpec, RESOURCE_TYPES } from "../specs.ts";
-import { brand, type Definition, parseDefinition } from "./_definition.ts";
+import type { Assert, Equals } from "../_zod.ts";
+import {
+  type Action,
+  ACTIONS,
+  type PermissionSpec,
+  RESOURCE_TYPES,
+  type ResourceType,
+} from "../specs.ts";
+import { brand, type CommonInput, type Definition, parseDefinition } from "./_definition.ts";
 
 /** Action aliases, as in Feast. */
 export const ACTION_ALIASES: Record<string, readonly Action[]> = {
@@ -13,10 +20,34 @@ export const ACTION_ALIASES: Record<string, readonly Action[]> = {
   ALL: ACTIONS,
 };
 
-const ActionInput = z.enum([...ACTIONS, "READ", "WRITE", "CRUD", "ALL"]);
+const ActionInputSchema = z.enum([...ACTIONS, "READ", "WRITE", "CRUD", "ALL"]);
 
-/** What `permission()` accepts. */
-export const PermissionInputSchema = z.strictObject({
+/** An action as `permission()` accepts it: one action, or an alias of several. */
+export type ActionInput = Action | "READ" | "WRITE" | "CRUD" | "ALL";
+
+/** What {@linkcode permission} accepts. */
+export interface PermissionInput extends CommonInput {
+  /** The object types covered. */
+  types: ResourceType[];
+  /**
+   * Regular expressions, one of which must match an object's whole name for the permission
+   * to cover it.
+   * @default {[".*"]}
+   */
+  namePatterns?: string[] | undefined;
+  /** Tags an object must carry (all of them) for the permission to cover it. @default {{}} */
+  requiredTags?: Record<string, string> | undefined;
+  /**
+   * The actions granted: `CREATE`, `DESCRIBE`, `UPDATE`, `DELETE`, `READ_ONLINE`,
+   * `READ_OFFLINE`, `WRITE_ONLINE`, `WRITE_OFFLINE`, or the aliases `READ` (both reads),
+   * `WRITE` (both writes), `CRUD` (the first four) and `ALL`.
+   */
+  actions: ActionInput[];
+  /** The roles granted them; a caller holding any one of them is granted. */
+  roles: string[];
+}
+
+const PermissionInputSchema = z.strictObject({
   name: NameSchema,
   types: z.array(z.enum(RESOURCE_TYPES)).min(1),
   /** Regular expressions over object names; default: every name. */
@@ -32,16 +63,17 @@ export const PermissionInputSchema = z.strictObject({
   ).default([".*"]),
   /** Tags an object must carry for the permission to apply. */
   requiredTags: z.record(z.string(), z.string()).default({}),
-  actions: z.array(ActionInput).min(1),
+  actions: z.array(ActionInputSchema).min(1),
   roles: z.array(z.string().min(1)).min(1),
   description: z.string().default(""),
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
 });
-export type PermissionInput = z.input<typeof PermissionInputSchema>;
+type _PermissionInput = Assert<Equals<z.input<typeof PermissionInputSchema>, PermissionInput>>;
 
 /** A built permission. */
 export interface Permission<N extends string = string> extends Definition<"permission"> {
+  /** The permission's name. */
   readonly name: N;
 }
 

@@ -9,9 +9,11 @@ const ANONYMOUS: Principal = Object.freeze({ subject: "anonymous", roles: Object
  * credentials there are no roles to check them against.
  */
 export class NoAuthVerifier implements AuthVerifier {
+  /** Always `"none"`. */
   readonly mode = "none" as const;
   readonly enforcesPermissions = false;
 
+  /** Every caller is anonymous, with no roles. */
   authenticate(_request: Request): Promise<Principal> {
     return Promise.resolve(ANONYMOUS);
   }

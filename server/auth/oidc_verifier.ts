@@ -26,6 +26,7 @@ export interface OidcVerifierOptions {
    */
   readonly clock?: () => number;
   /** @default globalThis.fetch */
+  /** How the discovery document and the keys are fetched. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** The JWKS is fetched at most once in this long (unknown key ids, failures alike). @default 5_000 */
   readonly minRefetchMs?: number;
@@ -105,6 +106,7 @@ const trimSlash = (s: string): string => s.replace(/\/+$/, "");
  * ```
  */
 export class OidcVerifier implements AuthVerifier {
+  /** Always `"oidc"`. */
   readonly mode = "oidc" as const;
   readonly enforcesPermissions = true;
   readonly #issuer: string;
@@ -114,6 +116,7 @@ export class OidcVerifier implements AuthVerifier {
   readonly #clock: () => number;
   readonly #jwks: JwksCache;
 
+  /** Makes a verifier for one issuer and audience. */
   constructor(options: OidcVerifierOptions) {
     this.#issuer = options.issuer;
     this.#audience = options.audience;
@@ -130,6 +133,7 @@ export class OidcVerifier implements AuthVerifier {
     });
   }
 
+  /** The caller a valid bearer JWT names, with the roles of its roles claim. */
   async authenticate(request: Request): Promise<Principal> {
     const token = bearerCredential(request);
     const claims = await this.verify(token);

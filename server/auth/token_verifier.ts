@@ -52,10 +52,12 @@ export function hashToken(token: string): Promise<string> {
  * ```
  */
 export class TokenVerifier implements AuthVerifier {
+  /** Always `"token"`. */
   readonly mode = "token" as const;
   readonly enforcesPermissions = true;
   readonly #entries: { hash: Uint8Array; principal: Principal }[];
 
+  /** Makes a verifier accepting these tokens (by their SHA-256 hex). */
   constructor(entries: readonly TokenEntry[]) {
     this.#entries = entries.map((e) => {
       if (!/^[0-9a-f]{64}$/.test(e.sha256)) {
@@ -71,6 +73,7 @@ export class TokenVerifier implements AuthVerifier {
     });
   }
 
+  /** The caller whose token the request's bearer credential is. */
   authenticate(request: Request): Promise<Principal> {
     try {
       return Promise.resolve(this.#principalOf(bearerCredential(request)));

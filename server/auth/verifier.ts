@@ -10,8 +10,10 @@ export type AuthMode = "none" | "token" | "oidc";
  * issuer's keys cannot be fetched).
  */
 export interface AuthVerifier {
+  /** Which kind of authentication this is. */
   readonly mode: AuthMode;
   /** Whether permissions are enforced for the callers this verifier identifies. */
   readonly enforcesPermissions: boolean;
+  /** Who sent `request`; rejects with `UNAUTHENTICATED` or `UNAVAILABLE`. */
   authenticate(request: Request): Promise<Principal>;
 }
