@@ -63,8 +63,7 @@ async function templateFiles(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(join(CHECKOUT, dir))) {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory && entry.name !== "data") out.push(...await templateFiles(path));
-    // JSR never publishes dotfiles such as `.gitignore`, whatever `publish.include` says.
-    else if (entry.isFile && !entry.name.startsWith(".")) out.push(path);
+    else if (entry.isFile) out.push(path);
   }
   return out;
 }
@@ -95,6 +94,8 @@ Deno.test("deno publish --dry-run accepts the package and publishes what it need
     "ui/bundle.lock",
   ];
   for (const file of needed) assert.ok(published.includes(file), `${file} is not published`);
+  // JSR never publishes dotfiles, whatever `publish.include` says: no template may be one.
+  for (const file of needed) assert.ok(!/(^|\/)\./.test(file), `${file} would not be published`);
   const unwanted = published.filter((f) =>
     /_test\.ts$/.test(f) || /^(tests|bench|\.demo)\//.test(f) || f.includes("/data/") ||
     f.includes("node_modules/")

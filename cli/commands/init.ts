@@ -6,6 +6,7 @@ import { parseFlags, UsageError, userCwd } from "../_args.ts";
 import { larderSource, readLarderFile } from "../_larder_source.ts";
 import { print, printJson } from "../_output.ts";
 import type { Command } from "../command.ts";
+import LARDER_CONFIG from "../../deno.json" with { type: "json" };
 
 /** This Larder's root folder: a `file:` URL in a checkout, an `https:` one from a package. */
 const LARDER_ROOT = new URL("../../", import.meta.url);
@@ -16,16 +17,22 @@ const NO_DATA_TEMPLATE = new URL("examples/no_data_repo/", LARDER_ROOT);
 
 /**
  * The template's files, listed (a package read over HTTPS cannot list a folder); a test
- * checks the list against the template folders.
+ * checks the list against the template folders. No name starts with a dot, which a JSR
+ * package never holds: {@linkcode scaffoldName} gives the name each file is written under.
  */
 export const TEMPLATE_FILES: readonly string[] = [
-  ".gitignore",
   "features.ts",
+  "gitignore",
   "larder.yaml",
   "scripts/generate_data.ts",
 ];
 /** The files of `examples/no_data_repo/` that replace the template's with `--no-data`. */
-export const NO_DATA_FILES: readonly string[] = [".gitignore", "features.ts"];
+export const NO_DATA_FILES: readonly string[] = ["features.ts", "gitignore"];
+
+/** The name a template file is written under in the new repo (`gitignore` → `.gitignore`). */
+export function scaffoldName(file: string): string {
+  return file === "gitignore" ? ".gitignore" : file;
+}
 
 /**
  * Where the scaffolded repo imports Larder from: its package specifier when this Larder
@@ -42,11 +49,8 @@ const NOT_FOR_REPOS = new Set(["@duckdb/node-api", "redis", "puppeteer-core"]);
  * URL, also the packages Larder itself imports (a definition module and the Larder it
  * imports run with the repo's import map); and tasks.
  */
-async function repoDenoJson(options: { data: boolean }): Promise<string> {
-  const larder = JSON.parse(await readLarderFile(new URL("deno.json", LARDER_ROOT))) as {
-    imports: Record<string, string>;
-    compilerOptions: unknown;
-  };
+function repoDenoJson(options: { data: boolean }): string {
+  const larder = LARDER_CONFIG;
   const imports: Record<string, string> = { larder: SOURCE.module };
   if (SOURCE.packageSpecifier === undefined) {
     for (const [key, value] of Object.entries(larder.imports)) {
@@ -121,10 +125,10 @@ export async function initRepo(target: string, options: InitOptions = {}): Promi
     if (file === "larder.yaml") {
       text = text.replace(/^project: .*$/m, `project: ${options.project ?? projectName(target)}`);
     }
-    await writeScaffold(join(target, file), text);
-    written.push(file);
+    await writeScaffold(join(target, scaffoldName(file)), text);
+    written.push(scaffoldName(file));
   }
-  await writeScaffold(join(target, "deno.json"), await repoDenoJson({ data }));
+  await writeScaffold(join(target, "deno.json"), repoDenoJson({ data }));
   written.push("deno.json");
   if (data) {
     // This Larder's own copy of the script the repo got: it resolves "larder" where this
