@@ -111,3 +111,53 @@ Deno.test("on-demand views: identical inputs give identical outputs online and o
     await repo.remove();
   }
 });
+
+Deno.test("on-demand views: a source value older than the view's ttl is a null input online, as offline", async () => {
+  const repo = await tempRepo({
+    "features.ts": `
+import { entity, featureView, fileSource, onDemandFeatureView, requestSource } from "larder";
+export const user = entity({ name: "user", joinKeys: ["user_id"], valueType: "int64" });
+export const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
+export const stats = featureView({ name: "stats", entities: [user], ttl: "1d", schema: { x: "float64" }, source });
+export const req = requestSource({ name: "req", schema: { k: "float64" } });
+export const scaled = onDemandFeatureView({
+  name: "scaled",
+  sources: [stats, req],
+  schema: { y: "float64" },
+  transform: (c) => ({ y: c.x.map((x, i) => (x === null ? -1 : x * c.k[i]!)) }),
+});
+`,
+  });
+  const now = Date.now();
+  // User 1's value is fresh; user 2's is three days old, outside the one-day ttl.
+  await writeTable(join(repo.dir, "data", "s.parquet"), {
+    user_id: [1, 2],
+    ts: [new Date(now - 600_000), new Date(now - 3 * 86_400_000)],
+    x: [2, 5],
+  }, { user_id: "int64", ts: "timestamp", x: "float64" });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply();
+    await store.materialize({ start: new Date(now - 7 * 86_400_000), end: new Date(now) });
+    const features = ["stats:x", "scaled:y"];
+    const online = (await store.getOnlineFeatures({
+      features,
+      entities: { user_id: [1, 2], k: [10, 10] },
+    })).toRows();
+    const offline = await (await store.getHistoricalFeatures({
+      features: ["scaled:y"],
+      entities: [1, 2].map((id) => ({ user_id: id, ts: new Date(now), k: 10 })),
+    })).toRows();
+    assert.deepEqual(offline.map((r) => r.y), [20, -1]);
+    assert.deepEqual(online.map((r) => r.y), offline.map((r) => r.y));
+    // The view's own column still shows the stale value, flagged (Feast's Go server does so).
+    const response = await store.getOnlineFeatures({
+      features: ["stats:x"],
+      entities: { user_id: [2] },
+    });
+    assert.equal(response.toRows()[0]!.x, 5);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

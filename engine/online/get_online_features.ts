@@ -453,7 +453,11 @@ export async function getOnlineFeatures(
       else {
         const view = viewByName.get(origin.view)!;
         const feature = view.features.find((f) => f.name === origin.feature)!;
-        inputs[input] = viewColumn(view, feature).values as unknown[];
+        // Like historical retrieval, a value older than the view's ttl is no input at all.
+        const { values, statuses } = viewColumn(view, feature);
+        inputs[input] = statuses.includes("OUTSIDE_MAX_AGE")
+          ? values.map((v, r) => (statuses[r] === "OUTSIDE_MAX_AGE" ? null : v))
+          : values as unknown[];
       }
     }
     computed.set(od.spec.name, runTransform(transforms.get(od.spec.name)!, inputs, rowCount));
