@@ -9,7 +9,14 @@ import type {
   RequestSourceSpec,
 } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition, refName } from "./_definition.ts";
+import {
+  brand,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+  refError,
+  refName,
+} from "./_definition.ts";
 
 const Common = {
   name: NameSchema,
@@ -98,7 +105,7 @@ const SourceRef = z.union([
   z.custom<FileSource>((v) => isDefinition(v, "dataSource") && v.spec.kind === "file", {
     message: "expected a file source or its name",
   }),
-]);
+], { error: refError("a file source made with fileSource(), or its name") });
 
 /** What `pushSource()` accepts. */
 export const PushSourceInputSchema = z.strictObject({

@@ -5,7 +5,14 @@ import { holdsReservedName, nameMap, RESERVED_NAME } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
 import type { FeatureViewSpec } from "../specs.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
-import { brand, type Definition, isDefinition, parseDefinition, refName } from "./_definition.ts";
+import {
+  brand,
+  type Definition,
+  isDefinition,
+  parseDefinition,
+  refError,
+  refName,
+} from "./_definition.ts";
 import type { Entity } from "./entity.ts";
 import type { DataSource } from "./data_source.ts";
 
@@ -91,7 +98,7 @@ const SourceRef = z.union([
   z.custom<DataSource>((v) => isDefinition(v, "dataSource"), {
     message: "expected a data source or its name",
   }),
-]);
+], { error: refError("a data source made with fileSource() or pushSource(), or its name") });
 
 /** What `featureView()` accepts. */
 export const FeatureViewInputSchema = z.strictObject({
