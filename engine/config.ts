@@ -111,7 +111,7 @@ export const LarderConfigSchema = z.strictObject({
   online_store: OnlineStoreConfigSchema.default({ type: "deno_kv", path: "data/online.kv" }),
   offline_store: OfflineStoreConfigSchema.default({ type: "duckdb", memory_limit: "2GB" }),
   auth: AuthConfigSchema.default({ type: "none" }),
-  /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
+  /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
   feature_server: FeatureServerConfigSchema.prefault({}),
 });
