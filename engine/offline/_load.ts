@@ -39,7 +39,11 @@ import {
 } from "./parquet.ts";
 import { ident } from "./_sql.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
-import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
+import {
+  narrowingProblem,
+  type PhysicalColumn,
+  type SourceLayout,
+} from "./source_compatibility.ts";
 import type { EntityInput } from "./historical_query.ts";
 
 /** A unique table name for this process. */
@@ -152,6 +156,23 @@ function plainType(type: DataType): DataType {
     return inner === child.type ? type : new List(new Field(child.name, inner, child.nullable));
   }
   return type;
+}
+
+/** DuckDB's name of an Arrow integer type (`BIGINT`, `UBIGINT[]`); `undefined` for others. */
+function integerTypeName(type: DataType): string | undefined {
+  if (type instanceof List) {
+    const inner = integerTypeName(type.children[0]!.type);
+    return inner === undefined ? undefined : `${inner}[]`;
+  }
+  if (!DataType.isInt(type)) return undefined;
+  const names: Record<number, string> = {
+    8: "TINYINT",
+    16: "SMALLINT",
+    32: "INTEGER",
+    64: "BIGINT",
+  };
+  const name = names[type.bitWidth];
+  return name === undefined ? undefined : type.isSigned ? name : `U${name}`;
 }
 
 /** Whether an Arrow type is a half-precision float (float16), or a list of them. */
@@ -344,6 +365,23 @@ export async function loadSource(
           `Data source "${source.name}": file "${file}": ${halfFloatProblem(half[0]!)}`,
           { details: { source: source.name, file, column: half[0]! } },
         );
+      }
+      // The first file's types were checked against the declared ones; another may be wider.
+      const declared = [
+        ...layout.joinKeys.map((c, i) => [c.column, options.keyTypes[i]!] as const),
+        ...layout.features.map((c, i) => [c.column, options.featureTypes[i]!] as const),
+      ];
+      for (const [column, type] of declared) {
+        const stored = schema.fields.find((f) => f.name === column)?.type;
+        const name = stored && integerTypeName(stored);
+        const problem = name === undefined ? undefined : narrowingProblem(type, name);
+        if (problem !== undefined) {
+          throw new LarderError(
+            "SOURCE_INVALID",
+            `Data source "${source.name}": file "${file}": column "${column}" ${problem}`,
+            { details: { source: source.name, file, column } },
+          );
+        }
       }
       const missing = needed.filter((c) => !names.has(c));
       if (missing.length > 0) {

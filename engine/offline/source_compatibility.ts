@@ -66,6 +66,23 @@ function storedInteger(physical: string): string {
   return name === undefined ? physical : `${name}${list ? "[]" : ""} (${physical})`;
 }
 
+/**
+ * What is wrong with declaring a column stored as the DuckDB integer type `physical` as the
+ * narrower `expected` (`is int64 (BIGINT) in file "…", declared int32: …; declare it int64`),
+ * `where` naming the file; `undefined` when the declaration holds every stored value.
+ */
+export function narrowingProblem(
+  expected: ValueType,
+  physical: string,
+  where = "",
+): string | undefined {
+  const narrower = narrowerThanStored(expected, physical);
+  if (narrower === undefined) return undefined;
+  return `is ${
+    storedInteger(physical)
+  }${where}, declared ${expected}: a stored value beyond the ${expected} range would fail to load; declare it ${narrower}`;
+}
+
 /** A source column that a view reads, under its stored name. */
 export interface PhysicalColumn {
   /** The name in the source file. */
@@ -183,13 +200,9 @@ export function checkSourceCompatibility(
       );
       return;
     }
-    const narrower = narrowerThanStored(expected, found.physicalType);
-    if (narrower !== undefined) {
-      problems.push(
-        `${prefix} column ${label} for ${what} is ${
-          storedInteger(found.physicalType)
-        }${inFile}, declared ${expected}: a stored value beyond the ${expected} range would fail to load; declare it ${narrower}`,
-      );
+    const narrowing = narrowingProblem(expected, found.physicalType, inFile);
+    if (narrowing !== undefined) {
+      problems.push(`${prefix} column ${label} for ${what} ${narrowing}`);
       return;
     }
     if (!isCompatibleType(expected, found.valueType)) {

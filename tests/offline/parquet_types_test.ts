@@ -162,3 +162,39 @@ Deno.test("Parquet: an integer column declared narrower than the file stores it 
     }
   }
 });
+
+Deno.test("Parquet: a later file of a folder storing a column wider than declared is refused naming it", async () => {
+  const repo = await tempRepo({
+    "features.ts": features(`{ x: "int32" }`).replace('"data/s.parquet"', '"data/s"'),
+  });
+  const part = (name: string) => join(repo.dir, "data", "s", name);
+  const columns = (x: Vector) => ({
+    user_id: vectorFromArray([1n], new Int64()),
+    ts: vectorFromArray([day(1)], new TimestampMicrosecond()),
+    x,
+  });
+  await writeParquet(part("part-0.parquet"), columns(vectorFromArray([1], new Int32())));
+  await writeParquet(part("part-1.parquet"), columns(vectorFromArray([2n ** 40n], new Int64())));
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply(); // the first file's types fit
+    const expected = `Data source "s": file "${
+      part("part-1.parquet")
+    }": column "x" is int64 (BIGINT), declared int32: a stored value beyond the int32 range would fail to load; declare it int64`;
+    await assert.rejects(
+      async () =>
+        await (await store.getHistoricalFeatures({
+          features: ["stats:x"],
+          entities: [{ user_id: 1, ts: day(5) }],
+        })).toRows(),
+      { code: "SOURCE_INVALID", message: expected },
+    );
+    await assert.rejects(store.materialize({ start: day(0), end: day(5) }), (err: Error) => {
+      assert.ok(err.message.endsWith(expected), err.message);
+      return true;
+    });
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});
