@@ -234,7 +234,7 @@ export interface LarderConfig {
   offline_store: OfflineStoreConfig;
   /** How the feature server identifies callers. @default `{ type: "none" }` */
   auth: AuthConfig;
-  /** Definition modules, relative to the repo. @default every top-level `*.ts` module */
+  /** Definition modules, relative to the repo. @default every top-level `*.ts` module that exports */
   definitions?: string[] | undefined;
   /** What `serve` exposes, and the limits on its connections. */
   feature_server: FeatureServerConfig;
@@ -249,7 +249,7 @@ const larderConfig = z.strictObject({
   online_store: onlineStoreConfig.default({ type: "deno_kv", path: "data/online.kv" }),
   offline_store: offlineStoreConfig.default({ type: "duckdb", memory_limit: "2GB" }),
   auth: authConfig.default({ type: "none" }),
-  /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */
+  /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
   feature_server: featureServerConfig.prefault({}),
 });

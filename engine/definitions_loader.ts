@@ -21,11 +21,23 @@ export interface LoadedDefinitions {
   readonly files: readonly string[];
 }
 
+/**
+ * Whether module text has an `export` statement, comments aside. Only exports are collected,
+ * so a module without one (a script: `train.ts`, `generate_data.ts`) holds no definitions, and
+ * importing it would only run it, maybe forever. Anything that looks like an export counts: a
+ * module imported for nothing costs less than definitions left out.
+ */
+export function hasExportStatement(text: string): boolean {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/(^|[^:\\])\/\/.*$/gm, "$1");
+  return /(^|[;{}\s])export\b\s*[{*A-Za-z_$]/.test(code);
+}
+
 async function defaultModules(repoDir: string): Promise<string[]> {
   const files: string[] = [];
   for await (const entry of Deno.readDir(repoDir)) {
     if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
     if (entry.name.endsWith("_test.ts") || entry.name.endsWith(".d.ts")) continue;
+    if (!hasExportStatement(await Deno.readTextFile(join(repoDir, entry.name)))) continue;
     files.push(entry.name);
   }
   return files.sort();
@@ -128,8 +140,9 @@ export function definitionsFromModules(
 }
 
 /**
- * Imports every definition module of the repo (the `definitions` list of `larder.yaml`,
- * or every top-level `*.ts` module) and checks the exported objects as a whole.
+ * Imports every definition module of the repo (the `definitions` list of `larder.yaml`, or
+ * every top-level `*.ts` module with an `export` statement) and checks the exported objects
+ * as a whole.
  */
 export async function loadDefinitions(
   repoDir: string,

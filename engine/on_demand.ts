@@ -10,6 +10,7 @@ import {
   type ScalarType,
   type ValueType,
 } from "../registry/mod.ts";
+import { coerceValue, describeValue, INVALID, invalidReason } from "./online/value_codec.ts";
 
 /** What a transform needs at run time. */
 export interface LoadedTransform {
@@ -31,6 +32,36 @@ export type TransformLoader = (
   names: readonly string[],
   doc: RegistryDocument,
 ) => Promise<ReadonlyMap<string, LoadedTransform>>;
+
+/**
+ * The values of request field `name` read as its declared `type`, by the rule online reads and
+ * historical retrieval share (numeric text is a number, an integer a float, ISO text a
+ * timestamp...). Throws `INPUT_INVALID` naming the field and the row (`firstRow` + index) of a
+ * value that cannot be read as the type.
+ */
+export function requestValues(
+  field: { readonly name: string; readonly type: ValueType },
+  raw: readonly unknown[],
+  firstRow = 0,
+): unknown[] {
+  const values = new Array<unknown>(raw.length);
+  for (let r = 0; r < raw.length; r++) {
+    const v = coerceValue(raw[r], field.type);
+    if (v === INVALID) {
+      const row = firstRow + r;
+      const reason = invalidReason(raw[r], field.type);
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Request field "${field.name}" row ${row}: expected ${field.type}, got ${
+          describeValue(raw[r])
+        }${reason ? `: ${reason}` : ""}`,
+        { details: { field: field.name, row } },
+      );
+    }
+    values[r] = v;
+  }
+  return values;
+}
 
 const INT_RANGE: Partial<Record<ScalarType, [number, number]>> = {
   int32: [-2147483648, 2147483647],

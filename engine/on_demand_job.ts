@@ -5,7 +5,7 @@
  */
 import { type RecordBatch, Table, type Vector, vectorFromArray } from "apache-arrow";
 import { arrowType, convert } from "./_arrow_columns.ts";
-import { type LoadedTransform, runTransform } from "./on_demand.ts";
+import { type LoadedTransform, requestValues, runTransform } from "./on_demand.ts";
 import { batchColumn, batchRows, type RetrievalJob, writeBatches } from "./offline/mod.ts";
 import type { BatchOptions } from "./offline/historical_query.ts";
 import type { ResolvedRequest } from "./resolve_features.ts";
@@ -49,20 +49,29 @@ export class OnDemandJob implements RetrievalJob {
   }
 
   async *batches(options: BatchOptions = {}): AsyncGenerator<RecordBatch> {
-    for await (const batch of this.#inner.batches(options)) yield this.#transform(batch);
+    let firstRow = 0;
+    for await (const batch of this.#inner.batches(options)) {
+      yield this.#transform(batch, firstRow);
+      firstRow += batch.numRows;
+    }
   }
 
-  #transform(batch: RecordBatch): RecordBatch {
+  #transform(batch: RecordBatch, firstRow: number): RecordBatch {
     const rows = batch.numRows;
     const column = (name: string) =>
       batchColumn(batch, name) ?? new Array<unknown>(rows).fill(null);
+    // Request data is read as its declared types, by the same rule as online.
+    const requestData = new Map<string, unknown[]>();
+    for (const field of this.#request.requestFields) {
+      requestData.set(field.name, requestValues(field, column(field.name), firstRow));
+    }
     const computed = new Map<string, Record<string, unknown[]>>();
     for (const od of this.#request.onDemand) {
       const inputs: Record<string, unknown[]> = {};
       for (const [input, origin] of od.inputs) {
-        inputs[input] = column(
-          "request" in origin ? origin.request : `${origin.view}__${origin.feature}`,
-        );
+        inputs[input] = "request" in origin
+          ? requestData.get(origin.request)!
+          : column(`${origin.view}__${origin.feature}`);
       }
       computed.set(od.spec.name, runTransform(this.#transforms.get(od.spec.name)!, inputs, rows));
     }

@@ -107,6 +107,8 @@ interface ReadColumn {
   type: ValueType;
   readonly required: boolean;
   readonly views: Set<string>;
+  /** A join key of the views in `views`: a row needs a value. */
+  joinKey?: boolean;
 }
 
 /**
@@ -123,6 +125,7 @@ function columnsRead(doc: RegistryDocument, batch: FileSourceSpec): Map<string, 
     const entry = read.get(column) ?? { type, required, views: new Set<string>() };
     if (view !== undefined) entry.views.add(view);
     read.set(column, entry);
+    return entry;
   };
   need(batch.timestampField, "timestamp", true);
   if (batch.createdTimestampColumn) need(batch.createdTimestampColumn, "timestamp", false);
@@ -130,7 +133,9 @@ function columnsRead(doc: RegistryDocument, batch: FileSourceSpec): Map<string, 
     if (!reads(findObject(doc, "dataSource", view.source)?.spec)) continue;
     for (const entityName of view.entities) {
       const entity = findObject(doc, "entity", entityName)?.spec;
-      for (const key of entity?.joinKeys ?? []) need(key, entity!.valueType, true, view.name);
+      for (const key of entity?.joinKeys ?? []) {
+        need(key, entity!.valueType, true, view.name).joinKey = true;
+      }
     }
     for (const feature of view.features) need(feature.name, feature.type, true, view.name);
   }
@@ -248,6 +253,16 @@ export async function pushOffline(
         : also !== undefined && coerceValue(raw, also) === INVALID
         ? also
         : undefined;
+      const entry = read.get(column.name);
+      if (value === null && entry?.joinKey) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Cannot push to offline: column "${column.name}", row ${r}: has no value, and it is a join key of ${
+            entry.views.size === 1 ? "feature view" : "feature views"
+          } ${quoted(entry.views)}: every row needs one`,
+          { details: { column: column.name, row: r } },
+        );
+      }
       if (misfit !== undefined || (value === null && column.name === timestampColumn)) {
         const where = misfit !== undefined && misfit === type && also !== undefined
           ? ` (file "${place.reference}" stores the column as ${type})`

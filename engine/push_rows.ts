@@ -6,11 +6,17 @@
 import {
   isLarderError,
   LarderError,
+  ownValue,
   refuseReservedName,
   type RegistryDocument,
 } from "../registry/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
-import { type EntityColumns, writeOnline, type WriteOnlineResult } from "./online/mod.ts";
+import {
+  type EntityColumns,
+  viewJoinKeys,
+  writeOnline,
+  type WriteOnlineResult,
+} from "./online/mod.ts";
 import type { TransformLoader } from "./on_demand.ts";
 import { pushOffline } from "./push_offline.ts";
 
@@ -52,6 +58,7 @@ export interface PushResult {
  */
 export async function pushRows(deps: PushDeps, request: PushRequest): Promise<PushResult> {
   refuseReservedName(request.data, "column");
+  refuseMissingKeys(deps.doc, request);
   const files = request.to === "online" ? [] : (await pushOffline(deps.repoDir, deps.doc, {
     pushSource: request.pushSource,
     columns: request.data,
@@ -96,4 +103,32 @@ async function pushOnline(
     }
   }
   return online;
+}
+
+/**
+ * Refuses, before anything is written anywhere, a row with no value for a join key of a view
+ * the push source feeds: online it could not be stored, offline no retrieval would ever match
+ * it, and refusing it on one side only would leave the two sides apart.
+ */
+function refuseMissingKeys(doc: RegistryDocument, request: PushRequest): void {
+  const rows = Object.values(request.data).find(Array.isArray)?.length ?? 0;
+  for (const { spec: view } of Object.values(doc.objects.featureView)) {
+    if (view.source !== request.pushSource) continue;
+    const written = view.online && (request.views?.includes(view.name) ?? true);
+    if (request.to === "online" && !written) continue;
+    for (const key of viewJoinKeys(doc, view)) {
+      const values = ownValue(request.data, key.name);
+      if (!Array.isArray(values)) continue;
+      for (let r = 0; r < rows; r++) {
+        if (values[r] !== null && values[r] !== undefined) continue;
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Cannot push to push source "${request.pushSource}": row ${r} has no value for join key "${key.name}" of feature view "${view.name}": every row needs one; nothing was written`,
+          {
+            details: { pushSource: request.pushSource, row: r, joinKey: key.name, view: view.name },
+          },
+        );
+      }
+    }
+  }
 }

@@ -360,3 +360,43 @@ Deno.test("getHistoricalFeatures() window bounds keep microseconds: an inclusive
     await repo.remove();
   }
 });
+
+Deno.test("FeatureStore.getHistoricalFeatures() over a window skips source rows whose join key is NULL", async () => {
+  const { repo, store } = await setup();
+  try {
+    await writeTable(join(repo.dir, "data", "stats.parquet"), {
+      driver_id: [1, null, 2, null],
+      event_timestamp: [t("00:00"), t("00:10"), t("00:20"), t("00:30")],
+      created: [null, null, null, null],
+      conv_rate: [0.1, 0.9, 0.2, 0.8],
+      trips: [1, 9, 2, 8],
+    }, {
+      driver_id: "int64",
+      event_timestamp: "timestamp",
+      created: "timestamp",
+      conv_rate: "float64",
+      trips: "int64",
+    });
+    const latest = await store.getHistoricalFeatures({
+      start: t("00:00"),
+      end: t("01:00"),
+      features: ["stats:trips"],
+    });
+    assert.deepEqual((await latest.toRows()).map((r) => [r.driver_id, r.trips]), [[1, 1], [2, 2]]);
+    // The entity-table path agrees: a NULL key matches nothing.
+    const joined = await store.getHistoricalFeatures({
+      entities: [{ driver_id: 1, event_timestamp: t("01:00") }, {
+        driver_id: null,
+        event_timestamp: t("01:00"),
+      }],
+      features: ["stats:trips"],
+    });
+    assert.deepEqual((await joined.toRows()).map((r) => [r.driver_id, r.trips]), [[1, 1], [
+      null,
+      null,
+    ]]);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -304,3 +304,24 @@ Deno.test("pushOffline() refuses a timestamp beyond the range of dates, to CSV a
     }
   }
 });
+
+Deno.test("pushOffline() refuses a row whose join key has no value, writing nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_push_" });
+  try {
+    await assert.rejects(
+      () =>
+        pushOffline(dir, mappedPushDocument(), {
+          pushSource: "push",
+          columns: { driver_id: [1, null], ts: [t("2024-01-01"), t("2024-01-01")], trips: [1, 2] },
+        }),
+      {
+        code: "INPUT_INVALID",
+        message:
+          'Cannot push to offline: column "driver_id", row 1: has no value, and it is a join key of feature view "pushed": every row needs one',
+      },
+    );
+    assert.deepEqual(await files(dir), [], "nothing written");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -283,3 +283,51 @@ online_store:
     await repo.remove();
   }
 });
+
+Deno.test("FeatureStore.push() refuses a row without a join key for every destination, writing nothing anywhere", async () => {
+  const repo = await tempRepo({
+    "features.ts": `
+import { entity, featureView, fileSource, pushSource } from "larder";
+export const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
+export const customer = entity({ name: "customer", joinKeys: ["customer_id"], valueType: "string" });
+export const source = fileSource({ name: "trips_source", path: "data/trips", timestampField: "event_timestamp" });
+export const push = pushSource({ name: "trips_push", batchSource: source });
+export const byDriver = featureView({ name: "by_driver", entities: [driver], schema: { trips: "int64" }, source: push });
+export const byCustomer = featureView({ name: "by_customer", entities: [customer], schema: { trips: "int64" }, source: push });
+`,
+  });
+  await writeTable(join(repo.dir, "data", "trips", "part-0.parquet"), {
+    driver_id: [1],
+    customer_id: ["a"],
+    event_timestamp: ["2022-05-13T08:00:00Z"],
+    trips: [1],
+  }, { driver_id: "int64", customer_id: "string", event_timestamp: "timestamp", trips: "int64" });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply();
+    const rows = {
+      driver_id: [1001, 1002],
+      customer_id: ["c1", null],
+      event_timestamp: ["2022-05-13T09:00:00Z", "2022-05-13T09:00:00Z"],
+      trips: [5, 6],
+    };
+    for (const to of ["online", "offline", "online_and_offline"] as const) {
+      await assert.rejects(store.push("trips_push", rows, { to }), (err: Error) => {
+        assert.equal((err as { code?: string }).code, "INPUT_INVALID", `${to}: ${err.message}`);
+        assert.match(err.message, /row 1 has no value for join key "customer_id"/, to);
+        return true;
+      });
+    }
+    // Nothing was written: no new file, and the row with a good key is not online either.
+    const files = await Array.fromAsync(Deno.readDir(join(repo.dir, "data", "trips")));
+    assert.deepEqual(files.map((f) => f.name), ["part-0.parquet"]);
+    const read = await store.getOnlineFeatures({
+      features: ["by_driver:trips"],
+      entities: { driver_id: [1001] },
+    });
+    assert.deepEqual(read.toRows().map((r) => r.trips), [null]);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
+});

@@ -27,12 +27,14 @@ Deno.test("getOnlineFeatures() rows are typed from handles and services", async 
       new URL("../examples/driver_repo/features.ts", import.meta.url),
     ),
   });
-  const end = new Date("2026-06-01T00:00:00Z");
+  // Data up to the current hour: the views' ttl is 2h, and an on-demand view gets null for an
+  // input older than that.
+  const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   await generateDriverData(repo.dir, { end, drivers: 3, days: 1 });
   const store = await FeatureStore.open({ repo: repo.dir });
   try {
     await store.apply();
-    await store.materialize({ start: new Date("2026-05-01T00:00:00Z"), end });
+    await store.materialize({ start: new Date(end.getTime() - 30 * 86_400_000), end });
 
     const byHandles = await store.getOnlineFeatures({
       features: [driverStats.features.conv_rate, driverStats.features.avg_daily_trips],

@@ -297,7 +297,8 @@ export const live`,
     await store.apply();
     await store.push("stats_push", {
       driver_id: [1],
-      event_timestamp: [T("03:00:00")],
+      // Fresh: computed per request below, the view's 2h ttl would make an older input null.
+      event_timestamp: [new Date()],
       conv_rate: [0.5],
       trips: [6],
       tier: ["gold"],

@@ -1,6 +1,16 @@
 /** Getting source files and entity tables into DuckDB, projected, typed and pruned. */
 import { isAbsolute, resolve } from "node:path";
-import { type Schema, Table, tableToIPC } from "apache-arrow";
+import {
+  DataType,
+  Dictionary,
+  Field,
+  Float32,
+  List,
+  Precision,
+  Schema,
+  Table,
+  tableToIPC,
+} from "apache-arrow";
 import {
   type FileSourceSpec,
   isLarderError,
@@ -29,7 +39,11 @@ import {
 } from "./parquet.ts";
 import { ident } from "./_sql.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
-import type { PhysicalColumn, SourceLayout } from "./source_compatibility.ts";
+import {
+  narrowingProblem,
+  type PhysicalColumn,
+  type SourceLayout,
+} from "./source_compatibility.ts";
 import type { EntityInput } from "./historical_query.ts";
 
 /** A unique table name for this process. */
@@ -110,18 +124,91 @@ export async function describeFiles(
       textual: true,
     }));
   }
-  const described = await describeSchema(session, await readParquetSchema(files[0]!));
-  return described.map((c) => ({
-    name: c.name,
-    physicalType: c.type,
-    valueType: valueTypeOf(c.type),
-  }));
+  const file = files[0]!;
+  const schema = await readParquetSchema(file);
+  const half = new Set(halfFloatColumns(schema));
+  const described = await describeSchema(session, schema);
+  return described.map((c) =>
+    half.has(c.name)
+      ? {
+        name: c.name,
+        physicalType: "float16 (half precision)",
+        valueType: undefined,
+        unreadable:
+          "Larder cannot read half-precision floats: write the column as float32 or float64",
+        file,
+      }
+      : { name: c.name, physicalType: c.type, valueType: valueTypeOf(c.type), file }
+  );
 }
 
-/** DuckDB's column types for an Arrow schema (through an empty table of that schema). */
+/**
+ * `type` with dictionary encoding taken off (in list items too): a dictionary column holds
+ * values of its dictionary's type, and an empty table cannot carry a dictionary into DuckDB.
+ */
+function plainType(type: DataType): DataType {
+  if (type instanceof Dictionary) return plainType(type.dictionary);
+  // DuckDB has no half-precision float; it is described as FLOAT (and refused where read).
+  if (isHalfFloat(type)) return new Float32();
+  if (type instanceof List) {
+    const child = type.children[0]!;
+    const inner = plainType(child.type);
+    return inner === child.type ? type : new List(new Field(child.name, inner, child.nullable));
+  }
+  return type;
+}
+
+/** DuckDB's name of an Arrow integer type (`BIGINT`, `UBIGINT[]`); `undefined` for others. */
+function integerTypeName(type: DataType): string | undefined {
+  if (type instanceof List) {
+    const inner = integerTypeName(type.children[0]!.type);
+    return inner === undefined ? undefined : `${inner}[]`;
+  }
+  if (!DataType.isInt(type)) return undefined;
+  const names: Record<number, string> = {
+    8: "TINYINT",
+    16: "SMALLINT",
+    32: "INTEGER",
+    64: "BIGINT",
+  };
+  const name = names[type.bitWidth];
+  return name === undefined ? undefined : type.isSigned ? name : `U${name}`;
+}
+
+/** Whether an Arrow type is a half-precision float (float16), or a list of them. */
+function isHalfFloat(type: DataType): boolean {
+  if (type instanceof List) return isHalfFloat(type.children[0]!.type);
+  return DataType.isFloat(type) && type.precision === Precision.HALF;
+}
+
+/** The names of `schema`'s float16 columns (among `only`, when given): DuckDB cannot read them. */
+export function halfFloatColumns(schema: Schema, only?: readonly string[]): string[] {
+  return schema.fields.filter((f) => isHalfFloat(f.type) && (only?.includes(f.name) ?? true))
+    .map((f) => f.name);
+}
+
+/** Why a float16 column cannot be read, for messages naming the file and the column. */
+export function halfFloatProblem(column: string): string {
+  return `column "${column}" is float16 (half precision), which Larder cannot read: write it as float32 or float64`;
+}
+
+/** `schema` with every column typed so that DuckDB can take an empty table of it. */
+function plainSchema(schema: Schema): Schema {
+  return new Schema(
+    schema.fields.map((f) => new Field(f.name, plainType(f.type), f.nullable, f.metadata)),
+    schema.metadata,
+  );
+}
+
+/**
+ * DuckDB's column types for an Arrow schema (through an empty table of that schema). A
+ * dictionary column is described as its values' type; a float16 column as FLOAT.
+ */
 export async function describeSchema(session: DuckDBSession, schema: Schema): Promise<Described[]> {
   const table = tempName("describe");
-  await session.insertIPC(table, tableToIPC(new Table(schema), "stream"), { create: true });
+  await session.insertIPC(table, tableToIPC(new Table(plainSchema(schema)), "stream"), {
+    create: true,
+  });
   try {
     return await describe(session, ident(table));
   } finally {
@@ -271,6 +358,31 @@ export async function loadSource(
     for (const file of options.files) {
       const schema = await readParquetSchema(file);
       const names = new Set(schema.fields.map((f) => f.name));
+      const half = halfFloatColumns(schema, needed);
+      if (half.length > 0) {
+        throw new LarderError(
+          "SOURCE_INVALID",
+          `Data source "${source.name}": file "${file}": ${halfFloatProblem(half[0]!)}`,
+          { details: { source: source.name, file, column: half[0]! } },
+        );
+      }
+      // The first file's types were checked against the declared ones; another may be wider.
+      const declared = [
+        ...layout.joinKeys.map((c, i) => [c.column, options.keyTypes[i]!] as const),
+        ...layout.features.map((c, i) => [c.column, options.featureTypes[i]!] as const),
+      ];
+      for (const [column, type] of declared) {
+        const stored = schema.fields.find((f) => f.name === column)?.type;
+        const name = stored && integerTypeName(stored);
+        const problem = name === undefined ? undefined : narrowingProblem(type, name);
+        if (problem !== undefined) {
+          throw new LarderError(
+            "SOURCE_INVALID",
+            `Data source "${source.name}": file "${file}": column "${column}" ${problem}`,
+            { details: { source: source.name, file, column } },
+          );
+        }
+      }
       const missing = needed.filter((c) => !names.has(c));
       if (missing.length > 0) {
         throw new LarderError(
@@ -620,14 +732,18 @@ export async function loadEntities(
       shared = true;
       let first = true;
       try {
+        const half = halfFloatColumns(await readParquetSchema(path));
+        if (half.length > 0) throw new Error(halfFloatProblem(half[0]!));
         for await (const ipc of readParquetIPC(path)) {
           await session.insertIPC(table, ipc, { create: first });
           first = false;
         }
         if (first) {
-          await session.insertIPC(table, tableToIPC(new Table(await readParquetSchema(path))), {
-            create: true,
-          });
+          await session.insertIPC(
+            table,
+            tableToIPC(new Table(plainSchema(await readParquetSchema(path)))),
+            { create: true },
+          );
         }
       } catch (err) {
         await session.exec(`DROP TABLE IF EXISTS ${ident(table)}`).catch(() => {});
@@ -639,7 +755,14 @@ export async function loadEntities(
     }
   } else if (isTable(input)) {
     shared = true;
-    const ipc = tableToIPC(input.numRows === 0 ? new Table(input.schema) : input, "stream");
+    const half = halfFloatColumns(input.schema);
+    if (half.length > 0) {
+      throw new LarderError("INPUT_INVALID", `Entity table: ${halfFloatProblem(half[0]!)}`);
+    }
+    const ipc = tableToIPC(
+      input.numRows === 0 ? new Table(plainSchema(input.schema)) : input,
+      "stream",
+    );
     await session.insertIPC(table, ipc, { create: true });
   } else if (typeof (input as { sql?: unknown }).sql === "string") {
     const sql = (input as { sql: string }).sql;

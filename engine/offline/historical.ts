@@ -298,8 +298,10 @@ async function loadView(
     low: empty ? 1n : low,
     high: empty ? 0n : bounds.high,
     ...(bounds.keyRanges
-      ? { keyRanges: layout.joinKeys.map((c) => bounds.keyRanges!.get(c.name)), dropNullKeys: true }
+      ? { keyRanges: layout.joinKeys.map((c) => bounds.keyRanges!.get(c.name)) }
       : {}),
+    // A row without its key is no entity's: it matches no entity row, nor is a key of a window.
+    dropNullKeys: true,
     table,
     headers,
   });

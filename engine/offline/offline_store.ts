@@ -17,6 +17,10 @@ export interface SourceColumn {
    * fits the column, and each value is checked when it is read.
    */
   readonly textual?: boolean;
+  /** Why the column cannot be read at all (a float16 column), for messages. */
+  readonly unreadable?: string;
+  /** The file the column was described from (Parquet: a source's first file). */
+  readonly file?: string;
 }
 
 /** A feature view that reads a source, with the specs of its entities. */

@@ -27,6 +27,62 @@ export function isCompatibleType(expected: ValueType, found: ValueType | undefin
   return false;
 }
 
+/** The integer types each Larder integer type holds every value of, by DuckDB's names. */
+const HOLDS: Readonly<Record<"int32" | "int64", RegExp>> = {
+  int32: /^(TINYINT|SMALLINT|INTEGER|UTINYINT|USMALLINT|INT1|INT2|INT4|INT)$/,
+  int64:
+    /^(TINYINT|SMALLINT|INTEGER|UTINYINT|USMALLINT|INT1|INT2|INT4|INT|BIGINT|UINTEGER|INT8|LONG)$/,
+};
+
+/**
+ * When declaring a column stored as the DuckDB integer type `physical` as `expected` narrows it
+ * (an INT64 column declared int32, a UINT64 one declared int64), the Larder type to declare
+ * instead; `undefined` otherwise. Arrays element-wise.
+ */
+export function narrowerThanStored(expected: ValueType, physical: string): ValueType | undefined {
+  const e = elementType(expected);
+  const stored = physical.trim().toUpperCase();
+  const isList = stored.endsWith("[]");
+  if (isList !== e.array || (e.element !== "int32" && e.element !== "int64")) return undefined;
+  const element = isList ? stored.slice(0, -2) : stored;
+  const integer = HOLDS.int64.test(element) || /^(UBIGINT|HUGEINT|UHUGEINT)$/.test(element);
+  if (!integer || HOLDS[e.element].test(element)) return undefined;
+  const wider: ScalarType = HOLDS.int64.test(element) ? "int64" : "float64";
+  return e.array ? `${wider}[]` : wider;
+}
+
+const INTEGER_NAMES: Readonly<Record<string, string>> = {
+  BIGINT: "int64",
+  UINTEGER: "uint32",
+  UBIGINT: "uint64",
+  HUGEINT: "int128",
+  UHUGEINT: "uint128",
+};
+
+/** A stored integer type by its file name and DuckDB's: `uint64 (UBIGINT)`. */
+function storedInteger(physical: string): string {
+  const list = physical.endsWith("[]");
+  const name = INTEGER_NAMES[list ? physical.slice(0, -2) : physical];
+  return name === undefined ? physical : `${name}${list ? "[]" : ""} (${physical})`;
+}
+
+/**
+ * What is wrong with declaring a column stored as the DuckDB integer type `physical` as the
+ * narrower `expected` (`is int64 (BIGINT) in file "…", declared int32: …; declare it int64`),
+ * `where` naming the file; `undefined` when the declaration holds every stored value.
+ */
+export function narrowingProblem(
+  expected: ValueType,
+  physical: string,
+  where = "",
+): string | undefined {
+  const narrower = narrowerThanStored(expected, physical);
+  if (narrower === undefined) return undefined;
+  return `is ${
+    storedInteger(physical)
+  }${where}, declared ${expected}: a stored value beyond the ${expected} range would fail to load; declare it ${narrower}`;
+}
+
 /** A source column that a view reads, under its stored name. */
 export interface PhysicalColumn {
   /** The name in the source file. */
@@ -137,6 +193,18 @@ export function checkSourceCompatibility(
       return;
     }
     if (found.textual) return;
+    const inFile = found.file === undefined ? "" : ` in file "${found.file}"`;
+    if (found.unreadable !== undefined) {
+      problems.push(
+        `${prefix} column ${label} for ${what} is ${found.physicalType}${inFile}, declared ${expected}: ${found.unreadable}`,
+      );
+      return;
+    }
+    const narrowing = narrowingProblem(expected, found.physicalType, inFile);
+    if (narrowing !== undefined) {
+      problems.push(`${prefix} column ${label} for ${what} ${narrowing}`);
+      return;
+    }
     if (!isCompatibleType(expected, found.valueType)) {
       const shown = found.valueType
         ? `${found.physicalType} (${found.valueType})`

@@ -7,7 +7,12 @@ import {
   type RegistryDocument,
   type ScalarType,
 } from "../../registry/mod.ts";
-import { type LoadedTransform, runTransform, type TransformLoader } from "../on_demand.ts";
+import {
+  type LoadedTransform,
+  requestValues,
+  runTransform,
+  type TransformLoader,
+} from "../on_demand.ts";
 import {
   type FeatureReference,
   type ResolvedFeature,
@@ -22,7 +27,7 @@ import {
   type OnlineColumn,
   OnlineFeaturesResponse,
 } from "./online_response.ts";
-import { coerceValue, decodeValue, describeValue, INVALID, invalidReason } from "./value_codec.ts";
+import { coerceValue, decodeValue, INVALID } from "./value_codec.ts";
 import { ShapeCache } from "../shape_cache.ts";
 
 /** A view of the request with its join keys. */
@@ -375,22 +380,7 @@ export async function getOnlineFeatures(
         { details: { field: field.name } },
       );
     }
-    const values = new Array<unknown>(rowCount);
-    for (let r = 0; r < rowCount; r++) {
-      const v = coerceValue(raw[r], field.type);
-      if (v === INVALID) {
-        const reason = invalidReason(raw[r], field.type);
-        throw new LarderError(
-          "INPUT_INVALID",
-          `Request field "${field.name}" row ${r}: expected ${field.type}, got ${
-            describeValue(raw[r])
-          }${reason ? `: ${reason}` : ""}`,
-          { details: { field: field.name, row: r } },
-        );
-      }
-      values[r] = v;
-    }
-    requestData.set(field.name, values);
+    requestData.set(field.name, requestValues(field, raw));
   }
   const transforms = resolved.onDemand.length > 0
     ? await loadTransforms(deps, resolved.onDemand.map((od) => od.spec.name), doc)
@@ -453,7 +443,11 @@ export async function getOnlineFeatures(
       else {
         const view = viewByName.get(origin.view)!;
         const feature = view.features.find((f) => f.name === origin.feature)!;
-        inputs[input] = viewColumn(view, feature).values as unknown[];
+        // Like historical retrieval, a value older than the view's ttl is no input at all.
+        const { values, statuses } = viewColumn(view, feature);
+        inputs[input] = statuses.includes("OUTSIDE_MAX_AGE")
+          ? values.map((v, r) => (statuses[r] === "OUTSIDE_MAX_AGE" ? null : v))
+          : values as unknown[];
       }
     }
     computed.set(od.spec.name, runTransform(transforms.get(od.spec.name)!, inputs, rowCount));

@@ -89,3 +89,34 @@ export function brand<K extends ObjectKind, T extends object>(kind: K, body: T):
 export function refName(ref: string | { readonly name: string }): string {
   return typeof ref === "string" ? ref : ref.name;
 }
+
+/** What a definition reference was given as, for messages: `push source "q"`, `5`, `an object`. */
+function describeRef(value: unknown): string {
+  if (value === null) return "null";
+  if (isDefinition(value)) {
+    const kind = value.kind === "dataSource"
+      ? `${(value.spec as { kind: string }).kind} source`
+      : KIND_LABEL[value.kind].toLowerCase();
+    return `${kind} "${value.name}"`;
+  }
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "a plain object";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "bigint") return `${value}n`;
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * The zod error of a reference option (`source`, `batchSource`) given as neither a name nor
+ * the kind of definition it names: says what `what` is expected and what came instead. A
+ * string falls through to the name's own error.
+ */
+export function refError(
+  what: string,
+): (issue: { readonly input?: unknown }) => string | undefined {
+  return (issue) => {
+    if (typeof issue.input === "string") return undefined;
+    if (issue.input === undefined) return `is required: pass ${what}`;
+    return `expected ${what}, got ${describeRef(issue.input)}`;
+  };
+}

@@ -16,6 +16,7 @@ import {
   type Definition,
   isDefinition,
   parseDefinition,
+  refError,
   refName,
 } from "./_definition.ts";
 
@@ -134,7 +135,7 @@ const SourceRef = z.union([
   z.custom<FileSource>((v) => isDefinition(v, "dataSource") && v.spec.kind === "file", {
     message: "expected a file source or its name",
   }),
-]);
+], { error: refError("a file source made with fileSource(), or its name") });
 
 /** What {@linkcode pushSource} accepts. */
 export interface PushSourceInput extends CommonInput {

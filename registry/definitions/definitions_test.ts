@@ -271,3 +271,39 @@ Deno.test("permission() expands action aliases and checks patterns", () => {
     /^Permission "p": actions\[0\]: expected "CREATE", .* got "READ_ALL"$/,
   );
 });
+
+Deno.test("featureView() and pushSource() say what a source option expects when given something else", () => {
+  const view = (src: unknown) => () =>
+    featureView({
+      name: "stats_view",
+      entities: [driver],
+      schema: { x: "float64" },
+      source: src as never,
+    });
+  const expected = "a data source made with fileSource() or pushSource(), or its name";
+  throwsDefinition(view(5), `Feature view "stats_view": source: expected ${expected}, got 5`);
+  throwsDefinition(
+    view({ path: "data/stats.parquet" }),
+    `Feature view "stats_view": source: expected ${expected}, got a plain object`,
+  );
+  throwsDefinition(
+    view(driver),
+    `Feature view "stats_view": source: expected ${expected}, got entity "driver"`,
+  );
+  throwsDefinition(
+    view(undefined),
+    `Feature view "stats_view": source: is required: pass ${expected}`,
+  );
+  const push = pushSource({ name: "p", batchSource: source });
+  const file = "a file source made with fileSource(), or its name";
+  throwsDefinition(
+    () => pushSource({ name: "q", batchSource: push as never }),
+    `Data source "q": batchSource: expected ${file}, got push source "p"`,
+  );
+  throwsDefinition(
+    () => pushSource({ name: "q", batchSource: ["stats"] as never }),
+    `Data source "q": batchSource: expected ${file}, got an array`,
+  );
+  // A string is a name: its own error stays.
+  throwsDefinition(view("9x"), /source: invalid name "9x"/);
+});

@@ -12,6 +12,7 @@ import {
   type Definition,
   isDefinition,
   parseDefinition,
+  refError,
   refName,
 } from "./_definition.ts";
 import type { Entity } from "./entity.ts";
@@ -106,7 +107,7 @@ const SourceRef = z.union([
   z.custom<DataSource>((v) => isDefinition(v, "dataSource"), {
     message: "expected a data source or its name",
   }),
-]);
+], { error: refError("a data source made with fileSource() or pushSource(), or its name") });
 
 /** What {@linkcode featureView} accepts. */
 export interface FeatureViewInput extends CommonInput {
@@ -115,7 +116,8 @@ export interface FeatureViewInput extends CommonInput {
   /**
    * How old a value may be: a duration such as `"2h"`, `"1h30m"`, `"7d"`, or seconds; `0`
    * means unlimited. Historical retrieval gives NULL for a value older than this at the entity
-   * row's timestamp; online reads return an older value with the status `OUTSIDE_MAX_AGE`.
+   * row's timestamp; online reads return an older value with the status `OUTSIDE_MAX_AGE`
+   * (and an on-demand view reading it gets NULL, as offline).
    * @default {0}
    */
   ttl?: string | number | undefined;
