@@ -116,7 +116,9 @@ Deno.test("onDemandFeatureView() handles are typed in services and requests", ()
 
 Deno.test("getOnlineFeatures() and getHistoricalFeatures() rows are typed from on-demand handles", async () => {
   const repo = await tempRepo({});
-  const end = new Date("2026-06-01T00:00:00Z");
+  // Data up to the current hour, as above: inputs older than the 2h ttl reach on-demand views
+  // as null.
+  const end = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
   await generateDriverData(repo.dir, { end, drivers: 3, days: 1 });
   const store = await FeatureStore.open({
     repo: repo.dir,
@@ -124,7 +126,7 @@ Deno.test("getOnlineFeatures() and getHistoricalFeatures() rows are typed from o
   });
   try {
     await store.apply();
-    await store.materialize({ start: new Date("2026-05-01T00:00:00Z"), end });
+    await store.materialize({ start: new Date(end.getTime() - 30 * 86_400_000), end });
 
     const byHandles = await store.getOnlineFeatures({
       features: [tripScore.features.expected_value, tripScore.features.reliable],
