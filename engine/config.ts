@@ -33,6 +33,11 @@ export const OnlineStoreConfigSchema = z.discriminatedUnion("type", [
     path: z.string().min(1).default("data/online.kv"),
   }),
   z.strictObject({
+    type: z.literal("sqlite"),
+    /** A local SQLite file; `:memory:` for a throwaway store. */
+    path: z.string().min(1).default("data/online.sqlite"),
+  }),
+  z.strictObject({
     type: z.literal("redis"),
     url: z.url().optional(),
     token: z.string().min(1).optional(),

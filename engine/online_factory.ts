@@ -1,7 +1,12 @@
 /** Maps `online_store.type` to a backend: the only code that knows every online store. */
 import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
-import { DenoKvOnlineStore, RedisOnlineStore, upstashCredentials } from "./online/mod.ts";
+import {
+  DenoKvOnlineStore,
+  RedisOnlineStore,
+  SqliteOnlineStore,
+  upstashCredentials,
+} from "./online/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 
 /**
@@ -26,6 +31,11 @@ export async function createOnlineStore(
         path: online.path === "platform" || online.path === ":memory:"
           ? online.path
           : inRepo(repoDir, online.path),
+      });
+    case "sqlite":
+      return await SqliteOnlineStore.open({
+        project: config.project,
+        path: online.path === ":memory:" ? online.path : inRepo(repoDir, online.path),
       });
     case "redis": {
       const { url, token } = upstashCredentials(online, { env, field: "online_store" });
