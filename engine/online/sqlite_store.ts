@@ -2,9 +2,8 @@
  * `SqliteOnlineStore`: the embedded online store on a local SQLite file (`node:sqlite`), shared
  * by every process on the machine that opens the same file.
  */
-/// <reference path="./_node_sqlite.d.ts" />
 import { dirname } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import process from "node:process";
 import { fileSystemFailure, LarderError } from "../../registry/mod.ts";
 import { currentHolder, type LockState, parseHolder } from "./lock_holder.ts";
 import type {
@@ -30,6 +29,41 @@ export interface SqliteOnlineStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+}
+
+/** The part of `node:sqlite`'s statement that the store uses. */
+interface StatementSync {
+  all(...params: SqlValue[]): unknown[];
+  get(...params: SqlValue[]): unknown;
+  run(...params: SqlValue[]): { readonly changes: number | bigint };
+}
+
+/** The part of `node:sqlite`'s `DatabaseSync` that the store uses. */
+interface DatabaseSync {
+  readonly isTransaction: boolean;
+  exec(sql: string): void;
+  prepare(sql: string): StatementSync;
+  close(): void;
+}
+
+type SqlValue = null | number | bigint | string | Uint8Array;
+
+/**
+ * `node:sqlite`'s `DatabaseSync`, looked up when a store opens (not when this module loads, so
+ * that platforms without it can still import the online store's module). Looked up rather than
+ * imported: the `@types/node` that a dependency brings in may predate `node:sqlite`.
+ */
+function databaseClass(): new (path: string) => DatabaseSync {
+  const sqlite = process.getBuiltinModule?.("node:sqlite") as unknown as
+    | { DatabaseSync?: new (path: string) => DatabaseSync }
+    | undefined;
+  if (sqlite?.DatabaseSync === undefined) {
+    throw new LarderError(
+      "UNAVAILABLE",
+      'Cannot open the online store (sqlite): this runtime has no "node:sqlite" (Deno 2.2 or later has it); use online_store type deno_kv or redis',
+    );
+  }
+  return sqlite.DatabaseSync;
 }
 
 /** Keys per read statement: two parameters each, far below SQLite's 32,766. */
@@ -109,6 +143,14 @@ export class SqliteOnlineStore implements OnlineStore {
 
   /** Opens (creating when needed) the SQLite file and its tables. */
   static open(options: SqliteOnlineStoreOptions): Promise<SqliteOnlineStore> {
+    try {
+      return Promise.resolve(SqliteOnlineStore.#openNow(options));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  static #openNow(options: SqliteOnlineStoreOptions): SqliteOnlineStore {
     const { path } = options;
     const memory = path === ":memory:";
     if (!memory) {
@@ -126,9 +168,10 @@ export class SqliteOnlineStore implements OnlineStore {
         }) ?? openFailure(path, err);
       }
     }
+    const Database = databaseClass();
     let db: DatabaseSync | undefined;
     try {
-      db = new DatabaseSync(path);
+      db = new Database(path);
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 5_000))}`);
       if (!memory) {
         db.exec("PRAGMA journal_mode = WAL");
@@ -143,7 +186,7 @@ export class SqliteOnlineStore implements OnlineStore {
       }
       throw openFailure(path, err);
     }
-    return Promise.resolve(new SqliteOnlineStore(db, options.project, `sqlite ${path}`));
+    return new SqliteOnlineStore(db, options.project, `sqlite ${path}`);
   }
 
   #prepare(sql: string): StatementSync {
@@ -209,17 +252,17 @@ WHERE excluded.event_micros > larder_online.event_micros`,
           params[2 * i + 1] = key.view;
           params[2 * i + 2] = key.entityKey;
         }
-        const found = this.#readStatement(n).all(...params) as unknown as [
-          number,
-          number,
-          number | null,
-          string,
-        ][];
-        for (const [i, eventMicros, createdMicros, values] of found) {
-          out[start + i] = {
-            eventMicros,
-            createdMicros,
-            values: JSON.parse(values) as Record<string, StoredValue>,
+        const found = this.#readStatement(n).all(...params) as {
+          i: number;
+          event_micros: number;
+          created_micros: number | null;
+          feature_values: string;
+        }[];
+        for (const r of found) {
+          out[start + r.i] = {
+            eventMicros: r.event_micros,
+            createdMicros: r.created_micros,
+            values: JSON.parse(r.feature_values) as Record<string, StoredValue>,
           };
         }
       }
@@ -234,7 +277,6 @@ WHERE excluded.event_micros > larder_online.event_micros`,
     if (statement === undefined) {
       if (this.#reads.size >= READ_STATEMENTS) this.#reads.clear();
       statement = this.#db.prepare(readSql(n));
-      statement.setReturnArrays(true);
       this.#reads.set(n, statement);
     }
     return statement;
