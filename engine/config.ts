@@ -31,6 +31,8 @@ export const OnlineStoreConfigSchema = z.discriminatedUnion("type", [
     type: z.literal("deno_kv"),
     /** A local file; `platform` uses the KV that Deno Deploy provides. */
     path: z.string().min(1).default("data/online.kv"),
+    /** `eventual`: reads may miss recent writes (on Deno Deploy: served by the nearest region). */
+    consistency: z.enum(["strong", "eventual"]).default("strong"),
   }),
   z.strictObject({
     type: z.literal("sqlite"),
@@ -113,7 +115,7 @@ export const LarderConfigSchema = z.strictObject({
     path: "data/registry.json",
     cache_ttl_seconds: 60,
   }),
-  online_store: OnlineStoreConfigSchema.default({ type: "deno_kv", path: "data/online.kv" }),
+  online_store: OnlineStoreConfigSchema.default({ type: "sqlite", path: "data/online.sqlite" }),
   offline_store: OfflineStoreConfigSchema.default({ type: "duckdb", memory_limit: "2GB" }),
   auth: AuthConfigSchema.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module. */

@@ -10,8 +10,8 @@ import {
 import type { OnlineStore } from "./online/online_store.ts";
 
 /**
- * Creates the online store that `larder.yaml` asks for: `deno_kv` (default, `data/online.kv`
- * in the repo; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
+ * Creates the online store that `larder.yaml` asks for: `sqlite` (default, `data/online.sqlite`
+ * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
  * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`). A bad configuration rejects.
  */
 export async function createOnlineStore(
@@ -31,6 +31,7 @@ export async function createOnlineStore(
         path: online.path === "platform" || online.path === ":memory:"
           ? online.path
           : inRepo(repoDir, online.path),
+        consistency: online.consistency,
       });
     case "sqlite":
       return await SqliteOnlineStore.open({

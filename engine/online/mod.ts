@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts ignore
- * import { DenoKvOnlineStore, getOnlineFeatures } from "./mod.ts";
- * const online = await DenoKvOnlineStore.open({ project: "demo", path: "data/online.kv" });
+ * import { getOnlineFeatures, SqliteOnlineStore } from "./mod.ts";
+ * const online = await SqliteOnlineStore.open({ project: "demo", path: "data/online.sqlite" });
  * const res = await getOnlineFeatures({ registry, online }, {
  *   features: ["driver_hourly_stats:conv_rate"],
  *   entities: { driver_id: [1001, 1002] },
