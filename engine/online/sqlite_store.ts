@@ -36,6 +36,8 @@ interface StatementSync {
   all(...params: SqlValue[]): unknown[];
   get(...params: SqlValue[]): unknown;
   run(...params: SqlValue[]): { readonly changes: number | bigint };
+  /** Rows as arrays instead of objects (faster); absent before Deno 2.4's `node:sqlite`. */
+  setReturnArrays?(enabled: boolean): void;
 }
 
 /** The part of `node:sqlite`'s `DatabaseSync` that the store uses. */
@@ -93,6 +95,26 @@ CREATE TABLE IF NOT EXISTS larder_locks (
   PRIMARY KEY (project, name)
 ) WITHOUT ROWID;`;
 
+/** A prepared read, and whether it answers rows as arrays. */
+interface ReadStatement {
+  readonly statement: StatementSync;
+  readonly arrays: boolean;
+}
+
+/** A row of {@linkcode readSql}: the key's index, event and created micros, the values' JSON. */
+type ReadRowArray = [number, number, number | null, string];
+interface ReadRowObject {
+  readonly i: number;
+  readonly event_micros: number;
+  readonly created_micros: number | null;
+  readonly feature_values: string;
+}
+type ReadRow = ReadRowArray | ReadRowObject;
+
+function readRowArray(row: ReadRowObject): ReadRowArray {
+  return [row.i, row.event_micros, row.created_micros, row.feature_values];
+}
+
 /** `SELECT` of `n` keys, answering each found row with its key's index. */
 function readSql(n: number): string {
   const keys = Array.from({ length: n }, (_, i) => `(${i},?${2 * i + 2},?${2 * i + 3})`);
@@ -131,7 +153,7 @@ export class SqliteOnlineStore implements OnlineStore {
   };
   readonly #db: DatabaseSync;
   readonly #project: string;
-  readonly #reads = new Map<number, StatementSync>();
+  readonly #reads = new Map<number, ReadStatement>();
   readonly #statements = new Map<string, StatementSync>();
   #closed = false;
 
@@ -252,17 +274,16 @@ WHERE excluded.event_micros > larder_online.event_micros`,
           params[2 * i + 1] = key.view;
           params[2 * i + 2] = key.entityKey;
         }
-        const found = this.#readStatement(n).all(...params) as {
-          i: number;
-          event_micros: number;
-          created_micros: number | null;
-          feature_values: string;
-        }[];
-        for (const r of found) {
-          out[start + r.i] = {
-            eventMicros: r.event_micros,
-            createdMicros: r.created_micros,
-            values: JSON.parse(r.feature_values) as Record<string, StoredValue>,
+        const { statement, arrays } = this.#readStatement(n);
+        const found = statement.all(...params) as ReadRow[];
+        for (const row of found) {
+          const [i, eventMicros, createdMicros, values] = arrays
+            ? row as ReadRowArray
+            : readRowArray(row as ReadRowObject);
+          out[start + i] = {
+            eventMicros,
+            createdMicros,
+            values: JSON.parse(values) as Record<string, StoredValue>,
           };
         }
       }
@@ -272,14 +293,17 @@ WHERE excluded.event_micros > larder_online.event_micros`,
     return Promise.resolve(out);
   }
 
-  #readStatement(n: number): StatementSync {
-    let statement = this.#reads.get(n);
-    if (statement === undefined) {
+  #readStatement(n: number): ReadStatement {
+    let read = this.#reads.get(n);
+    if (read === undefined) {
       if (this.#reads.size >= READ_STATEMENTS) this.#reads.clear();
-      statement = this.#db.prepare(readSql(n));
-      this.#reads.set(n, statement);
+      const statement = this.#db.prepare(readSql(n));
+      const arrays = typeof statement.setReturnArrays === "function";
+      if (arrays) statement.setReturnArrays!(true);
+      read = { statement, arrays };
+      this.#reads.set(n, read);
     }
-    return statement;
+    return read;
   }
 
   deleteViews(views: readonly string[]): Promise<void> {
