@@ -220,7 +220,9 @@ export class SqliteOnlineStore implements OnlineStore {
     return statement;
   }
 
-  write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult> {
+  /** Writes rows (a repeated key: only its newest row, the first of equals, is offered). */
+  write(view: string, given: readonly OnlineRow[]): Promise<OnlineWriteResult> {
+    const rows = newestOfEachKey(given);
     let written = 0;
     try {
       const upsert = this.#prepare(
@@ -259,7 +261,7 @@ WHERE excluded.event_micros > larder_online.event_micros`,
     } catch (err) {
       return Promise.reject(this.#failure(err, "write to"));
     }
-    return Promise.resolve({ written, skipped: rows.length - written });
+    return Promise.resolve({ written, skipped: given.length - written });
   }
 
   read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
@@ -433,6 +435,21 @@ WHERE larder_locks.expires_at <= ?7`,
       { cause: err },
     );
   }
+}
+
+/**
+ * `rows` when their keys are distinct (the usual case, checked first); otherwise the newest row
+ * of each key (the first of equal times), in order: so a write counts a key once, as the other
+ * stores do.
+ */
+function newestOfEachKey(rows: readonly OnlineRow[]): readonly OnlineRow[] {
+  if (new Set(rows.map((r) => r.entityKey)).size === rows.length) return rows;
+  const newest = new Map<string, OnlineRow>();
+  for (const row of rows) {
+    const seen = newest.get(row.entityKey);
+    if (!seen || row.record.eventMicros > seen.record.eventMicros) newest.set(row.entityKey, row);
+  }
+  return [...newest.values()];
 }
 
 /** Epoch milliseconds `ttlMs` (at least 1) after `now`. */

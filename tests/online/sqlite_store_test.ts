@@ -145,3 +145,25 @@ Deno.test("SqliteOnlineStore: :memory: is a store of its own", async () => {
     await store.close();
   }
 });
+
+Deno.test("SqliteOnlineStore.write() counts a repeated key once: its newest row, the first of equals", async () => {
+  const store = await SqliteOnlineStore.open({ project: "p", path: ":memory:" });
+  const row = (micros: number, v: string) => ({
+    entityKey: "id=1",
+    record: { eventMicros: micros, createdMicros: null, values: { v } },
+  });
+  try {
+    assert.deepEqual(await store.write("v", [row(1, "old"), row(3, "new"), row(2, "mid")]), {
+      written: 1,
+      skipped: 2,
+    });
+    assert.equal((await store.read([{ view: "v", entityKey: "id=1" }]))[0]?.values.v, "new");
+    assert.deepEqual(await store.write("v", [row(5, "first"), row(5, "second")]), {
+      written: 1,
+      skipped: 1,
+    });
+    assert.equal((await store.read([{ view: "v", entityKey: "id=1" }]))[0]?.values.v, "first");
+  } finally {
+    await store.close();
+  }
+});
