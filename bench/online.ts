@@ -1,8 +1,9 @@
 /**
  * Online read latency at the SDK level (`getOnlineFeatures`, registry document in memory):
  * p50/p99 for 1/10/100 entity rows x 1/5/10 feature views (5 float64 features each), for
- * Deno KV (a local file) and Redis over HTTP (real `@upstash/redis` client -> Redis HTTP bridge
- * -> redis-server).
+ * SQLite and Deno KV (local files) and Redis over HTTP (real `@upstash/redis` client -> Redis
+ * HTTP bridge -> redis-server). Then the CPU time of the store's own `read()` per call (the
+ * process's user + system time, every thread), for the same shapes.
  *
  * Then the on-demand overhead, measured in the same run on the same data: one view's 5 features
  * alone, the same request plus an on-demand view computed per request (2 outputs from those
@@ -11,18 +12,20 @@
  * alternate within each iteration so that they see the same machine load.
  *
  * Run: `deno run -A bench/online.ts [--iterations 2000] [--bridge process|inprocess]
- *       [--backends deno_kv,redis] [--shapes 10x5,1x1] [--no-on-demand]`
+ *       [--backends sqlite,deno_kv,redis] [--shapes 10x5,1x1] [--no-on-demand]`
  *
  * `--shapes` limits the table to some `rows x views` shapes, so that one shape can be measured
  * over many samples (`--shapes 10x5 --iterations 10000`: p99 then rests on 100 samples).
  */
 import { join } from "node:path";
+import process from "node:process";
 import { parseArgs } from "node:util";
 import {
   DenoKvOnlineStore,
   getOnlineFeatures,
   type OnlineStore,
   RedisOnlineStore,
+  SqliteOnlineStore,
   writeOnline,
 } from "../engine/online/mod.ts";
 import type { LoadedTransform } from "../engine/on_demand.ts";
@@ -34,7 +37,7 @@ const { values: flags } = parseArgs({
   options: {
     iterations: { type: "string", default: "2000" },
     bridge: { type: "string", default: "process" },
-    backends: { type: "string", default: "deno_kv,redis" },
+    backends: { type: "string", default: "sqlite,deno_kv,redis" },
     shapes: { type: "string", default: "" },
     "no-on-demand": { type: "boolean", default: false },
   },
@@ -244,27 +247,72 @@ const onDemandLines = [
   "| backend | entity rows | request | p50 ms | p99 ms | p50 overhead | p99 overhead |",
   "| --- | --- | --- | --- | --- | --- | --- |",
 ];
-try {
-  const backends = flags.backends.split(",");
-  if (backends.includes("deno_kv")) {
-    const kv = await DenoKvOnlineStore.open({ project: "bench", path: join(dir, "online.kv") });
-    try {
-      await load(kv, registry);
-      lines.push(...await measure(kv, registry));
-      if (ON_DEMAND) onDemandLines.push(...await measureOnDemand(kv, registry));
-    } finally {
-      await kv.close();
+const cpuLines = [
+  "| backend | keys per read | reads | CPU µs per read | wall µs per read |",
+  "| --- | --- | --- | --- | --- |",
+];
+
+/** CPU and wall time of `online.read()` alone, per call, for each measured shape. */
+async function measureCpu(online: OnlineStore): Promise<string[]> {
+  const out: string[] = [];
+  for (const rows of [1, 10, 100]) {
+    for (const views of [1, 5, 10]) {
+      if (SHAPES ? !SHAPES.has(`${rows}x${views}`) : views !== 5) continue;
+      const keysOf = () => {
+        const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
+        return Array.from({ length: views }, (_, v) =>
+          ids.map((id) => ({
+            view: `view_${v}`,
+            entityKey: `driver_id=${id}`,
+          }))).flat();
+      };
+      for (let i = 0; i < WARMUP; i++) await online.read(keysOf());
+      const batches = Array.from({ length: ITERATIONS }, keysOf);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (const keys of batches) {
+        const found = await online.read(keys);
+        if (found[0] === null) throw new Error("bad read");
+      }
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      out.push(
+        `| ${online.name.split(" ")[0]} | ${rows * views} | ${ITERATIONS} | ${
+          ((cpu.user + cpu.system) / ITERATIONS).toFixed(1)
+        } | ${(1000 * wall / ITERATIONS).toFixed(1)} |`,
+      );
     }
   }
-  if (backends.includes("redis")) {
-    const stack = await startRedisStack(BRIDGE);
-    try {
-      const redis = new RedisOnlineStore({ project: "bench", url: stack.url, token: stack.token });
-      await load(redis, registry);
-      lines.push(...await measure(redis, registry));
-      if (ON_DEMAND) onDemandLines.push(...await measureOnDemand(redis, registry));
-    } finally {
-      await stack.stop();
+  return out;
+}
+
+async function run(online: OnlineStore): Promise<void> {
+  await load(online, registry);
+  lines.push(...await measure(online, registry));
+  if (ON_DEMAND) onDemandLines.push(...await measureOnDemand(online, registry));
+  cpuLines.push(...await measureCpu(online));
+}
+
+try {
+  for (const backend of flags.backends.split(",")) {
+    if (backend === "sqlite" || backend === "deno_kv") {
+      const online = backend === "sqlite"
+        ? await SqliteOnlineStore.open({ project: "bench", path: join(dir, "online.sqlite") })
+        : await DenoKvOnlineStore.open({ project: "bench", path: join(dir, "online.kv") });
+      try {
+        await run(online);
+      } finally {
+        await online.close();
+      }
+    } else if (backend === "redis") {
+      const stack = await startRedisStack(BRIDGE);
+      try {
+        await run(new RedisOnlineStore({ project: "bench", url: stack.url, token: stack.token }));
+      } finally {
+        await stack.stop();
+      }
+    } else {
+      throw new Error(`--backends: unknown backend "${backend}" (sqlite, deno_kv, redis)`);
     }
   }
 } finally {
@@ -280,3 +328,7 @@ if (ON_DEMAND) {
   );
   console.log(onDemandLines.join("\n"));
 }
+console.log(
+  `\nThe store's read() alone: ${ITERATIONS} reads of random keys after ${WARMUP} of warm-up; CPU is the process's user + system time (every thread) over the reads`,
+);
+console.log(cpuLines.join("\n"));

@@ -1,11 +1,12 @@
 /**
  * `deno task bench server [--duration 10] [--connections 50] [--rows 1000]
- * [--store deno_kv|redis]`: the feature server under `wrk`.
+ * [--store sqlite|deno_kv|redis]`: the feature server under `wrk`.
  *
  * 1. Cold start: process start -> first 200 on `POST /get-online-features` (median of 5).
  * 2. `POST /get-online-features`, 1 and 10 entity rows x 2 feature views (auth none),
- *    `wrk -t1 -c50`, p50 / p99 / requests per second. The online store is Deno KV (a local
- *    file, the default) or, with `--store redis`, Redis over HTTP: the Redis HTTP bridge (its
+ *    `wrk -t1 -c50`, p50 / p99 / requests per second. The online store is SQLite or Deno KV
+ *    (a local file; `--store sqlite`, `--store deno_kv`, the default) or, with `--store redis`,
+ *    Redis over HTTP: the Redis HTTP bridge (its
  *    own process) in front of a throwaway `redis-server`, as `bench/_redis_stack.ts` starts them.
  *    With Redis the server merges concurrent reads (`ReadBatcher`); the same two runs are then
  *    repeated with that turned off (`--read-batching both|on|off`, default `both`).
@@ -239,8 +240,8 @@ async function main(): Promise<void> {
   if (values["feature-server"]) {
     return await featureServerWithoutBatching(values.repo!, Number(values.port));
   }
-  if (values.store !== "deno_kv" && values.store !== "redis") {
-    throw new Error(`--store must be deno_kv or redis, got "${values.store}"`);
+  if (values.store !== "deno_kv" && values.store !== "sqlite" && values.store !== "redis") {
+    throw new Error(`--store must be sqlite, deno_kv or redis, got "${values.store}"`);
   }
   const redisStore = values.store === "redis";
   const batching = redisStore
@@ -262,7 +263,7 @@ async function main(): Promise<void> {
       join(dir, "larder.yaml"),
       stack
         ? `project: bench\nonline_store:\n  type: redis\n  url: ${stack.url}\n  token: ${stack.token}\n`
-        : "project: bench\n",
+        : `project: bench\nonline_store:\n  type: ${values.store}\n`,
     );
     const store = await FeatureStore.open({ repo: dir });
     await store.apply({ skipSourceValidation: true });
@@ -387,7 +388,7 @@ async function main(): Promise<void> {
       } ms   p99 ${r.p99Ms.toFixed(2).padStart(6)} ms${r.errors ? `   errors ${r.errors}` : ""}`;
     console.log(
       `wrk -t1 -c${connections} -d${seconds}s, ${Deno.build.os} ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, online store ${
-        redisStore ? "redis (bridge process + redis-server)" : "deno_kv"
+        redisStore ? "redis (bridge process + redis-server)" : values.store
       }`,
     );
     console.log(

@@ -55,7 +55,7 @@ const registryConfig = z.discriminatedUnion("type", [
 export const RegistryConfigSchema: z.ZodType<RegistryConfig> = registryConfig;
 type _RegistryConfig = Assert<Equals<z.output<typeof registryConfig>, RegistryConfig>>;
 
-/** `online_store:` — where materialized features are served from: Deno KV or Redis. */
+/** `online_store:` — where materialized features are served from: SQLite, Deno KV or Redis. */
 export type OnlineStoreConfig =
   | {
     /** Deno KV. */
@@ -64,6 +64,21 @@ export type OnlineStoreConfig =
      * A local file, relative to the repo unless absolute; `platform` uses the KV that Deno
      * Deploy provides.
      * @default {"data/online.kv"}
+     */
+    path: string;
+    /**
+     * Reads' consistency: `eventual` reads may miss recent writes (on Deno Deploy they are
+     * served by the nearest region); writes and locks are always strong.
+     * @default {"strong"}
+     */
+    consistency: "strong" | "eventual";
+  }
+  | {
+    /** A SQLite file (the default for local repos), shared by every process on the machine. */
+    type: "sqlite";
+    /**
+     * The file, relative to the repo unless absolute; `:memory:` for a throwaway store.
+     * @default {"data/online.sqlite"}
      */
     path: string;
   }
@@ -84,6 +99,13 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
     type: z.literal("deno_kv"),
     /** A local file; `platform` uses the KV that Deno Deploy provides. */
     path: z.string().min(1).default("data/online.kv"),
+    /** `eventual`: reads may miss recent writes (on Deno Deploy: served by the nearest region). */
+    consistency: z.enum(["strong", "eventual"]).default("strong"),
+  }),
+  z.strictObject({
+    type: z.literal("sqlite"),
+    /** A local SQLite file; `:memory:` for a throwaway store. */
+    path: z.string().min(1).default("data/online.sqlite"),
   }),
   z.strictObject({
     type: z.literal("redis"),
@@ -228,7 +250,7 @@ export interface LarderConfig {
   project: string;
   /** Where the registry document lives. @default a file at `data/registry.json` */
   registry: RegistryConfig;
-  /** Where materialized features are served from. @default Deno KV at `data/online.kv` */
+  /** Where materialized features are served from. @default SQLite at `data/online.sqlite` */
   online_store: OnlineStoreConfig;
   /** The engine for historical retrieval. @default DuckDB with 2GB */
   offline_store: OfflineStoreConfig;
@@ -246,7 +268,7 @@ const larderConfig = z.strictObject({
     path: "data/registry.json",
     cache_ttl_seconds: 60,
   }),
-  online_store: onlineStoreConfig.default({ type: "deno_kv", path: "data/online.kv" }),
+  online_store: onlineStoreConfig.default({ type: "sqlite", path: "data/online.sqlite" }),
   offline_store: offlineStoreConfig.default({ type: "duckdb", memory_limit: "2GB" }),
   auth: authConfig.default({ type: "none" }),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */

@@ -22,19 +22,50 @@ Deno.test("parseConfig() fills defaults for embedded stores", () => {
     path: "data/registry.json",
     cache_ttl_seconds: 60,
   });
-  assert.deepEqual(config.online_store, { type: "deno_kv", path: "data/online.kv" });
+  assert.deepEqual(config.online_store, { type: "sqlite", path: "data/online.sqlite" });
   assert.deepEqual(config.offline_store, { type: "duckdb", memory_limit: "2GB" });
   assert.deepEqual(config.auth, { type: "none" });
+});
+
+Deno.test("parseConfig() reads the embedded online stores' options", () => {
+  const parse = (yaml: string) =>
+    parseConfig(`project: demo\nonline_store:\n${yaml}`, { env: noEnv }).online_store;
+  assert.deepEqual(parse("  type: sqlite\n  path: state/x.sqlite\n"), {
+    type: "sqlite",
+    path: "state/x.sqlite",
+  });
+  assert.deepEqual(parse("  type: deno_kv\n"), {
+    type: "deno_kv",
+    path: "data/online.kv",
+    consistency: "strong",
+  });
+  assert.deepEqual(parse("  type: deno_kv\n  consistency: eventual\n"), {
+    type: "deno_kv",
+    path: "data/online.kv",
+    consistency: "eventual",
+  });
+  assert.match(
+    configError("project: demo\nonline_store:\n  type: deno_kv\n  consistency: weak\n"),
+    /^larder\.yaml: online_store\.consistency: .*"strong".*"eventual".*"weak"/,
+  );
+  assert.match(
+    configError("project: demo\nonline_store:\n  type: sqlite\n  path: ''\n"),
+    /^larder\.yaml: online_store\.path: /,
+  );
+  assert.match(
+    configError("project: demo\nonline_store:\n  type: sqlite\n  consistency: eventual\n"),
+    /^larder\.yaml: online_store: unknown key "consistency"/,
+  );
 });
 
 Deno.test("parseConfig() names the key path and the wrong value", () => {
   assert.equal(
     configError("project: demo\nonline_store:\n  type: reddis\n"),
-    'larder.yaml: online_store.type: expected "deno_kv" or "redis", got "reddis"',
+    'larder.yaml: online_store.type: expected "deno_kv", "sqlite" or "redis", got "reddis"',
   );
   assert.equal(
     configError("online_store: {}\n"),
-    'larder.yaml: project: is required\nlarder.yaml: online_store.type: expected "deno_kv" or "redis", got nothing',
+    'larder.yaml: project: is required\nlarder.yaml: online_store.type: expected "deno_kv", "sqlite" or "redis", got nothing',
   );
   assert.equal(
     configError("project: demo\nregistery: {}\n"),

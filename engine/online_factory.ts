@@ -1,12 +1,17 @@
 /** Maps `online_store.type` to a backend: the only code that knows every online store. */
 import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
-import { DenoKvOnlineStore, RedisOnlineStore, upstashCredentials } from "./online/mod.ts";
+import {
+  DenoKvOnlineStore,
+  RedisOnlineStore,
+  SqliteOnlineStore,
+  upstashCredentials,
+} from "./online/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 
 /**
- * Creates the online store that `larder.yaml` asks for: `deno_kv` (default, `data/online.kv`
- * in the repo; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
+ * Creates the online store that `larder.yaml` asks for: `sqlite` (default, `data/online.sqlite`
+ * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
  * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`). A bad configuration rejects.
  */
 export async function createOnlineStore(
@@ -26,6 +31,12 @@ export async function createOnlineStore(
         path: online.path === "platform" || online.path === ":memory:"
           ? online.path
           : inRepo(repoDir, online.path),
+        consistency: online.consistency,
+      });
+    case "sqlite":
+      return await SqliteOnlineStore.open({
+        project: config.project,
+        path: online.path === ":memory:" ? online.path : inRepo(repoDir, online.path),
       });
     case "redis": {
       const { url, token } = upstashCredentials(online, { env, field: "online_store" });

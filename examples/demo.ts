@@ -1,6 +1,6 @@
 /**
  * `deno task demo`: the whole Larder story on embedded defaults (file registry, DuckDB-WASM
- * offline, Deno KV online), in a scratch repo under `.demo/`. Each step runs the real CLI
+ * offline, SQLite online), in a scratch repo under `.demo/`. Each step runs the real CLI
  * command a user would type, or the SDK call a program would make.
  */
 import { join } from "node:path";
@@ -70,7 +70,7 @@ await larder(
   join(REPO, "data", "training.parquet"),
 );
 
-heading("Materialize the last day into the online store (Deno KV, embedded).");
+heading("Materialize the last day into the online store (SQLite, embedded).");
 const end = new Date();
 const start = new Date(end.getTime() - 24 * 3600 * 1000);
 await larder("materialize", start.toISOString(), end.toISOString(), "--repo", REPO);

@@ -136,6 +136,9 @@ Deno.test({
       const ignored = await git([
         "check-ignore",
         "data/registry.json",
+        "data/online.sqlite",
+        "data/online.sqlite-wal",
+        "data/online.sqlite-shm",
         "data/online.kv",
         "data/driver_stats.parquet",
         "data/orders.csv",
@@ -143,6 +146,9 @@ Deno.test({
       ]);
       assert.deepEqual(ignored.stdout.trim().split("\n"), [
         "data/registry.json",
+        "data/online.sqlite",
+        "data/online.sqlite-wal",
+        "data/online.sqlite-shm",
         "data/online.kv",
         "data/driver_stats.parquet",
       ]);

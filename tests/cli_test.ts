@@ -68,7 +68,7 @@ Deno.test("larder apply with a bad larder.yaml exits 1 naming the file and field
     assert.equal(result.code, 1);
     assert.equal(
       result.stderr.trim(),
-      'error: larder.yaml: online_store.type: expected "deno_kv" or "redis", got "reddis"',
+      'error: larder.yaml: online_store.type: expected "deno_kv", "sqlite" or "redis", got "reddis"',
     );
     noStack(result.stderr);
     assert.equal(await repo.read("data/registry.json"), null);
@@ -230,7 +230,7 @@ Deno.test("larder apply warns when the registry is empty but the online store ho
     assert.equal(again.code, 0, again.stderr);
     assert.match(
       again.stderr,
-      /^Warning: The registry \(.*\) is empty, but the online store \(deno_kv .*\) holds data of feature views "driver_hourly_stats": the registry may have been reset; /,
+      /^Warning: The registry \(.*\) is empty, but the online store \(sqlite .*\) holds data of feature views "driver_hourly_stats": the registry may have been reset; /,
     );
     const out = JSON.parse(again.stdout);
     assert.equal(out.warnings.length, 1);

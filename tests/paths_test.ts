@@ -19,8 +19,8 @@ registry:
   type: file
   path: state/registry.json
 online_store:
-  type: deno_kv
-  path: state/online.kv
+  type: sqlite
+  path: state/online.sqlite
 `;
 
 async function repoWithData() {
@@ -90,7 +90,7 @@ Deno.test("larder run from another folder: flags relative to it, larder.yaml pat
       repo.dir,
     );
     assert.equal(materialize.code, 0, new TextDecoder().decode(materialize.stderr));
-    assert.ok(await exists(join(repo.dir, "state/online.kv")), "online store in the repo");
+    assert.ok(await exists(join(repo.dir, "state/online.sqlite")), "online store in the repo");
     assert.ok(!await exists(join(work, "state")), "nothing under the working folder");
   } finally {
     await repo.remove();

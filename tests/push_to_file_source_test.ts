@@ -2,7 +2,7 @@
  * `FeatureStore.push()` to offline onto a batch source that is one file (Parquet or CSV): the
  * file stays byte for byte, the rows land in new files of its pushed folder, and every reader
  * sees them in the same process right after; a write that fails leaves nothing behind and
- * nothing online. Real files, the real DuckDB engine, Deno KV, a real tmpfs for a full disk.
+ * nothing online. Real files, the real DuckDB engine, SQLite, a real tmpfs for a full disk.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

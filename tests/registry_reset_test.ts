@@ -36,8 +36,8 @@ Deno.test("FeatureStore.apply() warns when the registry file is gone but the onl
     assert.equal(again.warnings.length, 1);
     assert.equal(
       again.warnings[0],
-      `The registry (${store.registry.backend.location}) is empty, but the online store (deno_kv ${
-        join(repo.dir, "data/online.kv")
+      `The registry (${store.registry.backend.location}) is empty, but the online store (sqlite ${
+        join(repo.dir, "data/online.sqlite")
       }) holds data of feature views "driver_hourly_stats": the registry may have been reset; apply recreates the definitions, but the record of materialized intervals is lost, so materialize-incremental starts again from each view's ttl`,
     );
     await repo.write("features.ts", (await repo.read("features.ts"))!.replace('"2h"', '"3h"'));

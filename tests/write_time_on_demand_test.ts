@@ -1,6 +1,6 @@
 /**
  * On-demand views with `writeToOnlineStore: true`, end to end on a real repo: Parquet files,
- * DuckDB, a Deno KV file, definitions imported from the repo. The transform counts its calls
+ * DuckDB, a SQLite file, definitions imported from the repo. The transform counts its calls
  * in a counter the definitions module exports, so the tests see whether reads run it.
  */
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 /**
- * `DenoKvOnlineStore`: the embedded default online store, on Deno KV (a local SQLite file, or
- * the KV that Deno Deploy provisions).
+ * `DenoKvOnlineStore`: the online store on Deno KV (a local SQLite file, or the KV that Deno
+ * Deploy provisions).
  */
 import { dirname } from "node:path";
 import { fileSystemFailure, LarderError } from "../../registry/mod.ts";
@@ -25,6 +25,12 @@ export interface DenoKvOnlineStoreOptions {
    * no path); `":memory:"` for a throwaway store.
    */
   readonly path: string;
+  /**
+   * Consistency of reads. `"eventual"` reads may not see the latest writes (on Deno Deploy they
+   * are served by the nearest region's replica, faster); writes are always strong.
+   * @default "strong"
+   */
+  readonly consistency?: Deno.KvConsistencyLevel;
 }
 
 /** Deno KV's limits on one atomic operation and one `getMany`. */
@@ -102,14 +108,21 @@ export class DenoKvOnlineStore implements OnlineStore {
     singleRoundTripRead: false,
     locks: true,
   };
+  /** The consistency of reads (writes are strong). */
+  readonly consistency: Deno.KvConsistencyLevel;
   readonly #kv: Deno.Kv;
   readonly #project: string;
   #closed = false;
 
-  private constructor(kv: Deno.Kv, project: string, name: string) {
+  private constructor(
+    kv: Deno.Kv,
+    project: string,
+    options: { readonly name: string; readonly consistency: Deno.KvConsistencyLevel },
+  ) {
     this.#kv = kv;
     this.#project = project;
-    this.name = name;
+    this.name = options.name;
+    this.consistency = options.consistency;
   }
 
   /** Opens (creating when needed) the KV store. */
@@ -135,7 +148,10 @@ export class DenoKvOnlineStore implements OnlineStore {
         { cause: err },
       );
     }
-    return new DenoKvOnlineStore(kv, options.project, `deno_kv ${options.path}`);
+    return new DenoKvOnlineStore(kv, options.project, {
+      name: `deno_kv ${options.path}`,
+      consistency: options.consistency ?? "strong",
+    });
   }
 
   #key(view: string, entityKey: string): Deno.KvKey {
@@ -190,10 +206,14 @@ export class DenoKvOnlineStore implements OnlineStore {
     }
   }
 
-  async #getMany<T>(keys: readonly Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+  /** Strong reads unless `consistency` says otherwise (writes must read strongly). */
+  async #getMany<T>(
+    keys: readonly Deno.KvKey[],
+    consistency: Deno.KvConsistencyLevel = "strong",
+  ): Promise<Deno.KvEntryMaybe<T>[]> {
     const chunks: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
     for (let i = 0; i < keys.length; i += KEYS_PER_GET) {
-      chunks.push(this.#kv.getMany<T[]>(keys.slice(i, i + KEYS_PER_GET)));
+      chunks.push(this.#kv.getMany<T[]>(keys.slice(i, i + KEYS_PER_GET), { consistency }));
     }
     return (await Promise.all(chunks)).flat();
   }
@@ -201,7 +221,9 @@ export class DenoKvOnlineStore implements OnlineStore {
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     try {
       const kvKeys = keys.map((k) => this.#key(k.view, k.entityKey));
-      const entries = await whileBusy(() => this.#getMany<OnlineRecord | MillisRecord>(kvKeys));
+      const entries = await whileBusy(() =>
+        this.#getMany<OnlineRecord | MillisRecord>(kvKeys, this.consistency)
+      );
       return entries.map((e) => storedRecord(e.value));
     } catch (err) {
       throw this.#failure(err, "read from");

@@ -1,13 +1,13 @@
 /**
  * @module
- * The online store: the plug-in interface, its two backends (Deno KV, the embedded default;
- * Redis over HTTP), locks shared through the store, canonical entity keys, value encoding,
+ * The online store: the plug-in interface, its backends (SQLite, the embedded default; Deno KV,
+ * embedded or on Deno Deploy; Redis over HTTP), locks shared through the store, canonical entity keys, value encoding,
  * online retrieval and direct writes.
  *
  * @example
  * ```ts ignore
- * import { DenoKvOnlineStore, getOnlineFeatures } from "./mod.ts";
- * const online = await DenoKvOnlineStore.open({ project: "demo", path: "data/online.kv" });
+ * import { getOnlineFeatures, SqliteOnlineStore } from "./mod.ts";
+ * const online = await SqliteOnlineStore.open({ project: "demo", path: "data/online.sqlite" });
  * const res = await getOnlineFeatures({ registry, online }, {
  *   features: ["driver_hourly_stats:conv_rate"],
  *   entities: { driver_id: [1001, 1002] },
@@ -27,6 +27,7 @@ export type {
   ViewsWithData,
 } from "./online_store.ts";
 export { DenoKvOnlineStore, type DenoKvOnlineStoreOptions } from "./deno_kv_store.ts";
+export { SqliteOnlineStore, type SqliteOnlineStoreOptions } from "./sqlite_store.ts";
 export {
   currentHolder,
   describeHolder,

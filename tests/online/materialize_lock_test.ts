@@ -1,7 +1,7 @@
 /**
  * `FeatureStore.materialize()` and `materializeIncremental()` (the SDK's and the CLI's path)
  * hold the same per-view locks in the online store as the feature server, on each backend: a
- * real Deno KV file, and Redis through the real bridge to a real `redis-server`.
+ * real SQLite file, a real Deno KV file, and Redis through the real bridge to a real `redis-server`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 /**
- * The online store contract, run against both backends: Deno KV on a real file in a temporary
- * folder, and Redis over HTTP (the real `@upstash/redis` client through the real bridge to a real
+ * The online store contract, run against every backend: SQLite and Deno KV on real files in a
+ * temporary folder, and Redis over HTTP (the real `@upstash/redis` client through the real bridge to a real
  * `redis-server` on a free port).
  */
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import {
   DenoKvOnlineStore,
   type OnlineStore,
   RedisOnlineStore,
+  SqliteOnlineStore,
 } from "../../engine/online/mod.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import { onlineStoreContract } from "../contracts/online_store_contract.ts";
@@ -31,6 +32,25 @@ onlineStoreContract("DenoKvOnlineStore", async () => {
       } finally {
         kv.close();
       }
+    },
+    cleanup: async () => {
+      for (const s of stores) await s.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+});
+
+onlineStoreContract("SqliteOnlineStore", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder-online-sqlite-" });
+  const stores: OnlineStore[] = [];
+  return {
+    open: async (project) => {
+      const store = await SqliteOnlineStore.open({
+        project,
+        path: join(dir, "data", "online.sqlite"),
+      });
+      stores.push(store);
+      return store;
     },
     cleanup: async () => {
       for (const s of stores) await s.close();

@@ -2,8 +2,8 @@
  * A materialization lock left by a crashed run: the blocked run says who holds it, since when
  * and until when; `larder unlock` breaks it when its holder has ended, refuses while the
  * holder runs (unless forced), and a run whose lock is forced away stops recording nothing.
- * On each backend (a real Deno KV file; Redis through the real bridge), with a real child
- * process killed with SIGKILL.
+ * On each backend (real SQLite and Deno KV files; Redis through the real bridge), with a real
+ * child process killed with SIGKILL.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

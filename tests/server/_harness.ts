@@ -1,6 +1,6 @@
 /**
  * The feature server in process, on real stores: a temporary feature repo applied with
- * `FeatureStore`, its file registry, a Deno KV online store file in the repo, and the real
+ * `FeatureStore`, its file registry, a SQLite online store file in the repo, and the real
  * Hono app, driven with `app.request()`.
  */
 import { join } from "node:path";

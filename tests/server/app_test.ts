@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../../engine/mod.ts";
-import { DenoKvOnlineStore, type OnlineStore } from "../../engine/online/mod.ts";
+import { type OnlineStore, SqliteOnlineStore } from "../../engine/online/mod.ts";
 import { assertHeldByThisProcess } from "../support/locks.ts";
 import { SERVER_FEATURES, startServer, statsRows } from "./_harness.ts";
 
@@ -358,10 +358,10 @@ Deno.test("POST /materialize and /materialize-incremental answer 404 on an empty
 
 Deno.test("POST /materialize answers 409 while the view's lock is held in the shared store", async () => {
   const server = await startServer();
-  // Another process's client of the same online store: the lock lives in the KV file.
-  const other = await DenoKvOnlineStore.open({
+  // Another process's client of the same online store: the lock lives in the SQLite file.
+  const other = await SqliteOnlineStore.open({
     project: "test_project",
-    path: join(server.repo.dir, "data/online.kv"),
+    path: join(server.repo.dir, "data/online.sqlite"),
   });
   try {
     const lease = await other.acquireLock("materialize:driver_trips", 30_000);
@@ -416,7 +416,7 @@ Deno.test("POST /materialize answers 503 when the online store has no shared loc
     assert.equal(res.json.error.code, "UNAVAILABLE");
     assert.match(
       res.json.error.message,
-      /^Cannot materialize: the online store \(deno_kv .*\) offers no shared locks$/,
+      /^Cannot materialize: the online store \(sqlite .*\) offers no shared locks$/,
     );
   } finally {
     await server.close();

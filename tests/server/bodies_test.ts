@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DenoKvOnlineStore } from "../../engine/online/mod.ts";
+import { SqliteOnlineStore } from "../../engine/online/mod.ts";
 import { hashToken, TokenVerifier } from "../../server/mod.ts";
 import { SERVER_FEATURES, startServer, statsRows, type TestServer } from "./_harness.ts";
 
@@ -226,9 +226,9 @@ export const writers = permission({
   ]);
   const now = new Date("2024-01-05T00:00:00Z");
   const server = await startServer({ features, auth, clock: () => now });
-  const other = await DenoKvOnlineStore.open({
+  const other = await SqliteOnlineStore.open({
     project: "test_project",
-    path: join(server.repo.dir, "data/online.kv"),
+    path: join(server.repo.dir, "data/online.sqlite"),
   });
   const body = { feature_views: ["driver_trips"], disable_event_timestamp: true };
   const as = (key: string) => ({ headers: { authorization: `Bearer ${key}` }, body });

@@ -109,7 +109,7 @@ Deno.test("GET /health shows unauthenticated callers which component fails, neve
         assert.equal(ops.status, 503);
         assert.match(
           ops.json.error.message,
-          /^Unhealthy: the registry cannot be read \(Cannot read the registry .*registry\.json.*: not valid JSON\); the online store does not answer \(.*online\.kv/,
+          /^Unhealthy: the registry cannot be read \(Cannot read the registry .*registry\.json.*: not valid JSON\); the online store does not answer \(.*online\.sqlite/,
         );
         assert.ok(ops.json.error.details.registry.error.includes(registryFile));
         assert.ok(ops.json.error.details.online_store.error.includes(server.repo.dir));
@@ -207,7 +207,7 @@ Deno.test("GET /health logs an online store failure once, with its reason", asyn
     assert.equal(logged.length, 1);
     assert.match(
       String(logged[0]),
-      /Unhealthy: the online store does not answer \(Cannot read from the online store \(deno_kv .*online\.kv\)/,
+      /Unhealthy: the online store does not answer \(Cannot read from the online store \(sqlite .*online\.sqlite\)/,
     );
   } finally {
     await server.close().catch(() => {});

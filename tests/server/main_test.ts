@@ -1,7 +1,7 @@
 /**
  * `server/main.ts` as a process: flags, startup line, and two server processes on one feature
  * repo sharing the online store and the materialization locks, on each online store backend
- * (Deno KV on a file; Redis through the real bridge to a real `redis-server`).
+ * (SQLite and Deno KV on a file; Redis through the real bridge to a real `redis-server`).
  */
 import assert from "node:assert/strict";
 import { FeatureStore } from "../../engine/mod.ts";

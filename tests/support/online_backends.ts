@@ -1,9 +1,15 @@
 /**
- * Runs one test against every online store backend: the embedded Deno KV file, and Redis over
- * HTTP through the real bridge in front of a real `redis-server` (skipped loudly without it).
+ * Runs one test against every online store backend: the embedded SQLite and Deno KV files, and
+ * Redis over HTTP through the real bridge in front of a real `redis-server` (skipped loudly
+ * without it).
  */
 import { join } from "node:path";
-import { DenoKvOnlineStore, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
+import {
+  DenoKvOnlineStore,
+  type OnlineStore,
+  RedisOnlineStore,
+  SqliteOnlineStore,
+} from "../../engine/online/mod.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import { skipWithoutRedis, startRedisServer } from "./redis_server.ts";
 
@@ -17,15 +23,27 @@ export interface OnlineBackend {
 
 const TOKEN = "online-backends-token";
 
-/** Registers `${name} (Deno KV)` and `${name} (Redis)`; the repo's project must be `test_project`. */
+/**
+ * Registers `${name} (SQLite)`, `${name} (Deno KV)` and `${name} (Redis)`; the repo's project
+ * must be `test_project`.
+ */
 export function testEachOnlineBackend(
   name: string,
   file: string,
   fn: (backend: OnlineBackend) => Promise<void>,
 ): void {
+  Deno.test(`${name} (SQLite)`, () =>
+    fn({
+      yaml: "online_store:\n  type: sqlite\n",
+      client: (repoDir) =>
+        SqliteOnlineStore.open({
+          project: "test_project",
+          path: join(repoDir, "data/online.sqlite"),
+        }),
+    }));
   Deno.test(`${name} (Deno KV)`, () =>
     fn({
-      yaml: "",
+      yaml: "online_store:\n  type: deno_kv\n",
       client: (repoDir) =>
         DenoKvOnlineStore.open({ project: "test_project", path: join(repoDir, "data/online.kv") }),
     }));
