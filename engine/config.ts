@@ -165,6 +165,22 @@ export function parseConfig(
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
   }
+  return configFromObject(raw, { file, ...(options.env ? { env: options.env } : {}) });
+}
+
+/**
+ * Validates settings already parsed (what `larder.yaml` holds, as an object: from JSON, an
+ * environment binding, or code), with `${VAR}` in strings replaced as in the file; `file` names
+ * where they came from in messages.
+ */
+export function configFromObject(
+  raw: unknown,
+  options: { file?: string; env?: (name: string) => string | undefined } = {},
+): LarderConfig {
+  const file = options.file ?? "larder.yaml";
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
+  }
   const env = options.env ?? ((name: string) => Deno.env.get(name));
   const interpolated = interpolateEnv(raw, env, file);
   const parsed = LarderConfigSchema.safeParse(interpolated);

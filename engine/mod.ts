@@ -13,6 +13,7 @@
  */
 export {
   type AuthConfig,
+  configFromObject,
   type LarderConfig,
   LarderConfigSchema,
   loadConfig,
@@ -21,7 +22,11 @@ export {
   parseConfig,
   type RegistryConfig,
 } from "./config.ts";
-export { loadDefinitions, type LoadedDefinitions } from "./definitions_loader.ts";
+export {
+  definitionModules,
+  loadDefinitions,
+  type LoadedDefinitions,
+} from "./definitions_loader.ts";
 export {
   type ApplyOptions,
   type ApplyResult,
