@@ -21,7 +21,7 @@ registry:
   type: redis
   url: \${REDIS_URL}
   token: \${REDIS_TOKEN}
-  cache_ttl_seconds: 60
+  cache_ttl_seconds: 1
 online_store:
   type: redis
   url: \${REDIS_URL}
@@ -143,6 +143,29 @@ Deno.test({
         return { ...a, body: json };
       };
       assert.deepEqual(strip(wh), strip(dh));
+
+      // An apply reaches the running Worker: a request finding the registry older than
+      // cache_ttl_seconds re-reads it in the background.
+      await repo.write(
+        "more.ts",
+        `import { featureService } from "larder";\nimport { trips } from "./features.ts";\n` +
+          `export const more = featureService({ name: "more", features: [trips] });\n`,
+      );
+      const again = await FeatureStore.open({ repo: repo.dir, env });
+      try {
+        assert.equal((await again.apply({ skipSourceValidation: true })).version, 2);
+      } finally {
+        await again.close();
+      }
+      await new Promise((r) => setTimeout(r, 1100));
+      // Online reads take the registry from memory (a /health check would read it).
+      const more = init({ feature_service: "more", entities: { driver_id: [1001] } });
+      let status = 0;
+      for (let i = 0; i < 40 && status !== 200; i++) {
+        status = (await fromWorker("/get-online-features", more)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(status, 200, workerd.output());
     } finally {
       await workerd?.stop();
       wired?.close();
