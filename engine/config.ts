@@ -162,9 +162,6 @@ export function parseConfig(
     const at = e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}: ` : "";
     throw new LarderError("CONFIG_INVALID", `${file}: ${at}${e.reason ?? "invalid YAML"}`);
   }
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
-  }
   return configFromObject(raw, { file, ...(options.env ? { env: options.env } : {}) });
 }
 
