@@ -324,6 +324,19 @@ export function parseConfig(
     const at = e.mark ? `line ${e.mark.line + 1}, column ${e.mark.column + 1}: ` : "";
     throw new LarderError("CONFIG_INVALID", `${file}: ${at}${e.reason ?? "invalid YAML"}`);
   }
+  return configFromObject(raw, { file, ...(options.env ? { env: options.env } : {}) });
+}
+
+/**
+ * Validates settings already parsed (what `larder.yaml` holds, as an object: from JSON, an
+ * environment binding, or code), with `${VAR}` in strings replaced as in the file; `file` names
+ * where they came from in messages.
+ */
+export function configFromObject(
+  raw: unknown,
+  options: { file?: string; env?: (name: string) => string | undefined } = {},
+): LarderConfig {
+  const file = options.file ?? "larder.yaml";
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new LarderError("CONFIG_INVALID", `${file}: expected a mapping with at least "project"`);
   }

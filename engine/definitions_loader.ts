@@ -43,6 +43,17 @@ async function defaultModules(repoDir: string): Promise<string[]> {
   return files.sort();
 }
 
+/**
+ * The repo's definition modules, relative to it: `modules` (larder.yaml's `definitions`), or
+ * every top-level `*.ts` module but tests and declarations.
+ */
+export async function definitionModules(
+  repoDir: string,
+  modules?: readonly string[],
+): Promise<string[]> {
+  return modules ? [...modules] : await defaultModules(repoDir);
+}
+
 /** A `file:` URL as a path, without the query string the loader adds. */
 function urlPath(url: string): string | undefined {
   try {
@@ -148,7 +159,7 @@ export async function loadDefinitions(
   repoDir: string,
   modules?: readonly string[],
 ): Promise<LoadedDefinitions> {
-  const files = modules ? [...modules] : await defaultModules(repoDir);
+  const files = await definitionModules(repoDir, modules);
   const found: FoundDefinition[] = [];
   for (const file of files) {
     const path = isAbsolute(file) ? file : resolve(repoDir, file);

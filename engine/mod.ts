@@ -13,6 +13,7 @@
  */
 export {
   type AuthConfig,
+  configFromObject,
   type FeatureServerConfig,
   type LarderConfig,
   LarderConfigSchema,
@@ -22,7 +23,11 @@ export {
   parseConfig,
   type RegistryConfig,
 } from "./config.ts";
-export { loadDefinitions, type LoadedDefinitions } from "./definitions_loader.ts";
+export {
+  definitionModules,
+  loadDefinitions,
+  type LoadedDefinitions,
+} from "./definitions_loader.ts";
 export {
   type ApplyOptions,
   type ApplyResult,
