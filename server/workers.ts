@@ -17,12 +17,13 @@
  * @example
  * ```ts ignore
  * import * as features from "./features.ts";
- * import { createWorkersHandler } from "larder/server/workers.ts";
+ * import { createWorkersHandler } from "@larder/larder/workers";
  * export default createWorkersHandler({ definitions: { "features.ts": features } });
  * ```
  *
  * @module
  */
+import type { Assert, Equals } from "../registry/mod.ts";
 import {
   configFromObject,
   FeatureStore,
@@ -30,6 +31,15 @@ import {
   type LarderConfig,
   LarderError,
   parseConfig,
+} from "../engine/mod.ts";
+
+export type {
+  AuthConfig,
+  FeatureServerConfig,
+  LarderConfig,
+  OfflineStoreConfig,
+  OnlineStoreConfig,
+  RegistryConfig,
 } from "../engine/mod.ts";
 import { z } from "zod";
 import { createApp } from "./app.ts";
@@ -41,6 +51,7 @@ export type WorkersEnv = Readonly<Record<string, unknown>>;
 
 /** What a Worker's `fetch` gets as its third argument (only `waitUntil` is used). */
 export interface WorkersContext {
+  /** Keeps the Worker alive until `promise` settles, after the response is sent. */
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -60,6 +71,7 @@ export interface WorkersOptions {
 
 /** A Worker: the object a module Worker exports as its default. */
 export interface WorkersHandler {
+  /** Answers one request; `env` holds the Worker's bindings, `ctx` its `waitUntil`. */
   fetch(req: Request, env?: WorkersEnv, ctx?: WorkersContext): Promise<Response>;
 }
 
@@ -74,11 +86,21 @@ const TRANSFORMS_BINDING = "LARDER_TRANSFORMS";
  * transform as Deno loads the definition module, which is what `apply` recorded, and the hash of
  * the same transform in the bundle. `deno task build-workers` writes it, having loaded both.
  */
-export const BundledTransformsSchema = z.record(
+export type BundledTransforms = Record<string, {
+  /** SHA-256 of the transform's text as Deno loads the definition module (what apply records). */
+  hash: string;
+  /** That text. */
+  source: string;
+  /** SHA-256 of the same transform's text in the bundle. */
+  bundled: string;
+}>;
+const BundledTransformsSchema = z.record(
   z.string(),
   z.strictObject({ hash: z.string(), source: z.string(), bundled: z.string() }),
 );
-export type BundledTransforms = z.output<typeof BundledTransformsSchema>;
+type _BundledTransforms = Assert<
+  Equals<z.output<typeof BundledTransformsSchema>, BundledTransforms>
+>;
 
 type Modules = Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 

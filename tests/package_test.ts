@@ -10,7 +10,13 @@ import { VERSION } from "../cli/version.ts";
 import { openApiDocument } from "../server/mod.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const ENTRY_POINTS = ["mod.ts", "server/mod.ts", "server/edge.ts", "cli/main.ts"];
+const ENTRY_POINTS = [
+  "mod.ts",
+  "server/mod.ts",
+  "server/edge.ts",
+  "server/workers.ts",
+  "cli/main.ts",
+];
 
 interface DenoJson {
   readonly name: string;
@@ -42,6 +48,7 @@ Deno.test("deno.json names the package, its entry points and its version", async
     ".": "./mod.ts",
     "./server": "./server/mod.ts",
     "./edge": "./server/edge.ts",
+    "./workers": "./server/workers.ts",
     "./cli": "./cli/main.ts",
   });
   // The version is written once, in deno.json: the CLI and the OpenAPI document read it there.
