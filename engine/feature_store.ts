@@ -49,7 +49,7 @@ import type {
   MaterializeResult,
   MaterializeWindow,
 } from "./materialize/mod.ts";
-import { loadMaterialize } from "./lazy.ts";
+import { loadHistoricalRetrieval, loadMaterialize, loadOfflineFactory } from "./lazy.ts";
 import { pushRows } from "./push_rows.ts";
 import { unreadPushedParts } from "./push_offline.ts";
 import type { OnlineStore, ViewsWithData } from "./online/online_store.ts";
@@ -290,7 +290,7 @@ export class FeatureStore {
   async offlineStore(): Promise<OfflineStore> {
     if (this.#offline) return this.#offline;
     this.#offlineOpening ??= (async () => {
-      const { createOfflineStore } = await import("./offline_factory.ts");
+      const { createOfflineStore } = await loadOfflineFactory();
       const store = await createOfflineStore(this.config.offline_store, {
         mode: this.#offlineMode,
       });
@@ -515,7 +515,7 @@ export class FeatureStore {
   async getHistoricalFeatures(options: HistoricalFeaturesOptions): Promise<RetrievalJob> {
     // Loaded on first use: it brings DuckDB, parquet-wasm and apache-arrow, which the
     // online path (and the edge) must never load.
-    const { historicalFeatures } = await import("./historical_retrieval.ts");
+    const { historicalFeatures } = await loadHistoricalRetrieval();
     return await historicalFeatures({
       repoDir: this.repoDir,
       document: await this.registry.read(),

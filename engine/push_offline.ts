@@ -17,6 +17,7 @@ import {
   type ValueType,
 } from "../registry/mod.ts";
 import { coerceValue, INVALID, notOfType } from "./online/value_codec.ts";
+import { loadOffline } from "./lazy.ts";
 import { writeTable } from "./table_writer.ts";
 
 /** Columns of pushed rows: name -> values. */
@@ -211,7 +212,7 @@ export async function pushOffline(
     );
   }
 
-  const offline: Offline = await import("./offline/mod.ts");
+  const offline: Offline = await loadOffline("Pushing to the offline store");
   const place = await target(offline, batch, repoDir);
   // The file's columns first, in its order and types; then what the views read that it lacks.
   const layout: { name: string; type: ValueType | undefined }[] = [];
@@ -307,7 +308,7 @@ export async function unreadPushedParts(
   before: RegistryDocument,
   after: ReadonlyMap<string, DataSourceSpec>,
 ): Promise<string[]> {
-  const offline: Offline = await import("./offline/mod.ts");
+  const offline: Offline = await loadOffline("Reading pushed parts");
   const named = new Set<string>();
   for (const spec of after.values()) {
     if (spec.kind === "file") named.add((await offline.classifySourcePath(spec, repoDir)).path);

@@ -19,6 +19,7 @@ import {
   timestampMicros,
   toBase64,
 } from "./online/value_codec.ts";
+import { loadArrowColumns, loadOffline } from "./lazy.ts";
 import { isoMicros, parseTimestampMicros } from "./timestamps.ts";
 
 /** Columns of one table: name -> values (one per row; `null` for missing). */
@@ -154,9 +155,9 @@ export async function writeTable(
       `Cannot write "${path}": expected a .parquet or .csv file name`,
     );
   }
-  const { columnsToIpc } = await import("./_arrow_columns.ts");
+  const { columnsToIpc } = await loadArrowColumns("Writing a table");
   const ipc = columnsToIpc(columns, schema);
-  const { writeParquetFile } = await import("./offline/mod.ts");
+  const { writeParquetFile } = await loadOffline("Writing a Parquet file");
   await writeParquetFile(path, ipc);
 }
 
@@ -168,6 +169,6 @@ export async function writeBatches(
   path: string,
   batches: AsyncIterable<RecordBatch>,
 ): Promise<{ rows: number }> {
-  const offline = await import("./offline/mod.ts");
+  const offline = await loadOffline("Writing a file");
   return await offline.writeBatches(path, batches);
 }

@@ -134,6 +134,18 @@ Deno.test({
         after,
       );
 
+      // What the bundle leaves out is named, not a module-resolution failure (500).
+      const materialize = await fromWorker(
+        "/materialize",
+        init({
+          feature_views: ["driver_hourly_stats"],
+          start_ts: "2026-01-01T00:00:00Z",
+          end_ts: "2026-01-02T00:00:00Z",
+        }),
+      );
+      assert.equal(materialize.status, 503, materialize.body);
+      assert.match(materialize.body, /Materialization is not part of this deployment/);
+
       // /health: the same checks; the registry's age differs by when each read it.
       const [wh, dh] = [await fromWorker("/health"), await fromDeno("/health")];
       assert.equal(wh.status, 200, wh.body);
