@@ -16,9 +16,9 @@
  * export default { fetch: createEdgeHandler({ definitions: { "features.ts": features } }) };
  * ```
  */
-import { FeatureStore, isLarderError, LarderError } from "../engine/mod.ts";
+import { FeatureStore } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
-import { errorAnswer } from "./errors.ts";
+import { cannotStartResponse } from "./errors.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
 
 /** Options for {@linkcode createEdgeHandler}. */
@@ -69,13 +69,7 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
       fetch = await ready;
     } catch (err) {
       ready = undefined;
-      // The reason names files, settings and store URLs, and no caller can be authenticated
-      // before the store is open: it goes to the log only.
-      console.error(isLarderError(err) ? `larder edge: ${err.message}` : err);
-      const { status, body } = errorAnswer(
-        new LarderError("UNAVAILABLE", "The feature server cannot start: see its log"),
-      );
-      return Response.json(body, { status });
+      return cannotStartResponse(err, "larder edge");
     }
     return await fetch(req);
   };

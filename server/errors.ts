@@ -3,7 +3,7 @@
  * Every error body is `{"error": {"code", "message", "details"}}`; stack traces never leave
  * the process.
  */
-import { isLarderError, type LarderErrorCode } from "../engine/mod.ts";
+import { isLarderError, LarderError, type LarderErrorCode } from "../engine/mod.ts";
 
 /** The HTTP statuses of error answers. */
 export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 408 | 409 | 413 | 422 | 500 | 503;
@@ -99,4 +99,17 @@ export function errorAnswer(err: unknown): { status: ErrorStatus; body: ErrorBod
     status: STATUS_OF[err.code],
     body: { error: { code: err.code, message: err.message, details } },
   };
+}
+
+/**
+ * What an edge entry answers while its feature store cannot open: a generic 503. The reason
+ * names settings, files and store URLs, and no caller can be authenticated before the store is
+ * open, so it goes to the log only (prefixed with `entry`, such as `larder edge`).
+ */
+export function cannotStartResponse(err: unknown, entry: string): Response {
+  console.error(isLarderError(err) ? `${entry}: ${err.message}` : err);
+  const { status, body } = errorAnswer(
+    new LarderError("UNAVAILABLE", "The feature server cannot start: see its log"),
+  );
+  return Response.json(body, { status });
 }

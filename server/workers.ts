@@ -27,7 +27,6 @@ import type { Assert, Equals } from "../registry/mod.ts";
 import {
   configFromObject,
   FeatureStore,
-  isLarderError,
   type LarderConfig,
   LarderError,
   parseConfig,
@@ -43,7 +42,7 @@ export type {
 } from "../engine/mod.ts";
 import { z } from "zod";
 import { createApp } from "./app.ts";
-import { errorAnswer } from "./errors.ts";
+import { cannotStartResponse } from "./errors.ts";
 import { depsFromFeatureStore, type WiredDeps } from "./feature_store_deps.ts";
 
 /** The bindings of the Worker (`env`): text bindings are read, others are ignored. */
@@ -241,13 +240,7 @@ export function createWorkersHandler(options: WorkersOptions = {}): WorkersHandl
         served = await ready;
       } catch (err) {
         ready = undefined;
-        // The reason names settings and store URLs, and no caller can be authenticated before
-        // the store is open: it goes to the log only.
-        console.error(isLarderError(err) ? `larder workers: ${err.message}` : err);
-        const { status, body } = errorAnswer(
-          new LarderError("UNAVAILABLE", "The feature server cannot start: see its log"),
-        );
-        return Response.json(body, { status });
+        return cannotStartResponse(err, "larder workers");
       }
       const age = served.wired.registry.ageSeconds();
       if (ctx && age !== undefined && age >= Math.max(served.ttl, 1)) {

@@ -15,6 +15,7 @@ import type {
   OnlineWriteResult,
   ViewsWithData,
 } from "./online_store.ts";
+import { storeFailure } from "./online_store.ts";
 
 /** Options for {@linkcode DenoKvOnlineStore.open}. */
 export interface DenoKvOnlineStoreOptions {
@@ -390,13 +391,6 @@ export class DenoKvOnlineStore implements OnlineStore {
   }
 
   #failure(err: unknown, action: string): LarderError {
-    if (err instanceof LarderError) return err;
-    return new LarderError(
-      "UNAVAILABLE",
-      `Cannot ${action} the online store (${this.name}): ${
-        err instanceof Error ? err.message : String(err)
-      }`,
-      { cause: err },
-    );
+    return storeFailure(this.name, err, action);
   }
 }

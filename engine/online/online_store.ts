@@ -1,4 +1,5 @@
 /** The plug-in point for the online store (low-latency serving of the latest values). */
+import { LarderError } from "../../registry/mod.ts";
 import type { LockState } from "./lock_holder.ts";
 
 /** A value as stored online: JSON, typed by the view's schema (see `value_codec.ts`). */
@@ -125,4 +126,20 @@ export interface OnlineStore {
   breakLock(name: string, token: string): Promise<boolean>;
   /** Releases connections. */
   close(): Promise<void>;
+}
+
+/**
+ * A local store's failure as callers see it: `UNAVAILABLE`, naming the store and what it was
+ * doing (`Cannot read from the online store (sqlite data/online.sqlite): ...`); a `LarderError`
+ * passes through as it is.
+ */
+export function storeFailure(store: string, err: unknown, action: string): LarderError {
+  if (err instanceof LarderError) return err;
+  return new LarderError(
+    "UNAVAILABLE",
+    `Cannot ${action} the online store (${store}): ${
+      err instanceof Error ? err.message : String(err)
+    }`,
+    { cause: err },
+  );
 }

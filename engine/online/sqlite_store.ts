@@ -17,6 +17,7 @@ import type {
   StoredValue,
   ViewsWithData,
 } from "./online_store.ts";
+import { storeFailure } from "./online_store.ts";
 
 /** Options for {@linkcode SqliteOnlineStore.open}. */
 export interface SqliteOnlineStoreOptions {
@@ -426,14 +427,7 @@ WHERE larder_locks.expires_at <= ?7`,
   }
 
   #failure(err: unknown, action: string): LarderError {
-    if (err instanceof LarderError) return err;
-    return new LarderError(
-      "UNAVAILABLE",
-      `Cannot ${action} the online store (${this.name}): ${
-        err instanceof Error ? err.message : String(err)
-      }`,
-      { cause: err },
-    );
+    return storeFailure(this.name, err, action);
   }
 }
 
