@@ -11,8 +11,9 @@ import type { OnlineStore } from "./online/online_store.ts";
 
 /**
  * Creates the online store that `larder.yaml` asks for: `sqlite` (default, `data/online.sqlite`
- * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
- * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`). A bad configuration rejects.
+ * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP, url and token from the file
+ * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`; or over TCP for a `redis://` or
+ * `rediss://` url). A bad configuration rejects.
  */
 export async function createOnlineStore(
   config: LarderConfig,
