@@ -1,8 +1,11 @@
 /** Maps `online_store.type` to a backend: the only code that knows every online store. */
 import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
+import { LarderError } from "../registry/mod.ts";
 import {
   DenoKvOnlineStore,
+  isTcpRedisUrl,
+  redactRedisUrl,
   RedisOnlineStore,
   SqliteOnlineStore,
   upstashCredentials,
@@ -48,6 +51,35 @@ export async function createOnlineStore(
         keyPrefix: online.key_prefix,
         keyTtlSeconds: online.key_ttl_seconds,
       });
+    }
+  }
+}
+
+/**
+ * Throws `CONFIG_INVALID` when `registry` or `online_store` reaches Redis over TCP (a
+ * `redis://` or `rediss://` url, from the file or `UPSTASH_REDIS_REST_URL`): edge platforms
+ * reach Redis over HTTP only. `where` opens the message (`larder.yaml`, `LARDER_CONFIG`).
+ */
+export function requireHttpRedis(
+  config: LarderConfig,
+  options: {
+    readonly env: (name: string) => string | undefined;
+    readonly where: string;
+    readonly platform: string;
+  },
+): void {
+  for (const field of ["registry", "online_store"] as const) {
+    const section = config[field];
+    if (section.type !== "redis") continue;
+    const url = section.url ?? options.env("UPSTASH_REDIS_REST_URL");
+    if (url !== undefined && isTcpRedisUrl(url)) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `${options.where}: ${field}.url: ${options.platform} reaches Redis over HTTP only (the Upstash REST protocol): use an https:// REST URL and token, got "${
+          redactRedisUrl(url)
+        }"`,
+        { details: { field: `${field}.url` } },
+      );
     }
   }
 }

@@ -31,6 +31,7 @@ import {
   type LarderConfig,
   LarderError,
   parseConfig,
+  requireHttpRedis,
 } from "../engine/mod.ts";
 
 export type {
@@ -193,6 +194,7 @@ export function workersConfig(
       `${where}: online_store.type: expected "redis" on Cloudflare Workers (Deno KV is Deno's), got "${config.online_store.type}"`,
     );
   }
+  requireHttpRedis(config, { env: vars, where, platform: "Cloudflare Workers" });
   return config;
 }
 
