@@ -1,8 +1,10 @@
 /**
  * Online read latency at the SDK level (`getOnlineFeatures`, registry document in memory):
  * p50/p99 for 1/10/100 entity rows x 1/5/10 feature views (5 float64 features each), for
- * SQLite and Deno KV (local files) and Redis over HTTP (real `@upstash/redis` client -> Redis
- * HTTP bridge -> redis-server). Then the CPU time of the store's own `read()` per call (the
+ * SQLite and Deno KV (local files), Redis over HTTP (real `@upstash/redis` client -> Redis
+ * HTTP bridge -> redis-server) and Redis over TCP (`redis_tcp`: node-redis, RESP2, straight to
+ * redis-server, followed by a raw node-redis `MGET` of the same keys on the same server, the
+ * floor the SDK's read is compared with). Then the CPU time of the store's own `read()` per call (the
  * process's user + system time, every thread), for the same shapes.
  *
  * Then the on-demand overhead, measured in the same run on the same data: one view's 5 features
@@ -12,7 +14,7 @@
  * alternate within each iteration so that they see the same machine load.
  *
  * Run: `deno run -A bench/online.ts [--iterations 2000] [--bridge process|inprocess]
- *       [--backends sqlite,deno_kv,redis] [--shapes 10x5,1x1] [--no-on-demand]`
+ *       [--backends sqlite,deno_kv,redis,redis_tcp] [--shapes 10x5,1x1] [--no-on-demand]`
  *
  * `--shapes` limits the table to some `rows x views` shapes, so that one shape can be measured
  * over many samples (`--shapes 10x5 --iterations 10000`: p99 then rests on 100 samples).
@@ -30,6 +32,8 @@ import {
 } from "../engine/online/mod.ts";
 import type { LoadedTransform } from "../engine/on_demand.ts";
 import type { OnDemandFeatureViewSpec, RegistryDocument } from "../registry/mod.ts";
+import { createClient } from "redis";
+import { startRedisServer } from "../tests/support/redis_server.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 import { addFloatView, addOnDemand, addRequestSource, benchDocument } from "./_bench_registry.ts";
 
@@ -121,6 +125,12 @@ const TRANSFORMS: ReadonlyMap<string, LoadedTransform> = new Map(
 const transforms = (names: readonly string[]) =>
   Promise.resolve(new Map(names.map((n) => [n, TRANSFORMS.get(n)!])));
 
+/** The backend column: `redis` is over HTTP (the bridge), `redis_tcp` over TCP. */
+function label(online: OnlineStore): string {
+  const [type, url = ""] = online.name.split(" ");
+  return type === "redis" && /^rediss?:/.test(url) ? "redis_tcp" : type!;
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -164,7 +174,7 @@ async function measure(online: OnlineStore, registry: RegistryDocument): Promise
       }
       times.sort((a, b) => a - b);
       lines.push(
-        `| ${online.name.split(" ")[0]} | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
+        `| ${label(online)} | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
           quantile(times, 0.5).toFixed(2)
         } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
       );
@@ -228,7 +238,7 @@ async function measureOnDemand(online: OnlineStore, registry: RegistryDocument):
         }%)`;
       };
       lines.push(
-        `| ${online.name.split(" ")[0]} | ${rows} | ${variant.label} | ${s.p50.toFixed(3)} | ${
+        `| ${label(online)} | ${rows} | ${variant.label} | ${s.p50.toFixed(3)} | ${
           s.p99.toFixed(3)
         } | ${overhead("p50")} | ${overhead("p99")} |`,
       );
@@ -277,11 +287,50 @@ async function measureCpu(online: OnlineStore): Promise<string[]> {
       const wall = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       out.push(
-        `| ${online.name.split(" ")[0]} | ${rows * views} | ${ITERATIONS} | ${
+        `| ${label(online)} | ${rows * views} | ${ITERATIONS} | ${
           ((cpu.user + cpu.system) / ITERATIONS).toFixed(1)
         } | ${(1000 * wall / ITERATIONS).toFixed(1)} |`,
       );
     }
+  }
+  return out;
+}
+
+/**
+ * p50/p99 of a raw node-redis `MGET` of the keys the SDK's read of each shape sends (one
+ * command: at most 1000 keys), on the same server: what the SDK's read is compared with.
+ */
+async function measureRaw(url: string): Promise<string[]> {
+  const client = createClient({ url, RESP: 2 });
+  await client.connect();
+  const out: string[] = [];
+  try {
+    for (const rows of [1, 10, 100]) {
+      for (const views of [1, 5, 10]) {
+        if (SHAPES && !SHAPES.has(`${rows}x${views}`)) continue;
+        const times: number[] = [];
+        for (let i = -WARMUP; i < ITERATIONS; i++) {
+          const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
+          const keys = Array.from(
+            { length: views },
+            (_, v) => ids.map((id) => `larder:bench:view_${v}:driver_id=${id}`),
+          ).flat();
+          const t0 = performance.now();
+          const found = await client.sendCommand(["MGET", ...keys]) as (string | null)[];
+          const ms = performance.now() - t0;
+          if (found.length !== keys.length || found[0] === null) throw new Error("bad raw read");
+          if (i >= 0) times.push(ms);
+        }
+        times.sort((a, b) => a - b);
+        out.push(
+          `| raw node-redis MGET | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
+            quantile(times, 0.5).toFixed(2)
+          } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
+        );
+      }
+    }
+  } finally {
+    await client.close();
   }
   return out;
 }
@@ -311,8 +360,20 @@ try {
       } finally {
         await stack.stop();
       }
+    } else if (backend === "redis_tcp") {
+      const server = await startRedisServer();
+      const online = new RedisOnlineStore({ project: "bench", url: server.url });
+      try {
+        await run(online);
+        lines.push(...await measureRaw(server.url));
+      } finally {
+        await online.close();
+        await server.stop();
+      }
     } else {
-      throw new Error(`--backends: unknown backend "${backend}" (sqlite, deno_kv, redis)`);
+      throw new Error(
+        `--backends: unknown backend "${backend}" (sqlite, deno_kv, redis, redis_tcp)`,
+      );
     }
   }
 } finally {

@@ -12,6 +12,11 @@ import {
 
 const MEMORY = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 const CacheTtl = z.number().nonnegative().default(60);
+const RedisUrl = z.url({
+  protocol: /^(https?|rediss?)$/,
+  error: (iss) =>
+    `expected an http(s):// (REST) or redis(s):// (TCP) URL, got ${JSON.stringify(iss.input)}`,
+});
 
 /** `registry:` — where the registry document lives: a JSON file, or a key in Redis. */
 export type RegistryConfig =
@@ -24,11 +29,14 @@ export type RegistryConfig =
     cache_ttl_seconds: number;
   }
   | {
-    /** A key of an Upstash-compatible Redis REST endpoint. */
+    /** A key in Redis: over HTTP (an Upstash-compatible REST endpoint) or TCP. */
     type: "redis";
-    /** The REST URL. @default `$UPSTASH_REDIS_REST_URL` */
+    /**
+     * The REST URL (`https://…`), or `redis://[[user]:password@]host[:port][/db]` /
+     * `rediss://…` (TLS) for TCP. @default `$UPSTASH_REDIS_REST_URL`
+     */
     url?: string | undefined;
-    /** The REST token. @default `$UPSTASH_REDIS_REST_TOKEN` */
+    /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
     /** The key holding the document. @default `"larder-registry:<project>"` */
     key?: string | undefined;
@@ -44,7 +52,7 @@ const registryConfig = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("redis"),
     /** Default: `UPSTASH_REDIS_REST_URL`. */
-    url: z.url().optional(),
+    url: RedisUrl.optional(),
     /** Default: `UPSTASH_REDIS_REST_TOKEN`. */
     token: z.string().min(1).optional(),
     key: z.string().min(1).optional(),
@@ -83,11 +91,14 @@ export type OnlineStoreConfig =
     path: string;
   }
   | {
-    /** An Upstash-compatible Redis REST endpoint. */
+    /** Redis: over HTTP (an Upstash-compatible REST endpoint) or TCP. */
     type: "redis";
-    /** The REST URL. @default `$UPSTASH_REDIS_REST_URL` */
+    /**
+     * The REST URL (`https://…`), or `redis://[[user]:password@]host[:port][/db]` /
+     * `rediss://…` (TLS) for TCP. @default `$UPSTASH_REDIS_REST_URL`
+     */
     url?: string | undefined;
-    /** The REST token. @default `$UPSTASH_REDIS_REST_TOKEN` */
+    /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
     /** Prefix of every key written. @default {"larder"} */
     key_prefix: string;
@@ -109,7 +120,7 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("redis"),
-    url: z.url().optional(),
+    url: RedisUrl.optional(),
     token: z.string().min(1).optional(),
     key_prefix: z.string().min(1).default("larder"),
     /** Expire online rows this long after they are written. */

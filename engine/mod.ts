@@ -53,6 +53,8 @@ export type {
   TypedRow,
 } from "./typed_rows.ts";
 export { createRegistryBackend } from "./registry_backends.ts";
+// For edge entries (server/edge.ts, server/workers.ts): Redis over HTTP only.
+export { requireHttpRedis } from "./online_factory.ts";
 export { type Columns, writeBatches, writeTable } from "./table_writer.ts";
 export type {
   CheckSourceOptions,

@@ -1,8 +1,11 @@
 /** Maps `online_store.type` to a backend: the only code that knows every online store. */
 import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
+import { LarderError } from "../registry/mod.ts";
 import {
   DenoKvOnlineStore,
+  isTcpRedisUrl,
+  redactRedisUrl,
   RedisOnlineStore,
   SqliteOnlineStore,
   upstashCredentials,
@@ -11,8 +14,9 @@ import type { OnlineStore } from "./online/online_store.ts";
 
 /**
  * Creates the online store that `larder.yaml` asks for: `sqlite` (default, `data/online.sqlite`
- * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP; url and token from the file
- * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`). A bad configuration rejects.
+ * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP, url and token from the file
+ * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`; or over TCP for a `redis://` or
+ * `rediss://` url). A bad configuration rejects.
  */
 export async function createOnlineStore(
   config: LarderConfig,
@@ -47,6 +51,35 @@ export async function createOnlineStore(
         keyPrefix: online.key_prefix,
         keyTtlSeconds: online.key_ttl_seconds,
       });
+    }
+  }
+}
+
+/**
+ * Throws `CONFIG_INVALID` when `registry` or `online_store` reaches Redis over TCP (a
+ * `redis://` or `rediss://` url, from the file or `UPSTASH_REDIS_REST_URL`): edge platforms
+ * reach Redis over HTTP only. `where` opens the message (`larder.yaml`, `LARDER_CONFIG`).
+ */
+export function requireHttpRedis(
+  config: LarderConfig,
+  options: {
+    readonly env: (name: string) => string | undefined;
+    readonly where: string;
+    readonly platform: string;
+  },
+): void {
+  for (const field of ["registry", "online_store"] as const) {
+    const section = config[field];
+    if (section.type !== "redis") continue;
+    const url = section.url ?? options.env("UPSTASH_REDIS_REST_URL");
+    if (url !== undefined && isTcpRedisUrl(url)) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `${options.where}: ${field}.url: ${options.platform} reaches Redis over HTTP only (the Upstash REST protocol): use an https:// REST URL and token, got "${
+          redactRedisUrl(url)
+        }"`,
+        { details: { field: `${field}.url` } },
+      );
     }
   }
 }

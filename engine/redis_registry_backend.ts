@@ -1,24 +1,26 @@
 /**
  * The `redis` registry backend: the document in one Redis hash (fields `version` and `text`),
- * reached over HTTP through the same client as the Redis online store. Compare-and-set runs
+ * reached over HTTP or TCP through the same transport as the Redis online store. Compare-and-set runs
  * server-side in one Lua script, so concurrent writers from any number of processes see exactly
  * one winner.
  */
 import { LarderError, type RegistryBackend, type StoredText } from "../registry/mod.ts";
 import {
-  createUpstashClient,
+  createRedisTransport,
   evalScriptCalls,
+  redisFailure,
   redisScript,
-  runPipeline,
-  upstashFailure,
-  type UpstashRedis,
+  type RedisTransport,
 } from "./online/mod.ts";
 
 /** Options for {@linkcode RedisRegistryBackend}. */
 export interface RedisRegistryBackendOptions {
-  /** REST URL of Upstash or of a bridge. */
-  readonly url: string;
-  readonly token: string;
+  /** REST URL of Upstash or of a bridge (with `token`), or `redis(s)://…` for TCP. */
+  readonly url?: string;
+  /** The REST token; only for `http(s)://` URLs. */
+  readonly token?: string | undefined;
+  /** Use this transport instead of one made from `url` (the backend closes it). */
+  readonly transport?: RedisTransport;
   /** The hash holding the document (`larder-registry:<project>` by default in `larder.yaml`). */
   readonly key: string;
   /**
@@ -52,7 +54,7 @@ export function defaultRegistryKey(project: string): string {
 }
 
 /**
- * Stores the registry document in Redis over HTTP.
+ * Stores the registry document in Redis, over HTTP or TCP.
  *
  * @example
  * ```ts
@@ -67,25 +69,25 @@ export function defaultRegistryKey(project: string): string {
  */
 export class RedisRegistryBackend implements RegistryBackend {
   readonly location: string;
-  readonly #redis: UpstashRedis;
+  readonly #redis: RedisTransport;
   readonly #key: string;
 
   constructor(options: RedisRegistryBackendOptions) {
-    this.location = `redis ${options.url} key "${options.key}"`;
     this.#key = options.key;
-    this.#redis = createUpstashClient({
-      url: options.url,
+    this.#redis = options.transport ?? createRedisTransport({
+      url: options.url ?? "",
       token: options.token,
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      retries: options.retries,
     });
+    this.location = `redis ${this.#redis.url} key "${options.key}"`;
   }
 
   async read(): Promise<StoredText | null> {
     let entries;
     try {
-      entries = await runPipeline(this.#redis, (p) => p.hmget(this.#key, "version", "text"));
+      entries = await this.#redis.pipeline([["HMGET", this.#key, "version", "text"]]);
     } catch (err) {
-      throw upstashFailure(err, `Cannot read the registry (${this.location})`);
+      throw redisFailure(err, `Cannot read the registry (${this.location})`);
     }
     const entry = entries[0];
     if (entry === undefined || entry.error !== undefined) {
@@ -117,7 +119,7 @@ export class RedisRegistryBackend implements RegistryBackend {
         }],
       });
     } catch (err) {
-      throw upstashFailure(err, `Cannot write the registry (${this.location})`);
+      throw redisFailure(err, `Cannot write the registry (${this.location})`);
     }
     const entry = entries[0];
     if (entry === undefined || entry.error !== undefined) {
@@ -137,6 +139,6 @@ export class RedisRegistryBackend implements RegistryBackend {
   }
 
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.#redis.close();
   }
 }

@@ -1,8 +1,8 @@
 /**
  * @module
  * The entry for Deno Deploy (`deployctl deploy --entrypoint server/edge.ts`): the same app,
- * with the registry read from the `redis` backend and online reads from Redis over HTTP or
- * Deno KV, as `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
+ * with the registry read from the `redis` backend and online reads from Redis over HTTP (a
+ * `redis://` URL is a configuration error here) or Deno KV, as `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
  *
  * Nothing on the serving path loads DuckDB or parquet-wasm: materialization and
  * push-to-offline import them on first use only.
@@ -16,7 +16,7 @@
  * export default { fetch: createEdgeHandler({ definitions: { "features.ts": features } }) };
  * ```
  */
-import { FeatureStore } from "../engine/mod.ts";
+import { FeatureStore, loadConfig, requireHttpRedis } from "../engine/mod.ts";
 import { createApp } from "./app.ts";
 import { cannotStartResponse } from "./errors.ts";
 import { depsFromFeatureStore } from "./feature_store_deps.ts";
@@ -49,8 +49,12 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
   let ready: Promise<(req: Request) => Response | Promise<Response>> | undefined;
   const open = async () => {
     const env = options.env ?? ((name: string) => Deno.env.get(name));
+    const repo = options.repo ?? env("LARDER_REPO") ?? ".";
+    const config = await loadConfig(repo, { env });
+    requireHttpRedis(config, { env, where: "larder.yaml", platform: "The edge entry" });
     const store = await FeatureStore.open({
-      repo: options.repo ?? env("LARDER_REPO") ?? ".",
+      repo,
+      config,
       env,
       ...(options.definitions ? { definitions: options.definitions } : {}),
     });

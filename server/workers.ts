@@ -30,6 +30,7 @@ import {
   type LarderConfig,
   LarderError,
   parseConfig,
+  requireHttpRedis,
 } from "../engine/mod.ts";
 
 export type {
@@ -192,6 +193,7 @@ export function workersConfig(
       `${where}: online_store.type: expected "redis" on Cloudflare Workers (Deno KV is Deno's), got "${config.online_store.type}"`,
     );
   }
+  requireHttpRedis(config, { env: vars, where, platform: "Cloudflare Workers" });
   return config;
 }
 

@@ -35,6 +35,8 @@ const LEFT_OUT = [
   "*/historical_retrieval.ts",
   "*/materialize/mod.ts",
   "*/_arrow_columns.ts",
+  // Redis over TCP: Workers reach Redis over HTTP only.
+  "*/node_redis_transport.ts",
 ];
 
 /** Bindings every Worker gets from workerd's environment when set there (default credentials). */

@@ -65,3 +65,21 @@ Deno.test("createWorkersHandler() answers 503 without settings, and the reason g
   assert.equal((await res.json()).error.code, "UNAVAILABLE");
   assert.match(String(logged[0]), /^larder workers: Cannot find the settings/);
 });
+
+Deno.test("workersConfig() refuses Redis over TCP: Workers reach Redis over HTTP only", () => {
+  const tcp = { type: "redis", url: "redis://:pw@127.0.0.1:6379" };
+  rejects(
+    () =>
+      workersConfig({ URL: "https://h" }, {
+        config: { project: "p", registry: REDIS, online_store: tcp },
+      }),
+    /^config: online_store\.url: Cloudflare Workers reaches Redis over HTTP only \(the Upstash REST protocol\): use an https:\/\/ REST URL and token, got "redis:\/\/:\*\*\*@127\.0\.0\.1:6379"$/,
+  );
+  rejects(
+    () =>
+      workersConfig({ URL: "https://h", UPSTASH_REDIS_REST_URL: "rediss://h:6380" }, {
+        config: { project: "p", registry: { type: "redis" }, online_store: REDIS },
+      }),
+    /^config: registry\.url: Cloudflare Workers reaches Redis over HTTP only/,
+  );
+});

@@ -1,7 +1,7 @@
 /**
  * @module
  * The online store: the plug-in interface, its backends (SQLite, the embedded default; Deno KV,
- * embedded or on Deno Deploy; Redis over HTTP), locks shared through the store, canonical entity keys, value encoding,
+ * embedded or on Deno Deploy; Redis over HTTP or TCP), locks shared through the store, canonical entity keys, value encoding,
  * online retrieval and direct writes.
  *
  * @example
@@ -46,18 +46,26 @@ export {
 } from "./redis_store.ts";
 export {
   createUpstashClient,
-  evalScriptCalls,
-  type PipelineEntry,
-  type RedisScript,
-  redisScript,
-  runPipeline,
-  type ScriptCall,
-  scriptSha1,
   type UpstashClientOptions,
   upstashCredentials,
-  upstashFailure,
   type UpstashRedis,
+  UpstashTransport,
 } from "./upstash_client.ts";
+export {
+  createRedisTransport,
+  evalScriptCalls,
+  isTcpRedisUrl,
+  type PipelineEntry,
+  redactRedisUrl,
+  type RedisCommand,
+  redisFailure,
+  type RedisScript,
+  redisScript,
+  type RedisTransport,
+  type RedisTransportOptions,
+  type ScriptCall,
+  scriptSha1,
+} from "./redis_transport.ts";
 export {
   canonicalKeyValue,
   entityKey,

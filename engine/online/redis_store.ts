@@ -1,7 +1,7 @@
 /**
- * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol) through `@upstash/redis`,
- * against Upstash itself or a bridge in front of a self-hosted Redis. Key layout and the
- * reasons for it: `docs/online-store.md`.
+ * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol, against Upstash itself or a
+ * bridge in front of a self-hosted Redis) or over TCP (`redis://`, `rediss://`), the same keys
+ * and scripts on either. Key layout and the reasons for it: `docs/online-store.md`.
  */
 import { LarderError } from "../../registry/mod.ts";
 import { currentHolder, type LockState, parseHolder } from "./lock_holder.ts";
@@ -17,24 +17,30 @@ import type {
   ViewsWithData,
 } from "./online_store.ts";
 import {
-  createUpstashClient,
+  createRedisTransport,
   evalScriptCalls,
   type PipelineEntry,
+  type RedisCommand,
+  redisFailure,
   type RedisScript,
   redisScript,
-  runPipeline,
+  type RedisTransport,
   type ScriptCall,
-  upstashFailure,
-  type UpstashRedis,
-} from "./upstash_client.ts";
+} from "./redis_transport.ts";
 
 /** Options for {@linkcode RedisOnlineStore}. */
 export interface RedisOnlineStoreOptions {
   /** The project: every key carries it. */
   readonly project: string;
-  /** REST URL of Upstash or of a bridge. */
-  readonly url: string;
-  readonly token: string;
+  /**
+   * `http(s)://…`: REST URL of Upstash or of a bridge (with `token`); `redis://[[user]:password@]host[:port][/db]`
+   * or `rediss://…` (TLS): Redis itself, over TCP.
+   */
+  readonly url?: string;
+  /** The REST token; only for `http(s)://` URLs. */
+  readonly token?: string | undefined;
+  /** Use this transport instead of one made from `url` (the store closes it). */
+  readonly transport?: RedisTransport;
   /**
    * First part of every key.
    * @default {"larder"}
@@ -43,10 +49,15 @@ export interface RedisOnlineStoreOptions {
   /** Rows expire this many seconds after they are written; absent: never. */
   readonly keyTtlSeconds?: number | undefined;
   /**
-   * Retries of a request that failed with a network error.
+   * HTTP only: retries of a request that failed with a network error.
    * @default {2}
    */
   readonly retries?: number;
+  /**
+   * TCP only: how long a pipeline may wait for Redis's replies before it fails.
+   * @default {2000}
+   */
+  readonly commandTimeoutMs?: number;
   /**
    * Rows per script call (one Redis command).
    * @default {200}
@@ -209,10 +220,10 @@ export function decodeRedisRecord(text: string): OnlineRecord | null {
 }
 
 /**
- * The online store on Redis over HTTP.
+ * The online store on Redis, over HTTP or TCP.
  *
- * - A read of any number of entity rows and views is one HTTP request (one pipeline of
- *   `MGET`s of up to 1000 keys).
+ * - A read of any number of entity rows and views is one round trip (one HTTP request, or one
+ *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys).
  * - Writes go in pipelines of at most 1000 commands; each command is one call of a Lua script
  *   (`EVALSHA`, falling back to `EVAL` on `NOSCRIPT`) writing up to 200 rows skip-if-not-newer,
  *   atomically on the server.
@@ -235,7 +246,7 @@ export class RedisOnlineStore implements OnlineStore {
     singleRoundTripRead: true,
     locks: true,
   };
-  readonly #redis: UpstashRedis;
+  readonly #redis: RedisTransport;
   readonly #base: string;
   readonly #lockBase: string;
   readonly #ttl: number;
@@ -246,12 +257,13 @@ export class RedisOnlineStore implements OnlineStore {
   #script: Promise<RedisScript> | undefined;
 
   constructor(options: RedisOnlineStoreOptions) {
-    this.name = `redis ${options.url}`;
-    this.#redis = createUpstashClient({
-      url: options.url,
+    this.#redis = options.transport ?? createRedisTransport({
+      url: options.url ?? "",
       token: options.token,
-      ...(options.retries === undefined ? {} : { retries: options.retries }),
+      retries: options.retries,
+      commandTimeoutMs: options.commandTimeoutMs,
     });
+    this.name = `redis ${this.#redis.url}`;
     this.#base = `${options.keyPrefix ?? "larder"}:${options.project}:`;
     this.#lockBase = `${options.keyPrefix ?? "larder"}-lock:${options.project}:`;
     this.#ttl = options.keyTtlSeconds ?? 0;
@@ -306,7 +318,7 @@ export class RedisOnlineStore implements OnlineStore {
         await this.#redis.scriptLoad(WRITE.source);
       } catch (err) {
         this.#script = undefined;
-        throw upstashFailure(err, `Cannot write to the online store (${this.name})`);
+        throw redisFailure(err, `Cannot write to the online store (${this.name})`);
       }
       return WRITE;
     })();
@@ -353,12 +365,11 @@ export class RedisOnlineStore implements OnlineStore {
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     if (keys.length === 0) return [];
     const redisKeys = keys.map((k) => this.key(k.view, k.entityKey));
-    const results = await this.#results("read from", () =>
-      runPipeline(this.#redis, (p) => {
-        for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
-          p.mget(redisKeys.slice(i, i + KEYS_PER_MGET));
-        }
-      }));
+    const commands: RedisCommand[] = [];
+    for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
+      commands.push(["MGET", ...redisKeys.slice(i, i + KEYS_PER_MGET)]);
+    }
+    const results = await this.#results("read from", () => this.#redis.pipeline(commands));
     const out: (OnlineRecord | null)[] = [];
     for (const result of results) {
       for (const text of result as (string | null)[]) {
@@ -376,8 +387,9 @@ export class RedisOnlineStore implements OnlineStore {
     await this.#deleteMatching(`${globEscape(this.#base)}*`);
   }
 
+  /** Closes the connection (TCP); the store cannot be used after. */
   close(): Promise<void> {
-    return Promise.resolve();
+    return this.#redis.close();
   }
 
   /**
@@ -390,10 +402,9 @@ export class RedisOnlineStore implements OnlineStore {
     let cursor = "0";
     for (let step = 0; step < steps; step++) {
       const [result] = await this.#results("list the views of", () =>
-        runPipeline(
-          this.#redis,
-          (p) => p.scan(cursor, { match: `${globEscape(this.#base)}*`, count: SCAN_COUNT }),
-        ));
+        this.#redis.pipeline([
+          ["SCAN", cursor, "MATCH", `${globEscape(this.#base)}*`, "COUNT", String(SCAN_COUNT)],
+        ]));
       const [next, keys] = result as [string | number, string[]];
       for (const key of keys) {
         const end = key.indexOf(":", this.#base.length);
@@ -419,10 +430,9 @@ export class RedisOnlineStore implements OnlineStore {
     const [taken] = await this.#results(
       `take the lock "${name}" in`,
       () =>
-        runPipeline(
-          this.#redis,
-          (p) => p.set(key, `${stem}${RENEWALS}0}`, { nx: true, px: lockTtl(ttlMs) }),
-        ),
+        this.#redis.pipeline([
+          ["SET", key, `${stem}${RENEWALS}0}`, "NX", "PX", String(lockTtl(ttlMs))],
+        ]),
     );
     if (taken === null) return null;
     return {
@@ -442,11 +452,7 @@ export class RedisOnlineStore implements OnlineStore {
     const key = `${this.#lockBase}${name}`;
     const [value, ttl] = await this.#results(
       `read the lock "${name}" in`,
-      () =>
-        runPipeline(this.#redis, (p) => {
-          p.get(key);
-          p.pttl(key);
-        }),
+      () => this.#redis.pipeline([["GET", key], ["PTTL", key]]),
     );
     if (typeof value !== "string" || Number(ttl) === -2) return null;
     let holder = null;
@@ -491,16 +497,16 @@ export class RedisOnlineStore implements OnlineStore {
       const unlink = found;
       const scanFrom = cursor;
       const results = await this.#results("delete from", () =>
-        runPipeline(this.#redis, (p) => {
-          if (unlink.length > 0) p.unlink(...unlink);
-          p.scan(scanFrom, { match: pattern, count: SCAN_COUNT });
-        }));
+        this.#redis.pipeline([
+          ...(unlink.length > 0 ? [["UNLINK", ...unlink]] : []),
+          ["SCAN", scanFrom, "MATCH", pattern, "COUNT", String(SCAN_COUNT)],
+        ]));
       const [next, keys] = results.at(-1) as [string | number, string[]];
       cursor = String(next);
       found = keys;
     } while (cursor !== "0");
     if (found.length > 0) {
-      await this.#results("delete from", () => runPipeline(this.#redis, (p) => p.unlink(...found)));
+      await this.#results("delete from", () => this.#redis.pipeline([["UNLINK", ...found]]));
     }
   }
 
@@ -514,7 +520,7 @@ export class RedisOnlineStore implements OnlineStore {
     try {
       entries = await run();
     } catch (err) {
-      throw upstashFailure(err, `Cannot ${action} the online store (${this.name})`);
+      throw redisFailure(err, `Cannot ${action} the online store (${this.name})`);
     }
     const failed = entries.find((e) => e.error !== undefined);
     if (failed) throw this.#replyError(failed.error!, action);

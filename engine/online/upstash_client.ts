@@ -1,6 +1,6 @@
 /**
- * The one module that imports `@upstash/redis`: creates the client the Redis online store and
- * the Redis registry backend share, and turns its failures into `LarderError`s.
+ * The one module that imports `@upstash/redis`: the HTTP {@linkcode RedisTransport} of the
+ * Redis online store and the Redis registry backend, and its failures as `LarderError`s.
  *
  * Settings, each on purpose:
  * - `enableTelemetry: false`: no telemetry headers leave the process.
@@ -10,9 +10,9 @@
  * - `retry`: network errors only, {@linkcode UpstashClientOptions.retries} times with a short
  *   exponential backoff (the client's default of 5 takes ~4 s to give up).
  */
-import { createHash } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import { LarderError } from "../../registry/mod.ts";
+import type { PipelineEntry, RedisCommand, RedisTransport } from "./redis_transport.ts";
 
 /** The configured client. */
 export type UpstashRedis = Redis;
@@ -60,15 +60,26 @@ export function createUpstashClient(options: UpstashClientOptions): UpstashRedis
 
 /**
  * The URL and token: from the configuration, else `UPSTASH_REDIS_REST_URL` /
- * `UPSTASH_REDIS_REST_TOKEN`. Throws `CONFIG_INVALID` naming what is missing; `field` is the
- * configuration section for the message (`online_store`, `registry`).
+ * `UPSTASH_REDIS_REST_TOKEN`. A `redis://` or `rediss://` URL (TCP) needs no token and takes
+ * none (its password goes in the URL). Throws `CONFIG_INVALID` naming what is missing; `field`
+ * is the configuration section for the message (`online_store`, `registry`).
  */
 export function upstashCredentials(
   config: { readonly url?: string | undefined; readonly token?: string | undefined },
   options: { readonly env: (name: string) => string | undefined; readonly field: string },
-): { url: string; token: string } {
+): { url: string; token: string | undefined } {
   const { env, field } = options;
   const url = config.url ?? env("UPSTASH_REDIS_REST_URL");
+  if (url !== undefined && /^rediss?:\/\//i.test(url)) {
+    if (config.token !== undefined) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `larder.yaml: ${field}.token: a token is for http(s) URLs; a redis:// URL carries its password (redis://:password@host:6379)`,
+        { details: { field: `${field}.token` } },
+      );
+    }
+    return { url, token: undefined };
+  }
   const token = config.token ?? env("UPSTASH_REDIS_REST_TOKEN");
   const missing = [
     ...(url ? [] : [`${field}.url (or UPSTASH_REDIS_REST_URL)`]),
@@ -87,79 +98,118 @@ export function upstashCredentials(
 const AUTH_FAILURE = /unauthori[sz]ed|WRONGPASS|NOAUTH|invalid .*token/i;
 
 /**
- * A `LarderError` for a failed request: `UNAUTHENTICATED` when the token is refused,
- * otherwise `UNAVAILABLE`. `what` opens the message (`Cannot write to the online store
- * (redis http://…)`); the client's echo of the request body is dropped.
+ * A `LarderError` for a failed request, its message the reason alone: `UNAUTHENTICATED` when
+ * the token is refused, otherwise `UNAVAILABLE`; the client's echo of the request body is
+ * dropped.
  */
-export function upstashFailure(err: unknown, what: string): LarderError {
+function upstashFailure(err: unknown): LarderError {
   const raw = err instanceof Error ? err.message : String(err);
   const reason = raw.split(", command was:")[0]!.trim().replace(/\.$/, "") || "no reason given";
   return new LarderError(
     AUTH_FAILURE.test(reason) ? "UNAUTHENTICATED" : "UNAVAILABLE",
-    `${what}: ${reason}`,
+    reason,
     { cause: err },
   );
 }
 
-/** A Lua script known by its source and SHA-1. */
-export interface RedisScript {
-  readonly source: string;
-  readonly sha1: string;
+/** Options of `SET` the stores send (`NX`, `PX ms`, `EX s`). */
+function setOptions(rest: readonly string[]): { nx?: true; px?: number; ex?: number } {
+  const options: { nx?: true; px?: number; ex?: number } = {};
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i]!.toUpperCase();
+    if (word === "NX") options.nx = true;
+    else if (word === "PX") options.px = Number(rest[++i]);
+    else if (word === "EX") options.ex = Number(rest[++i]);
+    else throw new Error(`UpstashTransport: unsupported SET option "${rest[i]}"`);
+  }
+  return options;
 }
 
-/** The hex SHA-1 of a script's source (its UTF-8 bytes), as Redis names it. */
-export function scriptSha1(source: string): string {
-  return createHash("sha1").update(source, "utf8").digest("hex");
-}
-
-/** Makes a {@linkcode RedisScript}. */
-export function redisScript(source: string): RedisScript {
-  return { source, sha1: scriptSha1(source) };
-}
-
-/** One script call: its keys and its other arguments. */
-export interface ScriptCall {
-  readonly keys: readonly string[];
-  readonly args: readonly string[];
-}
-
-/** One entry of a pipeline's answer. */
-export interface PipelineEntry {
-  readonly result: unknown;
-  readonly error: string | undefined;
-}
+type UpstashPipeline = ReturnType<UpstashRedis["pipeline"]>;
 
 /**
- * Runs script calls with `EVALSHA` in one pipeline (one HTTP request); calls that fail with
- * `NOSCRIPT` (the server had not cached the script) are sent again with `EVAL`, which caches
- * it. Returns one entry per call; transport failures throw (the client's errors).
+ * Adds one command to an `@upstash/redis` pipeline. The client has one method per command
+ * (no raw commands), so this knows the commands Larder's stores send.
  */
-export async function evalScriptCalls(
-  redis: UpstashRedis,
-  options: { readonly script: RedisScript; readonly calls: readonly ScriptCall[] },
-): Promise<PipelineEntry[]> {
-  const { script, calls } = options;
-  if (calls.length === 0) return [];
-  const pipeline = redis.pipeline();
-  for (const call of calls) pipeline.evalsha(script.sha1, [...call.keys], [...call.args]);
-  const entries = await pipeline.exec({ keepErrors: true }) as PipelineEntry[];
-  const missing = entries.flatMap((e, i) => e.error?.startsWith("NOSCRIPT") ? [i] : []);
-  if (missing.length === 0) return entries;
-  const retry = redis.pipeline();
-  for (const i of missing) retry.eval(script.source, [...calls[i]!.keys], [...calls[i]!.args]);
-  const again = await retry.exec({ keepErrors: true }) as PipelineEntry[];
-  missing.forEach((callIndex, j) => {
-    entries[callIndex] = again[j]!;
-  });
-  return entries;
+function addCommand(p: UpstashPipeline, command: RedisCommand): void {
+  const [name = "", ...args] = command;
+  const keysThenArgs = () => {
+    const n = Number(args[1]);
+    return [args.slice(2, 2 + n), args.slice(2 + n)] as const;
+  };
+  switch (name.toUpperCase()) {
+    case "GET":
+      p.get(args[0]!);
+      return;
+    case "MGET":
+      p.mget(args);
+      return;
+    case "SET":
+      p.set(args[0]!, args[1]!, setOptions(args.slice(2)) as { nx: true; px: number });
+      return;
+    case "PTTL":
+      p.pttl(args[0]!);
+      return;
+    case "UNLINK":
+      p.unlink(...args);
+      return;
+    case "HMGET":
+      p.hmget(args[0]!, ...args.slice(1));
+      return;
+    case "SCAN": {
+      const options: { match?: string; count?: number } = {};
+      for (let i = 1; i < args.length; i += 2) {
+        if (args[i]!.toUpperCase() === "MATCH") options.match = args[i + 1]!;
+        else if (args[i]!.toUpperCase() === "COUNT") options.count = Number(args[i + 1]);
+      }
+      p.scan(args[0]!, options);
+      return;
+    }
+    case "EVALSHA": {
+      const [keys, rest] = keysThenArgs();
+      p.evalsha(args[0]!, [...keys], [...rest]);
+      return;
+    }
+    case "EVAL": {
+      const [keys, rest] = keysThenArgs();
+      p.eval(args[0]!, [...keys], [...rest]);
+      return;
+    }
+    default:
+      throw new Error(`UpstashTransport: unsupported command "${name}"`);
+  }
 }
 
-/** Runs a pipeline built by `build` and returns its entries (errors kept). */
-export async function runPipeline(
-  redis: UpstashRedis,
-  build: (pipeline: ReturnType<UpstashRedis["pipeline"]>) => void,
-): Promise<PipelineEntry[]> {
-  const pipeline = redis.pipeline();
-  build(pipeline);
-  return await pipeline.exec({ keepErrors: true }) as PipelineEntry[];
+/** The HTTP transport: `@upstash/redis` with Larder's settings. */
+export class UpstashTransport implements RedisTransport {
+  readonly url: string;
+  readonly #redis: UpstashRedis;
+
+  constructor(options: UpstashClientOptions) {
+    this.url = options.url;
+    this.#redis = createUpstashClient(options);
+  }
+
+  async pipeline(commands: readonly RedisCommand[]): Promise<PipelineEntry[]> {
+    if (commands.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const command of commands) addCommand(pipeline, command);
+    try {
+      return await pipeline.exec({ keepErrors: true }) as PipelineEntry[];
+    } catch (err) {
+      throw upstashFailure(err);
+    }
+  }
+
+  async scriptLoad(source: string): Promise<void> {
+    try {
+      await this.#redis.scriptLoad(source);
+    } catch (err) {
+      throw upstashFailure(err);
+    }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }

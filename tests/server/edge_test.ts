@@ -156,3 +156,30 @@ Deno.test("createEdgeHandler() answers 503 while the store cannot be opened", as
     await repo.remove();
   }
 });
+
+Deno.test("createEdgeHandler() refuses Redis over TCP in larder.yaml (503, the reason logged)", async () => {
+  const repo = await tempRepo({
+    "larder.yaml": "project: p\nonline_store:\n  type: redis\n  url: redis://:pw@127.0.0.1:1\n",
+    "features.ts": SERVER_FEATURES,
+  });
+  try {
+    const handler = createEdgeHandler({ repo: repo.dir, env: () => undefined });
+    const logged: unknown[] = [];
+    const error = console.error;
+    console.error = (...args: unknown[]) => void logged.push(...args);
+    let res: Response;
+    try {
+      res = await handler(new Request("http://edge/health"));
+    } finally {
+      console.error = error;
+    }
+    assert.equal(res.status, 503);
+    await res.body?.cancel();
+    assert.equal(
+      String(logged[0]),
+      'larder edge: larder.yaml: online_store.url: The edge entry reaches Redis over HTTP only (the Upstash REST protocol): use an https:// REST URL and token, got "redis://:***@127.0.0.1:1"',
+    );
+  } finally {
+    await repo.remove();
+  }
+});

@@ -1,7 +1,7 @@
 /**
- * Runs one test against every online store backend: the embedded SQLite and Deno KV files, and
- * Redis over HTTP through the real bridge in front of a real `redis-server` (skipped loudly
- * without it).
+ * Runs one test against every online store backend: the embedded SQLite and Deno KV files,
+ * Redis over HTTP through the real bridge in front of a real `redis-server`, and Redis over TCP
+ * (skipped loudly without `redis-server`).
  */
 import { join } from "node:path";
 import {
@@ -24,7 +24,8 @@ export interface OnlineBackend {
 const TOKEN = "online-backends-token";
 
 /**
- * Registers `${name} (SQLite)`, `${name} (Deno KV)` and `${name} (Redis)`; the repo's project
+ * Registers `${name} (SQLite)`, `${name} (Deno KV)`, `${name} (Redis)` and
+ * `${name} (Redis TCP)`; the repo's project
  * must be `test_project`.
  */
 export function testEachOnlineBackend(
@@ -63,6 +64,27 @@ export function testEachOnlineBackend(
         });
       } finally {
         await bridge.close();
+        await redis.stop();
+      }
+    },
+  });
+  Deno.test({
+    name: `${name} (Redis TCP)`,
+    ignore: skipWithoutRedis(file),
+    fn: async () => {
+      const redis = await startRedisServer();
+      const clients: OnlineStore[] = [];
+      try {
+        await fn({
+          yaml: `online_store:\n  type: redis\n  url: ${redis.url}\n`,
+          client: () => {
+            const store = new RedisOnlineStore({ project: "test_project", url: redis.url });
+            clients.push(store);
+            return Promise.resolve(store);
+          },
+        });
+      } finally {
+        for (const store of clients) await store.close();
         await redis.stop();
       }
     },

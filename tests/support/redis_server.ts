@@ -50,6 +50,8 @@ export interface StartRedisServerOptions {
    * @default {5000}
    */
   readonly readyTimeoutMs?: number;
+  /** A password clients must give (`requirepass`). @default {none} */
+  readonly password?: string;
 }
 
 const BINARY = "redis-server";
@@ -107,7 +109,7 @@ export async function startRedisServer(
   try {
     for (let attempt = 1;; attempt++) {
       try {
-        running = await spawnRedis(port, dir, readyTimeoutMs);
+        running = await spawnRedis(port, dir, { readyTimeoutMs, password: options.password });
         break;
       } catch (err) {
         // Another process may have taken the free port between probing and binding.
@@ -132,7 +134,7 @@ export async function startRedisServer(
     async restart(): Promise<void> {
       if (stopped) throw new Error("Cannot restart a redis-server after stop()");
       await running?.end("SIGKILL");
-      running = await spawnRedis(fixedPort, dir, readyTimeoutMs);
+      running = await spawnRedis(fixedPort, dir, { readyTimeoutMs, password: options.password });
     },
     pause(): void {
       if (running !== undefined) Deno.kill(running.pid, "SIGSTOP");
@@ -158,8 +160,9 @@ interface RedisProcess {
 async function spawnRedis(
   port: number,
   dir: string,
-  readyTimeoutMs: number,
+  options: { readonly readyTimeoutMs: number; readonly password: string | undefined },
 ): Promise<RedisProcess> {
+  const { readyTimeoutMs, password } = options;
   const child = new Deno.Command(BINARY, {
     args: [
       "--port",
@@ -175,6 +178,7 @@ async function spawnRedis(
       // DEBUG SLEEP lets tests make Redis answer slowly (from loopback only).
       "--enable-debug-command",
       "local",
+      ...(password === undefined ? [] : ["--requirepass", password]),
     ],
     stdin: "null",
     stdout: "piped",
@@ -202,7 +206,7 @@ async function spawnRedis(
   }
 
   const deadline = Date.now() + readyTimeoutMs;
-  while (!(await answersPing(port))) {
+  while (!(await answersPing(port, password))) {
     if (exited || Date.now() > deadline) {
       await end("SIGKILL");
       const log = (await output).trim().split("\n").slice(-3).join(" | ");
@@ -217,10 +221,22 @@ async function spawnRedis(
   return { pid: child.pid, end };
 }
 
-async function answersPing(port: number): Promise<boolean> {
+async function answersPing(port: number, password: string | undefined): Promise<boolean> {
   let conn: Deno.TcpConn | undefined;
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    if (password !== undefined) {
+      // AUTH's +OK and PING's +PONG may arrive in one read or two.
+      const auth = `*2\r\n$4\r\nAUTH\r\n$${
+        new TextEncoder().encode(password).length
+      }\r\n${password}\r\n`;
+      await conn.write(new TextEncoder().encode(auth));
+      const buffer = new Uint8Array(64);
+      const read = await conn.read(buffer);
+      if (read === null || !new TextDecoder().decode(buffer.subarray(0, read)).startsWith("+OK")) {
+        return false;
+      }
+    }
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buffer = new Uint8Array(64);
     const read = await conn.read(buffer);
