@@ -1,13 +1,14 @@
 /**
  * `deno task bench server [--duration 10] [--connections 50] [--rows 1000]
- * [--store sqlite|deno_kv|redis]`: the feature server under `wrk`.
+ * [--store sqlite|deno_kv|redis|redis_tcp]`: the feature server under `wrk`.
  *
  * 1. Cold start: process start -> first 200 on `POST /get-online-features` (median of 5).
  * 2. `POST /get-online-features`, 1 and 10 entity rows x 2 feature views (auth none),
  *    `wrk -t1 -c50`, p50 / p99 / requests per second. The online store is SQLite or Deno KV
  *    (a local file; `--store sqlite`, `--store deno_kv`, the default) or, with `--store redis`,
  *    Redis over HTTP: the Redis HTTP bridge (its
- *    own process) in front of a throwaway `redis-server`, as `bench/_redis_stack.ts` starts them.
+ *    own process) in front of a throwaway `redis-server`, as `bench/_redis_stack.ts` starts them;
+ *    with `--store redis_tcp`, that `redis-server` over TCP (`redis://`).
  *    With Redis the server merges concurrent reads (`ReadBatcher`); the same two runs are then
  *    repeated with that turned off (`--read-batching both|on|off`, default `both`).
  * 3. The ceiling, in the same run and the same way: a trivial Hono JSON endpoint
@@ -36,7 +37,7 @@ import {
 } from "../server/mod.ts";
 import { ReadBatcher } from "../server/read_batcher.ts";
 import { startRedisStack } from "./_redis_stack.ts";
-import { freePort } from "../tests/support/redis_server.ts";
+import { freePort, startRedisServer } from "../tests/support/redis_server.ts";
 
 const FEATURES = `
 import { entity, featureView, fileSource } from "larder";
@@ -240,10 +241,10 @@ async function main(): Promise<void> {
   if (values["feature-server"]) {
     return await featureServerWithoutBatching(values.repo!, Number(values.port));
   }
-  if (values.store !== "deno_kv" && values.store !== "sqlite" && values.store !== "redis") {
-    throw new Error(`--store must be sqlite, deno_kv or redis, got "${values.store}"`);
+  if (!["deno_kv", "sqlite", "redis", "redis_tcp"].includes(values.store)) {
+    throw new Error(`--store must be sqlite, deno_kv, redis or redis_tcp, got "${values.store}"`);
   }
-  const redisStore = values.store === "redis";
+  const redisStore = values.store === "redis" || values.store === "redis_tcp";
   const batching = redisStore
     ? { both: [true, false], on: [true], off: [false] }[values["read-batching"]!]
     : [true];
@@ -257,12 +258,15 @@ async function main(): Promise<void> {
   await Deno.writeTextFile(lua, LUA);
   await Deno.writeTextFile(join(dir, "features.ts"), FEATURES);
   const children: Deno.ChildProcess[] = [];
-  const stack = redisStore ? await startRedisStack("process") : undefined;
+  const stack = values.store === "redis" ? await startRedisStack("process") : undefined;
+  const tcp = values.store === "redis_tcp" ? await startRedisServer() : undefined;
   try {
     await Deno.writeTextFile(
       join(dir, "larder.yaml"),
       stack
         ? `project: bench\nonline_store:\n  type: redis\n  url: ${stack.url}\n  token: ${stack.token}\n`
+        : tcp
+        ? `project: bench\nonline_store:\n  type: redis\n  url: ${tcp.url}\n`
         : `project: bench\nonline_store:\n  type: ${values.store}\n`,
     );
     const store = await FeatureStore.open({ repo: dir });
@@ -388,7 +392,11 @@ async function main(): Promise<void> {
       } ms   p99 ${r.p99Ms.toFixed(2).padStart(6)} ms${r.errors ? `   errors ${r.errors}` : ""}`;
     console.log(
       `wrk -t1 -c${connections} -d${seconds}s, ${Deno.build.os} ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}, online store ${
-        redisStore ? "redis (bridge process + redis-server)" : values.store
+        stack
+          ? "redis (bridge process + redis-server)"
+          : tcp
+          ? "redis over TCP (redis-server)"
+          : values.store
       }`,
     );
     console.log(
@@ -413,6 +421,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(children.map(stop));
     await stack?.stop();
+    await tcp?.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
