@@ -7,29 +7,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { VERSION } from "../cli/version.ts";
 import { freePort } from "./support/redis_server.ts";
+import { runAsUser, userEnv } from "./support/user_shell.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
-/** The environment of a shell outside any task: no INIT_CWD inherited from `deno task test`. */
-function userEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  return env;
-}
-
-async function run(command: string, args: string[], cwd: string) {
-  const out = await new Deno.Command(command, {
-    args,
-    cwd,
-    clearEnv: true,
-    env: userEnv(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  // deno-lint-ignore no-control-regex -- stripping ANSI color codes is the point
-  const strip = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\x1b\[[0-9;]*m/g, "");
-  return { code: out.code, stdout: strip(out.stdout), stderr: strip(out.stderr) };
-}
+const run = runAsUser;
 
 Deno.test({
   name:

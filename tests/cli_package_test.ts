@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { larderSource } from "../cli/_larder_source.ts";
 import { NO_DATA_FILES, TEMPLATE_FILES } from "../cli/commands/init.ts";
 import { freePort } from "./support/redis_server.ts";
+import { runAsUser, userEnv } from "./support/user_shell.ts";
 
 const CHECKOUT = new URL("../", import.meta.url);
 
@@ -58,25 +59,7 @@ Deno.test("larderSource: JSR by package specifier, a checkout or a URL by addres
   assert.equal(larderSource(new URL("https://jsr.io/docs/")).packageSpecifier, undefined);
 });
 
-function userEnv(): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  return env;
-}
-
-async function run(cmd: string[], cwd: string) {
-  const out = await new Deno.Command(cmd[0]!, {
-    args: cmd.slice(1),
-    cwd,
-    clearEnv: true,
-    env: userEnv(),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  // deno-lint-ignore no-control-regex -- stripping ANSI color codes is the point
-  const strip = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\x1b\[[0-9;]*m/g, "");
-  return { code: out.code, stdout: strip(out.stdout), stderr: strip(out.stderr) };
-}
+const run = (cmd: string[], cwd: string) => runAsUser(cmd[0]!, cmd.slice(1), cwd);
 
 Deno.test({
   name:

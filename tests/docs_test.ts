@@ -17,6 +17,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { plainText, userEnv } from "./support/user_shell.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const TYPE_CHECKED = ["docs/definitions.md", "docs/getting-started.md"];
@@ -45,17 +46,7 @@ function codeBlocks(markdown: string): Block[] {
   return blocks;
 }
 
-/** The environment of a user's shell: no INIT_CWD inherited from `deno task test`. */
-function userEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env = Deno.env.toObject();
-  delete env.INIT_CWD;
-  return { ...env, ...extra };
-}
-
-function text(bytes: Uint8Array): string {
-  // deno-lint-ignore no-control-regex -- stripping ANSI color codes is the point
-  return new TextDecoder().decode(bytes).replace(/\x1b\[[0-9;]*m/g, "");
-}
+const text = plainText;
 
 Deno.test({
   name:
