@@ -47,6 +47,20 @@ async function staticGraph(entry: string): Promise<string[]> {
   return [...seen];
 }
 
+/** Runs `call`, keeping what it writes with `console.error` instead of printing it. */
+async function withLog(
+  call: () => Promise<Response>,
+): Promise<{ res: Response; logged: unknown[] }> {
+  const logged: unknown[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => void logged.push(...args);
+  try {
+    return { res: await call(), logged };
+  } finally {
+    console.error = error;
+  }
+}
+
 Deno.test("server/edge.ts loads no DuckDB, parquet-wasm or apache-arrow module (only lazily)", async () => {
   const entry = new URL("../../server/edge.ts", import.meta.url).pathname;
   const modules = await staticGraph(entry);
@@ -133,15 +147,7 @@ Deno.test("createEdgeHandler() answers 503 while the store cannot be opened", as
   });
   try {
     const handler = createEdgeHandler({ repo: repo.dir });
-    const logged: unknown[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void logged.push(...args);
-    let res: Response;
-    try {
-      res = await handler(new Request("http://edge/health"));
-    } finally {
-      console.error = error;
-    }
+    const { res, logged } = await withLog(() => handler(new Request("http://edge/health")));
     assert.equal(res.status, 503);
     const body = await res.json();
     // The reason (here the YAML error, elsewhere paths and store URLs) is logged, not answered.
@@ -164,15 +170,7 @@ Deno.test("createEdgeHandler() refuses Redis over TCP in larder.yaml (503, the r
   });
   try {
     const handler = createEdgeHandler({ repo: repo.dir, env: () => undefined });
-    const logged: unknown[] = [];
-    const error = console.error;
-    console.error = (...args: unknown[]) => void logged.push(...args);
-    let res: Response;
-    try {
-      res = await handler(new Request("http://edge/health"));
-    } finally {
-      console.error = error;
-    }
+    const { res, logged } = await withLog(() => handler(new Request("http://edge/health")));
     assert.equal(res.status, 503);
     await res.body?.cancel();
     assert.equal(
