@@ -5,7 +5,7 @@
  * 1. Cold start: process start -> first 200 on `POST /get-online-features` (median of 5).
  * 2. `POST /get-online-features`, 1 and 10 entity rows x 2 feature views (auth none),
  *    `wrk -t1 -c50`, p50 / p99 / requests per second. The online store is SQLite or Deno KV
- *    (a local file; `--store sqlite`, `--store deno_kv`, the default) or, with `--store redis`,
+ *    (a local file; `--store sqlite`, the default like Larder's, or `--store deno_kv`) or, with `--store redis`,
  *    Redis over HTTP: the Redis HTTP bridge (its
  *    own process) in front of a throwaway `redis-server`, as `bench/_redis_stack.ts` starts them;
  *    with `--store redis_tcp`, that `redis-server` over TCP (`redis://`).
@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       "bound-server": { type: "boolean" },
       repo: { type: "string" },
       port: { type: "string" },
-      store: { type: "string", default: "deno_kv" },
+      store: { type: "string", default: "sqlite" },
       "read-batching": { type: "string", default: "both" },
       duration: { type: "string", default: "10" },
       connections: { type: "string", default: "50" },
