@@ -12,9 +12,10 @@ import {
 } from "../registry/mod.ts";
 import type { OnlineStore } from "./online/online_store.ts";
 import {
+  commitOnlineWrite,
   type EntityColumns,
+  prepareOnlineWrite,
   viewJoinKeys,
-  writeOnline,
   type WriteOnlineResult,
 } from "./online/mod.ts";
 import type { TransformLoader } from "./on_demand.ts";
@@ -88,18 +89,21 @@ async function pushOnline(
       v.source === request.pushSource && v.online &&
       (request.views === undefined || request.views.includes(v.name))
     );
-    const store = views.length > 0 ? await deps.online() : undefined;
+    // Every view's rows are checked and its write-time transforms run before anything is
+    // written, so that a failure for one view leaves all of them as they were.
+    const prepared = [];
     for (const view of views) {
-      const result = await writeOnline(
-        {
-          registry: doc,
-          online: store!,
-          ...(deps.transforms ? { transforms: deps.transforms } : {}),
-        },
-        view.name,
-        request.data,
+      prepared.push(
+        await prepareOnlineWrite(
+          { registry: doc, transforms: deps.transforms },
+          view.name,
+          request.data,
+        ),
       );
-      online.push({ view: view.name, result });
+    }
+    const store = views.length > 0 ? await deps.online() : undefined;
+    for (const p of prepared) {
+      online.push({ view: p.view, result: await commitOnlineWrite(store!, p) });
     }
   }
   return online;

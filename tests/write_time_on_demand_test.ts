@@ -277,6 +277,39 @@ Deno.test("writeToOnlineStore: push and writeToOnlineStore() store the outputs; 
   assert.deepEqual(await read([1, 4]), [[6, "gold:6"], [null, null]]);
 });
 
+Deno.test("push to several views: a failing write-time transform of one writes none of them", async () => {
+  // "counts" reads the same push source and has no on-demand views of its own; the views are
+  // written in name order, so before the fix it was written before "stats" failed.
+  await using r = await openRepo(
+    features() + `
+export const counts = featureView({
+  name: "counts",
+  entities: [driver],
+  ttl: "2h",
+  schema: { trips: "int64" },
+  source: push,
+});
+`,
+  );
+  const { store } = r;
+  await assert.rejects(
+    store.push("stats_push", {
+      driver_id: [4],
+      event_timestamp: [T("06:00:00")],
+      conv_rate: [0.5],
+      trips: [7],
+      tier: ["boom"],
+    }),
+    (err: unknown) => err instanceof LarderError && err.code === "DEFINITION_INVALID",
+  );
+  const read = async (feature: string) =>
+    (await store.getOnlineFeatures({ features: [feature], entities: { driver_id: [4] } }))
+      .toRows().map((row) => Object.values(row).slice(1));
+  assert.deepEqual(await read("counts:trips"), [[null]]);
+  assert.deepEqual(await read("stats:trips"), [[null]]);
+  assert.deepEqual(await read("derived:label"), [[null]]);
+});
+
 Deno.test("writeToOnlineStore: apply deletes the stored outputs of a view removed or switched off", async () => {
   const repo = await tempRepo({
     "features.ts": features().replace(

@@ -113,7 +113,14 @@ export {
   OnlineFeaturesResponse,
 } from "./online_response.ts";
 export type { TransformLoader } from "../on_demand.ts";
-export { writeOnline, type WriteOnlineDeps, type WriteOnlineResult } from "./write_online.ts";
+export {
+  commitOnlineWrite,
+  type PreparedOnlineWrite,
+  prepareOnlineWrite,
+  writeOnline,
+  type WriteOnlineDeps,
+  type WriteOnlineResult,
+} from "./write_online.ts";
 export {
   loadWriteTimeViews,
   type OnDemandWriteResult,

@@ -102,6 +102,29 @@ export async function writeOnline(
   viewName: string,
   data: EntityColumns | EntityRows,
 ): Promise<WriteOnlineResult> {
+  return await commitOnlineWrite(deps.online, await prepareOnlineWrite(deps, viewName, data));
+}
+
+/**
+ * The rows {@linkcode writeOnline} would write, checked and with the write-time on-demand
+ * outputs computed, before anything is written: a writer of several views prepares all of
+ * them first, so that bad data or a failing transform for one writes none.
+ */
+export interface PreparedOnlineWrite {
+  /** The feature view. */
+  readonly view: string;
+  /** Its rows, the newest per entity key. */
+  readonly rows: readonly OnlineRow[];
+  /** The rows of its write-time on-demand views. */
+  readonly derived: readonly { readonly view: string; readonly rows: readonly OnlineRow[] }[];
+}
+
+/** Checks the data and runs write-time transforms for {@linkcode writeOnline}; writes nothing. */
+export async function prepareOnlineWrite(
+  deps: Omit<WriteOnlineDeps, "online">,
+  viewName: string,
+  data: EntityColumns | EntityRows,
+): Promise<PreparedOnlineWrite> {
   const doc = await documentOf(deps.registry);
   const view = viewOf(doc, viewName);
   if (!view.online) {
@@ -150,10 +173,19 @@ export async function writeOnline(
   ));
   const derived = (await loadWriteTimeViews(doc, view, deps.transforms))
     .map((od) => ({ view: od.spec.name, rows: writeTimeRows(od, rows) }));
-  const own = await writeChunks(deps.online, viewName, rows);
+  return { view: viewName, rows, derived };
+}
+
+/** Writes what {@linkcode prepareOnlineWrite} prepared, skip-if-not-newer. */
+export async function commitOnlineWrite(
+  online: OnlineStore,
+  prepared: PreparedOnlineWrite,
+): Promise<WriteOnlineResult> {
+  const { rows, derived } = prepared;
+  const own = await writeChunks(online, prepared.view, rows);
   const onDemand: OnDemandWriteResult[] = [];
   for (const d of derived) {
-    onDemand.push({ view: d.view, ...await writeChunks(deps.online, d.view, d.rows) });
+    onDemand.push({ view: d.view, ...await writeChunks(online, d.view, d.rows) });
   }
   return { rows: rows.length, ...own, ...(derived.length > 0 ? { onDemand } : {}) };
 }
