@@ -38,6 +38,8 @@ import {
   readParquetSchema,
 } from "./parquet.ts";
 import { ident } from "./_sql.ts";
+import { remoteParquet, rowGroupsWithin } from "./_remote_parquet.ts";
+import { isObjectUrl } from "../object_store/mod.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import {
   narrowingProblem,
@@ -393,7 +395,11 @@ export async function loadSource(
           { details: { source: source.name, file, missing } },
         );
       }
-      files.push({ path: file, fileColumns: [...names] });
+      files.push({
+        path: file,
+        fileColumns: [...names],
+        rowGroups: isObjectUrl(file) ? await remoteRowGroups(file, options) : undefined,
+      });
     }
     const chunk = tempName("chunk");
     try {
@@ -423,6 +429,25 @@ export async function loadSource(
     features: layout.features.map((c) => c.name),
     hasCreated: layout.created !== undefined,
   };
+}
+
+/**
+ * The row groups of a Parquet file in object storage that may hold rows the load keeps (by
+ * the footer's statistics on the event time and the integer join keys): the others are never
+ * fetched.
+ */
+async function remoteRowGroups(file: string, options: LoadSourceOptions): Promise<number[]> {
+  const { layout } = options;
+  const keys = layout.joinKeys.flatMap((c, i) => {
+    const range = options.keyRanges?.[i];
+    return range ? [{ column: c.column, min: range.min, max: range.max }] : [];
+  });
+  return rowGroupsWithin(await remoteParquet(file), {
+    timestampColumn: layout.timestamp.column,
+    low: options.low,
+    high: options.high,
+    keys,
+  });
 }
 
 /** The declared type of each source column a load reads (keys, timestamps, features). */
