@@ -35,3 +35,4 @@ export {
   objectStoreSettings,
 } from "./settings.ts";
 export { defaultObjectStore, setDefaultObjectStore } from "./default_store.ts";
+export { writeObjectViaFile } from "./upload.ts";

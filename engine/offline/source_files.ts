@@ -239,6 +239,10 @@ async function filesInFolder(dir: string, extension: string, out: string[]): Pro
  * (`*` and `**` skip hidden names) reads it by accident.
  */
 export function pushedPartsFolder(file: string): string {
+  if (isObjectUrl(file)) {
+    const slash = file.lastIndexOf("/");
+    return `${file.slice(0, slash)}/.${file.slice(slash + 1)}.pushed`;
+  }
   return join(dirname(file), `.${basename(file)}.pushed`);
 }
 
@@ -303,7 +307,7 @@ const copied = new Map<string, { etag: string | undefined; path: string }>();
  * A local copy of a CSV object (DuckDB reads CSV from files): fetched whole, kept for the
  * process while the object's ETag stays the same, in a temporary folder removed at exit.
  */
-async function localCopy(url: string): Promise<string> {
+export async function localCopy(url: string): Promise<string> {
   const store = defaultObjectStore();
   const location = parseObjectUrl(url);
   copies ??= Deno.makeTempDir({ prefix: "larder_objects_" }).then((dir) => {
