@@ -156,3 +156,39 @@ Deno.test("ObjectStore: a server that never answers is UNAVAILABLE after the tim
     await accepting.catch(() => {});
   }
 });
+
+Deno.test("ObjectStore: a body that stalls mid-read is UNAVAILABLE after the timeout", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      // Headers and the first 10 of 1000 bytes, then nothing.
+      await conn.write(
+        new TextEncoder().encode(
+          "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\ncontent-type: application/octet-stream\r\n\r\n0123456789",
+        ),
+      );
+    }
+  })();
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const store = new ObjectStore({
+      endpoint: `http://127.0.0.1:${port}`,
+      region: "us-east-1",
+      pathStyle: true,
+      accessKeyId: "id",
+      secretAccessKey: "secret",
+      timeoutMs: 300,
+      retries: 0,
+    });
+    await assert.rejects(() => store.get("s3://bucket/part.parquet"), {
+      code: "UNAVAILABLE",
+      message: /^Object storage did not answer GET "s3:\/\/bucket\/part\.parquet" within 0\.3 s/,
+    });
+  } finally {
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
