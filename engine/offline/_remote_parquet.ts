@@ -4,14 +4,16 @@
  * groups a query needs. Row groups whose min/max statistics (event time, integer join keys)
  * lie outside the query's bounds are never fetched.
  *
- * `npm:hyparquet` parses the footer (it decodes the statistics with their logical types);
- * `parquet-wasm` decodes the column chunks through {@linkcode RangeBlob}, a `Blob` look-alike
- * whose `slice().arrayBuffer()` is a ranged GET. Only explicit ranges are sent: some
- * S3-compatible servers answer suffix ranges (`bytes=-8`) wrongly.
+ * `npm:hyparquet` parses the footer (the statistics with their logical types, and where each
+ * column chunk lies); `parquet-wasm` decodes the column chunks through {@linkcode RangeBlob}, a
+ * `Blob` look-alike. The chunks of a row group are fetched here, in TypeScript, before
+ * parquet-wasm reads them from memory: a failed or timed-out fetch is then a clear error, not
+ * a panic inside WebAssembly. Only explicit ranges are sent: some S3-compatible servers answer
+ * suffix ranges (`bytes=-8`) wrongly.
  */
 import { parquetMetadata } from "hyparquet";
 import { defaultObjectStore, type ObjectStore } from "../object_store/mod.ts";
-import { LarderError } from "../../registry/mod.ts";
+import { isLarderError, LarderError } from "../../registry/mod.ts";
 
 const TAIL_BYTES = 64 * 1024;
 const MAGIC = "PAR1";
@@ -31,15 +33,27 @@ export interface RemoteParquet {
 export interface RowGroupStats {
   readonly rows: number;
   readonly columns: ReadonlyMap<string, { readonly min: unknown; readonly max: unknown }>;
+  /** Where each column chunk lies: `[start, end)` by top-level column name (leaves merged). */
+  readonly chunks?: ReadonlyMap<string, readonly [number, number]>;
+  /** Where the row group's page indexes lie, when it has them. */
+  readonly pageIndex?: readonly [number, number] | undefined;
 }
 
-const footers = new Map<string, RemoteParquet>();
+const footers = new Map<string, RemoteParquet & { checkedAt: number }>();
+
+/**
+ * How long a footer is used without asking again whether the object changed (one retrieval
+ * asks for a file's footer several times). Reads of its data send `If-Match` with its ETag.
+ */
+const FRESH_MS = 10_000;
 
 /** The footer of a remote Parquet file (cached while its ETag stays the same). */
 export async function remoteParquet(
   url: string,
   store: ObjectStore = defaultObjectStore(),
 ): Promise<RemoteParquet> {
+  const recent = footers.get(url);
+  if (recent && performance.now() - recent.checkedAt < FRESH_MS) return recent;
   const info = await store.head(url);
   if (info === null) {
     throw new LarderError("NOT_FOUND", `Cannot find "${url}" in object storage: no such object`, {
@@ -47,7 +61,10 @@ export async function remoteParquet(
     });
   }
   const cached = footers.get(url);
-  if (cached && cached.etag === info.etag && cached.size === info.size) return cached;
+  if (cached && cached.etag === info.etag && cached.size === info.size) {
+    cached.checkedAt = performance.now();
+    return cached;
+  }
   const size = info.size;
   if (!Number.isFinite(size) || size < 12) throw new Error("file is too small to be Parquet");
   const tailLength = Math.min(size, TAIL_BYTES);
@@ -64,12 +81,13 @@ export async function remoteParquet(
     tail = (await store.get(url, { range: { offset: size - length, length } })).bytes;
   }
   const footer = tail.slice(tail.length - footerLength - 8);
-  const remote: RemoteParquet = {
+  const remote = {
     url,
     size,
     etag: info.etag,
     footer,
     rowGroups: rowGroupStats(footer.slice(0, footerLength)),
+    checkedAt: performance.now(),
   };
   footers.set(url, remote);
   return remote;
@@ -84,7 +102,31 @@ function rowGroupStats(metadata: Uint8Array<ArrayBuffer>): RowGroupStats[] {
   const parsed = parquetMetadata(buffer.buffer);
   return parsed.row_groups.map((group) => {
     const columns = new Map<string, { min: unknown; max: unknown }>();
+    const chunks = new Map<string, [number, number]>();
+    let pageIndex: [number, number] | undefined;
+    const widen = (range: [number, number] | undefined, start: number, end: number) =>
+      range ? [Math.min(range[0], start), Math.max(range[1], end)] as [number, number] : [
+        start,
+        end,
+      ] as [number, number];
     for (const chunk of group.columns) {
+      const m = chunk.meta_data;
+      if (m) {
+        const first = Number(m.dictionary_page_offset ?? m.data_page_offset);
+        const start = Math.min(first, Number(m.data_page_offset));
+        const name = m.path_in_schema[0]!;
+        chunks.set(name, widen(chunks.get(name), start, start + Number(m.total_compressed_size)));
+      }
+      for (
+        const [offset, length] of [
+          [chunk.column_index_offset, chunk.column_index_length],
+          [chunk.offset_index_offset, chunk.offset_index_length],
+        ] as const
+      ) {
+        if (offset !== undefined && length !== undefined) {
+          pageIndex = widen(pageIndex, Number(offset), Number(offset) + Number(length));
+        }
+      }
       const meta = chunk.meta_data;
       const stats = meta?.statistics;
       if (!meta || meta.path_in_schema.length !== 1 || !stats) continue;
@@ -93,7 +135,7 @@ function rowGroupStats(metadata: Uint8Array<ArrayBuffer>): RowGroupStats[] {
       if (min === undefined || max === undefined || min === null || max === null) continue;
       columns.set(meta.path_in_schema[0]!, { min, max });
     }
-    return { rows: Number(group.num_rows), columns };
+    return { rows: Number(group.num_rows), columns, chunks, pageIndex };
   });
 }
 
@@ -152,32 +194,83 @@ export function rowGroupsWithin(file: RemoteParquet, bounds: RowGroupBounds): nu
   return keep;
 }
 
+/** Fetched byte ranges of one file, shared by a {@linkcode RangeBlob} and its slices. */
+class Fetched {
+  readonly segments: { start: number; bytes: Uint8Array<ArrayBuffer> }[] = [];
+  /** The first fetch that failed while parquet-wasm was reading (it cannot take an error). */
+  failure: unknown;
+}
+
 /**
  * A `Blob` look-alike over a remote file for `parquet-wasm`'s `ParquetFile.fromFile`: it asks
- * only `size`, `slice(start, end)` and `arrayBuffer()`, so each read it makes becomes one
- * ranged GET (or a copy out of the footer already fetched).
+ * only `size`, `slice(start, end)` and `arrayBuffer()`. Reads are served from the footer and
+ * from what {@linkcode RangeBlob.prefetch} fetched; anything else is one ranged GET. A GET that
+ * fails is recorded in `failure` and answered with zeros, never a rejection: parquet-wasm
+ * panics on a rejected read. Callers check `failure` after each batch.
  */
 export class RangeBlob {
   readonly #file: RemoteParquet;
   readonly #store: ObjectStore;
   readonly #start: number;
   readonly #end: number;
+  readonly #fetched: Fetched;
 
-  constructor(file: RemoteParquet, store: ObjectStore, start = 0, end = file.size) {
+  constructor(
+    file: RemoteParquet,
+    store: ObjectStore,
+    start = 0,
+    end = file.size,
+    fetched: Fetched = new Fetched(),
+  ) {
     this.#file = file;
     this.#store = store;
     this.#start = start;
     this.#end = end;
+    this.#fetched = fetched;
   }
 
   get size(): number {
     return this.#end - this.#start;
   }
 
+  /** The failed fetch, if one failed since the last {@linkcode RangeBlob.prefetch}. */
+  get failure(): unknown {
+    return this.#fetched.failure;
+  }
+
   slice(start = 0, end: number = this.size): RangeBlob {
     const from = this.#start + Math.max(0, start);
     const to = this.#start + Math.min(this.size, end);
-    return new RangeBlob(this.#file, this.#store, from, Math.max(from, to));
+    return new RangeBlob(this.#file, this.#store, from, Math.max(from, to), this.#fetched);
+  }
+
+  /**
+   * Fetches `ranges` (`[start, end)`, concurrently), replacing what was fetched before: the
+   * next reads are served from memory. Errors reject here, in TypeScript.
+   */
+  async prefetch(ranges: readonly (readonly [number, number])[]): Promise<void> {
+    const segments = await Promise.all(ranges.map(async ([start, end]) => {
+      const { bytes } = await this.#get(start, end);
+      return { start, bytes };
+    }));
+    this.#fetched.segments.length = 0;
+    this.#fetched.segments.push(...segments);
+    this.#fetched.failure = undefined;
+  }
+
+  #get(start: number, end: number) {
+    return this.#store.get(this.#file.url, {
+      range: { offset: start, length: end - start },
+      ...(this.#file.etag ? { ifMatch: this.#file.etag } : {}),
+    }).catch((err) => {
+      if (!isLarderError(err) || err.code !== "CONFLICT") throw err;
+      footers.delete(this.#file.url);
+      throw new LarderError(
+        "SOURCE_INVALID",
+        `Parquet file "${this.#file.url}" changed while it was read: run the command again`,
+        { cause: err, details: { url: this.#file.url } },
+      );
+    });
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
@@ -185,9 +278,17 @@ export class RangeBlob {
     if (this.#start >= footerStart) {
       return this.#file.footer.slice(this.#start - footerStart, this.#end - footerStart).buffer;
     }
-    const { bytes } = await this.#store.get(this.#file.url, {
-      range: { offset: this.#start, length: this.size },
-    });
-    return bytes.buffer;
+    for (const segment of this.#fetched.segments) {
+      const from = this.#start - segment.start;
+      if (from >= 0 && this.#end - segment.start <= segment.bytes.length) {
+        return segment.bytes.slice(from, this.#end - segment.start).buffer;
+      }
+    }
+    try {
+      return (await this.#get(this.#start, this.#end)).bytes.buffer;
+    } catch (err) {
+      this.#fetched.failure ??= err;
+      return new ArrayBuffer(this.size);
+    }
   }
 }

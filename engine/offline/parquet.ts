@@ -162,8 +162,9 @@ async function* decodeFile(
 }
 
 /**
- * Decodes a Parquet file in object storage: the footer (cached), then, by ranged GETs, only the
- * column chunks of `options.columns` in `options.rowGroups`.
+ * Decodes a Parquet file in object storage, one row group at a time: the row group's column
+ * chunks of `options.columns` are fetched first (concurrently, by explicit ranges; a failure
+ * rejects here), then decoded from memory. Only `options.rowGroups` are read.
  */
 async function* decodeRemote(
   url: string,
@@ -172,32 +173,65 @@ async function* decodeRemote(
   if (options.rowGroups?.length === 0) return;
   const store = defaultObjectStore();
   let file: pq.ParquetFile;
+  let remote;
+  let blob: RangeBlob;
   try {
-    const remote = await remoteParquet(url, store);
-    file = await pq.ParquetFile.fromFile(new RangeBlob(remote, store) as unknown as Blob);
+    remote = await remoteParquet(url, store);
+    blob = new RangeBlob(remote, store);
+    // The page indexes (when written) are read with the metadata.
+    const indexes = remote.rowGroups.flatMap((g) => g.pageIndex ? [g.pageIndex] : []);
+    if (indexes.length > 0) {
+      await blob.prefetch([[
+        Math.min(...indexes.map((r) => r[0])),
+        Math.max(...indexes.map((r) => r[1])),
+      ]]);
+    }
+    file = await pq.ParquetFile.fromFile(blob as unknown as Blob);
   } catch (err) {
     throw unreadable(url, err);
   }
+  const check = () => {
+    if (blob.failure !== undefined) throw unreadable(url, blob.failure);
+  };
   try {
-    const readOptions: pq.ReaderOptions = { batchSize: options.batchRows ?? 131072 };
-    if (options.columns) readOptions.columns = [...options.columns];
-    if (options.rowGroups) readOptions.rowGroups = [...options.rowGroups];
-    let stream: ReadableStream<pq.RecordBatch>;
-    try {
-      stream = await file.stream(readOptions);
-    } catch (err) {
-      throw unreadable(url, err);
-    }
-    const reader = stream.getReader();
-    for (;;) {
-      let next: ReadableStreamReadResult<pq.RecordBatch>;
+    const groups = options.rowGroups ?? remote.rowGroups.map((_, i) => i);
+    for (const group of groups) {
+      const chunks = remote.rowGroups[group]?.chunks;
+      const wanted = options.columns;
       try {
-        next = await reader.read();
+        await blob.prefetch(
+          chunks
+            ? [...chunks].filter(([name]) => wanted === undefined || wanted.includes(name))
+              .map(([, range]) => range)
+            : [],
+        );
       } catch (err) {
         throw unreadable(url, err);
       }
-      if (next.done) break;
-      yield next.value.intoIPCStream();
+      const readOptions: pq.ReaderOptions = {
+        batchSize: options.batchRows ?? 131072,
+        rowGroups: [group],
+      };
+      if (wanted) readOptions.columns = [...wanted];
+      let reader: ReadableStreamDefaultReader<pq.RecordBatch>;
+      try {
+        reader = (await file.stream(readOptions)).getReader();
+      } catch (err) {
+        check();
+        throw unreadable(url, err);
+      }
+      for (;;) {
+        let next: ReadableStreamReadResult<pq.RecordBatch>;
+        try {
+          next = await reader.read();
+        } catch (err) {
+          check();
+          throw unreadable(url, err);
+        }
+        check();
+        if (next.done) break;
+        yield next.value.intoIPCStream();
+      }
     }
   } finally {
     file.free();

@@ -4,10 +4,13 @@
  * CSV fetched whole; the same answers as the local file.
  */
 import assert from "node:assert/strict";
-import { DuckDBOfflineStore, encodeParquet } from "../../engine/offline/mod.ts";
+import { DuckDBOfflineStore, encodeParquet, resolveSourceFiles } from "../../engine/offline/mod.ts";
+import { pushOffline } from "../../engine/mod.ts";
+import { documentWith, pushSource } from "../online/_fixtures.ts";
 import { tableFromRows } from "../../engine/offline/_values.ts";
 import { ObjectStore, setDefaultObjectStore } from "../../engine/object_store/mod.ts";
 import { startS3rver } from "../support/s3rver.ts";
+import { startS3Double } from "../support/s3_double.ts";
 import { entity, featureView, fileSource, t, tempDir } from "./_fixtures.ts";
 
 const s3 = await startS3rver({ buckets: ["larder-src"] });
@@ -149,6 +152,67 @@ Deno.test("a missing object or bucket is a clear SOURCE_INVALID or NOT_FOUND", a
     message:
       /^Cannot find "s3:\/\/no-such-bucket\/x\.parquet\/" in object storage: the bucket does not exist/,
   });
+});
+
+Deno.test("push to offline onto a single s3:// file adds a part that retrieval reads", async () => {
+  const url = "s3://larder-src/pushed/stats.parquet";
+  await objects.put(url, encodeParquet(tableFromRows(rows.slice(0, 10))));
+  const batch = fileSource("batch", url);
+  const doc = documentWith({
+    entities: [driver],
+    sources: [batch, pushSource("push", "batch")],
+    views: [featureView("stats", {
+      entities: ["driver"],
+      source: "push",
+      features: [{ name: "trips", type: "int64" }],
+    })],
+  });
+  const pushed = await pushOffline(dir, doc, {
+    pushSource: "push",
+    columns: { driver_id: [1001], event_timestamp: [t("2024-02-01T00:00:00")], trips: [77] },
+  });
+  assert.equal(pushed.files.length, 1);
+  assert.match(pushed.files[0]!, /^s3:\/\/larder-src\/pushed\/\.stats\.parquet\.pushed\/push-/);
+  assert.deepEqual(await resolveSourceFiles(batch, dir), [url, pushed.files[0]!]);
+  const job = await offline.getHistoricalFeatures({
+    repoDir: dir,
+    entityTable: [{ driver_id: 1001, event_timestamp: t("2024-02-01T01:00:00") }],
+    views: [{ view, source: batch, entities: [driver], features: ["trips"] }],
+  });
+  assert.deepEqual((await job.toRows()).map((r) => r.trips), [77]);
+});
+
+Deno.test("a read that times out mid-file is UNAVAILABLE naming the object, and writes nothing", async () => {
+  const double = await startS3Double({ buckets: ["stalls"] });
+  const stalling = new ObjectStore({ ...double.settings, timeoutMs: 300 });
+  try {
+    await stalling.put("s3://stalls/all.parquet", bytes);
+    // The footer (the last 64 KiB) answers; the column chunks never do.
+    double.stall = (req) => {
+      const from = Number(/^bytes=(\d+)-/.exec(req.headers.get("range") ?? "")?.[1] ?? NaN);
+      return from < bytes.length - 64 * 1024;
+    };
+    setDefaultObjectStore(stalling);
+    const out = `${dir}/out.parquet`;
+    const job = await offline.getHistoricalFeatures({
+      repoDir: dir,
+      entityTable: entities,
+      views: [{
+        view,
+        source: fileSource("stats", "s3://stalls/all.parquet"),
+        entities: [driver],
+        features: ["trips"],
+      }],
+    });
+    await assert.rejects(() => job.write(out), {
+      code: "UNAVAILABLE",
+      message: /^Object storage did not answer GET "s3:\/\/stalls\/all\.parquet" within 0\.3 s/,
+    });
+    await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
+  } finally {
+    setDefaultObjectStore(objects);
+    await double.stop();
+  }
 });
 
 Deno.test({

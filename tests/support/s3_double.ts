@@ -13,7 +13,7 @@
  * - `GET /<bucket>?list-type=2` (ListObjectsV2): `prefix`, `max-keys`, `continuation-token`.
  * - `DELETE` → 204. Unknown bucket → 404 `NoSuchBucket`.
  *
- * Signatures are not checked (s3rver tests cover signing).
+ * Signatures are not checked (s3rver tests cover signing). `stall` makes chosen requests hang.
  *
  * @module
  */
@@ -26,6 +26,11 @@ export interface S3Double {
   readonly settings: ObjectStoreSettings;
   /** Requests received, by method. */
   readonly requests: Record<string, number>;
+  /**
+   * When set and true for a request, the double never answers it (until `stop`): a server
+   * that hangs mid-operation, for timeout tests.
+   */
+  stall: ((req: Request) => boolean) | undefined;
   stop(): Promise<void>;
 }
 
@@ -67,8 +72,16 @@ export function startS3Double(options: { buckets: readonly string[] }): Promise<
   const inFlight = new Set<string>();
   const requests: Record<string, number> = {};
 
+  let release: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (release = resolve));
+  let double: S3Double;
+
   async function handle(req: Request): Promise<Response> {
     requests[req.method] = (requests[req.method] ?? 0) + 1;
+    if (double.stall?.(req)) {
+      await stopped;
+      return xmlError(503, "SlowDown", "Stopped");
+    }
     const url = new URL(req.url);
     const [bucketName = "", ...rest] = url.pathname.slice(1).split("/");
     const key = rest.map(decodeURIComponent).join("/");
@@ -199,9 +212,10 @@ export function startS3Double(options: { buckets: readonly string[] }): Promise<
       onListen: () => {},
     }, handle);
     const endpoint = `http://127.0.0.1:${server.addr.port}`;
-    resolve({
+    double = {
       endpoint,
       requests,
+      stall: undefined,
       settings: {
         endpoint,
         region: "us-east-1",
@@ -211,7 +225,11 @@ export function startS3Double(options: { buckets: readonly string[] }): Promise<
         timeoutMs: 10_000,
         retries: 0,
       },
-      stop: () => server.shutdown(),
-    });
+      stop: () => {
+        release();
+        return server.shutdown();
+      },
+    };
+    resolve(double);
   });
 }
