@@ -40,6 +40,7 @@ import {
 import { ident } from "./_sql.ts";
 import { remoteParquet, rowGroupsWithin } from "./_remote_parquet.ts";
 import { isObjectUrl } from "../object_store/mod.ts";
+import { localCopy } from "./source_files.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import {
   narrowingProblem,
@@ -220,12 +221,33 @@ export async function describeSchema(session: DuckDBSession, schema: Schema): Pr
 
 /**
  * An entity table given as a path: resolved against the repo, and refused (`INPUT_INVALID`)
- * unless it is an existing `.csv` or `.parquet` file.
+ * unless it is an existing `.csv` or `.parquet` file. An object URL (`s3://…`, `https://…`) is
+ * fetched whole into a local copy first.
  */
 export async function entityFile(
   input: string,
   repoDir: string,
 ): Promise<{ path: string; format: "csv" | "parquet" }> {
+  if (isObjectUrl(input)) {
+    const lower = input.toLowerCase().replace(/\?.*$/, "");
+    if (!lower.endsWith(".csv") && !lower.endsWith(".parquet")) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity file "${input}" must end in .parquet or .csv`,
+        {
+          details: { path: input },
+        },
+      );
+    }
+    const path = await localCopy(input).catch((err) => {
+      if (!isLarderError(err) || err.code !== "NOT_FOUND") throw err;
+      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${input}"`, {
+        cause: err,
+        details: { path: input },
+      });
+    });
+    return { path, format: lower.endsWith(".csv") ? "csv" : "parquet" };
+  }
   const path = isAbsolute(input) ? input : resolve(repoDir, input);
   const stat = await Deno.stat(path).catch(() => undefined);
   if (!stat?.isFile) {

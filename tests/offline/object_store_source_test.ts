@@ -128,6 +128,35 @@ Deno.test("a glob over s3:// lists the objects and reads them all", async () => 
   });
 });
 
+Deno.test("an entity table in object storage is fetched whole", async () => {
+  await objects.put("s3://larder-src/entities.parquet", encodeParquet(tableFromRows(entities)));
+  const job = await offline.getHistoricalFeatures({
+    repoDir: dir,
+    entityTable: "s3://larder-src/entities.parquet",
+    views: [{
+      view,
+      source: fileSource("stats", "s3://larder-src/stats/all.parquet"),
+      entities: [driver],
+      features: ["trips"],
+    }],
+  });
+  assert.deepEqual((await job.toRows()).map((r) => r.trips), [3951, 3952, 3999]);
+  await assert.rejects(
+    () =>
+      offline.getHistoricalFeatures({
+        repoDir: dir,
+        entityTable: "s3://larder-src/none.parquet",
+        views: [{
+          view,
+          source: fileSource("stats", `${dir}/all.parquet`),
+          entities: [driver],
+          features: ["trips"],
+        }],
+      }),
+    { code: "INPUT_INVALID", message: 'Cannot find entity file "s3://larder-src/none.parquet"' },
+  );
+});
+
 Deno.test("a CSV source in object storage is fetched whole", async () => {
   const job = await offline.getHistoricalFeatures({
     repoDir: dir,
