@@ -249,7 +249,13 @@ export class RangeBlob {
    * next reads are served from memory. Errors reject here, in TypeScript.
    */
   async prefetch(ranges: readonly (readonly [number, number])[]): Promise<void> {
-    const segments = await Promise.all(ranges.map(async ([start, end]) => {
+    const merged: [number, number][] = [];
+    for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
+      const last = merged[merged.length - 1];
+      if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+      else merged.push([start, end]);
+    }
+    const segments = await Promise.all(merged.map(async ([start, end]) => {
       const { bytes } = await this.#get(start, end);
       return { start, bytes };
     }));
@@ -278,17 +284,30 @@ export class RangeBlob {
     if (this.#start >= footerStart) {
       return this.#file.footer.slice(this.#start - footerStart, this.#end - footerStart).buffer;
     }
-    for (const segment of this.#fetched.segments) {
-      const from = this.#start - segment.start;
-      if (from >= 0 && this.#end - segment.start <= segment.bytes.length) {
-        return segment.bytes.slice(from, this.#end - segment.start).buffer;
-      }
+    // parquet-wasm may ask for several chunks in one read (it coalesces nearby ranges): the
+    // read is assembled from the fetched segments, and only bytes none of them holds are got.
+    const out = new Uint8Array(this.size);
+    let at = this.#start;
+    const gaps: [number, number][] = [];
+    const segments = [...this.#fetched.segments].sort((a, b) => a.start - b.start);
+    for (const segment of segments) {
+      const segEnd = segment.start + segment.bytes.length;
+      if (segEnd <= at || segment.start >= this.#end) continue;
+      if (segment.start > at) gaps.push([at, segment.start]);
+      const from = Math.max(at, segment.start);
+      const to = Math.min(this.#end, segEnd);
+      out.set(segment.bytes.subarray(from - segment.start, to - segment.start), from - this.#start);
+      at = to;
+      if (at >= this.#end) break;
     }
+    if (at < this.#end) gaps.push([at, this.#end]);
     try {
-      return (await this.#get(this.#start, this.#end)).bytes.buffer;
+      const parts = await Promise.all(gaps.map(([from, to]) => this.#get(from, to)));
+      gaps.forEach(([from], i) => out.set(parts[i]!.bytes, from - this.#start));
     } catch (err) {
       this.#fetched.failure ??= err;
       return new ArrayBuffer(this.size);
     }
+    return out.buffer;
   }
 }

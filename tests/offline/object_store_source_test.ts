@@ -11,6 +11,7 @@ import { tableFromRows } from "../../engine/offline/_values.ts";
 import { ObjectStore, setDefaultObjectStore } from "../../engine/object_store/mod.ts";
 import { startS3rver } from "../support/s3rver.ts";
 import { startS3Double } from "../support/s3_double.ts";
+import { remoteParquet } from "../../engine/offline/_remote_parquet.ts";
 import { entity, featureView, fileSource, t, tempDir } from "./_fixtures.ts";
 
 const s3 = await startS3rver({ buckets: ["larder-src"] });
@@ -19,8 +20,8 @@ setDefaultObjectStore(objects);
 const offline = new DuckDBOfflineStore({ memoryLimit: "512MB" });
 const dir = await tempDir();
 
-// Four days of rows, one row group per day: a retrieval on day 4 with a one-day ttl needs
-// only the row groups of days 3 and 4.
+// Four days of rows, one row group per day (each in the day's first minute): a retrieval at
+// noon on day 4 with a one-day ttl needs only the row group of day 4.
 let seed = 7;
 const noise = () => (seed = (seed * 1103515245 + 12345) % 2147483648).toString(36);
 const rows = Array.from({ length: 4 * 1000 }, (_, i) => ({
@@ -79,7 +80,17 @@ Deno.test("an s3:// Parquet source reads only the footer and the needed row grou
   assert.deepEqual(remote, local);
   assert.equal(remote.length, 3);
   assert.deepEqual(remote.map((r) => r.trips), [3951, 3952, 3999]);
-  // Two of four row groups, one column of three: far less than the file.
+  // The footer's tail, the page indexes, then the three needed columns of the last row group
+  // (the others end before entity time - ttl): each byte once.
+  const meta = await remoteParquet("s3://larder-src/stats/all.parquet", objects);
+  const span = (r: readonly [number, number] | undefined) => r ? r[1] - r[0] : 0;
+  const indexes = meta.rowGroups.flatMap((g) => g.pageIndex ?? []);
+  const expected = Math.min(64 * 1024, bytes.length) +
+    (indexes.length ? Math.max(...indexes) - Math.min(...indexes) : 0) +
+    [3].flatMap((g) =>
+      ["driver_id", "event_timestamp", "trips"].map((c) => span(meta.rowGroups[g]!.chunks!.get(c)))
+    ).reduce((a, b) => a + b, 0);
+  assert.equal(fetched, expected);
   assert.ok(fetched < bytes.length / 4, `fetched ${fetched} of ${bytes.length} bytes`);
 });
 
