@@ -194,9 +194,15 @@ export function rowGroupsWithin(file: RemoteParquet, bounds: RowGroupBounds): nu
   return keep;
 }
 
+/** Bytes of a remote file from `start`. */
+export interface FetchedSegment {
+  readonly start: number;
+  readonly bytes: Uint8Array<ArrayBuffer>;
+}
+
 /** Fetched byte ranges of one file, shared by a {@linkcode RangeBlob} and its slices. */
 class Fetched {
-  readonly segments: { start: number; bytes: Uint8Array<ArrayBuffer> }[] = [];
+  readonly segments: FetchedSegment[] = [];
   /** The first fetch that failed while parquet-wasm was reading (it cannot take an error). */
   failure: unknown;
 }
@@ -245,23 +251,32 @@ export class RangeBlob {
   }
 
   /**
-   * Fetches `ranges` (`[start, end)`, concurrently), replacing what was fetched before: the
-   * next reads are served from memory. Errors reject here, in TypeScript.
+   * Fetches `ranges` (`[start, end)`, adjacent ones merged, concurrently) and returns them for
+   * {@linkcode RangeBlob.use}. Errors reject here, in TypeScript.
    */
-  async prefetch(ranges: readonly (readonly [number, number])[]): Promise<void> {
+  async fetch(ranges: readonly (readonly [number, number])[]): Promise<FetchedSegment[]> {
     const merged: [number, number][] = [];
     for (const [start, end] of [...ranges].sort((a, b) => a[0] - b[0])) {
       const last = merged[merged.length - 1];
       if (last && start <= last[1]) last[1] = Math.max(last[1], end);
       else merged.push([start, end]);
     }
-    const segments = await Promise.all(merged.map(async ([start, end]) => {
+    return await Promise.all(merged.map(async ([start, end]) => {
       const { bytes } = await this.#get(start, end);
       return { start, bytes };
     }));
+  }
+
+  /** Serves the next reads from `segments`, replacing those used before. */
+  use(segments: readonly FetchedSegment[]): void {
     this.#fetched.segments.length = 0;
     this.#fetched.segments.push(...segments);
     this.#fetched.failure = undefined;
+  }
+
+  /** {@linkcode RangeBlob.fetch}, then {@linkcode RangeBlob.use}. */
+  async prefetch(ranges: readonly (readonly [number, number])[]): Promise<void> {
+    this.use(await this.fetch(ranges));
   }
 
   #get(start: number, end: number) {

@@ -164,7 +164,8 @@ async function* decodeFile(
 /**
  * Decodes a Parquet file in object storage, one row group at a time: the row group's column
  * chunks of `options.columns` are fetched first (concurrently, by explicit ranges; a failure
- * rejects here), then decoded from memory. Only `options.rowGroups` are read.
+ * rejects here), then decoded from memory while the next row group's are fetched. Only
+ * `options.rowGroups` are read.
  */
 async function* decodeRemote(
   url: string,
@@ -195,19 +196,28 @@ async function* decodeRemote(
   };
   try {
     const groups = options.rowGroups ?? remote.rowGroups.map((_, i) => i);
-    for (const group of groups) {
+    const wanted = options.columns;
+    const fetchGroup = (group: number) => {
       const chunks = remote.rowGroups[group]?.chunks;
-      const wanted = options.columns;
+      const fetched = blob.fetch(
+        chunks
+          ? [...chunks].filter(([name]) => wanted === undefined || wanted.includes(name))
+            .map(([, range]) => range)
+          : [],
+      );
+      // Awaited (and its error thrown) in turn; until then it must not count as unhandled.
+      fetched.catch(() => {});
+      return fetched;
+    };
+    // The next row group's chunks are fetched while this one decodes.
+    let next = groups.length > 0 ? fetchGroup(groups[0]!) : undefined;
+    for (const [i, group] of groups.entries()) {
       try {
-        await blob.prefetch(
-          chunks
-            ? [...chunks].filter(([name]) => wanted === undefined || wanted.includes(name))
-              .map(([, range]) => range)
-            : [],
-        );
+        blob.use(await next!);
       } catch (err) {
         throw unreadable(url, err);
       }
+      next = i + 1 < groups.length ? fetchGroup(groups[i + 1]!) : undefined;
       const readOptions: pq.ReaderOptions = {
         batchSize: options.batchRows ?? 131072,
         rowGroups: [group],
@@ -221,16 +231,16 @@ async function* decodeRemote(
         throw unreadable(url, err);
       }
       for (;;) {
-        let next: ReadableStreamReadResult<pq.RecordBatch>;
+        let batch: ReadableStreamReadResult<pq.RecordBatch>;
         try {
-          next = await reader.read();
+          batch = await reader.read();
         } catch (err) {
           check();
           throw unreadable(url, err);
         }
         check();
-        if (next.done) break;
-        yield next.value.intoIPCStream();
+        if (batch.done) break;
+        yield batch.value.intoIPCStream();
       }
     }
   } finally {
