@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { startS3rver } from "../../tests/support/s3rver.ts";
+import { startFauxqs } from "../../tests/support/fauxqs.ts";
 import { isObjectUrl, ObjectStore, objectStoreSettings, parseObjectUrl } from "./mod.ts";
 
 Deno.test("parseObjectUrl() behaviour", () => {
@@ -67,7 +68,7 @@ Deno.test("ObjectStore against s3rver", async (t) => {
       assert.equal(await store.head("s3://larder-test/dir/none.bin"), null);
     });
 
-    // s3rver fails max-keys (InternalError): pages are tested against tests/support/s3_double.ts.
+    // s3rver fails max-keys (InternalError): pages are tested against fauxqs and the S3 double.
     await t.step("list() lists a prefix, sorted by key", async () => {
       for (const name of ["p/3.txt", "p/1.txt", "p/2.txt", "q/1.txt"]) {
         await store.put(`s3://larder-test/${name}`, bytes);
@@ -125,6 +126,38 @@ Deno.test("ObjectStore against s3rver", async (t) => {
     });
   } finally {
     await s3.stop();
+  }
+});
+
+Deno.test("ObjectStore against fauxqs: ranges, HEAD, pages of ListObjectsV2, errors", async () => {
+  const fauxqs = await startFauxqs({ buckets: ["larder-fq"] });
+  try {
+    const store = new ObjectStore(fauxqs.settings);
+    const bytes = new TextEncoder().encode("0123456789abcdef");
+    for (const name of ["p/3.txt", "p/1.txt", "p/2.txt", "q/1.txt"]) {
+      await store.put(`s3://larder-fq/${name}`, bytes);
+    }
+    const part = await store.get("s3://larder-fq/p/2.txt", { range: { offset: 3, length: 5 } });
+    assert.equal(new TextDecoder().decode(part.bytes), "34567");
+    assert.equal((await store.head("s3://larder-fq/p/2.txt"))?.size, 16);
+    assert.equal(await store.head("s3://larder-fq/p/9.txt"), null);
+    const before = store.stats.requests;
+    const listed = await store.list("s3://larder-fq/p/", { pageSize: 2 });
+    assert.deepEqual(listed.map((o) => o.url), [
+      "s3://larder-fq/p/1.txt",
+      "s3://larder-fq/p/2.txt",
+      "s3://larder-fq/p/3.txt",
+    ]);
+    assert.equal(store.stats.requests - before, 2, "two pages");
+    await store.delete("s3://larder-fq/q/1.txt");
+    assert.deepEqual(await store.list("s3://larder-fq/q/"), []);
+    await assert.rejects(() => store.get("s3://larder-fq/nope"), { code: "NOT_FOUND" });
+    await assert.rejects(() => store.get("s3://no-such-bucket/x"), {
+      code: "NOT_FOUND",
+      message: /the bucket does not exist/,
+    });
+  } finally {
+    await fauxqs.stop();
   }
 });
 

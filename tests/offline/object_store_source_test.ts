@@ -1,5 +1,5 @@
 /**
- * File sources in object storage, against a real s3rver: s3:// objects, globs and https://
+ * File sources in object storage, against a real s3rver (and fauxqs for one read): s3:// objects, globs and https://
  * URLs; Parquet read by ranges (footer, then only the row groups and columns a query needs);
  * CSV fetched whole; the same answers as the local file.
  */
@@ -11,6 +11,7 @@ import { tableFromRows } from "../../engine/offline/_values.ts";
 import { ObjectStore, setDefaultObjectStore } from "../../engine/object_store/mod.ts";
 import { startS3rver } from "../support/s3rver.ts";
 import { startS3Double } from "../support/s3_double.ts";
+import { startFauxqs } from "../support/fauxqs.ts";
 import { remoteParquet } from "../../engine/offline/_remote_parquet.ts";
 import { entity, featureView, fileSource, t, tempDir } from "./_fixtures.ts";
 
@@ -118,6 +119,23 @@ Deno.test("describeSource() and checkSource() on s3:// and https:// sources", as
       }),
       [],
     );
+  }
+});
+
+Deno.test("the same ranged read against fauxqs gives the local answer", async () => {
+  const fauxqs = await startFauxqs({ buckets: ["larder-fq"] });
+  const store = new ObjectStore(fauxqs.settings);
+  try {
+    await store.put("s3://larder-fq/stats/all.parquet", bytes);
+    setDefaultObjectStore(store);
+    assert.deepEqual(
+      await retrieve("s3://larder-fq/stats/*.parquet"),
+      await retrieve(`${dir}/all.parquet`),
+    );
+    assert.ok(store.stats.bytesFetched < bytes.length / 4);
+  } finally {
+    setDefaultObjectStore(objects);
+    await fauxqs.stop();
   }
 });
 
