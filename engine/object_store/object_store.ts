@@ -130,7 +130,11 @@ export class ObjectStore {
     });
   }
 
-  /** The object's size and ETag, or `null` when there is no object under the key. */
+  /**
+   * The object's size and ETag, or `null` when there is no object under the key. An `https://`
+   * server that refuses `HEAD` (a pre-signed URL is signed for `GET` only) is asked with a
+   * two-byte ranged `GET` instead.
+   */
   async head(url: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo | null> {
     try {
       return await this.#send(url, "HEAD", {
@@ -138,6 +142,24 @@ export class ObjectStore {
         read: (res) => {
           const size = Number(res.headers.get("content-length") ?? NaN);
           return Promise.resolve({ url, size, etag: etagOf(res) });
+        },
+      });
+    } catch (err) {
+      if (isLarderError(err) && err.code === "NOT_FOUND") return null;
+      const refused = isLarderError(err) &&
+        (err.details?.status === 403 || err.details?.status === 405);
+      if (!refused || parseObjectUrl(url).scheme === "s3") throw err;
+    }
+    try {
+      return await this.#send(url, "GET", {
+        headers: { range: "bytes=0-1" },
+        signal: options.signal,
+        read: async (res) => {
+          const bytes = new Uint8Array(await res.arrayBuffer());
+          this.stats.bytesFetched += bytes.length;
+          const total = /\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1];
+          const size = res.status === 206 && total !== undefined ? Number(total) : bytes.length;
+          return { url, size, etag: etagOf(res) };
         },
       });
     } catch (err) {

@@ -161,6 +161,24 @@ Deno.test("ObjectStore against fauxqs: ranges, HEAD, pages of ListObjectsV2, err
   }
 });
 
+Deno.test("ObjectStore.head() on an https:// server that refuses HEAD asks a ranged GET", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    if (req.method === "HEAD") return new Response(null, { status: 403 });
+    if (req.headers.get("range") !== "bytes=0-1") return new Response("no", { status: 400 });
+    return new Response("PA", {
+      status: 206,
+      headers: { "content-range": "bytes 0-1/1234", etag: '"e1"' },
+    });
+  });
+  try {
+    const store = new ObjectStore({ region: "us-east-1", pathStyle: false, timeoutMs: 5000 });
+    const url = `http://127.0.0.1:${server.addr.port}/signed.parquet?X-Amz-Signature=secret`;
+    assert.deepEqual(await store.head(url), { url, size: 1234, etag: '"e1"' });
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("ObjectStore: a server that never answers is UNAVAILABLE after the timeout", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const held: Deno.Conn[] = [];

@@ -12,7 +12,7 @@
  * suffix ranges (`bytes=-8`) wrongly.
  */
 import { parquetMetadata } from "hyparquet";
-import { defaultObjectStore, type ObjectStore } from "../object_store/mod.ts";
+import { defaultObjectStore, type ObjectStore, redactUrl } from "../object_store/mod.ts";
 import { isLarderError, LarderError } from "../../registry/mod.ts";
 
 const TAIL_BYTES = 64 * 1024;
@@ -56,8 +56,9 @@ export async function remoteParquet(
   if (recent && performance.now() - recent.checkedAt < FRESH_MS) return recent;
   const info = await store.head(url);
   if (info === null) {
-    throw new LarderError("NOT_FOUND", `Cannot find "${url}" in object storage: no such object`, {
-      details: { url },
+    const shown = redactUrl(url);
+    throw new LarderError("NOT_FOUND", `Cannot find "${shown}" in object storage: no such object`, {
+      details: { url: shown },
     });
   }
   const cached = footers.get(url);
@@ -288,8 +289,10 @@ export class RangeBlob {
       footers.delete(this.#file.url);
       throw new LarderError(
         "SOURCE_INVALID",
-        `Parquet file "${this.#file.url}" changed while it was read: run the command again`,
-        { cause: err, details: { url: this.#file.url } },
+        `Parquet file "${
+          redactUrl(this.#file.url)
+        }" changed while it was read: run the command again`,
+        { cause: err, details: { url: redactUrl(this.#file.url) } },
       );
     });
   }

@@ -13,7 +13,7 @@ import {
 import { DecodeError, decodeParquet, WHOLE_FILE_BYTES } from "./_parquet_decode.ts";
 import type { FromWorker, ToWorker } from "./_parquet_worker.ts";
 import { RangeBlob, remoteParquet } from "./_remote_parquet.ts";
-import { defaultObjectStore, isObjectUrl } from "../object_store/mod.ts";
+import { defaultObjectStore, isObjectUrl, redactUrl } from "../object_store/mod.ts";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 
@@ -32,6 +32,8 @@ export interface ParquetReadOptions {
 
 function unreadable(path: string, err: unknown): LarderError {
   if (isLarderError(err) && err.code !== "INTERNAL") return err;
+  // A URL's query string may hold a signature.
+  if (isObjectUrl(path)) path = redactUrl(path);
   const refused = fileSystemFailure(err, { path, action: "read Parquet file" });
   if (refused) return refused;
   if (err instanceof Deno.errors.NotFound) {

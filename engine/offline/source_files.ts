@@ -11,7 +11,12 @@ import {
   resolve,
   sep as SEPARATOR,
 } from "node:path";
-import { type FileSourceSpec, fileSystemFailure, LarderError } from "../../registry/mod.ts";
+import {
+  type FileSourceSpec,
+  fileSystemFailure,
+  isLarderError,
+  LarderError,
+} from "../../registry/mod.ts";
 import {
   defaultObjectStore,
   isObjectUrl,
@@ -68,7 +73,14 @@ async function classifyObjectPath(url: string): Promise<SourcePath> {
   if (isGlob(location.key)) return { kind: "glob", path: url };
   if (location.key === "" || location.key.endsWith("/")) return { kind: "folder", path: url };
   if (await store.head(url)) return { kind: "file", path: url };
-  const under = await store.list(`${url}/`);
+  const under = await store.list(`${url}/`).catch((err) => {
+    if (!isLarderError(err) || err.details?.s3Code !== "NoSuchBucket") throw err;
+    throw new LarderError(
+      "NOT_FOUND",
+      `Cannot find "${url}" in object storage: the bucket does not exist`,
+      { cause: err, details: { url, s3Code: "NoSuchBucket" } },
+    );
+  });
   return { kind: under.length > 0 ? "folder" : "missing", path: url };
 }
 
