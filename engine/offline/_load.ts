@@ -379,6 +379,8 @@ export async function loadSource(
     }
   } else {
     const files: ParquetFileToRead[] = [];
+    // Footers of objects are fetched a few at a time up front (each is a round trip or two).
+    await prefetchFooters(options.files);
     for (const file of options.files) {
       const schema = await readParquetSchema(file);
       const names = new Set(schema.fields.map((f) => f.name));
@@ -451,6 +453,19 @@ export async function loadSource(
     features: layout.features.map((c) => c.name),
     hasCreated: layout.created !== undefined,
   };
+}
+
+/**
+ * Fetches (and caches) the footers of the files in object storage, eight at a time. A failure
+ * is left for the read of that file to report, with its context.
+ */
+async function prefetchFooters(files: readonly string[]): Promise<void> {
+  const remote = files.filter(isObjectUrl);
+  let next = 0;
+  const worker = async () => {
+    while (next < remote.length) await remoteParquet(remote[next++]!).catch(() => {});
+  };
+  await Promise.all(Array.from({ length: Math.min(8, remote.length) }, worker));
 }
 
 /**

@@ -200,10 +200,16 @@ Deno.test("a CSV source in object storage is fetched whole", async () => {
   assert.deepEqual((await job.toRows()).map((r) => r.conv_rate), [0.5]);
 });
 
-Deno.test("a missing object or bucket is a clear SOURCE_INVALID or NOT_FOUND", async () => {
+Deno.test("a missing or broken object, a missing bucket: a clear SOURCE_INVALID or NOT_FOUND", async () => {
   await assert.rejects(() => retrieve("s3://larder-src/stats/none.parquet"), {
     code: "SOURCE_INVALID",
     message: 'Data source "stats": "s3://larder-src/stats/none.parquet" does not exist',
+  });
+  await objects.put("s3://larder-src/bad/x.parquet", new TextEncoder().encode("not parquet"));
+  await assert.rejects(() => retrieve("s3://larder-src/bad/*.parquet"), {
+    code: "SOURCE_INVALID",
+    message:
+      'Cannot read Parquet file "s3://larder-src/bad/x.parquet": file is too small to be Parquet',
   });
   await assert.rejects(() => retrieve("s3://no-such-bucket/x.parquet"), {
     code: "NOT_FOUND",
