@@ -9,6 +9,7 @@ import {
   LarderError,
   NameSchema,
 } from "../registry/mod.ts";
+import { type ObjectStoreConfig, ObjectStoreConfigSchema } from "./object_store/settings.ts";
 
 const MEMORY = /^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i;
 const CacheTtl = z.number().nonnegative().default(60);
@@ -18,7 +19,7 @@ const RedisUrl = z.url({
     `expected an http(s):// (REST) or redis(s):// (TCP) URL, got ${JSON.stringify(iss.input)}`,
 });
 
-/** `registry:` — where the registry document lives: a JSON file, or a key in Redis. */
+/** `registry:` — where the registry document lives: a JSON file, a key in Redis, an object. */
 export type RegistryConfig =
   | {
     /** A JSON file. */
@@ -42,6 +43,17 @@ export type RegistryConfig =
     key?: string | undefined;
     /** Seconds a read of the document is reused before it is read again. @default {60} */
     cache_ttl_seconds: number;
+  }
+  | {
+    /**
+     * One object in S3 or S3-compatible storage (`object_store:` has the credentials), replaced
+     * by conditional writes (`If-Match` / `If-None-Match: *`).
+     */
+    type: "s3";
+    /** `s3://bucket/key` of the document. */
+    path: string;
+    /** Seconds a read of the document is reused before it is read again. @default {60} */
+    cache_ttl_seconds: number;
   };
 const registryConfig = z.discriminatedUnion("type", [
   z.strictObject({
@@ -56,6 +68,11 @@ const registryConfig = z.discriminatedUnion("type", [
     /** Default: `UPSTASH_REDIS_REST_TOKEN`. */
     token: z.string().min(1).optional(),
     key: z.string().min(1).optional(),
+    cache_ttl_seconds: CacheTtl,
+  }),
+  z.strictObject({
+    type: z.literal("s3"),
+    path: z.string().regex(/^s3:\/\/[^/]+\/.+/, "expected s3://bucket/key"),
     cache_ttl_seconds: CacheTtl,
   }),
 ]);
@@ -267,6 +284,8 @@ export interface LarderConfig {
   offline_store: OfflineStoreConfig;
   /** How the feature server identifies callers. @default `{ type: "none" }` */
   auth: AuthConfig;
+  /** Credentials and endpoint for `s3://` URLs. @default the `AWS_*` environment variables */
+  object_store?: ObjectStoreConfig | undefined;
   /** Definition modules, relative to the repo. @default every top-level `*.ts` module that exports */
   definitions?: string[] | undefined;
   /** What `serve` exposes, and the limits on its connections. */
@@ -282,6 +301,7 @@ const larderConfig = z.strictObject({
   online_store: onlineStoreConfig.default({ type: "sqlite", path: "data/online.sqlite" }),
   offline_store: offlineStoreConfig.default({ type: "duckdb", memory_limit: "2GB" }),
   auth: authConfig.default({ type: "none" }),
+  object_store: ObjectStoreConfigSchema.optional(),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
   feature_server: featureServerConfig.prefault({}),

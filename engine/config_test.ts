@@ -154,3 +154,38 @@ Deno.test("parseConfig() validates the feature server's connection limits", () =
     "larder.yaml: feature_server.body_timeout_seconds: must be greater than 0, got -1",
   );
 });
+
+Deno.test("parseConfig() reads object_store: and registry type s3", () => {
+  const config = parseConfig(
+    [
+      "project: demo",
+      "registry:",
+      "  type: s3",
+      "  path: s3://features/registry.json",
+      "object_store:",
+      "  endpoint: http://127.0.0.1:9000",
+      "  secret_access_key: ${SECRET}",
+      "",
+    ].join("\n"),
+    { env: (n) => (n === "SECRET" ? "s3cr3t" : undefined) },
+  );
+  assert.deepEqual(config.registry, {
+    type: "s3",
+    path: "s3://features/registry.json",
+    cache_ttl_seconds: 60,
+  });
+  assert.deepEqual(config.object_store, {
+    endpoint: "http://127.0.0.1:9000",
+    secret_access_key: "s3cr3t",
+    timeout_seconds: 60,
+  });
+  assert.equal(parseConfig("project: demo\n", { env: noEnv }).object_store, undefined);
+  assert.match(
+    configError("project: demo\nregistry:\n  type: s3\n  path: registry.json\n"),
+    /^larder\.yaml: registry\.path: expected s3:\/\/bucket\/key/,
+  );
+  assert.match(
+    configError("project: demo\nobject_store:\n  endpoint: ftp://x\n"),
+    /^larder\.yaml: object_store\.endpoint: /,
+  );
+});

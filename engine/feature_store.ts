@@ -15,6 +15,7 @@ import {
 import { type LarderConfig, loadConfig } from "./config.ts";
 import { definitionsFromModules, loadDefinitions } from "./definitions_loader.ts";
 import { createRegistryBackend } from "./registry_backends.ts";
+import { ObjectStore, objectStoreSettings, setDefaultObjectStore } from "./object_store/mod.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
 import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
@@ -190,6 +191,11 @@ export class FeatureStore {
     const repoDir = resolve(options.repo);
     const config = options.config ??
       await loadConfig(repoDir, options.env ? { env: options.env } : {});
+    setDefaultObjectStore(
+      new ObjectStore(
+        objectStoreSettings(config.object_store, options.env ?? ((n) => Deno.env.get(n))),
+      ),
+    );
     const backend = options.registryBackend ??
       await createRegistryBackend(config, repoDir, options.env ?? ((n) => Deno.env.get(n)));
     const registry = new Registry(backend, {

@@ -19,6 +19,7 @@ import {
 import { coerceValue, INVALID, notOfType } from "./online/value_codec.ts";
 import { loadOffline } from "./lazy.ts";
 import { writeTable } from "./table_writer.ts";
+import { isObjectUrl, writeObjectViaFile } from "./object_store/mod.ts";
 
 /** Columns of pushed rows: name -> values. */
 export type ColumnData = Readonly<Record<string, readonly unknown[]>>;
@@ -285,7 +286,14 @@ export async function pushOffline(
   if (rowCount === 0) return { files: [] };
 
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-  const file = join(place.dir, place.name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`));
+  const name = place.name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`);
+  if (isObjectUrl(place.dir)) {
+    // One PUT of a file written locally: a failed push stores nothing.
+    const file = `${place.dir.replace(/\/+$/, "")}/${name}`;
+    await writeObjectViaFile(file, (local) => writeTable(local, out, types));
+    return { files: [file] };
+  }
+  const file = join(place.dir, name);
   const newFolder = !(await exists(place.dir));
   try {
     await writeTable(file, out, types);

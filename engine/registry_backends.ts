@@ -4,6 +4,7 @@ import type { LarderConfig } from "./config.ts";
 import { inRepo } from "./_paths.ts";
 import { upstashCredentials } from "./online/mod.ts";
 import { defaultRegistryKey, RedisRegistryBackend } from "./redis_registry_backend.ts";
+import { S3RegistryBackend } from "./s3_registry_backend.ts";
 
 /** Creates the registry backend that `larder.yaml` asks for. A bad configuration rejects. */
 export function createRegistryBackend(
@@ -25,6 +26,8 @@ export function createRegistryBackend(
           key: registry.key ?? defaultRegistryKey(config.project),
         });
       }
+      case "s3":
+        return new S3RegistryBackend({ url: registry.path });
     }
   });
 }

@@ -1,8 +1,9 @@
 /**
  * @module
  * The entry for Deno Deploy (`deployctl deploy --entrypoint server/edge.ts`): the same app,
- * with the registry read from the `redis` backend and online reads from Redis over HTTP (a
- * `redis://` URL is a configuration error here) or Deno KV, as `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
+ * with the registry read from the `redis` or `s3` backend (both over fetch) and online reads
+ * from Redis over HTTP (a `redis://` URL is a configuration error here) or Deno KV, as
+ * `larder.yaml` (in `LARDER_REPO`, default the working folder) configures them.
  *
  * Nothing on the serving path loads DuckDB or parquet-wasm: materialization and
  * push-to-offline import them on first use only.
@@ -58,9 +59,9 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
       env,
       ...(options.definitions ? { definitions: options.definitions } : {}),
     });
-    if (store.config.registry.type !== "redis") {
+    if (store.config.registry.type === "file") {
       console.warn(
-        `larder edge: registry.type is "${store.config.registry.type}"; on Deno Deploy use "redis" so that applies reach running isolates`,
+        `larder edge: registry.type is "file"; on Deno Deploy use "redis" or "s3" so that applies reach running isolates`,
       );
     }
     const wired = await depsFromFeatureStore(store);

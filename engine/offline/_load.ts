@@ -38,6 +38,9 @@ import {
   readParquetSchema,
 } from "./parquet.ts";
 import { ident } from "./_sql.ts";
+import { remoteParquet, rowGroupsWithin } from "./_remote_parquet.ts";
+import { isObjectUrl } from "../object_store/mod.ts";
+import { localCopy } from "./source_files.ts";
 import { isTimestampType, valueTypeOf } from "./_types.ts";
 import {
   narrowingProblem,
@@ -218,12 +221,33 @@ export async function describeSchema(session: DuckDBSession, schema: Schema): Pr
 
 /**
  * An entity table given as a path: resolved against the repo, and refused (`INPUT_INVALID`)
- * unless it is an existing `.csv` or `.parquet` file.
+ * unless it is an existing `.csv` or `.parquet` file. An object URL (`s3://…`, `https://…`) is
+ * fetched whole into a local copy first.
  */
 export async function entityFile(
   input: string,
   repoDir: string,
 ): Promise<{ path: string; format: "csv" | "parquet" }> {
+  if (isObjectUrl(input)) {
+    const lower = input.toLowerCase().replace(/\?.*$/, "");
+    if (!lower.endsWith(".csv") && !lower.endsWith(".parquet")) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Entity file "${input}" must end in .parquet or .csv`,
+        {
+          details: { path: input },
+        },
+      );
+    }
+    const path = await localCopy(input).catch((err) => {
+      if (!isLarderError(err) || err.code !== "NOT_FOUND") throw err;
+      throw new LarderError("INPUT_INVALID", `Cannot find entity file "${input}"`, {
+        cause: err,
+        details: { path: input },
+      });
+    });
+    return { path, format: lower.endsWith(".csv") ? "csv" : "parquet" };
+  }
   const path = isAbsolute(input) ? input : resolve(repoDir, input);
   const stat = await Deno.stat(path).catch(() => undefined);
   if (!stat?.isFile) {
@@ -355,6 +379,8 @@ export async function loadSource(
     }
   } else {
     const files: ParquetFileToRead[] = [];
+    // Footers of objects are fetched a few at a time up front (each is a round trip or two).
+    await prefetchFooters(options.files);
     for (const file of options.files) {
       const schema = await readParquetSchema(file);
       const names = new Set(schema.fields.map((f) => f.name));
@@ -393,7 +419,11 @@ export async function loadSource(
           { details: { source: source.name, file, missing } },
         );
       }
-      files.push({ path: file, fileColumns: [...names] });
+      files.push({
+        path: file,
+        fileColumns: [...names],
+        rowGroups: isObjectUrl(file) ? await remoteRowGroups(file, options) : undefined,
+      });
     }
     const chunk = tempName("chunk");
     try {
@@ -423,6 +453,38 @@ export async function loadSource(
     features: layout.features.map((c) => c.name),
     hasCreated: layout.created !== undefined,
   };
+}
+
+/**
+ * Fetches (and caches) the footers of the files in object storage, eight at a time. A failure
+ * is left for the read of that file to report, with its context.
+ */
+async function prefetchFooters(files: readonly string[]): Promise<void> {
+  const remote = files.filter(isObjectUrl);
+  let next = 0;
+  const worker = async () => {
+    while (next < remote.length) await remoteParquet(remote[next++]!).catch(() => {});
+  };
+  await Promise.all(Array.from({ length: Math.min(8, remote.length) }, worker));
+}
+
+/**
+ * The row groups of a Parquet file in object storage that may hold rows the load keeps (by
+ * the footer's statistics on the event time and the integer join keys): the others are never
+ * fetched.
+ */
+async function remoteRowGroups(file: string, options: LoadSourceOptions): Promise<number[]> {
+  const { layout } = options;
+  const keys = layout.joinKeys.flatMap((c, i) => {
+    const range = options.keyRanges?.[i];
+    return range ? [{ column: c.column, min: range.min, max: range.max }] : [];
+  });
+  return rowGroupsWithin(await remoteParquet(file), {
+    timestampColumn: layout.timestamp.column,
+    low: options.low,
+    high: options.high,
+    keys,
+  });
 }
 
 /** The declared type of each source column a load reads (keys, timestamps, features). */

@@ -3,6 +3,8 @@ import { type DataType, Type } from "apache-arrow";
 import { LarderError, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { readCsvHeader } from "./_csv.ts";
 import { readParquetSchema } from "./parquet.ts";
+import { localCopy } from "./source_files.ts";
+import { isObjectUrl } from "../object_store/mod.ts";
 
 /** A column of a data file. */
 export interface FileColumn {
@@ -67,7 +69,7 @@ export async function fileColumns(
 ): Promise<FileColumn[]> {
   if (format === "csv") {
     const header = await readCsvHeader(
-      path,
+      isObjectUrl(path) ? await localCopy(path) : path,
       (detail) => new LarderError("SOURCE_INVALID", `File "${path}": ${detail}`),
     );
     return header.map((name) => ({ name, type: undefined }));

@@ -50,7 +50,8 @@ import { resolveSourceFiles } from "./source_files.ts";
 import { valueTypeOf } from "./_types.ts";
 import { batchRows, tableFromRows } from "./_values.ts";
 import { isoMicros } from "../timestamps.ts";
-import { writeBatches } from "./_writers.ts";
+import { outputFormat, writeBatches } from "./_writers.ts";
+import { isObjectUrl, writeObjectViaFile } from "../object_store/mod.ts";
 
 /** A view request after validation. */
 interface PreparedView {
@@ -406,8 +407,13 @@ class DuckDBRetrievalJob implements RetrievalJob {
     return rows;
   }
 
-  write(path: string): Promise<{ rows: number }> {
-    return writeBatches(resolve(this.#repoDir, path), this.batches());
+  async write(path: string): Promise<{ rows: number }> {
+    if (isObjectUrl(path)) {
+      outputFormat(path);
+      // Written locally first, then one PUT: a failure stores nothing.
+      return await writeObjectViaFile(path, (local) => writeBatches(local, this.batches()));
+    }
+    return await writeBatches(resolve(this.#repoDir, path), this.batches());
   }
 }
 

@@ -27,6 +27,7 @@ export { DuckDB, type DuckDBMode, type DuckDBOptions, DuckDBSession } from "./du
 export {
   encodeParquet,
   type ParquetReadOptions,
+  type ParquetWriteOptions,
   readParquetFile,
   readParquetSchema,
   writeParquetFile,

@@ -4,9 +4,16 @@
  */
 import * as pq from "parquet-wasm";
 import { type RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
-import { atomicWriteFile, fileSystemFailure, LarderError } from "../../registry/mod.ts";
+import {
+  atomicWriteFile,
+  fileSystemFailure,
+  isLarderError,
+  LarderError,
+} from "../../registry/mod.ts";
 import { DecodeError, decodeParquet, WHOLE_FILE_BYTES } from "./_parquet_decode.ts";
 import type { FromWorker, ToWorker } from "./_parquet_worker.ts";
+import { RangeBlob, remoteParquet } from "./_remote_parquet.ts";
+import { defaultObjectStore, isObjectUrl, redactUrl } from "../object_store/mod.ts";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 
@@ -19,9 +26,14 @@ export interface ParquetReadOptions {
    * @default {131072}
    */
   readonly batchRows?: number;
+  /** Read only these row groups (by index). Default: all. */
+  readonly rowGroups?: readonly number[];
 }
 
 function unreadable(path: string, err: unknown): LarderError {
+  if (isLarderError(err) && err.code !== "INTERNAL") return err;
+  // A URL's query string may hold a signature.
+  if (isObjectUrl(path)) path = redactUrl(path);
   const refused = fileSystemFailure(err, { path, action: "read Parquet file" });
   if (refused) return refused;
   if (err instanceof Deno.errors.NotFound) {
@@ -36,6 +48,13 @@ function unreadable(path: string, err: unknown): LarderError {
 
 /** Reads only the footer of a Parquet file and returns its Arrow schema. */
 export async function readParquetSchema(path: string): Promise<Schema> {
+  if (isObjectUrl(path)) {
+    try {
+      return footerSchema((await remoteParquet(path)).footer);
+    } catch (err) {
+      throw unreadable(path, err);
+    }
+  }
   let file: Deno.FsFile | undefined;
   try {
     file = await Deno.open(path, { read: true });
@@ -119,6 +138,10 @@ async function* decodeFile(
   whole: boolean | undefined,
   options: ParquetReadOptions,
 ): AsyncGenerator<Uint8Array> {
+  if (isObjectUrl(path)) {
+    yield* decodeRemote(path, options);
+    return;
+  }
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(path);
@@ -140,13 +163,101 @@ async function* decodeFile(
   }
 }
 
+/**
+ * Decodes a Parquet file in object storage, one row group at a time: the row group's column
+ * chunks of `options.columns` are fetched first (concurrently, by explicit ranges; a failure
+ * rejects here), then decoded from memory while the next row group's are fetched. Only
+ * `options.rowGroups` are read.
+ */
+async function* decodeRemote(
+  url: string,
+  options: ParquetReadOptions,
+): AsyncGenerator<Uint8Array> {
+  if (options.rowGroups?.length === 0) return;
+  const store = defaultObjectStore();
+  let file: pq.ParquetFile;
+  let remote;
+  let blob: RangeBlob;
+  try {
+    remote = await remoteParquet(url, store);
+    blob = new RangeBlob(remote, store);
+    // The page indexes (when written) are read with the metadata.
+    const indexes = remote.rowGroups.flatMap((g) => g.pageIndex ? [g.pageIndex] : []);
+    if (indexes.length > 0) {
+      await blob.prefetch([[
+        Math.min(...indexes.map((r) => r[0])),
+        Math.max(...indexes.map((r) => r[1])),
+      ]]);
+    }
+    file = await pq.ParquetFile.fromFile(blob as unknown as Blob);
+  } catch (err) {
+    throw unreadable(url, err);
+  }
+  const check = () => {
+    if (blob.failure !== undefined) throw unreadable(url, blob.failure);
+  };
+  try {
+    const groups = options.rowGroups ?? remote.rowGroups.map((_, i) => i);
+    const wanted = options.columns;
+    const fetchGroup = (group: number) => {
+      const chunks = remote.rowGroups[group]?.chunks;
+      const fetched = blob.fetch(
+        chunks
+          ? [...chunks].filter(([name]) => wanted === undefined || wanted.includes(name))
+            .map(([, range]) => range)
+          : [],
+      );
+      // Awaited (and its error thrown) in turn; until then it must not count as unhandled.
+      fetched.catch(() => {});
+      return fetched;
+    };
+    // The next row group's chunks are fetched while this one decodes.
+    let next = groups.length > 0 ? fetchGroup(groups[0]!) : undefined;
+    for (const [i, group] of groups.entries()) {
+      try {
+        blob.use(await next!);
+      } catch (err) {
+        throw unreadable(url, err);
+      }
+      next = i + 1 < groups.length ? fetchGroup(groups[i + 1]!) : undefined;
+      const readOptions: pq.ReaderOptions = {
+        batchSize: options.batchRows ?? 131072,
+        rowGroups: [group],
+      };
+      if (wanted) readOptions.columns = [...wanted];
+      let reader: ReadableStreamDefaultReader<pq.RecordBatch>;
+      try {
+        reader = (await file.stream(readOptions)).getReader();
+      } catch (err) {
+        check();
+        throw unreadable(url, err);
+      }
+      for (;;) {
+        let batch: ReadableStreamReadResult<pq.RecordBatch>;
+        try {
+          batch = await reader.read();
+        } catch (err) {
+          check();
+          throw unreadable(url, err);
+        }
+        check();
+        if (batch.done) break;
+        yield batch.value.intoIPCStream();
+      }
+    }
+  } finally {
+    file.free();
+  }
+}
+
 /** Decodes `jobs` one after the other in this thread. */
 async function* decodeInThread(
-  jobs: readonly { path: string; whole: boolean }[],
+  jobs: readonly { path: string; whole: boolean; rowGroups?: readonly number[] | undefined }[],
   options: ParquetReadOptions,
 ): AsyncGenerator<{ path: string; ipc: Uint8Array }> {
   for (const job of jobs) {
-    for await (const ipc of decodeFile(job.path, job.whole, options)) yield { path: job.path, ipc };
+    const read = job.rowGroups ? { ...options, rowGroups: job.rowGroups } : options;
+    for await (const ipc of decodeFile(job.path, job.whole, read)) yield { path: job.path, ipc };
   }
 }
 
@@ -155,6 +266,8 @@ export interface ParquetFileToRead {
   readonly path: string;
   /** Every column of the file (from its footer), to know whether `columns` drops any. */
   readonly fileColumns: readonly string[];
+  /** Only these row groups (files in object storage). Default: all. */
+  readonly rowGroups?: readonly number[] | undefined;
 }
 
 /**
@@ -175,16 +288,21 @@ export async function* readParquetFilesIPC(
 ): AsyncGenerator<{ path: string; ipc: Uint8Array }> {
   const wanted = options.columns;
   const sizes = await Promise.all(
-    files.map((f) => Deno.stat(f.path).then((s) => s.size, () => 0)),
+    files.map((f) =>
+      isObjectUrl(f.path) ? Promise.resolve(0) : Deno.stat(f.path).then((s) => s.size, () => 0)
+    ),
   );
   const jobs = files.map((f, i) => ({
     path: f.path,
     whole: sizes[i]! <= WHOLE_FILE_BYTES &&
       (wanted === undefined || f.fileColumns.every((c) => wanted.includes(c))),
+    rowGroups: f.rowGroups,
   }));
   const total = sizes.reduce((a, b) => a + b, 0);
   const batchRows = options.batchRows ?? 131072;
-  if (total < parquetTuning.workerMinBytes || navigator.hardwareConcurrency < 2) {
+  const remote = files.some((f) => isObjectUrl(f.path));
+  // Remote files are fetched range by range in this thread (the worker has no client).
+  if (remote || total < parquetTuning.workerMinBytes || navigator.hardwareConcurrency < 2) {
     yield* decodeInThread(jobs, options);
     return;
   }
@@ -261,18 +379,30 @@ export async function readParquetFile(
   return new Table(schema, batches);
 }
 
-function writerProperties(): pq.WriterProperties {
+/** Options for writing Parquet. */
+export interface ParquetWriteOptions {
+  /**
+   * Most rows per row group: smaller groups let readers in object storage skip more.
+   * @default {1048576}
+   */
+  readonly rowGroupRows?: number;
+}
+
+function writerProperties(options: ParquetWriteOptions = {}): pq.WriterProperties {
   return new pq.WriterPropertiesBuilder()
     .setCompression(pq.Compression.SNAPPY)
-    .setMaxRowGroupSize(1_048_576)
+    .setMaxRowGroupSize(options.rowGroupRows ?? 1_048_576)
     .build();
 }
 
 /** Encodes Arrow data (a table or IPC stream bytes) as Parquet bytes. */
-export function encodeParquet(data: Table | Uint8Array): Uint8Array {
+export function encodeParquet(
+  data: Table | Uint8Array,
+  options: ParquetWriteOptions = {},
+): Uint8Array {
   const ipc = data instanceof Uint8Array ? data : tableToIPC(data, "stream");
   // writeParquet consumes the WASM table.
-  return pq.writeParquet(pq.Table.fromIPCStream(ipc), writerProperties());
+  return pq.writeParquet(pq.Table.fromIPCStream(ipc), writerProperties(options));
 }
 
 /**

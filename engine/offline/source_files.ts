@@ -11,7 +11,18 @@ import {
   resolve,
   sep as SEPARATOR,
 } from "node:path";
-import { type FileSourceSpec, fileSystemFailure, LarderError } from "../../registry/mod.ts";
+import {
+  type FileSourceSpec,
+  fileSystemFailure,
+  isLarderError,
+  LarderError,
+} from "../../registry/mod.ts";
+import {
+  defaultObjectStore,
+  isObjectUrl,
+  type ObjectLocation,
+  parseObjectUrl,
+} from "../object_store/mod.ts";
 
 const GLOB_CHARS = /[*?[\]{}]/;
 
@@ -36,6 +47,7 @@ export async function classifySourcePath(
   source: Pick<FileSourceSpec, "path">,
   repoDir: string,
 ): Promise<SourcePath> {
+  if (isObjectUrl(source.path)) return await classifyObjectPath(source.path);
   const path = isAbsolute(source.path) ? source.path : resolve(repoDir, source.path);
   if (isGlob(source.path)) return { kind: "glob", path };
   try {
@@ -46,6 +58,101 @@ export async function classifySourcePath(
     }
     throw fileSystemFailure(err, { path, action: "read" }) ?? err;
   }
+}
+
+/**
+ * What an object URL names: a glob (`s3://b/data/*.parquet`), a folder (`s3://b/data/`, or a
+ * prefix with objects under it), an object, or nothing. An `https://` URL is one object.
+ */
+async function classifyObjectPath(url: string): Promise<SourcePath> {
+  const location = parseObjectUrl(url);
+  const store = defaultObjectStore();
+  if (location.scheme !== "s3") {
+    return { kind: await store.head(url) ? "file" : "missing", path: location.href };
+  }
+  if (isGlob(location.key)) return { kind: "glob", path: url };
+  if (location.key === "" || location.key.endsWith("/")) return { kind: "folder", path: url };
+  if (await store.head(url)) return { kind: "file", path: url };
+  const under = await store.list(`${url}/`).catch((err) => {
+    if (!isLarderError(err) || err.details?.s3Code !== "NoSuchBucket") throw err;
+    throw new LarderError(
+      "NOT_FOUND",
+      `Cannot find "${url}" in object storage: the bucket does not exist`,
+      { cause: err, details: { url, s3Code: "NoSuchBucket" } },
+    );
+  });
+  return { kind: under.length > 0 ? "folder" : "missing", path: url };
+}
+
+/** The keys under `s3://bucket/prefix` (not hidden, not `_`-prefixed below the prefix). */
+async function listKeys(location: ObjectLocation & { scheme: "s3" }, prefix: string) {
+  const listed = await defaultObjectStore().list(`s3://${location.bucket}/${prefix}`);
+  return listed.map((o) => o.url.slice(`s3://${location.bucket}/`.length));
+}
+
+/** The objects an object URL names, as {@linkcode resolveSourceFiles} does for paths. */
+async function resolveObjectFiles(
+  source: Pick<FileSourceSpec, "name" | "path" | "format">,
+  kind: SourcePath["kind"],
+): Promise<string[]> {
+  const location = parseObjectUrl(source.path);
+  const extension = `.${source.format}`;
+  let found: string[] = [];
+  let what = "does not exist";
+  if (location.scheme !== "s3") {
+    if (kind === "file") return [location.url];
+  } else if (kind === "file") {
+    const pushed = `${pushedPartsFolder(location.key)}/`;
+    const parts = (await listKeys(location, pushed)).filter((k) => {
+      const name = k.slice(pushed.length);
+      return !name.includes("/") && !/^[._]/.test(name) && name.toLowerCase().endsWith(extension);
+    });
+    return [source.path, ...parts.sort().map((k) => `s3://${location.bucket}/${k}`)];
+  } else if (kind === "glob") {
+    what = "matches no object";
+    const segments = location.key.split("/");
+    const firstGlob = segments.findIndex(isGlob);
+    const prefix = segments.slice(0, firstGlob).map((p) => `${p}/`).join("");
+    const patterns = segments.slice(firstGlob);
+    found = (await listKeys(location, prefix)).filter((key) =>
+      matchSegments(key.slice(prefix.length).split("/"), patterns)
+    );
+  } else if (kind === "folder") {
+    what = `is a folder with no ${extension} object`;
+    const prefix = location.key === "" || location.key.endsWith("/")
+      ? location.key
+      : `${location.key}/`;
+    found = (await listKeys(location, prefix)).filter((key) =>
+      !key.slice(prefix.length).split("/").some((part) => /^[._]/.test(part)) &&
+      key.toLowerCase().endsWith(extension)
+    );
+  }
+  if (found.length === 0) {
+    throw new LarderError(
+      "SOURCE_INVALID",
+      `Data source "${source.name}": "${source.path}" ${what}`,
+      {
+        details: { source: source.name, path: source.path },
+      },
+    );
+  }
+  if (location.scheme !== "s3") return found;
+  return [...new Set(found)].sort().map((k) => `s3://${location.bucket}/${k}`);
+}
+
+/** Whether key segments match glob segments (`**`: zero or more segments, never hidden ones). */
+function matchSegments(parts: readonly string[], patterns: readonly string[]): boolean {
+  if (patterns.length === 0) return parts.length === 0;
+  const [head, ...rest] = patterns as [string, ...string[]];
+  if (head === "**") {
+    if (matchSegments(parts, rest)) return true;
+    return parts.length > 1 && !parts[0]!.startsWith(".") &&
+      matchSegments(parts.slice(1), patterns);
+  }
+  if (parts.length === 0) return false;
+  const part = parts[0]!;
+  const ok = isGlob(head) ? !part.startsWith(".") && segmentRegex(head).test(part) : part === head;
+  return ok && matchSegments(parts.slice(1), rest);
 }
 
 /** Turns one path segment pattern (`*.parquet`, `part-?.csv`, `{a,b}.csv`) into a regex. */
@@ -144,6 +251,10 @@ async function filesInFolder(dir: string, extension: string, out: string[]): Pro
  * (`*` and `**` skip hidden names) reads it by accident.
  */
 export function pushedPartsFolder(file: string): string {
+  if (isObjectUrl(file)) {
+    const slash = file.lastIndexOf("/");
+    return `${file.slice(0, slash)}/.${file.slice(slash + 1)}.pushed`;
+  }
   return join(dirname(file), `.${basename(file)}.pushed`);
 }
 
@@ -170,6 +281,10 @@ export async function resolveSourceFiles(
   repoDir: string,
 ): Promise<string[]> {
   const { kind, path: full } = await classifySourcePath(source, repoDir);
+  if (isObjectUrl(source.path)) {
+    const objects = await resolveObjectFiles(source, kind);
+    return source.format === "csv" ? await Promise.all(objects.map(localCopy)) : objects;
+  }
   const files: string[] = [];
   let what: string;
   if (kind === "glob") {
@@ -195,4 +310,38 @@ export async function resolveSourceFiles(
     );
   }
   return [...new Set(files)].sort();
+}
+
+let copies: Promise<string> | undefined;
+const copied = new Map<string, { etag: string | undefined; path: string }>();
+
+/**
+ * A local copy of a CSV object (DuckDB reads CSV from files): fetched whole, kept for the
+ * process while the object's ETag stays the same, in a temporary folder removed at exit.
+ */
+export async function localCopy(url: string): Promise<string> {
+  const store = defaultObjectStore();
+  const location = parseObjectUrl(url);
+  copies ??= Deno.makeTempDir({ prefix: "larder_objects_" }).then((dir) => {
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch {
+        // Already gone.
+      }
+    });
+    return dir;
+  });
+  const dir = await copies;
+  const known = copied.get(url);
+  if (known?.etag !== undefined && (await store.head(url))?.etag === known.etag) return known.path;
+  const { bytes, etag } = await store.get(url);
+  const name = location.scheme === "s3"
+    ? join(location.bucket, ...location.key.split("/"))
+    : join("https", ...location.key.split("/"));
+  const path = join(dir, name);
+  await Deno.mkdir(dirname(path), { recursive: true });
+  await Deno.writeFile(path, bytes);
+  copied.set(url, { etag, path });
+  return path;
 }

@@ -181,3 +181,34 @@ Deno.test("createEdgeHandler() refuses Redis over TCP in larder.yaml (503, the r
     await repo.remove();
   }
 });
+
+Deno.test("createEdgeHandler() reads the registry from the s3 backend (over fetch)", async () => {
+  const { startS3Double } = await import("../support/s3_double.ts");
+  const s3 = await startS3Double({ buckets: ["edge-registry"] });
+  const yaml = `project: edge_s3
+registry:
+  type: s3
+  path: s3://edge-registry/edge_s3/registry.json
+online_store:
+  type: deno_kv
+  path: data/online.kv
+object_store:
+  endpoint: ${s3.endpoint}
+  access_key_id: test
+  secret_access_key: test
+`;
+  const repo = await tempRepo({ "larder.yaml": yaml, "features.ts": SERVER_FEATURES });
+  try {
+    const store = await FeatureStore.open({ repo: repo.dir, env: () => undefined });
+    await store.apply({ skipSourceValidation: true });
+    await store.close();
+    const handler = createEdgeHandler({ repo: repo.dir, env: () => undefined });
+    const health = await handler(new Request("http://edge/health"));
+    assert.equal(health.status, 200);
+    assert.equal((await health.json()).registry.version, 1);
+    assert.ok((s3.requests.GET ?? 0) >= 1, "the registry was read from the object");
+  } finally {
+    await s3.stop();
+    await repo.remove();
+  }
+});
