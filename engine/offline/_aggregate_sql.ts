@@ -1,0 +1,132 @@
+/**
+ * Point-in-time window aggregations, one view at a time: the entity rows are put among the
+ * view's (deduplicated) events as probes, per entity key in event-time order, and each
+ * aggregation is a window function over a RANGE frame `(T − W, T]` read at the probes. One sort
+ * of events plus probes per key and a segment tree per aggregate: O(n log n), never the pairs
+ * (entity row, event) that a range join would materialise.
+ */
+import type { AggregationFunction, ValueType } from "../../registry/mod.ts";
+import type { EntityStats, SqlRunner } from "./_pit_sql.ts";
+import { ident } from "./_sql.ts";
+
+/** One aggregation of an {@linkcode AggregateView}. */
+export interface PitAggregation {
+  /** Column of the view's table holding the aggregated feature. */
+  readonly column: string;
+  readonly function: AggregationFunction;
+  /** Window length, microseconds. */
+  readonly windowMicros: bigint;
+  /** Output column name. */
+  readonly output: string;
+  /** Output value type. */
+  readonly type: ValueType;
+}
+
+/** One view's aggregations: its loaded events and what to compute. */
+export interface AggregateView {
+  /** Table of source rows: join keys, `__ts`, `__created` (if any), aggregated columns. */
+  readonly table: string;
+  /** Join keys, named the same in the entity table and in `table`. */
+  readonly keys: readonly string[];
+  readonly hasCreated: boolean;
+  readonly aggregations: readonly PitAggregation[];
+}
+
+/** The entity rows' side (as in the point-in-time join). */
+export interface AggregateEntities {
+  readonly table: string;
+  readonly timestampColumn: string;
+  readonly stats: EntityStats;
+}
+
+const LOWEST = "-9223372036854775808";
+
+/** The window expression of one aggregation over frame `w` (events' `__t`, `__c`). */
+function aggregateExpr(a: PitAggregation, frame: string): string {
+  const c = ident(a.column);
+  switch (a.function) {
+    case "count":
+      return `count(${c}) OVER ${frame}`;
+    case "sum":
+      return `CAST(sum(${c}) OVER ${frame} AS ${a.type === "int64" ? "BIGINT" : "DOUBLE"})`;
+    case "mean":
+      return `CAST(avg(${c}) OVER ${frame} AS DOUBLE)`;
+    case "min":
+      return `min(${c}) OVER ${frame}`;
+    case "max":
+      return `max(${c}) OVER ${frame}`;
+    case "stddev":
+      return `CAST(stddev_samp(${c}) OVER ${frame} AS DOUBLE)`;
+    case "var":
+      return `CAST(var_samp(${c}) OVER ${frame} AS DOUBLE)`;
+    case "last":
+      // The newest event, then the newest created time, then the greatest value.
+      return `arg_max(${c}, CASE WHEN ${c} IS NOT NULL THEN {'t': __t, 'c': __c, 'v': ${c}} END) OVER ${frame}`;
+    case "approx_count_distinct":
+      // Offline the count is exact.
+      return `count(DISTINCT ${c}) OVER ${frame}`;
+  }
+}
+
+/** What an entity row without a timestamp (or an event) gets: 0 for counts, else NULL. */
+function emptyValue(a: PitAggregation): string {
+  return a.function === "count" || a.function === "approx_count_distinct" ? "0::BIGINT" : "NULL";
+}
+
+/**
+ * Aggregates one view into temporary table `result`: one row per entity row, in entity order,
+ * with one column per aggregation. Events are deduplicated first: of rows with the same keys
+ * and event time only those with the greatest created time count (NULL is lowest).
+ */
+export async function aggregateView(
+  runner: SqlRunner,
+  entities: AggregateEntities,
+  view: AggregateView,
+  result: string,
+): Promise<void> {
+  const keys = view.keys.map(ident);
+  const columns = [...new Set(view.aggregations.map((a) => a.column))].map(ident);
+  const partition = keys.length > 0 ? `PARTITION BY ${keys.join(", ")} ` : "";
+  const created = view.hasCreated ? `coalesce(epoch_us(__created), ${LOWEST})` : LOWEST;
+  const dedup = view.hasCreated
+    ? ` QUALIFY __created IS NOT DISTINCT FROM max(__created) OVER (PARTITION BY ${
+      [...keys, "__ts"].join(", ")
+    })`
+    : "";
+  // Events of keys no entity row has cannot matter: a hash semi-join drops them before the sort.
+  const semi = keys.length > 0
+    ? ` SEMI JOIN (SELECT DISTINCT ${keys.join(", ")} FROM ${ident(entities.table)}) k ON ${
+      view.keys.map((k) => `s.${ident(k)} = k.${ident(k)}`).join(" AND ")
+    }`
+    : "";
+  const events = `SELECT ${
+    [
+      ...keys.map((k) => `s.${k}`),
+      "epoch_us(s.__ts) AS __t",
+      `${created} AS __c`,
+      "NULL::BIGINT AS __rid",
+    ]
+      .concat(columns.map((c) => `s.${c}`)).join(", ")
+  } FROM (SELECT * FROM ${ident(view.table)}${dedup}) s${semi}`;
+  const ts = `CAST(${ident(entities.timestampColumn)} AS TIMESTAMP)`;
+  const probes = `SELECT ${
+    [...keys, `epoch_us(${ts}) AS __t`, `${LOWEST} AS __c`, "rowid AS __rid"].join(", ")
+  } FROM ${ident(entities.table)}`;
+  const windows = [...new Set(view.aggregations.map((a) => a.windowMicros))];
+  const frameOf = (w: bigint) => `w${windows.indexOf(w)}`;
+  const selects = view.aggregations.map((a) =>
+    `CASE WHEN __t IS NULL THEN ${emptyValue(a)} ELSE ${
+      aggregateExpr(a, frameOf(a.windowMicros))
+    } END AS ${ident(a.output)}`
+  );
+  const windowClause = windows.map((w) =>
+    `${frameOf(w)} AS (${partition}ORDER BY __t RANGE BETWEEN ${w - 1n} PRECEDING AND CURRENT ROW)`
+  ).join(", ");
+  await runner.exec(
+    `CREATE TEMP TABLE ${ident(result)} AS SELECT ${
+      view.aggregations.map((a) => ident(a.output)).join(", ")
+    } FROM (` +
+      `SELECT __rid, ${selects.join(", ")} FROM (${events} UNION ALL BY NAME ${probes}) ` +
+      `WINDOW ${windowClause}) WHERE __rid IS NOT NULL ORDER BY __rid`,
+  );
+}
