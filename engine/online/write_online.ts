@@ -14,6 +14,7 @@ import { documentOf, type EntityColumns, type EntityRows } from "./get_online_fe
 import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
 import { describeValue } from "./value_codec.ts";
+import { type TileWriteResult, writeTiles } from "./tiles.ts";
 import { loadWriteTimeViews, type OnDemandWriteResult, writeTimeRows } from "./write_time_rows.ts";
 import type { TransformLoader } from "../on_demand.ts";
 
@@ -27,6 +28,12 @@ export interface WriteOnlineDeps {
    * on-demand views that write to the online store.
    */
   readonly transforms?: TransformLoader | undefined;
+  /**
+   * The clock that aggregation tiles are kept against (tiles older than the longest window
+   * before now are dropped).
+   * @default {() => new Date()}
+   */
+  readonly now?: (() => Date) | undefined;
 }
 
 /** What {@linkcode writeOnline} did. */
@@ -35,6 +42,8 @@ export interface WriteOnlineResult extends OnlineWriteResult {
   readonly rows: number;
   /** Rows of the on-demand views that write to the online store (only when the view has some). */
   readonly onDemand?: readonly OnDemandWriteResult[];
+  /** Entities whose aggregation tiles changed (only when the view has aggregations). */
+  readonly tiles?: TileWriteResult;
 }
 
 /** Rows per call to the store. */
@@ -138,7 +147,7 @@ export async function writeOnline(
       { details: { view: viewName, missing } },
     );
   }
-  const rows = newestPerKey(toOnlineRows(
+  const events = toOnlineRows(
     { name: viewName, joinKeys, features: view.features },
     {
       keys: keys as ColumnValues[],
@@ -147,7 +156,8 @@ export async function writeOnline(
       createdTs,
     },
     { timestampColumn: source.timestampField },
-  ));
+  );
+  const rows = newestPerKey(events);
   const derived = (await loadWriteTimeViews(doc, view, deps.transforms))
     .map((od) => ({ view: od.spec.name, rows: writeTimeRows(od, rows) }));
   const own = await writeChunks(deps.online, viewName, rows);
@@ -155,7 +165,16 @@ export async function writeOnline(
   for (const d of derived) {
     onDemand.push({ view: d.view, ...await writeChunks(deps.online, d.view, d.rows) });
   }
-  return { rows: rows.length, ...own, ...(derived.length > 0 ? { onDemand } : {}) };
+  // Every event (not only the newest per key) goes into the tiles.
+  const tiles = view.aggregations?.length
+    ? await writeTiles(deps.online, view, events, { now: deps.now?.() })
+    : undefined;
+  return {
+    rows: rows.length,
+    ...own,
+    ...(derived.length > 0 ? { onDemand } : {}),
+    ...(tiles ? { tiles } : {}),
+  };
 }
 
 async function writeChunks(
