@@ -68,6 +68,23 @@ function aggregateExpr(a: PitAggregation, frame: string): string {
   }
 }
 
+/**
+ * Whether some rows share keys and event time (one hash aggregate): only then do they need the
+ * created-time dedup, a window over the whole source.
+ */
+async function hasTies(
+  runner: SqlRunner,
+  table: string,
+  keys: readonly string[],
+): Promise<boolean> {
+  const [row] = await runner.rows(
+    `SELECT count(*)::VARCHAR AS n FROM (SELECT 1 FROM ${ident(table)} GROUP BY ${
+      [...keys, "__ts"].join(", ")
+    } HAVING count(*) > 1 LIMIT 1)`,
+  );
+  return String(row?.n ?? "0") !== "0";
+}
+
 /** What an entity row without a timestamp (or an event) gets: 0 for counts, else NULL. */
 function emptyValue(a: PitAggregation): string {
   return a.function === "count" || a.function === "approx_count_distinct" ? "0::BIGINT" : "NULL";
@@ -88,7 +105,7 @@ export async function aggregateView(
   const columns = [...new Set(view.aggregations.map((a) => a.column))].map(ident);
   const partition = keys.length > 0 ? `PARTITION BY ${keys.join(", ")} ` : "";
   const created = view.hasCreated ? `coalesce(epoch_us(__created), ${LOWEST})` : LOWEST;
-  const dedup = view.hasCreated
+  const dedup = view.hasCreated && await hasTies(runner, view.table, keys)
     ? ` QUALIFY __created IS NOT DISTINCT FROM max(__created) OVER (PARTITION BY ${
       [...keys, "__ts"].join(", ")
     })`

@@ -104,12 +104,25 @@ interface Tile {
   readonly columns: ColumnTile[];
 }
 
+/** A stored tile, decoded when first needed (a write leaves most tiles as they are). */
+interface StoredTile {
+  readonly k: number;
+  readonly raw: StoredValue;
+  decoded?: Tile | undefined;
+}
+
 /** A ring as read from the store. */
 export interface Ring {
   readonly version: number;
   readonly token: string | null;
   /** Tiles by index. */
-  readonly tiles: Map<number, Tile>;
+  readonly tiles: Map<number, StoredTile>;
+}
+
+function decoded(layout: TileLayout, tile: StoredTile): Tile {
+  tile.decoded ??= decodeTile(layout, tile.raw) ??
+    { k: tile.k, columns: layout.columns.map((c) => emptyColumn(c.sketch)) };
+  return tile.decoded;
 }
 
 /** One event to merge: its time and its values (stored form) by column. */
@@ -266,12 +279,11 @@ function decodeTile(layout: TileLayout, stored: StoredValue): Tile | undefined {
 /** The ring in a stored record (`null`: none, or written under another layout). */
 export function decodeRing(layout: TileLayout, record: OnlineRecord | null): Ring | null {
   if (record === null || record.values.s !== layout.signature) return null;
-  const tiles = new Map<number, Tile>();
+  const tiles = new Map<number, StoredTile>();
   const stored = record.values.t;
   if (Array.isArray(stored)) {
-    for (const t of stored) {
-      const tile = decodeTile(layout, t);
-      if (tile) tiles.set(tile.k, tile);
+    for (const raw of stored) {
+      if (Array.isArray(raw) && typeof raw[0] === "number") tiles.set(raw[0], { k: raw[0], raw });
     }
   }
   const token = record.values.w;
@@ -310,12 +322,23 @@ export function buildTiles(layout: TileLayout, events: readonly TileEvent[]): Ma
   return tiles;
 }
 
-/** Tiles older than the ring (no read at or after `nowMicros` uses them) are dropped. */
-function pruned(layout: TileLayout, tiles: Map<number, Tile>, nowMicros: number): Tile[] {
+/** A tile of a changed ring: as stored (untouched), or changed. */
+type NextTile = { readonly k: number; readonly raw: StoredValue } | Tile;
+
+/**
+ * The ring's tiles, encoded in order, without those older than the ring (no read at or after
+ * `nowMicros` uses them).
+ */
+function pruned(
+  layout: TileLayout,
+  tiles: Map<number, NextTile>,
+  nowMicros: number,
+): StoredValue[] {
   let newest = -Infinity;
   for (const k of tiles.keys()) newest = Math.max(newest, k);
   const top = Math.min(newest, tileIndex(layout, nowMicros));
-  return [...tiles.values()].filter((t) => t.k > top - layout.ringTiles).sort((a, b) => a.k - b.k);
+  return [...tiles.values()].filter((t) => t.k > top - layout.ringTiles).sort((a, b) => a.k - b.k)
+    .map((t) => ("raw" in t ? t.raw : encodeTile(t)));
 }
 
 /** How a ring changes: tiles merged in, or (materialize) tiles of a range replaced. */
@@ -325,16 +348,23 @@ export interface RingChange {
   readonly replace?: { readonly from: number; readonly to: number } | undefined;
 }
 
-function changed(ring: Ring | null, change: RingChange): Map<number, Tile> {
-  const out = new Map<number, Tile>();
+function changed(layout: TileLayout, ring: Ring | null, change: RingChange): Map<number, NextTile> {
+  const out = new Map<number, NextTile>();
   for (const [k, tile] of ring?.tiles ?? []) {
     if (change.replace && k >= change.replace.from && k <= change.replace.to) continue;
     out.set(k, tile);
   }
   for (const [k, tile] of change.tiles) {
     const had = out.get(k);
-    if (!had) out.set(k, tile);
-    else had.columns.forEach((c, i) => mergeColumn(c, tile.columns[i]!));
+    if (!had) {
+      out.set(k, tile);
+      continue;
+    }
+    // A fresh decode (the ring was read for this attempt): merged into, then encoded again.
+    const merged = decodeTile(layout, "raw" in had ? had.raw : encodeTile(had)) ??
+      { k, columns: layout.columns.map((c) => emptyColumn(c.sketch)) };
+    merged.columns.forEach((c, i) => mergeColumn(c, tile.columns[i]!));
+    out.set(k, merged);
   }
   return out;
 }
@@ -367,14 +397,18 @@ export async function changeRings(
     const rows: OnlineRow[] = pending.map((entityKey, i) => {
       const record = records[i] ?? null;
       const ring = decodeRing(layout, record);
-      const tiles = pruned(layout, changed(ring, changes.get(entityKey)!), options.nowMicros);
+      const tiles = pruned(
+        layout,
+        changed(layout, ring, changes.get(entityKey)!),
+        options.nowMicros,
+      );
       return {
         entityKey,
         record: {
           // A ring of another layout is replaced too: its version still orders the writes.
           eventMicros: (record?.eventMicros ?? 0) + 1,
           createdMicros: null,
-          values: { s: layout.signature, w: token, t: tiles.map(encodeTile) },
+          values: { s: layout.signature, w: token, t: tiles },
         },
       };
     });
@@ -405,7 +439,7 @@ export function aggregateRing(
   const from = end - (a.windowSeconds * 1e6) / layout.tileMicros;
   const total = emptyColumn(column.sketch && a.function === "approx_count_distinct");
   for (const [k, tile] of ring.tiles) {
-    if (k >= from && k < end) mergeColumn(total, tile.columns[i]!);
+    if (k >= from && k < end) mergeColumn(total, decoded(layout, tile).columns[i]!);
   }
   const eventMicros = total.n > 0 ? total.lastT : null;
   const n = total.n;
