@@ -8,7 +8,9 @@
  * entity rows × 10M events, 100k keys, 30 days), five aggregations of view_0 (count 1d, sum 1d,
  * mean 7d, max 7d, stddev 7d) for every entity row:
  *   (a) Larder: DuckDBOfflineStore.getHistoricalFeatures(), streamed to Arrow batches, default
- *       memory limit (2GB);
+ *       memory limit (2GB), with the plan it picks (on this data: entity rows joined to their
+ *       key's events); with `--window` also (a') its window plan forced (entity rows as probes
+ *       among the events, window functions over RANGE frames);
  *   (b) a plain DuckDB query computing the same windows on the same DuckDB-WASM, data loaded
  *       the same way (Larder's loader): a range join of entity rows and events
  *       (`e.ts - 7d < s.ts <= e.ts`) grouped per entity row, each window a FILTER.
@@ -26,6 +28,7 @@ import { join } from "node:path";
 import { DuckDB, DuckDBOfflineStore, type ViewRequest } from "../engine/offline/mod.ts";
 import { loadEntities, loadSource, tempName } from "../engine/offline/_load.ts";
 import { ident } from "../engine/offline/_sql.ts";
+import { aggregateTuning } from "../engine/offline/_aggregate_sql.ts";
 import { joinKeysOf, sourceLayout } from "../engine/offline/source_compatibility.ts";
 import { getOnlineFeatures, SqliteOnlineStore, writeOnline } from "../engine/online/mod.ts";
 import {
@@ -47,6 +50,8 @@ const args = parseArgs({
     requests: { type: "string", default: "2000" },
     "skip-offline": { type: "boolean", default: false },
     "skip-online": { type: "boolean", default: false },
+    /** Also run Larder with its window plan forced (the plan it picks for many pairs). */
+    window: { type: "boolean", default: false },
   },
 });
 const sizeName = args.positionals[0] ?? "small";
@@ -321,8 +326,14 @@ async function online(): Promise<void> {
 if (!args.values["skip-offline"]) {
   const dir = await ensureData(size);
   let a: OfflineRun | undefined;
+  let w: OfflineRun | undefined;
   let b: OfflineRun | undefined;
   for (let i = 0; i < runs; i++) a = await runLarder(dataDir(size));
+  if (args.values.window) {
+    aggregateTuning.plan = "window";
+    for (let i = 0; i < runs; i++) w = await runLarder(dataDir(size));
+    aggregateTuning.plan = "auto";
+  }
   for (let i = 0; i < runs; i++) b = await runPlain(dir);
   console.log(
     `offline (${size.entityRows} entity rows × ${size.rowsPerView} events, 5 aggregations, DuckDB-WASM 2GB)`,
@@ -333,6 +344,14 @@ if (!args.values["skip-offline"]) {
   console.log(
     `  (b) plain range join ${b!.seconds.toFixed(2)} s  rows ${b!.rows}  checksum ${b!.checksum}`,
   );
+  if (w) {
+    console.log(
+      `  (a') Larder, window plan ${
+        w.seconds.toFixed(2)
+      } s  rows ${w.rows}  checksum ${w.checksum}`,
+    );
+    console.log(`  ratio a'/b ${(w.seconds / b!.seconds).toFixed(2)}`);
+  }
   console.log(`  ratio a/b ${(a!.seconds / b!.seconds).toFixed(2)}`);
 }
 if (!args.values["skip-online"]) await online();

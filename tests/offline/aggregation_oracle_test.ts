@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { DuckDBOfflineStore } from "../../engine/offline/mod.ts";
+import { aggregateTuning } from "../../engine/offline/_aggregate_sql.ts";
 import type {
   AggregationFunction,
   AggregationSpec,
@@ -148,9 +149,12 @@ function makeEntities(rand: () => number, rows: Row[]): Row[] {
 
 const store = new DuckDBOfflineStore({ memoryLimit: "1GB" });
 
-for (const seed of [11, 12]) {
-  Deno.test(`getHistoricalFeatures() aggregations match the brute-force oracle (seed ${seed})`, async () => {
+// Both plans: entity rows as probes among the events (window functions), and entity rows
+// joined to their key's events (pairs).
+for (const [seed, plan] of [[11, "window"], [12, "pairs"]] as const) {
+  Deno.test(`getHistoricalFeatures() aggregations match the brute-force oracle (seed ${seed}, ${plan} plan)`, async () => {
     const dir = await tempDir();
+    aggregateTuning.plan = plan;
     try {
       const rand = prng(seed);
       const cases = await makeData(rand, dir);
@@ -206,6 +210,7 @@ for (const seed of [11, 12]) {
       }
       assert.ok(nonEmpty > 300, `non-empty windows: ${nonEmpty}`);
     } finally {
+      aggregateTuning.plan = "auto";
       await Deno.remove(dir, { recursive: true });
     }
   });
