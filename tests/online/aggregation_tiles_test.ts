@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { FeatureStore } from "../../engine/mod.ts";
 import { materialize } from "../../engine/materialize/mod.ts";
 import { DuckDBOfflineStore, writeParquetFile } from "../../engine/offline/mod.ts";
 import { tableFromRows } from "../../engine/offline/_values.ts";
@@ -26,6 +27,7 @@ import type {
 import { oracleAggregate, type OracleEvent, sameValue } from "../support/aggregation_oracle.ts";
 import { type OnlineBackend, testEachOnlineBackend } from "../support/online_backends.ts";
 import { prng } from "../support/prng.ts";
+import { tempRepo } from "../support/repo.ts";
 import { documentWith, entity, featureView, fileSource, registryWith } from "./_fixtures.ts";
 
 type Row = Record<string, unknown>;
@@ -265,5 +267,45 @@ Deno.test("aggregations: events pushed online and stored offline give the same v
     await online.close();
     await offline.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FeatureStore: push fills the tiles of a view's aggregations; apply deleting the view deletes them", async () => {
+  const repo = await tempRepo({
+    "features.ts": `
+import { entity, featureView, fileSource, pushSource } from "larder";
+const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
+const batch = fileSource({ name: "trips_batch", path: "data/trips", timestampField: "ts" });
+export const push = pushSource({ name: "trips_push", batchSource: batch });
+export const trips = featureView({
+  name: "trips",
+  entities: [driver],
+  schema: { fare: "float64" },
+  source: push,
+  aggregations: [{ column: "fare", function: "sum", window: "1h" }],
+});
+`,
+  });
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply({ skipSourceValidation: true });
+    const at = new Date(Date.now() - 60_000);
+    await store.push("trips_push", { driver_id: [1, 1, 2], ts: [at, at, at], fare: [2, 3, 4] });
+    const read = await store.getOnlineFeatures({
+      features: ["trips:sum_fare_1h", "trips:fare"],
+      entities: { driver_id: [1, 2] },
+    });
+    assert.deepEqual(read.toRows(), [
+      { driver_id: 1, sum_fare_1h: 5, fare: 3 },
+      { driver_id: 2, sum_fare_1h: 4, fare: 4 },
+    ]);
+    const online = await store.onlineStore();
+    assert.deepEqual((await online.viewsWithData()).views, ["trips", "trips#tiles"]);
+    await repo.write("features.ts", 'export const nothing = "here";\n');
+    await store.apply({ skipSourceValidation: true });
+    assert.deepEqual((await online.viewsWithData()).views, []);
+  } finally {
+    await store.close();
+    await repo.remove();
   }
 });
