@@ -140,7 +140,14 @@ export async function aggregateView(
   entities: AggregateEntities,
   view: AggregateView,
   result: string,
+  options: { readonly filterByCreatedTimestamp?: boolean } = {},
 ): Promise<void> {
+  if (options.filterByCreatedTimestamp && view.hasCreated) {
+    await runner.exec(
+      `CREATE TEMP TABLE ${ident(result)} AS ${createdFilteredSql(entities, view)}`,
+    );
+    return;
+  }
   const keys = view.keys.map(ident);
   const columns = [...new Set(view.aggregations.map((a) => a.column))].map(ident);
   const partition = keys.length > 0 ? `PARTITION BY ${keys.join(", ")} ` : "";
@@ -223,4 +230,40 @@ export async function aggregateView(
       `SELECT __rid, ${selects.join(", ")} FROM (${events} UNION ALL BY NAME ${probes}) ` +
       `WINDOW ${windowClause}) WHERE __rid IS NOT NULL ORDER BY __rid`,
   );
+}
+
+/**
+ * `filterByCreatedTimestamp`: an event counts for an entity row at T only if it was created by
+ * T (a NULL created time never), and the created-time dedup then depends on T too. Each entity
+ * row is joined to its key's events within the longest window and created by T, deduplicated per
+ * row (the newest created time per event time), then aggregated per row: the pairs plan, always.
+ */
+function createdFilteredSql(entities: AggregateEntities, view: AggregateView): string {
+  const keys = view.keys.map(ident);
+  const columns = [...new Set(view.aggregations.map((a) => a.column))].map(ident);
+  const longest = view.aggregations.reduce((m, a) => (a.windowMicros > m ? a.windowMicros : m), 0n);
+  const ts = `CAST(${ident(entities.timestampColumn)} AS TIMESTAMP)`;
+  const entitySide = `SELECT ${
+    ["rowid AS __rid", ...keys, `epoch_us(${ts}) AS __pt`, `${ts} AS __pts`].join(", ")
+  } FROM ${ident(entities.table)}`;
+  const events = `SELECT ${
+    [...keys, "epoch_us(__ts) AS __t", "__created", ...columns].join(", ")
+  } FROM ${ident(view.table)}`;
+  const on = [
+    ...view.keys.map((k) => `s.${ident(k)} = e.${ident(k)}`),
+    `s.__t > e.__pt - ${longest}`,
+    "s.__t <= e.__pt",
+    "s.__created <= e.__pts",
+  ].join(" AND ");
+  const pairs =
+    `SELECT e.__rid, e.__pt, s.__t, coalesce(epoch_us(s.__created), ${LOWEST}) AS __c, ${
+      columns.map((c) => `s.${c}`).join(", ")
+    } FROM (${entitySide}) e LEFT JOIN (${events}) s ON ${on} ` +
+    `QUALIFY s.__created IS NOT DISTINCT FROM max(s.__created) OVER (PARTITION BY e.__rid, s.__t)`;
+  const selects = view.aggregations.map((a) =>
+    `${aggregateExpr(a, `FILTER (WHERE __t > __pt - ${a.windowMicros})`)} AS ${ident(a.output)}`
+  );
+  return `SELECT ${view.aggregations.map((a) => ident(a.output)).join(", ")} FROM (SELECT __rid, ${
+    selects.join(", ")
+  } FROM (${pairs}) GROUP BY __rid) ORDER BY __rid`;
 }

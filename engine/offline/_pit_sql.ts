@@ -620,7 +620,7 @@ export async function joinAll(
     const table = `${entityTable}_r${resultCounter++}`;
     options.onStage?.({ ...event, phase: "join" });
     try {
-      if ("aggregations" in view) await aggregateView(runner, entities, view, table);
+      if ("aggregations" in view) await aggregateView(runner, entities, view, table, options);
       else await joinView(runner, entities, view, table, options);
     } finally {
       await runner.exec(`DROP TABLE IF EXISTS ${ident(view.table)}`);

@@ -151,69 +151,84 @@ const store = new DuckDBOfflineStore({ memoryLimit: "1GB" });
 
 // Both plans: entity rows as probes among the events (window functions), and entity rows
 // joined to their key's events (pairs).
-for (const [seed, plan] of [[11, "window"], [12, "pairs"]] as const) {
-  Deno.test(`getHistoricalFeatures() aggregations match the brute-force oracle (seed ${seed}, ${plan} plan)`, async () => {
-    const dir = await tempDir();
-    aggregateTuning.plan = plan;
-    try {
-      const rand = prng(seed);
-      const cases = await makeData(rand, dir);
-      const entities = makeEntities(rand, cases[0]!.rows);
-      const job = await store.getHistoricalFeatures({
-        repoDir: dir,
-        entityTable: entities,
-        fullFeatureNames: true,
-        views: cases.map((c) => ({
-          view: c.spec,
-          source: c.source,
-          entities: [driver],
-          // Plain features and aggregations mixed, in an order of their own.
-          features: ["x", ...c.spec.aggregations!.map((a) => a.name).reverse()],
-        })),
-      });
-      const got = await job.toRows();
-      assert.equal(got.length, entities.length);
-      assert.deepEqual(
-        job.columns.slice(0, 5),
-        [
-          "rid",
-          "driver_id",
-          "event_timestamp",
-          "v_created__x",
-          "v_created__approx_count_distinct_s_6h",
-        ],
-      );
-      let nonEmpty = 0;
-      for (const [i, row] of entities.entries()) {
-        const out = got[i]!;
-        assert.equal(out.rid, row.rid, "entity order");
-        for (const c of cases) {
-          const events = eventsOf(c, row.driver_id);
-          for (const a of c.spec.aggregations!) {
-            const expected = oracleAggregate(events, {
-              t: (row.event_timestamp as Date).getTime(),
-              windowMs: a.windowSeconds * 1000,
-              fn: a.function,
-              column: a.column,
-            });
-            const value = out[`${c.spec.name}__${a.name}`] ?? null;
-            if (!sameValue(value, expected)) {
-              assert.fail(
-                `row ${i} (${JSON.stringify(row)}), ${c.spec.name}.${a.name}: got ${
-                  String(value)
-                }, expected ${String(expected)}`,
-              );
+// With filterByCreatedTimestamp, only events created by the entity row's time count.
+for (
+  const [seed, plan, filterByCreatedTimestamp] of [
+    [11, "window", false],
+    [12, "pairs", false],
+    [13, "auto", true],
+  ] as const
+) {
+  Deno.test(
+    `getHistoricalFeatures() aggregations match the brute-force oracle (seed ${seed}, ${plan} plan${
+      filterByCreatedTimestamp ? ", filterByCreatedTimestamp" : ""
+    })`,
+    async () => {
+      const dir = await tempDir();
+      aggregateTuning.plan = plan;
+      try {
+        const rand = prng(seed);
+        const cases = await makeData(rand, dir);
+        const entities = makeEntities(rand, cases[0]!.rows);
+        const job = await store.getHistoricalFeatures({
+          repoDir: dir,
+          entityTable: entities,
+          fullFeatureNames: true,
+          filterByCreatedTimestamp,
+          views: cases.map((c) => ({
+            view: c.spec,
+            source: c.source,
+            entities: [driver],
+            // Plain features and aggregations mixed, in an order of their own.
+            features: ["x", ...c.spec.aggregations!.map((a) => a.name).reverse()],
+          })),
+        });
+        const got = await job.toRows();
+        assert.equal(got.length, entities.length);
+        assert.deepEqual(
+          job.columns.slice(0, 5),
+          [
+            "rid",
+            "driver_id",
+            "event_timestamp",
+            "v_created__x",
+            "v_created__approx_count_distinct_s_6h",
+          ],
+        );
+        let nonEmpty = 0;
+        for (const [i, row] of entities.entries()) {
+          const out = got[i]!;
+          assert.equal(out.rid, row.rid, "entity order");
+          for (const c of cases) {
+            const events = eventsOf(c, row.driver_id);
+            for (const a of c.spec.aggregations!) {
+              const expected = oracleAggregate(events, {
+                t: (row.event_timestamp as Date).getTime(),
+                windowMs: a.windowSeconds * 1000,
+                fn: a.function,
+                column: a.column,
+                // A source without created times has nothing to filter.
+                filterByCreated: filterByCreatedTimestamp && c.created,
+              });
+              const value = out[`${c.spec.name}__${a.name}`] ?? null;
+              if (!sameValue(value, expected)) {
+                assert.fail(
+                  `row ${i} (${JSON.stringify(row)}), ${c.spec.name}.${a.name}: got ${
+                    String(value)
+                  }, expected ${String(expected)}`,
+                );
+              }
+              if (a.function === "count" && expected !== 0) nonEmpty++;
             }
-            if (a.function === "count" && expected !== 0) nonEmpty++;
           }
         }
+        assert.ok(nonEmpty > 300, `non-empty windows: ${nonEmpty}`);
+      } finally {
+        aggregateTuning.plan = "auto";
+        await Deno.remove(dir, { recursive: true });
       }
-      assert.ok(nonEmpty > 300, `non-empty windows: ${nonEmpty}`);
-    } finally {
-      aggregateTuning.plan = "auto";
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
+    },
+  );
 }
 
 Deno.test("getHistoricalFeatures() without an entity table aggregates as of end, over each window", async () => {

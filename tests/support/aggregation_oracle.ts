@@ -37,8 +37,12 @@ export function eventsInWindow(
   events: readonly OracleEvent[],
   t: number,
   windowMs: number,
+  filterByCreated = false,
 ): OracleEvent[] {
-  const inside = events.filter((e) => e.ts > t - windowMs && e.ts <= t);
+  const inside = events.filter((e) =>
+    e.ts > t - windowMs && e.ts <= t &&
+    (!filterByCreated || (e.created !== null && e.created <= t))
+  );
   const newest = new Map<number, number>();
   for (const e of inside) {
     const c = e.created ?? -Infinity;
@@ -55,9 +59,11 @@ export function oracleAggregate(
     readonly windowMs: number;
     readonly fn: AggregationFunction;
     readonly column: string;
+    /** Only events created by `t` count (`filterByCreatedTimestamp`). */
+    readonly filterByCreated?: boolean;
   },
 ): unknown {
-  const kept = eventsInWindow(events, options.t, options.windowMs)
+  const kept = eventsInWindow(events, options.t, options.windowMs, options.filterByCreated)
     .filter((e) => e.values[options.column] !== null && e.values[options.column] !== undefined);
   const values = kept.map((e) => e.values[options.column]);
   const nums = values as number[];
