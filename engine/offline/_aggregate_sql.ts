@@ -160,21 +160,23 @@ export async function aggregateView(
       [...keys, "__ts"].join(", ")
     })`
     : "";
-  // Events of keys no entity row has cannot matter: a hash semi-join drops them before the sort.
+  // Events of keys no entity row has cannot matter: for the window plan, a hash semi-join drops
+  // them before the sort (the pairs plan's join on the keys drops them anyway).
   const semi = keys.length > 0
     ? ` SEMI JOIN (SELECT DISTINCT ${keys.join(", ")} FROM ${ident(entities.table)}) k ON ${
       view.keys.map((k) => `s.${ident(k)} = k.${ident(k)}`).join(" AND ")
     }`
     : "";
-  const events = `SELECT ${
-    [
-      ...keys.map((k) => `s.${k}`),
-      "epoch_us(s.__ts) AS __t",
-      `${created} AS __c`,
-      "NULL::BIGINT AS __rid",
-    ]
-      .concat(columns.map((c) => `s.${c}`)).join(", ")
-  } FROM (SELECT * FROM ${ident(view.table)}${dedup}) s${semi}`;
+  const events = (semi: string) =>
+    `SELECT ${
+      [
+        ...keys.map((k) => `s.${k}`),
+        "epoch_us(s.__ts) AS __t",
+        `${created} AS __c`,
+        "NULL::BIGINT AS __rid",
+      ]
+        .concat(columns.map((c) => `s.${c}`)).join(", ")
+    } FROM (SELECT * FROM ${ident(view.table)}${dedup}) s${semi}`;
   const ts = `CAST(${ident(entities.timestampColumn)} AS TIMESTAMP)`;
   const probes = `SELECT ${
     [...keys, `epoch_us(${ts}) AS __t`, `${LOWEST} AS __c`, "rowid AS __rid"].join(", ")
@@ -201,9 +203,9 @@ export async function aggregateView(
     await runner.exec(
       `CREATE TEMP TABLE ${ident(result)} AS SELECT ${
         view.aggregations.map((a) => ident(a.output)).join(", ")
-      } FROM (SELECT e.__rid, ${
-        selects.join(", ")
-      } FROM (${entitySide}) e LEFT JOIN (${events}) s ON ${
+      } FROM (SELECT e.__rid, ${selects.join(", ")} FROM (${entitySide}) e LEFT JOIN (${
+        events("")
+      }) s ON ${
         [
           ...view.keys.map((k) => `s.${ident(k)} = e.${ident(k)}`),
           `s.__t > e.__pt - ${longest}`,
@@ -227,7 +229,7 @@ export async function aggregateView(
     `CREATE TEMP TABLE ${ident(result)} AS SELECT ${
       view.aggregations.map((a) => ident(a.output)).join(", ")
     } FROM (` +
-      `SELECT __rid, ${selects.join(", ")} FROM (${events} UNION ALL BY NAME ${probes}) ` +
+      `SELECT __rid, ${selects.join(", ")} FROM (${events(semi)} UNION ALL BY NAME ${probes}) ` +
       `WINDOW ${windowClause}) WHERE __rid IS NOT NULL ORDER BY __rid`,
   );
 }
