@@ -23,7 +23,7 @@ import type {
   OnlineStore,
   StoredValue,
 } from "./online_store.ts";
-import { decodeValue } from "./value_codec.ts";
+import { decodeValue, encodeValue } from "./value_codec.ts";
 import {
   addToSketch,
   decodeSketch,
@@ -205,7 +205,9 @@ function addValue(
   if (isLater(tile, t, c, v)) {
     [tile.last, tile.lastStored, tile.lastT, tile.lastC] = [v, stored, t, c];
   }
-  if (tile.sketch) addToSketch(tile.sketch, JSON.stringify(stored));
+  // The typed value's stored form: the same text whichever path wrote it (a float32 pushed as
+  // 0.1 and read back from Parquet as float32(0.1) are one value).
+  if (tile.sketch) addToSketch(tile.sketch, JSON.stringify(encodeValue(v, column.type)));
 }
 
 function mergeColumn(into: ColumnTile, from: ColumnTile): void {

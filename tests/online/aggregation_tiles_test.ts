@@ -309,3 +309,49 @@ export const trips = featureView({
     await repo.remove();
   }
 });
+
+Deno.test("approx_count_distinct online counts a float32 value once, however it was given", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "larder_tiles_f32_" });
+  const online = await SqliteOnlineStore.open({
+    project: "test_project",
+    path: join(dir, "online.sqlite"),
+  });
+  try {
+    const f32: FeatureViewSpec = {
+      ...featureView("f32", {
+        entities: ["driver"],
+        source: source.name,
+        features: [{ name: "r", type: "float32" }],
+      }),
+      aggregations: [{
+        name: "distinct_r",
+        column: "r",
+        function: "approx_count_distinct",
+        windowSeconds: 3600,
+        type: "int64",
+      }],
+      tileSeconds: 3600,
+    };
+    const registry = documentWith({ entities: [driver], sources: [source], views: [f32] });
+    const ts = new Date(T0 + 10 * MINUTE);
+    // 0.1 as a double (a caller) and as float32 (what a Parquet float column reads back as).
+    await writeOnline({ registry, online }, "f32", {
+      driver_id: [1],
+      event_timestamp: [ts],
+      r: [0.1],
+    });
+    await writeOnline({ registry, online }, "f32", {
+      driver_id: [1],
+      event_timestamp: [new Date(ts.getTime() + 1000)],
+      r: [Math.fround(0.1)],
+    });
+    const res = await getOnlineFeatures(
+      { registry, online, now: () => new Date(T0 + HOUR) },
+      { features: ["f32:distinct_r"], entities: { driver_id: [1] } },
+    );
+    assert.deepEqual(res.toRows(), [{ driver_id: 1, distinct_r: 1 }]);
+  } finally {
+    await online.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
