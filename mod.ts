@@ -27,6 +27,12 @@
  * ```
  */
 export {
+  type AggregatedSchema,
+  type AggregationFunction,
+  type AggregationInput,
+  type AggregationName,
+  type AggregationSpec,
+  type AggregationType,
   type DataSource,
   type Entity,
   entity,
@@ -61,6 +67,7 @@ export {
   type TransformColumns,
   type ValueOf,
   type ValueType,
+  type WithAggregations,
 } from "./registry/mod.ts";
 export {
   type ApplyOptions,
@@ -87,6 +94,7 @@ export {
 // Types (and constants) the API above refers to, so that its documentation links them.
 export {
   ACTIONS,
+  AGGREGATION_FUNCTIONS,
   DEFINITION,
   FORMAT_VERSION,
   OBJECT_KINDS,

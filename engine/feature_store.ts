@@ -40,6 +40,7 @@ import {
   getOnlineFeatures,
   type GetOnlineFeaturesRequest,
   type OnlineFeaturesResponse,
+  tilesView,
   writeOnline,
   type WriteOnlineResult,
 } from "./online/mod.ts";
@@ -251,7 +252,13 @@ export class FeatureStore {
         (c.kind === "onDemandFeatureView" && stopsWritingOnline(current, next, c.name))
       )
       .map((c) => c.name);
-    if (deletedViews.length > 0) await (await this.onlineStore()).deleteViews(deletedViews);
+    // A feature view's aggregation tiles live under a store view of their own.
+    const deletedTiles = plan.changes
+      .filter((c) => c.kind === "featureView" && c.action === "delete")
+      .map((c) => tilesView(c.name));
+    if (deletedViews.length > 0) {
+      await (await this.onlineStore()).deleteViews([...deletedViews, ...deletedTiles]);
+    }
     return { plan, files, written: true, version: written.version, warnings };
   }
 
@@ -273,7 +280,8 @@ export class FeatureStore {
       ];
     }
     if (found.views.length === 0) return [];
-    const views = found.views.map((v) => `"${v}"`).join(", ") +
+    const names = [...new Set(found.views.map((v) => v.replace(/#tiles$/, "")))];
+    const views = names.map((v) => `"${v}"`).join(", ") +
       (found.complete ? "" : " (and maybe others)");
     return [
       `The registry (${this.registry.backend.location}) is empty, but the online store (${online.name}) holds data of feature views ${views}: the registry may have been reset; apply recreates the definitions, but the record of materialized intervals is lost, so materialize-incremental starts again from each view's ttl`,

@@ -16,6 +16,7 @@ import {
   type ProjectionTargetSpec,
   type RegistryDocument,
   type ValueType,
+  viewFields,
 } from "../registry/mod.ts";
 import { writeTimeViewSpec } from "./write_time_views.ts";
 
@@ -360,7 +361,7 @@ export function resolveFeatures(doc: RegistryDocument, options: ResolveOptions):
     const { name } = view;
     const existing = view.features.find((f) => f.name === feature);
     if (existing && (hidden || !existing.hidden)) return existing;
-    const { type } = field(view.spec.features, view.spec.name, feature);
+    const { type } = field(viewFields(view.spec), view.spec.name, feature);
     const output = hidden ? `__in__${name}__${feature}` : full ? `${name}__${feature}` : feature;
     if (!hidden) claim(output, name, feature);
     const resolved = { name: feature, type, output, hidden };

@@ -75,6 +75,9 @@ export {
   type RequestSourceInput,
 } from "./definitions/data_source.ts";
 export {
+  type AggregatedSchema,
+  type AggregationInput,
+  type AggregationName,
   type FeatureRef,
   featureRef,
   type FeatureSchema,
@@ -82,8 +85,20 @@ export {
   featureView,
   type FeatureViewInput,
   type FeatureViewProjection,
+  MAX_TILES_PER_WINDOW,
   type ProjectionTarget,
+  type WithAggregations,
 } from "./definitions/feature_view.ts";
+export {
+  AGGREGATION_FUNCTIONS,
+  type AggregationFunction,
+  aggregationOf,
+  type AggregationSpec,
+  AggregationSpecSchema,
+  type AggregationType,
+  aggregationType,
+  viewFields,
+} from "./aggregation.ts";
 export {
   type FeatureService,
   featureService,

@@ -3,6 +3,7 @@
  * duplicate names, unknown references, schema columns that are join keys, colliding
  * feature names in a service, projections' names and join-key maps.
  */
+import { viewFields } from "./aggregation.ts";
 import { LarderError } from "./errors.ts";
 import { type Definition, isDefinition } from "./definitions/_definition.ts";
 import { describeProjection, joinKeyMapProblems, projectionName } from "./projection.ts";
@@ -233,7 +234,9 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
           })
         ) problems.push(`${at}: ${label}: ${problem}`);
       }
-      const names = new Set(view.features.map((f) => f.name));
+      const names = new Set(
+        (featureView ? viewFields(featureView) : view.features).map((f) => f.name),
+      );
       for (const feature of p.features) {
         if (!names.has(feature)) {
           problems.push(

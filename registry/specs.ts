@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { Assert, Equals } from "./_zod.ts";
+import { type AggregationSpec, AggregationSpecSchema } from "./aggregation.ts";
 import { NameSchema } from "./names.ts";
 import {
   type ScalarType,
@@ -154,6 +155,10 @@ export interface FeatureViewSpec extends CommonSpec {
   online: boolean;
   /** Whether historical retrieval may read the view. */
   offline: boolean;
+  /** Time-window aggregations of the features (absent: none). */
+  aggregations?: AggregationSpec[] | undefined;
+  /** The tile size of the online aggregations, in seconds (absent: no aggregations). */
+  tileSeconds?: number | undefined;
 }
 const featureViewSpec = z.object({
   ...Common,
@@ -164,6 +169,10 @@ const featureViewSpec = z.object({
   source: NameSchema,
   online: z.boolean(),
   offline: z.boolean(),
+  /** Time-window aggregations of the features (absent: none). */
+  aggregations: z.array(AggregationSpecSchema).optional(),
+  /** The tile size of the online aggregations, in seconds (absent: no aggregations). */
+  tileSeconds: z.number().positive().optional(),
 });
 /** Schema of a {@linkcode FeatureViewSpec}. */
 export const FeatureViewSpecSchema: z.ZodType<FeatureViewSpec> = featureViewSpec;

@@ -17,11 +17,17 @@ import {
 } from "../../registry/mod.ts";
 import type { OfflineStore } from "../offline/offline_store.ts";
 import {
+  buildTiles,
+  changeRings,
   type ColumnValues,
   loadWriteTimeViews,
   type OnDemandWriteResult,
+  type OnlineRow,
   type OnlineStore,
   type OnlineWriteResult,
+  type RingChange,
+  tileIndex,
+  tileLayout,
   toOnlineRows,
   type TransformLoader,
   type VerifyLocks,
@@ -152,6 +158,11 @@ export interface ViewMaterialization {
    * from each batch and written with it (only when the view has some).
    */
   readonly onDemand?: readonly OnDemandWriteResult[];
+  /**
+   * Entities whose aggregation tiles were rebuilt from the source (only when the view has
+   * aggregations); see {@linkcode materialize}.
+   */
+  readonly tileRings?: number;
   /** How long the view took, in seconds. */
   readonly seconds: number;
   /** `true` when the window was empty (start after end) and nothing ran or was recorded. */
@@ -169,6 +180,7 @@ type ViewOutcome = OnlineWriteResult & {
   rows: number;
   nullKeyRows: number;
   onDemand?: readonly OnDemandWriteResult[];
+  tileRings?: number;
 };
 
 const DEFAULT_BATCH_ROWS = 10_000;
@@ -393,13 +405,97 @@ async function materializeView(
     await latest.close().catch(() => {});
     throw err;
   }
+  const tileRings = await backfillTiles(deps, view, shape, window);
   return {
     rows: done,
     written,
     skipped,
     nullKeyRows: latest.nullKeyRows,
     ...(derived.length > 0 ? { onDemand } : {}),
+    ...(tileRings !== undefined ? { tileRings } : {}),
   };
+}
+
+/**
+ * Rebuilds, from the batch source, the aggregation tiles that lie in the last longest window
+ * before `end` (and after `start`): tiles k from the one holding `max(start, end − longest)` to
+ * the one holding `end`, read whole (events of those tiles after `end` count too). Each rebuilt
+ * tile replaces the stored one, so what was pushed before is not counted twice; tiles outside
+ * the range, and entities without events in it, are left as they are.
+ */
+async function backfillTiles(
+  deps: MaterializeDeps,
+  view: FeatureViewSpec,
+  shape: ViewShape,
+  window: { start: Date; end: Date; batchRows: number; signal?: AbortSignal | undefined },
+): Promise<number | undefined> {
+  const layout = tileLayout(view);
+  if (layout === undefined) return undefined;
+  const doc = await deps.registry.read();
+  const to = tileIndex(layout, window.end.getTime() * 1000);
+  const from = Math.max(
+    tileIndex(layout, window.start.getTime() * 1000),
+    to - layout.ringTiles + 1,
+  );
+  const tileMs = layout.tileMicros / 1000;
+  const offline = await deps.offline();
+  const events = await offline.pullLatest({
+    repoDir: deps.repoDir,
+    view,
+    source: viewBatchSource(doc, view),
+    entities: view.entities.map((n) => findObject(doc, "entity", n)?.spec).filter(
+      (e): e is EntitySpec => e !== undefined,
+    ),
+    start: new Date(from * tileMs),
+    end: new Date((to + 1) * tileMs),
+    batchRows: window.batchRows,
+    allRows: true,
+  });
+  const nowMicros = (deps.now ?? (() => new Date()))().getTime() * 1000;
+  const replace = { from, to };
+  let rings = 0;
+  let carry: OnlineRow[] = [];
+  const flush = async (rows: readonly OnlineRow[]) => {
+    const byEntity = new Map<string, OnlineRow["record"][]>();
+    for (const row of rows) {
+      const k = tileIndex(layout, row.record.eventMicros);
+      if (k < from || k > to) continue;
+      let list = byEntity.get(row.entityKey);
+      if (!list) byEntity.set(row.entityKey, list = []);
+      list.push(row.record);
+    }
+    const changes = new Map<string, RingChange>();
+    for (const [key, list] of byEntity) {
+      changes.set(key, { tiles: buildTiles(layout, list), replace });
+    }
+    if (changes.size > 0) {
+      rings += (await changeRings(deps.online, layout, changes, { nowMicros })).rings;
+    }
+  };
+  let offset = 0;
+  for await (const table of events) {
+    window.signal?.throwIfAborted();
+    const rows = toOnlineRows(
+      shape,
+      {
+        keys: shape.joinKeys.map((k) => column(table, k.name)),
+        features: view.features.map((f) => column(table, f.name)),
+        eventTs: microsColumn(table, "event_timestamp"),
+        createdTs: microsColumn(table, "created_timestamp"),
+        timestampUnit: "us",
+      },
+      { rowOffset: offset },
+    );
+    offset += table.numRows;
+    // Rows come ordered by key: all but the batch's last entity are complete.
+    const all = carry.concat(rows);
+    const last = all.at(-1)?.entityKey;
+    const cut = all.findIndex((r) => r.entityKey === last);
+    carry = all.slice(cut);
+    await flush(all.slice(0, cut));
+  }
+  await flush(carry);
+  return rings;
 }
 
 async function run(

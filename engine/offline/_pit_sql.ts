@@ -5,6 +5,7 @@
  * only, so the benchmark runs the very same statements on native DuckDB.
  */
 import { ident } from "./_sql.ts";
+import { type AggregateView, aggregateView } from "./_aggregate_sql.ts";
 
 /** What the join needs from a DuckDB connection. */
 export interface SqlRunner {
@@ -559,8 +560,11 @@ export interface PitStage {
   readonly name: string;
   /** Join keys (entity table column names). */
   readonly keys: readonly string[];
-  /** Loads the view's source rows (pruned with `stats` as it sees fit) into a table. */
-  load(stats: EntityStats): Promise<PitView>;
+  /**
+   * Loads the view's source rows (pruned with `stats` as it sees fit) into a table: for the
+   * point-in-time join, or (an {@linkcode AggregateView}) for window aggregations.
+   */
+  load(stats: EntityStats): Promise<PitView | AggregateView>;
 }
 
 let resultCounter = 0;
@@ -594,7 +598,12 @@ export async function joinAll(
   entityTable: string,
   timestampColumn: string,
   stages: readonly PitStage[],
-  options: { filterByCreatedTimestamp: boolean; onStage?: StageListener | undefined },
+  options: {
+    filterByCreatedTimestamp: boolean;
+    onStage?: StageListener | undefined;
+    /** The output columns in this order (default: by stage). */
+    order?: readonly string[] | undefined;
+  },
 ): Promise<string> {
   const stats = await entityStats(
     runner,
@@ -611,14 +620,20 @@ export async function joinAll(
     const table = `${entityTable}_r${resultCounter++}`;
     options.onStage?.({ ...event, phase: "join" });
     try {
-      await joinView(runner, entities, view, table, options);
+      if ("aggregations" in view) await aggregateView(runner, entities, view, table, options);
+      else await joinView(runner, entities, view, table, options);
     } finally {
       await runner.exec(`DROP TABLE IF EXISTS ${ident(view.table)}`);
     }
-    results.push({ table, outputs: view.features.map((f) => f.output) });
+    results.push({
+      table,
+      outputs: "aggregations" in view
+        ? view.aggregations.map((a) => a.output)
+        : view.features.map((f) => f.output),
+    });
   }
   options.onStage?.({ phase: "output", index: stages.length, views: stages.length });
-  return combineSql(entityTable, results);
+  return combineSql(entityTable, results, options.order);
 }
 
 /**
@@ -629,8 +644,12 @@ export async function joinAll(
 export function combineSql(
   entityTable: string,
   results: readonly { table: string; outputs: readonly string[] }[],
+  order?: readonly string[],
 ): string {
-  const selects = results.flatMap((r, i) => r.outputs.map((o) => `r${i}.${ident(o)}`));
+  const owner = new Map(results.flatMap((r, i) => r.outputs.map((o) => [o, i] as const)));
+  const selects = (order ?? results.flatMap((r) => r.outputs)).map((o) =>
+    `r${owner.get(o)}.${ident(o)}`
+  );
   const joins = results.map((r, i) => `POSITIONAL JOIN ${ident(r.table)} r${i}`);
   return `SELECT e.*${selects.length > 0 ? `, ${selects.join(", ")}` : ""} FROM ${
     ident(entityTable)

@@ -2,6 +2,8 @@
 import { resolve } from "node:path";
 import { type RecordBatch, Table } from "apache-arrow";
 import {
+  aggregationOf,
+  type AggregationSpec,
   describeProjection,
   type FeatureViewSpec,
   joinKeyColumn,
@@ -9,7 +11,9 @@ import {
   projectionName,
   type ProjectionTargetSpec,
   type ScalarType,
+  viewFields,
 } from "../../registry/mod.ts";
+import type { AggregateView } from "./_aggregate_sql.ts";
 import type { DuckDB, DuckDBSession } from "./duckdb.ts";
 import type {
   BatchOptions,
@@ -63,6 +67,31 @@ interface PreparedView {
   readonly columns: readonly SourceColumn[];
   /** Output names, parallel to `request.features`. */
   readonly outputs: readonly string[];
+  /** The requested features that are read as they are (the latest value), and their outputs. */
+  readonly plain: readonly { readonly name: string; readonly output: string }[];
+  /** The requested aggregations, and their outputs. */
+  readonly aggregations: readonly { readonly spec: AggregationSpec; readonly output: string }[];
+}
+
+/** The source features a request reads: its plain features and its aggregations' columns. */
+function sourceFeatures(
+  view: FeatureViewSpec,
+  features: readonly string[],
+): { plain: number[]; aggregated: number[]; columns: string[] } {
+  const plain: number[] = [];
+  const aggregated: number[] = [];
+  const columns = new Set<string>();
+  features.forEach((name, i) => {
+    const aggregation = aggregationOf(view, name);
+    if (aggregation) {
+      aggregated.push(i);
+      columns.add(aggregation.column);
+    } else {
+      plain.push(i);
+      columns.add(name);
+    }
+  });
+  return { plain, aggregated, columns: [...columns] };
 }
 
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
@@ -101,11 +130,11 @@ function planOutputs(query: HistoricalQuery): string[][] {
       );
     }
     return features.map((feature) => {
-      if (!view.features.some((f) => f.name === feature)) {
+      if (!viewFields(view).some((f) => f.name === feature)) {
         throw new LarderError(
           "NOT_FOUND",
           `Feature view "${view.name}" has no feature "${feature}" (features: ${
-            view.features.map((f) => `"${f.name}"`).join(", ")
+            viewFields(view).map((f) => `"${f.name}"`).join(", ")
           })`,
           { details: { view: view.name, feature } },
         );
@@ -150,8 +179,9 @@ async function prepareViews(
       described.set(key, source);
     }
     const { files, columns } = source;
+    const split = sourceFeatures(request.view, request.features);
     const problems = checkSourceCompatibility(
-      viewWithFeatures(request.view, request.features),
+      viewWithFeatures(request.view, split.columns),
       request.source,
       [...request.entities],
       columns,
@@ -165,7 +195,19 @@ async function prepareViews(
       ...k,
       name: joinKeyColumn(request, k.name),
     }));
-    prepared.push({ request, files, keys, columns, outputs: outputs[i]! });
+    const out = outputs[i]!;
+    prepared.push({
+      request,
+      files,
+      keys,
+      columns,
+      outputs: out,
+      plain: split.plain.map((f) => ({ name: request.features[f]!, output: out[f]! })),
+      aggregations: split.aggregated.map((f) => ({
+        spec: aggregationOf(request.view, request.features[f]!)!,
+        output: out[f]!,
+      })),
+    });
   }
   return prepared;
 }
@@ -315,6 +357,51 @@ async function loadView(
   };
 }
 
+/**
+ * Loads the events that a view's requested aggregations read: the aggregated columns in
+ * `(at − longest window, high]` (a superset of every entity row's windows).
+ */
+async function loadAggregates(
+  session: DuckDBSession,
+  view: PreparedView,
+  bounds: {
+    at: bigint | undefined;
+    high: bigint | undefined;
+    keyRanges: EntityStats["keyRanges"];
+  },
+  headers: CsvHeaders,
+): Promise<AggregateView> {
+  const columns = [...new Set(view.aggregations.map((a) => a.spec.column))];
+  const longest = view.aggregations.reduce((m, a) => Math.max(m, a.spec.windowSeconds), 0);
+  const loaded = await loadView(
+    session,
+    {
+      ...view,
+      request: { ...view.request, features: columns },
+      outputs: columns,
+    },
+    {
+      low: bounds.at === undefined ? undefined : bounds.at - BigInt(longest) * 1_000_000n,
+      high: bounds.high,
+      applyTtl: false,
+      keyRanges: bounds.keyRanges,
+    },
+    headers,
+  );
+  return {
+    table: loaded.table,
+    keys: loaded.keys,
+    hasCreated: loaded.hasCreated,
+    aggregations: view.aggregations.map((a) => ({
+      column: loaded.features[columns.indexOf(a.spec.column)]!.column,
+      function: a.spec.function,
+      windowMicros: BigInt(a.spec.windowSeconds) * 1_000_000n,
+      output: a.output,
+      type: a.spec.type,
+    })),
+  };
+}
+
 /** The join of `views` onto `entityTable`; see {@linkcode joinAll}. */
 function joinViews(
   session: DuckDBSession,
@@ -331,18 +418,41 @@ function joinViews(
     headers: CsvHeaders;
   },
 ): Promise<string> {
-  const stages: PitStage[] = views.map((view) => ({
-    name: requestName(view.request),
-    keys: view.keys.map((k) => k.name),
-    load: (stats) =>
-      loadView(session, view, {
-        low: options.low ?? stats.low,
-        high: options.high ?? stats.high,
-        applyTtl: options.applyTtl,
-        keyRanges: stats.keyRanges,
-      }, options.headers),
-  }));
-  return joinAll(session, entityTable, timestampColumn, stages, options);
+  const stages: PitStage[] = views.flatMap((view): PitStage[] => {
+    const name = requestName(view.request);
+    const keys = view.keys.map((k) => k.name);
+    const plain: PitStage[] = view.plain.length === 0 ? [] : [{
+      name,
+      keys,
+      load: (stats) =>
+        loadView(session, {
+          ...view,
+          request: { ...view.request, features: view.plain.map((p) => p.name) },
+          outputs: view.plain.map((p) => p.output),
+        }, {
+          low: options.low ?? stats.low,
+          high: options.high ?? stats.high,
+          applyTtl: options.applyTtl,
+          keyRanges: stats.keyRanges,
+        }, options.headers),
+    }];
+    const aggregated: PitStage[] = view.aggregations.length === 0 ? [] : [{
+      name,
+      keys,
+      load: (stats) =>
+        loadAggregates(session, view, {
+          // Window retrieval aggregates as of `end`; an entity table as of each row's time.
+          at: options.high !== undefined ? options.high : stats.low,
+          high: options.high ?? stats.high,
+          keyRanges: stats.keyRanges,
+        }, options.headers),
+    }];
+    return [...plain, ...aggregated];
+  });
+  return joinAll(session, entityTable, timestampColumn, stages, {
+    ...options,
+    order: views.flatMap((v) => v.outputs),
+  });
 }
 
 /** Epoch microseconds of a window bound; `undefined` for an invalid `Date` or another value. */
@@ -523,6 +633,8 @@ export async function getHistoricalFeatures(
             ...view,
             request: { ...view.request, features: [] },
             outputs: [],
+            plain: [],
+            aggregations: [],
           },
           { low, high, applyTtl: false },
           headers,

@@ -36,6 +36,13 @@ export interface PullLatestOptions {
    * @default {10000}
    */
   readonly batchRows?: number;
+  /**
+   * Every row in the window instead of the newest per key, ordered by key and event time; of
+   * rows with the same key and event time only those with the greatest created time (NULL
+   * oldest). What the aggregation tiles are built from.
+   * @default {false}
+   */
+  readonly allRows?: boolean;
 }
 
 /**
@@ -122,13 +129,21 @@ export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promis
     const nullKeyRows = Number(nulls?.n ?? 0);
     const order = loaded.hasCreated ? "__ts DESC, __created DESC NULLS LAST" : "__ts DESC";
     const created = loaded.hasCreated ? "__created" : "NULL::TIMESTAMP";
+    const select = `SELECT ${keyList ? `${keyList}, ` : ""}` +
+      `__ts AS ${EVENT_TIMESTAMP_COLUMN}, ${created} AS ${CREATED_TIMESTAMP_COLUMN}, ` +
+      `${loaded.features.map(ident).join(", ")} FROM ${ident(raw)} WHERE NOT (${nullKey}) `;
+    const partition = keyList ? `PARTITION BY ${keyList}, __ts` : "PARTITION BY __ts";
     await session.exec(
-      `CREATE TEMP TABLE ${ident(latest)} AS SELECT ${keyList ? `${keyList}, ` : ""}` +
-        `__ts AS ${EVENT_TIMESTAMP_COLUMN}, ${created} AS ${CREATED_TIMESTAMP_COLUMN}, ` +
-        `${loaded.features.map(ident).join(", ")} FROM ${ident(raw)} WHERE NOT (${nullKey}) ` +
-        `QUALIFY row_number() OVER (${
-          keyList ? `PARTITION BY ${keyList} ` : ""
-        }ORDER BY ${order}) = 1`,
+      `CREATE TEMP TABLE ${ident(latest)} AS ` +
+        (options.allRows
+          ? `${select}${
+            loaded.hasCreated
+              ? `QUALIFY __created IS NOT DISTINCT FROM max(__created) OVER (${partition}) `
+              : ""
+          }ORDER BY ${keyList ? `${keyList}, ` : ""}__ts`
+          : `${select}QUALIFY row_number() OVER (${
+            keyList ? `PARTITION BY ${keyList} ` : ""
+          }ORDER BY ${order}) = 1`),
     );
     await session.exec(`DROP TABLE ${ident(raw)}`);
     const [row] = await session.rows(`SELECT count(*)::BIGINT AS n FROM ${ident(latest)}`);

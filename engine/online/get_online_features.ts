@@ -1,5 +1,6 @@
 /** `getOnlineFeatures`: the latest feature values of entity rows, from the online store. */
 import {
+  aggregationOf,
   LarderError,
   ownValue,
   refuseReservedName,
@@ -29,6 +30,7 @@ import {
 } from "./online_response.ts";
 import { coerceValue, decodeValue, INVALID } from "./value_codec.ts";
 import { ShapeCache } from "../shape_cache.ts";
+import { aggregateRing, decodeRing, type Ring, tileLayout, tilesView } from "./tiles.ts";
 
 /** A view of the request with its join keys. */
 interface ResolvedView extends SharedResolvedView {
@@ -326,6 +328,8 @@ export async function getOnlineFeatures(
   // same join keys share their rows' entity keys (computed once per row, not once per view).
   const readKeys: OnlineKey[] = [];
   const rowSlots = new Map<ResolvedView, Int32Array>();
+  // Views with aggregations also read their entities' tile rings, in the same store call.
+  const tileSlots = new Map<ResolvedView, Int32Array>();
   const entityKeysBySignature = new Map<string, string[]>();
   // Per stored view: where each key is in `readKeys` (projections of one view share reads).
   const readIndexes = new Map<string, Map<string, number>>();
@@ -344,23 +348,28 @@ export async function getOnlineFeatures(
       }
       entityKeysBySignature.set(view.signature, keys);
     }
-    let readIndex = readIndexes.get(view.spec.name);
-    if (!readIndex) {
-      readIndex = new Map<string, number>();
-      readIndexes.set(view.spec.name, readIndex);
-    }
-    const slots = new Int32Array(rowCount);
-    for (let r = 0; r < rowCount; r++) {
-      const key = keys[r]!;
-      let slot = readIndex.get(key);
-      if (slot === undefined) {
-        slot = readKeys.length;
-        readIndex.set(key, slot);
-        readKeys.push({ view: view.spec.name, entityKey: key });
+    const slotsOf = (stored: string): Int32Array => {
+      let readIndex = readIndexes.get(stored);
+      if (!readIndex) {
+        readIndex = new Map<string, number>();
+        readIndexes.set(stored, readIndex);
       }
-      slots[r] = slot;
-    }
-    rowSlots.set(view, slots);
+      const slots = new Int32Array(rowCount);
+      for (let r = 0; r < rowCount; r++) {
+        const key = keys![r]!;
+        let slot = readIndex.get(key);
+        if (slot === undefined) {
+          slot = readKeys.length;
+          readIndex.set(key, slot);
+          readKeys.push({ view: stored, entityKey: key });
+        }
+        slots[r] = slot;
+      }
+      return slots;
+    };
+    const aggregated = view.features.filter((f) => aggregationOf(view.spec, f.name));
+    if (aggregated.length < view.features.length) rowSlots.set(view, slotsOf(view.spec.name));
+    if (aggregated.length > 0) tileSlots.set(view, slotsOf(tilesView(view.spec.name)));
   }
 
   if (collision) throw collision();
@@ -405,10 +414,37 @@ export async function getOnlineFeatures(
     });
   }
   const viewColumns = new Map<string, OnlineColumn>();
+  const rings = new Map<number, Ring | null>();
+  const aggregateColumn = (view: ResolvedView, feature: ResolvedFeature): OnlineColumn => {
+    const aggregation = aggregationOf(view.spec, feature.name)!;
+    const layout = tileLayout(view.spec)!;
+    const slots = tileSlots.get(view)!;
+    const values = new Array<unknown>(rowCount);
+    const statuses = new Array<FeatureStatus>(rowCount);
+    const timestamps = new Array<number | null>(rowCount);
+    for (let r = 0; r < rowCount; r++) {
+      const slot = slots[r]!;
+      let ring = rings.get(slot);
+      if (ring === undefined) {
+        ring = decodeRing(layout, records[slot] ?? null);
+        rings.set(slot, ring);
+      }
+      const { value, eventMicros } = aggregateRing(layout, ring, aggregation, nowMicros);
+      values[r] = value;
+      timestamps[r] = eventMicros;
+      statuses[r] = ring === null ? "NOT_FOUND" : value === null ? "NULL_VALUE" : "PRESENT";
+    }
+    return { name: feature.output, values, statuses, eventMicros: timestamps };
+  };
   const viewColumn = (view: ResolvedView, feature: ResolvedFeature): OnlineColumn => {
     const id = `${view.name}\u0000${feature.name}`;
     const done = viewColumns.get(id);
     if (done) return done;
+    if (tileSlots.has(view) && aggregationOf(view.spec, feature.name)) {
+      const column = aggregateColumn(view, feature);
+      viewColumns.set(id, column);
+      return column;
+    }
     const slots = rowSlots.get(view)!;
     const maxAgeMicros = view.spec.ttlSeconds > 0 ? view.spec.ttlSeconds * 1e6 : Infinity;
     const values = new Array<unknown>(rowCount);

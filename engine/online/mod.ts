@@ -122,6 +122,18 @@ export {
   type WriteOnlineResult,
 } from "./write_online.ts";
 export {
+  buildTiles,
+  changeRings,
+  type RingChange,
+  tileIndex,
+  type TileLayout,
+  tileLayout,
+  tilesView,
+  type TileWriteResult,
+  writeTiles,
+} from "./tiles.ts";
+export { addToSketch, estimateSketch, HLL_STANDARD_ERROR, newSketch } from "./hyperloglog.ts";
+export {
   loadWriteTimeViews,
   type OnDemandWriteResult,
   writeTimeRows,

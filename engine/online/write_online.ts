@@ -14,6 +14,7 @@ import { documentOf, type EntityColumns, type EntityRows } from "./get_online_fe
 import type { OnlineRow, OnlineStore, OnlineWriteResult } from "./online_store.ts";
 import { type ColumnValues, newestPerKey, toOnlineRows } from "./to_online_rows.ts";
 import { describeValue } from "./value_codec.ts";
+import { type TileWriteResult, writeTiles } from "./tiles.ts";
 import { loadWriteTimeViews, type OnDemandWriteResult, writeTimeRows } from "./write_time_rows.ts";
 import type { TransformLoader } from "../on_demand.ts";
 
@@ -27,6 +28,12 @@ export interface WriteOnlineDeps {
    * on-demand views that write to the online store.
    */
   readonly transforms?: TransformLoader | undefined;
+  /**
+   * The clock that aggregation tiles are kept against (tiles older than the longest window
+   * before now are dropped).
+   * @default {() => new Date()}
+   */
+  readonly now?: (() => Date) | undefined;
 }
 
 /** What {@linkcode writeOnline} did. */
@@ -35,6 +42,8 @@ export interface WriteOnlineResult extends OnlineWriteResult {
   readonly rows: number;
   /** Rows of the on-demand views that write to the online store (only when the view has some). */
   readonly onDemand?: readonly OnDemandWriteResult[];
+  /** Entities whose aggregation tiles changed (only when the view has aggregations). */
+  readonly tiles?: TileWriteResult;
 }
 
 /** Rows per call to the store. */
@@ -102,7 +111,9 @@ export async function writeOnline(
   viewName: string,
   data: EntityColumns | EntityRows,
 ): Promise<WriteOnlineResult> {
-  return await commitOnlineWrite(deps.online, await prepareOnlineWrite(deps, viewName, data));
+  return await commitOnlineWrite(deps.online, await prepareOnlineWrite(deps, viewName, data), {
+    now: deps.now,
+  });
 }
 
 /**
@@ -113,6 +124,10 @@ export async function writeOnline(
 export interface PreparedOnlineWrite {
   /** The feature view. */
   readonly view: string;
+  /** Its spec. */
+  readonly spec: FeatureViewSpec;
+  /** Every given row (for the view's aggregation tiles). */
+  readonly events: readonly OnlineRow[];
   /** Its rows, the newest per entity key. */
   readonly rows: readonly OnlineRow[];
   /** The rows of its write-time on-demand views. */
@@ -161,7 +176,7 @@ export async function prepareOnlineWrite(
       { details: { view: viewName, missing } },
     );
   }
-  const rows = newestPerKey(toOnlineRows(
+  const events = toOnlineRows(
     { name: viewName, joinKeys, features: view.features },
     {
       keys: keys as ColumnValues[],
@@ -170,24 +185,35 @@ export async function prepareOnlineWrite(
       createdTs,
     },
     { timestampColumn: source.timestampField },
-  ));
+  );
+  const rows = newestPerKey(events);
   const derived = (await loadWriteTimeViews(doc, view, deps.transforms))
     .map((od) => ({ view: od.spec.name, rows: writeTimeRows(od, rows) }));
-  return { view: viewName, rows, derived };
+  return { view: viewName, spec: view, events, rows, derived };
 }
 
 /** Writes what {@linkcode prepareOnlineWrite} prepared, skip-if-not-newer. */
 export async function commitOnlineWrite(
   online: OnlineStore,
   prepared: PreparedOnlineWrite,
+  options: { readonly now?: (() => Date) | undefined } = {},
 ): Promise<WriteOnlineResult> {
-  const { rows, derived } = prepared;
+  const { spec: view, events, rows, derived } = prepared;
   const own = await writeChunks(online, prepared.view, rows);
   const onDemand: OnDemandWriteResult[] = [];
   for (const d of derived) {
     onDemand.push({ view: d.view, ...await writeChunks(online, d.view, d.rows) });
   }
-  return { rows: rows.length, ...own, ...(derived.length > 0 ? { onDemand } : {}) };
+  // Every event (not only the newest per key) goes into the tiles.
+  const tiles = view.aggregations?.length
+    ? await writeTiles(online, view, events, { now: options.now?.() })
+    : undefined;
+  return {
+    rows: rows.length,
+    ...own,
+    ...(derived.length > 0 ? { onDemand } : {}),
+    ...(tiles ? { tiles } : {}),
+  };
 }
 
 async function writeChunks(

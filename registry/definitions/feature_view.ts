@@ -5,6 +5,13 @@ import { holdsReservedName, nameMap, RESERVED_NAME } from "../name_map.ts";
 import { DurationSchema, NameSchema } from "../names.ts";
 import type { Assert, Equals } from "../_zod.ts";
 import type { FeatureViewSpec } from "../specs.ts";
+import {
+  AGGREGATION_FUNCTIONS,
+  type AggregationFunction,
+  type AggregationSpec,
+  type AggregationType,
+  aggregationType,
+} from "../aggregation.ts";
 import { type ValueType, ValueTypeSchema } from "../value_type.ts";
 import {
   brand,
@@ -109,6 +116,42 @@ const SourceRef = z.union([
   }),
 ], { error: refError("a data source made with fileSource() or pushSource(), or its name") });
 
+/**
+ * One time-window aggregation of a feature view: `function` over the feature `column` for the
+ * events with event time in (T − window, T].
+ */
+export interface AggregationInput {
+  /** The aggregated feature: a feature of the view's `schema`. */
+  column: string;
+  /** The function; see {@linkcode aggregationType} for the types each accepts and gives. */
+  function: AggregationFunction;
+  /** The window: a duration such as `"10m"`, `"1h"`, `"7d"`, or seconds; whole seconds. */
+  window: string | number;
+  /**
+   * The output feature's name.
+   * @default {`${function}_${column}_${window}`, e.g. "sum_amount_1h" (a window given in seconds: "3600s")}
+   */
+  name?: string | undefined;
+}
+
+/** The name an aggregation's output goes by (see {@linkcode AggregationInput.name}). */
+export type AggregationName<A> = A extends { name: infer N extends string } ? N
+  : A extends { function: infer F extends string; column: infer C extends string; window: infer W }
+    ? `${F}_${C}_${W extends string ? W : W extends number ? `${W}s` : string}`
+  : string;
+
+/** The features that `aggregations` add to a view of `schema`: output name -> value type. */
+export type AggregatedSchema<S extends FeatureSchema, A extends readonly AggregationInput[]> = {
+  [K in A[number] as AggregationName<K>]: K["column"] extends keyof S
+    ? AggregationType<K["function"], S[K["column"]]>
+    : never;
+};
+
+/** A view's schema with its aggregations' outputs. */
+export type WithAggregations<S extends FeatureSchema, A extends readonly AggregationInput[]> =
+  { [K in keyof (S & AggregatedSchema<S, A>)]: (S & AggregatedSchema<S, A>)[K] } extends
+    infer X extends FeatureSchema ? X : never;
+
 /** What {@linkcode featureView} accepts. */
 export interface FeatureViewInput extends CommonInput {
   /** The entities (or their names) the features describe; `[]` for an entityless view. @default {[]} */
@@ -133,6 +176,18 @@ export interface FeatureViewInput extends CommonInput {
   online?: boolean | undefined;
   /** Whether historical retrieval may read the view. @default {true} */
   offline?: boolean | undefined;
+  /**
+   * Time-window aggregations of the features, each an output feature of its own (typed by its
+   * function and column: see {@linkcode aggregationType}).
+   * @default {[]}
+   */
+  aggregations?: AggregationInput[] | undefined;
+  /**
+   * The tile size of the online aggregations: the store keeps one tile of intermediate values
+   * per entity and `tileSize` of event time, and every window must be a whole number of tiles.
+   * @default {the greatest common divisor of the windows}
+   */
+  tileSize?: string | number | undefined;
 }
 
 const FeatureViewInputSchema = z.strictObject({
@@ -149,6 +204,13 @@ const FeatureViewInputSchema = z.strictObject({
   online: z.boolean().default(true),
   /** Whether historical retrieval may read the view. */
   offline: z.boolean().default(true),
+  aggregations: z.array(z.strictObject({
+    column: NameSchema,
+    function: z.enum(AGGREGATION_FUNCTIONS),
+    window: DurationSchema,
+    name: NameSchema.optional(),
+  })).optional(),
+  tileSize: DurationSchema.optional(),
   description: z.string().default(""),
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
@@ -210,6 +272,104 @@ function projectionRef(
 ): FeatureRef {
   const base = featureRef(name, feature, type);
   return target === undefined ? base : Object.freeze({ ...base, projection: target });
+}
+
+/** Most tiles a window may span (each read merges them). */
+export const MAX_TILES_PER_WINDOW = 4096;
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Checks the aggregations against the schema and each other; returns their specs and the tile. */
+function aggregationSpecs(
+  view: string,
+  schema: Readonly<Record<string, ValueType>>,
+  given: readonly {
+    column: string;
+    function: AggregationFunction;
+    window: number;
+    name?: string | undefined;
+  }[],
+  rawWindows: readonly unknown[],
+  tileSize: number | undefined,
+): { aggregations: AggregationSpec[]; tileSeconds: number } | undefined {
+  if (given.length === 0) {
+    if (tileSize !== undefined) {
+      throw definitionError(view, "tileSize is set but the view has no aggregations");
+    }
+    return undefined;
+  }
+  const names = new Set(Object.keys(schema));
+  const aggregations = given.map((a, i): AggregationSpec => {
+    const raw = rawWindows[i];
+    const name = a.name ??
+      `${a.function}_${a.column}_${typeof raw === "string" ? raw.trim() : `${raw}s`}`;
+    const label = `aggregation "${name}"`;
+    if (a.name === undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw definitionError(
+        view,
+        `aggregations[${i}]: the default name "${name}" is not a valid name: pass a name`,
+      );
+    }
+    if (names.has(name)) {
+      throw definitionError(
+        view,
+        `${label}: the name is taken by another feature or aggregation: pass another name`,
+      );
+    }
+    names.add(name);
+    const columnType = Object.hasOwn(schema, a.column) ? schema[a.column] : undefined;
+    if (columnType === undefined) {
+      throw definitionError(
+        view,
+        `${label}: column "${a.column}" is not a feature of the view: it has ${
+          Object.keys(schema).map((n) => `"${n}"`).join(", ")
+        }`,
+      );
+    }
+    const type = aggregationType(a.function, columnType);
+    if (!ValueTypeSchema.safeParse(type).success) {
+      throw definitionError(view, `${label}: ${type} (column "${a.column}")`);
+    }
+    if (!(a.window > 0) || !Number.isInteger(a.window)) {
+      throw definitionError(
+        view,
+        `${label}: the window must be a positive whole number of seconds, got ${a.window}`,
+      );
+    }
+    return {
+      name,
+      column: a.column,
+      function: a.function,
+      windowSeconds: a.window,
+      type: type as ValueType,
+    };
+  });
+  const tileSeconds = tileSize ?? aggregations.reduce((g, a) => gcd(g, a.windowSeconds), 0);
+  if (!(tileSeconds > 0) || !Number.isInteger(tileSeconds)) {
+    throw definitionError(
+      view,
+      `tileSize must be a positive whole number of seconds, got ${tileSeconds}`,
+    );
+  }
+  for (const a of aggregations) {
+    const tiles = a.windowSeconds / tileSeconds;
+    if (!Number.isInteger(tiles)) {
+      throw definitionError(
+        view,
+        `aggregation "${a.name}": its window (${a.windowSeconds}s) is not a whole number of tiles of ${tileSeconds}s: choose a tileSize that divides every window`,
+      );
+    }
+    if (tiles > MAX_TILES_PER_WINDOW) {
+      throw definitionError(
+        view,
+        `aggregation "${a.name}": its window spans ${tiles} tiles of ${tileSeconds}s, more than ${MAX_TILES_PER_WINDOW}: choose a larger tileSize`,
+      );
+    }
+  }
+  return { aggregations, tileSeconds };
 }
 
 function definitionError(view: string, message: string): LarderError {
@@ -324,10 +484,21 @@ function makeProjection(state: ProjectionState): FeatureViewProjection {
  * });
  * ```
  */
-export function featureView<const N extends string, const S extends FeatureSchema>(
-  input: FeatureViewInput & { name: N; schema: S },
-): FeatureView<N, S> {
+export function featureView<
+  const N extends string,
+  const S extends FeatureSchema,
+  const A extends readonly AggregationInput[] = [],
+>(
+  input: Omit<FeatureViewInput, "aggregations"> & { name: N; schema: S; aggregations?: A },
+): FeatureView<N, WithAggregations<S, A>> {
   const parsed = parseDefinition("featureView", FeatureViewInputSchema, input);
+  const aggregated = aggregationSpecs(
+    parsed.name,
+    parsed.schema,
+    parsed.aggregations ?? [],
+    (input.aggregations ?? []).map((a) => (a as { window?: unknown } | null)?.window),
+    parsed.tileSize,
+  );
   const spec: FeatureViewSpec = {
     name: parsed.name,
     description: parsed.description,
@@ -339,11 +510,18 @@ export function featureView<const N extends string, const S extends FeatureSchem
     source: refName(parsed.source),
     online: parsed.online,
     offline: parsed.offline,
+    ...(aggregated ?? {}),
   };
+  type Out = WithAggregations<S, A>;
+  const fields = [
+    ...spec.features,
+    ...(aggregated?.aggregations ?? []).map((a) => ({ name: a.name, type: a.type })),
+  ];
   const features = nameMap(
-    spec.features.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
-  ) as FeatureView<N, S>["features"];
-  const schema = input.schema;
+    fields.map((f) => [f.name, featureRef(parsed.name, f.name, f.type)]),
+  ) as FeatureView<N, Out>["features"];
+  const schema =
+    (aggregated ? nameMap(fields.map((f) => [f.name, f.type])) : input.schema) as unknown as Out;
   const whole = () =>
     makeProjection({
       view: parsed.name,
@@ -361,16 +539,16 @@ export function featureView<const N extends string, const S extends FeatureSchem
     features,
     entityRefs: parsed.entities,
     sourceRef: parsed.source,
-    select<const K extends keyof S & string>(
+    select<const K extends keyof Out & string>(
       names: readonly K[],
-    ): FeatureViewProjection<N, Pick<S, K>> {
-      return whole().select(names) as unknown as FeatureViewProjection<N, Pick<S, K>>;
+    ): FeatureViewProjection<N, Pick<Out, K>> {
+      return whole().select(names) as unknown as FeatureViewProjection<N, Pick<Out, K>>;
     },
-    withName<const A extends string>(alias: A): FeatureViewProjection<A, S> {
-      return whole().withName(alias) as unknown as FeatureViewProjection<A, S>;
+    withName<const L extends string>(alias: L): FeatureViewProjection<L, Out> {
+      return whole().withName(alias) as unknown as FeatureViewProjection<L, Out>;
     },
-    withJoinKeyMap(map: Readonly<Record<string, string>>): FeatureViewProjection<N, S> {
-      return whole().withJoinKeyMap(map) as unknown as FeatureViewProjection<N, S>;
+    withJoinKeyMap(map: Readonly<Record<string, string>>): FeatureViewProjection<N, Out> {
+      return whole().withJoinKeyMap(map) as unknown as FeatureViewProjection<N, Out>;
     },
   });
   return view;
