@@ -18,6 +18,37 @@ const RedisUrl = z.url({
     `expected an http(s):// (REST) or redis(s):// (TCP) URL, got ${JSON.stringify(iss.input)}`,
 });
 
+const RedisNodeUrl = z.url({
+  protocol: /^rediss?$/,
+  error: (iss) =>
+    `expected a redis:// or rediss:// URL of a cluster node, got ${JSON.stringify(iss.input)}`,
+});
+/** `nodes:` of a Redis Cluster, which replaces `url` (and its token). */
+const RedisNodes = z.array(RedisNodeUrl).min(1, { error: "expected at least one node URL" });
+
+/** A Redis section gives `url` or `nodes`, not both; `nodes` take no token. */
+function urlXorNodes(
+  section: { url?: string | undefined; token?: string | undefined; nodes?: string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (section.nodes === undefined) return;
+  if (section.url !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["nodes"],
+      message: "give either url (one Redis) or nodes (a Redis Cluster), not both",
+    });
+  }
+  if (section.token !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["token"],
+      message:
+        "a token is for http(s) URLs; cluster node URLs carry their password (redis://:password@host:6379)",
+    });
+  }
+}
+
 /** `registry:` — where the registry document lives: a JSON file, or a key in Redis. */
 export type RegistryConfig =
   | {
@@ -38,6 +69,8 @@ export type RegistryConfig =
     url?: string | undefined;
     /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
+    /** A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes. */
+    nodes?: string[] | undefined;
     /** The key holding the document. @default `"larder-registry:<project>"` */
     key?: string | undefined;
     /** Seconds a read of the document is reused before it is read again. @default {60} */
@@ -55,9 +88,10 @@ const registryConfig = z.discriminatedUnion("type", [
     url: RedisUrl.optional(),
     /** Default: `UPSTASH_REDIS_REST_TOKEN`. */
     token: z.string().min(1).optional(),
+    nodes: RedisNodes.optional(),
     key: z.string().min(1).optional(),
     cache_ttl_seconds: CacheTtl,
-  }),
+  }).superRefine(urlXorNodes),
 ]);
 /** Schema of `registry:`. */
 export const RegistryConfigSchema: z.ZodType<RegistryConfig> = registryConfig;
@@ -100,6 +134,11 @@ export type OnlineStoreConfig =
     url?: string | undefined;
     /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
+    /**
+     * A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes (the others
+     * are found from them). Keys then carry the entity key as a hash tag.
+     */
+    nodes?: string[] | undefined;
     /** Prefix of every key written. @default {"larder"} */
     key_prefix: string;
     /** Expire online rows this many seconds after they are written; absent: never. */
@@ -122,9 +161,20 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
     type: z.literal("redis"),
     url: RedisUrl.optional(),
     token: z.string().min(1).optional(),
+    nodes: RedisNodes.optional(),
     key_prefix: z.string().min(1).default("larder"),
     /** Expire online rows this long after they are written. */
     key_ttl_seconds: z.number().int().positive().optional(),
+  }).superRefine((section, ctx) => {
+    urlXorNodes(section, ctx);
+    if (section.nodes !== undefined && /[{}]/.test(section.key_prefix)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_prefix"],
+        message:
+          "on a Redis Cluster the prefix may not contain { or }: they would change the keys' hash tags",
+      });
+    }
   }),
 ]);
 /** Schema of `online_store:`. */

@@ -27,6 +27,8 @@ import {
   type RedisTransport,
   type ScriptCall,
 } from "./redis_transport.ts";
+import { RedisClusterTransport } from "./redis_cluster_transport.ts";
+import { clusterSlot } from "./cluster_slot.ts";
 
 /** Options for {@linkcode RedisOnlineStore}. */
 export interface RedisOnlineStoreOptions {
@@ -39,6 +41,11 @@ export interface RedisOnlineStoreOptions {
   readonly url?: string;
   /** The REST token; only for `http(s)://` URLs. */
   readonly token?: string | undefined;
+  /**
+   * A Redis Cluster instead of `url`: `redis://` or `rediss://` URLs of some of its nodes. Keys
+   * then carry the entity key as a hash tag (see {@linkcode RedisOnlineStore.key}).
+   */
+  readonly nodes?: readonly string[] | undefined;
   /** Use this transport instead of one made from `url` (the store closes it). */
   readonly transport?: RedisTransport;
   /**
@@ -247,6 +254,8 @@ export class RedisOnlineStore implements OnlineStore {
     locks: true,
   };
   readonly #redis: RedisTransport;
+  /** Keys carry hash tags and multi-key commands stay within one slot. */
+  readonly #cluster: boolean;
   readonly #base: string;
   readonly #lockBase: string;
   readonly #ttl: number;
@@ -257,13 +266,25 @@ export class RedisOnlineStore implements OnlineStore {
   #script: Promise<RedisScript> | undefined;
 
   constructor(options: RedisOnlineStoreOptions) {
-    this.#redis = options.transport ?? createRedisTransport({
-      url: options.url ?? "",
-      token: options.token,
-      retries: options.retries,
-      commandTimeoutMs: options.commandTimeoutMs,
-    });
-    this.name = `redis ${this.#redis.url}`;
+    this.#redis = options.transport ?? (options.nodes === undefined
+      ? createRedisTransport({
+        url: options.url ?? "",
+        token: options.token,
+        retries: options.retries,
+        commandTimeoutMs: options.commandTimeoutMs,
+      })
+      : new RedisClusterTransport({
+        nodes: options.nodes,
+        commandTimeoutMs: options.commandTimeoutMs,
+      }));
+    this.#cluster = this.#redis.cluster !== undefined;
+    this.name = `redis ${this.#cluster ? "cluster " : ""}${this.#redis.url}`;
+    if (this.#cluster && /[{}]/.test(options.keyPrefix ?? "")) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `Cannot use the key prefix "${options.keyPrefix}" on a Redis Cluster: braces would change the keys' hash tags`,
+      );
+    }
     this.#base = `${options.keyPrefix ?? "larder"}:${options.project}:`;
     this.#lockBase = `${options.keyPrefix ?? "larder"}-lock:${options.project}:`;
     this.#ttl = options.keyTtlSeconds ?? 0;
@@ -273,9 +294,15 @@ export class RedisOnlineStore implements OnlineStore {
     this.#concurrency = Math.max(1, options.writeConcurrency ?? 4);
   }
 
-  /** The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`. */
+  /**
+   * The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`; on a Redis Cluster
+   * `<prefix>:<project>:<view>:{<entity key>}`, so that every view's row of one entity lives in
+   * one slot (one node, one `MGET` per entity for a read).
+   */
   key(view: string, entityKey: string): string {
-    return `${this.#base}${view}:${entityKey}`;
+    return this.#cluster
+      ? `${this.#base}${view}:{${entityKey}}`
+      : `${this.#base}${view}:${entityKey}`;
   }
 
   async write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult> {
@@ -349,31 +376,59 @@ export class RedisOnlineStore implements OnlineStore {
       args = [String(this.#ttl)];
       callBytes = 0;
     };
-    for (const row of rows) {
-      const key = this.key(view, row.entityKey);
-      const record = encodeRedisRecord(row.record);
-      keys.push(key);
-      args.push(record);
-      callBytes += key.length + record.length + 8;
-      if (keys.length >= this.#rowsPerCommand || callBytes >= this.#maxRequestBytes / 4) endCall();
+    for (const group of this.#bySlot(rows, (row) => this.key(view, row.entityKey))) {
+      for (const [key, row] of group) {
+        const record = encodeRedisRecord(row.record);
+        keys.push(key);
+        args.push(record);
+        callBytes += key.length + record.length + 8;
+        if (keys.length >= this.#rowsPerCommand || callBytes >= this.#maxRequestBytes / 4) {
+          endCall();
+        }
+      }
+      endCall();
     }
-    endCall();
     if (request.length > 0) requests.push(request);
     return requests;
   }
 
+  /**
+   * `items` with their keys, in groups whose keys share a slot (on a cluster; elsewhere one
+   * group, in order).
+   */
+  #bySlot<T>(items: readonly T[], keyOf: (item: T) => string): [string, T][][] {
+    if (!this.#cluster) return [items.map((item) => [keyOf(item), item])];
+    const groups = new Map<number, [string, T][]>();
+    for (const item of items) {
+      const key = keyOf(item);
+      const slot = clusterSlot(key);
+      let group = groups.get(slot);
+      if (group === undefined) groups.set(slot, group = []);
+      group.push([key, item]);
+    }
+    return [...groups.values()];
+  }
+
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     if (keys.length === 0) return [];
-    const redisKeys = keys.map((k) => this.key(k.view, k.entityKey));
+    const positions = keys.map((_, i) => i);
     const commands: RedisCommand[] = [];
-    for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
-      commands.push(["MGET", ...redisKeys.slice(i, i + KEYS_PER_MGET)]);
+    const order: number[] = [];
+    for (
+      const group of this.#bySlot(positions, (i) => this.key(keys[i]!.view, keys[i]!.entityKey))
+    ) {
+      for (let i = 0; i < group.length; i += KEYS_PER_MGET) {
+        const part = group.slice(i, i + KEYS_PER_MGET);
+        commands.push(["MGET", ...part.map(([key]) => key)]);
+        for (const [, position] of part) order.push(position);
+      }
     }
     const results = await this.#results("read from", () => this.#redis.pipeline(commands));
-    const out: (OnlineRecord | null)[] = [];
+    const out: (OnlineRecord | null)[] = new Array(keys.length);
+    let n = 0;
     for (const result of results) {
       for (const text of result as (string | null)[]) {
-        out.push(typeof text === "string" ? decodeRedisRecord(text) : null);
+        out[order[n++]!] = typeof text === "string" ? decodeRedisRecord(text) : null;
       }
     }
     return out;
@@ -394,26 +449,48 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * SCANs the project's row keys (`SCAN` walks the whole keyspace: there is no index by
-   * prefix), at most about `maxKeys` of the database's keys.
+   * prefix; on a cluster, each master's), at most about `maxKeys` of the database's keys.
    */
   async viewsWithData(options: { readonly maxKeys?: number } = {}): Promise<ViewsWithData> {
-    const steps = Math.max(1, Math.ceil((options.maxKeys ?? 10_000) / SCAN_COUNT));
+    const nodes = await this.#scanNodes("list the views of");
+    const steps = Math.max(
+      1,
+      Math.ceil((options.maxKeys ?? 10_000) / SCAN_COUNT / nodes.length),
+    );
     const views = new Set<string>();
-    let cursor = "0";
-    for (let step = 0; step < steps; step++) {
-      const [result] = await this.#results("list the views of", () =>
-        this.#redis.pipeline([
-          ["SCAN", cursor, "MATCH", `${globEscape(this.#base)}*`, "COUNT", String(SCAN_COUNT)],
-        ]));
-      const [next, keys] = result as [string | number, string[]];
-      for (const key of keys) {
-        const end = key.indexOf(":", this.#base.length);
-        if (end > this.#base.length) views.add(key.slice(this.#base.length, end));
-      }
-      cursor = String(next);
-      if (cursor === "0") return { views: [...views].sort(), complete: true };
+    let complete = true;
+    for (const node of nodes) {
+      let cursor = "0";
+      let step = 0;
+      do {
+        if (step++ >= steps) {
+          complete = false;
+          break;
+        }
+        const from = cursor;
+        const [result] = await this.#results("list the views of", () =>
+          node.pipeline([
+            ["SCAN", from, "MATCH", `${globEscape(this.#base)}*`, "COUNT", String(SCAN_COUNT)],
+          ]));
+        const [next, keys] = result as [string | number, string[]];
+        for (const key of keys) {
+          const end = key.indexOf(":", this.#base.length);
+          if (end > this.#base.length) views.add(key.slice(this.#base.length, end));
+        }
+        cursor = String(next);
+      } while (cursor !== "0");
     }
-    return { views: [...views].sort(), complete: false };
+    return { views: [...views].sort(), complete };
+  }
+
+  /** Where `SCAN` must run: the one Redis, or every master of a cluster. */
+  async #scanNodes(action: string): Promise<readonly RedisTransport[]> {
+    if (this.#redis.cluster === undefined) return [this.#redis];
+    try {
+      return await this.#redis.cluster.masters();
+    } catch (err) {
+      throw redisFailure(err, `Cannot ${action} the online store (${this.name})`);
+    }
   }
 
   /**
@@ -489,8 +566,32 @@ export class RedisOnlineStore implements OnlineStore {
     return Number(result);
   }
 
-  /** SCAN for the pattern, unlinking each step's keys in the same request as the next step. */
+  /**
+   * SCAN for the pattern, unlinking each step's keys in the same request as the next step; on
+   * a cluster, on each master, unlinking by slot through the routing transport.
+   */
   async #deleteMatching(pattern: string): Promise<void> {
+    if (this.#cluster) {
+      for (const node of await this.#scanNodes("delete from")) {
+        let cursor = "0";
+        do {
+          const from = cursor;
+          const [result] = await this.#results(
+            "delete from",
+            () => node.pipeline([["SCAN", from, "MATCH", pattern, "COUNT", String(SCAN_COUNT)]]),
+          );
+          const [next, keys] = result as [string | number, string[]];
+          cursor = String(next);
+          const unlink = this.#bySlot(keys, (key) => key).map((
+            group,
+          ) => ["UNLINK", ...group.map(([key]) => key)]);
+          if (unlink.length > 0) {
+            await this.#results("delete from", () => this.#redis.pipeline(unlink));
+          }
+        } while (cursor !== "0");
+      }
+      return;
+    }
     let cursor = "0";
     let found: string[] = [];
     do {

@@ -37,6 +37,17 @@ export interface RedisTransport {
   scriptLoad(source: string): Promise<void>;
   /** Closes the connection (if any); later calls fail with `UNAVAILABLE`. */
   close(): Promise<void>;
+  /**
+   * Present when the transport reaches a Redis Cluster: {@linkcode pipeline} then routes each
+   * command by its first key, so multi-key commands must keep their keys in one slot.
+   */
+  readonly cluster?: RedisClusterView | undefined;
+}
+
+/** What a cluster transport offers besides routing by key. */
+export interface RedisClusterView {
+  /** A transport to each master as the cluster stands now, for per-node commands (`SCAN`). */
+  masters(): Promise<readonly RedisTransport[]>;
 }
 
 /** Options for {@linkcode createRedisTransport}. */
