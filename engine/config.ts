@@ -139,6 +139,11 @@ export type OnlineStoreConfig =
      * are found from them). Keys then carry the entity key as a hash tag.
      */
     nodes?: string[] | undefined;
+    /**
+     * The `url` is a Redis HTTP bridge in front of a Redis Cluster: keys carry hash tags as
+     * with `nodes`. @default {false}
+     */
+    cluster: boolean;
     /** Prefix of every key written. @default {"larder"} */
     key_prefix: string;
     /** Expire online rows this many seconds after they are written; absent: never. */
@@ -162,12 +167,13 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
     url: RedisUrl.optional(),
     token: z.string().min(1).optional(),
     nodes: RedisNodes.optional(),
+    cluster: z.boolean().default(false),
     key_prefix: z.string().min(1).default("larder"),
     /** Expire online rows this long after they are written. */
     key_ttl_seconds: z.number().int().positive().optional(),
   }).superRefine((section, ctx) => {
     urlXorNodes(section, ctx);
-    if (section.nodes !== undefined && /[{}]/.test(section.key_prefix)) {
+    if ((section.nodes !== undefined || section.cluster) && /[{}]/.test(section.key_prefix)) {
       ctx.addIssue({
         code: "custom",
         path: ["key_prefix"],

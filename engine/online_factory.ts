@@ -56,6 +56,7 @@ export async function createOnlineStore(
         project: config.project,
         url,
         token,
+        cluster: online.cluster,
         keyPrefix: online.key_prefix,
         keyTtlSeconds: online.key_ttl_seconds,
       });

@@ -3,6 +3,7 @@
  * of its hash tag (the text between the first `{` and the next `}`, when not empty), modulo
  * 16384. Keys with the same hash tag share a slot, so one command or script may use them all.
  */
+import { LarderError } from "../../registry/mod.ts";
 import type { RedisCommand } from "./redis_transport.ts";
 
 /** Slots of a Redis Cluster. */
@@ -79,4 +80,50 @@ export function commandKey(command: RedisCommand): string | undefined {
   if (SCRIPT_COMMANDS.has(name)) return Number(command[2]) > 0 ? command[3] : undefined;
   if (KEYLESS.has(name)) return undefined;
   return command[1];
+}
+
+/** Which master serves each slot. */
+export interface SlotMap {
+  /** The node (`host:port`) of each slot; `undefined` where no master serves it. */
+  readonly owners: readonly (string | undefined)[];
+  readonly masters: readonly string[];
+  /** Masters and replicas, as listed. */
+  readonly known: ReadonlySet<string>;
+}
+
+/**
+ * The slot map of a `CLUSTER SLOTS` reply (RESP2, strings as text); `asked` (`host:port`, the
+ * node that answered) fills in a node listed without an IP.
+ */
+export function parseClusterSlots(reply: unknown, asked: string): SlotMap {
+  const owners: (string | undefined)[] = new Array(CLUSTER_SLOTS).fill(undefined);
+  const masters = new Set<string>();
+  const known = new Set<string>();
+  const askedHost = asked.slice(0, asked.lastIndexOf(":"));
+  const nodeOf = (entry: unknown): string | undefined => {
+    if (!Array.isArray(entry)) return undefined;
+    const [ip, port] = entry as [unknown, unknown];
+    const host = typeof ip === "string" && ip !== "" && ip !== "?" ? ip : askedHost;
+    return `${host.includes(":") ? `[${host}]` : host}:${Number(port)}`;
+  };
+  for (const range of Array.isArray(reply) ? reply : []) {
+    if (!Array.isArray(range)) continue;
+    const [from, to, master, ...replicas] = range as [unknown, unknown, unknown, ...unknown[]];
+    const node = nodeOf(master);
+    if (node === undefined) continue;
+    masters.add(node);
+    known.add(node);
+    for (const replica of replicas) {
+      const r = nodeOf(replica);
+      if (r !== undefined) known.add(r);
+    }
+    for (let slot = Number(from); slot <= Number(to); slot++) owners[slot] = node;
+  }
+  if (masters.size === 0) {
+    throw new LarderError(
+      "UNAVAILABLE",
+      `Redis at ${asked} serves no slots: is it a cluster node, and is the cluster created?`,
+    );
+  }
+  return { owners, masters: [...masters], known };
 }

@@ -71,7 +71,13 @@ export {
   RedisClusterTransport,
   type RedisClusterTransportOptions,
 } from "./redis_cluster_transport.ts";
-export { CLUSTER_SLOTS, clusterSlot, commandKey } from "./cluster_slot.ts";
+export {
+  CLUSTER_SLOTS,
+  clusterSlot,
+  commandKey,
+  parseClusterSlots,
+  type SlotMap,
+} from "./cluster_slot.ts";
 export {
   canonicalKeyValue,
   entityKey,

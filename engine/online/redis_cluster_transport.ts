@@ -14,7 +14,7 @@
  * to it without any restart.
  */
 import { LarderError } from "../../registry/mod.ts";
-import { CLUSTER_SLOTS, clusterSlot, commandKey } from "./cluster_slot.ts";
+import { clusterSlot, commandKey, parseClusterSlots, type SlotMap } from "./cluster_slot.ts";
 import {
   closedError,
   createRedisTransport,
@@ -41,15 +41,6 @@ export interface RedisClusterTransportOptions {
   readonly connectTimeoutMs?: number | undefined;
   /** Makes the transport of one node (tests count round trips with it). */
   readonly connect?: ((url: string) => RedisTransport) | undefined;
-}
-
-/** Which master serves each slot. */
-interface SlotMap {
-  /** The node (`host:port`) of each slot; `undefined` where no master serves it. */
-  readonly owners: readonly (string | undefined)[];
-  readonly masters: readonly string[];
-  /** Masters and replicas, as listed. */
-  readonly known: ReadonlySet<string>;
 }
 
 const MAX_REDIRECTS = 5;
@@ -235,7 +226,7 @@ export class RedisClusterTransport implements RedisTransport {
         );
         continue;
       }
-      const map = parseSlots(entry.result, candidate);
+      const map = parseClusterSlots(entry.result, candidate);
       this.#forget(map.known);
       return map;
     }
@@ -260,38 +251,4 @@ export class RedisClusterTransport implements RedisTransport {
       transport.close().catch(() => {});
     }
   }
-}
-
-/** The slot map of a `CLUSTER SLOTS` reply (RESP2); `asked` fills in a node without an IP. */
-function parseSlots(reply: unknown, asked: string): SlotMap {
-  const owners: (string | undefined)[] = new Array(CLUSTER_SLOTS).fill(undefined);
-  const masters = new Set<string>();
-  const known = new Set<string>();
-  const askedHost = asked.slice(0, asked.lastIndexOf(":"));
-  const nodeOf = (entry: unknown): string | undefined => {
-    if (!Array.isArray(entry)) return undefined;
-    const [ip, port] = entry as [unknown, unknown];
-    const host = typeof ip === "string" && ip !== "" && ip !== "?" ? ip : askedHost;
-    return `${host.includes(":") ? `[${host}]` : host}:${Number(port)}`;
-  };
-  for (const range of Array.isArray(reply) ? reply : []) {
-    if (!Array.isArray(range)) continue;
-    const [from, to, master, ...replicas] = range as [unknown, unknown, unknown, ...unknown[]];
-    const node = nodeOf(master);
-    if (node === undefined) continue;
-    masters.add(node);
-    known.add(node);
-    for (const replica of replicas) {
-      const r = nodeOf(replica);
-      if (r !== undefined) known.add(r);
-    }
-    for (let slot = Number(from); slot <= Number(to); slot++) owners[slot] = node;
-  }
-  if (masters.size === 0) {
-    throw new LarderError(
-      "UNAVAILABLE",
-      `Redis at ${asked} serves no slots: is it a cluster node, and is the cluster created?`,
-    );
-  }
-  return { owners, masters: [...masters], known };
 }

@@ -46,6 +46,12 @@ export interface RedisOnlineStoreOptions {
    * then carry the entity key as a hash tag (see {@linkcode RedisOnlineStore.key}).
    */
   readonly nodes?: readonly string[] | undefined;
+  /**
+   * The `url` is a Redis HTTP bridge in front of a Redis Cluster (`redis-http --redis-cluster`):
+   * use the cluster's key layout and keep each command within one slot, as with `nodes`.
+   * @default {false}
+   */
+  readonly cluster?: boolean | undefined;
   /** Use this transport instead of one made from `url` (the store closes it). */
   readonly transport?: RedisTransport;
   /**
@@ -277,7 +283,7 @@ export class RedisOnlineStore implements OnlineStore {
         nodes: options.nodes,
         commandTimeoutMs: options.commandTimeoutMs,
       }));
-    this.#cluster = this.#redis.cluster !== undefined;
+    this.#cluster = this.#redis.cluster !== undefined || options.cluster === true;
     this.name = `redis ${this.#cluster ? "cluster " : ""}${this.#redis.url}`;
     if (this.#cluster && /[{}]/.test(options.keyPrefix ?? "")) {
       throw new LarderError(
