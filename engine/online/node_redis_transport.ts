@@ -41,6 +41,15 @@ type Client = ReturnType<typeof newClient>;
 
 const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i;
 
+/** The failure marked as one where no command reached Redis (`details.sent: false`). */
+function notSent(err: unknown): unknown {
+  if (!(err instanceof LarderError)) return err;
+  return new LarderError(err.code, err.message, {
+    cause: err.cause,
+    details: { ...err.details, sent: false },
+  });
+}
+
 /** The TCP transport over one node-redis client. */
 export class NodeRedisTransport implements RedisTransport {
   readonly url: string;
@@ -61,7 +70,12 @@ export class NodeRedisTransport implements RedisTransport {
 
   async pipeline(commands: readonly RedisCommand[]): Promise<PipelineEntry[]> {
     if (commands.length === 0) return [];
-    const client = await this.#ready();
+    let client: Client;
+    try {
+      client = await this.#ready();
+    } catch (err) {
+      throw notSent(err);
+    }
     const sent = commands.map((command) => client.sendCommand([...command]));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -52,6 +52,10 @@ function address(url: URL): string {
   return `${url.hostname}:${url.port || "6379"}`;
 }
 
+function notSent(err: unknown): boolean {
+  return err instanceof LarderError && err.details?.sent === false;
+}
+
 /**
  * A Redis Cluster reached over TCP, slot-aware.
  *
@@ -71,6 +75,10 @@ export class RedisClusterTransport implements RedisTransport {
   readonly #nodes = new Map<string, RedisTransport>();
   #map: Promise<SlotMap> | undefined;
   #mapAt = 0;
+  /** The map is being read. */
+  #loading = false;
+  /** A node failed since the map was read: read it again (every 100 ms) until all answer. */
+  #suspect = false;
   #closed = false;
 
   constructor(options: RedisClusterTransportOptions) {
@@ -108,6 +116,7 @@ export class RedisClusterTransport implements RedisTransport {
     let pending: { index: number; to?: string; asking?: boolean }[] = commands.map((_, i) => ({
       index: i,
     }));
+    let failed = false;
     for (let hop = 0; pending.length > 0; hop++) {
       const map = await this.#slotMap();
       const byNode = new Map<string, typeof pending>();
@@ -119,6 +128,7 @@ export class RedisClusterTransport implements RedisTransport {
             result: undefined,
             error: "CLUSTERDOWN Hash slot not served",
           };
+          failed = true;
           this.#stale();
           continue;
         }
@@ -138,7 +148,18 @@ export class RedisClusterTransport implements RedisTransport {
           replies = await this.#node(node).pipeline(sent);
         } catch (err) {
           this.#stale();
-          throw err;
+          // Nothing reached the node: if a fresh map names another master for these slots (a
+          // replica promoted since the map was read), send them there instead.
+          if (!notSent(err) || hop >= MAX_REDIRECTS) throw err;
+          const fresh = await this.#slotMap({ fresh: true });
+          const moved = items.filter((item) => {
+            const key = commandKey(commands[item.index]!);
+            const owner = key === undefined ? fresh.masters[0] : fresh.owners[clusterSlot(key)];
+            return owner !== undefined && owner !== node && item.to === undefined;
+          });
+          if (moved.length !== items.length) throw err;
+          next.push(...moved);
+          return;
         }
         let r = 0;
         for (const item of items) {
@@ -151,12 +172,16 @@ export class RedisClusterTransport implements RedisTransport {
             next.push({ index: item.index, to: redirect[3]!, asking: !moved });
             continue;
           }
-          if (entry.error !== undefined && STALE_REPLY.test(entry.error)) this.#stale();
+          if (entry.error !== undefined && STALE_REPLY.test(entry.error)) {
+            failed = true;
+            this.#stale();
+          }
           entries[item.index] = entry;
         }
       }));
       pending = next;
     }
+    if (!failed) this.#suspect = false;
     return entries;
   }
 
@@ -189,20 +214,36 @@ export class RedisClusterTransport implements RedisTransport {
     return transport;
   }
 
-  /** Reads the slot map again before the next command (at most every 100 ms). */
+  /**
+   * Reads the slot map again before the next commands, and keeps doing so (at most every
+   * 100 ms) until a pipeline gets through with every node answering: a map read while a
+   * master is down still names it, until its replica is promoted.
+   */
   #stale(): void {
-    if (Date.now() - this.#mapAt >= REFRESH_INTERVAL_MS) this.#map = undefined;
+    this.#suspect = true;
   }
 
-  #slotMap(): Promise<SlotMap> {
+  /** The slot map; `fresh`: one read after this call (shared with other callers' reads). */
+  #slotMap(options: { readonly fresh?: boolean } = {}): Promise<SlotMap> {
     if (this.#closed) return Promise.reject(closedError());
+    if (options.fresh === true && !this.#loading) this.#map = undefined;
+    if (this.#suspect && Date.now() - this.#mapAt >= REFRESH_INTERVAL_MS) this.#map = undefined;
     if (this.#map === undefined) {
       this.#mapAt = Date.now();
       const loading = this.#loadSlotMap();
       this.#map = loading;
-      loading.catch(() => {
-        if (this.#map === loading) this.#map = undefined;
-      });
+      this.#loading = true;
+      loading.then(
+        () => {
+          if (this.#map === loading) this.#loading = false;
+        },
+        () => {
+          if (this.#map === loading) {
+            this.#map = undefined;
+            this.#loading = false;
+          }
+        },
+      );
     }
     return this.#map;
   }

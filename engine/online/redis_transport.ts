@@ -30,7 +30,8 @@ export interface RedisTransport {
    * Sends the commands together (one HTTP request, or one write on the TCP connection) and
    * returns one entry per command; error replies are entries, not failures. A transport
    * failure (unreachable, refused credentials, no answer in time) rejects with a
-   * `LarderError` (`UNAVAILABLE` or `UNAUTHENTICATED`) whose message is the reason alone.
+   * `LarderError` (`UNAVAILABLE` or `UNAUTHENTICATED`) whose message is the reason alone; its
+   * `details.sent` is `false` when no command was sent (no connection).
    */
   pipeline(commands: readonly RedisCommand[]): Promise<PipelineEntry[]>;
   /** `SCRIPT LOAD`: caches a script on the server. Fails as {@linkcode pipeline} does. */

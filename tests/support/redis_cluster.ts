@@ -38,11 +38,21 @@ export interface RedisCluster {
   flush(): Promise<void>;
   /** Kills the node on `port` as a crash would (SIGKILL). */
   kill(port: number): void;
+  /**
+   * Starts a killed node again with its cluster state file: it rejoins the cluster (a master
+   * whose replica took over comes back as that replica's replica).
+   */
+  restart(port: number): Promise<void>;
+  /** The ports of the masters not marked failed right now. */
+  masterPorts(): Promise<number[]>;
   /** The port of the master serving `key`'s slot right now. */
   masterOf(key: string): Promise<number>;
-  /** Waits until every node still running says `cluster_state:ok` and has `masters` masters. */
+  /**
+   * Waits until every node still running says `cluster_state:ok`, `masters` masters serve the
+   * slots, none of them killed, and every replica's link to its master is up.
+   */
   waitUntilOk(options?: { readonly timeoutMs?: number }): Promise<void>;
-  /** Stops every node (SIGTERM, then SIGKILL) and removes the working directory; idempotent. */
+  /** Stops every node (SIGKILL: nothing is persisted) and removes the working directory; idempotent. */
   stop(): Promise<void>;
 }
 
@@ -109,21 +119,30 @@ async function readPid(file: string, deadline: number): Promise<number> {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function killQuietly(pid: number, signal: Deno.Signal): void {
   try {
     Deno.kill(pid, signal);
   } catch {
     // already gone
   }
+}
+
+/** Starts one daemonized `redis-server`; returns its PID. */
+async function spawn(args: string[], deadline: number): Promise<number> {
+  const pidFile = args[args.indexOf("--pidfile") + 1]!;
+  await Deno.remove(pidFile).catch(() => {});
+  const started = await new Deno.Command("redis-server", {
+    args,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!started.success) {
+    throw new Error(
+      `Cannot start redis-server on port ${args[1]}: ${new TextDecoder().decode(started.stderr)}`,
+    );
+  }
+  return await readPid(pidFile, deadline);
 }
 
 /** Starts a cluster of `masters` masters (and `replicasPerMaster` replicas each). */
@@ -140,6 +159,7 @@ export async function startRedisCluster(
   const dir = await Deno.makeTempDir({ prefix: "larder_redis_cluster_" });
   const taken = new Set<number>();
   const nodes: ClusterNode[] = [];
+  const argsOf = new Map<number, string[]>();
   const killed = new Set<number>();
   let stopped = false;
 
@@ -153,11 +173,9 @@ export async function startRedisCluster(
     if (stopped) return;
     stopped = true;
     globalThis.removeEventListener("unload", killAll);
-    for (const node of nodes) killQuietly(node.pid, "SIGTERM");
-    const until = Date.now() + 3000;
-    while (nodes.some((n) => alive(n.pid)) && Date.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    // Nothing is persisted, so nothing is lost by not letting the nodes shut down cleanly
+    // (a master would wait for its replicas first).
+    // SIGKILL is certain; the dead daemons are reaped by init, whenever it does so.
     killAll();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
@@ -168,41 +186,35 @@ export async function startRedisCluster(
       const nodeDir = `${dir}/${port}`;
       await Deno.mkdir(nodeDir);
       const pidFile = `${nodeDir}/redis.pid`;
-      const started = await new Deno.Command("redis-server", {
-        args: [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--cluster-enabled",
-          "yes",
-          "--cluster-config-file",
-          `${nodeDir}/nodes.conf`,
-          "--cluster-node-timeout",
-          String(options.nodeTimeoutMs ?? 1000),
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--dir",
-          nodeDir,
-          "--daemonize",
-          "yes",
-          "--pidfile",
-          pidFile,
-          "--logfile",
-          `${nodeDir}/redis.log`,
-        ],
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      if (!started.success) {
-        throw new Error(
-          `Cannot start redis-server on port ${port}: ${new TextDecoder().decode(started.stderr)}`,
-        );
-      }
-      nodes.push({ port, url: `redis://127.0.0.1:${port}`, pid: await readPid(pidFile, deadline) });
+      const args = [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        `${nodeDir}/nodes.conf`,
+        "--cluster-node-timeout",
+        String(options.nodeTimeoutMs ?? 1000),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        // A replica's first sync starts at once (the default waits 5 s for more replicas).
+        "--repl-diskless-sync-delay",
+        "0",
+        "--dir",
+        nodeDir,
+        "--daemonize",
+        "yes",
+        "--pidfile",
+        pidFile,
+        "--logfile",
+        `${nodeDir}/redis.log`,
+      ];
+      argsOf.set(port, args);
+      nodes.push({ port, url: `redis://127.0.0.1:${port}`, pid: await spawn(args, deadline) });
     }
     for (const node of nodes) {
       while ((await cli(node.port, "PING").catch(() => "")).trim() !== "PONG") {
@@ -262,6 +274,16 @@ export async function startRedisCluster(
       killed.add(port);
       killQuietly(node.pid, "SIGKILL");
     },
+    async restart(port) {
+      const index = nodes.findIndex((n) => n.port === port);
+      if (index < 0 || !killed.has(port)) throw new Error(`Node ${port} was not killed`);
+      const pid = await spawn(argsOf.get(port)!, Date.now() + readyTimeoutMs);
+      nodes[index] = { ...nodes[index]!, pid };
+      killed.delete(port);
+    },
+    async masterPorts() {
+      return (await liveMasters()).map((m) => m.port);
+    },
     async masterOf(key) {
       const slot = Number((await cli(running()[0]!.port, "CLUSTER", "KEYSLOT", key)).trim());
       const owner = (await liveMasters()).find((m) =>
@@ -278,7 +300,9 @@ export async function startRedisCluster(
           const info = await cli(node.port, "CLUSTER", "INFO").catch(() => "");
           if (!info.includes("cluster_state:ok")) ok = false;
         }
-        if (ok && (await liveMasters()).length === masters) {
+        const live = ok ? await liveMasters() : [];
+        // A killed master counts until the others mark it failed and promote its replica.
+        if (live.length === masters && live.every((m) => !killed.has(m.port))) {
           if (replicas === 0 || (await replicasInSync())) return;
         }
         if (Date.now() > until) throw new Error("The Redis Cluster did not reach cluster_state:ok");
