@@ -80,6 +80,8 @@ export class RedisClusterPool {
   #map: SlotMap | undefined;
   #loading: Promise<SlotMap> | undefined;
   #mapAt = 0;
+  /** A node failed since the map was read. */
+  #suspect = false;
   #closed = false;
 
   constructor(nodes: readonly string[], options: RedisPoolOptions = {}) {
@@ -113,7 +115,7 @@ export class RedisClusterPool {
       this.#plan(command, options.scripts?.[i] === true, map)
     );
     const parts = plans.flatMap((plan) => plan.parts);
-    await this.#sendParts(parts, options);
+    if (await this.#sendParts(parts, options)) this.#suspect = false;
     return plans.map((plan) => plan.join(plan.parts.map((part) => part.reply ?? null)));
   }
 
@@ -220,9 +222,13 @@ export class RedisClusterPool {
     };
   }
 
-  /** Sends parts to their nodes in parallel, following redirections. */
-  async #sendParts(all: Part[], options: SendOptions): Promise<void> {
+  /**
+   * Sends parts to their nodes in parallel, following redirections; whether every node
+   * answered without a sign of a changed cluster.
+   */
+  async #sendParts(all: Part[], options: SendOptions): Promise<boolean> {
     let pending = all;
+    let clean = true;
     for (let hop = 0; pending.length > 0; hop++) {
       const map = await this.#slotMap();
       const byNode = new Map<string, Part[]>();
@@ -231,6 +237,7 @@ export class RedisClusterPool {
         const node = part.to ?? (key === undefined ? map.masters[0] : map.owners[clusterSlot(key)]);
         if (node === undefined) {
           part.reply = new RespError("CLUSTERDOWN Hash slot not served");
+          clean = false;
           this.#stale();
           continue;
         }
@@ -249,6 +256,23 @@ export class RedisClusterPool {
           }
           commands.push(part.command);
           scripts.push(part.script);
+        }
+        const pool = this.#pool(node);
+        if (!pool.isReady) await this.#first.get(node);
+        if (!pool.isReady && hop < MAX_REDIRECTS && parts.every((part) => part.to === undefined)) {
+          // Nothing can be sent to this node: if a fresh map names another master for these
+          // slots (a replica promoted since the map was read), send them there instead.
+          this.#stale();
+          const fresh = await this.#slotMap({ fresh: true });
+          const elsewhere = parts.every((part) => {
+            const key = commandKey(part.command);
+            const owner = key === undefined ? fresh.masters[0] : fresh.owners[clusterSlot(key)];
+            return owner !== undefined && owner !== node;
+          });
+          if (elsewhere) {
+            next.push(...parts);
+            return;
+          }
         }
         const replies = await this.#sendTo(node, commands, {
           ...options,
@@ -270,13 +294,17 @@ export class RedisClusterPool {
             next.push(part);
             continue;
           }
-          if (reply instanceof RespError && STALE_REPLY.test(reply.message)) this.#stale();
+          if (reply instanceof RespError && STALE_REPLY.test(reply.message)) {
+            clean = false;
+            this.#stale();
+          }
           part.asking = false;
           part.reply = reply;
         }
       }));
       pending = next;
     }
+    return clean;
   }
 
   async #sendTo(
@@ -326,11 +354,19 @@ export class RedisClusterPool {
     );
   }
 
+  /**
+   * Reads the slot map again before the next request, and keeps doing so (at most every
+   * 100 ms) until a request gets through with every node answering: a map read while a master
+   * is down still names it, until its replica is promoted.
+   */
   #stale(): void {
-    if (Date.now() - this.#mapAt >= REFRESH_INTERVAL_MS) this.#map = undefined;
+    this.#suspect = true;
   }
 
-  #slotMap(): Promise<SlotMap> {
+  /** The slot map; `fresh`: one read after this call (shared with other requests' reads). */
+  #slotMap(options: { readonly fresh?: boolean } = {}): Promise<SlotMap> {
+    if (options.fresh === true) this.#map = undefined;
+    if (this.#suspect && Date.now() - this.#mapAt >= REFRESH_INTERVAL_MS) this.#map = undefined;
     if (this.#map !== undefined) return Promise.resolve(this.#map);
     this.#loading ??= this.#loadSlotMap().finally(() => {
       this.#loading = undefined;
