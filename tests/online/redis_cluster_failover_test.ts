@@ -3,12 +3,14 @@
  * a master killed (SIGKILL) while the feature server reads, and while a materialization writes.
  * Requests during the failover get 503s that say Redis is unavailable (never 500s), serving
  * resumes by itself once the replica is promoted, and a rerun of the materialization leaves
- * exactly the rows (values and timestamps) of a run that never failed.
+ * exactly the rows (values and timestamps) of a run that never failed. The same through the HTTP
+ * bridge in front of the cluster.
  */
 import assert from "node:assert/strict";
 import { FeatureStore } from "../../engine/mod.ts";
 import { type OnlineRow, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
 import { LarderError } from "../../registry/mod.ts";
+import { startBridge } from "../../server/redis_http/bridge.ts";
 import { SERVER_FEATURES, startServer, statsRows, writeStatsData } from "../server/_harness.ts";
 import { tempRepo } from "../support/repo.ts";
 import { type RedisCluster, startRedisCluster } from "../support/redis_cluster.ts";
@@ -172,6 +174,62 @@ Deno.test({
       await store.close();
       await redis.close();
       await repo.remove();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the bridge in front of the cluster: a master killed mid-read-loop, UNAVAILABLE, then reads resume",
+  ignore: IGNORE,
+  async fn() {
+    const c = await cluster();
+    const bridge = await startBridge({ port: 0, redisCluster: c.seeds, token: "t" });
+    const store = new RedisOnlineStore({
+      project: "p",
+      url: bridge.url,
+      token: "t",
+      cluster: true,
+      retries: 0,
+    });
+    const victim = await c.masterOf("{driver_id=1001}");
+    let killed = false;
+    try {
+      const rows = IDS.map((id) => ({
+        entityKey: `driver_id=${id}`,
+        record: { eventMicros: id, createdMicros: null, values: { v: id } },
+      }));
+      await store.write("v", rows);
+      const keys = IDS.map((id) => ({ view: "v", entityKey: `driver_id=${id}` }));
+      const outcomes: string[] = [];
+      const deadline = Date.now() + 15_000;
+      for (let i = 0; Date.now() < deadline; i++) {
+        if (i === 3) {
+          c.kill(victim);
+          killed = true;
+        }
+        try {
+          const read = await store.read(keys);
+          assert.deepEqual(read.map((r) => r?.values.v), IDS);
+          outcomes.push("ok");
+          if (outcomes.includes("unavailable")) break;
+        } catch (err) {
+          assert.ok(err instanceof LarderError, String(err));
+          assert.equal(err.code, "UNAVAILABLE", err.message);
+          assert.match(err.message, /Cannot read from the online store \(redis cluster http:/);
+          outcomes.push("unavailable");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(outcomes.includes("unavailable"), outcomes.join(","));
+      assert.equal(outcomes.at(-1), "ok", outcomes.join(","));
+    } finally {
+      await store.close();
+      await bridge.close();
+      if (killed) {
+        await c.restart(victim).catch(() => {});
+        await c.waitUntilOk().catch(() => {});
+      }
     }
   },
 });
