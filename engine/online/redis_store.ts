@@ -1,7 +1,9 @@
 /**
  * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol, against Upstash itself or a
  * bridge in front of a self-hosted Redis) or over TCP (`redis://`, `rediss://`), the same keys
- * and scripts on either. Key layout and the reasons for it: `docs/online-store.md`.
+ * and scripts on either; or a Redis Cluster (`nodes`, or a bridge in front of one), where keys
+ * carry the entity key as hash tag and every command stays within one slot. Key layout and the
+ * reasons for it: `docs/online-store.md`.
  */
 import { LarderError } from "../../registry/mod.ts";
 import { currentHolder, type LockState, parseHolder } from "./lock_holder.ts";
@@ -233,13 +235,14 @@ export function decodeRedisRecord(text: string): OnlineRecord | null {
 }
 
 /**
- * The online store on Redis, over HTTP or TCP.
+ * The online store on Redis, over HTTP or TCP, on one Redis or a Redis Cluster.
  *
  * - A read of any number of entity rows and views is one round trip (one HTTP request, or one
- *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys).
+ *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys). On a cluster: one
+ *   `MGET` per slot, i.e. per entity, and one round trip per node touched, in parallel.
  * - Writes go in pipelines of at most 1000 commands; each command is one call of a Lua script
  *   (`EVALSHA`, falling back to `EVAL` on `NOSCRIPT`) writing up to 200 rows skip-if-not-newer,
- *   atomically on the server.
+ *   atomically on the server (on a cluster, rows of one slot per call).
  *
  * @example
  * ```ts
