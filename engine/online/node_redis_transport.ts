@@ -11,7 +11,8 @@
  * (`disableOfflineQueue`) with the last connection error, and the client keeps dialling in the
  * background (every ≤500 ms) until {@linkcode NodeRedisTransport.close}. A pipeline with no
  * answer within `commandTimeoutMs` fails and the connection is dialled again (a link whose
- * peer vanished would otherwise stay silent).
+ * peer vanished would otherwise stay silent); time this process spent stalled (its timer firing
+ * late, as after a blocking DuckDB query) does not count.
  */
 import { createClient, ErrorReply } from "redis";
 import { LarderError } from "../../registry/mod.ts";
@@ -38,6 +39,9 @@ function newClient(url: string, connectTimeoutMs: number) {
 }
 
 type Client = ReturnType<typeof newClient>;
+
+/** A timer firing this much later than asked means the process, not Redis, was stalled. */
+const STALL_MS = 100;
 
 const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i;
 
@@ -79,15 +83,22 @@ export class NodeRedisTransport implements RedisTransport {
     const sent = commands.map((command) => client.sendCommand([...command]));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new LarderError(
-            "UNAVAILABLE",
-            `Redis at ${this.url} did not answer within ${this.#commandTimeoutMs} ms`,
-          ),
-        );
-        this.#redial(client);
-      }, this.#commandTimeoutMs);
+      const arm = () => {
+        const armedAt = performance.now();
+        timer = setTimeout(() => {
+          // Fired late: this process was stalled (a blocking query, a long GC), maybe before
+          // the commands were even written. That is not Redis failing to answer: wait again.
+          if (performance.now() - armedAt > this.#commandTimeoutMs + STALL_MS) return arm();
+          reject(
+            new LarderError(
+              "UNAVAILABLE",
+              `Redis at ${this.url} did not answer within ${this.#commandTimeoutMs} ms`,
+            ),
+          );
+          this.#redial(client);
+        }, this.#commandTimeoutMs);
+      };
+      arm();
     });
     let settled: PromiseSettledResult<unknown>[];
     try {

@@ -345,3 +345,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "createRedisTransport() over TCP: a process stalled past the timeout is not Redis timing out",
+  ignore: IGNORE,
+  async fn() {
+    const server = await startRedisServer();
+    const redis = createRedisTransport({ url: server.url, commandTimeoutMs: 200 });
+    try {
+      await redis.pipeline([["PING"]]);
+      const reply = redis.pipeline([["SET", "k", "v"], ["GET", "k"]]);
+      // As a blocking DuckDB query right after a write is issued: the commands are queued and
+      // their timeout armed, but the process does nothing else for longer than the timeout.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      const until = performance.now() + 400;
+      while (performance.now() < until) {
+        // busy
+      }
+      const entries = await reply;
+      assert.deepEqual(entries.map((e) => e.result), ["OK", "v"]);
+    } finally {
+      await redis.close();
+      await server.stop();
+    }
+  },
+});
