@@ -63,7 +63,7 @@ export interface RedisTransportOptions {
    */
   readonly retries?: number | undefined;
   /**
-   * TCP only: how long a pipeline may wait for its replies before it fails with
+   * TCP only: how long a pipeline may wait while Redis sends nothing before it fails with
    * `UNAVAILABLE` (the connection is then dialled again).
    * @default {2000}
    */
