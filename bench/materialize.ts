@@ -18,6 +18,7 @@ import { createClient, createCluster } from "redis";
 import { materialize } from "../engine/materialize/mod.ts";
 import { DuckDBOfflineStore } from "../engine/offline/mod.ts";
 import {
+  clusterBucket,
   createUpstashClient,
   encodeRedisRecord,
   type OnlineRow,
@@ -203,7 +204,7 @@ if (flags.store === "redis_cluster") {
         for (let i = 0; i < ROWS; i += 1000) {
           const sent: Promise<unknown>[] = [];
           for (let j = i; j < Math.min(ROWS, i + 1000); j++) {
-            const key = `larder:bench:stats:{driver_id=${j}}`;
+            const key = `larder:bench:stats:{${clusterBucket(`driver_id=${j}`)}}driver_id=${j}`;
             const value = values[j]!;
             sent.push(
               typeof value === "string" ? raw.set(key, value) : raw.hSet(key, value),

@@ -35,7 +35,7 @@ import {
 import type { LoadedTransform } from "../engine/on_demand.ts";
 import type { OnDemandFeatureViewSpec, RegistryDocument } from "../registry/mod.ts";
 import { createClient, createCluster } from "redis";
-import { clusterSlot } from "../engine/online/mod.ts";
+import { clusterBucket, clusterSlot } from "../engine/online/mod.ts";
 import { startRedisCluster } from "../tests/support/redis_cluster.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
 import { startRedisStack } from "./_redis_stack.ts";
@@ -360,7 +360,9 @@ async function measureRawCluster(seeds: readonly string[]): Promise<string[]> {
           const bySlot = new Map<number, string[]>();
           for (const id of ids) {
             for (let v = 0; v < views; v++) {
-              const key = `larder:bench:view_${v}:{driver_id=${id}}`;
+              const key = `larder:bench:view_${v}:{${
+                clusterBucket(`driver_id=${id}`)
+              }}driver_id=${id}`;
               const slot = clusterSlot(key);
               bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
             }

@@ -136,7 +136,7 @@ export type OnlineStoreConfig =
     token?: string | undefined;
     /**
      * A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes (the others
-     * are found from them). Keys then carry the entity key as a hash tag.
+     * are found from them). Keys then carry a bucket of the entity key as hash tag.
      */
     nodes?: string[] | undefined;
     /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { clusterSlot, commandKey, parseClusterSlots } from "./cluster_slot.ts";
+import { clusterBucket, clusterSlot, commandKey, parseClusterSlots } from "./cluster_slot.ts";
 
 Deno.test("clusterSlot() gives Redis's slots, hash tags included", () => {
   // Values from the Redis Cluster specification and CLUSTER KEYSLOT.
@@ -14,7 +14,7 @@ Deno.test("clusterSlot() gives Redis's slots, hash tags included", () => {
   assert.notEqual(clusterSlot("no{close"), clusterSlot("close"));
   // Only the first tag counts; the key is hashed as UTF-8 bytes.
   assert.equal(clusterSlot("x{a}b{c}"), clusterSlot("a"));
-  assert.equal(clusterSlot("larder:p:v1:{driver_id=7}"), clusterSlot("larder:p:v2:{driver_id=7}"));
+  assert.equal(clusterSlot("larder:p:v1:{42}driver_id=7"), clusterSlot("larder:p:v2:{42}x"));
   assert.equal(clusterSlot("ü{tag}x"), clusterSlot("tag"));
 });
 
@@ -39,4 +39,14 @@ Deno.test("parseClusterSlots() maps slots to masters and knows the replicas", ()
   assert.deepEqual(map.masters, ["127.0.0.1:7000", "10.0.0.1:7001", "127.0.0.1:7002"]);
   assert.ok(map.known.has("127.0.0.1:7003"));
   assert.throws(() => parseClusterSlots([], "h:1"), /serves no slots/);
+});
+
+Deno.test("clusterBucket() spreads entity keys over 1024 buckets, evenly", () => {
+  assert.equal(clusterBucket("123456789"), 12739 % 1024);
+  const counts = new Array(1024).fill(0);
+  for (let i = 0; i < 102_400; i++) counts[clusterBucket(`driver_id=${i}`)]++;
+  assert.ok(
+    Math.max(...counts) < 200 && Math.min(...counts) > 50,
+    `${Math.min(...counts)}..${Math.max(...counts)}`,
+  );
 });

@@ -72,7 +72,9 @@ export {
   type RedisClusterTransportOptions,
 } from "./redis_cluster_transport.ts";
 export {
+  CLUSTER_BUCKETS,
   CLUSTER_SLOTS,
+  clusterBucket,
   clusterSlot,
   commandKey,
   parseClusterSlots,

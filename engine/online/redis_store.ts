@@ -2,7 +2,7 @@
  * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol, against Upstash itself or a
  * bridge in front of a self-hosted Redis) or over TCP (`redis://`, `rediss://`), the same keys
  * and scripts on either; or a Redis Cluster (`nodes`, or a bridge in front of one), where keys
- * carry the entity key as hash tag and every command stays within one slot. Key layout and the
+ * carry a bucket of the entity key as hash tag and every command stays within one slot. Key layout and the
  * reasons for it: `docs/online-store.md`.
  */
 import { LarderError } from "../../registry/mod.ts";
@@ -30,7 +30,7 @@ import {
   type ScriptCall,
 } from "./redis_transport.ts";
 import { RedisClusterTransport } from "./redis_cluster_transport.ts";
-import { clusterSlot } from "./cluster_slot.ts";
+import { clusterBucket, clusterSlot } from "./cluster_slot.ts";
 
 /** Options for {@linkcode RedisOnlineStore}. */
 export interface RedisOnlineStoreOptions {
@@ -45,7 +45,7 @@ export interface RedisOnlineStoreOptions {
   readonly token?: string | undefined;
   /**
    * A Redis Cluster instead of `url`: `redis://` or `rediss://` URLs of some of its nodes. Keys
-   * then carry the entity key as a hash tag (see {@linkcode RedisOnlineStore.key}).
+   * then carry a bucket of the entity key as hash tag (see {@linkcode RedisOnlineStore.key}).
    */
   readonly nodes?: readonly string[] | undefined;
   /**
@@ -239,7 +239,7 @@ export function decodeRedisRecord(text: string): OnlineRecord | null {
  *
  * - A read of any number of entity rows and views is one round trip (one HTTP request, or one
  *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys). On a cluster: one
- *   `MGET` per slot, i.e. per entity, and one round trip per node touched, in parallel.
+ *   `MGET` per slot (per bucket of entities), and one round trip per node touched, in parallel.
  * - Writes go in pipelines of at most 1000 commands; each command is one call of a Lua script
  *   (`EVALSHA`, falling back to `EVAL` on `NOSCRIPT`) writing up to 200 rows skip-if-not-newer,
  *   atomically on the server (on a cluster, rows of one slot per call).
@@ -305,12 +305,13 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`; on a Redis Cluster
-   * `<prefix>:<project>:<view>:{<entity key>}`, so that every view's row of one entity lives in
-   * one slot (one node, one `MGET` per entity for a read).
+   * `<prefix>:<project>:<view>:{<bucket>}<entity key>`, the bucket (0–1023) a hash of the entity
+   * key: every view's row of one entity lives in one slot, and a write's rows fall in at most
+   * 1024 slots, so each script call carries many.
    */
   key(view: string, entityKey: string): string {
     return this.#cluster
-      ? `${this.#base}${view}:{${entityKey}}`
+      ? `${this.#base}${view}:{${clusterBucket(entityKey)}}${entityKey}`
       : `${this.#base}${view}:${entityKey}`;
   }
 

@@ -8,7 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { FeatureStore } from "../../engine/mod.ts";
-import { type OnlineRow, type OnlineStore, RedisOnlineStore } from "../../engine/online/mod.ts";
+import {
+  clusterBucket,
+  type OnlineRow,
+  type OnlineStore,
+  RedisOnlineStore,
+} from "../../engine/online/mod.ts";
 import { LarderError } from "../../registry/mod.ts";
 import { startBridge } from "../../server/redis_http/bridge.ts";
 import { SERVER_FEATURES, startServer, statsRows, writeStatsData } from "../server/_harness.ts";
@@ -53,7 +58,7 @@ Deno.test({
       assert.equal(ok.status, 200, ok.text);
       const expected = ok.json;
 
-      const victim = await c.masterOf("{driver_id=1001}");
+      const victim = await c.masterOf(`{${clusterBucket("driver_id=1001")}}`);
       victimPort = victim;
       const statuses: number[] = [];
       const errors = new Set<string>();
@@ -192,7 +197,7 @@ Deno.test({
       cluster: true,
       retries: 0,
     });
-    const victim = await c.masterOf("{driver_id=1001}");
+    const victim = await c.masterOf(`{${clusterBucket("driver_id=1001")}}`);
     let killed = false;
     try {
       const rows = IDS.map((id) => ({
