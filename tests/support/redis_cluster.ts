@@ -93,10 +93,14 @@ function portFree(port: number): boolean {
   }
 }
 
-/** A port in 20000–45000 that is free, with its bus port (+10000) free too. */
+/**
+ * A port in 10000–21999 that is free, with its bus port (+10000) free too: both below the
+ * kernel's ephemeral range (32768 and up), where ports handed out to other tests' servers and to
+ * outgoing connections come from.
+ */
 function freeClusterPort(taken: Set<number>): number {
   for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 25_000);
+    const port = 10_000 + Math.floor(Math.random() * 12_000);
     if (taken.has(port) || taken.has(port + 10_000)) continue;
     if (portFree(port) && portFree(port + 10_000)) {
       taken.add(port);
@@ -145,10 +149,23 @@ async function spawn(args: string[], deadline: number): Promise<number> {
   return await readPid(pidFile, deadline);
 }
 
-/** Starts a cluster of `masters` masters (and `replicasPerMaster` replicas each). */
+/**
+ * Starts a cluster of `masters` masters (and `replicasPerMaster` replicas each); tries again on
+ * other ports (up to three times) if a port was taken between probing and binding.
+ */
 export async function startRedisCluster(
   options: StartRedisClusterOptions = {},
 ): Promise<RedisCluster> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !redisAvailable()) throw err;
+    }
+  }
+}
+
+async function startOnce(options: StartRedisClusterOptions): Promise<RedisCluster> {
   if (!redisAvailable()) {
     throw new Error("Cannot start a Redis Cluster: redis-server is not installed");
   }
