@@ -4,7 +4,9 @@
  * SQLite and Deno KV (local files), Redis over HTTP (real `@upstash/redis` client -> Redis
  * HTTP bridge -> redis-server) and Redis over TCP (`redis_tcp`: node-redis, RESP2, straight to
  * redis-server, followed by a raw node-redis `MGET` of the same keys on the same server, the
- * floor the SDK's read is compared with). Then the CPU time of the store's own `read()` per call (the
+ * floor the SDK's read is compared with), and a Redis Cluster of three masters over TCP
+ * (`redis_cluster`, followed by the raw floor there: node-redis `createCluster` sending the
+ * same per-slot `MGET`s in parallel). Then the CPU time of the store's own `read()` per call (the
  * process's user + system time, every thread), for the same shapes.
  *
  * Then the on-demand overhead, measured in the same run on the same data: one view's 5 features
@@ -14,7 +16,7 @@
  * alternate within each iteration so that they see the same machine load.
  *
  * Run: `deno run -A bench/online.ts [--iterations 2000] [--bridge process|inprocess]
- *       [--backends sqlite,deno_kv,redis,redis_tcp] [--shapes 10x5,1x1] [--no-on-demand]`
+ *       [--backends sqlite,deno_kv,redis,redis_tcp,redis_cluster] [--shapes 10x5,1x1] [--no-on-demand]`
  *
  * `--shapes` limits the table to some `rows x views` shapes, so that one shape can be measured
  * over many samples (`--shapes 10x5 --iterations 10000`: p99 then rests on 100 samples).
@@ -32,7 +34,9 @@ import {
 } from "../engine/online/mod.ts";
 import type { LoadedTransform } from "../engine/on_demand.ts";
 import type { OnDemandFeatureViewSpec, RegistryDocument } from "../registry/mod.ts";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
+import { clusterBucket, clusterSlot } from "../engine/online/mod.ts";
+import { startRedisCluster } from "../tests/support/redis_cluster.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
 import { startRedisStack } from "./_redis_stack.ts";
 import { addFloatView, addOnDemand, addRequestSource, benchDocument } from "./_bench_registry.ts";
@@ -128,6 +132,7 @@ const transforms = (names: readonly string[]) =>
 /** The backend column: `redis` is over HTTP (the bridge), `redis_tcp` over TCP. */
 function label(online: OnlineStore): string {
   const [type, url = ""] = online.name.split(" ");
+  if (type === "redis" && url === "cluster") return "redis_cluster";
   return type === "redis" && /^rediss?:/.test(url) ? "redis_tcp" : type!;
 }
 
@@ -335,6 +340,55 @@ async function measureRaw(url: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * p50/p99 of the raw floor on a Redis Cluster: node-redis `createCluster` sending one `MGET` per
+ * slot (an entity's views share its hash tag) of the keys the SDK's read of each shape sends,
+ * all at once, each to its master.
+ */
+async function measureRawCluster(seeds: readonly string[]): Promise<string[]> {
+  const client = createCluster({ rootNodes: seeds.map((url) => ({ url })), RESP: 2 });
+  client.on("error", () => {});
+  await client.connect();
+  const out: string[] = [];
+  try {
+    for (const rows of [1, 10, 100]) {
+      for (const views of [1, 5, 10]) {
+        if (SHAPES && !SHAPES.has(`${rows}x${views}`)) continue;
+        const times: number[] = [];
+        for (let i = -WARMUP; i < ITERATIONS; i++) {
+          const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
+          const bySlot = new Map<number, string[]>();
+          for (const id of ids) {
+            for (let v = 0; v < views; v++) {
+              const key = `larder:bench:view_${v}:{${
+                clusterBucket(`driver_id=${id}`)
+              }}driver_id=${id}`;
+              const slot = clusterSlot(key);
+              bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
+            }
+          }
+          const t0 = performance.now();
+          const found = await Promise.all(
+            [...bySlot.values()].map((keys) => client.mGet(keys)),
+          );
+          const ms = performance.now() - t0;
+          if (found[0]?.[0] == null) throw new Error("bad raw read");
+          if (i >= 0) times.push(ms);
+        }
+        times.sort((a, b) => a - b);
+        out.push(
+          `| raw node-redis cluster MGETs | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
+            quantile(times, 0.5).toFixed(2)
+          } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
+        );
+      }
+    }
+  } finally {
+    await client.close();
+  }
+  return out;
+}
+
 async function run(online: OnlineStore): Promise<void> {
   await load(online, registry);
   lines.push(...await measure(online, registry));
@@ -370,9 +424,19 @@ try {
         await online.close();
         await server.stop();
       }
+    } else if (backend === "redis_cluster") {
+      const cluster = await startRedisCluster({ masters: 3 });
+      const online = new RedisOnlineStore({ project: "bench", nodes: cluster.seeds });
+      try {
+        await run(online);
+        lines.push(...await measureRawCluster(cluster.seeds));
+      } finally {
+        await online.close();
+        await cluster.stop();
+      }
     } else {
       throw new Error(
-        `--backends: unknown backend "${backend}" (sqlite, deno_kv, redis, redis_tcp)`,
+        `--backends: unknown backend "${backend}" (sqlite, deno_kv, redis, redis_tcp, redis_cluster)`,
       );
     }
   }

@@ -19,6 +19,37 @@ const RedisUrl = z.url({
     `expected an http(s):// (REST) or redis(s):// (TCP) URL, got ${JSON.stringify(iss.input)}`,
 });
 
+const RedisNodeUrl = z.url({
+  protocol: /^rediss?$/,
+  error: (iss) =>
+    `expected a redis:// or rediss:// URL of a cluster node, got ${JSON.stringify(iss.input)}`,
+});
+/** `nodes:` of a Redis Cluster, which replaces `url` (and its token). */
+const RedisNodes = z.array(RedisNodeUrl).min(1, { error: "expected at least one node URL" });
+
+/** A Redis section gives `url` or `nodes`, not both; `nodes` take no token. */
+function urlXorNodes(
+  section: { url?: string | undefined; token?: string | undefined; nodes?: string[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (section.nodes === undefined) return;
+  if (section.url !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["nodes"],
+      message: "give either url (one Redis) or nodes (a Redis Cluster), not both",
+    });
+  }
+  if (section.token !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["token"],
+      message:
+        "a token is for http(s) URLs; cluster node URLs carry their password (redis://:password@host:6379)",
+    });
+  }
+}
+
 /** `registry:` — where the registry document lives: a JSON file, a key in Redis, an object. */
 export type RegistryConfig =
   | {
@@ -39,6 +70,8 @@ export type RegistryConfig =
     url?: string | undefined;
     /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
+    /** A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes. */
+    nodes?: string[] | undefined;
     /** The key holding the document. @default `"larder-registry:<project>"` */
     key?: string | undefined;
     /** Seconds a read of the document is reused before it is read again. @default {60} */
@@ -67,9 +100,10 @@ const registryConfig = z.discriminatedUnion("type", [
     url: RedisUrl.optional(),
     /** Default: `UPSTASH_REDIS_REST_TOKEN`. */
     token: z.string().min(1).optional(),
+    nodes: RedisNodes.optional(),
     key: z.string().min(1).optional(),
     cache_ttl_seconds: CacheTtl,
-  }),
+  }).superRefine(urlXorNodes),
   z.strictObject({
     type: z.literal("s3"),
     path: z.string().regex(/^s3:\/\/[^/]+\/.+/, "expected s3://bucket/key"),
@@ -117,6 +151,16 @@ export type OnlineStoreConfig =
     url?: string | undefined;
     /** The REST token (http(s) URLs only). @default `$UPSTASH_REDIS_REST_TOKEN` */
     token?: string | undefined;
+    /**
+     * A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes (the others
+     * are found from them). Keys then carry a bucket of the entity key as hash tag.
+     */
+    nodes?: string[] | undefined;
+    /**
+     * The `url` is a Redis HTTP bridge in front of a Redis Cluster: keys carry hash tags as
+     * with `nodes`. @default {false}
+     */
+    cluster: boolean;
     /** Prefix of every key written. @default {"larder"} */
     key_prefix: string;
     /** Expire online rows this many seconds after they are written; absent: never. */
@@ -139,9 +183,21 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
     type: z.literal("redis"),
     url: RedisUrl.optional(),
     token: z.string().min(1).optional(),
+    nodes: RedisNodes.optional(),
+    cluster: z.boolean().default(false),
     key_prefix: z.string().min(1).default("larder"),
     /** Expire online rows this long after they are written. */
     key_ttl_seconds: z.number().int().positive().optional(),
+  }).superRefine((section, ctx) => {
+    urlXorNodes(section, ctx);
+    if ((section.nodes !== undefined || section.cluster) && /[{}]/.test(section.key_prefix)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_prefix"],
+        message:
+          "on a Redis Cluster the prefix may not contain { or }: they would change the keys' hash tags",
+      });
+    }
   }),
 ]);
 /** Schema of `online_store:`. */

@@ -104,6 +104,7 @@ Deno.test("parseConfig() interpolates ${VAR} and ${VAR:-default}", () => {
     type: "redis",
     url: "https://r.example.com",
     token: "s3cret",
+    cluster: false,
     key_prefix: "lx",
   });
   assert.equal(

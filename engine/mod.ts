@@ -128,6 +128,14 @@ export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 // For the Redis HTTP bridge (server/redis_http/): the Lua scripts it lets through by default.
 export { LARDER_REDIS_SCRIPTS, scriptSha1 } from "./redis_scripts.ts";
+// For the bridge in front of a Redis Cluster: the slot rule and the slot map.
+export {
+  CLUSTER_SLOTS,
+  clusterSlot,
+  commandKey,
+  parseClusterSlots,
+  type SlotMap,
+} from "./online/mod.ts";
 export { ShapeCache } from "./shape_cache.ts";
 export {
   parseTimestamp,

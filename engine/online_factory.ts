@@ -16,7 +16,7 @@ import type { OnlineStore } from "./online/online_store.ts";
  * Creates the online store that `larder.yaml` asks for: `sqlite` (default, `data/online.sqlite`
  * in the repo), `deno_kv` (`data/online.kv`; `platform` on Deno Deploy) or `redis` (over HTTP, url and token from the file
  * or `UPSTASH_REDIS_REST_URL` / `UPSTASH_REDIS_REST_TOKEN`; or over TCP for a `redis://` or
- * `rediss://` url). A bad configuration rejects.
+ * `rediss://` url; or a Redis Cluster for `nodes`). A bad configuration rejects.
  */
 export async function createOnlineStore(
   config: LarderConfig,
@@ -43,11 +43,20 @@ export async function createOnlineStore(
         path: online.path === ":memory:" ? online.path : inRepo(repoDir, online.path),
       });
     case "redis": {
+      if (online.nodes !== undefined) {
+        return new RedisOnlineStore({
+          project: config.project,
+          nodes: online.nodes,
+          keyPrefix: online.key_prefix,
+          keyTtlSeconds: online.key_ttl_seconds,
+        });
+      }
       const { url, token } = upstashCredentials(online, { env, field: "online_store" });
       return new RedisOnlineStore({
         project: config.project,
         url,
         token,
+        cluster: online.cluster,
         keyPrefix: online.key_prefix,
         keyTtlSeconds: online.key_ttl_seconds,
       });
@@ -71,6 +80,13 @@ export function requireHttpRedis(
   for (const field of ["registry", "online_store"] as const) {
     const section = config[field];
     if (section.type !== "redis") continue;
+    if (section.nodes !== undefined) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `${options.where}: ${field}.nodes: ${options.platform} reaches Redis over HTTP only (the Upstash REST protocol): a Redis Cluster needs a bridge in front of it (redis-http --redis-cluster) and its https:// URL and token`,
+        { details: { field: `${field}.nodes` } },
+      );
+    }
     const url = section.url ?? options.env("UPSTASH_REDIS_REST_URL");
     if (url !== undefined && isTcpRedisUrl(url)) {
       throw new LarderError(

@@ -8,6 +8,7 @@ import { LarderError, type RegistryBackend, type StoredText } from "../registry/
 import {
   createRedisTransport,
   evalScriptCalls,
+  RedisClusterTransport,
   redisFailure,
   redisScript,
   type RedisTransport,
@@ -19,6 +20,8 @@ export interface RedisRegistryBackendOptions {
   readonly url?: string;
   /** The REST token; only for `http(s)://` URLs. */
   readonly token?: string | undefined;
+  /** A Redis Cluster instead of `url`: `redis(s)://` URLs of some of its nodes. */
+  readonly nodes?: readonly string[] | undefined;
   /** Use this transport instead of one made from `url` (the backend closes it). */
   readonly transport?: RedisTransport;
   /** The hash holding the document (`larder-registry:<project>` by default in `larder.yaml`). */
@@ -74,11 +77,13 @@ export class RedisRegistryBackend implements RegistryBackend {
 
   constructor(options: RedisRegistryBackendOptions) {
     this.#key = options.key;
-    this.#redis = options.transport ?? createRedisTransport({
-      url: options.url ?? "",
-      token: options.token,
-      retries: options.retries,
-    });
+    this.#redis = options.transport ?? (options.nodes === undefined
+      ? createRedisTransport({
+        url: options.url ?? "",
+        token: options.token,
+        retries: options.retries,
+      })
+      : new RedisClusterTransport({ nodes: options.nodes }));
     this.location = `redis ${this.#redis.url} key "${options.key}"`;
   }
 

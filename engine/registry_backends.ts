@@ -19,6 +19,12 @@ export function createRegistryBackend(
       case "file":
         return new FileRegistryBackend(inRepo(repoDir, registry.path));
       case "redis": {
+        if (registry.nodes !== undefined) {
+          return new RedisRegistryBackend({
+            nodes: registry.nodes,
+            key: registry.key ?? defaultRegistryKey(config.project),
+          });
+        }
         const { url, token } = upstashCredentials(registry, { env, field: "registry" });
         return new RedisRegistryBackend({
           url,

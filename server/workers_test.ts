@@ -82,4 +82,15 @@ Deno.test("workersConfig() refuses Redis over TCP: Workers reach Redis over HTTP
       }),
     /^config: registry\.url: Cloudflare Workers reaches Redis over HTTP only/,
   );
+  rejects(
+    () =>
+      workersConfig({ URL: "https://h" }, {
+        config: {
+          project: "p",
+          registry: REDIS,
+          online_store: { type: "redis", nodes: ["redis://10.0.0.5:7000"] },
+        },
+      }),
+    /^config: online_store\.nodes: Cloudflare Workers reaches Redis over HTTP only .*a Redis Cluster needs a bridge in front of it \(redis-http --redis-cluster\)/,
+  );
 });

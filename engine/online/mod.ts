@@ -57,6 +57,7 @@ export {
   isTcpRedisUrl,
   type PipelineEntry,
   redactRedisUrl,
+  type RedisClusterView,
   type RedisCommand,
   redisFailure,
   type RedisScript,
@@ -66,6 +67,19 @@ export {
   type ScriptCall,
   scriptSha1,
 } from "./redis_transport.ts";
+export {
+  RedisClusterTransport,
+  type RedisClusterTransportOptions,
+} from "./redis_cluster_transport.ts";
+export {
+  CLUSTER_BUCKETS,
+  CLUSTER_SLOTS,
+  clusterBucket,
+  clusterSlot,
+  commandKey,
+  parseClusterSlots,
+  type SlotMap,
+} from "./cluster_slot.ts";
 export {
   canonicalKeyValue,
   entityKey,

@@ -9,9 +9,11 @@
  * One client per transport. Commands issued together are written together (node-redis
  * pipelines what is sent in one tick). While Redis is down, commands fail at once
  * (`disableOfflineQueue`) with the last connection error, and the client keeps dialling in the
- * background (every ≤500 ms) until {@linkcode NodeRedisTransport.close}. A pipeline with no
- * answer within `commandTimeoutMs` fails and the connection is dialled again (a link whose
- * peer vanished would otherwise stay silent).
+ * background (every ≤500 ms) until {@linkcode NodeRedisTransport.close}. A pipeline waiting
+ * while Redis sends nothing for `commandTimeoutMs` fails and the connection is dialled again (a
+ * link whose peer vanished would otherwise stay silent). Replies to earlier pipelines count as
+ * Redis answering (a long queue of writes is not cut off), and time this process spent stalled
+ * (its timer firing late, as after a blocking DuckDB query) does not count.
  */
 import { createClient, ErrorReply } from "redis";
 import { LarderError } from "../../registry/mod.ts";
@@ -39,7 +41,19 @@ function newClient(url: string, connectTimeoutMs: number) {
 
 type Client = ReturnType<typeof newClient>;
 
+/** A timer firing this much later than asked means the process, not Redis, was stalled. */
+const STALL_MS = 100;
+
 const AUTH_FAILURE = /^(WRONGPASS|NOAUTH)\b|invalid password|invalid username-password/i;
+
+/** The failure marked as one where no command reached Redis (`details.sent: false`). */
+function notSent(err: unknown): unknown {
+  if (!(err instanceof LarderError)) return err;
+  return new LarderError(err.code, err.message, {
+    cause: err.cause,
+    details: { ...err.details, sent: false },
+  });
+}
 
 /** The TCP transport over one node-redis client. */
 export class NodeRedisTransport implements RedisTransport {
@@ -48,6 +62,8 @@ export class NodeRedisTransport implements RedisTransport {
   readonly #commandTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   #client: Client | undefined;
+  /** When the last reply arrived, on any pipeline. */
+  #lastReply = 0;
   /** Why the last connection attempt failed, while the client is not ready. */
   #lastError: unknown;
   #closed = false;
@@ -61,19 +77,40 @@ export class NodeRedisTransport implements RedisTransport {
 
   async pipeline(commands: readonly RedisCommand[]): Promise<PipelineEntry[]> {
     if (commands.length === 0) return [];
-    const client = await this.#ready();
+    let client: Client;
+    try {
+      client = await this.#ready();
+    } catch (err) {
+      throw notSent(err);
+    }
     const sent = commands.map((command) => client.sendCommand([...command]));
+    const touch = () => {
+      this.#lastReply = performance.now();
+    };
+    for (const reply of sent) reply.then(touch, touch);
+    const since = performance.now();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(
-          new LarderError(
-            "UNAVAILABLE",
-            `Redis at ${this.url} did not answer within ${this.#commandTimeoutMs} ms`,
-          ),
-        );
-        this.#redial(client);
-      }, this.#commandTimeoutMs);
+      const arm = (ms: number) => {
+        const due = performance.now() + ms;
+        timer = setTimeout(() => {
+          const now = performance.now();
+          // Fired late: this process was stalled (a blocking query, a long GC), maybe before
+          // the commands were even written. That is not Redis failing to answer: wait again.
+          if (now - due > STALL_MS) return arm(this.#commandTimeoutMs);
+          // Redis is still answering this connection's earlier commands: not silent.
+          const quiet = now - Math.max(since, this.#lastReply);
+          if (quiet < this.#commandTimeoutMs) return arm(this.#commandTimeoutMs - quiet);
+          reject(
+            new LarderError(
+              "UNAVAILABLE",
+              `Redis at ${this.url} did not answer within ${this.#commandTimeoutMs} ms`,
+            ),
+          );
+          this.#redial(client);
+        }, ms);
+      };
+      arm(this.#commandTimeoutMs);
     });
     let settled: PromiseSettledResult<unknown>[];
     try {

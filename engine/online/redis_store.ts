@@ -1,7 +1,9 @@
 /**
  * `RedisOnlineStore`: Redis over HTTP (the Upstash REST protocol, against Upstash itself or a
  * bridge in front of a self-hosted Redis) or over TCP (`redis://`, `rediss://`), the same keys
- * and scripts on either. Key layout and the reasons for it: `docs/online-store.md`.
+ * and scripts on either; or a Redis Cluster (`nodes`, or a bridge in front of one), where keys
+ * carry a bucket of the entity key as hash tag and every command stays within one slot. Key layout and the
+ * reasons for it: `docs/online-store.md`.
  */
 import { LarderError } from "../../registry/mod.ts";
 import { currentHolder, type LockState, parseHolder } from "./lock_holder.ts";
@@ -27,6 +29,8 @@ import {
   type RedisTransport,
   type ScriptCall,
 } from "./redis_transport.ts";
+import { RedisClusterTransport } from "./redis_cluster_transport.ts";
+import { clusterBucket, clusterSlot } from "./cluster_slot.ts";
 
 /** Options for {@linkcode RedisOnlineStore}. */
 export interface RedisOnlineStoreOptions {
@@ -39,6 +43,17 @@ export interface RedisOnlineStoreOptions {
   readonly url?: string;
   /** The REST token; only for `http(s)://` URLs. */
   readonly token?: string | undefined;
+  /**
+   * A Redis Cluster instead of `url`: `redis://` or `rediss://` URLs of some of its nodes. Keys
+   * then carry a bucket of the entity key as hash tag (see {@linkcode RedisOnlineStore.key}).
+   */
+  readonly nodes?: readonly string[] | undefined;
+  /**
+   * The `url` is a Redis HTTP bridge in front of a Redis Cluster (`redis-http --redis-cluster`):
+   * use the cluster's key layout and keep each command within one slot, as with `nodes`.
+   * @default {false}
+   */
+  readonly cluster?: boolean | undefined;
   /** Use this transport instead of one made from `url` (the store closes it). */
   readonly transport?: RedisTransport;
   /**
@@ -220,13 +235,14 @@ export function decodeRedisRecord(text: string): OnlineRecord | null {
 }
 
 /**
- * The online store on Redis, over HTTP or TCP.
+ * The online store on Redis, over HTTP or TCP, on one Redis or a Redis Cluster.
  *
  * - A read of any number of entity rows and views is one round trip (one HTTP request, or one
- *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys).
+ *   write on the TCP connection: a pipeline of `MGET`s of up to 1000 keys). On a cluster: one
+ *   `MGET` per slot (per bucket of entities), and one round trip per node touched, in parallel.
  * - Writes go in pipelines of at most 1000 commands; each command is one call of a Lua script
  *   (`EVALSHA`, falling back to `EVAL` on `NOSCRIPT`) writing up to 200 rows skip-if-not-newer,
- *   atomically on the server.
+ *   atomically on the server (on a cluster, rows of one slot per call).
  *
  * @example
  * ```ts
@@ -247,6 +263,8 @@ export class RedisOnlineStore implements OnlineStore {
     locks: true,
   };
   readonly #redis: RedisTransport;
+  /** Keys carry hash tags and multi-key commands stay within one slot. */
+  readonly #cluster: boolean;
   readonly #base: string;
   readonly #lockBase: string;
   readonly #ttl: number;
@@ -257,13 +275,25 @@ export class RedisOnlineStore implements OnlineStore {
   #script: Promise<RedisScript> | undefined;
 
   constructor(options: RedisOnlineStoreOptions) {
-    this.#redis = options.transport ?? createRedisTransport({
-      url: options.url ?? "",
-      token: options.token,
-      retries: options.retries,
-      commandTimeoutMs: options.commandTimeoutMs,
-    });
-    this.name = `redis ${this.#redis.url}`;
+    this.#redis = options.transport ?? (options.nodes === undefined
+      ? createRedisTransport({
+        url: options.url ?? "",
+        token: options.token,
+        retries: options.retries,
+        commandTimeoutMs: options.commandTimeoutMs,
+      })
+      : new RedisClusterTransport({
+        nodes: options.nodes,
+        commandTimeoutMs: options.commandTimeoutMs,
+      }));
+    this.#cluster = this.#redis.cluster !== undefined || options.cluster === true;
+    this.name = `redis ${this.#cluster ? "cluster " : ""}${this.#redis.url}`;
+    if (this.#cluster && /[{}]/.test(options.keyPrefix ?? "")) {
+      throw new LarderError(
+        "CONFIG_INVALID",
+        `Cannot use the key prefix "${options.keyPrefix}" on a Redis Cluster: braces would change the keys' hash tags`,
+      );
+    }
     this.#base = `${options.keyPrefix ?? "larder"}:${options.project}:`;
     this.#lockBase = `${options.keyPrefix ?? "larder"}-lock:${options.project}:`;
     this.#ttl = options.keyTtlSeconds ?? 0;
@@ -273,9 +303,16 @@ export class RedisOnlineStore implements OnlineStore {
     this.#concurrency = Math.max(1, options.writeConcurrency ?? 4);
   }
 
-  /** The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`. */
+  /**
+   * The Redis key of one row: `<prefix>:<project>:<view>:<entity key>`; on a Redis Cluster
+   * `<prefix>:<project>:<view>:{<bucket>}<entity key>`, the bucket (0–1023) a hash of the entity
+   * key: every view's row of one entity lives in one slot, and a write's rows fall in at most
+   * 1024 slots, so each script call carries many.
+   */
   key(view: string, entityKey: string): string {
-    return `${this.#base}${view}:${entityKey}`;
+    return this.#cluster
+      ? `${this.#base}${view}:{${clusterBucket(entityKey)}}${entityKey}`
+      : `${this.#base}${view}:${entityKey}`;
   }
 
   async write(view: string, rows: readonly OnlineRow[]): Promise<OnlineWriteResult> {
@@ -349,31 +386,59 @@ export class RedisOnlineStore implements OnlineStore {
       args = [String(this.#ttl)];
       callBytes = 0;
     };
-    for (const row of rows) {
-      const key = this.key(view, row.entityKey);
-      const record = encodeRedisRecord(row.record);
-      keys.push(key);
-      args.push(record);
-      callBytes += key.length + record.length + 8;
-      if (keys.length >= this.#rowsPerCommand || callBytes >= this.#maxRequestBytes / 4) endCall();
+    for (const group of this.#bySlot(rows, (row) => this.key(view, row.entityKey))) {
+      for (const [key, row] of group) {
+        const record = encodeRedisRecord(row.record);
+        keys.push(key);
+        args.push(record);
+        callBytes += key.length + record.length + 8;
+        if (keys.length >= this.#rowsPerCommand || callBytes >= this.#maxRequestBytes / 4) {
+          endCall();
+        }
+      }
+      endCall();
     }
-    endCall();
     if (request.length > 0) requests.push(request);
     return requests;
   }
 
+  /**
+   * `items` with their keys, in groups whose keys share a slot (on a cluster; elsewhere one
+   * group, in order).
+   */
+  #bySlot<T>(items: readonly T[], keyOf: (item: T) => string): [string, T][][] {
+    if (!this.#cluster) return [items.map((item) => [keyOf(item), item])];
+    const groups = new Map<number, [string, T][]>();
+    for (const item of items) {
+      const key = keyOf(item);
+      const slot = clusterSlot(key);
+      let group = groups.get(slot);
+      if (group === undefined) groups.set(slot, group = []);
+      group.push([key, item]);
+    }
+    return [...groups.values()];
+  }
+
   async read(keys: readonly OnlineKey[]): Promise<(OnlineRecord | null)[]> {
     if (keys.length === 0) return [];
-    const redisKeys = keys.map((k) => this.key(k.view, k.entityKey));
+    const positions = keys.map((_, i) => i);
     const commands: RedisCommand[] = [];
-    for (let i = 0; i < redisKeys.length; i += KEYS_PER_MGET) {
-      commands.push(["MGET", ...redisKeys.slice(i, i + KEYS_PER_MGET)]);
+    const order: number[] = [];
+    for (
+      const group of this.#bySlot(positions, (i) => this.key(keys[i]!.view, keys[i]!.entityKey))
+    ) {
+      for (let i = 0; i < group.length; i += KEYS_PER_MGET) {
+        const part = group.slice(i, i + KEYS_PER_MGET);
+        commands.push(["MGET", ...part.map(([key]) => key)]);
+        for (const [, position] of part) order.push(position);
+      }
     }
     const results = await this.#results("read from", () => this.#redis.pipeline(commands));
-    const out: (OnlineRecord | null)[] = [];
+    const out: (OnlineRecord | null)[] = new Array(keys.length);
+    let n = 0;
     for (const result of results) {
       for (const text of result as (string | null)[]) {
-        out.push(typeof text === "string" ? decodeRedisRecord(text) : null);
+        out[order[n++]!] = typeof text === "string" ? decodeRedisRecord(text) : null;
       }
     }
     return out;
@@ -394,26 +459,48 @@ export class RedisOnlineStore implements OnlineStore {
 
   /**
    * SCANs the project's row keys (`SCAN` walks the whole keyspace: there is no index by
-   * prefix), at most about `maxKeys` of the database's keys.
+   * prefix; on a cluster, each master's), at most about `maxKeys` of the database's keys.
    */
   async viewsWithData(options: { readonly maxKeys?: number } = {}): Promise<ViewsWithData> {
-    const steps = Math.max(1, Math.ceil((options.maxKeys ?? 10_000) / SCAN_COUNT));
+    const nodes = await this.#scanNodes("list the views of");
+    const steps = Math.max(
+      1,
+      Math.ceil((options.maxKeys ?? 10_000) / SCAN_COUNT / nodes.length),
+    );
     const views = new Set<string>();
-    let cursor = "0";
-    for (let step = 0; step < steps; step++) {
-      const [result] = await this.#results("list the views of", () =>
-        this.#redis.pipeline([
-          ["SCAN", cursor, "MATCH", `${globEscape(this.#base)}*`, "COUNT", String(SCAN_COUNT)],
-        ]));
-      const [next, keys] = result as [string | number, string[]];
-      for (const key of keys) {
-        const end = key.indexOf(":", this.#base.length);
-        if (end > this.#base.length) views.add(key.slice(this.#base.length, end));
-      }
-      cursor = String(next);
-      if (cursor === "0") return { views: [...views].sort(), complete: true };
+    let complete = true;
+    for (const node of nodes) {
+      let cursor = "0";
+      let step = 0;
+      do {
+        if (step++ >= steps) {
+          complete = false;
+          break;
+        }
+        const from = cursor;
+        const [result] = await this.#results("list the views of", () =>
+          node.pipeline([
+            ["SCAN", from, "MATCH", `${globEscape(this.#base)}*`, "COUNT", String(SCAN_COUNT)],
+          ]));
+        const [next, keys] = result as [string | number, string[]];
+        for (const key of keys) {
+          const end = key.indexOf(":", this.#base.length);
+          if (end > this.#base.length) views.add(key.slice(this.#base.length, end));
+        }
+        cursor = String(next);
+      } while (cursor !== "0");
     }
-    return { views: [...views].sort(), complete: false };
+    return { views: [...views].sort(), complete };
+  }
+
+  /** Where `SCAN` must run: the one Redis, or every master of a cluster. */
+  async #scanNodes(action: string): Promise<readonly RedisTransport[]> {
+    if (this.#redis.cluster === undefined) return [this.#redis];
+    try {
+      return await this.#redis.cluster.masters();
+    } catch (err) {
+      throw redisFailure(err, `Cannot ${action} the online store (${this.name})`);
+    }
   }
 
   /**
@@ -489,8 +576,32 @@ export class RedisOnlineStore implements OnlineStore {
     return Number(result);
   }
 
-  /** SCAN for the pattern, unlinking each step's keys in the same request as the next step. */
+  /**
+   * SCAN for the pattern, unlinking each step's keys in the same request as the next step; on
+   * a cluster, on each master, unlinking by slot through the routing transport.
+   */
   async #deleteMatching(pattern: string): Promise<void> {
+    if (this.#cluster) {
+      for (const node of await this.#scanNodes("delete from")) {
+        let cursor = "0";
+        do {
+          const from = cursor;
+          const [result] = await this.#results(
+            "delete from",
+            () => node.pipeline([["SCAN", from, "MATCH", pattern, "COUNT", String(SCAN_COUNT)]]),
+          );
+          const [next, keys] = result as [string | number, string[]];
+          cursor = String(next);
+          const unlink = this.#bySlot(keys, (key) => key).map((
+            group,
+          ) => ["UNLINK", ...group.map(([key]) => key)]);
+          if (unlink.length > 0) {
+            await this.#results("delete from", () => this.#redis.pipeline(unlink));
+          }
+        } while (cursor !== "0");
+      }
+      return;
+    }
     let cursor = "0";
     let found: string[] = [];
     do {

@@ -30,13 +30,25 @@ export interface RedisTransport {
    * Sends the commands together (one HTTP request, or one write on the TCP connection) and
    * returns one entry per command; error replies are entries, not failures. A transport
    * failure (unreachable, refused credentials, no answer in time) rejects with a
-   * `LarderError` (`UNAVAILABLE` or `UNAUTHENTICATED`) whose message is the reason alone.
+   * `LarderError` (`UNAVAILABLE` or `UNAUTHENTICATED`) whose message is the reason alone; its
+   * `details.sent` is `false` when no command was sent (no connection).
    */
   pipeline(commands: readonly RedisCommand[]): Promise<PipelineEntry[]>;
   /** `SCRIPT LOAD`: caches a script on the server. Fails as {@linkcode pipeline} does. */
   scriptLoad(source: string): Promise<void>;
   /** Closes the connection (if any); later calls fail with `UNAVAILABLE`. */
   close(): Promise<void>;
+  /**
+   * Present when the transport reaches a Redis Cluster: {@linkcode pipeline} then routes each
+   * command by its first key, so multi-key commands must keep their keys in one slot.
+   */
+  readonly cluster?: RedisClusterView | undefined;
+}
+
+/** What a cluster transport offers besides routing by key. */
+export interface RedisClusterView {
+  /** A transport to each master as the cluster stands now, for per-node commands (`SCAN`). */
+  masters(): Promise<readonly RedisTransport[]>;
 }
 
 /** Options for {@linkcode createRedisTransport}. */
@@ -51,7 +63,7 @@ export interface RedisTransportOptions {
    */
   readonly retries?: number | undefined;
   /**
-   * TCP only: how long a pipeline may wait for its replies before it fails with
+   * TCP only: how long a pipeline may wait while Redis sends nothing before it fails with
    * `UNAVAILABLE` (the connection is then dialled again).
    * @default {2000}
    */

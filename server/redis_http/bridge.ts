@@ -33,14 +33,27 @@ import {
 } from "../serve_with_limits.ts";
 import { RespError, type RespValue } from "./_resp.ts";
 import { CommandPolicy, type CommandPolicyOptions } from "./command_policy.ts";
-import { RedisPool, type RedisPoolOptions, type RequestShape } from "./redis_pool.ts";
+import {
+  type BridgeRedis,
+  RedisPool,
+  type RedisPoolOptions,
+  type RequestShape,
+} from "./redis_pool.ts";
+import { RedisClusterPool } from "./redis_cluster_pool.ts";
 
-export { CommandPolicy, type CommandPolicyOptions, RedisPool, type RedisPoolOptions };
+export {
+  type BridgeRedis,
+  CommandPolicy,
+  type CommandPolicyOptions,
+  RedisClusterPool,
+  RedisPool,
+  type RedisPoolOptions,
+};
 
 /** Options for {@linkcode createBridgeApp}. */
 export interface BridgeAppOptions extends CommandPolicyOptions {
-  /** The connections to Redis (the app does not close them). */
-  readonly redis: RedisPool;
+  /** The connections to Redis or a Redis Cluster (the app does not close them). */
+  readonly redis: BridgeRedis;
   /** The bearer token every request must carry. */
   readonly token: string;
   /**
@@ -296,8 +309,13 @@ function bridgeApp(options: BridgeAppOptions, policy: CommandPolicy): Hono {
 
 /** Options for {@linkcode startBridge}. */
 export interface StartBridgeOptions extends Omit<BridgeAppOptions, "redis">, RedisPoolOptions {
-  /** The `redis://` or `rediss://` URL of the server. */
-  readonly redisUrl: string;
+  /** The `redis://` or `rediss://` URL of the server (or give `redisCluster`). */
+  readonly redisUrl?: string;
+  /**
+   * A Redis Cluster instead of `redisUrl`: `redis://` or `rediss://` URLs of some of its
+   * nodes (the others are found from them).
+   */
+  readonly redisCluster?: readonly string[];
   /**
    * Port to listen on; 0 picks a free one.
    * @default {0}
@@ -330,7 +348,7 @@ export interface RunningBridge {
   readonly url: string;
   /** The port actually listened on. */
   readonly port: number;
-  /** The Redis server's URL, with any password shown as `***`. */
+  /** The Redis server's URL (a cluster's: its nodes'), with any password shown as `***`. */
   readonly redisUrl: string;
   /** The SHA-1 of every registered script (Larder's own, then `scripts`), as clients send it. */
   readonly scriptSha1s: readonly string[];
@@ -350,9 +368,25 @@ export interface RunningBridge {
  * ```
  */
 export async function startBridge(options: StartBridgeOptions): Promise<RunningBridge> {
-  const { redisUrl, port: wantedPort, hostname: wantedHost, signal, limits, ...rest } = options;
+  const {
+    redisUrl,
+    redisCluster,
+    port: wantedPort,
+    hostname: wantedHost,
+    signal,
+    limits,
+    ...rest
+  } = options;
   const hostname = wantedHost ?? "127.0.0.1";
-  const redis = new RedisPool(redisUrl, rest);
+  if ((redisUrl === undefined) === (redisCluster === undefined)) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      "Cannot start the Redis HTTP bridge: give either a Redis URL or the nodes of a Redis Cluster",
+    );
+  }
+  const redis: BridgeRedis = redisCluster === undefined
+    ? new RedisPool(redisUrl!, rest)
+    : new RedisClusterPool(redisCluster, rest);
   const policy = new CommandPolicy(rest);
   const app = bridgeApp({ ...rest, redis }, policy);
   const connecting = redis.connect();

@@ -1117,6 +1117,7 @@ Deno.test("parseBridgeConfig() reads flags over env and rejects bad values in on
     port: 0,
     hostname: "127.0.0.1",
     redisUrl: "redis://10.0.0.1:6379",
+    redisCluster: [],
     token: "from-env",
     allowAdmin: false,
     allowScripts: false,

@@ -21,6 +21,9 @@ Options:
   --hostname <host>   Interface to listen on  [env LARDER_BRIDGE_HOSTNAME, default 127.0.0.1]
   --redis-url <url>   redis:// or rediss:// URL of the server
                       [env LARDER_BRIDGE_REDIS_URL, default redis://127.0.0.1:6379]
+  --redis-cluster <host:port,...>
+                      A Redis Cluster instead: some of its nodes, as host:port or
+                      redis(s):// URLs  [env LARDER_BRIDGE_REDIS_CLUSTER]
   --token <token>     Bearer token clients must send  [env LARDER_BRIDGE_TOKEN, required]
 
 What a token may run:
@@ -65,6 +68,11 @@ const configSchema = z.object({
   port: z.string().regex(/^\d{1,5}$/).transform(Number).pipe(z.number().max(65535)),
   hostname: z.string().min(1),
   redisUrl: z.url({ protocol: /^rediss?$/ }),
+  redisCluster: z.string().transform((list) =>
+    list.split(",").map((node) => node.trim()).filter((node) => node !== "").map((node) =>
+      /^(\[[^\]]+\]|[^/:]+):\d+$/.test(node) ? `redis://${node}` : node
+    )
+  ).pipe(z.array(z.url({ protocol: /^rediss?$/ }))),
   token: z.string().min(1),
   allowAdmin: flag,
   allowScripts: flag,
@@ -108,6 +116,12 @@ const FIELDS: Record<keyof BridgeConfig, Field> = {
     env: "LARDER_BRIDGE_REDIS_URL",
     expected: "a redis:// or rediss:// URL",
     fallback: "redis://127.0.0.1:6379",
+  },
+  redisCluster: {
+    flag: "--redis-cluster",
+    env: "LARDER_BRIDGE_REDIS_CLUSTER",
+    expected: "host:port,host:port,… or redis:// URLs, comma-separated",
+    fallback: "",
   },
   token: { flag: "--token", env: "LARDER_BRIDGE_TOKEN", expected: "a non-empty token" },
   allowAdmin: {
@@ -197,6 +211,7 @@ export function parseBridgeConfig(
         port: { type: "string" },
         hostname: { type: "string" },
         "redis-url": { type: "string" },
+        "redis-cluster": { type: "string" },
         token: { type: "string" },
         "allow-admin": { type: "boolean" },
         "allow-scripts": { type: "boolean" },
@@ -225,6 +240,7 @@ export function parseBridgeConfig(
     port: values.port,
     hostname: values.hostname,
     redisUrl: values["redis-url"],
+    redisCluster: values["redis-cluster"],
     token: values.token,
     allowAdmin: bool(values["allow-admin"]),
     allowScripts: bool(values["allow-scripts"]),
@@ -246,7 +262,16 @@ export function parseBridgeConfig(
   input.scripts = values.script ??
     (fromEnv.LARDER_BRIDGE_SCRIPTS ?? "").split(":").filter((path) => path !== "");
   const parsed = configSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const urlGiven = (given.redisUrl ?? fromEnv.LARDER_BRIDGE_REDIS_URL) !== undefined;
+    if (parsed.data.redisCluster.length > 0 && urlGiven) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        "Invalid --redis-cluster with --redis-url: give one Redis or the nodes of a cluster, not both",
+      );
+    }
+    return parsed.data;
+  }
   const key = parsed.error.issues[0]?.path[0] as keyof BridgeConfig;
   const field = FIELDS[key];
   const value = input[key];
@@ -287,10 +312,19 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   let bridge;
   try {
-    const { scripts: paths, maxConnections, headerTimeoutMs, idleTimeoutMs, ...settings } = config;
+    const {
+      scripts: paths,
+      maxConnections,
+      headerTimeoutMs,
+      idleTimeoutMs,
+      redisUrl,
+      redisCluster,
+      ...settings
+    } = config;
     const scripts = await readScripts(paths);
     bridge = await startBridge({
       ...settings,
+      ...(redisCluster.length > 0 ? { redisCluster } : { redisUrl }),
       scripts,
       limits: { maxConnections, headerTimeoutMs, idleTimeoutMs },
     });

@@ -81,11 +81,23 @@ const DEFAULT_SCRIPT_TIMEOUT_MS = 5000;
  */
 const REDIAL_AFTER_TIMEOUTS = 3;
 
+/** What the bridge sends through: one Redis ({@linkcode RedisPool}) or a Redis Cluster. */
+export interface BridgeRedis {
+  /** Where Redis is, with any password shown as `***`. */
+  readonly url: string;
+  /** Starts connecting; resolves once ready or given up for now (it never rejects). */
+  connect(): Promise<void>;
+  readonly isReady: boolean;
+  /** Sends `commands` together and resolves to their replies, in order. */
+  send(commands: readonly (readonly string[])[], options: SendOptions): Promise<RespValue[]>;
+  close(): Promise<void>;
+}
+
 /**
  * A small pool of RESP2 connections to one `redis-server`, shared by all the bridge's callers.
  * Connects in the background and keeps reconnecting (every ≤500 ms) until closed.
  */
-export class RedisPool {
+export class RedisPool implements BridgeRedis {
   /** The server's URL with any password shown as `***`. */
   readonly url: string;
   readonly #url: URL;

@@ -345,3 +345,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "createRedisTransport() over TCP: a process stalled past the timeout is not Redis timing out",
+  ignore: IGNORE,
+  async fn() {
+    const server = await startRedisServer();
+    const redis = createRedisTransport({ url: server.url, commandTimeoutMs: 200 });
+    try {
+      await redis.pipeline([["PING"]]);
+      const reply = redis.pipeline([["SET", "k", "v"], ["GET", "k"]]);
+      // As a blocking DuckDB query right after a write is issued: the commands are queued and
+      // their timeout armed, but the process does nothing else for longer than the timeout.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      const until = performance.now() + 400;
+      while (performance.now() < until) {
+        // busy
+      }
+      const entries = await reply;
+      assert.deepEqual(entries.map((e) => e.result), ["OK", "v"]);
+    } finally {
+      await redis.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "createRedisTransport() over TCP: long queues that keep getting replies are not cut off",
+  ignore: IGNORE,
+  async fn() {
+    const server = await startRedisServer();
+    const redis = createRedisTransport({ url: server.url, commandTimeoutMs: 250 });
+    try {
+      await redis.pipeline([["PING"]]);
+      // Six commands of 100 ms each, sent 50 ms apart: Redis answers one every 100 ms, and the
+      // last waits 350 ms in all, longer than the timeout, behind the others.
+      const sent: Promise<unknown>[] = [];
+      for (let i = 0; i < 6; i++) {
+        sent.push(redis.pipeline([["DEBUG", "SLEEP", "0.1"]]).then(([e]) => e?.result));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const settled = await Promise.allSettled(sent);
+      assert.deepEqual(settled, Array(6).fill({ status: "fulfilled", value: "OK" }));
+    } finally {
+      await redis.close();
+      await server.stop();
+    }
+  },
+});
