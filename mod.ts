@@ -102,6 +102,7 @@ export type {
   DataSourceSpec,
   Definition,
   EntitySpec,
+  FeatureLoggingSpec,
   FeatureServiceSpec,
   FeatureViewSpec,
   FieldChange,

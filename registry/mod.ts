@@ -37,6 +37,7 @@ export {
   type CommonSpec,
   type DataSourceSpec,
   type EntitySpec,
+  type FeatureLoggingSpec,
   type FeatureServiceSpec,
   type FeatureViewSpec,
   type FieldSpec,

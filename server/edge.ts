@@ -63,7 +63,8 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
         `larder edge: registry.type is "${store.config.registry.type}"; on Deno Deploy use "redis" so that applies reach running isolates`,
       );
     }
-    const wired = await depsFromFeatureStore(store);
+    // No file system to write logged features to.
+    const wired = await depsFromFeatureStore(store, { featureLogging: false });
     return createApp(wired.deps).fetch;
   };
   return async (req) => {
