@@ -11,9 +11,8 @@ import {
   type RegistryDocument,
   type ValueType,
 } from "../../registry/mod.ts";
-import { loadArrowColumns, loadOffline } from "../lazy.ts";
 import type { OnlineColumn, OnlineFeaturesResponse } from "../online/online_response.ts";
-import { coerceValue, INVALID } from "../online/value_codec.ts";
+import { coerceValue, INVALID, timestampMicros } from "../online/value_codec.ts";
 import { isoMicros } from "../timestamps.ts";
 import {
   type FeatureLogSchema,
@@ -24,6 +23,8 @@ import {
   STATUS_CODES,
 } from "./log_schema.ts";
 import { localLogSinks, type LogSink, type LogSinkFactory } from "./log_sink.ts";
+import { type LogBuffer, logBuffer } from "./_log_buffers.ts";
+import { LogEncoder } from "./_log_encoder.ts";
 
 /** Options for {@linkcode FeatureLogger}. */
 export interface FeatureLoggerOptions {
@@ -108,35 +109,39 @@ function utcDate(micros: number): string {
   return new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10);
 }
 
-/** A timestamp as the Arrow writer takes it: a Date, or ISO text where it has microseconds. */
-function timestampValue(micros: number | null): Date | string | null {
-  if (micros === null) return null;
-  return micros % 1000 === 0 ? new Date(micros / 1000) : isoMicros(micros);
+/** A value as the encoder takes it: timestamps as epoch microseconds. */
+function cell(value: unknown, type: ValueType): unknown {
+  if (value === null || value === undefined) return null;
+  if (type !== "timestamp") return value;
+  const micros = timestampMicros(value);
+  return micros === null || Number.isNaN(micros) ? null : micros;
 }
 
+/** A request field's value as its type reads it (`null` where it cannot). */
 function typed(value: unknown, type: ValueType): unknown {
   const v = coerceValue(value, type);
-  return v === INVALID ? null : v;
+  return v === INVALID ? null : cell(v, type);
 }
 
-/** The log's columns for these reads, in schema order. */
-function logColumns(
+/**
+ * The log's columns for these reads, in schema order, a group at a time (a key, or a feature's
+ * three columns), so that the caller can let requests run between groups.
+ */
+function* logColumns(
   schema: FeatureLogSchema,
   served: readonly Served[],
-): Record<string, unknown[]> {
-  const out: Record<string, unknown[]> = {};
+): Generator<Record<string, unknown[]>> {
   for (const key of schema.keys) {
     const values: unknown[] = [];
     for (const s of served) {
       const echoed = s.columns.get(key.name)?.values;
-      const source = echoed ?? s.entities[key.name];
+      const raw = s.entities[key.name];
       for (let r = 0; r < s.rows; r++) {
-        values.push(
-          source === undefined ? null : echoed ? source[r] ?? null : typed(source[r], key.type),
-        );
+        if (echoed) values.push(cell(echoed[r], key.type));
+        else values.push(raw === undefined ? null : typed(raw[r], key.type));
       }
     }
-    out[key.name] = values;
+    yield { [key.name]: values };
   }
   for (const f of schema.features) {
     const values: unknown[] = [];
@@ -152,21 +157,23 @@ function logColumns(
           statuses.push(null);
           continue;
         }
-        values.push(column.values[r] ?? null);
-        times.push(timestampValue(column.eventMicros[r] ?? null));
+        values.push(cell(column.values[r], f.type));
+        times.push(column.eventMicros[r] ?? null);
         const status = column.statuses[r];
         statuses.push(status === undefined ? null : STATUS_CODES[status]);
       }
     }
-    out[f.column] = values;
-    out[`${f.column}__timestamp`] = times;
-    out[`${f.column}__status`] = statuses;
+    yield {
+      [f.column]: values,
+      [`${f.column}__timestamp`]: times,
+      [`${f.column}__status`]: statuses,
+    };
   }
   const logTimes: unknown[] = [];
   const dates: unknown[] = [];
   const ids: unknown[] = [];
   for (const s of served) {
-    const time = timestampValue(s.logMicros);
+    const time = s.logMicros;
     const date = utcDate(s.logMicros);
     for (let r = 0; r < s.rows; r++) {
       logTimes.push(time);
@@ -174,10 +181,16 @@ function logColumns(
       ids.push(s.requestId);
     }
   }
-  out[LOG_TIMESTAMP_COLUMN] = logTimes;
-  out[LOG_DATE_COLUMN] = dates;
-  out[REQUEST_ID_COLUMN] = ids;
-  return out;
+  yield {
+    [LOG_TIMESTAMP_COLUMN]: logTimes,
+    [LOG_DATE_COLUMN]: dates,
+    [REQUEST_ID_COLUMN]: ids,
+  };
+}
+
+/** A turn of the event loop: requests waiting run before the log's work goes on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** `part-20261203T173501.123456Z-1a2b3c4d.parquet`: names sort by the time of their first row. */
@@ -221,7 +234,7 @@ export class FeatureLogger {
   #timer: ReturnType<typeof setInterval> | undefined;
   #flushSoon = false;
   #closed = false;
-  #loading: Promise<unknown> | undefined;
+  readonly #encoder = new LogEncoder();
   #stats = {
     loggedRequests: 0,
     loggedRows: 0,
@@ -285,11 +298,6 @@ export class FeatureLogger {
       return false;
     }
     const schema = featureLogSchema(doc, read.service);
-    this.#loading ??= Promise.all([
-      loadArrowColumns("Feature logging"),
-      loadOffline("Feature logging"),
-    ])
-      .catch(() => {});
     const key = `${read.service}\u0000${logging.destination.path}\u0000${schema.signature}`;
     let batch = this.#pending.get(key);
     if (!batch) {
@@ -332,6 +340,7 @@ export class FeatureLogger {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.flush();
+    this.#encoder.close();
     if (this.#queued > 0) {
       const lost = this.#queued;
       this.#stats.lostRows += lost;
@@ -439,11 +448,14 @@ export class FeatureLogger {
   }
 
   async #encode(schema: FeatureLogSchema, served: readonly Served[]): Promise<Uint8Array> {
-    const [{ columnsToIpc }, { encodeParquet }] = await Promise.all([
-      loadArrowColumns("Feature logging"),
-      loadOffline("Feature logging"),
-    ]);
-    const types = Object.fromEntries(schema.columns.map((c) => [c.name, c.type]));
-    return encodeParquet(columnsToIpc(logColumns(schema, served), types));
+    const types = new Map(schema.columns.map((c) => [c.name, c.type]));
+    const buffers: LogBuffer[] = [];
+    for (const group of logColumns(schema, served)) {
+      for (const [name, values] of Object.entries(group)) {
+        buffers.push(logBuffer(name, types.get(name)!, values));
+      }
+      await nextTurn();
+    }
+    return await this.#encoder.encode(buffers);
   }
 }
