@@ -2,12 +2,15 @@
  * `deno task bench feature_logging [--duration 5] [--rounds 3] [--connections 50]
  * [--drivers 1000] [--rows 1,10]`: what feature logging costs the feature server, in one run.
  *
- * One `server/main.ts` process (SQLite online store, default `feature_server.logging`) serves
+ * One `server/main.ts` process (SQLite online store; `feature_server.logging` as by default but
+ * written every second, so that each run's rows are written before the run's CPU is read) serves
  * two feature services over the same two views (5 features): `plain` (no logging) and `logged`
  * (`sampleRate: 1`, every request logged). `wrk -t1` sends `POST /get-online-features` with
  * random drivers to each in turn, `--rounds` times (plain, logged, plain, logged…: the
  * machine's drift falls on both), for 1 and 10 entity rows per request. Prints the median
- * run's requests per second, p50 / p99 and the ratio logged / plain, then what the logger did (`/metrics`: rows queued, written, dropped
+ * run's requests per second, p50 / p99, the server process's CPU time per request (all its
+ * threads, from /proc: on a shared machine the steadier figure) and the ratios logged /
+ * plain, then what the logger did (`/metrics`: rows queued, written, dropped
  * because the queue was full) and how long the graceful stop took to write what waited.
  *
  * @module
@@ -62,13 +65,24 @@ end
 
 interface Run {
   readonly rps: number;
+  /** CPU time of the server process (all its threads) per request, in µs. */
+  readonly cpuUs: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
 }
 
+/** CPU seconds (user + system, every thread) a process has used, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function wrk(
   url: string,
+  pid: number,
   options: {
     service: string;
     rows: number;
@@ -80,6 +94,7 @@ async function wrk(
 ): Promise<Run> {
   const prefix = JSON.stringify({ feature_service: options.service, entities: { driver_id: [] } })
     .replace(/\]\}\}$/, "");
+  const cpuBefore = await cpuSeconds(pid);
   const out = await new Deno.Command("wrk", {
     args: ["-t1", `-c${options.connections}`, `-d${options.seconds}s`, "-s", options.lua, url],
     env: {
@@ -94,8 +109,15 @@ async function wrk(
   const line = text.split("\n").find((l) => l.startsWith("WRK_JSON "));
   if (!line) throw new Error(`wrk failed: ${text}${new TextDecoder().decode(out.stderr)}`);
   const r = JSON.parse(line.slice("WRK_JSON ".length));
+  // The logger's work on this run's rows counts for this run: wait until it has written them.
+  const base = url.replace(/\/get-online-features$/, "");
+  for (let i = 0; i < 100 && (await metrics(base)).larder_feature_log_queued_rows! > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const cpu = await cpuSeconds(pid) - cpuBefore;
   return {
     rps: r.requests / (r.duration_us / 1e6),
+    cpuUs: (cpu * 1e6) / Math.max(1, r.requests),
     p50Ms: r.p50_us / 1000,
     p99Ms: r.p99_us / 1000,
     errors: r.errors,
@@ -146,7 +168,10 @@ async function main(): Promise<void> {
   const lua = join(repo, "bench.lua");
   let child: Deno.ChildProcess | undefined;
   try {
-    await Deno.writeTextFile(join(repo, "larder.yaml"), "project: bench\n");
+    await Deno.writeTextFile(
+      join(repo, "larder.yaml"),
+      "project: bench\nfeature_server:\n  logging:\n    flush_interval_seconds: 1\n",
+    );
     await Deno.writeTextFile(join(repo, "features.ts"), FEATURES);
     await Deno.writeTextFile(lua, LUA);
     const store = await FeatureStore.open({ repo });
@@ -184,19 +209,20 @@ async function main(): Promise<void> {
     const base = /(http:\/\/\S+)/.exec(text)?.[1];
     if (!base) throw new Error(`No URL in the server's first line: ${text}`);
     const url = `${base}/get-online-features`;
+    const pid = child.pid;
 
     console.log(
       `feature logging: wrk -t1 -c${connections} -d${seconds}s per run, ${drivers} drivers, 2 views x 5 features, SQLite online store`,
     );
     for (const service of ["plain", "logged"]) {
-      await wrk(url, { service, rows: 1, drivers, seconds: 1, connections, lua }); // warm up
+      await wrk(url, pid, { service, rows: 1, drivers, seconds: 1, connections, lua }); // warm up
     }
     for (const rows of rowCounts) {
       const runs: Record<string, Run[]> = { plain: [], logged: [] };
       for (let round = 0; round < rounds; round++) {
         for (const service of ["plain", "logged"]) {
           runs[service]!.push(
-            await wrk(url, { service, rows, drivers, seconds, connections, lua }),
+            await wrk(url, pid, { service, rows, drivers, seconds, connections, lua }),
           );
         }
       }
@@ -209,9 +235,11 @@ async function main(): Promise<void> {
         const list = runs[service]!;
         return `${service.padEnd(6)} ${median(list, "rps").toFixed(0).padStart(6)} req/s  p50 ${
           median(list, "p50Ms").toFixed(2)
-        } ms  p99 ${median(list, "p99Ms").toFixed(2)} ms  (runs: ${
-          list.map((r) => r.rps.toFixed(0)).join(", ")
-        }; errors ${list.reduce((n, r) => n + r.errors, 0)})`;
+        } ms  p99 ${median(list, "p99Ms").toFixed(2)} ms  CPU ${
+          median(list, "cpuUs").toFixed(0)
+        } µs/req  (runs: ${list.map((r) => r.rps.toFixed(0)).join(", ")}; errors ${
+          list.reduce((n, r) => n + r.errors, 0)
+        })`;
       };
       console.log(`\n${rows} entity ${rows === 1 ? "row" : "rows"} per request`);
       console.log(`  ${line("plain")}`);
@@ -219,7 +247,9 @@ async function main(): Promise<void> {
       console.log(
         `  logged / plain: ${
           (median(runs.logged!, "rps") / median(runs.plain!, "rps")).toFixed(2)
-        }x req/s`,
+        }x req/s, ${
+          (median(runs.logged!, "cpuUs") / median(runs.plain!, "cpuUs")).toFixed(2)
+        }x CPU per request`,
       );
     }
     const m = await metrics(base);

@@ -144,6 +144,7 @@ function* logColumns(
     yield { [key.name]: values };
   }
   for (const f of schema.features) {
+    const isTime = f.type === "timestamp";
     const values: unknown[] = [];
     const times: unknown[] = [];
     const statuses: unknown[] = [];
@@ -157,7 +158,7 @@ function* logColumns(
           statuses.push(null);
           continue;
         }
-        values.push(cell(column.values[r], f.type));
+        values.push(isTime ? cell(column.values[r], f.type) : column.values[r] ?? null);
         times.push(column.eventMicros[r] ?? null);
         const status = column.statuses[r];
         statuses.push(status === undefined ? null : STATUS_CODES[status]);
