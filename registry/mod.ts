@@ -86,6 +86,7 @@ export {
   type ProjectionTarget,
 } from "./definitions/feature_view.ts";
 export {
+  type FeatureLoggingInput,
   type FeatureService,
   featureService,
   type FeatureServiceInput,

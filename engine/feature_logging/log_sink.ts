@@ -25,6 +25,7 @@ export type LogSinkFactory = (
 
 /** A folder on the local file system: each part is written to a temporary file, then renamed. */
 export class LocalLogSink implements LogSink {
+  /** The folder. */
   readonly location: string;
 
   /** A sink writing under the folder `dir` (created when the first part is written). */
@@ -32,6 +33,7 @@ export class LocalLogSink implements LogSink {
     this.location = dir;
   }
 
+  /** Writes `data` to `<folder>/<key>` through a temporary file renamed when complete. */
   async write(key: string, data: Uint8Array): Promise<void> {
     await atomicWriteFile(join(this.location, ...key.split("/")), data);
   }
@@ -44,7 +46,10 @@ const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
  * A URL (`s3://…`, `gs://…`, `https://…`) is `CONFIG_INVALID`: logging writes to local
  * folders only; pass another {@linkcode LogSinkFactory} to the logger to write elsewhere.
  */
-export const localLogSinks: LogSinkFactory = (path, { repoDir, service }) => {
+export const localLogSinks: LogSinkFactory = (
+  path: string,
+  { repoDir, service }: { repoDir: string; service: string },
+): LogSink => {
   const scheme = URL_SCHEME.exec(path)?.[1];
   if (scheme !== undefined) {
     throw new LarderError(
