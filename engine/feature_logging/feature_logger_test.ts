@@ -202,3 +202,39 @@ Deno.test("FeatureLogger refuses URL destinations in the log, never to the calle
     assert.equal(logger.log(doc, { ...await served(store), service: "nope" }), false);
   });
 });
+
+Deno.test("FeatureLogger writes a part as soon as a service has batchSize rows waiting", async () => {
+  await withRepo(async (store, dir) => {
+    const doc = await store.registry.read();
+    const sizes: number[] = [];
+    let wrote: () => void = () => {};
+    const sink: LogSink = {
+      location: "memory",
+      write: (_key, data) => {
+        sizes.push(data.length);
+        wrote();
+        return Promise.resolve();
+      },
+    };
+    // No interval: only the batch size triggers a write.
+    const logger = new FeatureLogger({
+      repoDir: dir,
+      flushIntervalMs: 0,
+      batchSize: 4,
+      sinks: () => sink,
+    });
+    const done = new Promise<void>((resolve) => (wrote = resolve));
+    const alive = setTimeout(() => {}, 10_000);
+    assert.equal(logger.log(doc, await served(store)), true);
+    assert.equal(logger.stats.queuedRows, 2);
+    assert.equal(logger.log(doc, await served(store)), true);
+    // Not in the request's turn: the write starts after it.
+    assert.equal(sizes.length, 0);
+    await done;
+    clearTimeout(alive);
+    assert.equal(sizes.length, 1);
+    await logger.close();
+    assert.equal(logger.stats.writtenRows, 4);
+    assert.equal(logger.stats.writtenParts, 1);
+  });
+});
