@@ -14,7 +14,7 @@ export const source = fileSource({ name: "s", path: "data/s.parquet", timestampF
 export const stats = featureView({
   name: "stats",
   entities: [driver],
-  schema: { x: "float64", tags: "string[]" },
+  schema: { x: "float64", tags: "string[]", flag: "bool", blob: "bytes", seen: "timestamp" },
   source,
 });
 export const req = requestSource({ name: "req", schema: { k: "float64" } });
@@ -47,6 +47,9 @@ async function withRepo(
       ts: ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"],
       x: [1.5, 2.5],
       tags: [["a", "b"], []],
+      flag: [true, null],
+      blob: [new Uint8Array([1, 2]), new Uint8Array([])],
+      seen: ["2025-06-01T00:00:00.000007Z", null],
     });
     await fn(store, repo.dir);
   } finally {
@@ -82,6 +85,15 @@ Deno.test("featureLogSchema() names join keys as requests do, and logs request f
       "stats__tags:string[]",
       "stats__tags__timestamp:timestamp",
       "stats__tags__status:int32",
+      "stats__flag:bool",
+      "stats__flag__timestamp:timestamp",
+      "stats__flag__status:int32",
+      "stats__blob:bytes",
+      "stats__blob__timestamp:timestamp",
+      "stats__blob__status:int32",
+      "stats__seen:timestamp",
+      "stats__seen__timestamp:timestamp",
+      "stats__seen__status:int32",
       "scaled__y:float64",
       "scaled__y__timestamp:timestamp",
       "scaled__y__status:int32",
@@ -115,6 +127,13 @@ Deno.test("FeatureLogger writes projections, lists and on-demand outputs as serv
     assert.deepEqual(rows.map((r) => [r.rider__x, r.rider__x__status]), [[2.5, 1], [null, 3]]);
     assert.deepEqual(rows.map((r) => [r.stats__x, r.stats__x__status]), [[1.5, 1], [2.5, 1]]);
     assert.deepEqual(rows.map((r) => [...r.stats__tags]), [["a", "b"], []]);
+    assert.deepEqual(rows.map((r) => [r.stats__flag, r.stats__flag__status]), [[true, 1], [
+      null,
+      2,
+    ]]);
+    assert.deepEqual(rows.map((r) => [...r.stats__blob]), [[1, 2], []]);
+    // A timestamp feature as online reads serve it (a Date: milliseconds).
+    assert.deepEqual(rows.map((r) => r.stats__seen), [Date.parse("2025-06-01T00:00:00Z"), null]);
     assert.deepEqual(rows.map((r) => [r.scaled__y, r.scaled__y__timestamp, r.scaled__y__status]), [
       [15, null, 1],
       [250, null, 1],
