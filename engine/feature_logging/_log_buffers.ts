@@ -34,50 +34,6 @@ function bitmap(length: number): Uint8Array {
   return new Uint8Array((length + 7) >> 3);
 }
 
-/** Writes whole numbers into a 64-bit buffer through its 32-bit halves (no BigInt per value). */
-function int64s(
-  values: readonly unknown[],
-  valid: Uint8Array,
-): { data: BigInt64Array; nulls: number } {
-  const data = new BigInt64Array(values.length);
-  const halves = new Int32Array(data.buffer);
-  let nulls = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) {
-      nulls++;
-      continue;
-    }
-    if (typeof v === "bigint") data[i] = v;
-    else {
-      const n = Math.trunc(v as number);
-      const hi = Math.floor(n / TWO_32);
-      halves[2 * i] = n - hi * TWO_32;
-      halves[2 * i + 1] = hi;
-    }
-    valid[i >> 3]! |= 1 << (i & 7);
-  }
-  return { data, nulls };
-}
-
-function numbers<T extends Int32Array | Float32Array | Float64Array>(
-  values: readonly unknown[],
-  data: T,
-  valid: Uint8Array,
-): number {
-  let nulls = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v === undefined) {
-      nulls++;
-      continue;
-    }
-    data[i] = Number(v);
-    valid[i >> 3]! |= 1 << (i & 7);
-  }
-  return nulls;
-}
-
 function utf8(name: string, values: readonly unknown[]): LogBuffer {
   const offsets = new Int32Array(values.length + 1);
   const valid = bitmap(values.length);
@@ -113,38 +69,6 @@ function utf8(name: string, values: readonly unknown[]): LogBuffer {
   };
 }
 
-/**
- * A column's buffers. Values are as online reads decode them (numbers, bigints, strings…);
- * `timestamp` columns hold epoch microseconds.
- */
-export function logBuffer(name: string, type: ValueType, values: readonly unknown[]): LogBuffer {
-  const length = values.length;
-  const valid = bitmap(length);
-  switch (type) {
-    case "int32": {
-      const data = new Int32Array(length);
-      return { name, type, length, nullCount: numbers(values, data, valid), valid, data };
-    }
-    case "float32": {
-      const data = new Float32Array(length);
-      return { name, type, length, nullCount: numbers(values, data, valid), valid, data };
-    }
-    case "float64": {
-      const data = new Float64Array(length);
-      return { name, type, length, nullCount: numbers(values, data, valid), valid, data };
-    }
-    case "int64":
-    case "timestamp": {
-      const { data, nulls } = int64s(values, valid);
-      return { name, type, length, nullCount: nulls, valid, data };
-    }
-    case "string":
-      return utf8(name, values);
-    default:
-      return { name, type, values };
-  }
-}
-
 /** The buffers to transfer (not copy) to a worker. */
 export function transferables(buffers: readonly LogBuffer[]): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
@@ -155,4 +79,89 @@ export function transferables(buffers: readonly LogBuffer[]): ArrayBuffer[] {
     if ("offsets" in b) out.add(b.offsets.buffer as ArrayBuffer);
   }
   return [...out];
+}
+
+/**
+ * Fills one column's buffers value by value, in row order, with no array of values in between
+ * for numbers and times (`timestamp` values are epoch microseconds).
+ */
+export class ColumnWriter {
+  readonly #name: string;
+  readonly #type: ValueType;
+  readonly #length: number;
+  readonly #valid: Uint8Array;
+  readonly #data: Int32Array | Float32Array | Float64Array | BigInt64Array | undefined;
+  readonly #halves: Int32Array | undefined;
+  readonly #values: unknown[] | undefined;
+  #row = 0;
+  #nulls = 0;
+
+  /** A writer of `length` values of `type`. */
+  constructor(name: string, type: ValueType, length: number) {
+    this.#name = name;
+    this.#type = type;
+    this.#length = length;
+    this.#valid = bitmap(length);
+    switch (type) {
+      case "int32":
+        this.#data = new Int32Array(length);
+        break;
+      case "float32":
+        this.#data = new Float32Array(length);
+        break;
+      case "float64":
+        this.#data = new Float64Array(length);
+        break;
+      case "int64":
+      case "timestamp": {
+        const data = new BigInt64Array(length);
+        this.#data = data;
+        this.#halves = new Int32Array(data.buffer);
+        break;
+      }
+      default:
+        this.#values = new Array<unknown>(length);
+    }
+  }
+
+  /** Sets the next row's value (`null` or `undefined`: none). */
+  push(value: unknown): void {
+    const i = this.#row++;
+    if (this.#values) {
+      this.#values[i] = value ?? null;
+      return;
+    }
+    if (value === null || value === undefined) {
+      this.#nulls++;
+      return;
+    }
+    if (this.#halves) {
+      if (typeof value === "bigint") (this.#data as BigInt64Array)[i] = value;
+      else {
+        const n = Math.trunc(value as number);
+        const hi = Math.floor(n / TWO_32);
+        this.#halves[2 * i] = n - hi * TWO_32;
+        this.#halves[2 * i + 1] = hi;
+      }
+    } else (this.#data as Int32Array | Float32Array | Float64Array)[i] = Number(value);
+    this.#valid[i >> 3]! |= 1 << (i & 7);
+  }
+
+  /** The column's buffers. */
+  finish(): LogBuffer {
+    const name = this.#name;
+    if (this.#values) {
+      return this.#type === "string"
+        ? utf8(name, this.#values)
+        : { name, type: this.#type, values: this.#values };
+    }
+    return {
+      name,
+      type: this.#type as "int32" | "float32" | "float64" | "int64" | "timestamp",
+      length: this.#length,
+      nullCount: this.#nulls,
+      valid: this.#valid,
+      data: this.#data!,
+    };
+  }
 }

@@ -23,7 +23,7 @@ import {
   STATUS_CODES,
 } from "./log_schema.ts";
 import { localLogSinks, type LogSink, type LogSinkFactory } from "./log_sink.ts";
-import { type LogBuffer, logBuffer } from "./_log_buffers.ts";
+import { ColumnWriter, type LogBuffer } from "./_log_buffers.ts";
 import { LogEncoder } from "./_log_encoder.ts";
 
 /** Options for {@linkcode FeatureLogger}. */
@@ -124,30 +124,31 @@ function typed(value: unknown, type: ValueType): unknown {
 }
 
 /**
- * The log's columns for these reads, in schema order, a group at a time (a key, or a feature's
- * three columns), so that the caller can let requests run between groups.
+ * The log's columns for these reads as buffers, in schema order, a group at a time (a key, or a
+ * feature's three columns), so that the caller can let requests run between groups.
  */
-function* logColumns(
+function* logBuffers(
   schema: FeatureLogSchema,
   served: readonly Served[],
-): Generator<Record<string, unknown[]>> {
+): Generator<LogBuffer[]> {
+  const total = served.reduce((n, s) => n + s.rows, 0);
   for (const key of schema.keys) {
-    const values: unknown[] = [];
+    const out = new ColumnWriter(key.name, key.type, total);
     for (const s of served) {
       const echoed = s.columns.get(key.name)?.values;
       const raw = s.entities[key.name];
       for (let r = 0; r < s.rows; r++) {
-        if (echoed) values.push(cell(echoed[r], key.type));
-        else values.push(raw === undefined ? null : typed(raw[r], key.type));
+        if (echoed) out.push(cell(echoed[r], key.type));
+        else out.push(raw === undefined ? null : typed(raw[r], key.type));
       }
     }
-    yield { [key.name]: values };
+    yield [out.finish()];
   }
   for (const f of schema.features) {
     const isTime = f.type === "timestamp";
-    const values: unknown[] = [];
-    const times: unknown[] = [];
-    const statuses: unknown[] = [];
+    const values = new ColumnWriter(f.column, f.type, total);
+    const times = new ColumnWriter(`${f.column}__timestamp`, "timestamp", total);
+    const statuses = new ColumnWriter(`${f.column}__status`, "int32", total);
     for (const s of served) {
       const name = s.fullFeatureNames ? f.fullOutput : f.output;
       const column = name === undefined ? undefined : s.columns.get(name);
@@ -158,35 +159,26 @@ function* logColumns(
           statuses.push(null);
           continue;
         }
-        values.push(isTime ? cell(column.values[r], f.type) : column.values[r] ?? null);
-        times.push(column.eventMicros[r] ?? null);
+        values.push(isTime ? cell(column.values[r], f.type) : column.values[r]);
+        times.push(column.eventMicros[r]);
         const status = column.statuses[r];
         statuses.push(status === undefined ? null : STATUS_CODES[status]);
       }
     }
-    yield {
-      [f.column]: values,
-      [`${f.column}__timestamp`]: times,
-      [`${f.column}__status`]: statuses,
-    };
+    yield [values.finish(), times.finish(), statuses.finish()];
   }
-  const logTimes: unknown[] = [];
-  const dates: unknown[] = [];
-  const ids: unknown[] = [];
+  const logTimes = new ColumnWriter(LOG_TIMESTAMP_COLUMN, "timestamp", total);
+  const dates = new ColumnWriter(LOG_DATE_COLUMN, "string", total);
+  const ids = new ColumnWriter(REQUEST_ID_COLUMN, "string", total);
   for (const s of served) {
-    const time = s.logMicros;
     const date = utcDate(s.logMicros);
     for (let r = 0; r < s.rows; r++) {
-      logTimes.push(time);
+      logTimes.push(s.logMicros);
       dates.push(date);
       ids.push(s.requestId);
     }
   }
-  yield {
-    [LOG_TIMESTAMP_COLUMN]: logTimes,
-    [LOG_DATE_COLUMN]: dates,
-    [REQUEST_ID_COLUMN]: ids,
-  };
+  yield [logTimes.finish(), dates.finish(), ids.finish()];
 }
 
 /** A turn of the event loop: requests waiting run before the log's work goes on. */
@@ -449,12 +441,9 @@ export class FeatureLogger {
   }
 
   async #encode(schema: FeatureLogSchema, served: readonly Served[]): Promise<Uint8Array> {
-    const types = new Map(schema.columns.map((c) => [c.name, c.type]));
     const buffers: LogBuffer[] = [];
-    for (const group of logColumns(schema, served)) {
-      for (const [name, values] of Object.entries(group)) {
-        buffers.push(logBuffer(name, types.get(name)!, values));
-      }
+    for (const group of logBuffers(schema, served)) {
+      buffers.push(...group);
       await nextTurn();
     }
     return await this.#encoder.encode(buffers);
