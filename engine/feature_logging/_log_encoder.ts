@@ -1,6 +1,7 @@
 /**
- * Encodes feature-log parts off the serving thread: in a worker (`_log_worker.ts`, started on
- * the first part), or in this thread where workers cannot start.
+ * Encodes feature-log parts off the serving thread: parts of 2,000 rows or more in a worker
+ * (`_log_worker.ts`, started for the first such part and stopped after 30 s without work);
+ * smaller parts, and every part where workers cannot start, in this thread.
  */
 import { loadFeatureLogEncoder } from "../lazy.ts";
 import { type LogBuffer, transferables } from "./_log_buffers.ts";
@@ -12,10 +13,14 @@ interface Waiting {
 }
 
 /**
- * How long an idle worker is kept. A worker keeps the process alive (Deno's workers cannot be
- * unref'd): stopping it when idle lets a process that never closes the logger exit.
+ * How long an idle worker is kept: starting one costs a few hundred milliseconds of CPU (it
+ * loads apache-arrow and parquet-wasm). A worker keeps the process alive (Deno's workers cannot
+ * be unref'd): stopping it when idle lets a process that never closes the logger exit.
  */
-const IDLE_MS = 2_000;
+const IDLE_MS = 30_000;
+
+/** Parts of fewer rows are encoded in this thread: a few milliseconds, less than a worker's start. */
+const WORKER_MIN_ROWS = 2_000;
 
 /** Encodes parts as Parquet, one worker for all of them. */
 export class LogEncoder {
@@ -25,9 +30,11 @@ export class LogEncoder {
   #next = 0;
   readonly #waiting = new Map<number, Waiting>();
 
-  /** The Parquet bytes of a part; the buffers are handed over (unusable afterwards). */
-  async encode(buffers: readonly LogBuffer[]): Promise<Uint8Array> {
-    const worker = this.#inThread ? undefined : this.#start();
+  /** The Parquet bytes of a part of `rows` rows; the buffers are handed over (unusable afterwards). */
+  async encode(buffers: readonly LogBuffer[], rows: number): Promise<Uint8Array> {
+    const worker = this.#inThread || (rows < WORKER_MIN_ROWS && !this.#worker)
+      ? undefined
+      : this.#start();
     if (!worker) {
       const { encodeLogBuffers } = await loadFeatureLogEncoder();
       return encodeLogBuffers(buffers);

@@ -446,6 +446,6 @@ export class FeatureLogger {
       buffers.push(...group);
       await nextTurn();
     }
-    return await this.#encoder.encode(buffers);
+    return await this.#encoder.encode(buffers, served.reduce((n, s) => n + s.rows, 0));
   }
 }

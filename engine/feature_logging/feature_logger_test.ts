@@ -257,3 +257,35 @@ Deno.test("FeatureLogger writes a part as soon as a service has batchSize rows w
     assert.equal(logger.stats.writtenParts, 1);
   });
 });
+
+Deno.test("FeatureLogger encodes a large part in its worker", async () => {
+  await withRepo(async (store, dir) => {
+    const doc = await store.registry.read();
+    const n = 2_500;
+    const entities = {
+      driver_id: Array.from({ length: n }, (_, i) => 1 + (i % 3)),
+      rider_id: Array.from({ length: n }, () => 2),
+      k: Array.from({ length: n }, (_, i) => i),
+    };
+    const response = await store.getOnlineFeatures({
+      featureService: "pair",
+      entities,
+      fullFeatureNames: true,
+    });
+    const logger = new FeatureLogger({ repoDir: dir, flushIntervalMs: 0 });
+    assert.equal(
+      logger.log(doc, { service: "pair", entities, response, fullFeatureNames: true }),
+      true,
+    );
+    await logger.close();
+    assert.equal(logger.stats.writtenRows, n);
+    const [folder] = [...Deno.readDirSync(join(dir, "logs/pair"))];
+    const [part] = [...Deno.readDirSync(join(dir, "logs/pair", folder!.name))];
+    const table = await readParquetFile(join(dir, "logs/pair", folder!.name, part!.name));
+    assert.equal(table.numRows, n);
+    const y = table.getChild("scaled__y")!;
+    assert.deepEqual([y.get(0), y.get(1), y.get(2), y.get(n - 1)], [0, 2.5, null, 1.5 * (n - 1)]);
+    const status = table.getChild("stats__x__status")!;
+    assert.deepEqual([status.get(0), status.get(1), status.get(2)], [1, 1, 3]);
+  });
+});
