@@ -283,6 +283,43 @@ const Seconds = z.number({
       : undefined,
 }).positive();
 
+/**
+ * `feature_server.logging:` — how the feature server buffers and writes the rows it logs for
+ * feature services with `logging` (which services, how often and where: their definitions).
+ */
+export interface FeatureLogConfig {
+  /**
+   * Most logged rows held in memory, waiting to be written; a request that does not fit is not
+   * logged (counted in `/metrics` as dropped), and never waits. @default {100000}
+   */
+  queue_size: number;
+  /**
+   * A service's rows are written as one Parquet part once this many are waiting.
+   * @default 10000, or `queue_size` when smaller
+   */
+  batch_size: number;
+  /** Seconds between writes of whatever is waiting (and at shutdown). @default {10} */
+  flush_interval_seconds: number;
+}
+const featureLogConfig = z.strictObject({
+  queue_size: z.number().int().positive().default(100_000),
+  batch_size: z.number().int().positive().optional(),
+  flush_interval_seconds: Seconds.default(10),
+}).transform((c) => ({
+  queue_size: c.queue_size,
+  batch_size: c.batch_size ?? Math.min(10_000, c.queue_size),
+  flush_interval_seconds: c.flush_interval_seconds,
+})).refine((c) => c.batch_size <= c.queue_size, {
+  error: (iss) => {
+    const c = iss.input as { batch_size: number; queue_size: number };
+    return `batch_size (${c.batch_size}) must not exceed queue_size (${c.queue_size})`;
+  },
+  path: ["batch_size"],
+});
+/** Schema of `feature_server.logging:`. */
+export const FeatureLogConfigSchema: z.ZodType<FeatureLogConfig> = featureLogConfig;
+type _FeatureLogConfig = Assert<Equals<z.output<typeof featureLogConfig>, FeatureLogConfig>>;
+
 /** `feature_server:` — what `serve` exposes, and the limits on its connections. */
 export interface FeatureServerConfig {
   /** Serve only these feature services (and nothing else); absent: everything. */
@@ -305,6 +342,8 @@ export interface FeatureServerConfig {
    * @default {false}
    */
   strict_bodies: boolean;
+  /** Buffering and writing of logged features. @default queue 100000 rows, batches of 10000, every 10 s */
+  logging: FeatureLogConfig;
 }
 const featureServerConfig = z.strictObject({
   /** Serve only these feature services (and nothing else). */
@@ -321,6 +360,8 @@ const featureServerConfig = z.strictObject({
   body_timeout_seconds: Seconds.default(30),
   /** Refuse unknown keys in request bodies (422) instead of ignoring them as Feast does. */
   strict_bodies: z.boolean().default(false),
+  /** Buffering and writing of logged features. */
+  logging: featureLogConfig.prefault({}),
 });
 /** Schema of `feature_server:`. */
 export const FeatureServerConfigSchema: z.ZodType<FeatureServerConfig> = featureServerConfig;

@@ -130,6 +130,7 @@ Deno.test("parseConfig() validates the feature server's connection limits", () =
     header_timeout_seconds: 10,
     idle_timeout_seconds: 75,
     body_timeout_seconds: 30,
+    logging: { queue_size: 100_000, batch_size: 10_000, flush_interval_seconds: 10 },
   });
   const set = parseConfig(
     "project: demo\nfeature_server:\n  max_connections: 64\n  idle_timeout_seconds: 0.5\n",
@@ -188,5 +189,27 @@ Deno.test("parseConfig() reads object_store: and registry type s3", () => {
   assert.match(
     configError("project: demo\nobject_store:\n  endpoint: ftp://x\n"),
     /^larder\.yaml: object_store\.endpoint: /,
+  );
+});
+
+Deno.test("parseConfig() validates feature_server.logging", () => {
+  const set = parseConfig(
+    "project: demo\nfeature_server:\n  logging:\n    queue_size: 500\n    flush_interval_seconds: 0.5\n",
+    { env: noEnv },
+  ).feature_server.logging;
+  assert.deepEqual(set, { queue_size: 500, batch_size: 500, flush_interval_seconds: 0.5 });
+  assert.equal(
+    configError("project: demo\nfeature_server:\n  logging:\n    queue_size: 0\n"),
+    "larder.yaml: feature_server.logging.queue_size: must be greater than 0, got 0",
+  );
+  assert.equal(
+    configError(
+      "project: demo\nfeature_server:\n  logging:\n    queue_size: 10\n    batch_size: 20\n",
+    ),
+    "larder.yaml: feature_server.logging.batch_size: batch_size (20) must not exceed queue_size (10)",
+  );
+  assert.match(
+    configError("project: demo\nfeature_server:\n  logging:\n    flush_every: 3\n"),
+    /feature_server\.logging: .*"flush_every"/,
   );
 });

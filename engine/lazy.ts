@@ -52,3 +52,10 @@ export function loadHistoricalRetrieval(): Promise<typeof import("./historical_r
 export function loadArrowColumns(what: string): Promise<typeof import("./_arrow_columns.ts")> {
   return loadPart(what, () => import("./_arrow_columns.ts"));
 }
+
+/** Loads the feature log's Parquet encoder (apache-arrow, parquet-wasm). */
+export function loadFeatureLogEncoder(): Promise<
+  typeof import("./feature_logging/_log_encode.ts")
+> {
+  return loadPart("Feature logging", () => import("./feature_logging/_log_encode.ts"));
+}

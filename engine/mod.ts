@@ -14,6 +14,8 @@
 export {
   type AuthConfig,
   configFromObject,
+  type FeatureLogConfig,
+  FeatureLogConfigSchema,
   type FeatureServerConfig,
   type LarderConfig,
   LarderConfigSchema,
@@ -126,6 +128,23 @@ export { readResources, viewReadResources } from "./read_resources.ts";
 // use (it pulls in apache-arrow, which the online path must not load).
 export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
+// Feature logging (the feature server's): Arrow and parquet-wasm load on the first logged read.
+export {
+  FeatureLogger,
+  type FeatureLoggerOptions,
+  type FeatureLogSchema,
+  featureLogSchema,
+  type FeatureLogStats,
+  LocalLogSink,
+  localLogSinks,
+  LOG_DATE_COLUMN,
+  LOG_TIMESTAMP_COLUMN,
+  type LogSink,
+  type LogSinkFactory,
+  REQUEST_ID_COLUMN,
+  type ServedRead,
+  STATUS_CODES,
+} from "./feature_logging/mod.ts";
 // For the Redis HTTP bridge (server/redis_http/): the Lua scripts it lets through by default.
 export { LARDER_REDIS_SCRIPTS, scriptSha1 } from "./redis_scripts.ts";
 // For the bridge in front of a Redis Cluster: the slot rule and the slot map.

@@ -11,6 +11,7 @@ import {
   type RepoContents,
 } from "../registry/mod.ts";
 import type { OfflineStore, SourceReader } from "./offline/offline_store.ts";
+import { isAbsolute, join, resolve } from "node:path";
 
 /** Options for {@linkcode validateSources}. */
 export interface ValidateSourcesOptions {
@@ -59,6 +60,42 @@ export function sourcesToCheck(
   return [...bySource.values()];
 }
 
+/** Whether `dir` holds a `.parquet` file, at any depth. */
+async function hasParquet(dir: string): Promise<boolean> {
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isFile && entry.name.endsWith(".parquet")) return true;
+      if (entry.isDirectory && await hasParquet(join(dir, entry.name))) return true;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+      return false;
+    }
+    throw err;
+  }
+  return false;
+}
+
+/**
+ * Whether `source` reads a feature service's log (its destination folder, or `**` /
+ * `**\/*.parquet` under it) that no server has written to yet: nothing to check until the
+ * first part.
+ */
+async function isUnwrittenLog(
+  source: FileSourceSpec,
+  contents: RepoContents,
+  repoDir: string,
+): Promise<boolean> {
+  const absolute = (path: string) => isAbsolute(path) ? path : resolve(repoDir, path);
+  const read = absolute(source.path.replace(/\/\*\*(\/\*\.parquet)?$/, ""));
+  for (const service of contents.featureService.values()) {
+    const destination = service.logging?.destination.path;
+    if (destination === undefined || absolute(destination) !== read) continue;
+    return !await hasParquet(read);
+  }
+  return false;
+}
+
 /**
  * Checks the feature views' file sources (a push source's batch source) against the views:
  * each feature, join key and timestamp column exists with a compatible type, and in CSV files
@@ -77,8 +114,8 @@ export async function validateSources(
     try {
       problems.push(...await (await offline()).checkSource({ repoDir, source, views }));
     } catch (err) {
-      if (err instanceof LarderError && err.code === "SOURCE_INVALID") problems.push(err.message);
-      else throw err;
+      if (!(err instanceof LarderError) || err.code !== "SOURCE_INVALID") throw err;
+      if (!await isUnwrittenLog(source, contents, repoDir)) problems.push(err.message);
     }
   }
   if (problems.length > 0) {

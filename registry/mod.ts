@@ -37,6 +37,7 @@ export {
   type CommonSpec,
   type DataSourceSpec,
   type EntitySpec,
+  type FeatureLoggingSpec,
   type FeatureServiceSpec,
   type FeatureViewSpec,
   type FieldSpec,
@@ -100,6 +101,7 @@ export {
   viewFields,
 } from "./aggregation.ts";
 export {
+  type FeatureLoggingInput,
   type FeatureService,
   featureService,
   type FeatureServiceInput,

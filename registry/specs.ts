@@ -253,14 +253,38 @@ const projectionSpec = z.object({
 export const ProjectionSpecSchema: z.ZodType<ProjectionSpec> = projectionSpec;
 type _ProjectionSpec = Assert<Equals<z.output<typeof projectionSpec>, ProjectionSpec>>;
 
+/**
+ * Logging of what the feature server serves for a service (Feast's `LoggingConfig`): a sample
+ * of the requests that name the service, written as Parquet parts under `destination.path`.
+ */
+export interface FeatureLoggingSpec {
+  /** The share of requests logged, from 0 (none) to 1 (every request). */
+  sampleRate: number;
+  /** Where the parts go. */
+  destination: {
+    /** A folder, relative to the repo unless absolute; parts go to `date=YYYY-MM-DD/` in it. */
+    path: string;
+  };
+}
+const featureLoggingSpec = z.object({
+  sampleRate: z.number().min(0).max(1),
+  destination: z.object({ path: z.string().min(1) }),
+});
+/** Schema of a {@linkcode FeatureLoggingSpec}. */
+export const FeatureLoggingSpecSchema: z.ZodType<FeatureLoggingSpec> = featureLoggingSpec;
+type _FeatureLoggingSpec = Assert<Equals<z.output<typeof featureLoggingSpec>, FeatureLoggingSpec>>;
+
 /** A feature service: a named set of features. */
 export interface FeatureServiceSpec extends CommonSpec {
   /** The features, grouped by the view (and the name) they are read from. */
   projections: ProjectionSpec[];
+  /** Logging of the features served for the service; absent: not logged. */
+  logging?: FeatureLoggingSpec | undefined;
 }
 const featureServiceSpec = z.object({
   ...Common,
   projections: z.array(projectionSpec).min(1),
+  logging: featureLoggingSpec.optional(),
 });
 /** Schema of a {@linkcode FeatureServiceSpec}. */
 export const FeatureServiceSpecSchema: z.ZodType<FeatureServiceSpec> = featureServiceSpec;

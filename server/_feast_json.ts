@@ -429,6 +429,10 @@ export function featureServiceJson(
       tags: spec.tags,
       description: spec.description,
       owner: spec.owner,
+      loggingConfig: spec.logging && compact({
+        sampleRate: spec.logging.sampleRate,
+        fileDestination: { path: spec.logging.destination.path },
+      }),
     }),
     meta: metaJson(found.meta),
   };

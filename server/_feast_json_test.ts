@@ -134,3 +134,24 @@ Deno.test("featureServiceJson() prints a projection's alias and join-key map", a
     },
   });
 });
+
+Deno.test("featureServiceJson() prints logging as Feast's loggingConfig", async () => {
+  const source = fileSource({ name: "s", path: "data/s.parquet", timestampField: "ts" });
+  const view = featureView({ name: "v", schema: { a: "int32" }, source });
+  const doc = await documentOf([
+    view,
+    featureService({
+      name: "logged",
+      features: [view],
+      logging: { sampleRate: 0.5, destination: { path: "data/logs" } },
+    }),
+    featureService({ name: "plain", features: [view] }),
+  ]);
+  const spec = (name: string) =>
+    featureServiceJson(doc, name, () => true)!.spec as { loggingConfig?: unknown };
+  assert.deepEqual(spec("logged").loggingConfig, {
+    sampleRate: 0.5,
+    fileDestination: { path: "data/logs" },
+  });
+  assert.equal(spec("plain").loggingConfig, undefined);
+});

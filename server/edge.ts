@@ -64,7 +64,8 @@ export function createEdgeHandler(options: EdgeOptions = {}): (req: Request) => 
         `larder edge: registry.type is "file"; on Deno Deploy use "redis" or "s3" so that applies reach running isolates`,
       );
     }
-    const wired = await depsFromFeatureStore(store);
+    // No file system to write logged features to.
+    const wired = await depsFromFeatureStore(store, { featureLogging: false });
     return createApp(wired.deps).fetch;
   };
   return async (req) => {

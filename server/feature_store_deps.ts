@@ -5,9 +5,11 @@
  * materialization and push-to-offline import it on first use.
  */
 import {
+  FeatureLogger,
   type FeatureStore,
   getOnlineFeatures,
   loadMaterialize,
+  type LogSinkFactory,
   type OnlineStore,
   pushRows,
   type TransformLoader,
@@ -37,6 +39,16 @@ export interface FeatureStoreDepsOptions {
    * @default {true}
    */
   readonly readBatching?: boolean;
+  /**
+   * Log the reads of feature services that have `logging` (as `feature_server.logging`
+   * configures the queue); `false` logs nothing (platforms with no file system to write to).
+   * @default {true}
+   */
+  readonly featureLogging?: boolean;
+  /** The sampling draw of feature logging, in [0, 1). @default Math.random */
+  readonly random?: () => number;
+  /** Where logged features go, per destination path. @default local folders */
+  readonly logSinks?: LogSinkFactory;
 }
 
 /** The dependencies, and what to release when the server stops. */
@@ -45,8 +57,13 @@ export interface WiredDeps {
   readonly deps: ServerDeps;
   /** The registry cache, refreshed in the background. */
   readonly registry: RegistryCache;
-  /** Stops the registry refresh (the caller closes the store). */
-  close(): void;
+  /** The feature logger; absent with `featureLogging: false`. */
+  readonly featureLogger?: FeatureLogger;
+  /**
+   * Stops the registry refresh and writes the logged features still waiting (the caller closes
+   * the store); call it once no request is in flight.
+   */
+  close(): Promise<void>;
 }
 
 function outcome(
@@ -80,6 +97,55 @@ function batchedReads(online: OnlineStore): OnlineStore {
     breakLock: (name, token) => online.breakLock(name, token),
     close: () => online.close(),
   };
+}
+
+/** The feature logger's counters in `/metrics`. */
+function registerLogMetrics(metrics: Metrics, logger: FeatureLogger): void {
+  const counters = [
+    [
+      "larder_feature_log_requests_total",
+      "Online reads of logged feature services queued for the log.",
+      "loggedRequests",
+    ],
+    ["larder_feature_log_rows_total", "Rows queued for the feature log.", "loggedRows"],
+    [
+      "larder_feature_log_sampled_out_total",
+      "Reads of logged feature services left out by sampling.",
+      "sampledOutRequests",
+    ],
+    [
+      "larder_feature_log_dropped_requests_total",
+      "Reads not logged because the feature log queue was full.",
+      "droppedRequests",
+    ],
+    [
+      "larder_feature_log_dropped_rows_total",
+      "Rows not logged because the feature log queue was full.",
+      "droppedRows",
+    ],
+    [
+      "larder_feature_log_written_parts_total",
+      "Parquet parts of the feature log written.",
+      "writtenParts",
+    ],
+    ["larder_feature_log_written_rows_total", "Rows of the feature log written.", "writtenRows"],
+    [
+      "larder_feature_log_write_failures_total",
+      "Failed writes of feature log parts (their rows are kept and written again).",
+      "failedWrites",
+    ],
+    [
+      "larder_feature_log_lost_rows_total",
+      "Logged rows given up: unwritable at shutdown, or unencodable.",
+      "lostRows",
+    ],
+  ] as const;
+  for (const [name, help, stat] of counters) metrics.counter(name, help, () => logger.stats[stat]);
+  metrics.gauge(
+    "larder_feature_log_queued_rows",
+    "Rows of the feature log waiting to be written.",
+    () => logger.stats.queuedRows,
+  );
 }
 
 /**
@@ -127,6 +193,18 @@ export async function depsFromFeatureStore(
       online.capabilities.singleRoundTripRead && (options.readBatching ?? true)
         ? batchedReads(online)
         : online;
+    const logged = store.config.feature_server.logging;
+    const featureLogger = options.featureLogging === false ? undefined : new FeatureLogger({
+      repoDir: store.repoDir,
+      queueSize: logged.queue_size,
+      batchSize: logged.batch_size,
+      flushIntervalMs: logged.flush_interval_seconds * 1000,
+      now: clock,
+      logError,
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.logSinks ? { sinks: options.logSinks } : {}),
+    });
+    if (featureLogger) registerLogMetrics(metrics, featureLogger);
     const transforms: TransformLoader = (names, doc) => store.onDemandTransforms(names, doc);
     const materializeDeps = {
       registry: store.registry,
@@ -139,8 +217,8 @@ export async function depsFromFeatureStore(
     const deps: ServerDeps = {
       registry,
       onlineStore: online,
-      readOnline: (doc, request) =>
-        getOnlineFeatures({
+      readOnline: async (doc, request) => {
+        const response = await getOnlineFeatures({
           registry: doc,
           online: serving,
           now: clock,
@@ -152,7 +230,18 @@ export async function depsFromFeatureStore(
             : {}),
           entities: request.entities,
           fullFeatureNames: request.fullFeatureNames,
-        }),
+        });
+        // Sampled, queued and written in the background: never a reason for this read to wait.
+        if (featureLogger && request.featureService !== undefined) {
+          featureLogger.log(doc, {
+            service: request.featureService,
+            entities: request.entities,
+            response,
+            fullFeatureNames: request.fullFeatureNames,
+          });
+        }
+        return response;
+      },
       // Also writes the outputs of on-demand views with writeToOnlineStore reading the view.
       writeOnline: (doc, request) =>
         writeOnline({ registry: doc, online, transforms }, request.view, request.columns),
@@ -188,8 +277,10 @@ export async function depsFromFeatureStore(
     return {
       deps,
       registry,
-      close() {
+      ...(featureLogger ? { featureLogger } : {}),
+      async close() {
         registry.close();
+        await featureLogger?.close();
       },
     };
   } catch (err) {

@@ -170,7 +170,8 @@ export async function serveMain(
     await server.finished;
     uiAbort.abort();
     await uiAnswer?.catch(() => {});
-    wired.close();
+    // Requests are done: the feature log writes what waits.
+    await wired.close();
     await store.close();
     return 0;
   } catch (err) {

@@ -66,6 +66,7 @@ export class Metrics {
   readonly #latency = new Map<string, Histogram>();
   readonly #errors = new Map<string, number>();
   readonly #gauges = new Map<string, () => number | undefined>();
+  readonly #counters = new Map<string, () => number>();
 
   /**
    * Records one finished request. `route` must come from a closed set (the route template,
@@ -103,6 +104,11 @@ export class Metrics {
     this.#gauges.set(`${name}\n${help}`, read);
   }
 
+  /** Registers a counter kept elsewhere, read at render time (it must never decrease). */
+  counter(name: string, help: string, read: () => number): void {
+    this.#counters.set(`${name}\n${help}`, read);
+  }
+
   /** The Prometheus text exposition (version 0.0.4). */
   render(): string {
     const out: string[] = [];
@@ -131,6 +137,10 @@ export class Metrics {
       const value = read();
       if (value === undefined) continue;
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
+    }
+    for (const [key, read] of this.#counters) {
+      const [name, help] = key.split("\n") as [string, string];
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${read()}`);
     }
     return out.join("\n") + "\n";
   }

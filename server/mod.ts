@@ -52,6 +52,17 @@ export {
   type WiredDeps,
 } from "./feature_store_deps.ts";
 export { Metrics } from "./metrics.ts";
+// Feature logging, as depsFromFeatureStore wires it (the engine's).
+export {
+  FeatureLogger,
+  type FeatureLoggerOptions,
+  type FeatureLogStats,
+  LocalLogSink,
+  localLogSinks,
+  type LogSink,
+  type LogSinkFactory,
+  type ServedRead,
+} from "../engine/mod.ts";
 export { REGISTRY_API_BASE } from "./feast_registry_api.ts";
 export { UI_BASE, type UiBundle, type UiBundleSource } from "./ui.ts";
 export { openApiDocument, type OpenApiOptions } from "./openapi.ts";

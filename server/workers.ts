@@ -227,7 +227,8 @@ export function createWorkersHandler(options: WorkersOptions = {}): WorkersHandl
     });
     // One request's read never waits for another's: a Worker may not settle one request's
     // promises with another request's I/O.
-    const wired = await depsFromFeatureStore(store, { readBatching: false });
+    // No file system to write logged features to.
+    const wired = await depsFromFeatureStore(store, { readBatching: false, featureLogging: false });
     return {
       wired,
       ttl: config.registry.cache_ttl_seconds,

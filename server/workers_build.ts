@@ -35,6 +35,7 @@ const LEFT_OUT = [
   "*/historical_retrieval.ts",
   "*/materialize/mod.ts",
   "*/_arrow_columns.ts",
+  "*/_log_encode.ts",
   // Redis over TCP: Workers reach Redis over HTTP only.
   "*/node_redis_transport.ts",
 ];

@@ -235,6 +235,48 @@ Deno.test("featureService() groups references by view", () => {
   );
 });
 
+Deno.test("featureService() takes Feast's logging config, sample rate 1 by default", () => {
+  const logged = featureService({
+    name: "svc",
+    features: ["v:a"],
+    logging: { destination: { path: "data/logs/svc" } },
+  });
+  assert.deepEqual(logged.spec.logging, {
+    sampleRate: 1,
+    destination: { path: "data/logs/svc" },
+  });
+  assert.equal(featureService({ name: "svc", features: ["v:a"] }).spec.logging, undefined);
+  const sampled = featureService({
+    name: "svc",
+    features: ["v:a"],
+    logging: { sampleRate: 0.1, destination: { path: "/var/log/larder" } },
+  });
+  assert.equal(sampled.spec.logging?.sampleRate, 0.1);
+  throwsDefinition(
+    () =>
+      featureService({
+        name: "svc",
+        features: ["v:a"],
+        logging: { sampleRate: 1.5, destination: { path: "logs" } },
+      }),
+    'Feature service "svc": logging.sampleRate: expected a number from 0 to 1',
+  );
+  throwsDefinition(
+    () =>
+      featureService({
+        name: "svc",
+        features: ["v:a"],
+        logging: { destination: { path: " " } },
+      }),
+    'Feature service "svc": logging.destination.path: expected a folder path',
+  );
+  throwsDefinition(
+    // @ts-expect-error: no destination
+    () => featureService({ name: "svc", features: ["v:a"], logging: { sampleRate: 1 } }),
+    /Feature service "svc": logging\.destination: /,
+  );
+});
+
 Deno.test("pushSource() and requestSource() build their specs", () => {
   const push = pushSource({ name: "p", batchSource: source });
   assert.equal(push.spec.kind === "push" && push.spec.batchSource, "stats");

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { NameSchema } from "../names.ts";
 import { joinKeyMapKey } from "../projection.ts";
 import type { Assert, Equals } from "../_zod.ts";
-import type { FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
+import type { FeatureLoggingSpec, FeatureServiceSpec, ProjectionSpec } from "../specs.ts";
 import {
   brand,
   type CommonInput,
@@ -42,8 +42,45 @@ const ServiceFeatureSchema = z.union([
   z.custom<FeatureRef>((v) => (v as { kind?: unknown })?.kind === "featureRef"),
 ], { error: () => 'expected a feature view, a projection, a feature handle or "view:feature"' });
 
+/** What a feature service's `logging` accepts (Feast's `LoggingConfig`). */
+export interface FeatureLoggingInput {
+  /**
+   * The share of the requests naming the service that the feature server logs, from 0 to 1
+   * (one draw per request: a request is logged with all its rows, or not at all).
+   * @default {1}
+   */
+  sampleRate?: number | undefined;
+  /** Where the logged rows go. */
+  destination: {
+    /**
+     * A folder, relative to the repo unless absolute: Parquet parts go to
+     * `<path>/date=YYYY-MM-DD/part-….parquet` (a file source over the folder reads them back).
+     */
+    path: string;
+  };
+}
+
+const FeatureLoggingInputSchema = z.strictObject({
+  sampleRate: z.number({ error: "expected a number from 0 to 1" }).min(0, {
+    error: "expected a number from 0 to 1",
+  }).max(1, { error: "expected a number from 0 to 1" }).default(1),
+  destination: z.strictObject({
+    path: z.string({ error: "expected a folder path" }).trim().min(1, {
+      error: "expected a folder path",
+    }),
+  }),
+});
+type _FeatureLoggingInput = Assert<
+  Equals<z.input<typeof FeatureLoggingInputSchema>, FeatureLoggingInput>
+>;
+
 /** What {@linkcode featureService} accepts. */
 export interface FeatureServiceInput extends CommonInput {
+  /**
+   * Log what the feature server serves for this service (entity keys, values, statuses,
+   * event timestamps, request time) as Parquet parts; absent: nothing is logged.
+   */
+  logging?: FeatureLoggingInput | undefined;
   /**
    * The features served (at least one): whole feature views or on-demand views, projections
    * (`view.select([...])`, `view.withName()`, `view.withJoinKeyMap()`), typed handles
@@ -63,6 +100,7 @@ const FeatureServiceInputSchema = z.strictObject({
   description: z.string().default(""),
   tags: z.record(z.string(), z.string()).default({}),
   owner: z.string().default(""),
+  logging: FeatureLoggingInputSchema.optional(),
 });
 type _FeatureServiceInput = Assert<
   Equals<z.input<typeof FeatureServiceInputSchema>, FeatureServiceInput>
@@ -143,6 +181,7 @@ export function featureService<
     tags: parsed.tags,
     owner: parsed.owner,
     projections: projectionsOf(parsed.features as ServiceFeature[]),
+    ...(parsed.logging ? { logging: parsed.logging satisfies FeatureLoggingSpec } : {}),
   };
   return brand("featureService", {
     kind: "featureService" as const,

@@ -185,13 +185,13 @@ export async function startServer(options: StartServerOptions = {}): Promise<Tes
         return { status: res.status, json, text, headers: res.headers };
       },
       async close() {
-        w.close();
+        await w.close();
         await s.close();
         await repo.remove();
       },
     };
   } catch (err) {
-    wired?.close();
+    await wired?.close();
     await store?.close();
     await repo.remove();
     throw err;
