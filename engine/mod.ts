@@ -130,13 +130,13 @@ export { getOnlineFeatures, writeOnline } from "./online/mod.ts";
 export { loadMaterialize } from "./lazy.ts";
 // Feature logging (the feature server's): Arrow and parquet-wasm load on the first logged read.
 export {
+  defaultLogSinks,
   FeatureLogger,
   type FeatureLoggerOptions,
   type FeatureLogSchema,
   featureLogSchema,
   type FeatureLogStats,
   LocalLogSink,
-  localLogSinks,
   LOG_DATE_COLUMN,
   LOG_TIMESTAMP_COLUMN,
   type LogSink,

@@ -58,7 +58,7 @@ export {
   type FeatureLoggerOptions,
   type FeatureLogStats,
   LocalLogSink,
-  localLogSinks,
+  defaultLogSinks,
   type LogSink,
   type LogSinkFactory,
   type ServedRead,

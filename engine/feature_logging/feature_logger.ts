@@ -13,7 +13,7 @@ import {
 import type { OnlineFeaturesResponse } from "../online/online_response.ts";
 import { isoMicros } from "../timestamps.ts";
 import { type FeatureLogSchema, featureLogSchema } from "./log_schema.ts";
-import { localLogSinks, type LogSink, type LogSinkFactory } from "./log_sink.ts";
+import { defaultLogSinks, type LogSink, type LogSinkFactory } from "./log_sink.ts";
 import type { LogBuffer } from "./_log_buffers.ts";
 import { logBuffers, type Served, utcDate } from "./_log_columns.ts";
 import { LogEncoder } from "./_log_encoder.ts";
@@ -32,7 +32,7 @@ export interface FeatureLoggerOptions {
   readonly random?: () => number;
   /** The clock: the request time of logged rows. @default {() => new Date()} */
   readonly now?: () => Date;
-  /** Makes the sink of a destination path. @default local folders ({@linkcode localLogSinks}) */
+  /** Makes the sink of a destination path. @default local folders and `s3://` URLs ({@linkcode defaultLogSinks}) */
   readonly sinks?: LogSinkFactory;
   /** Where failed writes are reported (never to the caller of the read). @default console.error */
   readonly logError?: (err: unknown) => void;
@@ -153,7 +153,7 @@ export class FeatureLogger {
     this.#batchSize = options.batchSize ?? 10_000;
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => new Date());
-    this.#sinks = options.sinks ?? localLogSinks;
+    this.#sinks = options.sinks ?? defaultLogSinks;
     this.#logError = options.logError ?? ((err: unknown) => console.error(err));
     const every = options.flushIntervalMs ?? 10_000;
     if (every > 0) {

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore } from "../feature_store.ts";
 import { readParquetFile } from "../offline/mod.ts";
+import { ObjectStore, setDefaultObjectStore } from "../object_store/mod.ts";
+import { startS3rver } from "../../tests/support/s3rver.ts";
 import { tempRepo } from "../../tests/support/repo.ts";
 import { FeatureLogger } from "./feature_logger.ts";
 import { featureLogSchema } from "./log_schema.ts";
@@ -193,33 +195,54 @@ Deno.test("FeatureLogger writes on its interval, and reports rows it cannot writ
   });
 });
 
-Deno.test("FeatureLogger refuses URL destinations in the log, never to the caller", async () => {
-  await withRepo(async (store, dir) => {
-    const doc = await store.registry.read();
-    const service = doc.objects.featureService.pair!;
-    const remote = structuredClone(doc);
-    remote.objects.featureService.pair = {
-      ...service,
-      spec: { ...service.spec, logging: { sampleRate: 1, destination: { path: "s3://b/logs" } } },
-    };
-    const errors: unknown[] = [];
-    const logger = new FeatureLogger({
-      repoDir: dir,
-      flushIntervalMs: 0,
-      logError: (err) => errors.push(err),
+Deno.test("FeatureLogger writes s3:// destinations to object storage, refuses other URLs in the log", async () => {
+  const s3 = await startS3rver({ buckets: ["logs"] });
+  try {
+    await withRepo(async (store, dir) => {
+      const doc = await store.registry.read();
+      const service = doc.objects.featureService.pair!;
+      const at = (path: string) => {
+        const copy = structuredClone(doc);
+        copy.objects.featureService.pair = {
+          ...service,
+          spec: { ...service.spec, logging: { sampleRate: 1, destination: { path } } },
+        };
+        return copy;
+      };
+      // The default sinks write s3:// through the client the feature store configures.
+      const objects = new ObjectStore(s3.settings);
+      setDefaultObjectStore(objects);
+      const errors: unknown[] = [];
+      const logger = new FeatureLogger({
+        repoDir: dir,
+        flushIntervalMs: 0,
+        logError: (err) => errors.push(err),
+      });
+      assert.equal(logger.log(at("s3://logs/served/"), await served(store)), true);
+      assert.equal(logger.log(at("gs://b/logs"), await served(store)), true);
+      await logger.close();
+      // The s3:// part is one object under date=…/, readable as Parquet with the served rows.
+      const parts = (await objects.list("s3://logs/served/")).map((o) => o.url);
+      assert.equal(parts.length, 1);
+      assert.match(parts[0]!, /^s3:\/\/logs\/served\/date=\d{4}-\d{2}-\d{2}\/part-[^/]+\.parquet$/);
+      const local = join(dir, "part.parquet");
+      await Deno.writeFile(local, (await objects.get(parts[0]!)).bytes);
+      assert.equal((await readParquetFile(local)).numRows, 2);
+      // The gs:// one is refused in the log, never to the caller, its rows counted as lost.
+      assert.equal(logger.stats.lostRows, 2);
+      const error = errors[0] as { code: string; message: string };
+      assert.equal(error.code, "CONFIG_INVALID");
+      assert.equal(
+        error.message,
+        'Feature service "pair": logging destination "gs://b/logs" is a gs:// URL; feature logging writes to local folders and s3:// URLs only',
+      );
+      // A read of a service the document does not have is not logged, and does not throw.
+      assert.equal(logger.log(doc, { ...await served(store), service: "nope" }), false);
     });
-    assert.equal(logger.log(remote, await served(store)), true);
-    await logger.close();
-    assert.equal(logger.stats.lostRows, 2);
-    const error = errors[0] as { code: string; message: string };
-    assert.equal(error.code, "CONFIG_INVALID");
-    assert.equal(
-      error.message,
-      'Feature service "pair": logging destination "s3://b/logs" is a s3:// URL; feature logging writes to local folders only',
-    );
-    // A read of a service the document does not have is not logged, and does not throw.
-    assert.equal(logger.log(doc, { ...await served(store), service: "nope" }), false);
-  });
+  } finally {
+    setDefaultObjectStore(ObjectStore.fromEnv());
+    await s3.stop();
+  }
 });
 
 Deno.test("FeatureLogger writes a part as soon as a service has batchSize rows waiting", async () => {

@@ -5,6 +5,7 @@
  */
 import { isAbsolute, join, resolve } from "node:path";
 import { atomicWriteFile, LarderError } from "../../registry/mod.ts";
+import { defaultObjectStore, type ObjectStore } from "../object_store/mod.ts";
 
 /** Stores the parts of one logging destination. */
 export interface LogSink {
@@ -39,22 +40,47 @@ export class LocalLogSink implements LogSink {
   }
 }
 
+/**
+ * A folder in object storage (`s3://bucket/prefix`): each part is one PUT, which S3 stores
+ * whole or not at all.
+ */
+export class ObjectLogSink implements LogSink {
+  /** The folder's URL. */
+  readonly location: string;
+  readonly #store: ObjectStore | undefined;
+
+  /**
+   * A sink writing under `url`, through `store` (default: the client configured from
+   * `object_store:` in `larder.yaml`, or the `AWS_*` environment variables).
+   */
+  constructor(url: string, store?: ObjectStore) {
+    this.location = url.replace(/\/+$/, "");
+    this.#store = store;
+  }
+
+  /** Stores `data` at `<folder>/<key>`. */
+  async write(key: string, data: Uint8Array): Promise<void> {
+    await (this.#store ?? defaultObjectStore()).put(`${this.location}/${key}`, data);
+  }
+}
+
 const URL_SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//;
 
 /**
- * The sink for a destination path: a local folder (relative to the repo unless absolute).
- * A URL (`s3://…`, `gs://…`, `https://…`) is `CONFIG_INVALID`: logging writes to local
- * folders only; pass another {@linkcode LogSinkFactory} to the logger to write elsewhere.
+ * The sink for a destination path: a local folder (relative to the repo unless absolute), or
+ * an `s3://bucket/prefix` folder in object storage. Other URLs (`gs://…`, `https://…`) are
+ * `CONFIG_INVALID`: pass another {@linkcode LogSinkFactory} to the logger to write there.
  */
-export const localLogSinks: LogSinkFactory = (
+export const defaultLogSinks: LogSinkFactory = (
   path: string,
   { repoDir, service }: { repoDir: string; service: string },
 ): LogSink => {
   const scheme = URL_SCHEME.exec(path)?.[1];
+  if (scheme === "s3") return new ObjectLogSink(path);
   if (scheme !== undefined) {
     throw new LarderError(
       "CONFIG_INVALID",
-      `Feature service "${service}": logging destination "${path}" is a ${scheme}:// URL; feature logging writes to local folders only`,
+      `Feature service "${service}": logging destination "${path}" is a ${scheme}:// URL; feature logging writes to local folders and s3:// URLs only`,
       { details: { service, path } },
     );
   }

@@ -27,4 +27,10 @@ export {
   REQUEST_ID_COLUMN,
   STATUS_CODES,
 } from "./log_schema.ts";
-export { LocalLogSink, localLogSinks, type LogSink, type LogSinkFactory } from "./log_sink.ts";
+export {
+  defaultLogSinks,
+  LocalLogSink,
+  type LogSink,
+  type LogSinkFactory,
+  ObjectLogSink,
+} from "./log_sink.ts";
