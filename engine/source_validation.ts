@@ -5,6 +5,7 @@
 import {
   type EntitySpec,
   type FileSourceSpec,
+  hasBatchSource,
   LarderError,
   type ObjectKind,
   type Plan,
@@ -43,7 +44,7 @@ export function sourcesToCheck(
   const bySource = new Map<string, { source: FileSourceSpec; views: SourceReader[] }>();
   for (const view of contents.featureView.values()) {
     const direct = contents.dataSource.get(view.source);
-    const source = direct?.kind === "push" ? contents.dataSource.get(direct.batchSource) : direct;
+    const source = hasBatchSource(direct) ? contents.dataSource.get(direct.batchSource) : direct;
     if (!source || source.kind !== "file") continue;
     const affected = isChanged("featureView", view.name) ||
       isChanged("dataSource", view.source) || isChanged("dataSource", source.name) ||
