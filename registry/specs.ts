@@ -141,7 +141,7 @@ export interface StreamSourceSpec extends CommonSpec {
   timestampField: string;
   /** The file source that holds the events offline (backfill, historical retrieval). */
   batchSource: string;
-  /** Where events that cannot be written go, with the reason (a stream of the same broker). */
+  /** Where events that cannot be written go, with the reason: a stream of the same broker. */
   deadLetterStream: string;
 }
 const streamSourceSpec = z.object({

@@ -41,8 +41,9 @@ export interface StreamSourceInput extends CommonInput {
   batchSource: FileSource | string;
   /**
    * Where events that cannot be written go, with the reason and the original payload: a Redis
-   * stream key, or a NATS subject (captured by a stream the processor creates when missing).
-   * @default {"<stream>:dead"} on Redis, `"<stream>.dead"` on NATS
+   * stream key, or a NATS JetStream stream over the subject of the same name (created when
+   * missing).
+   * @default {"<stream>:dead"} on Redis, `"<stream>_dead"` on NATS
    */
   deadLetterStream?: string | undefined;
 }
@@ -117,6 +118,16 @@ export function streamSource<const N extends string>(
       }: no spaces, ".", "*", ">" or slashes`,
     );
   }
+  if (
+    nats && parsed.deadLetterStream !== undefined && !NATS_STREAM.test(parsed.deadLetterStream)
+  ) {
+    throw problem(
+      "deadLetterStream",
+      `invalid NATS stream name ${
+        JSON.stringify(parsed.deadLetterStream)
+      }: no spaces, ".", "*", ">" or slashes`,
+    );
+  }
   if (!nats && parsed.subject !== undefined) {
     throw problem("subject", 'applies to NATS streams only (broker is "redis")');
   }
@@ -136,7 +147,7 @@ export function streamSource<const N extends string>(
     timestampField: parsed.timestampField,
     batchSource: refName(parsed.batchSource),
     deadLetterStream: parsed.deadLetterStream ??
-      (nats ? `${parsed.stream}.dead` : `${parsed.stream}:dead`),
+      (nats ? `${parsed.stream}_dead` : `${parsed.stream}:dead`),
   };
   if (nats) spec.subject = parsed.subject ?? `${parsed.stream}.events`;
   return brand("dataSource", {

@@ -33,7 +33,7 @@ Deno.test("streamSource() fills broker defaults", () => {
   });
   assert.equal(nats.spec.format, "json");
   assert.equal(nats.spec.subject, "TRIPS.events");
-  assert.equal(nats.spec.deadLetterStream, "TRIPS.dead");
+  assert.equal(nats.spec.deadLetterStream, "TRIPS_dead");
 });
 
 Deno.test("streamSource() refuses bad input naming the field", () => {
