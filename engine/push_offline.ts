@@ -160,6 +160,11 @@ export interface PushOfflineRequest {
   /** The push source (or stream source) whose batch source gets the rows. */
   readonly pushSource: string;
   readonly columns: ColumnData;
+  /**
+   * Require only the columns this feature view reads (the others are NULL when absent).
+   * @default every column some view of the batch source reads
+   */
+  readonly forView?: string;
   /** How the new file's name starts. @default {"push"} */
   readonly prefix?: string;
   /**
@@ -229,7 +234,10 @@ export async function pushOffline(
   const given = (column: string): readonly unknown[] | undefined =>
     ownValue(request.columns, column) ??
       ownValue(request.columns, ownValue(batch.fieldMapping, column) ?? "");
-  const missing = [...read].filter(([c, r]) => r.required && given(c) === undefined);
+  const missing = [...read].filter(([c, r]) =>
+    r.required && given(c) === undefined &&
+    (request.forView === undefined || r.views.size === 0 || r.views.has(request.forView))
+  );
   if (missing.length > 0) {
     const views = new Set(missing.flatMap(([, r]) => [...r.views]));
     throw new LarderError(
@@ -290,7 +298,9 @@ export async function pushOffline(
         ? also
         : undefined;
       const entry = read.get(column.name);
-      if (value === null && entry?.joinKey) {
+      const needed = entry !== undefined &&
+        (request.forView === undefined || entry.views.has(request.forView));
+      if (value === null && entry?.joinKey && needed) {
         throw new LarderError(
           "INPUT_INVALID",
           `Cannot push to offline: column "${column.name}", row ${r}: has no value, and it is a join key of ${

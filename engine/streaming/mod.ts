@@ -22,3 +22,14 @@ export type {
   StreamEntry,
 } from "./broker.ts";
 export { createBroker } from "./create_broker.ts";
+export {
+  consumerGroup,
+  runStreamProcessor,
+  type StreamOptions,
+  type StreamProcessorDeps,
+  type StreamResult,
+} from "./processor.ts";
+export { StreamMetrics, streamProgressLine, type ViewStreamStats } from "./stream_metrics.ts";
+export { type EventRows, eventRows, type RowColumns, type StreamViewPlan } from "./event_rows.ts";
+export { OfflineLedger } from "./offline_ledger.ts";
+export { streamTerminalProgress } from "./stream_progress.ts";

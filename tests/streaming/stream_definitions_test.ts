@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FeatureStore, writeTable } from "../../mod.ts";
+import { pushOffline } from "../../engine/mod.ts";
 import { tempRepo } from "../support/repo.ts";
 
 export const STREAM_FEATURES = `
@@ -52,6 +53,14 @@ Deno.test("apply() stores stream sources and stream views; historical retrieval 
     const source = await store.registry.get("dataSource", "trips");
     assert.equal(source.spec.kind, "stream");
 
+    // A part as the stream processor appends it is read with the backfill.
+    const { files } = await pushOffline(repo.dir, await store.registry.read(), {
+      pushSource: "trips",
+      columns: { driver_id: [2], ts: [t("00:40")], fare: [8], trips: [2] },
+      prefix: "stream-trip_stats",
+      forView: "trip_stats",
+    });
+    assert.match(files[0]!, /data\/trips\/stream-trip_stats-.*\.parquet$/);
     const job = await store.getHistoricalFeatures({
       entities: [
         { driver_id: 1, event_timestamp: t("01:30") },
@@ -60,7 +69,7 @@ Deno.test("apply() stores stream sources and stream views; historical retrieval 
       features: ["trip_stats:fare", "trip_stats:trips"],
     });
     const rows = await job.toRows();
-    assert.deepEqual(rows.map((r) => [r.driver_id, r.fare, r.trips]), [[1, 12.5, 2], [2, 7, 1]]);
+    assert.deepEqual(rows.map((r) => [r.driver_id, r.fare, r.trips]), [[1, 12.5, 2], [2, 8, 2]]);
 
     // Changing the writeTo of the stream is an update of the view.
     await repo.write(
