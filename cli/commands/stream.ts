@@ -17,6 +17,7 @@ const StreamFlags = z.object({
   views: z.string().min(1).transform((s) => s.split(",").map((v) => v.trim())).optional(),
   consumer: z.string().min(1).optional(),
   batch_size: positive("--batch-size").optional(),
+  reclaim_idle_ms: positive("--reclaim-idle-ms").optional(),
   metrics_port: z.string().regex(/^\d+$/, { error: "expected a port number" }).transform(Number)
     .refine((p) => p <= 65535, { error: "expected a port number" }).optional(),
   metrics_host: z.string().min(1).default("127.0.0.1"),
@@ -60,7 +61,8 @@ export const streamCommand: Command = {
   name: "stream",
   summary: "Keep stream feature views fresh from their streams, until stopped",
   help: `Usage: larder stream [--views a,b] [--consumer NAME] [--batch-size 500]
-                     [--metrics-port PORT] [--metrics-host 127.0.0.1] [--repo DIR] [--json]
+                     [--reclaim-idle-ms 30000] [--metrics-port PORT]
+                     [--metrics-host 127.0.0.1] [--repo DIR] [--json]
 
 Reads the stream sources of the stream feature views (or those named by --views) through
 their brokers' consumer groups (Redis Streams, NATS JetStream; "streaming:" in larder.yaml
@@ -73,7 +75,7 @@ transform that throws) go to the source's dead-letter stream with the reason.
 
 Run as many processes as you like, on any machines: each view's consumer group shares
 its stream between them, and the entries of one that died are taken over by the others
-after 30 s.
+once they have waited --reclaim-idle-ms (30 s by default).
 
 Runs until SIGINT (Ctrl-C) or SIGTERM: then finishes the batches in flight, appends and
 acknowledges what it holds, prints what it did and exits 0. A terminal shows events/s,
@@ -84,6 +86,7 @@ Options:
   --views a,b          Only these stream feature views
   --consumer NAME      This process's name in the consumer groups (default: host-pid)
   --batch-size N       Most events per batch (default 500)
+  --reclaim-idle-ms N  Take over entries unacknowledged this long (default 30000)
   --metrics-port PORT  Serve Prometheus metrics on this port
   --metrics-host HOST  The address to serve them on (default 127.0.0.1)
   --repo DIR           The feature repo (default: the current folder)
@@ -93,6 +96,7 @@ Options:
       views: { type: "string" },
       consumer: { type: "string" },
       "batch-size": { type: "string" },
+      "reclaim-idle-ms": { type: "string" },
       "metrics-port": { type: "string" },
       "metrics-host": { type: "string" },
     }, StreamFlags);
@@ -123,6 +127,7 @@ Options:
           ...(flags.views ? { views: flags.views } : {}),
           ...(flags.consumer ? { consumer: flags.consumer } : {}),
           ...(flags.batch_size ? { batchSize: flags.batch_size } : {}),
+          ...(flags.reclaim_idle_ms ? { reclaimIdleMs: flags.reclaim_idle_ms } : {}),
           ...(progress ? { onProgress: progress } : {}),
         });
         if (progress) Deno.stderr.writeSync(new TextEncoder().encode("\n"));

@@ -82,6 +82,13 @@ export interface StreamBroker {
    * name), then new ones. `[]` when none came in time.
    */
   read(count: number, blockMs: number): Promise<StreamEntry[]>;
+  /**
+   * Extends this consumer's hold on entries it read and has not acknowledged, so that no
+   * other consumer takes them over for another `minIdleMs` (or `ackWaitMs`); returns those it
+   * still holds. Where the broker tells (Redis), entries another consumer took over meanwhile
+   * are left out: that consumer writes them.
+   */
+  renew(entries: readonly StreamEntry[]): Promise<StreamEntry[]>;
   /** Acknowledges entries: the group will not deliver them again. Resolves once durable. */
   ack(entries: readonly StreamEntry[]): Promise<void>;
   /**

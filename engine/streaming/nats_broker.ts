@@ -182,6 +182,18 @@ export class NatsStreamBroker implements StreamBroker {
       : { id, event: undefined, problem: decoded.problem, payload, deliveries, timeMs };
   }
 
+  renew(entries: readonly StreamEntry[]): Promise<StreamEntry[]> {
+    // working() restarts ack_wait; the server does not say whether it redelivered meanwhile.
+    const held: StreamEntry[] = [];
+    for (const e of entries) {
+      const m = this.#unacked.get(e.id);
+      if (m === undefined) continue;
+      m.working();
+      held.push(e);
+    }
+    return Promise.resolve(held);
+  }
+
   async ack(entries: readonly StreamEntry[]): Promise<void> {
     const acks: Promise<boolean>[] = [];
     for (const e of entries) {

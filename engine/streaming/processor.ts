@@ -67,7 +67,10 @@ export interface StreamOptions {
   readonly reclaimIntervalMs?: number;
   /** Rows gathered before a part is appended to the batch source. @default {5000} */
   readonly offlineFlushRows?: number;
-  /** Most time rows wait before their part is appended, in ms. @default {2000} */
+  /**
+   * Most time rows wait before their part is appended, in ms.
+   * @default {2000}, or a quarter of `reclaimIdleMs` when that is less
+   */
   readonly offlineFlushMs?: number;
   /** Where the counters go (pass one to serve them as Prometheus metrics). @default a new one */
   readonly metrics?: StreamMetrics;
@@ -153,14 +156,15 @@ export async function runStreamProcessor(
   deps: StreamProcessorDeps,
   options: StreamOptions = {},
 ): Promise<StreamResult> {
+  const reclaimIdleMs = options.reclaimIdleMs ?? 30_000;
   const o = {
     batchSize: options.batchSize ?? 500,
     maxInFlight: options.maxInFlightBatches ?? 2,
     blockMs: options.blockMs ?? 1000,
-    reclaimIdleMs: options.reclaimIdleMs ?? 30_000,
-    reclaimIntervalMs: options.reclaimIntervalMs ?? 1000,
+    reclaimIdleMs,
+    reclaimIntervalMs: options.reclaimIntervalMs ?? Math.min(1000, reclaimIdleMs),
     flushRows: options.offlineFlushRows ?? 5000,
-    flushMs: options.offlineFlushMs ?? 2000,
+    flushMs: options.offlineFlushMs ?? Math.max(1, Math.min(2000, Math.floor(reclaimIdleMs / 4))),
   };
   for (const [name, value] of Object.entries(o)) {
     if (!Number.isInteger(value) || value < 1) {
@@ -256,6 +260,8 @@ class ViewWorker {
   readonly #writeOnline: boolean;
   readonly #writeOffline: boolean;
   #held: Held | undefined;
+  /** Ids of the entries of the part being appended (the flush acknowledges them). */
+  readonly #flushingIds = new Set<string>();
   #flushing: Promise<void> = Promise.resolve();
   #ledger: Promise<OfflineLedger> | undefined;
   #signal: AbortSignal = new AbortController().signal;
@@ -291,6 +297,8 @@ class ViewWorker {
     let lastReclaim = -Infinity;
     const lagTimer = setInterval(() => void this.#readLag(), 1000);
     await this.#readLag();
+    // Loads the offline writer now rather than while the first batch waits for it.
+    if (this.#writeOffline) await this.#offlineLedger();
     try {
       while (!signal.aborted && this.#fatal === undefined) {
         while (inFlight.size >= this.#o.maxInFlight) await Promise.race(inFlight);
@@ -382,7 +390,11 @@ class ViewWorker {
         ? await (await this.#offlineLedger()).written(again.map((e) => e.id))
         : new Set<string>();
       const holding: number[] = [];
-      kept.forEach((e, i) => inParts.has(e.id) ? ackNow.push(e) : holding.push(i));
+      kept.forEach((e, i) => {
+        if (this.#flushingIds.has(e.id)) return; // that flush acknowledges it
+        if (inParts.has(e.id)) ackNow.push(e);
+        else holding.push(i);
+      });
       stats.offlineDuplicatesSkipped += ackNow.length;
       this.#hold(holding.map((i) => kept[i]!), pick(columns, holding));
     } else ackNow.push(...kept);
@@ -489,8 +501,24 @@ class ViewWorker {
     const held = this.#held;
     this.#held = undefined;
     if (!held || held.entries.length === 0) return;
+    for (const e of held.entries) this.#flushingIds.add(e.id);
+    try {
+      await this.#appendHeld(held);
+    } finally {
+      this.#flushingIds.clear();
+    }
+  }
+
+  async #appendHeld(held: Held): Promise<void> {
     const ledger = await this.#offlineLedger();
-    let { entries, columns } = held;
+    // Entries another process took over while they were held (this one stalled) are its to
+    // write; the rest cannot be taken over while the part is written.
+    const owned = await this.#retrying(() => this.broker.renew(held.entries));
+    if (owned === GAVE_UP) return;
+    const ownedIds = new Set(owned.map((e) => e.id));
+    const rows = held.entries.map((e, i) => ownedIds.has(e.id) ? i : -1).filter((i) => i >= 0);
+    let entries = rows.map((i) => held.entries[i]!);
+    let columns = pick(held.columns, rows);
     const dead: DeadLetter[] = [];
     let ledgerFile: string | undefined;
     const appended = await this.#retrying(async () => {

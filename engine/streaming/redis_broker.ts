@@ -36,6 +36,22 @@ function pairs(flat: readonly unknown[]): Map<string, unknown> {
   return out;
 }
 
+/**
+ * Resets the idle time of the entries this consumer still owns (XCLAIM to itself with JUSTID,
+ * which leaves delivery counts alone) and returns their ids; others are left as they are.
+ */
+const RENEW = `
+local out = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out
+`;
+
 /** Milliseconds part of a Redis entry id (`1733000000000-0`). */
 function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
@@ -151,6 +167,24 @@ export class RedisStreamBroker implements StreamBroker {
     }
     const event = Object.fromEntries(pairs(fields));
     return { id, event, payload: JSON.stringify(event), deliveries, timeMs };
+  }
+
+  async renew(entries: readonly StreamEntry[]): Promise<StreamEntry[]> {
+    if (entries.length === 0) return [];
+    const [reply] = await this.#writerTransport().pipeline([
+      [
+        "EVAL",
+        RENEW,
+        "1",
+        this.#source.stream,
+        this.#group,
+        this.consumer,
+        ...entries.map((e) => e.id),
+      ],
+    ]);
+    if (reply?.error !== undefined) throw this.#failure("renew pending entries", reply.error);
+    const kept = new Set((reply?.result as string[]).map(String));
+    return entries.filter((e) => kept.has(e.id));
   }
 
   async ack(entries: readonly StreamEntry[]): Promise<void> {

@@ -123,6 +123,35 @@ export async function streamBrokerContract(
       assert.equal((await heir.lag()).pending, 0);
     });
 
+    await t.step("renew() keeps entries from being taken over", async () => {
+      const { source, broker: holder } = await fresh("g", "holder");
+      opened.push(holder);
+      await holder.open();
+      await holder.publish(events(3));
+      const got = await collect(holder, 3);
+      const other = await open(source, "other");
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, under.idleMs * 0.6));
+        assert.equal((await holder.renew(got)).length, 3);
+      }
+      await new Promise((r) => setTimeout(r, under.idleMs * 0.6));
+      assert.deepEqual(
+        await collect(other, 1, { reclaimIdleMs: under.idleMs, timeoutMs: 100 }),
+        [],
+      );
+      await holder.ack(got);
+      assert.deepEqual(await holder.renew(got), []);
+      if (!holder.capabilities.redeliversByItself) {
+        // Taken over while not renewed: the old holder is told it holds none of them.
+        await holder.publish(events(2, 10));
+        const mine = await collect(holder, 2);
+        const taken = await collect(other, 2, { reclaimIdleMs: under.idleMs, timeoutMs: 5000 });
+        assert.equal(taken.length, 2);
+        assert.deepEqual(await holder.renew(mine), []);
+        await other.ack(taken);
+      }
+    });
+
     await t.step("a restarted consumer gets back what it had not acknowledged", async () => {
       const { source, broker: first } = await fresh("g", "same");
       opened.push(first);
