@@ -52,20 +52,25 @@ function fieldsOf(plan: StreamViewPlan): Field[] {
   ];
 }
 
+/** Why a value cannot be a row's. */
+class Refusal {
+  constructor(readonly reason: string) {}
+}
+
 /** The typed value of `field` in `raw`, or why it cannot be one. */
-function typed(field: Field, raw: unknown): { value: unknown } | { reason: string } {
-  const missing = raw === null || raw === undefined || (raw === "" && field.type !== "string");
-  if (missing) {
-    if (field.role === "feature") return { value: null };
-    return {
-      reason: field.role === "key"
+function typed(field: Field, raw: unknown): unknown {
+  if (raw === null || raw === undefined || (raw === "" && field.type !== "string")) {
+    if (field.role === "feature") return null;
+    return new Refusal(
+      field.role === "key"
         ? `missing join key "${field.name}"`
         : `missing event timestamp "${field.name}"`,
-    };
+    );
   }
   const value = coerceValue(raw, field.type);
-  if (value === INVALID) return { reason: `field "${field.name}": ${notOfType(raw, field.type)}` };
-  return { value };
+  return value === INVALID
+    ? new Refusal(`field "${field.name}": ${notOfType(raw, field.type)}`)
+    : value;
 }
 
 /** Rows from values per field (`get(field, i)`), checking each entry on its own. */
@@ -75,27 +80,26 @@ function checkedRows(
   get: (field: Field, i: number) => unknown,
 ): EventRows {
   const fields = fieldsOf(plan);
-  const columns: RowColumns = {};
-  for (const f of fields) {
-    columns[f.role === "timestamp" ? plan.batch.timestampField : f.name] = [];
-  }
+  const out = fields.map(() => [] as unknown[]);
   const kept: StreamEntry[] = [];
   const dead: DeadLetter[] = [];
+  const values = new Array<unknown>(fields.length);
   entries: for (let i = 0; i < entries.length; i++) {
-    const values: unknown[] = [];
-    for (const f of fields) {
-      const result = typed(f, get(f, i));
-      if ("reason" in result) {
-        dead.push({ entry: entries[i]!, view: plan.view.name, reason: result.reason });
+    for (let c = 0; c < fields.length; c++) {
+      const value = typed(fields[c]!, get(fields[c]!, i));
+      if (value instanceof Refusal) {
+        dead.push({ entry: entries[i]!, view: plan.view.name, reason: value.reason });
         continue entries;
       }
-      values.push(result.value);
+      values[c] = value;
     }
-    fields.forEach((f, c) => {
-      columns[f.role === "timestamp" ? plan.batch.timestampField : f.name]!.push(values[c]);
-    });
+    for (let c = 0; c < fields.length; c++) out[c]!.push(values[c]);
     kept.push(entries[i]!);
   }
+  const columns: RowColumns = {};
+  fields.forEach((f, c) => {
+    columns[f.role === "timestamp" ? plan.batch.timestampField : f.name] = out[c]!;
+  });
   return { entries: kept, columns, dead };
 }
 

@@ -53,7 +53,7 @@ export interface StreamOptions {
   readonly consumer?: string;
   /** Most entries per batch. @default {500} */
   readonly batchSize?: number;
-  /** Most batches of a view read and not yet written. @default {2} */
+  /** Most batches of a view read and not yet written. @default {4} */
   readonly maxInFlightBatches?: number;
   /** How long a read waits for entries when the stream is idle, in ms. @default {1000} */
   readonly blockMs?: number;
@@ -159,7 +159,7 @@ export async function runStreamProcessor(
   const reclaimIdleMs = options.reclaimIdleMs ?? 30_000;
   const o = {
     batchSize: options.batchSize ?? 500,
-    maxInFlight: options.maxInFlightBatches ?? 2,
+    maxInFlight: options.maxInFlightBatches ?? 4,
     blockMs: options.blockMs ?? 1000,
     reclaimIdleMs,
     reclaimIntervalMs: options.reclaimIntervalMs ?? Math.min(1000, reclaimIdleMs),
@@ -329,7 +329,10 @@ class ViewWorker {
           inFlight.add(batch);
         }
         if (this.#held && performance.now() - this.#held.since >= this.#o.flushMs) {
-          await this.#flush();
+          // In the background: reading and online writes go on while the part is written.
+          this.#flush().catch((err) => {
+            this.#fatal ??= err;
+          });
         }
       }
       await Promise.all(inFlight);

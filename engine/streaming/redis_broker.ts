@@ -165,8 +165,19 @@ export class RedisStreamBroker implements StreamBroker {
         ? { id, event: decoded.event, payload: data, deliveries, timeMs }
         : { id, event: undefined, problem: decoded.problem, payload: data, deliveries, timeMs };
     }
-    const event = Object.fromEntries(pairs(fields));
-    return { id, event, payload: JSON.stringify(event), deliveries, timeMs };
+    const event: Record<string, string> = Object.create(null);
+    for (let i = 0; i + 1 < fields.length; i += 2) event[fields[i]!] = fields[i + 1]!;
+    // The payload text is needed only for a dead letter: made when asked for.
+    let payload: string | undefined;
+    return {
+      id,
+      event,
+      get payload() {
+        return payload ??= JSON.stringify(event);
+      },
+      deliveries,
+      timeMs,
+    };
   }
 
   async renew(entries: readonly StreamEntry[]): Promise<StreamEntry[]> {
@@ -276,10 +287,11 @@ export class RedisStreamBroker implements StreamBroker {
     };
   }
 
+  /** Entries after the group's last delivered one, counted up to 10,000 (it is a gauge). */
   async #undeliveredSlow(group: Map<string, unknown>): Promise<number> {
     const last = String(group.get("last-delivered-id") ?? "0-0");
     const [reply] = await this.#writerTransport().pipeline([
-      ["XRANGE", this.#source.stream, `(${last}`, "+"],
+      ["XRANGE", this.#source.stream, `(${last}`, "+", "COUNT", "10000"],
     ]);
     return Array.isArray(reply?.result) ? reply.result.length : 0;
   }

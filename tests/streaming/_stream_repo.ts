@@ -18,7 +18,11 @@ export interface Brokers {
  * writeTo both); `fares` (fare_x2 through a transform that throws on a fare of "boom";
  * online only).
  */
-export function streamFeatures(broker: "redis" | "nats", stream: string): string {
+export function streamFeatures(
+  broker: "redis" | "nats",
+  stream: string,
+  writeTo: "online" | "offline" | "both" = "both",
+): string {
   return `
 import { entity, fileSource, streamFeatureView, streamSource } from "larder";
 export const driver = entity({ name: "driver", joinKeys: ["driver_id"], valueType: "int64" });
@@ -35,6 +39,7 @@ export const stats = streamFeatureView({
   entities: [driver],
   schema: { fare: "float64", trips: "int64" },
   source: trips,
+  writeTo: "${writeTo}",
 });
 export const fares = streamFeatureView({
   name: "fares",
@@ -60,7 +65,14 @@ export const fares = streamFeatureView({
  */
 export async function streamRepo(
   brokers: Brokers,
-  options: { broker?: "redis" | "nats"; stream: string; project?: string; backfill?: boolean },
+  options: {
+    broker?: "redis" | "nats";
+    stream: string;
+    project?: string;
+    backfill?: boolean;
+    /** `trip_stats`'s writeTo. @default {"both"} */
+    writeTo?: "online" | "offline" | "both";
+  },
 ): Promise<TempRepo> {
   const broker = options.broker ?? "redis";
   const streaming = [
@@ -70,7 +82,7 @@ export async function streamRepo(
   ].join("\n");
   const repo = await tempRepo({
     "larder.yaml": `project: ${options.project ?? "streams"}\n${streaming}\n`,
-    "features.ts": streamFeatures(broker, options.stream),
+    "features.ts": streamFeatures(broker, options.stream, options.writeTo),
   });
   if (options.backfill) {
     await writeTable(join(repo.dir, "data", "trips", "backfill.parquet"), {
