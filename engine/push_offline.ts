@@ -172,6 +172,12 @@ export interface PushOfflineRequest {
    * (the stream processor records which events the file will hold).
    */
   readonly beforeWrite?: (file: string) => Promise<void>;
+  /** Writes the new file. @default {writeTable} */
+  readonly write?: (
+    file: string,
+    columns: Record<string, unknown[]>,
+    types: Record<string, ValueType>,
+  ) => Promise<void>;
 }
 
 function batchSourceOf(doc: RegistryDocument, name: string): FileSourceSpec {
@@ -337,7 +343,7 @@ export async function pushOffline(
   const newFolder = !(await exists(place.dir));
   try {
     await request.beforeWrite?.(file);
-    await writeTable(file, out, types);
+    await (request.write ?? writeTable)(file, out, types);
   } catch (err) {
     // A folder made for this file goes with it (only if still empty).
     if (newFolder) await Deno.remove(place.dir).catch(() => {});

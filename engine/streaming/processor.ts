@@ -24,6 +24,7 @@ import type { DeadLetter, StreamBroker, StreamEntry } from "./broker.ts";
 import { createBroker } from "./create_broker.ts";
 import { eventRows, type RowColumns, type StreamViewPlan } from "./event_rows.ts";
 import { OfflineLedger } from "./offline_ledger.ts";
+import { PartWriter } from "./part_writer.ts";
 import { StreamMetrics, type ViewStreamStats } from "./stream_metrics.ts";
 
 import type { StreamTransformFn } from "../transforms.ts";
@@ -264,6 +265,7 @@ class ViewWorker {
   readonly #flushingIds = new Set<string>();
   #flushing: Promise<void> = Promise.resolve();
   #ledger: Promise<OfflineLedger> | undefined;
+  readonly #parts = new PartWriter();
   #signal: AbortSignal = new AbortController().signal;
   #fatal: unknown;
 
@@ -341,6 +343,7 @@ class ViewWorker {
       clearInterval(lagTimer);
       await this.#flushing.catch(() => {});
       await this.#readLag();
+      this.#parts.close();
       await this.broker.close();
     }
     if (this.#fatal !== undefined) throw this.#fatal;
@@ -533,6 +536,7 @@ class ViewWorker {
             columns,
             prefix: `stream-${this.#view}`,
             forView: this.#view,
+            write: (file, out, types) => this.#parts.write(file, out, types),
             beforeWrite: async (file) => {
               ledgerFile = await ledger.record(file, entries.map((e) => e.id));
             },

@@ -13,7 +13,8 @@ import {
   waitFor,
 } from "./_stream_repo.ts";
 
-const FAST = { blockMs: 50, offlineFlushMs: 100, reclaimIdleMs: 1000 } as const;
+/** A loaded machine may take seconds over a first batch: nothing is redelivered meanwhile. */
+const FAST = { blockMs: 50, offlineFlushMs: 100, reclaimIdleMs: 10_000 } as const;
 const CHILD = fileURLToPath(new URL("./_crash_child.ts", import.meta.url));
 
 Deno.test({
@@ -94,6 +95,7 @@ Deno.test({
           const stop = new AbortController();
           const running = store.stream({
             ...FAST,
+            reclaimIdleMs: 1000,
             views: ["trip_stats"],
             consumer: "heir",
             signal: stop.signal,
@@ -104,8 +106,9 @@ Deno.test({
           });
           stop.abort();
           const [stats] = (await running).views;
-          assert.equal(stats!.redelivered, 8);
-          assert.equal(stats!.offlineDuplicatesSkipped, 8);
+          // At least once: on a loaded machine the server may deliver some a third time.
+          assert.ok(stats!.redelivered >= 8, `${stats!.redelivered} redelivered`);
+          assert.ok(stats!.offlineDuplicatesSkipped >= 8);
           assert.equal((await offlineRows(repo.dir)).length, 8);
         } finally {
           await observer.close();
