@@ -88,7 +88,11 @@ export {
   type PlanResult,
   type RetrievalJob,
   type RetrievalStage,
+  StreamMetrics,
+  type StreamOptions,
+  type StreamResult,
   timestampError,
+  type ViewStreamStats,
   writeTable,
 } from "./engine/mod.ts";
 // Types (and constants) the API above refers to, so that its documentation links them.
@@ -200,6 +204,8 @@ export type {
   SourceReader,
   StageListener,
   StoredValue,
+  StreamEntry,
+  StreamingConfig,
   TypedRequest,
   TypedRetrievalJob,
   TypedRow,

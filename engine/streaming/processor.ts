@@ -77,7 +77,7 @@ export interface StreamOptions {
   readonly metrics?: StreamMetrics;
   /** Called every `progressIntervalMs` and once at the end. */
   readonly onProgress?: (metrics: StreamMetrics) => void;
-  /** @default {250} */
+  /** How often `onProgress` is called, in ms. @default {250} */
   readonly progressIntervalMs?: number;
   /**
    * Called before entries are acknowledged, once every destination took them (for tests that
@@ -88,6 +88,7 @@ export interface StreamOptions {
 
 /** What a run did, per view. */
 export interface StreamResult {
+  /** The counters of each view, in the order the views were run. */
   readonly views: readonly ViewStreamStats[];
 }
 

@@ -10,27 +10,33 @@ const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 /** The counters of one view. */
 export interface ViewStreamStats {
+  /** The stream feature view. */
   readonly view: string;
   /** Entries read from the broker (redeliveries included). */
   events: number;
   /** Entries that were delivered more than once. */
   redelivered: number;
-  /** Rows offered to the online store, and those it stored (newer than what it held). */
+  /** Rows offered to the online store. */
   onlineRows: number;
+  /** Rows the online store took (newer than what it held). */
   onlineWritten: number;
-  /** Rows appended to the batch source, and part files written. */
+  /** Rows appended to the batch source. */
   offlineRows: number;
+  /** Part files appended to the batch source. */
   offlineParts: number;
   /** Redelivered entries whose rows a part already held (not written again). */
   offlineDuplicatesSkipped: number;
+  /** Entries sent to the dead-letter stream. */
   deadLetters: number;
+  /** Batches processed. */
   batches: number;
   /** Entries acknowledged. */
   acked: number;
   /** Failed attempts to write a batch (retried). */
   errors: number;
-  /** The group's lag, as last read. */
+  /** Entries of the stream the group has not been given yet, as last read. */
   undelivered: number;
+  /** Entries given to the group's consumers and not acknowledged, as last read. */
   pending: number;
   /** Batch latency histogram: read to acknowledged (or to online-written, for offline-held). */
   readonly latency: { counts: number[]; sum: number; count: number };

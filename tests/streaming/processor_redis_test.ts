@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { FeatureStore } from "../../mod.ts";
+import { main } from "../../cli/main.ts";
+import { freePort } from "../support/redis_server.ts";
+import { tempRepo } from "../support/repo.ts";
 import { skipWithoutRedis, startRedisServer } from "../support/redis_server.ts";
 import {
   offlineRows,
@@ -137,6 +140,67 @@ Deno.test({
           await store.close();
           await repo.remove();
         }
+      });
+
+      await t.step("larder stream serves metrics, stops on SIGTERM with exit 0", async () => {
+        const repo = await streamRepo({ redisUrl: redis.url }, { stream: "cli" });
+        const store = await FeatureStore.open({ repo: repo.dir });
+        const p = await producer(store);
+        const port = freePort();
+        const output: string[] = [];
+        const log = console.log;
+        console.log = (...args: unknown[]) => output.push(args.join(" "));
+        try {
+          const exit = main([
+            "stream",
+            "--repo",
+            repo.dir,
+            "--metrics-port",
+            String(port),
+            "--json",
+          ]);
+          await p.publish([tripEvent(1, 1), { ...tripEvent(2, 1), trips: "many" }]);
+          let metrics = "";
+          await waitFor("the events counted in /metrics", async () => {
+            try {
+              metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+            } catch {
+              return false;
+            }
+            return /larder_stream_dead_letters_total\{view="trip_stats"\} 1/.test(metrics) &&
+              /larder_stream_events_total\{view="fares"\} 2/.test(metrics);
+          });
+          assert.match(metrics, /# TYPE larder_stream_batch_duration_seconds histogram/);
+          assert.match(metrics, /larder_stream_lag_pending\{view="trip_stats"\} \d+/);
+          Deno.kill(Deno.pid, "SIGTERM");
+          assert.equal(await exit, 0);
+          const report = JSON.parse(output.join("\n"));
+          const stats = report.views.find((v: { view: string }) => v.view === "trip_stats");
+          assert.equal(stats.events, 2);
+          assert.equal(stats.deadLetters, 1);
+          assert.equal(stats.pending, 0);
+        } finally {
+          console.log = log;
+          await p.close();
+          await store.close();
+          await repo.remove();
+        }
+      });
+
+      await t.step("larder stream without stream views exits 1 saying so", async () => {
+        const repo = await tempRepo();
+        const errors: string[] = [];
+        const error = console.error;
+        console.error = (...args: unknown[]) => errors.push(args.join(" "));
+        try {
+          assert.equal(await main(["stream", "--repo", repo.dir]), 1);
+          assert.equal(await main(["stream", "--repo", repo.dir, "--batch-size", "0"]), 1);
+        } finally {
+          console.error = error;
+          await repo.remove();
+        }
+        assert.match(errors[0]!, /The registry has no stream feature views/);
+        assert.match(errors[1]!, /--batch-size: expected a positive whole number/);
       });
 
       await t.step("a changed transform is DRIFT before anything is read", async () => {
