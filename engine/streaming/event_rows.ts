@@ -107,7 +107,8 @@ function checkedRows(
 function eventColumns(entries: readonly StreamEntry[]): Record<string, unknown[]> {
   const names = new Set<string>();
   for (const e of entries) for (const name of Object.keys(e.event!)) names.add(name);
-  const columns: Record<string, unknown[]> = {};
+  // No prototype: an event field may be called "__proto__".
+  const columns: Record<string, unknown[]> = Object.create(null);
   for (const name of names) {
     columns[name] = entries.map((e) => Object.hasOwn(e.event!, name) ? e.event![name] : null);
   }
