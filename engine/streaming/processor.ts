@@ -299,10 +299,10 @@ class ViewWorker {
     const inFlight = new Set<Promise<void>>();
     let lastReclaim = -Infinity;
     const lagTimer = setInterval(() => void this.#readLag(), 1000);
-    await this.#readLag();
-    // Loads the offline writer now rather than while the first batch waits for it.
-    if (this.#writeOffline) await this.#offlineLedger();
     try {
+      await this.#readLag();
+      // Loads the offline writer now rather than while the first batch waits for it.
+      if (this.#writeOffline) await this.#offlineLedger();
       while (!signal.aborted && this.#fatal === undefined) {
         while (inFlight.size >= this.#o.maxInFlight) await Promise.race(inFlight);
         if (signal.aborted || this.#fatal !== undefined) break;
