@@ -27,6 +27,7 @@ import { objectCommands } from "./commands/objects.ts";
 import { applyCommand, planCommand } from "./commands/plan.ts";
 import { registryDumpCommand } from "./commands/registry_dump.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { streamCommand } from "./commands/stream.ts";
 import { teardownCommand } from "./commands/teardown.ts";
 import { unlockCommand } from "./commands/unlock.ts";
 import { VERSION } from "./version.ts";
@@ -42,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   unlockCommand,
   onlineCommand,
   historicalCommand,
+  streamCommand,
   serveCommand,
   registryDumpCommand,
   ...objectCommands,

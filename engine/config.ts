@@ -369,6 +369,37 @@ type _FeatureServerConfig = Assert<
   Equals<z.output<typeof featureServerConfig>, FeatureServerConfig>
 >;
 
+/** `streaming:` — the brokers the stream processor reads stream sources from. */
+export interface StreamingConfig {
+  /** Redis Streams. */
+  redis: {
+    /**
+     * `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS).
+     * @default {"redis://127.0.0.1:6379"}
+     */
+    url: string;
+  };
+  /** NATS JetStream. */
+  nats: {
+    /** Server addresses (`host:port` or `nats://host:port`). @default {["127.0.0.1:4222"]} */
+    servers: string[];
+  };
+}
+const streamingConfig = z.strictObject({
+  redis: z.strictObject({
+    url: z.url({
+      protocol: /^rediss?$/,
+      error: (iss) => `expected a redis(s):// URL, got ${JSON.stringify(iss.input)}`,
+    }).default("redis://127.0.0.1:6379"),
+  }).prefault({}),
+  nats: z.strictObject({
+    servers: z.array(z.string().min(1)).min(1).default(["127.0.0.1:4222"]),
+  }).prefault({}),
+});
+/** Schema of `streaming:`. */
+export const StreamingConfigSchema: z.ZodType<StreamingConfig> = streamingConfig;
+type _StreamingConfig = Assert<Equals<z.output<typeof streamingConfig>, StreamingConfig>>;
+
 /** The whole of `larder.yaml`, with defaults filled in. */
 export interface LarderConfig {
   /** The project: one registry document, one namespace in the online store. */
@@ -387,6 +418,8 @@ export interface LarderConfig {
   definitions?: string[] | undefined;
   /** What `serve` exposes, and the limits on its connections. */
   feature_server: FeatureServerConfig;
+  /** The brokers of stream sources. @default local Redis and NATS on their usual ports */
+  streaming: StreamingConfig;
 }
 const larderConfig = z.strictObject({
   project: NameSchema,
@@ -402,6 +435,7 @@ const larderConfig = z.strictObject({
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */
   definitions: z.array(z.string().min(1)).min(1).optional(),
   feature_server: featureServerConfig.prefault({}),
+  streaming: streamingConfig.prefault({}),
 });
 /** Schema of `larder.yaml`. */
 export const LarderConfigSchema: z.ZodType<LarderConfig> = larderConfig;

@@ -20,7 +20,8 @@ import type { OfflineStore } from "./offline/offline_store.ts";
 import type { RetrievalJob } from "./offline/historical_query.ts";
 import type { HistoricalFeaturesOptions } from "./historical_retrieval.ts";
 import type { LoadedTransform } from "./on_demand.ts";
-import { transformsFor } from "./transforms.ts";
+import { streamTransformsFor, transformsFor } from "./transforms.ts";
+import { runStreamProcessor, type StreamOptions, type StreamResult } from "./streaming/mod.ts";
 import { validateSources } from "./source_validation.ts";
 import type {
   FeatureColumns,
@@ -493,6 +494,40 @@ export class FeatureStore {
       repoDir: this.repoDir,
       transforms: (names, doc) => this.onDemandTransforms(names, doc),
     };
+  }
+
+  /**
+   * Runs the stream processor until `options.signal` aborts: reads the stream sources of the
+   * stream feature views (or `options.views`) through their brokers' consumer groups, and
+   * writes each batch's rows online (skip-if-not-newer) and offline (parts appended to the
+   * batch source), acknowledging events only once every destination took them. Bad events go
+   * to the dead-letter stream. Any number of processes may run it on one repo: they share each
+   * stream through the consumer group.
+   *
+   * @example
+   * ```ts ignore
+   * const stop = new AbortController();
+   * Deno.addSignalListener("SIGTERM", () => stop.abort());
+   * await store.stream({ signal: stop.signal });
+   * ```
+   */
+  async stream(options: StreamOptions = {}): Promise<StreamResult> {
+    const doc = await this.registry.read({ fresh: true });
+    return await runStreamProcessor({
+      doc,
+      repoDir: this.repoDir,
+      streaming: this.config.streaming,
+      online: () => this.onlineStore(),
+      transforms: (names, d) => this.onDemandTransforms(names, d),
+      streamTransforms: async (views) => {
+        if (views.length === 0) return new Map();
+        this.#loaded ??= this.definitions().catch((err) => {
+          this.#loaded = undefined;
+          throw err;
+        });
+        return streamTransformsFor(await this.#loaded, views, this.repoDir);
+      },
+    }, options);
   }
 
   /**

@@ -187,3 +187,22 @@ export type {
   ViewMaterialization,
 } from "./materialize/mod.ts";
 export type { TransformLoader } from "./on_demand.ts";
+export {
+  consumerGroup,
+  StreamMetrics,
+  type StreamOptions,
+  streamProgressLine,
+  type StreamResult,
+  streamTerminalProgress,
+  type ViewStreamStats,
+} from "./streaming/mod.ts";
+export type {
+  BrokerCapabilities,
+  BrokerLag,
+  BrokerOptions,
+  DeadLetter,
+  DeadLetterRecord,
+  StreamBroker,
+  StreamEntry,
+} from "./streaming/mod.ts";
+export type { StreamingConfig } from "./config.ts";

@@ -10,6 +10,7 @@ import {
   type DataSourceSpec,
   type FileSourceSpec,
   findObject,
+  hasBatchSource,
   isLarderError,
   LarderError,
   ownValue,
@@ -120,7 +121,7 @@ interface ReadColumn {
  */
 function columnsRead(doc: RegistryDocument, batch: FileSourceSpec): Map<string, ReadColumn> {
   const reads = (source: DataSourceSpec | undefined) =>
-    source?.name === batch.name || (source?.kind === "push" && source.batchSource === batch.name);
+    source?.name === batch.name || (hasBatchSource(source) && source.batchSource === batch.name);
   const read = new Map<string, ReadColumn>();
   const need = (name: string, type: ValueType, required: boolean, view?: string) => {
     const column = fileColumnName(batch, name);
@@ -155,6 +156,61 @@ function csvText(value: unknown): unknown {
   return String(value);
 }
 
+/** What {@linkcode pushOffline} appends. */
+export interface PushOfflineRequest {
+  /** The push source (or stream source) whose batch source gets the rows. */
+  readonly pushSource: string;
+  readonly columns: ColumnData;
+  /**
+   * Require only the columns this feature view reads (the others are NULL when absent).
+   * @default every column some view of the batch source reads
+   */
+  readonly forView?: string;
+  /** How the new file's name starts. @default {"push"} */
+  readonly prefix?: string;
+  /**
+   * Called with the new file's path once every value is checked, before the file is written
+   * (the stream processor records which events the file will hold).
+   */
+  readonly beforeWrite?: (file: string) => Promise<void>;
+  /** Writes the new file. @default {writeTable} */
+  readonly write?: (
+    file: string,
+    columns: Record<string, unknown[]>,
+    types: Record<string, ValueType>,
+  ) => Promise<void>;
+}
+
+function batchSourceOf(doc: RegistryDocument, name: string): FileSourceSpec {
+  const push = findObject(doc, "dataSource", name)?.spec;
+  if (!hasBatchSource(push)) {
+    throw new LarderError("NOT_FOUND", `Cannot find push source "${name}"`);
+  }
+  const batch = findObject(doc, "dataSource", push.batchSource)?.spec;
+  if (batch?.kind !== "file") {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `${
+        push.kind === "push" ? "Push" : "Stream"
+      } source "${push.name}" has no file batch source "${push.batchSource}"`,
+    );
+  }
+  return batch;
+}
+
+/**
+ * The folder where {@linkcode pushOffline} puts new files of `source`'s batch source (a push or
+ * stream source).
+ */
+export async function pushedFilesFolder(
+  repoDir: string,
+  doc: RegistryDocument,
+  source: string,
+): Promise<string> {
+  const offline: Offline = await loadOffline("Pushing to the offline store");
+  return (await target(offline, batchSourceOf(doc, source), repoDir)).dir;
+}
+
 /**
  * Appends `columns` to the batch source of `pushSource` as one new file. The file has the
  * columns of the source's existing file (the single file, or the first file of a folder or
@@ -166,19 +222,9 @@ function csvText(value: unknown): unknown {
 export async function pushOffline(
   repoDir: string,
   doc: RegistryDocument,
-  request: { readonly pushSource: string; readonly columns: ColumnData },
+  request: PushOfflineRequest,
 ): Promise<{ files: string[] }> {
-  const push = findObject(doc, "dataSource", request.pushSource)?.spec;
-  if (push?.kind !== "push") {
-    throw new LarderError("NOT_FOUND", `Cannot find push source "${request.pushSource}"`);
-  }
-  const batch = findObject(doc, "dataSource", push.batchSource)?.spec;
-  if (batch?.kind !== "file") {
-    throw new LarderError(
-      "INPUT_INVALID",
-      `Push source "${push.name}" has no file batch source "${push.batchSource}"`,
-    );
-  }
+  const batch = batchSourceOf(doc, request.pushSource);
   const lengths = Object.entries(request.columns).map(([name, values]) =>
     [name, Array.isArray(values) ? values.length : -1] as const
   );
@@ -195,7 +241,10 @@ export async function pushOffline(
   const given = (column: string): readonly unknown[] | undefined =>
     ownValue(request.columns, column) ??
       ownValue(request.columns, ownValue(batch.fieldMapping, column) ?? "");
-  const missing = [...read].filter(([c, r]) => r.required && given(c) === undefined);
+  const missing = [...read].filter(([c, r]) =>
+    r.required && given(c) === undefined &&
+    (request.forView === undefined || r.views.size === 0 || r.views.has(request.forView))
+  );
   if (missing.length > 0) {
     const views = new Set(missing.flatMap(([, r]) => [...r.views]));
     throw new LarderError(
@@ -256,7 +305,9 @@ export async function pushOffline(
         ? also
         : undefined;
       const entry = read.get(column.name);
-      if (value === null && entry?.joinKey) {
+      const needed = entry !== undefined &&
+        (request.forView === undefined || entry.views.has(request.forView));
+      if (value === null && entry?.joinKey && needed) {
         throw new LarderError(
           "INPUT_INVALID",
           `Cannot push to offline: column "${column.name}", row ${r}: has no value, and it is a join key of ${
@@ -286,17 +337,21 @@ export async function pushOffline(
   if (rowCount === 0) return { files: [] };
 
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-  const name = place.name(`push-${stamp}-${crypto.randomUUID().slice(0, 8)}`);
+  const name = place.name(
+    `${request.prefix ?? "push"}-${stamp}-${crypto.randomUUID().slice(0, 8)}`,
+  );
   if (isObjectUrl(place.dir)) {
     // One PUT of a file written locally: a failed push stores nothing.
     const file = `${place.dir.replace(/\/+$/, "")}/${name}`;
-    await writeObjectViaFile(file, (local) => writeTable(local, out, types));
+    await request.beforeWrite?.(file);
+    await writeObjectViaFile(file, (local) => (request.write ?? writeTable)(local, out, types));
     return { files: [file] };
   }
   const file = join(place.dir, name);
   const newFolder = !(await exists(place.dir));
   try {
-    await writeTable(file, out, types);
+    await request.beforeWrite?.(file);
+    await (request.write ?? writeTable)(file, out, types);
   } catch (err) {
     // A folder made for this file goes with it (only if still empty).
     if (newFolder) await Deno.remove(place.dir).catch(() => {});

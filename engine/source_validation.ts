@@ -5,6 +5,7 @@
 import {
   type EntitySpec,
   type FileSourceSpec,
+  hasBatchSource,
   LarderError,
   type ObjectKind,
   type Plan,
@@ -33,8 +34,10 @@ function changed(plan: Plan): (kind: ObjectKind, name: string) => boolean {
 }
 
 /**
- * The file sources to check and the views of each that read them (a push source's views read
- * its batch source).
+ * The file sources to check and the views of each that read them (a push or stream source's
+ * views read its batch source). Stream feature views with a transform are not checked: their
+ * columns are what the transform returns, which reach the batch source only as the stream
+ * processor appends them.
  */
 export function sourcesToCheck(
   contents: RepoContents,
@@ -43,8 +46,9 @@ export function sourcesToCheck(
   const isChanged = options.plan ? changed(options.plan) : () => true;
   const bySource = new Map<string, { source: FileSourceSpec; views: SourceReader[] }>();
   for (const view of contents.featureView.values()) {
+    if (view.stream?.transformHash !== undefined) continue;
     const direct = contents.dataSource.get(view.source);
-    const source = direct?.kind === "push" ? contents.dataSource.get(direct.batchSource) : direct;
+    const source = hasBatchSource(direct) ? contents.dataSource.get(direct.batchSource) : direct;
     if (!source || source.kind !== "file") continue;
     const affected = isChanged("featureView", view.name) ||
       isChanged("dataSource", view.source) || isChanged("dataSource", source.name) ||

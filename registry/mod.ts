@@ -55,6 +55,11 @@ export {
   RESOURCE_TYPES,
   type ResourceType,
   type SpecOf,
+  type StreamBroker,
+  type StreamDestination,
+  type StreamFormat,
+  type StreamSourceSpec,
+  type StreamViewSpec,
 } from "./specs.ts";
 export {
   type CommonInput,
@@ -100,6 +105,18 @@ export {
   aggregationType,
   viewFields,
 } from "./aggregation.ts";
+export {
+  type StreamSource,
+  streamSource,
+  type StreamSourceInput,
+} from "./definitions/stream_source.ts";
+export {
+  type EventColumns,
+  type StreamFeatureView,
+  streamFeatureView,
+  type StreamFeatureViewInput,
+  type StreamTransform,
+} from "./definitions/stream_feature_view.ts";
 export {
   type FeatureLoggingInput,
   type FeatureService,
@@ -172,4 +189,4 @@ export {
   transformHash,
   type UnionToIntersection,
 } from "./definitions/on_demand_feature_view.ts";
-export { viewBatchSource } from "./view_source.ts";
+export { hasBatchSource, viewBatchSource } from "./view_source.ts";

@@ -81,7 +81,7 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
     `${fileOf.get(`${kind}/${name}`)}: ${KIND_LABEL[kind]} "${name}"`;
 
   for (const [name, source] of byKind.dataSource) {
-    if (source.kind !== "push") continue;
+    if (source.kind !== "push" && source.kind !== "stream") continue;
     const batch = byKind.dataSource.get(source.batchSource);
     if (!batch) {
       problems.push(
@@ -146,6 +146,16 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
         `${
           where("featureView", name)
         }: source "${view.source}" is a request source; only on-demand feature views read request sources`,
+      );
+    } else if (view.stream !== undefined && source.kind !== "stream") {
+      problems.push(
+        `${
+          where("featureView", name)
+        }: source "${view.source}" is a ${source.kind} source; a stream feature view reads a stream source: the repo has ${
+          quoteList(
+            [...byKind.dataSource.values()].filter((s) => s.kind === "stream").map((s) => s.name),
+          )
+        }`,
       );
     }
   }

@@ -116,6 +116,50 @@ const pushSourceSpec = z.object({
 export const PushSourceSpecSchema: z.ZodType<PushSourceSpec> = pushSourceSpec;
 type _PushSourceSpec = Assert<Equals<z.output<typeof pushSourceSpec>, PushSourceSpec>>;
 
+/** Brokers a stream source can read. */
+export type StreamBroker = "redis" | "nats";
+
+/**
+ * How a stream's events are encoded: `fields`, the fields of a Redis Streams entry, one per
+ * column (values are text, read as the declared types); `json`, one JSON object per event (the
+ * message body on NATS, the entry's `data` field on Redis).
+ */
+export type StreamFormat = "fields" | "json";
+
+/** A stream source: events read from a broker, stored offline in its batch source. */
+export interface StreamSourceSpec extends CommonSpec {
+  /** Discriminates the kinds of data source. */
+  kind: "stream";
+  /** The broker holding the stream. */
+  broker: StreamBroker;
+  /** The Redis stream key, or the NATS JetStream stream name. */
+  stream: string;
+  /** NATS only: the subject events are published on. */
+  subject?: string | undefined;
+  /** How events are encoded. */
+  format: StreamFormat;
+  /** The event field holding each event's event time. */
+  timestampField: string;
+  /** The file source that holds the events offline (backfill, historical retrieval). */
+  batchSource: string;
+  /** Where events that cannot be written go, with the reason: a stream of the same broker. */
+  deadLetterStream: string;
+}
+const streamSourceSpec = z.object({
+  ...Common,
+  kind: z.literal("stream"),
+  broker: z.enum(["redis", "nats"]),
+  stream: z.string().min(1),
+  subject: z.string().min(1).optional(),
+  format: z.enum(["fields", "json"]),
+  timestampField: NameSchema,
+  batchSource: NameSchema,
+  deadLetterStream: z.string().min(1),
+});
+/** Schema of a {@linkcode StreamSourceSpec}. */
+export const StreamSourceSpecSchema: z.ZodType<StreamSourceSpec> = streamSourceSpec;
+type _StreamSourceSpec = Assert<Equals<z.output<typeof streamSourceSpec>, StreamSourceSpec>>;
+
 /** A request source: values that arrive with each request (for on-demand views). */
 export interface RequestSourceSpec extends CommonSpec {
   /** Discriminates the kinds of data source. */
@@ -133,13 +177,39 @@ export const RequestSourceSpecSchema: z.ZodType<RequestSourceSpec> = requestSour
 type _RequestSourceSpec = Assert<Equals<z.output<typeof requestSourceSpec>, RequestSourceSpec>>;
 
 /** Any data source. */
-export type DataSourceSpec = FileSourceSpec | PushSourceSpec | RequestSourceSpec;
+export type DataSourceSpec =
+  | FileSourceSpec
+  | PushSourceSpec
+  | StreamSourceSpec
+  | RequestSourceSpec;
 /** Schema of a {@linkcode DataSourceSpec}. */
 export const DataSourceSpecSchema: z.ZodType<DataSourceSpec> = z.discriminatedUnion("kind", [
   fileSourceSpec,
   pushSourceSpec,
+  streamSourceSpec,
   requestSourceSpec,
 ]);
+
+/** Where a stream feature view's processor writes the rows of its events. */
+export type StreamDestination = "online" | "offline" | "both";
+
+/** What makes a feature view a stream feature view. */
+export interface StreamViewSpec {
+  /** Where the stream processor writes rows: the online store, the batch source, or both. */
+  writeTo: StreamDestination;
+  /** SHA-256 of the transform's source text; absent: events are rows as they are. */
+  transformHash?: string | undefined;
+  /** The transform's source text, shown by the registry API and the web UI. */
+  transformSource?: string | undefined;
+}
+const streamViewSpec = z.object({
+  writeTo: z.enum(["online", "offline", "both"]),
+  transformHash: z.string().optional(),
+  transformSource: z.string().optional(),
+});
+/** Schema of a {@linkcode StreamViewSpec}. */
+export const StreamViewSpecSchema: z.ZodType<StreamViewSpec> = streamViewSpec;
+type _StreamViewSpec = Assert<Equals<z.output<typeof streamViewSpec>, StreamViewSpec>>;
 
 /** A feature view: features of some entities, read from one source. */
 export interface FeatureViewSpec extends CommonSpec {
@@ -159,6 +229,8 @@ export interface FeatureViewSpec extends CommonSpec {
   aggregations?: AggregationSpec[] | undefined;
   /** The tile size of the online aggregations, in seconds (absent: no aggregations). */
   tileSeconds?: number | undefined;
+  /** Present on stream feature views: what the stream processor does with their events. */
+  stream?: StreamViewSpec | undefined;
 }
 const featureViewSpec = z.object({
   ...Common,
@@ -173,6 +245,7 @@ const featureViewSpec = z.object({
   aggregations: z.array(AggregationSpecSchema).optional(),
   /** The tile size of the online aggregations, in seconds (absent: no aggregations). */
   tileSeconds: z.number().positive().optional(),
+  stream: streamViewSpec.optional(),
 });
 /** Schema of a {@linkcode FeatureViewSpec}. */
 export const FeatureViewSpecSchema: z.ZodType<FeatureViewSpec> = featureViewSpec;

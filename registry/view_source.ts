@@ -1,7 +1,20 @@
 /** Where a feature view's rows come from offline: its file source, or its push source's batch source. */
 import { findObject, type RegistryDocument } from "./document.ts";
 import { LarderError } from "./errors.ts";
-import type { FeatureViewSpec, FileSourceSpec } from "./specs.ts";
+import type {
+  DataSourceSpec,
+  FeatureViewSpec,
+  FileSourceSpec,
+  PushSourceSpec,
+  StreamSourceSpec,
+} from "./specs.ts";
+
+/** Whether a source keeps its rows in a batch source (push and stream sources). */
+export function hasBatchSource(
+  source: DataSourceSpec | undefined,
+): source is PushSourceSpec | StreamSourceSpec {
+  return source?.kind === "push" || source?.kind === "stream";
+}
 
 /**
  * The file source holding a view's rows: the view's source, or for a push source its batch
@@ -9,7 +22,7 @@ import type { FeatureViewSpec, FileSourceSpec } from "./specs.ts";
  */
 export function viewBatchSource(doc: RegistryDocument, view: FeatureViewSpec): FileSourceSpec {
   let source = findObject(doc, "dataSource", view.source)?.spec;
-  if (source?.kind === "push") source = findObject(doc, "dataSource", source.batchSource)?.spec;
+  if (hasBatchSource(source)) source = findObject(doc, "dataSource", source.batchSource)?.spec;
   if (!source) {
     throw new LarderError(
       "NOT_FOUND",

@@ -66,6 +66,7 @@ const PERMISSION_TYPE: Readonly<Record<ResourceType, string>> = {
 const SOURCE_CLASS: Readonly<Record<DataSourceSpec["kind"], string>> = {
   file: "feast.infra.offline_stores.file_source.FileSource",
   push: "feast.data_source.PushSource",
+  stream: "larder.StreamSource",
   request: "feast.data_source.RequestSource",
 };
 
@@ -210,7 +211,7 @@ function sourceJson(
   const file = batch?.kind === "file" ? batch : undefined;
   return {
     ...compact({
-      type: "PUSH_SOURCE",
+      type: spec.kind === "stream" ? "CUSTOM_SOURCE" : "PUSH_SOURCE",
       fieldMapping: file?.fieldMapping,
       timestampField: file?.timestampField,
       createdTimestampColumn: file?.createdTimestampColumn,
@@ -249,7 +250,7 @@ function viewSources(
 ): { batch?: DataSourceSpec; stream?: DataSourceSpec } {
   const source = findObject(doc, "dataSource", sourceName)?.spec;
   if (!source) return {};
-  if (source.kind !== "push") return { batch: source };
+  if (source.kind !== "push" && source.kind !== "stream") return { batch: source };
   const batch = findObject(doc, "dataSource", source.batchSource)?.spec;
   return batch ? { batch, stream: source } : { stream: source };
 }

@@ -54,11 +54,11 @@ export {
 export { Metrics } from "./metrics.ts";
 // Feature logging, as depsFromFeatureStore wires it (the engine's).
 export {
+  defaultLogSinks,
   FeatureLogger,
   type FeatureLoggerOptions,
   type FeatureLogStats,
   LocalLogSink,
-  defaultLogSinks,
   type LogSink,
   type LogSinkFactory,
   type ServedRead,

@@ -1,7 +1,7 @@
 /**
- * The user docs hold only examples that work: every ```ts block of `docs/definitions.md` and
- * `docs/getting-started.md` type-checks against Larder (one `deno check` over all of them), the
- * definition examples also run, and the getting-started page's shell steps run as written, in
+ * The user docs hold only examples that work: every ```ts block of `docs/definitions.md`,
+ * `docs/getting-started.md` and `docs/streaming.md` type-checks against Larder (one `deno check`
+ * over all of them), the definition examples also run, and the getting-started page's shell steps run as written, in
  * a temp folder, with the `larder` command installed into a temp root, ending with an online
  * read through a real feature server on a free port.
  *
@@ -20,7 +20,7 @@ import { dirname, join } from "node:path";
 import { plainText, userEnv } from "./support/user_shell.ts";
 
 const CHECKOUT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const TYPE_CHECKED = ["docs/definitions.md", "docs/getting-started.md"];
+const TYPE_CHECKED = ["docs/definitions.md", "docs/getting-started.md", "docs/streaming.md"];
 const GETTING_STARTED = "docs/getting-started.md";
 /** How long one command may take before the test gives up on it. */
 const COMMAND_TIMEOUT_MS = 120_000;
@@ -50,7 +50,7 @@ const text = plainText;
 
 Deno.test({
   name:
-    "docs/definitions.md and docs/getting-started.md: every ts block type-checks, definitions run",
+    "docs/definitions.md, getting-started.md and streaming.md: every ts block type-checks, definitions run",
   sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "larder-docs-check-" });
@@ -68,7 +68,7 @@ Deno.test({
           await Deno.writeTextFile(path, block.code);
           files.push(path);
           // Definition examples that need no store or file also run: builders check at call.
-          if (page === "docs/definitions.md" && !/\bawait\b/.test(block.code)) runnable.push(path);
+          if (page !== GETTING_STARTED && !/\bawait\b/.test(block.code)) runnable.push(path);
         }
       }
       // A script saved in the demo repo imports its definitions.

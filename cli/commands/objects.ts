@@ -40,6 +40,8 @@ const LISTINGS: readonly Listing[] = [
         ? `${s.path} (${s.format})`
         : s.kind === "push"
         ? `batch source ${s.batchSource}`
+        : s.kind === "stream"
+        ? `${s.broker} ${s.stream}, batch source ${s.batchSource}`
         : s.schema.map((f) => f.name).join(", ");
       return [o.name, s.kind, where, ago(o)];
     },
