@@ -85,8 +85,10 @@ export type {
   OnlineStoreCapabilities,
   OnlineWriteResult,
   StoredValue,
+  TileWriteResult,
   ViewsWithData,
 } from "./online/mod.ts";
+export type { ObjectStoreConfig } from "./object_store/mod.ts";
 export {
   type Action,
   type Assert,

@@ -54,7 +54,8 @@ const aggregationSpec = z.object({
 export const AggregationSpecSchema: z.ZodType<AggregationSpec> = aggregationSpec;
 type _AggregationSpec = Assert<Equals<z.output<typeof aggregationSpec>, AggregationSpec>>;
 
-type Numeric = "int32" | "int64" | "float32" | "float64";
+/** The numeric value types (what `sum`, `mean`, `stddev` and `var` take). */
+export type NumericValueType = "int32" | "int64" | "float32" | "float64";
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 /** Types with an order (min, max). */
 const ORDERED: ReadonlySet<string> = new Set([...NUMERIC, "string", "timestamp"]);
@@ -64,9 +65,9 @@ export type AggregationType<F extends AggregationFunction, T extends ValueType> 
   `${string}[]` ? never
   : F extends "count" | "approx_count_distinct" ? "int64"
   : F extends "sum"
-    ? (T extends "int32" | "int64" ? "int64" : T extends Numeric ? "float64" : never)
-  : F extends "mean" | "stddev" | "var" ? (T extends Numeric ? "float64" : never)
-  : F extends "min" | "max" ? (T extends Numeric | "string" | "timestamp" ? T : never)
+    ? (T extends "int32" | "int64" ? "int64" : T extends NumericValueType ? "float64" : never)
+  : F extends "mean" | "stddev" | "var" ? (T extends NumericValueType ? "float64" : never)
+  : F extends "min" | "max" ? (T extends NumericValueType | "string" | "timestamp" ? T : never)
   : F extends "last" ? T
   : never;
 

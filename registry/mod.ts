@@ -103,6 +103,7 @@ export {
   AggregationSpecSchema,
   type AggregationType,
   aggregationType,
+  type NumericValueType,
   viewFields,
 } from "./aggregation.ts";
 export {

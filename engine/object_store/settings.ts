@@ -19,11 +19,11 @@ export interface ObjectStoreConfig {
    * (`<bucket>.<endpoint>/<key>`). @default `true` with an `endpoint`, `false` for AWS S3
    */
   path_style?: boolean | undefined;
-  /** @default `$AWS_ACCESS_KEY_ID` */
+  /** The access key id requests are signed with. @default `$AWS_ACCESS_KEY_ID` */
   access_key_id?: string | undefined;
-  /** @default `$AWS_SECRET_ACCESS_KEY` */
+  /** Its secret (write `${VAR}` to read it from the environment). @default `$AWS_SECRET_ACCESS_KEY` */
   secret_access_key?: string | undefined;
-  /** @default `$AWS_SESSION_TOKEN` */
+  /** A session token of temporary credentials. @default `$AWS_SESSION_TOKEN` */
   session_token?: string | undefined;
   /** Seconds one request may take, body included, before it fails. @default {60} */
   timeout_seconds: number;
