@@ -14,6 +14,7 @@
 export {
   type AuthConfig,
   configFromObject,
+  type DuckDBOfflineStoreConfig,
   type FeatureServerConfig,
   type LarderConfig,
   LarderConfigSchema,
@@ -21,6 +22,7 @@ export {
   type OfflineStoreConfig,
   type OnlineStoreConfig,
   parseConfig,
+  type PostgresOfflineStoreConfig,
   type RegistryConfig,
 } from "./config.ts";
 export {

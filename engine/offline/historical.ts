@@ -4,6 +4,7 @@ import { type RecordBatch, Table } from "apache-arrow";
 import {
   describeProjection,
   type FeatureViewSpec,
+  type FileSourceSpec,
   joinKeyColumn,
   LarderError,
   projectionName,
@@ -54,7 +55,7 @@ import { writeBatches } from "./_writers.ts";
 
 /** A view request after validation. */
 interface PreparedView {
-  readonly request: ViewRequest;
+  readonly request: ViewRequest<FileSourceSpec>;
   readonly files: readonly string[];
   /** Join keys, named by the entity-table column that holds them (after the join-key map). */
   readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
@@ -67,7 +68,7 @@ interface PreparedView {
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 
 /** A view request as the projection it is: its view, the name it goes by, its join-key map. */
-function projectionOf(request: ViewRequest): ProjectionTargetSpec {
+export function projectionOf(request: ViewRequest): ProjectionTargetSpec {
   return {
     view: request.view.name,
     ...(request.name !== undefined ? { nameAlias: request.name } : {}),
@@ -76,7 +77,7 @@ function projectionOf(request: ViewRequest): ProjectionTargetSpec {
 }
 
 /** The name a view request's features go by. */
-function requestName(request: ViewRequest): string {
+export function requestName(request: ViewRequest): string {
   return projectionName(projectionOf(request));
 }
 
@@ -85,7 +86,7 @@ function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): F
 }
 
 /** Checks requested features and output names; returns output names per view. */
-function planOutputs(query: HistoricalQuery): string[][] {
+export function planOutputs(query: HistoricalQuery): string[][] {
   if (query.views.length === 0) {
     throw new LarderError("INPUT_INVALID", "No features requested: pass at least one feature view");
   }
@@ -135,7 +136,7 @@ function planOutputs(query: HistoricalQuery): string[][] {
  */
 async function prepareViews(
   session: DuckDBSession,
-  query: HistoricalQuery,
+  query: HistoricalQuery<FileSourceSpec>,
   outputs: string[][],
 ): Promise<PreparedView[]> {
   const prepared: PreparedView[] = [];
@@ -417,7 +418,7 @@ class DuckDBRetrievalJob implements RetrievalJob {
  */
 export async function getHistoricalFeatures(
   db: DuckDB,
-  query: HistoricalQuery,
+  query: HistoricalQuery<FileSourceSpec>,
 ): Promise<RetrievalJob> {
   const outputs = planOutputs(query);
   const flatOutputs = outputs.flat();

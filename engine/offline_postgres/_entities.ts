@@ -1,0 +1,303 @@
+/**
+ * The entity table in Postgres: described up front, then loaded for each run into a temporary
+ * table (`COPY … FROM STDIN`) with its input order as `__rid`.
+ */
+import { resolve } from "node:path";
+import { type DataType, type Schema, Table, Type } from "apache-arrow";
+import { LarderError, type ScalarType, type ValueType } from "../../registry/mod.ts";
+import { type EntityInput, readParquetFile, tableFromRows } from "../offline/mod.ts";
+import { isoMicros } from "../timestamps.ts";
+import { pgError, pgIdent, pgString, type Session } from "./_client.ts";
+import { tempTable } from "./_source.ts";
+import {
+  arrowTypeOf,
+  entityOutputType,
+  floatPrecision,
+  intBits,
+  pgTypeOfArrow,
+  valueTypeOfPg,
+} from "./_types.ts";
+
+/** A column of the entity table. */
+export interface EntityColumn {
+  readonly name: string;
+  /** For messages: the Arrow or Postgres type. */
+  readonly typeName: string;
+  readonly valueType: ValueType | undefined;
+  /** The Arrow type it comes back as. */
+  readonly output: DataType;
+}
+
+/** An entity input, ready to describe and load: Arrow data, or a Postgres query. */
+export type PreparedEntities =
+  | { readonly kind: "arrow"; readonly table: Table }
+  | { readonly kind: "sql"; readonly sql: string };
+
+function arrowValueType(type: DataType): ValueType | undefined {
+  switch (type.typeId) {
+    case Type.Int:
+      return intBits(type) === 64 ? "int64" : "int32";
+    case Type.Float:
+      return floatPrecision(type) === 1 ? "float32" : "float64";
+    case Type.Decimal:
+      return "float64";
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return "string";
+    case Type.Bool:
+      return "bool";
+    case Type.Binary:
+    case Type.LargeBinary:
+      return "bytes";
+    case Type.Timestamp:
+    case Type.Date:
+      return "timestamp";
+  }
+  return undefined;
+}
+
+/** The entity input as Arrow data or a query; rows and files become Arrow once, here. */
+export async function prepareEntities(
+  input: EntityInput,
+  repoDir: string,
+): Promise<PreparedEntities> {
+  if (typeof input === "string") {
+    const path = resolve(repoDir, input);
+    if (/\.csv$/i.test(path)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Cannot read entity file "${path}": the Postgres offline store reads Parquet entity files; for CSV, load it into a table and pass { sql: "SELECT … FROM it" }`,
+        { details: { path } },
+      );
+    }
+    if (!/\.parquet$/i.test(path)) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `Cannot read entity file "${path}": expected a .parquet file`,
+        { details: { path } },
+      );
+    }
+    const table = await readParquetFile(path).catch((err: Error) => {
+      throw new LarderError("INPUT_INVALID", `Cannot read entity file "${path}": ${err.message}`, {
+        cause: err,
+      });
+    });
+    return checkNotEmpty({ kind: "arrow", table });
+  }
+  if (Array.isArray(input)) {
+    if (input.length === 0) throw new LarderError("INPUT_INVALID", "The entity table is empty");
+    return { kind: "arrow", table: tableFromRows(input) };
+  }
+  if (
+    input instanceof Table || (typeof input === "object" && input !== null && "schema" in input)
+  ) {
+    return checkNotEmpty({ kind: "arrow", table: input as Table });
+  }
+  if (
+    typeof input === "object" && input !== null && "sql" in input && typeof input.sql === "string"
+  ) {
+    return { kind: "sql", sql: input.sql.replace(/;\s*$/, "") };
+  }
+  throw new LarderError(
+    "INPUT_INVALID",
+    "Entity input must be a file path, an Arrow table, an array of rows or { sql }",
+  );
+}
+
+function checkNotEmpty(entities: PreparedEntities & { kind: "arrow" }): PreparedEntities {
+  if (entities.table.numRows === 0) {
+    throw new LarderError("INPUT_INVALID", "The entity table is empty");
+  }
+  return entities;
+}
+
+function describeSchema(schema: Schema): EntityColumn[] {
+  return schema.fields.map((f) => ({
+    name: f.name,
+    typeName: String(f.type),
+    valueType: arrowValueType(f.type),
+    output: entityOutputType(f.type),
+  }));
+}
+
+/** The entity input's columns (a query's from Postgres, without reading its rows). */
+export async function describeEntities(
+  session: Session,
+  entities: PreparedEntities,
+  registered: ReadonlyMap<string, Table>,
+): Promise<EntityColumn[]> {
+  if (entities.kind === "arrow") {
+    const columns = describeSchema(entities.table.schema);
+    // Refuses list columns now rather than at the first run.
+    entities.table.schema.fields.forEach((f) => pgTypeOfArrow(f.type, f.name));
+    return columns;
+  }
+  const view = tempTable("entity_describe");
+  try {
+    await loadRegistered(session, registered);
+    await session.unsafe(`CREATE TEMP VIEW ${pgIdent(view)} AS ${entities.sql}`);
+    const rows = await session.unsafe(
+      `SELECT attname AS name, upper(format_type(atttypid, atttypmod)) AS type FROM pg_attribute ` +
+        `WHERE attrelid = ${pgString(pgIdent(view))}::regclass AND attnum > 0 ORDER BY attnum`,
+    );
+    return rows.map((r) => {
+      const valueType = valueTypeOfPg(String(r.type));
+      const scalar = valueType === undefined || valueType.endsWith("[]")
+        ? undefined
+        : valueType as ScalarType;
+      return {
+        name: String(r.name),
+        typeName: String(r.type),
+        valueType: scalar,
+        output: arrowTypeOf(scalar ?? "string"),
+      };
+    });
+  } catch (err) {
+    const e = pgError(err, "describing the entity query");
+    throw new LarderError("INPUT_INVALID", `Entity query failed: ${e.message}`, { cause: err });
+  } finally {
+    await session.unsafe(`DROP VIEW IF EXISTS ${pgIdent(view)}`).catch(() => {});
+  }
+}
+
+/** `event_timestamp`, or the only timestamp column, or the one asked for. */
+export function inferTimestampColumn(
+  columns: readonly EntityColumn[],
+  requested: string | undefined,
+): string {
+  const list = columns.map((c) => `"${c.name}" ${c.typeName}`).join(", ");
+  const check = (name: string) => {
+    const column = columns.find((c) => c.name === name);
+    if (!column) {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `The entity table has no column "${name}" (columns: ${list})`,
+      );
+    }
+    if (column.valueType !== "timestamp") {
+      throw new LarderError(
+        "INPUT_INVALID",
+        `The entity table's column "${name}" is ${column.typeName}, expected a timestamp`,
+      );
+    }
+    return name;
+  };
+  if (requested !== undefined) return check(requested);
+  if (columns.some((c) => c.name === "event_timestamp")) return check("event_timestamp");
+  const timestamps = columns.filter((c) => c.valueType === "timestamp");
+  if (timestamps.length === 1) return timestamps[0]!.name;
+  throw new LarderError(
+    "INPUT_INVALID",
+    timestamps.length === 0
+      ? `The entity table has no timestamp column: name one "event_timestamp" (columns: ${list})`
+      : `The entity table has several timestamp columns (${
+        timestamps.map((c) => `"${c.name}"`).join(", ")
+      }): name the event time "event_timestamp" or pass timestampColumn`,
+  );
+}
+
+function csvCell(value: unknown, type: DataType): string {
+  if (value === null || value === undefined) return "";
+  switch (type.typeId) {
+    case Type.Timestamp:
+    case Type.Date:
+      // apache-arrow returns epoch milliseconds (a float, so microseconds survive).
+      return isoMicros(BigInt(Math.round(Number(value) * 1000)));
+    case Type.Bool:
+      return value ? "t" : "f";
+    case Type.Binary:
+    case Type.LargeBinary: {
+      const bytes = value as Uint8Array;
+      return `\\x${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+    }
+    case Type.Utf8:
+    case Type.LargeUtf8:
+      return `"${String(value).replaceAll('"', '""')}"`;
+    case Type.Float: {
+      const n = Number(value);
+      return Number.isFinite(n)
+        ? String(n)
+        : Number.isNaN(n)
+        ? "NaN"
+        : n > 0
+        ? "Infinity"
+        : "-Infinity";
+    }
+    default:
+      return String(value);
+  }
+}
+
+/** Loads the entities into a new temporary table (`__rid` first, input order) and names it. */
+export async function loadEntities(
+  session: Session,
+  entities: PreparedEntities,
+  registered: ReadonlyMap<string, Table>,
+): Promise<string> {
+  const table = tempTable("entities");
+  if (entities.kind === "sql") {
+    await loadRegistered(session, registered);
+    try {
+      await session.unsafe(
+        `CREATE TEMP TABLE ${
+          pgIdent(table)
+        } AS SELECT row_number() OVER () AS __rid, q.* FROM (${entities.sql}) q`,
+      );
+    } catch (err) {
+      const e = pgError(err, "running the entity query");
+      throw new LarderError("INPUT_INVALID", `Entity query failed: ${e.message}`, { cause: err });
+    }
+    return table;
+  }
+  await copyTable(session, table, entities.table, { rid: true });
+  return table;
+}
+
+/** Copies the tables registered with `registerTable` into temporary tables of their names. */
+async function loadRegistered(
+  session: Session,
+  registered: ReadonlyMap<string, Table>,
+): Promise<void> {
+  for (const [name, data] of registered) await copyTable(session, name, data, { rid: false });
+}
+
+/** Creates temporary table `name` from Arrow data and fills it with `COPY`. */
+async function copyTable(
+  session: Session,
+  name: string,
+  data: Table,
+  options: { rid: boolean },
+): Promise<void> {
+  const fields = data.schema.fields;
+  const columns = [
+    ...(options.rid ? ["__rid int8"] : []),
+    ...fields.map((f) => `${pgIdent(f.name)} ${pgTypeOfArrow(f.type, f.name)}`),
+  ];
+  try {
+    await session.unsafe(`DROP TABLE IF EXISTS pg_temp.${pgIdent(name)}`);
+    await session.unsafe(`CREATE TEMP TABLE ${pgIdent(name)} (${columns.join(", ")})`);
+    const writable = await session.unsafe(
+      `COPY ${pgIdent(name)} FROM STDIN WITH (FORMAT csv)`,
+    ).writable();
+    const vectors = fields.map((_, i) => data.getChildAt(i)!);
+    const chunk = 4096;
+    let rid = 0;
+    for (let at = 0; at < data.numRows; at += chunk) {
+      let text = "";
+      const end = Math.min(at + chunk, data.numRows);
+      for (let r = at; r < end; r++) {
+        const cells = fields.map((f, i) => csvCell(vectors[i]!.get(r), f.type));
+        text += `${options.rid ? `${rid++},` : ""}${cells.join(",")}\n`;
+      }
+      await new Promise<void>((ok, fail) =>
+        writable.write(text, (err?: Error | null) => (err ? fail(err) : ok()))
+      );
+    }
+    await new Promise<void>((ok, fail) => {
+      writable.on("error", fail);
+      writable.end(() => ok());
+    });
+  } catch (err) {
+    throw pgError(err, `loading the entity table into "${name}"`);
+  }
+}
