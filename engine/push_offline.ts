@@ -172,6 +172,16 @@ export async function pushOffline(
     throw new LarderError("NOT_FOUND", `Cannot find push source "${request.pushSource}"`);
   }
   const batch = findObject(doc, "dataSource", push.batchSource)?.spec;
+  if (batch?.kind === "postgres") {
+    // The database's own pipelines own its tables (and a query source has none to write to).
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot push to offline: push source "${push.name}" stores its rows in Postgres source "${batch.name}", which Larder reads but never writes: push with to "online", and insert the rows into ${
+        batch.table !== undefined ? `table "${batch.table}"` : "the tables its query reads"
+      } yourself`,
+      { details: { pushSource: push.name, batchSource: batch.name } },
+    );
+  }
   if (batch?.kind !== "file") {
     throw new LarderError(
       "INPUT_INVALID",

@@ -3,8 +3,8 @@
  * compatibly, and every CSV value parses as its declared type.
  */
 import {
+  type BatchSourceSpec,
   type EntitySpec,
-  type FileSourceSpec,
   LarderError,
   type ObjectKind,
   type Plan,
@@ -32,19 +32,19 @@ function changed(plan: Plan): (kind: ObjectKind, name: string) => boolean {
 }
 
 /**
- * The file sources to check and the views of each that read them (a push source's views read
+ * The batch sources (files, Postgres tables) to check and the views of each that read them (a push source's views read
  * its batch source).
  */
 export function sourcesToCheck(
   contents: RepoContents,
   options: ValidateSourcesOptions = {},
-): { source: FileSourceSpec; views: SourceReader[] }[] {
+): { source: BatchSourceSpec; views: SourceReader[] }[] {
   const isChanged = options.plan ? changed(options.plan) : () => true;
-  const bySource = new Map<string, { source: FileSourceSpec; views: SourceReader[] }>();
+  const bySource = new Map<string, { source: BatchSourceSpec; views: SourceReader[] }>();
   for (const view of contents.featureView.values()) {
     const direct = contents.dataSource.get(view.source);
     const source = direct?.kind === "push" ? contents.dataSource.get(direct.batchSource) : direct;
-    if (!source || source.kind !== "file") continue;
+    if (!source || (source.kind !== "file" && source.kind !== "postgres")) continue;
     const affected = isChanged("featureView", view.name) ||
       isChanged("dataSource", view.source) || isChanged("dataSource", source.name) ||
       view.entities.some((e) => isChanged("entity", e));

@@ -31,7 +31,36 @@ export interface EntityColumn {
 /** An entity input, ready to describe and load: Arrow data, or a Postgres query. */
 export type PreparedEntities =
   | { readonly kind: "arrow"; readonly table: Table }
+  | { readonly kind: "csv"; readonly path: string; readonly header: readonly string[] }
   | { readonly kind: "sql"; readonly sql: string };
+
+/** The fields of a CSV header line (quotes as RFC 4180 writes them). */
+function headerFields(line: string): string[] {
+  const fields: string[] = [];
+  let at = 0;
+  while (at <= line.length) {
+    if (line[at] === '"') {
+      let value = "";
+      at++;
+      while (at < line.length) {
+        if (line[at] === '"' && line[at + 1] === '"') {
+          value += '"';
+          at += 2;
+        } else if (line[at] === '"') {
+          at++;
+          break;
+        } else value += line[at++];
+      }
+      fields.push(value);
+      at = line.indexOf(",", at) < 0 ? line.length + 1 : line.indexOf(",", at) + 1;
+    } else {
+      const end = line.indexOf(",", at);
+      fields.push(line.slice(at, end < 0 ? line.length : end).trim());
+      at = end < 0 ? line.length + 1 : end + 1;
+    }
+  }
+  return fields;
+}
 
 function arrowValueType(type: DataType): ValueType | undefined {
   switch (type.typeId) {
@@ -64,11 +93,27 @@ export async function prepareEntities(
   if (typeof input === "string") {
     const path = resolve(repoDir, input);
     if (/\.csv$/i.test(path)) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `Cannot read entity file "${path}": the Postgres offline store reads Parquet entity files; for CSV, load it into a table and pass { sql: "SELECT … FROM it" }`,
-        { details: { path } },
-      );
+      let text: string;
+      try {
+        // The header and a first row are enough here; the rows are copied at each run.
+        using file = await Deno.open(path);
+        const buffer = new Uint8Array(64 * 1024);
+        text = new TextDecoder().decode(buffer.subarray(0, (await file.read(buffer)) ?? 0));
+      } catch (err) {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Cannot read entity file "${path}": ${(err as Error).message}`,
+          { cause: err, details: { path } },
+        );
+      }
+      const first = text.split(/\r?\n/, 1)[0] ?? "";
+      const rest = text.slice(first.length).trim();
+      if (first.trim() === "" || rest === "") {
+        throw new LarderError("INPUT_INVALID", `The entity file "${path}" has no rows`, {
+          details: { path },
+        });
+      }
+      return { kind: "csv", path, header: headerFields(first) };
     }
     if (!/\.parquet$/i.test(path)) {
       throw new LarderError(
@@ -126,6 +171,7 @@ export async function describeEntities(
   entities: PreparedEntities,
   registered: ReadonlyMap<string, Table>,
 ): Promise<EntityColumn[]> {
+  if (entities.kind === "csv") return (await loadCsv(session, entities)).columns;
   if (entities.kind === "arrow") {
     const columns = describeSchema(entities.table.schema);
     // Refuses list columns now rather than at the first run.
@@ -249,8 +295,82 @@ export async function loadEntities(
     }
     return table;
   }
+  if (entities.kind === "csv") return (await loadCsv(session, entities)).table;
   await copyTable(session, table, entities.table, { rid: true });
   return table;
+}
+
+const SNIFF: ReadonlyArray<readonly [string, string, ValueType]> = [
+  ["int8", "^\\s*[-+]?\\d{1,18}\\s*$", "int64"],
+  ["float8", "^\\s*[-+]?(\\d+\\.?\\d*|\\.\\d+)([eE][-+]?\\d+)?\\s*$", "float64"],
+  [
+    "timestamptz",
+    "^\\s*\\d{4}-\\d{2}-\\d{2}([ T]\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?)?\\s*(Z|[-+]\\d{2}(:?\\d{2})?)?\\s*$",
+    "timestamp",
+  ],
+  ["bool", "^\\s*(true|false)\\s*$", "bool"],
+];
+
+/**
+ * Copies a CSV entity file into a temporary table: its text as is (`COPY … CSV HEADER`), then
+ * each column typed by what all its values look like (integers, numbers, ISO timestamps,
+ * booleans, else text; empty fields are NULL), with `__rid` the line order.
+ */
+async function loadCsv(
+  session: Session,
+  entities: PreparedEntities & { kind: "csv" },
+): Promise<{ table: string; columns: EntityColumn[] }> {
+  const raw = tempTable("entities_csv");
+  const table = tempTable("entities");
+  const names = entities.header;
+  const quoted = names.map(pgIdent);
+  try {
+    await session.unsafe(
+      `CREATE TEMP TABLE ${pgIdent(raw)} (__rid bigserial, ${
+        quoted.map((q) => `${q} text`).join(", ")
+      })`,
+    );
+    const writable = await session.unsafe(
+      `COPY ${pgIdent(raw)} (${quoted.join(", ")}) FROM STDIN WITH (FORMAT csv, HEADER true)`,
+    ).writable();
+    const file = await Deno.open(entities.path);
+    for await (const chunk of file.readable) {
+      await new Promise<void>((ok, fail) =>
+        writable.write(chunk, (err?: Error | null) => (err ? fail(err) : ok()))
+      );
+    }
+    await new Promise<void>((ok, fail) => {
+      writable.on("error", fail);
+      writable.end(() => ok());
+    });
+    const checks = quoted.flatMap((q, i) =>
+      SNIFF.map(([, regex], j) => `bool_and(${q} ~* ${pgString(regex)}) AS s${i}_${j}`)
+    );
+    const [sniffed] = await session.unsafe(`SELECT ${checks.join(", ")} FROM ${pgIdent(raw)}`);
+    const columns: EntityColumn[] = [];
+    const selects = ["__rid"];
+    names.forEach((name, i) => {
+      const j = SNIFF.findIndex((_, j) => sniffed?.[`s${i}_${j}`] === true);
+      const [pgType, , valueType] = j >= 0 ? SNIFF[j]! : ["text", "", "string" as ValueType];
+      selects.push(`${quoted[i]}::${pgType} AS ${quoted[i]}`);
+      columns.push({ name, typeName: pgType, valueType, output: arrowTypeOf(valueType) });
+    });
+    await session.unsafe(
+      `CREATE TEMP TABLE ${pgIdent(table)} AS SELECT ${selects.join(", ")} FROM ${pgIdent(raw)}`,
+    );
+    await session.unsafe(`DROP TABLE ${pgIdent(raw)}`);
+    return { table, columns };
+  } catch (err) {
+    const e = pgError(err, `loading entity file "${entities.path}"`);
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot read entity file "${entities.path}": ${e.message}`,
+      {
+        cause: err,
+        details: { path: entities.path },
+      },
+    );
+  }
 }
 
 /** Copies the tables registered with `registerTable` into temporary tables of their names. */

@@ -80,13 +80,13 @@ export async function describePgSource(
 /** A client failure while reading `source`, naming it (and its table). */
 export function sourceError(source: PostgresSourceSpec, err: unknown, what?: string): LarderError {
   const e = pgError(err, what ?? `reading data source "${source.name}" (${sourceLabel(source)})`);
-  if (e.code === "SOURCE_INVALID" && !e.message.includes(`"${source.name}"`)) {
-    return new LarderError("SOURCE_INVALID", `Data source "${source.name}": ${e.message}`, {
-      cause: err,
-      details: { source: source.name },
-    });
-  }
-  return e;
+  if (e.code !== "SOURCE_INVALID" || err instanceof LarderError) return e;
+  // Bad SQL or a missing relation: the source's own problem, said as such.
+  return new LarderError(
+    "SOURCE_INVALID",
+    `Data source "${source.name}" (${sourceLabel(source)}): ${(err as Error).message}`,
+    { cause: err, details: { source: source.name, ...e.details } },
+  );
 }
 
 /** Checks `view` against the source's columns; throws `SOURCE_INVALID` listing every problem. */

@@ -28,7 +28,10 @@ import { freePort } from "./redis_server.ts";
 /** A PostgreSQL server started by {@linkcode startPostgres}. */
 export interface PostgresServer {
   readonly port: number;
-  /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication, no password). */
+  /**
+   * `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication), or with the
+   * password when one was given.
+   */
   readonly url: string;
   /** Stops the server (fast shutdown) and removes its folder; safe to call twice. */
   stop(): Promise<void>;
@@ -83,8 +86,17 @@ async function run(command: string, args: string[]): Promise<{ ok: boolean; outp
   return { ok: out.success, output: `${decode(out.stdout)}${decode(out.stderr)}`.trim() };
 }
 
+/** Options for {@linkcode startPostgres}. */
+export interface StartPostgresOptions {
+  /**
+   * The `postgres` user's password, checked on TCP connections (`scram-sha-256`).
+   * @default {none: every connection is trusted}
+   */
+  readonly password?: string;
+}
+
 /** Creates a cluster and starts it on a free port; resolves once it accepts connections. */
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   if (!postgresAvailable()) {
     throw new Error(
       `Cannot start PostgreSQL: "${BIN}/pg_ctl" is missing (apt-get install postgresql)`,
@@ -103,14 +115,22 @@ export async function startPostgres(): Promise<PostgresServer> {
     if (!chown.success) throw new Error(`Cannot hand "${dir}" to the postgres user`);
   }
   const log = join(dir, "server.log");
+  const pwfile = join(dir, "pwfile");
+  if (options.password !== undefined) {
+    await Deno.writeTextFile(pwfile, `${options.password}\n`);
+    if (isRoot) {
+      await new Deno.Command("chown", { args: ["postgres:postgres", pwfile] }).output();
+    }
+  }
   const cleanup = () => Deno.remove(dir, { recursive: true }).catch(() => {});
   const init = await run("initdb", [
     "-D",
     data,
     "-U",
     "postgres",
-    "-A",
-    "trust",
+    ...(options.password === undefined
+      ? ["-A", "trust"]
+      : ["--auth-local=trust", "--auth-host=scram-sha-256", `--pwfile=${pwfile}`]),
     "-E",
     "UTF8",
     "--no-sync",
@@ -150,7 +170,9 @@ export async function startPostgres(): Promise<PostgresServer> {
   let stopped = false;
   return {
     port,
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres${
+      options.password === undefined ? "" : `:${encodeURIComponent(options.password)}`
+    }@127.0.0.1:${port}/postgres`,
     async stop(): Promise<void> {
       if (stopped) return;
       stopped = true;
