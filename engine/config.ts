@@ -189,6 +189,12 @@ export interface PostgresOfflineStoreConfig {
   statement_timeout_seconds: number;
   /** Rows fetched per round trip from the result cursor (bounds memory). @default {10000} */
   fetch_rows: number;
+  /**
+   * Server settings for Larder's sessions, such as `work_mem: 256MB`; they replace the
+   * defaults given (temporary tables hold each retrieval's staged rows).
+   * @default {{ temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" }}
+   */
+  settings: Record<string, string>;
 }
 const postgresOfflineStoreConfig = z.strictObject({
   type: z.literal("postgres"),
@@ -206,6 +212,10 @@ const postgresOfflineStoreConfig = z.strictObject({
   connect_timeout_seconds: z.number().positive().default(10),
   statement_timeout_seconds: z.number().nonnegative().default(0),
   fetch_rows: z.number().int().positive().default(10_000),
+  settings: z.record(
+    z.string().regex(/^[a-z_][a-z0-9_.]*$/, { error: "expected a server setting's name" }),
+    z.union([z.string(), z.number().transform(String)]),
+  ).default({ temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" }),
 });
 type _PostgresOfflineStoreConfig = Assert<
   Equals<z.output<typeof postgresOfflineStoreConfig>, PostgresOfflineStoreConfig>

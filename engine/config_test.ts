@@ -173,6 +173,7 @@ Deno.test("parseConfig() reads a Postgres offline store, secrets from the enviro
     connect_timeout_seconds: 10,
     statement_timeout_seconds: 0,
     fetch_rows: 10_000,
+    settings: { temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" },
   });
   const url = parseConfig(
     "project: demo\noffline_store:\n  type: postgres\n  url: postgresql://u@h/db\n",

@@ -263,6 +263,30 @@ async function noFileAfter(
   }
 }
 
+test("PostgresOfflineStore.pullLatest() leaves out and counts rows with a NULL key", async () => {
+  const store = new PostgresOfflineStore(pgConfig());
+  try {
+    const latest = await store.pullLatest({
+      repoDir: "/",
+      view,
+      source: tableSource("driver_stats"),
+      entities: [driver],
+      start: t("2024-01-01T00:00:00"),
+      end: t("2024-01-01T23:00:00"),
+    });
+    assert.equal(latest.count, 2);
+    assert.equal(latest.nullKeyRows, 1);
+    const rows = [];
+    for await (const batch of latest) rows.push(...batch.toArray().map((r) => r.toJSON()));
+    assert.deepEqual(
+      rows.map((r) => [Number(r.driver_id), Math.round(Number(r.conv_rate) * 10) / 10]).sort(),
+      [[1, 0.3], [2, 0.9]],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test("PostgresOfflineStore: bad credentials are CONFIG_INVALID naming the setting, before any job exists", async () => {
   const url = pg!.url.replace(PASSWORD, "wrong");
   const store = new PostgresOfflineStore(pgConfig({ url }));

@@ -27,6 +27,7 @@ export function connect(config: PostgresOfflineStoreConfig): Sql {
     onnotice: () => {},
     types: { bigint: postgres.BigInt },
     connection: {
+      ...config.settings,
       application_name: "larder",
       // Timestamps without a zone are UTC, as everywhere in Larder.
       TimeZone: "UTC",

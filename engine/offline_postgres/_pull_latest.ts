@@ -9,7 +9,13 @@ import {
   type PullLatestOptions,
 } from "../offline/mod.ts";
 import { pgError, pgIdent, type Sql } from "./_client.ts";
-import { describePgSource, requireCompatible, stageSource, tempTable } from "./_source.ts";
+import {
+  describePgSource,
+  requireCompatible,
+  sourceError,
+  stagedSelect,
+  tempTable,
+} from "./_source.ts";
 import { arrowTypeOf, batchFromRows, type OutputColumn, selectAs } from "./_types.ts";
 
 /**
@@ -50,7 +56,7 @@ export async function pullLatest(
     requireCompatible(view, source, options.entities, columns);
     const keys = joinKeysOf(view, options.entities).keys;
     const features = view.features.map((f) => f.name);
-    const staged = await stageSource(session, {
+    const staged = stagedSelect({
       view,
       source,
       entities: options.entities,
@@ -62,6 +68,7 @@ export async function pullLatest(
       dropNullKeys: false,
       index: false,
     });
+    // The newest row per key straight from the source (no copy of the window's rows first).
     const nullKey = staged.keys.length === 0
       ? "false"
       : staged.keys.map((k) => `${k} IS NULL`).join(" OR ");
@@ -88,21 +95,20 @@ export async function pullLatest(
     let count: number;
     try {
       const [nulls] = await session.unsafe(
-        `SELECT count(*)::int8 AS n FROM ${pgIdent(staged.table)} WHERE ${nullKey}`,
+        `SELECT count(*)::int8 AS n FROM (${staged.sql}) s WHERE ${nullKey}`,
       );
       nullKeyRows = Number(nulls?.n ?? 0);
       await session.unsafe(
         `CREATE TEMP TABLE ${pgIdent(latest)} AS SELECT ${
           staged.keys.length > 0 ? `DISTINCT ON (${staged.keys.join(", ")}) ` : ""
-        }${values.join(", ")} FROM ${pgIdent(staged.table)} WHERE NOT (${nullKey}) ORDER BY ${
+        }${values.join(", ")} FROM (${staged.sql}) s WHERE NOT (${nullKey}) ORDER BY ${
           order.join(", ")
         }${staged.keys.length > 0 ? "" : " LIMIT 1"}`,
       );
-      await session.unsafe(`DROP TABLE ${pgIdent(staged.table)}`);
       const [row] = await session.unsafe(`SELECT count(*)::int8 AS n FROM ${pgIdent(latest)}`);
       count = Number(row?.n ?? 0);
     } catch (err) {
-      throw pgError(err, `reading the newest rows of data source "${source.name}"`);
+      throw sourceError(source, err, `reading the newest rows of data source "${source.name}"`);
     }
     let released = false;
     const close = async () => {

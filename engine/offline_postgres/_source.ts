@@ -131,15 +131,10 @@ export interface Staged {
   readonly hasCreated: boolean;
 }
 
-/**
- * Copies the rows of a source a read needs into a temporary table, typed as the view declares
- * (join keys as their entity's type), within the event-time bounds, optionally indexed on
- * (keys, event time, created time) for the point-in-time lookups.
- */
-export async function stageSource(session: Session, options: StageOptions): Promise<Staged> {
+/** The SELECT of a source's rows as {@linkcode Staged} names them, without the table. */
+export function stagedSelect(options: StageOptions): Omit<Staged, "table"> & { sql: string } {
   const { view, source } = options;
   const layout = sourceLayout(view, source, options.entities, options.features, options.columns);
-  const table = tempTable("source");
   const keyCols = options.keys.map((_, i) => `k${i}`);
   const featureTypes = options.features.map((name) =>
     view.features.find((f) => f.name === name)!.type
@@ -163,29 +158,38 @@ export async function stageSource(session: Session, options: StageOptions): Prom
       ? layout.joinKeys.map((c) => `s.${pgIdent(c.column)} IS NOT NULL`)
       : []),
   ];
+  return {
+    sql: `SELECT ${selects.join(", ")} FROM ${sourceRelation(source)} s WHERE ${
+      where.join(" AND ")
+    }`,
+    keys: keyCols,
+    features: featureTypes.map((type, i) => ({ column: `f${i}`, type })),
+    hasCreated: layout.created !== undefined,
+  };
+}
+
+/**
+ * Copies the rows of a source a read needs into a temporary table, typed as the view declares
+ * (join keys as their entity's type), within the event-time bounds, optionally indexed on
+ * (keys, event time, created time) for the point-in-time lookups.
+ */
+export async function stageSource(session: Session, options: StageOptions): Promise<Staged> {
+  const { sql, ...staged } = stagedSelect(options);
+  const table = tempTable("source");
   try {
-    await session.unsafe(
-      `CREATE TEMP TABLE ${pgIdent(table)} AS SELECT ${selects.join(", ")} FROM ${
-        sourceRelation(source)
-      } s WHERE ${where.join(" AND ")}`,
-    );
+    await session.unsafe(`CREATE TEMP TABLE ${pgIdent(table)} AS ${sql}`);
     if (options.index) {
       // The order of the lookups' ORDER BY, so that each is one index probe.
       const order = [
-        ...keyCols,
+        ...staged.keys,
         "__ts DESC",
-        ...(layout.created ? ["__created DESC NULLS LAST"] : []),
+        ...(staged.hasCreated ? ["__created DESC NULLS LAST"] : []),
       ];
       await session.unsafe(`CREATE INDEX ON ${pgIdent(table)} (${order.join(", ")})`);
       await session.unsafe(`ANALYZE ${pgIdent(table)}`);
     }
   } catch (err) {
-    throw sourceError(source, err);
+    throw sourceError(options.source, err);
   }
-  return {
-    table,
-    keys: keyCols,
-    features: featureTypes.map((type, i) => ({ column: `f${i}`, type })),
-    hasCreated: layout.created !== undefined,
-  };
+  return { table, ...staged };
 }

@@ -21,8 +21,10 @@
  * @module
  */
 import { join } from "node:path";
+import type { Table } from "apache-arrow";
 import postgres from "postgres";
 import { tableFromRows } from "../../engine/offline/mod.ts";
+import { isoMicros } from "../../engine/timestamps.ts";
 import { freePort } from "./redis_server.ts";
 
 /** A PostgreSQL server started by {@linkcode startPostgres}. */
@@ -229,6 +231,51 @@ export async function execSql(url: string, statement: string): Promise<void> {
   const sql = postgres(url, { onnotice: () => {}, max: 1 });
   try {
     await sql.unsafe(statement);
+  } finally {
+    await sql.end();
+  }
+}
+
+/**
+ * Creates table `name` (replacing it) with `columns` (name → Postgres type) and copies the
+ * rows of Arrow `data` into it with `COPY … FROM STDIN` (CSV), for data too big to insert.
+ */
+export async function copyArrowTable(
+  url: string,
+  name: string,
+  columns: Readonly<Record<string, string>>,
+  data: Table,
+): Promise<void> {
+  const sql = postgres(url, { onnotice: () => {}, max: 1 });
+  try {
+    const names = Object.keys(columns);
+    await sql.unsafe(`DROP TABLE IF EXISTS "${name}"`);
+    await sql.unsafe(
+      `CREATE TABLE "${name}" (${names.map((n) => `"${n}" ${columns[n]}`).join(", ")})`,
+    );
+    const vectors = names.map((n) => {
+      const vector = data.getChild(n);
+      if (!vector) throw new Error(`copyArrowTable(): no column "${n}"`);
+      return vector;
+    });
+    const timestamp = names.map((n) => /^timestamp/.test(columns[n]!));
+    const writable = await sql.unsafe(`COPY "${name}" FROM STDIN WITH (FORMAT csv)`).writable();
+    const write = (text: string) =>
+      new Promise<void>((ok, fail) => writable.write(text, (err) => (err ? fail(err) : ok())));
+    for (let at = 0; at < data.numRows; at += 10_000) {
+      let text = "";
+      for (let r = at; r < Math.min(at + 10_000, data.numRows); r++) {
+        text += vectors.map((v, i) => {
+          const value = v.get(r);
+          if (value === null || value === undefined) return "";
+          // apache-arrow gives timestamps as epoch milliseconds (a float: microseconds kept).
+          return timestamp[i] ? isoMicros(BigInt(Math.round(Number(value) * 1000))) : String(value);
+        }).join(",") + "\n";
+      }
+      await write(text);
+    }
+    await new Promise<void>((ok) => writable.end(() => ok()));
+    await sql.unsafe(`ANALYZE "${name}"`);
   } finally {
     await sql.end();
   }
