@@ -324,10 +324,9 @@ export async function getHistoricalFeatures(
             ttlMicros: ttl,
             filterByCreated,
           }));
-          for (const [j, feature] of staged.features.entries()) {
+          for (const feature of staged.features) {
             selects.push(`${selectAs(`v${i}.${feature.column}`, output[at]!.type)} AS c${at}`);
             at++;
-            void j;
           }
         }
         query.onStage?.({ phase: "output", index: views.length, views: views.length });
