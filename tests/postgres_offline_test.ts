@@ -17,6 +17,7 @@ import {
   skipWithoutPostgres,
   startPostgres,
 } from "./support/postgres.ts";
+import { freePort } from "./support/redis_server.ts";
 import { tempRepo } from "./support/repo.ts";
 import { plainText, userEnv } from "./support/user_shell.ts";
 
@@ -282,6 +283,44 @@ test("PostgresOfflineStore.pullLatest() leaves out and counts rows with a NULL k
       rows.map((r) => [Number(r.driver_id), Math.round(Number(r.conv_rate) * 10) / 10]).sort(),
       [[1, 0.3], [2, 0.9]],
     );
+  } finally {
+    await store.close();
+  }
+});
+
+test("PostgresOfflineStore: results stream in batches of at most fetch_rows rows", async () => {
+  const store = new PostgresOfflineStore(pgConfig({ fetch_rows: 2 }));
+  try {
+    const job = await store.getHistoricalFeatures({
+      repoDir: "/",
+      entityTable: [1, 2, 1, 2, 1].map((id) => ({
+        driver_id: id,
+        event_timestamp: t("2024-01-01T02:00:00"),
+      })),
+      views: [{
+        view,
+        source: tableSource("driver_stats"),
+        entities: [driver],
+        features: ["conv_rate"],
+      }],
+    });
+    const sizes: number[] = [];
+    for await (const batch of job.batches()) sizes.push(batch.numRows);
+    assert.deepEqual(sizes, [2, 2, 1]);
+  } finally {
+    await store.close();
+  }
+});
+
+test("PostgresOfflineStore: an unreachable server is UNAVAILABLE", async () => {
+  const store = new PostgresOfflineStore(
+    pgConfig({ url: `postgres://postgres@127.0.0.1:${freePort()}/postgres` }),
+  );
+  try {
+    await assert.rejects(() => store.describeSource(tableSource("driver_stats"), "/"), {
+      code: "UNAVAILABLE",
+      message: /^Postgres offline store: cannot reach the server while connecting: /,
+    });
   } finally {
     await store.close();
   }
