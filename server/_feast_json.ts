@@ -202,10 +202,11 @@ function sourceJson(
   }
   if (spec.kind === "postgres") {
     // Feast's PostgreSQLSource keeps its options as JSON bytes in `customOptions`.
-    const options = JSON.stringify({
-      name: spec.name,
-      query: spec.query ?? `SELECT * FROM ${spec.table}`,
-    });
+    const options = JSON.stringify(
+      spec.table !== undefined
+        ? { name: spec.name, table: spec.table }
+        : { name: spec.name, query: spec.query },
+    );
     return {
       ...compact({
         type: "CUSTOM_SOURCE",
