@@ -117,3 +117,28 @@ export function pgMicros(micros: bigint): string {
 export function micros(expression: string): string {
   return `(extract(epoch from ${expression}) * 1000000)::int8`;
 }
+
+/** One connection from the pool, held until {@linkcode releaseSession}. */
+export async function reserveSession(sql: Sql): Promise<Session> {
+  try {
+    return await sql.reserve();
+  } catch (err) {
+    throw pgError(err, "connecting");
+  }
+}
+
+/** Drops the session's temporary tables and gives the connection back to the pool. */
+export async function releaseSession(session: Session): Promise<void> {
+  await session.unsafe("DISCARD TEMP").catch(() => {});
+  session.release();
+}
+
+/** Runs `fn` on one connection, released (temporary tables dropped) when it ends. */
+export async function withSession<T>(sql: Sql, fn: (session: Session) => Promise<T>): Promise<T> {
+  const session = await reserveSession(sql);
+  try {
+    return await fn(session);
+  } finally {
+    await releaseSession(session);
+  }
+}

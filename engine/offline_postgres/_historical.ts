@@ -28,7 +28,16 @@ import {
   writeBatches,
 } from "../offline/mod.ts";
 import { isoMicros } from "../timestamps.ts";
-import { pgError, pgIdent, pgMicros, type Session, type Sql } from "./_client.ts";
+import {
+  pgError,
+  pgIdent,
+  pgMicros,
+  releaseSession,
+  reserveSession,
+  type Session,
+  type Sql,
+  withSession,
+} from "./_client.ts";
 import {
   describeEntities,
   type EntityColumn,
@@ -55,21 +64,6 @@ export interface HistoricalDeps {
   readonly sql: Sql;
   readonly fetchRows: number;
   readonly registered: ReadonlyMap<string, Table>;
-}
-
-async function withSession<T>(sql: Sql, fn: (session: Session) => Promise<T>): Promise<T> {
-  let session: Session;
-  try {
-    session = await sql.reserve();
-  } catch (err) {
-    throw pgError(err, "connecting");
-  }
-  try {
-    return await fn(session);
-  } finally {
-    await session.unsafe("DISCARD TEMP").catch(() => {});
-    session.release();
-  }
 }
 
 async function prepareViews(
@@ -191,12 +185,7 @@ class PostgresRetrievalJob implements RetrievalJob {
 
   async *batches(options: BatchOptions = {}): AsyncGenerator<RecordBatch> {
     const rows = Math.min(options.batchRows ?? this.#deps.fetchRows, this.#deps.fetchRows);
-    let session: Session;
-    try {
-      session = await this.#deps.sql.reserve();
-    } catch (err) {
-      throw pgError(err, "connecting");
-    }
+    const session = await reserveSession(this.#deps.sql);
     try {
       const { sql, output } = await this.#prepare(session);
       let empty = true;
@@ -210,8 +199,7 @@ class PostgresRetrievalJob implements RetrievalJob {
       }
       if (empty) yield batchFromRows(output, []);
     } finally {
-      await session.unsafe("DISCARD TEMP").catch(() => {});
-      session.release();
+      await releaseSession(session);
     }
   }
 

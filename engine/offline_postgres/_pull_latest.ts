@@ -8,7 +8,7 @@ import {
   type LatestRows,
   type PullLatestOptions,
 } from "../offline/mod.ts";
-import { pgError, pgIdent, type Sql } from "./_client.ts";
+import { pgError, pgIdent, releaseSession, reserveSession, type Sql } from "./_client.ts";
 import {
   describePgSource,
   requireCompatible,
@@ -41,16 +41,8 @@ export async function pullLatest(
       `start (${options.start.toISOString()}) is after end (${options.end.toISOString()})`,
     );
   }
-  let session;
-  try {
-    session = await sql.reserve();
-  } catch (err) {
-    throw pgError(err, "connecting");
-  }
-  const release = async () => {
-    await session.unsafe("DISCARD TEMP").catch(() => {});
-    session.release();
-  };
+  const session = await reserveSession(sql);
+  const release = () => releaseSession(session);
   try {
     const columns = await describePgSource(session, source);
     requireCompatible(view, source, options.entities, columns);

@@ -13,7 +13,7 @@ import {
   type RetrievalJob,
   type SourceColumn,
 } from "../offline/mod.ts";
-import { connect, pgError, type Session, type Sql } from "./_client.ts";
+import { connect, type Session, type Sql, withSession } from "./_client.ts";
 import { getHistoricalFeatures } from "./_historical.ts";
 import { pullLatest } from "./_pull_latest.ts";
 import { describePgSource } from "./_source.ts";
@@ -49,19 +49,8 @@ export class PostgresOfflineStore implements OfflineStore {
     return this.#sql;
   }
 
-  async #withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
-    let session: Session;
-    try {
-      session = await this.#pool().reserve();
-    } catch (err) {
-      throw pgError(err, "connecting");
-    }
-    try {
-      return await fn(session);
-    } finally {
-      await session.unsafe("DISCARD TEMP").catch(() => {});
-      session.release();
-    }
+  #withSession<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    return withSession(this.#pool(), fn);
   }
 
   describeSource(spec: BatchSourceSpec, _repoDir: string): Promise<SourceColumn[]> {
