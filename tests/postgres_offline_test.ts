@@ -312,6 +312,37 @@ test("PostgresOfflineStore: results stream in batches of at most fetch_rows rows
   }
 });
 
+test("PostgresOfflineStore: a join-key map reads the key from another entity column", async () => {
+  const store = new PostgresOfflineStore(pgConfig());
+  try {
+    const job = await store.getHistoricalFeatures({
+      repoDir: "/",
+      entityTable: [
+        { origin_id: 2, driver_id: 1, event_timestamp: t("2024-01-01T01:00:00") },
+        { origin_id: 1, driver_id: 2, event_timestamp: t("2024-01-01T02:00:00") },
+      ],
+      views: [{
+        view,
+        source: tableSource("driver_stats"),
+        entities: [driver],
+        features: ["conv_rate"],
+        name: "origin",
+        joinKeyMap: { driver_id: "origin_id" },
+      }],
+      fullFeatureNames: true,
+    });
+    assert.deepEqual(job.columns, [
+      "origin_id",
+      "driver_id",
+      "event_timestamp",
+      "origin__conv_rate",
+    ]);
+    assert.deepEqual((await job.toRows()).map((r) => r.origin__conv_rate), [0.9, 0.3]);
+  } finally {
+    await store.close();
+  }
+});
+
 test("PostgresOfflineStore: an unreachable server is UNAVAILABLE", async () => {
   const store = new PostgresOfflineStore(
     pgConfig({ url: `postgres://postgres@127.0.0.1:${freePort()}/postgres` }),
