@@ -293,10 +293,20 @@ export async function loadEntities(
       const e = pgError(err, "running the entity query");
       throw new LarderError("INPUT_INVALID", `Entity query failed: ${e.message}`, { cause: err });
     }
-    return table;
+    return await analyze(session, table);
   }
-  if (entities.kind === "csv") return (await loadCsv(session, entities)).table;
+  if (entities.kind === "csv") {
+    return await analyze(session, (await loadCsv(session, entities)).table);
+  }
   await copyTable(session, table, entities.table, { rid: true });
+  return await analyze(session, table);
+}
+
+/** Statistics for the planner (temporary tables get none by themselves); returns `table`. */
+async function analyze(session: Session, table: string): Promise<string> {
+  await session.unsafe(`ANALYZE ${pgIdent(table)}`).catch((err) => {
+    throw pgError(err, "analyzing the entity table");
+  });
   return table;
 }
 

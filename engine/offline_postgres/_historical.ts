@@ -299,6 +299,7 @@ export async function getHistoricalFeatures(
             high: high === undefined ? 0n : high,
             dropNullKeys: true,
             index: true,
+            keysIn: { table: entityTable, columns: view.keys.map((k) => k.name) },
           });
           query.onStage?.({
             phase: "join",

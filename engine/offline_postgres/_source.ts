@@ -121,6 +121,11 @@ export interface StageOptions {
   readonly dropNullKeys: boolean;
   /** Index the staged rows for point-in-time lookups. */
   readonly index: boolean;
+  /**
+   * Keep only rows whose join keys occur in this table's columns (parallel to `keys`): the
+   * entity table, so that a small entity table reads only its keys' rows of a big source.
+   */
+  readonly keysIn?: { readonly table: string; readonly columns: readonly string[] } | undefined;
 }
 
 /** A source's rows as staged: keys `k0…`, `__ts`, `__created`, features `f0…`. */
@@ -158,6 +163,15 @@ export function stagedSelect(options: StageOptions): Omit<Staged, "table"> & { s
       ? layout.joinKeys.map((c) => `s.${pgIdent(c.column)} IS NOT NULL`)
       : []),
   ];
+  const keysIn = options.keysIn;
+  if (keysIn !== undefined && layout.joinKeys.length > 0) {
+    const match = layout.joinKeys.map((c, i) =>
+      `e.${pgIdent(keysIn.columns[i]!)} = s.${pgIdent(c.column)}::${
+        pgTypeOf(options.keys[i]!.type)
+      }`
+    );
+    where.push(`EXISTS (SELECT 1 FROM ${pgIdent(keysIn.table)} e WHERE ${match.join(" AND ")})`);
+  }
   return {
     sql: `SELECT ${selects.join(", ")} FROM ${sourceRelation(source)} s WHERE ${
       where.join(" AND ")
