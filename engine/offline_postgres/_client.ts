@@ -11,8 +11,25 @@ export type Sql = postgres.Sql<{ bigint: bigint }>;
 /** One connection held for a job (its temporary tables live as long as it does). */
 export type Session = postgres.ReservedSql<{ bigint: bigint }>;
 
+/**
+ * Which of a pool's connections closed, and how often: npm:postgres 3.4 writes a statement
+ * sent on a connection the server has closed from a timer, where it throws outside any caller
+ * (an uncaught TypeError), so a session is checked before each statement it sends.
+ */
+interface ConnectionTracker {
+  /** Client connection id -> how many times it closed. */
+  readonly closes: Map<number, number>;
+  /** Session tag -> the connection id its tagging statement ran on. */
+  readonly tags: Map<string, number>;
+}
+
+const trackers = new WeakMap<Sql, ConnectionTracker>();
+const sessions = new WeakMap<Session, { connection: number; closes: number }>();
+let tagCounter = 0;
+
 /** Opens a pool (connections are made lazily, at the first query). */
 export function connect(config: PostgresOfflineStoreConfig): Sql {
+  const tracker: ConnectionTracker = { closes: new Map(), tags: new Map() };
   const timeout = config.statement_timeout_seconds;
   const options = {
     ...(config.host !== undefined ? { host: config.host } : {}),
@@ -25,6 +42,11 @@ export function connect(config: PostgresOfflineStoreConfig): Sql {
     connect_timeout: config.connect_timeout_seconds,
     idle_timeout: 30,
     onnotice: () => {},
+    onclose: (id: number) => tracker.closes.set(id, (tracker.closes.get(id) ?? 0) + 1),
+    debug: (id: number, statement: string) => {
+      const tag = /^\/\*larder:(\d+)\*\//.exec(statement)?.[1];
+      if (tag !== undefined) tracker.tags.set(tag, id);
+    },
     types: { bigint: postgres.BigInt },
     connection: {
       ...config.settings,
@@ -34,7 +56,9 @@ export function connect(config: PostgresOfflineStoreConfig): Sql {
       ...(timeout > 0 ? { statement_timeout: Math.round(timeout * 1000) } : {}),
     },
   };
-  return (config.url !== undefined ? postgres(config.url, options) : postgres(options)) as Sql;
+  const sql = (config.url !== undefined ? postgres(config.url, options) : postgres(options)) as Sql;
+  trackers.set(sql, tracker);
+  return sql;
 }
 
 /** A Postgres error's SQLSTATE, or the client's own code (`ECONNREFUSED`, `CONNECT_TIMEOUT`). */
@@ -44,6 +68,20 @@ function codeOf(err: unknown): string {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Whether a client or server code means the connection is gone (or was never made). */
+function unreachable(code: string): boolean {
+  return code === "ECONNREFUSED" || code === "CONNECT_TIMEOUT" || code === "ENOTFOUND" ||
+    code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" ||
+    code === "CONNECTION_DESTROYED" || code.startsWith("08") || code === "57P01";
+}
+
+/** Whether `err` (or the client failure it wraps) says the connection is gone. */
+function connectionLost(err: unknown): boolean {
+  if (err instanceof LarderError && err.details?.sqlstate === "CONNECTION_CLOSED") return true;
+  const cause = err instanceof LarderError ? err.cause : err;
+  return unreachable(codeOf(cause));
 }
 
 /**
@@ -76,12 +114,7 @@ export function pgError(err: unknown, what: string): LarderError {
       `Postgres offline store: the statement timed out while ${what} (offline_store.statement_timeout_seconds): ${detail}`,
     );
   }
-  if (
-    code === "ECONNREFUSED" || code === "CONNECT_TIMEOUT" || code === "ENOTFOUND" ||
-    code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" ||
-    code === "CONNECTION_DESTROYED" ||
-    code.startsWith("08") || code === "57P01"
-  ) {
+  if (unreachable(code)) {
     return make(
       "UNAVAILABLE",
       `Postgres offline store: cannot reach the server while ${what}: ${detail}`,
@@ -121,24 +154,101 @@ export function micros(expression: string): string {
 /** One connection from the pool, held until {@linkcode releaseSession}. */
 export async function reserveSession(sql: Sql): Promise<Session> {
   try {
-    return await sql.reserve();
+    const session = await sql.reserve();
+    const tracker = trackers.get(sql);
+    if (tracker !== undefined) {
+      // Learns which client connection the session holds, from the statement's debug hook.
+      const tag = String(tagCounter++);
+      await session.unsafe(`/*larder:${tag}*/ SELECT 1`);
+      const connection = tracker.tags.get(tag);
+      tracker.tags.delete(tag);
+      if (connection !== undefined) {
+        sessions.set(session, { connection, closes: tracker.closes.get(connection) ?? 0 });
+        lostChecks.set(
+          session,
+          () => (tracker.closes.get(connection) ?? 0) > (sessions.get(session)?.closes ?? 0),
+        );
+      }
+    }
+    return session;
   } catch (err) {
     throw pgError(err, "connecting");
   }
 }
 
-/** Drops the session's temporary tables and gives the connection back to the pool. */
-export async function releaseSession(session: Session): Promise<void> {
-  await session.unsafe("DISCARD TEMP").catch(() => {});
+const lostChecks = new WeakMap<Session, () => boolean>();
+
+/**
+ * Throws `UNAVAILABLE` when the server closed the session's connection since it was reserved;
+ * call it before sending a statement on a session held across awaits.
+ */
+export function checkSession(session: Session, what: string): void {
+  if (lostChecks.get(session)?.() === true) {
+    throw new LarderError(
+      "UNAVAILABLE",
+      `Postgres offline store: cannot reach the server while ${what}: the server closed the connection`,
+      { details: { sqlstate: "CONNECTION_CLOSED" } },
+    );
+  }
+}
+
+/**
+ * Drops the session's temporary tables and gives the connection back to the pool. After
+ * `failure`, a lost connection is only given back (a statement sent on it would fail outside
+ * any caller, as an uncaught error in the client).
+ */
+export async function releaseSession(session: Session, failure?: unknown): Promise<void> {
+  const lost = connectionLost(failure) || lostChecks.get(session)?.() === true;
+  if (!lost) await session.unsafe("DISCARD TEMP").catch(() => {});
   session.release();
 }
 
 /** Runs `fn` on one connection, released (temporary tables dropped) when it ends. */
 export async function withSession<T>(sql: Sql, fn: (session: Session) => Promise<T>): Promise<T> {
   const session = await reserveSession(sql);
+  let failure: unknown;
   try {
     return await fn(session);
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
-    await releaseSession(session);
+    await releaseSession(session, failure);
+  }
+}
+
+/**
+ * The rows of `sql`, `rows` at a time, through a server-side cursor (`DECLARE … CURSOR` in a
+ * transaction, then `FETCH`): the server holds the result, the client one chunk. Each `FETCH` is
+ * a plain statement, so a connection lost between two of them is an ordinary error (the
+ * client's protocol-level cursor throws outside any caller then).
+ */
+export async function* fetchInChunks(
+  session: Session,
+  sql: string,
+  rows: number,
+): AsyncGenerator<Record<string, unknown>[]> {
+  await session.unsafe("BEGIN");
+  let open = true;
+  try {
+    await session.unsafe(`DECLARE __larder_cursor NO SCROLL CURSOR FOR ${sql}`);
+    for (;;) {
+      checkSession(session, "streaming the result");
+      const chunk = await session.unsafe(`FETCH ${rows} FROM __larder_cursor`);
+      if (chunk.length > 0) yield chunk as unknown as Record<string, unknown>[];
+      if (chunk.length < rows) break;
+    }
+    open = false;
+    await session.unsafe("COMMIT");
+  } catch (err) {
+    open = false;
+    const lost = connectionLost(err) || lostChecks.get(session)?.() === true;
+    if (!lost) await session.unsafe("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    // The consumer stopped early.
+    if (open && lostChecks.get(session)?.() !== true) {
+      await session.unsafe("ROLLBACK").catch(() => {});
+    }
   }
 }

@@ -29,6 +29,7 @@ import {
 } from "../offline/mod.ts";
 import { isoMicros } from "../timestamps.ts";
 import {
+  fetchInChunks,
   pgError,
   pgIdent,
   pgMicros,
@@ -186,20 +187,24 @@ class PostgresRetrievalJob implements RetrievalJob {
   async *batches(options: BatchOptions = {}): AsyncGenerator<RecordBatch> {
     const rows = Math.min(options.batchRows ?? this.#deps.fetchRows, this.#deps.fetchRows);
     const session = await reserveSession(this.#deps.sql);
+    let failure: unknown;
     try {
       const { sql, output } = await this.#prepare(session);
       let empty = true;
       try {
-        for await (const chunk of session.unsafe(sql).cursor(rows)) {
+        for await (const chunk of fetchInChunks(session, sql, rows)) {
           empty = false;
-          yield batchFromRows(output, chunk as Record<string, unknown>[]);
+          yield batchFromRows(output, chunk);
         }
       } catch (err) {
         throw pgError(err, "streaming the retrieval result");
       }
       if (empty) yield batchFromRows(output, []);
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      await releaseSession(session);
+      await releaseSession(session, failure);
     }
   }
 

@@ -8,7 +8,14 @@ import {
   type LatestRows,
   type PullLatestOptions,
 } from "../offline/mod.ts";
-import { pgError, pgIdent, releaseSession, reserveSession, type Sql } from "./_client.ts";
+import {
+  fetchInChunks,
+  pgError,
+  pgIdent,
+  releaseSession,
+  reserveSession,
+  type Sql,
+} from "./_client.ts";
 import {
   describePgSource,
   requireCompatible,
@@ -42,7 +49,7 @@ export async function pullLatest(
     );
   }
   const session = await reserveSession(sql);
-  const release = () => releaseSession(session);
+  const release = (failure?: unknown) => releaseSession(session, failure);
   try {
     const columns = await describePgSource(session, source);
     requireCompatible(view, source, options.entities, columns);
@@ -103,34 +110,35 @@ export async function pullLatest(
       throw sourceError(source, err, `reading the newest rows of data source "${source.name}"`);
     }
     let released = false;
-    const close = async () => {
+    const close = async (failure?: unknown) => {
       if (released) return;
       released = true;
-      await release();
+      await release(failure);
     };
     return {
       count,
       nullKeyRows,
       joinKeys: keys.map((k) => k.name),
       features,
-      close,
+      close: () => close(),
       async *[Symbol.asyncIterator]() {
+        let failure: unknown;
         try {
           for await (
-            const chunk of session.unsafe(`SELECT * FROM ${pgIdent(latest)}`).cursor(batchRows)
+            const chunk of fetchInChunks(session, `SELECT * FROM ${pgIdent(latest)}`, batchRows)
           ) {
-            const batch = batchFromRows(output, chunk as Record<string, unknown>[]);
-            yield new Table(batch);
+            yield new Table(batchFromRows(output, chunk));
           }
         } catch (err) {
+          failure = err;
           throw pgError(err, `streaming the newest rows of data source "${source.name}"`);
         } finally {
-          await close();
+          await close(failure);
         }
       },
     };
   } catch (err) {
-    await release();
+    await release(err);
     throw err;
   }
 }
