@@ -312,6 +312,40 @@ test("PostgresOfflineStore: results stream in batches of at most fetch_rows rows
   }
 });
 
+test("PostgresOfflineStore: a connection lost mid-read is UNAVAILABLE", async () => {
+  const store = new PostgresOfflineStore(pgConfig({ fetch_rows: 2 }));
+  try {
+    const job = await store.getHistoricalFeatures({
+      repoDir: "/",
+      entityTable: Array.from({ length: 10 }, () => ({
+        driver_id: 1,
+        event_timestamp: t("2024-01-01T02:00:00"),
+      })),
+      views: [{
+        view,
+        source: tableSource("driver_stats"),
+        entities: [driver],
+        features: ["conv_rate"],
+      }],
+    });
+    const batches = job.batches()[Symbol.asyncIterator]();
+    assert.equal((await batches.next()).value?.numRows, 2);
+    // The server ends the job's connection between two fetches (as a failover would).
+    await execSql(
+      pg!.url,
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'larder'",
+    );
+    // Either the client sees the connection close first, or the next FETCH fails on it.
+    await assert.rejects(() => batches.next(), {
+      code: "UNAVAILABLE",
+      message:
+        /^Postgres offline store: cannot reach the server while streaming the (retrieval )?result: /,
+    });
+  } finally {
+    await store.close();
+  }
+});
+
 test("PostgresOfflineStore: a join-key map reads the key from another entity column", async () => {
   const store = new PostgresOfflineStore(pgConfig());
   try {

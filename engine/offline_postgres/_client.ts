@@ -21,6 +21,8 @@ interface ConnectionTracker {
   readonly closes: Map<number, number>;
   /** Session tag -> the connection id its tagging statement ran on. */
   readonly tags: Map<string, number>;
+  /** Connection id -> what to call when it closes. */
+  readonly listeners: Map<number, Set<() => void>>;
 }
 
 const trackers = new WeakMap<Sql, ConnectionTracker>();
@@ -29,7 +31,7 @@ let tagCounter = 0;
 
 /** Opens a pool (connections are made lazily, at the first query). */
 export function connect(config: PostgresOfflineStoreConfig): Sql {
-  const tracker: ConnectionTracker = { closes: new Map(), tags: new Map() };
+  const tracker: ConnectionTracker = { closes: new Map(), tags: new Map(), listeners: new Map() };
   const timeout = config.statement_timeout_seconds;
   const options = {
     ...(config.host !== undefined ? { host: config.host } : {}),
@@ -42,7 +44,10 @@ export function connect(config: PostgresOfflineStoreConfig): Sql {
     connect_timeout: config.connect_timeout_seconds,
     idle_timeout: 30,
     onnotice: () => {},
-    onclose: (id: number) => tracker.closes.set(id, (tracker.closes.get(id) ?? 0) + 1),
+    onclose: (id: number) => {
+      tracker.closes.set(id, (tracker.closes.get(id) ?? 0) + 1);
+      for (const listener of tracker.listeners.get(id) ?? []) listener();
+    },
     debug: (id: number, statement: string) => {
       const tag = /^\/\*larder:(\d+)\*\//.exec(statement)?.[1];
       if (tag !== undefined) tracker.tags.set(tag, id);
@@ -73,6 +78,7 @@ function messageOf(err: unknown): string {
 /** Whether a client or server code means the connection is gone (or was never made). */
 function unreachable(code: string): boolean {
   return code === "ECONNREFUSED" || code === "CONNECT_TIMEOUT" || code === "ENOTFOUND" ||
+    code === "ECONNRESET" || code === "EPIPE" || code === "ETIMEDOUT" || code === "ECONNABORTED" ||
     code === "CONNECTION_CLOSED" || code === "CONNECTION_ENDED" ||
     code === "CONNECTION_DESTROYED" || code.startsWith("08") || code === "57P01";
 }
@@ -168,6 +174,12 @@ export async function reserveSession(sql: Sql): Promise<Session> {
           session,
           () => (tracker.closes.get(connection) ?? 0) > (sessions.get(session)?.closes ?? 0),
         );
+        closeSignals.set(session, (listener) => {
+          const set = tracker.listeners.get(connection) ?? new Set();
+          tracker.listeners.set(connection, set);
+          set.add(listener);
+          return () => set.delete(listener);
+        });
       }
     }
     return session;
@@ -177,19 +189,42 @@ export async function reserveSession(sql: Sql): Promise<Session> {
 }
 
 const lostChecks = new WeakMap<Session, () => boolean>();
+const closeSignals = new WeakMap<Session, (listener: () => void) => () => void>();
+
+function lostError(what: string): LarderError {
+  return new LarderError(
+    "UNAVAILABLE",
+    `Postgres offline store: cannot reach the server while ${what}: the server closed the connection`,
+    { details: { sqlstate: "CONNECTION_CLOSED" } },
+  );
+}
+
+/**
+ * `statement`, or `UNAVAILABLE` as soon as the session's connection closes: a statement sent as
+ * the server closes the connection may otherwise stay pending for ever.
+ */
+async function unlessClosed<T>(session: Session, statement: Promise<T>, what: string): Promise<T> {
+  checkSession(session, what);
+  const subscribe = closeSignals.get(session);
+  if (subscribe === undefined) return await statement;
+  let unsubscribe = () => {};
+  const closed = new Promise<never>((_, reject) => {
+    unsubscribe = subscribe(() => reject(lostError(what)));
+  });
+  try {
+    return await Promise.race([statement, closed]);
+  } finally {
+    unsubscribe();
+    statement.catch(() => {});
+  }
+}
 
 /**
  * Throws `UNAVAILABLE` when the server closed the session's connection since it was reserved;
  * call it before sending a statement on a session held across awaits.
  */
 export function checkSession(session: Session, what: string): void {
-  if (lostChecks.get(session)?.() === true) {
-    throw new LarderError(
-      "UNAVAILABLE",
-      `Postgres offline store: cannot reach the server while ${what}: the server closed the connection`,
-      { details: { sqlstate: "CONNECTION_CLOSED" } },
-    );
-  }
+  if (lostChecks.get(session)?.() === true) throw lostError(what);
 }
 
 /**
@@ -199,7 +234,10 @@ export function checkSession(session: Session, what: string): void {
  */
 export async function releaseSession(session: Session, failure?: unknown): Promise<void> {
   const lost = connectionLost(failure) || lostChecks.get(session)?.() === true;
-  if (!lost) await session.unsafe("DISCARD TEMP").catch(() => {});
+  if (!lost) {
+    await unlessClosed(session, session.unsafe("DISCARD TEMP") as unknown as Promise<unknown>, "")
+      .catch(() => {});
+  }
   session.release();
 }
 
@@ -215,6 +253,10 @@ export async function withSession<T>(sql: Sql, fn: (session: Session) => Promise
   } finally {
     await releaseSession(session, failure);
   }
+}
+
+function rollback(session: Session): Promise<unknown> {
+  return session.unsafe("ROLLBACK") as unknown as Promise<unknown>;
 }
 
 /**
@@ -233,8 +275,11 @@ export async function* fetchInChunks(
   try {
     await session.unsafe(`DECLARE __larder_cursor NO SCROLL CURSOR FOR ${sql}`);
     for (;;) {
-      checkSession(session, "streaming the result");
-      const chunk = await session.unsafe(`FETCH ${rows} FROM __larder_cursor`);
+      const chunk = await unlessClosed(
+        session,
+        session.unsafe(`FETCH ${rows} FROM __larder_cursor`) as unknown as Promise<unknown[]>,
+        "streaming the result",
+      );
       if (chunk.length > 0) yield chunk as unknown as Record<string, unknown>[];
       if (chunk.length < rows) break;
     }
@@ -243,12 +288,12 @@ export async function* fetchInChunks(
   } catch (err) {
     open = false;
     const lost = connectionLost(err) || lostChecks.get(session)?.() === true;
-    if (!lost) await session.unsafe("ROLLBACK").catch(() => {});
+    if (!lost) await unlessClosed(session, rollback(session), "").catch(() => {});
     throw err;
   } finally {
     // The consumer stopped early.
     if (open && lostChecks.get(session)?.() !== true) {
-      await session.unsafe("ROLLBACK").catch(() => {});
+      await unlessClosed(session, rollback(session), "").catch(() => {});
     }
   }
 }
