@@ -85,7 +85,7 @@ const AGGREGATIONS: AggregationSpec[] = [
   },
 ];
 
-function request(): ViewRequest {
+function request(): ViewRequest<FileSourceSpec> {
   const source: FileSourceSpec = {
     ...COMMON,
     name: "source_0",

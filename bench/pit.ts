@@ -79,7 +79,7 @@ const driver: EntitySpec = {
   valueType: "int64",
 };
 
-function viewSpecs(size: BenchSize): ViewRequest[] {
+function viewSpecs(size: BenchSize): ViewRequest<FileSourceSpec>[] {
   return Array.from({ length: size.views }, (_, v) => {
     const source: FileSourceSpec = {
       name: `source_${v}`,
@@ -235,7 +235,7 @@ async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
 }
 
 /** How Larder's loader reads a view's source: the same layout and types as (a) uses. */
-function loadingOf(request: ViewRequest) {
+function loadingOf(request: ViewRequest<FileSourceSpec>) {
   return {
     layout: sourceLayout(request.view, request.source, request.entities, request.features),
     keyTypes: joinKeysOf(request.view, request.entities).keys.map((k) => k.type),
@@ -329,7 +329,8 @@ async function runC(size: BenchSize, instance: NativeInstance): Promise<RunResul
 
 /** The `memory_limit` (a) runs with: `--memory-limit`, else the configuration default. */
 function larderMemoryLimit(override: string | undefined): string {
-  return override ?? OfflineStoreConfigSchema.parse({}).memory_limit;
+  const config = OfflineStoreConfigSchema.parse({});
+  return override ?? (config.type === "duckdb" ? config.memory_limit : "2GB");
 }
 
 async function child(

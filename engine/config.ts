@@ -204,19 +204,100 @@ const onlineStoreConfig = z.discriminatedUnion("type", [
 export const OnlineStoreConfigSchema: z.ZodType<OnlineStoreConfig> = onlineStoreConfig;
 type _OnlineStoreConfig = Assert<Equals<z.output<typeof onlineStoreConfig>, OnlineStoreConfig>>;
 
-/** `offline_store:` — the engine for historical retrieval. */
-export interface OfflineStoreConfig {
+/**
+ * `offline_store:` — the engine for historical retrieval and materialization reads: DuckDB
+ * (in WebAssembly, over files; the default) or PostgreSQL (over Postgres sources, in the
+ * database).
+ */
+export type OfflineStoreConfig = DuckDBOfflineStoreConfig | PostgresOfflineStoreConfig;
+
+/** `offline_store: { type: duckdb }`: DuckDB in WebAssembly, reading file sources. */
+export interface DuckDBOfflineStoreConfig {
   /** The engine: DuckDB (in WebAssembly). @default {"duckdb"} */
   type: "duckdb";
   /** Most memory the engine may use, such as `"2GB"` or `"512MiB"`. @default {"2GB"} */
   memory_limit: string;
 }
-const offlineStoreConfig = z.strictObject({
+const duckdbOfflineStoreConfig = z.strictObject({
   type: z.literal("duckdb").default("duckdb"),
   memory_limit: z.string().regex(MEMORY, {
     error: (iss) => `expected a size such as "2GB" or "512MiB", got ${JSON.stringify(iss.input)}`,
   }).default("2GB"),
 });
+type _DuckDBOfflineStoreConfig = Assert<
+  Equals<z.output<typeof duckdbOfflineStoreConfig>, DuckDBOfflineStoreConfig>
+>;
+
+/**
+ * `offline_store: { type: postgres }`: PostgreSQL (or a Postgres-wire warehouse) runs the
+ * point-in-time joins and materialization reads over Postgres sources. Connection settings
+ * absent here come from libpq's environment variables (`PGHOST`, `PGPORT`, `PGDATABASE`,
+ * `PGUSER`, `PGPASSWORD`); write `${VAR}` to take any value from another variable.
+ */
+export interface PostgresOfflineStoreConfig {
+  /** The engine: PostgreSQL. */
+  type: "postgres";
+  /**
+   * `postgres://user:password@host:port/database?sslmode=require`. Fields given beside it
+   * override its parts.
+   */
+  url?: string | undefined;
+  /** The server's host name. @default `$PGHOST`, else `localhost` */
+  host?: string | undefined;
+  /** The server's port. @default `$PGPORT`, else 5432 */
+  port?: number | undefined;
+  /** The database. @default `$PGDATABASE`, else the user name */
+  database?: string | undefined;
+  /** The user. @default `$PGUSER`, else the system user */
+  user?: string | undefined;
+  /** The password (write `${PGPASSWORD}` or leave it to `$PGPASSWORD`, not the secret itself). */
+  password?: string | undefined;
+  /** TLS: `disable`, `prefer`, `require` or `verify-full`. @default {"prefer"} or the URL's `sslmode` */
+  ssl?: "disable" | "prefer" | "require" | "verify-full" | undefined;
+  /** Most connections the store opens at once. @default {4} */
+  max_connections: number;
+  /** Seconds to wait for a connection before failing. @default {10} */
+  connect_timeout_seconds: number;
+  /** Seconds one statement may run before Postgres cancels it; 0: no limit. @default {0} */
+  statement_timeout_seconds: number;
+  /** Rows fetched per round trip from the result cursor (bounds memory). @default {10000} */
+  fetch_rows: number;
+  /**
+   * Server settings for Larder's sessions, such as `work_mem: 256MB`; they replace the
+   * defaults given (temporary tables hold each retrieval's staged rows).
+   * @default {{ temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" }}
+   */
+  settings: Record<string, string>;
+}
+const postgresOfflineStoreConfig = z.strictObject({
+  type: z.literal("postgres"),
+  url: z.url({
+    protocol: /^postgres(ql)?$/,
+    error: (iss) => `expected a postgres:// or postgresql:// URL, got ${JSON.stringify(iss.input)}`,
+  }).optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  password: z.string().optional(),
+  ssl: z.enum(["disable", "prefer", "require", "verify-full"]).optional(),
+  max_connections: z.number().int().positive().default(4),
+  connect_timeout_seconds: z.number().positive().default(10),
+  statement_timeout_seconds: z.number().nonnegative().default(0),
+  fetch_rows: z.number().int().positive().default(10_000),
+  settings: z.record(
+    z.string().regex(/^[a-z_][a-z0-9_.]*$/, { error: "expected a server setting's name" }),
+    z.union([z.string(), z.number().transform(String)]),
+  ).default({ temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" }),
+});
+type _PostgresOfflineStoreConfig = Assert<
+  Equals<z.output<typeof postgresOfflineStoreConfig>, PostgresOfflineStoreConfig>
+>;
+
+const offlineStoreConfig = z.discriminatedUnion("type", [
+  duckdbOfflineStoreConfig,
+  postgresOfflineStoreConfig,
+]);
 /** Schema of `offline_store:`. */
 export const OfflineStoreConfigSchema: z.ZodType<OfflineStoreConfig> = offlineStoreConfig;
 type _OfflineStoreConfig = Assert<Equals<z.output<typeof offlineStoreConfig>, OfflineStoreConfig>>;

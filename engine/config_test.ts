@@ -213,3 +213,49 @@ Deno.test("parseConfig() validates feature_server.logging", () => {
     /feature_server\.logging: .*"flush_every"/,
   );
 });
+
+Deno.test("parseConfig() reads a Postgres offline store, secrets from the environment", () => {
+  const env = (name: string) => (name === "PG_PASSWORD" ? "s3cret" : undefined);
+  const config = parseConfig(
+    "project: demo\noffline_store:\n  type: postgres\n  host: db.internal\n  port: 6432\n" +
+      "  database: analytics\n  user: larder\n  password: ${PG_PASSWORD}\n",
+    { env },
+  );
+  assert.deepEqual(config.offline_store, {
+    type: "postgres",
+    host: "db.internal",
+    port: 6432,
+    database: "analytics",
+    user: "larder",
+    password: "s3cret",
+    max_connections: 4,
+    connect_timeout_seconds: 10,
+    statement_timeout_seconds: 0,
+    fetch_rows: 10_000,
+    settings: { temp_buffers: "256MB", work_mem: "64MB", maintenance_work_mem: "256MB" },
+  });
+  const url = parseConfig(
+    "project: demo\noffline_store:\n  type: postgres\n  url: postgresql://u@h/db\n",
+    { env: noEnv },
+  ).offline_store;
+  assert.equal(url.type === "postgres" && url.url, "postgresql://u@h/db");
+});
+
+Deno.test("parseConfig() keeps duckdb the default offline store and refuses bad Postgres settings", () => {
+  const duckdb = parseConfig("project: demo\noffline_store:\n  memory_limit: 1GB\n", {
+    env: noEnv,
+  });
+  assert.deepEqual(duckdb.offline_store, { type: "duckdb", memory_limit: "1GB" });
+  assert.match(
+    configError("project: demo\noffline_store:\n  type: postgres\n  url: mysql://h/db\n"),
+    /offline_store\.url: expected a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/h\/db"/,
+  );
+  assert.match(
+    configError("project: demo\noffline_store:\n  type: postgres\n  memory_limit: 1GB\n"),
+    /offline_store.*memory_limit/,
+  );
+  assert.match(
+    configError("project: demo\noffline_store:\n  type: postgres\n  password: ${PGPASS}\n"),
+    /environment variable "PGPASS" is not set/,
+  );
+});

@@ -14,6 +14,7 @@
 export {
   type AuthConfig,
   configFromObject,
+  type DuckDBOfflineStoreConfig,
   type FeatureLogConfig,
   FeatureLogConfigSchema,
   type FeatureServerConfig,
@@ -23,6 +24,7 @@ export {
   type OfflineStoreConfig,
   type OnlineStoreConfig,
   parseConfig,
+  type PostgresOfflineStoreConfig,
   type RegistryConfig,
 } from "./config.ts";
 export {

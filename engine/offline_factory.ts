@@ -3,10 +3,25 @@ import type { OfflineStoreConfig } from "./config.ts";
 import type { OfflineStore } from "./offline/offline_store.ts";
 import { type DuckDBMode, DuckDBOfflineStore } from "./offline/mod.ts";
 
+type OfflineStoreFactory<T extends OfflineStoreConfig["type"]> = (
+  config: Extract<OfflineStoreConfig, { type: T }>,
+  options: { mode?: DuckDBMode },
+) => Promise<OfflineStore>;
+
+const FACTORIES: { [T in OfflineStoreConfig["type"]]: OfflineStoreFactory<T> } = {
+  duckdb: (config, options) => Promise.resolve(DuckDBOfflineStore.fromConfig(config, options)),
+  // The Postgres client loads only when a repo uses it.
+  postgres: async (config) => {
+    const { PostgresOfflineStore } = await import("./offline_postgres/mod.ts");
+    return new PostgresOfflineStore(config);
+  },
+};
+
 /** Opens the configured offline engine (`worker` keeps a server's event loop free). */
 export function createOfflineStore(
   config: OfflineStoreConfig,
   options: { mode?: DuckDBMode } = {},
 ): Promise<OfflineStore> {
-  return Promise.resolve(DuckDBOfflineStore.fromConfig(config, options));
+  const factory = FACTORIES[config.type] as OfflineStoreFactory<typeof config.type>;
+  return factory(config as never, options);
 }

@@ -187,6 +187,16 @@ function batchSourceOf(doc: RegistryDocument, name: string): FileSourceSpec {
     throw new LarderError("NOT_FOUND", `Cannot find push source "${name}"`);
   }
   const batch = findObject(doc, "dataSource", push.batchSource)?.spec;
+  if (batch?.kind === "postgres") {
+    // The database's own pipelines own its tables (and a query source has none to write to).
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Cannot push to offline: ${push.kind} source "${push.name}" stores its rows in Postgres source "${batch.name}", which Larder reads but never writes: push with to "online", and insert the rows into ${
+        batch.table !== undefined ? `table "${batch.table}"` : "the tables its query reads"
+      } yourself`,
+      { details: { pushSource: push.name, batchSource: batch.name } },
+    );
+  }
   if (batch?.kind !== "file") {
     throw new LarderError(
       "INPUT_INVALID",

@@ -3,6 +3,7 @@
  * compatibly, and every CSV value parses as its declared type.
  */
 import {
+  type BatchSourceSpec,
   type EntitySpec,
   type FileSourceSpec,
   hasBatchSource,
@@ -34,22 +35,22 @@ function changed(plan: Plan): (kind: ObjectKind, name: string) => boolean {
 }
 
 /**
- * The file sources to check and the views of each that read them (a push or stream source's
- * views read its batch source). Stream feature views with a transform are not checked: their
- * columns are what the transform returns, which reach the batch source only as the stream
- * processor appends them.
+ * The batch sources (files, Postgres tables) to check and the views of each that read them (a
+ * push or stream source's views read its batch source). Stream feature views with a transform
+ * are not checked: their columns are what the transform returns, which reach the batch source
+ * only as the stream processor appends them.
  */
 export function sourcesToCheck(
   contents: RepoContents,
   options: ValidateSourcesOptions = {},
-): { source: FileSourceSpec; views: SourceReader[] }[] {
+): { source: BatchSourceSpec; views: SourceReader[] }[] {
   const isChanged = options.plan ? changed(options.plan) : () => true;
-  const bySource = new Map<string, { source: FileSourceSpec; views: SourceReader[] }>();
+  const bySource = new Map<string, { source: BatchSourceSpec; views: SourceReader[] }>();
   for (const view of contents.featureView.values()) {
     if (view.stream?.transformHash !== undefined) continue;
     const direct = contents.dataSource.get(view.source);
     const source = hasBatchSource(direct) ? contents.dataSource.get(direct.batchSource) : direct;
-    if (!source || source.kind !== "file") continue;
+    if (!source || (source.kind !== "file" && source.kind !== "postgres")) continue;
     const affected = isChanged("featureView", view.name) ||
       isChanged("dataSource", view.source) || isChanged("dataSource", source.name) ||
       view.entities.some((e) => isChanged("entity", e));
@@ -119,7 +120,9 @@ export async function validateSources(
       problems.push(...await (await offline()).checkSource({ repoDir, source, views }));
     } catch (err) {
       if (!(err instanceof LarderError) || err.code !== "SOURCE_INVALID") throw err;
-      if (!await isUnwrittenLog(source, contents, repoDir)) problems.push(err.message);
+      if (source.kind !== "file" || !await isUnwrittenLog(source, contents, repoDir)) {
+        problems.push(err.message);
+      }
     }
   }
   if (problems.length > 0) {

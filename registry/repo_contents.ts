@@ -89,13 +89,18 @@ export function checkRepo(found: readonly FoundDefinition[]): RepoContents {
           where("dataSource", name)
         }: batch source "${source.batchSource}" is not defined: the repo has ${
           quoteList(
-            [...byKind.dataSource.values()].filter((s) => s.kind === "file").map((s) => s.name),
+            [...byKind.dataSource.values()].filter((s) =>
+              s.kind === "file" || s.kind === "postgres"
+            )
+              .map((s) => s.name),
           )
         }`,
       );
-    } else if (batch.kind !== "file") {
+    } else if (batch.kind !== "file" && batch.kind !== "postgres") {
       problems.push(
-        `${where("dataSource", name)}: batch source "${source.batchSource}" is not a file source`,
+        `${
+          where("dataSource", name)
+        }: batch source "${source.batchSource}" is not a file or Postgres source`,
       );
     }
   }

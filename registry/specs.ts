@@ -100,6 +100,40 @@ const fileSourceSpec = z.object({
 export const FileSourceSpecSchema: z.ZodType<FileSourceSpec> = fileSourceSpec;
 type _FileSourceSpec = Assert<Equals<z.output<typeof fileSourceSpec>, FileSourceSpec>>;
 
+/**
+ * A batch source in PostgreSQL (or a Postgres-wire warehouse): a table or a query, read by the
+ * `postgres` offline store.
+ */
+export interface PostgresSourceSpec extends CommonSpec {
+  /** Discriminates the kinds of data source. */
+  kind: "postgres";
+  /** A table or view, optionally schema-qualified (`analytics.driver_stats`); or `query`. */
+  table?: string | undefined;
+  /** A SELECT whose rows are the source (run as a subquery); or `table`. */
+  query?: string | undefined;
+  /** The event-time column. */
+  timestampField: string;
+  /** The column saying when each row was written, which breaks ties on event time. */
+  createdTimestampColumn?: string | undefined;
+  /** Source column -> feature or key name. */
+  fieldMapping: Record<string, string>;
+}
+const postgresSourceSpec = z.object({
+  ...Common,
+  kind: z.literal("postgres"),
+  table: z.string().min(1).optional(),
+  query: z.string().min(1).optional(),
+  timestampField: NameSchema,
+  createdTimestampColumn: NameSchema.optional(),
+  fieldMapping: z.record(z.string(), NameSchema).default({}),
+});
+/** Schema of a {@linkcode PostgresSourceSpec}. */
+export const PostgresSourceSpecSchema: z.ZodType<PostgresSourceSpec> = postgresSourceSpec;
+type _PostgresSourceSpec = Assert<Equals<z.output<typeof postgresSourceSpec>, PostgresSourceSpec>>;
+
+/** A source that holds rows offline: files, or a PostgreSQL table or query. */
+export type BatchSourceSpec = FileSourceSpec | PostgresSourceSpec;
+
 /** A push source: rows pushed through the API, stored offline in its batch source. */
 export interface PushSourceSpec extends CommonSpec {
   /** Discriminates the kinds of data source. */
@@ -179,12 +213,14 @@ type _RequestSourceSpec = Assert<Equals<z.output<typeof requestSourceSpec>, Requ
 /** Any data source. */
 export type DataSourceSpec =
   | FileSourceSpec
+  | PostgresSourceSpec
   | PushSourceSpec
   | StreamSourceSpec
   | RequestSourceSpec;
 /** Schema of a {@linkcode DataSourceSpec}. */
 export const DataSourceSpecSchema: z.ZodType<DataSourceSpec> = z.discriminatedUnion("kind", [
   fileSourceSpec,
+  postgresSourceSpec,
   pushSourceSpec,
   streamSourceSpec,
   requestSourceSpec,

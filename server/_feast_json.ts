@@ -65,6 +65,8 @@ const PERMISSION_TYPE: Readonly<Record<ResourceType, string>> = {
 /** `data_source_class_type` Feast records for each kind of source. */
 const SOURCE_CLASS: Readonly<Record<DataSourceSpec["kind"], string>> = {
   file: "feast.infra.offline_stores.file_source.FileSource",
+  postgres:
+    "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source.PostgreSQLSource",
   push: "feast.data_source.PushSource",
   stream: "larder.StreamSource",
   request: "feast.data_source.RequestSource",
@@ -199,6 +201,27 @@ function sourceJson(
       meta,
     };
   }
+  if (spec.kind === "postgres") {
+    // Feast's PostgreSQLSource keeps its options as JSON bytes in `customOptions`.
+    const options = JSON.stringify(
+      spec.table !== undefined
+        ? { name: spec.name, table: spec.table }
+        : { name: spec.name, query: spec.query },
+    );
+    return {
+      ...compact({
+        type: "CUSTOM_SOURCE",
+        fieldMapping: spec.fieldMapping,
+        timestampField: spec.timestampField,
+        createdTimestampColumn: spec.createdTimestampColumn,
+        ...common,
+      }),
+      customOptions: {
+        configuration: btoa(String.fromCharCode(...new TextEncoder().encode(options))),
+      },
+      meta,
+    };
+  }
   if (spec.kind === "request") {
     return {
       ...compact({ type: "REQUEST_SOURCE", ...common }),
@@ -208,7 +231,7 @@ function sourceJson(
   }
   // A push source takes its timestamp fields from its batch source (Feast's PushSource).
   const batch = findObject(doc, "dataSource", spec.batchSource)?.spec;
-  const file = batch?.kind === "file" ? batch : undefined;
+  const file = batch?.kind === "file" || batch?.kind === "postgres" ? batch : undefined;
   return {
     ...compact({
       type: spec.kind === "stream" ? "CUSTOM_SOURCE" : "PUSH_SOURCE",

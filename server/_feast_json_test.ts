@@ -9,8 +9,10 @@ import {
   featureView,
   fileSource,
   planChanges,
+  postgresSource,
 } from "../registry/mod.ts";
 import {
+  dataSourceJson,
   durationJson,
   entityJson,
   feastTypeName,
@@ -154,4 +156,27 @@ Deno.test("featureServiceJson() prints logging as Feast's loggingConfig", async 
     fileDestination: { path: "data/logs" },
   });
   assert.equal(spec("plain").loggingConfig, undefined);
+});
+
+Deno.test("dataSourceJson() prints a Postgres source as Feast's PostgreSQLSource", async () => {
+  const source = postgresSource({
+    name: "pg",
+    table: "analytics.stats",
+    timestampField: "ts",
+    createdTimestampColumn: "created",
+  });
+  const doc = await documentOf([source]);
+  const json = dataSourceJson(doc, "pg", () => true)!;
+  assert.equal(json.type, "CUSTOM_SOURCE");
+  assert.equal(
+    json.dataSourceClassType,
+    "feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source.PostgreSQLSource",
+  );
+  assert.equal(json.timestampField, "ts");
+  assert.equal(json.createdTimestampColumn, "created");
+  const options = json.customOptions as { configuration: string };
+  assert.deepEqual(JSON.parse(atob(options.configuration)), {
+    name: "pg",
+    table: "analytics.stats",
+  });
 });

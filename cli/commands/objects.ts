@@ -38,6 +38,8 @@ const LISTINGS: readonly Listing[] = [
       const s = o.spec as RegistryObject<"dataSource">["spec"];
       const where = s.kind === "file"
         ? `${s.path} (${s.format})`
+        : s.kind === "postgres"
+        ? (s.table ?? "(query)")
         : s.kind === "push"
         ? `batch source ${s.batchSource}`
         : s.kind === "stream"

@@ -1,7 +1,7 @@
 /** The offline store on DuckDB-WASM. */
 import { type Table, tableToIPC } from "apache-arrow";
-import { type FileSourceSpec, isLarderError } from "../../registry/mod.ts";
-import type { OfflineStoreConfig } from "../config.ts";
+import { type BatchSourceSpec, isLarderError } from "../../registry/mod.ts";
+import type { DuckDBOfflineStoreConfig } from "../config.ts";
 import { DuckDB, type DuckDBMode } from "./duckdb.ts";
 import { getHistoricalFeatures } from "./historical.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
@@ -11,6 +11,7 @@ import { type LatestRows, pullLatest, type PullLatestOptions } from "./pull_late
 import { ident } from "./_sql.ts";
 import { resolveSourceFiles } from "./source_files.ts";
 import { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
+import { requireSourceKind } from "./source_kind.ts";
 
 /** Options for {@linkcode DuckDBOfflineStore}. */
 export interface DuckDBOfflineStoreOptions {
@@ -49,7 +50,7 @@ export class DuckDBOfflineStore implements OfflineStore {
 
   /** A store from `larder.yaml`'s `offline_store` section. */
   static fromConfig(
-    config: OfflineStoreConfig,
+    config: DuckDBOfflineStoreConfig,
     options: { mode?: DuckDBMode } = {},
   ): DuckDBOfflineStore {
     return new DuckDBOfflineStore({ ...options, memoryLimit: config.memory_limit });
@@ -68,14 +69,15 @@ export class DuckDBOfflineStore implements OfflineStore {
     await this.#open();
   }
 
-  async describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]> {
+  async describeSource(spec: BatchSourceSpec, repoDir: string): Promise<SourceColumn[]> {
+    const source = requireSourceKind(spec, "file", "duckdb");
     const files = await resolveSourceFiles(source, repoDir);
     const db = await this.#open();
     return await db.withSession((session) => describeFiles(session, files, source));
   }
 
   async checkSource(options: CheckSourceOptions): Promise<string[]> {
-    const { source } = options;
+    const source = requireSourceKind(options.source, "file", "duckdb");
     const readers = "views" in options
       ? options.views
       : [{ view: options.view, entities: options.entities }];
@@ -108,11 +110,16 @@ export class DuckDBOfflineStore implements OfflineStore {
   }
 
   async getHistoricalFeatures(query: HistoricalQuery): Promise<RetrievalJob> {
-    return getHistoricalFeatures(await this.#open(), query);
+    const views = query.views.map((v) => ({
+      ...v,
+      source: requireSourceKind(v.source, "file", "duckdb"),
+    }));
+    return getHistoricalFeatures(await this.#open(), { ...query, views });
   }
 
   async pullLatest(options: PullLatestOptions): Promise<LatestRows> {
-    return pullLatest(await this.#open(), options);
+    const source = requireSourceKind(options.source, "file", "duckdb");
+    return pullLatest(await this.#open(), { ...options, source });
   }
 
   async registerTable(name: string, data: Table | Uint8Array): Promise<void> {

@@ -6,6 +6,7 @@ import {
   type AggregationSpec,
   describeProjection,
   type FeatureViewSpec,
+  type FileSourceSpec,
   joinKeyColumn,
   LarderError,
   projectionName,
@@ -59,7 +60,7 @@ import { isObjectUrl, writeObjectViaFile } from "../object_store/mod.ts";
 
 /** A view request after validation. */
 interface PreparedView {
-  readonly request: ViewRequest;
+  readonly request: ViewRequest<FileSourceSpec>;
   readonly files: readonly string[];
   /** Join keys, named by the entity-table column that holds them (after the join-key map). */
   readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
@@ -97,7 +98,7 @@ function sourceFeatures(
 const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 
 /** A view request as the projection it is: its view, the name it goes by, its join-key map. */
-function projectionOf(request: ViewRequest): ProjectionTargetSpec {
+export function projectionOf(request: ViewRequest): ProjectionTargetSpec {
   return {
     view: request.view.name,
     ...(request.name !== undefined ? { nameAlias: request.name } : {}),
@@ -106,7 +107,7 @@ function projectionOf(request: ViewRequest): ProjectionTargetSpec {
 }
 
 /** The name a view request's features go by. */
-function requestName(request: ViewRequest): string {
+export function requestName(request: ViewRequest): string {
   return projectionName(projectionOf(request));
 }
 
@@ -115,7 +116,7 @@ function viewWithFeatures(view: FeatureViewSpec, features: readonly string[]): F
 }
 
 /** Checks requested features and output names; returns output names per view. */
-function planOutputs(query: HistoricalQuery): string[][] {
+export function planOutputs(query: HistoricalQuery): string[][] {
   if (query.views.length === 0) {
     throw new LarderError("INPUT_INVALID", "No features requested: pass at least one feature view");
   }
@@ -165,7 +166,7 @@ function planOutputs(query: HistoricalQuery): string[][] {
  */
 async function prepareViews(
   session: DuckDBSession,
-  query: HistoricalQuery,
+  query: HistoricalQuery<FileSourceSpec>,
   outputs: string[][],
 ): Promise<PreparedView[]> {
   const prepared: PreparedView[] = [];
@@ -533,7 +534,7 @@ class DuckDBRetrievalJob implements RetrievalJob {
  */
 export async function getHistoricalFeatures(
   db: DuckDB,
-  query: HistoricalQuery,
+  query: HistoricalQuery<FileSourceSpec>,
 ): Promise<RetrievalJob> {
   const outputs = planOutputs(query);
   const flatOutputs = outputs.flat();

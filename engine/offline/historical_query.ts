@@ -1,6 +1,6 @@
 /** What a point-in-time (historical) retrieval asks for, and the job it returns. */
 import type { RecordBatch, Table } from "apache-arrow";
-import type { EntitySpec, FeatureViewSpec, FileSourceSpec } from "../../registry/mod.ts";
+import type { BatchSourceSpec, EntitySpec, FeatureViewSpec } from "../../registry/mod.ts";
 import type { StageListener } from "./_pit_sql.ts";
 
 /**
@@ -20,12 +20,15 @@ export type EntityInput =
   | readonly Readonly<Record<string, unknown>>[]
   | { readonly sql: string };
 
-/** One feature view of a request, resolved by the caller. */
-export interface ViewRequest {
+/**
+ * One feature view of a request, resolved by the caller. `S` narrows the sources an engine
+ * reads (DuckDB: files).
+ */
+export interface ViewRequest<S extends BatchSourceSpec = BatchSourceSpec> {
   /** The feature view's spec. */
   readonly view: FeatureViewSpec;
-  /** The view's file source (for a push source, its batch source). */
-  readonly source: FileSourceSpec;
+  /** The view's batch source (for a push source, the push source's batch source). */
+  readonly source: S;
   /** The specs of the view's entities (others are ignored). */
   readonly entities: readonly EntitySpec[];
   /** Requested feature names, in request order. */
@@ -44,11 +47,11 @@ export interface ViewRequest {
 }
 
 /** Options shared by both kinds of historical query. */
-export interface HistoricalQueryBase {
+export interface HistoricalQueryBase<S extends BatchSourceSpec = BatchSourceSpec> {
   /** The feature repository: source paths and an entity file path are relative to it. */
   readonly repoDir: string;
   /** The feature views read, in output order. */
-  readonly views: readonly ViewRequest[];
+  readonly views: readonly ViewRequest<S>[];
   /**
    * Name output columns `view__feature` instead of `feature`.
    * @default {false}
@@ -65,7 +68,8 @@ export interface HistoricalQueryBase {
 }
 
 /** Point-in-time join against an entity table. */
-export interface EntityTableQuery extends HistoricalQueryBase {
+export interface EntityTableQuery<S extends BatchSourceSpec = BatchSourceSpec>
+  extends HistoricalQueryBase<S> {
   /** The entity table: a file path, an Arrow table, row objects, or `{ sql }`. */
   readonly entityTable: EntityInput;
   /**
@@ -86,7 +90,8 @@ export type WindowBound = Date | bigint;
  * the latest value of each view as of `end` (views' ttl does not apply: the window replaces it).
  * Output: the join keys of all views, `event_timestamp` (= `end`), then the features.
  */
-export interface WindowQuery extends HistoricalQueryBase {
+export interface WindowQuery<S extends BatchSourceSpec = BatchSourceSpec>
+  extends HistoricalQueryBase<S> {
   /** The window's start (inclusive). */
   readonly start: WindowBound;
   /** The window's end (inclusive). */
@@ -94,7 +99,9 @@ export interface WindowQuery extends HistoricalQueryBase {
 }
 
 /** A historical retrieval. */
-export type HistoricalQuery = EntityTableQuery | WindowQuery;
+export type HistoricalQuery<S extends BatchSourceSpec = BatchSourceSpec> =
+  | EntityTableQuery<S>
+  | WindowQuery<S>;
 
 /** Options for streaming a job's result. */
 export interface BatchOptions {

@@ -40,7 +40,7 @@ export {
   type SourcePath,
 } from "./source_files.ts";
 export { type FileColumn, fileColumns } from "./file_columns.ts";
-export { checkSourceCompatibility } from "./source_compatibility.ts";
+export { checkSourceCompatibility, joinKeysOf, sourceLayout } from "./source_compatibility.ts";
 export type {
   BatchOptions,
   EntityInput,
@@ -54,4 +54,7 @@ export type {
 } from "./historical_query.ts";
 export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 export { writeBatches } from "./_writers.ts";
-export { batchColumn, batchRows } from "./_values.ts";
+export { batchColumn, batchRows, tableFromRows } from "./_values.ts";
+export { planOutputs, projectionOf, requestName } from "./historical.ts";
+export { requireSourceKind } from "./source_kind.ts";
+export { CREATED_TIMESTAMP_COLUMN, EVENT_TIMESTAMP_COLUMN } from "./pull_latest.ts";

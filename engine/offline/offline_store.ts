@@ -1,6 +1,11 @@
 /** The plug-in point for the offline engine (historical retrieval, source reads). */
 import type { Table } from "apache-arrow";
-import type { EntitySpec, FeatureViewSpec, FileSourceSpec, ValueType } from "../../registry/mod.ts";
+import type {
+  BatchSourceSpec,
+  EntitySpec,
+  FeatureViewSpec,
+  ValueType,
+} from "../../registry/mod.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
 import type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 
@@ -35,11 +40,11 @@ export interface SourceReader {
  * What {@linkcode OfflineStore.checkSource} checks: one view (`view`, `entities`), or several
  * views of one source (`views`), whose files are then read once for all of them.
  */
-export type CheckSourceOptions =
+export type CheckSourceOptions<S extends BatchSourceSpec = BatchSourceSpec> =
   & {
     readonly repoDir: string;
-    /** The views' file source (for a push source, its batch source). */
-    readonly source: FileSourceSpec;
+    /** The views' batch source (for a push source, the push source's batch source). */
+    readonly source: S;
   }
   & (SourceReader | { readonly views: readonly SourceReader[] });
 
@@ -48,8 +53,11 @@ export type CheckSourceOptions =
  * Paths in source specs are relative to `repoDir`.
  */
 export interface OfflineStore {
-  /** Columns of a file source; throws `SOURCE_INVALID` when files are missing or unreadable. */
-  describeSource(source: FileSourceSpec, repoDir: string): Promise<SourceColumn[]>;
+  /**
+   * Columns of a batch source; throws `SOURCE_INVALID` when it is missing or unreadable, or
+   * is of a kind this store does not read.
+   */
+  describeSource(source: BatchSourceSpec, repoDir: string): Promise<SourceColumn[]>;
   /**
    * Every problem that stops the view (or views) from reading `source`, as messages: missing
    * or mistyped columns (see `checkSourceCompatibility`), and for text formats (CSV) the first

@@ -1,6 +1,7 @@
 /** The materialization read: the newest row per entity key within a window. */
 import type { Table } from "apache-arrow";
 import {
+  type BatchSourceSpec,
   type EntitySpec,
   type FeatureViewSpec,
   type FileSourceSpec,
@@ -18,13 +19,13 @@ export const EVENT_TIMESTAMP_COLUMN = "event_timestamp";
 export const CREATED_TIMESTAMP_COLUMN = "created_timestamp";
 
 /** Options for {@linkcode pullLatest}. */
-export interface PullLatestOptions {
+export interface PullLatestOptions<S extends BatchSourceSpec = BatchSourceSpec> {
   /** The feature repository: source paths are relative to it. */
   readonly repoDir: string;
   /** The feature view's spec. */
   readonly view: FeatureViewSpec;
-  /** The view's file source (for a push source, its batch source). */
-  readonly source: FileSourceSpec;
+  /** The view's batch source (for a push source, the push source's batch source). */
+  readonly source: S;
   /** The specs of the view's entities. */
   readonly entities: readonly EntitySpec[];
   /** Window start, inclusive. */
@@ -78,7 +79,10 @@ export interface LatestRows extends AsyncIterable<Table> {
  * for await (const batch of latest) await online.write(view.name, batch);
  * ```
  */
-export async function pullLatest(db: DuckDB, options: PullLatestOptions): Promise<LatestRows> {
+export async function pullLatest(
+  db: DuckDB,
+  options: PullLatestOptions<FileSourceSpec>,
+): Promise<LatestRows> {
   const { view, source } = options;
   const batchRows = options.batchRows ?? 10_000;
   if (!Number.isInteger(batchRows) || batchRows <= 0) {

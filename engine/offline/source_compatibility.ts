@@ -1,9 +1,9 @@
-/** Whether a file source has the columns, with usable types, that a feature view reads. */
+/** Whether a batch source has the columns, with usable types, that a feature view reads. */
 import {
+  type BatchSourceSpec,
   elementType,
   type EntitySpec,
   type FeatureViewSpec,
-  type FileSourceSpec,
   type ScalarType,
   type ValueType,
 } from "../../registry/mod.ts";
@@ -100,7 +100,7 @@ export interface SourceLayout {
 }
 
 /** The source column that holds `name` after `fieldMapping` (mapping is source column → name). */
-export function physicalName(source: FileSourceSpec, name: string): string {
+export function physicalName(source: BatchSourceSpec, name: string): string {
   for (const [column, mapped] of Object.entries(source.fieldMapping)) {
     if (mapped === name) return column;
   }
@@ -111,7 +111,11 @@ export function physicalName(source: FileSourceSpec, name: string): string {
  * The source column for a timestamp field: the column of that name, or else the column
  * that `fieldMapping` maps to that name.
  */
-function timestampColumn(source: FileSourceSpec, field: string, columns?: readonly SourceColumn[]) {
+function timestampColumn(
+  source: BatchSourceSpec,
+  field: string,
+  columns?: readonly SourceColumn[],
+) {
   if (columns === undefined || columns.some((c) => c.name === field)) return field;
   return physicalName(source, field);
 }
@@ -141,7 +145,7 @@ export function joinKeysOf(view: FeatureViewSpec, entities: readonly EntitySpec[
 /** The physical columns a view reads from its source (see {@linkcode checkSourceCompatibility}). */
 export function sourceLayout(
   view: FeatureViewSpec,
-  source: FileSourceSpec,
+  source: BatchSourceSpec,
   entities: readonly EntitySpec[],
   features: readonly string[] = view.features.map((f) => f.name),
   columns?: readonly SourceColumn[],
@@ -176,7 +180,7 @@ function quoteList(names: readonly string[]): string {
  */
 export function checkSourceCompatibility(
   view: FeatureViewSpec,
-  source: FileSourceSpec,
+  source: BatchSourceSpec,
   entities: EntitySpec[],
   columns: SourceColumn[],
 ): string[] {

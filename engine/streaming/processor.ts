@@ -199,10 +199,18 @@ export async function runStreamProcessor(
           `Stream feature view "${view.name}": the registry has no stream source "${view.source}"`,
         );
       }
+      const batch = viewBatchSource(doc, view);
+      if (batch.kind !== "file") {
+        throw new LarderError(
+          "INPUT_INVALID",
+          `Stream feature view "${view.name}": stream source "${source.name}" keeps its events in ${batch.kind} source "${batch.name}", which Larder reads but never writes: give the stream source a file batch source`,
+          { details: { view: view.name, source: source.name, batchSource: batch.name } },
+        );
+      }
       const plan: StreamViewPlan = {
         view,
         source,
-        batch: viewBatchSource(doc, view),
+        batch,
         joinKeys: viewJoinKeys(doc, view),
         transform: transforms.get(view.name),
       };

@@ -5,6 +5,7 @@ import { NameSchema } from "../names.ts";
 import type {
   DataSourceSpec,
   FileSourceSpec,
+  PostgresSourceSpec,
   PushSourceSpec,
   RequestSourceSpec,
 } from "../specs.ts";
@@ -130,12 +131,94 @@ export function fileSource<const N extends string>(
   return brand("dataSource", { kind: "dataSource" as const, name: input.name, spec });
 }
 
+/** What {@linkcode postgresSource} accepts: a `table` or a `query`, not both. */
+export interface PostgresSourceInput extends CommonInput {
+  /**
+   * A table or view, optionally schema-qualified (`"analytics.driver_stats"`). Each part is
+   * quoted as written, so its case matters.
+   */
+  table?: string | undefined;
+  /** A `SELECT` whose rows are the source; it runs as a subquery of each read. */
+  query?: string | undefined;
+  /** The event-time column (a `timestamp`, `timestamptz` or `date` column). */
+  timestampField: string;
+  /**
+   * The column saying when each row was written; of two rows of one key with the same event
+   * time, the later written wins. Absent: no such column.
+   */
+  createdTimestampColumn?: string | undefined;
+  /** Source column -> feature or join-key name, for columns named otherwise. @default {{}} */
+  fieldMapping?: Record<string, string> | undefined;
+}
+
+const PG_NAME = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
+
+const PostgresSourceInputSchema = z.strictObject({
+  ...Common,
+  table: z.string().regex(PG_NAME, {
+    error: 'expected a table name, optionally schema-qualified ("schema.table")',
+  }).optional(),
+  query: z.string().trim().min(1).optional(),
+  timestampField: NameSchema,
+  createdTimestampColumn: NameSchema.optional(),
+  fieldMapping: z.record(z.string().min(1), NameSchema).default({}),
+}).refine((v) => (v.table === undefined) !== (v.query === undefined), {
+  error: "pass either table or query (exactly one)",
+});
+type _PostgresSourceInput = Assert<
+  Equals<z.input<typeof PostgresSourceInputSchema>, PostgresSourceInput>
+>;
+
+/** A built PostgreSQL source. */
+export interface PostgresSource<N extends string = string> extends DataSource<N> {
+  /** The normalized form the registry stores. */
+  readonly spec: PostgresSourceSpec;
+}
+
+/**
+ * Defines a batch source in PostgreSQL: a table or a query. Read by the `postgres` offline
+ * store (`offline_store: { type: postgres }` in `larder.yaml`), which runs point-in-time joins
+ * and materialization reads as SQL in the database.
+ *
+ * @example
+ * ```ts
+ * import { postgresSource } from "larder";
+ * export const stats = postgresSource({
+ *   name: "driver_stats_source",
+ *   table: "analytics.driver_stats",
+ *   timestampField: "event_timestamp",
+ *   createdTimestampColumn: "created",
+ * });
+ * ```
+ */
+export function postgresSource<const N extends string>(
+  input: PostgresSourceInput & { name: N },
+): PostgresSource<N> {
+  const parsed = parseDefinition("dataSource", PostgresSourceInputSchema, input);
+  const spec: PostgresSourceSpec = {
+    name: parsed.name,
+    description: parsed.description,
+    tags: parsed.tags,
+    owner: parsed.owner,
+    kind: "postgres",
+    ...(parsed.table !== undefined ? { table: parsed.table } : {}),
+    ...(parsed.query !== undefined ? { query: parsed.query } : {}),
+    timestampField: parsed.timestampField,
+    fieldMapping: parsed.fieldMapping,
+  };
+  if (parsed.createdTimestampColumn !== undefined) {
+    spec.createdTimestampColumn = parsed.createdTimestampColumn;
+  }
+  return brand("dataSource", { kind: "dataSource" as const, name: input.name, spec });
+}
+
 const SourceRef = z.union([
   NameSchema,
-  z.custom<FileSource>((v) => isDefinition(v, "dataSource") && v.spec.kind === "file", {
-    message: "expected a file source or its name",
-  }),
-], { error: refError("a file source made with fileSource(), or its name") });
+  z.custom<FileSource | PostgresSource>(
+    (v) => isDefinition(v, "dataSource") && (v.spec.kind === "file" || v.spec.kind === "postgres"),
+    { message: "expected a file or Postgres source, or its name" },
+  ),
+], { error: refError("a batch source made with fileSource() or postgresSource(), or its name") });
 
 /** What {@linkcode pushSource} accepts. */
 export interface PushSourceInput extends CommonInput {
@@ -143,7 +226,7 @@ export interface PushSourceInput extends CommonInput {
    * The file source (or its name) where pushed rows are stored offline, beside its files, and
    * where historical retrieval reads them.
    */
-  batchSource: FileSource | string;
+  batchSource: FileSource | PostgresSource | string;
 }
 
 const PushSourceInputSchema = z.strictObject({
@@ -158,7 +241,7 @@ export interface PushSource<N extends string = string> extends DataSource<N> {
   /** The normalized form the registry stores. */
   readonly spec: PushSourceSpec;
   /** The batch source object, when it was given as an object. */
-  readonly batchSourceRef: FileSource | string;
+  readonly batchSourceRef: FileSource | PostgresSource | string;
 }
 
 /**

@@ -337,7 +337,7 @@ Deno.test("featureView() and pushSource() say what a source option expects when 
     `Feature view "stats_view": source: is required: pass ${expected}`,
   );
   const push = pushSource({ name: "p", batchSource: source });
-  const file = "a file source made with fileSource(), or its name";
+  const file = "a batch source made with fileSource() or postgresSource(), or its name";
   throwsDefinition(
     () => pushSource({ name: "q", batchSource: push as never }),
     `Data source "q": batchSource: expected ${file}, got push source "p"`,

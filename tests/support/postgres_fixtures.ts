@@ -1,0 +1,49 @@
+/**
+ * Offline fixtures in a real Postgres: each file source of a suite becomes a table holding the
+ * same rows, read through `postgresSource()` with the same timestamp fields and mapping.
+ */
+import type { FileSourceSpec, PostgresSourceSpec } from "../../registry/mod.ts";
+import type { SourceFixtures } from "../contracts/offline_store_contract.ts";
+import { createTable } from "./postgres.ts";
+
+/** The Postgres source for file source `spec`, once `rows` are in table `spec.name`. */
+export function postgresSourceFor(spec: FileSourceSpec): PostgresSourceSpec {
+  return {
+    name: spec.name,
+    description: spec.description,
+    tags: spec.tags,
+    owner: spec.owner,
+    kind: "postgres",
+    table: spec.name,
+    timestampField: spec.timestampField,
+    ...(spec.createdTimestampColumn !== undefined
+      ? { createdTimestampColumn: spec.createdTimestampColumn }
+      : {}),
+    fieldMapping: spec.fieldMapping,
+  };
+}
+
+/** {@linkcode SourceFixtures} that load each fixture into the database at `url()`. */
+export function postgresFixtures(url: () => string): SourceFixtures {
+  return {
+    async source(spec, rows) {
+      await createTable(url(), spec.name, rows);
+      return postgresSourceFor(spec);
+    },
+    missing: (name) => ({
+      ...postgresSourceFor({
+        name,
+        description: "",
+        tags: {},
+        owner: "",
+        kind: "file",
+        path: "x",
+        format: "parquet",
+        timestampField: "event_timestamp",
+        fieldMapping: {},
+      }),
+      table: `${name}_absent`,
+    }),
+    textFiles: false,
+  };
+}
