@@ -121,7 +121,7 @@ export function tripEvent(driver: number, i: number): Record<string, unknown> {
 export async function waitFor(
   what: string,
   check: () => Promise<boolean>,
-  timeoutMs = 15_000,
+  timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
