@@ -179,6 +179,7 @@ export type {
   BrokenViewLock,
   CheckSourceOptions,
   ColumnName,
+  DuckDBOfflineStoreConfig,
   EntityColumnsOf,
   EntityTableQuery,
   FeatureColumns,

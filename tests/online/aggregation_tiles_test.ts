@@ -283,6 +283,9 @@ export const trips = featureView({
   schema: { fare: "float64" },
   source: push,
   aggregations: [{ column: "fare", function: "sum", window: "1h" }],
+  // Tiles of a minute: events a minute old stay in the window whatever the clock says (with
+  // hour tiles they would fall out of it in the first minute of every hour).
+  tileSize: "1m",
 });
 `,
   });
