@@ -23,7 +23,7 @@ Deno.test("parseConfig() fills defaults for embedded stores", () => {
     cache_ttl_seconds: 60,
   });
   assert.deepEqual(config.online_store, { type: "sqlite", path: "data/online.sqlite" });
-  assert.deepEqual(config.offline_store, { type: "duckdb", memory_limit: "2GB" });
+  assert.deepEqual(config.offline_store, { type: "duckdb", engine: "wasm", memory_limit: "2GB" });
   assert.deepEqual(config.auth, { type: "none" });
 });
 

@@ -293,6 +293,7 @@ export class FeatureStore {
       const { createOfflineStore } = await loadOfflineFactory();
       const store = await createOfflineStore(this.config.offline_store, {
         mode: this.#offlineMode,
+        repoDir: this.repoDir,
       });
       this.#offline = store;
       return store;

@@ -3,7 +3,8 @@
  * view, scan every source row in plain TypeScript. Randomized data with fixed seeds, full of
  * ties on event time, NULL created times and NULL values, rows exactly on both window
  * boundaries and keys that never match. Where several rows tie on both event and created
- * time the choice is unspecified, so the oracle accepts any of them.
+ * time the choice is unspecified, so the oracle accepts any of them. Each case runs on both
+ * engines (DuckDB-WASM and native DuckDB), on the same files.
  */
 import { joinTuning } from "../../engine/offline/_pit_sql.ts";
 import assert from "node:assert/strict";
@@ -218,7 +219,11 @@ function oracle(view: OracleView, row: Row, filterByCreated: boolean): string[] 
   return best.map((r) => JSON.stringify(view.features.map((f) => r[f] ?? null)));
 }
 
-const store = new DuckDBOfflineStore({ memoryLimit: "1GB" });
+/** Both engines run on each case's data, written once. */
+const stores = {
+  wasm: new DuckDBOfflineStore({ memoryLimit: "1GB" }),
+  native: new DuckDBOfflineStore({ engine: "native", memoryLimit: "1GB", threads: 2 }),
+};
 
 const CASES = [
   { seed: 1, filterByCreatedTimestamp: false, parts: 1 },
@@ -235,7 +240,7 @@ for (const { seed, filterByCreatedTimestamp, parts } of CASES) {
       `getHistoricalFeatures() matches the brute-force oracle (seed ${seed}, filterByCreatedTimestamp ${filterByCreatedTimestamp}${
         parts > 1 ? `, joins in ${parts} parts` : ""
       })`,
-      async () => {
+      async (t) => {
         const dir = await tempDir();
         joinTuning.minParts = parts;
         try {
@@ -248,40 +253,46 @@ for (const { seed, filterByCreatedTimestamp, parts } of CASES) {
             entities: v.entities,
             features: v.features,
           }));
-          const job = await store.getHistoricalFeatures({
-            repoDir: dir,
-            entityTable: entities,
-            views: requests,
-            fullFeatureNames: true,
-            filterByCreatedTimestamp,
-          });
-          const got = await job.toRows();
-          assert.equal(got.length, entities.length);
-          let matched = 0;
-          let ambiguous = 0;
-          for (const [i, row] of entities.entries()) {
-            const out = got[i]!;
-            assert.equal(out.rid, row.rid, "entity order");
-            assert.equal(ms(out.event_timestamp), ms(row.event_timestamp));
-            for (const view of views) {
-              const tuple = JSON.stringify(
-                view.features.map((f) => out[`${view.spec.name}__${f}`] ?? null),
-              );
-              const allowed = oracle(view, row, filterByCreatedTimestamp);
-              if (allowed.length > 1) ambiguous++;
-              if (!allowed.includes(tuple)) {
-                assert.fail(
-                  `row ${i} (${
-                    JSON.stringify(row)
-                  }), view ${view.spec.name}: got ${tuple}, expected one of ${allowed.join(" | ")}`,
-                );
+          for (const [engine, store] of Object.entries(stores)) {
+            await t.step(engine, async () => {
+              const job = await store.getHistoricalFeatures({
+                repoDir: dir,
+                entityTable: entities,
+                views: requests,
+                fullFeatureNames: true,
+                filterByCreatedTimestamp,
+              });
+              const got = await job.toRows();
+              assert.equal(got.length, entities.length);
+              let matched = 0;
+              let ambiguous = 0;
+              for (const [i, row] of entities.entries()) {
+                const out = got[i]!;
+                assert.equal(out.rid, row.rid, "entity order");
+                assert.equal(ms(out.event_timestamp), ms(row.event_timestamp));
+                for (const view of views) {
+                  const tuple = JSON.stringify(
+                    view.features.map((f) => out[`${view.spec.name}__${f}`] ?? null),
+                  );
+                  const allowed = oracle(view, row, filterByCreatedTimestamp);
+                  if (allowed.length > 1) ambiguous++;
+                  if (!allowed.includes(tuple)) {
+                    assert.fail(
+                      `row ${i} (${
+                        JSON.stringify(row)
+                      }), view ${view.spec.name}: got ${tuple}, expected one of ${
+                        allowed.join(" | ")
+                      }`,
+                    );
+                  }
+                  if (allowed[0] !== JSON.stringify(view.features.map(() => null))) matched++;
+                }
               }
-              if (allowed[0] !== JSON.stringify(view.features.map(() => null))) matched++;
-            }
+              // The data must exercise both outcomes.
+              assert.ok(matched > 2000, `matched ${matched}`);
+              assert.ok(ambiguous > 0, "no ties exercised");
+            });
           }
-          // The data must exercise both outcomes.
-          assert.ok(matched > 2000, `matched ${matched}`);
-          assert.ok(ambiguous > 0, "no ties exercised");
         } finally {
           joinTuning.minParts = 1;
           await Deno.remove(dir, { recursive: true });
@@ -291,7 +302,7 @@ for (const { seed, filterByCreatedTimestamp, parts } of CASES) {
   }
 }
 
-Deno.test("getHistoricalFeatures() without an entity table matches the oracle (latest per key in [start, end])", async () => {
+Deno.test("getHistoricalFeatures() without an entity table matches the oracle (latest per key in [start, end])", async (t) => {
   const dir = await tempDir();
   try {
     const rand = prng(7);
@@ -299,29 +310,37 @@ Deno.test("getHistoricalFeatures() without an entity table matches the oracle (l
     const view = views[0]!;
     const start = new Date(T0 + 6 * 3600_000);
     const end = new Date(T0 + 30 * 3600_000);
-    const job = await store.getHistoricalFeatures({
-      repoDir: dir,
-      start,
-      end,
-      views: [{
-        view: view.spec,
-        source: view.source,
-        entities: view.entities,
-        features: view.features,
-      }],
-    });
-    const got = await job.toRows();
-    const inWindow = view.rows.filter((r) => {
-      const ts = ms(r.event_timestamp)!;
-      return ts >= start.getTime() && ts <= end.getTime();
-    });
-    const keys = [...new Set(inWindow.map((r) => r.driver_id as number))].sort((a, b) => a - b);
-    assert.deepEqual(got.map((r) => r.driver_id), keys);
-    const windowView = { ...view, rows: inWindow, spec: { ...view.spec, ttlSeconds: 0 } };
-    for (const out of got) {
-      assert.equal(ms(out.event_timestamp), end.getTime());
-      const allowed = oracle(windowView, { driver_id: out.driver_id, event_timestamp: end }, false);
-      assert.ok(allowed.includes(JSON.stringify([out.f_a ?? null, out.f_b ?? null])));
+    for (const [engine, store] of Object.entries(stores)) {
+      await t.step(engine, async () => {
+        const job = await store.getHistoricalFeatures({
+          repoDir: dir,
+          start,
+          end,
+          views: [{
+            view: view.spec,
+            source: view.source,
+            entities: view.entities,
+            features: view.features,
+          }],
+        });
+        const got = await job.toRows();
+        const inWindow = view.rows.filter((r) => {
+          const ts = ms(r.event_timestamp)!;
+          return ts >= start.getTime() && ts <= end.getTime();
+        });
+        const keys = [...new Set(inWindow.map((r) => r.driver_id as number))].sort((a, b) => a - b);
+        assert.deepEqual(got.map((r) => r.driver_id), keys);
+        const windowView = { ...view, rows: inWindow, spec: { ...view.spec, ttlSeconds: 0 } };
+        for (const out of got) {
+          assert.equal(ms(out.event_timestamp), end.getTime());
+          const allowed = oracle(
+            windowView,
+            { driver_id: out.driver_id, event_timestamp: end },
+            false,
+          );
+          assert.ok(allowed.includes(JSON.stringify([out.f_a ?? null, out.f_b ?? null])));
+        }
+      });
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -329,5 +348,5 @@ Deno.test("getHistoricalFeatures() without an entity table matches the oracle (l
 });
 
 Deno.test("store.close() after the oracle tests", async () => {
-  await store.close();
+  for (const store of Object.values(stores)) await store.close();
 });

@@ -1,0 +1,12 @@
+import { DuckDB } from "../engine/offline/mod.ts";
+const db = await DuckDB.open();
+const s = await db.connect();
+const t = await s.query("SELECT TIMESTAMPTZ '2024-01-01 00:00:00+00' AS tz, TIMESTAMP '2024-01-01' AS ts, DATE '2024-01-01' d, [1.5,2]::FLOAT[] l, 'x'::VARCHAR v, 1::HUGEINT h, 1.5::DECIMAL(10,2) dc, '\\x01'::BLOB b, TIME '01:00' tm, true bo, 1::UTINYINT u, TIMESTAMP_MS '2024-01-01' tms, TIMESTAMP_S '2024-01-01' tss, TIMESTAMP_NS '2024-01-01' tns, INTERVAL 1 day iv, uuid() id");
+for (const f of t.schema.fields) console.log(f.name, String(f.type), f.type.constructor.name, (t.getChild(f.name)?.data[0]?.values)?.constructor?.name);
+const batches = [];
+for await (const b of s.stream("SELECT range r FROM range(300000)")) batches.push(b.numRows);
+console.log(batches);
+const e = [];
+for await (const b of s.stream("SELECT range r FROM range(0)")) e.push(b.numRows);
+console.log("empty", e);
+await db.close();
