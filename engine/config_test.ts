@@ -154,3 +154,21 @@ Deno.test("parseConfig() validates the feature server's connection limits", () =
     "larder.yaml: feature_server.body_timeout_seconds: must be greater than 0, got -1",
   );
 });
+
+Deno.test("parseConfig() reads the offline engine: native DuckDB with its threads and spill folder", () => {
+  const config = parseConfig(
+    "project: demo\noffline_store:\n  engine: native\n  memory_limit: 8GB\n  threads: 4\n  temp_directory: data/spill\n",
+    { env: noEnv },
+  );
+  assert.deepEqual(config.offline_store, {
+    type: "duckdb",
+    engine: "native",
+    memory_limit: "8GB",
+    threads: 4,
+    temp_directory: "data/spill",
+  });
+  assert.equal(
+    configError("project: demo\noffline_store:\n  engine: gpu\n"),
+    'larder.yaml: offline_store.engine: expected "wasm" or "native", got "gpu"',
+  );
+});

@@ -167,15 +167,54 @@ class Validity {
   }
 }
 
-function validityOf(vector: Raw, count: number): Uint8Array | null {
-  if (count === 0) return null;
-  return bindings.vector_get_validity(vector, Math.ceil(count / 64) * 8) ?? null;
+/**
+ * One DuckDB vector of `size` rows, its buffers fetched once: each fetch copies the buffer out
+ * of DuckDB, so a list's child vector must not be fetched again for each list.
+ */
+class VectorSource {
+  readonly vector: Raw;
+  readonly size: number;
+  #data: Uint8Array | undefined;
+  #validity: Uint8Array | null | undefined;
+  #child: VectorSource | undefined;
+
+  constructor(vector: Raw, size: number) {
+    this.vector = vector;
+    this.size = size;
+  }
+
+  /** The data buffer, `width` bytes per row. */
+  data(width: number): Uint8Array {
+    this.#data ??= this.size === 0
+      ? new Uint8Array(0)
+      : bindings.vector_get_data(this.vector, this.size * width);
+    return this.#data;
+  }
+
+  /** The validity mask (`null`: every row valid). */
+  validity(): Uint8Array | null {
+    if (this.#validity === undefined) {
+      this.#validity = this.size === 0
+        ? null
+        : bindings.vector_get_validity(this.vector, Math.ceil(this.size / 64) * 8) ?? null;
+    }
+    return this.#validity;
+  }
+
+  /** A list vector's child (every list's items, one after the other). */
+  child(): VectorSource {
+    this.#child ??= new VectorSource(
+      bindings.list_vector_get_child(this.vector),
+      bindings.list_vector_get_size(this.vector),
+    );
+    return this.#child;
+  }
 }
 
 /** Accumulates one column's values over several chunks (or a child vector's ranges). */
 interface ColumnBuilder {
-  /** Appends rows `[start, start + count)` of `vector`, which holds `size` rows. */
-  append(vector: Raw, size: number, start: number, count: number): void;
+  /** Appends rows `[start, start + count)` of `source`. */
+  append(source: VectorSource, start: number, count: number): void;
   finish(): Data;
 }
 
@@ -195,11 +234,11 @@ class FixedBuilder implements ColumnBuilder {
     this.#array = array;
   }
 
-  append(vector: Raw, size: number, start: number, count: number): void {
+  append(source: VectorSource, start: number, count: number): void {
     if (count === 0) return;
-    const data = bindings.vector_get_data(vector, size * this.#width);
+    const data = source.data(this.#width);
     this.#values.push(data.subarray(start * this.#width, (start + count) * this.#width));
-    this.#validity.append(validityOf(vector, size), start, count);
+    this.#validity.append(source.validity(), start, count);
   }
 
   finish(): Data {
@@ -218,14 +257,14 @@ class BoolBuilder implements ColumnBuilder {
   readonly #values = new Validity();
   readonly #validity = new Validity();
 
-  append(vector: Raw, size: number, start: number, count: number): void {
+  append(source: VectorSource, start: number, count: number): void {
     if (count === 0) return;
-    const data = bindings.vector_get_data(vector, size);
+    const data = source.data(1);
     // DuckDB stores one byte per boolean; Arrow one bit: reuse the bit packer.
     const packed = new Uint8Array((count + 7) >> 3);
     for (let i = 0; i < count; i++) if (data[start + i]) packed[i >> 3]! |= 1 << (i & 7);
     this.#values.append(packed, 0, count);
-    this.#validity.append(validityOf(vector, size), start, count);
+    this.#validity.append(source.validity(), start, count);
   }
 
   finish(): Data {
@@ -250,11 +289,12 @@ class StringBuilder implements ColumnBuilder {
     this.#type = type;
   }
 
-  append(vector: Raw, size: number, start: number, count: number): void {
+  append(source: VectorSource, start: number, count: number): void {
     if (count === 0) return;
-    const data = bindings.vector_get_data(vector, size * 16);
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const mask = validityOf(vector, size);
+    const data = source.data(16);
+    const buffer = data.buffer as ArrayBuffer;
+    const view = new DataView(buffer, data.byteOffset, data.byteLength);
+    const mask = source.validity();
     const base = this.#validity.length;
     if (this.#offsets.length < base + count + 1) {
       const next = new Int32Array(Math.max(this.#offsets.length * 2, base + count + 1));
@@ -309,30 +349,41 @@ class ListBuilder implements ColumnBuilder {
     this.#child = child;
   }
 
-  append(vector: Raw, size: number, start: number, count: number): void {
+  append(source: VectorSource, start: number, count: number): void {
     if (count === 0) return;
-    const entries = bindings.vector_get_data(vector, size * 16);
+    const entries = source.data(16);
     const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-    const mask = validityOf(vector, size);
-    const child = bindings.list_vector_get_child(vector);
-    const childSize = bindings.list_vector_get_size(vector);
+    const mask = source.validity();
+    const child = source.child();
     const base = this.#validity.length;
     if (this.#offsets.length < base + count + 1) {
       const next = new Int32Array(Math.max(this.#offsets.length * 2, base + count + 1));
       next.set(this.#offsets);
       this.#offsets = next;
     }
+    // Consecutive lists whose items follow each other in the child are copied as one range.
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = () => {
+      if (runEnd > runStart) this.#child.append(child, runStart, runEnd - runStart);
+      runStart = runEnd = -1;
+    };
     for (let i = 0; i < count; i++) {
       const at = start + i;
       const valid = mask === null || ((mask[at >> 3]! >> (at & 7)) & 1) === 1;
       if (valid) {
         const offset = Number(view.getBigUint64(at * 16, true));
         const length = Number(view.getBigUint64(at * 16 + 8, true));
-        this.#child.append(child, childSize, offset, length);
+        if (offset !== runEnd) {
+          flush();
+          runStart = runEnd = offset;
+        }
+        runEnd += length;
         this.#childLength += length;
       }
       this.#offsets[base + i + 1] = this.#childLength;
     }
+    flush();
     this.#validity.append(mask, start, count);
   }
 
@@ -362,9 +413,9 @@ class ValueBuilder implements ColumnBuilder {
     );
   }
 
-  append(vector: Raw, size: number, start: number, count: number): void {
+  append(source: VectorSource, start: number, count: number): void {
     if (count === 0) return;
-    const values = DuckDBVector.create(vector, size, this.#duckdb);
+    const values = DuckDBVector.create(source.vector, source.size, this.#duckdb);
     for (let i = start; i < start + count; i++) {
       const value = values.getItem(i);
       this.#values.push(
@@ -446,7 +497,11 @@ export class BatchBuilder {
     const size = chunk.rowCount;
     if (size === 0) return;
     this.#builders.forEach((builder, i) => {
-      builder.append(bindings.data_chunk_get_vector(chunk.chunk, i), size, 0, size);
+      builder.append(
+        new VectorSource(bindings.data_chunk_get_vector(chunk.chunk, i), size),
+        0,
+        size,
+      );
     });
     this.rows += size;
   }
