@@ -9,6 +9,8 @@ import { DuckDB, DuckDBOfflineStore, type ViewRequest } from "../../engine/offli
 import { isLarderError } from "../../registry/mod.ts";
 import { tableFromRows } from "../../engine/offline/_values.ts";
 import { tableToIPC } from "apache-arrow";
+import { FeatureStore } from "../../mod.ts";
+import { SCALED_FEATURES, tempRepo } from "../support/repo.ts";
 import {
   entity,
   featureView,
@@ -238,6 +240,38 @@ Deno.test("native DuckDB removes the temporary directory it made, keeps a config
   await own.close();
   assert.ok((await Deno.stat(configured)).isDirectory);
   await assert.rejects(Deno.stat(ownDir), Deno.errors.NotFound);
+});
+
+Deno.test("FeatureStore on offline_store.engine: native retrieves and materializes, its temp_directory in the repo", async () => {
+  const repo = await tempRepo({
+    "larder.yaml": "project: native_demo\noffline_store:\n  engine: native\n" +
+      "  memory_limit: 256MB\n  threads: 2\n  temp_directory: tmp/duckdb\n",
+    "features.ts": SCALED_FEATURES,
+  });
+  await writeRowsParquet(repo.dir, "data/s.parquet", [
+    { user_id: 1, ts: t("2024-01-01"), x: 1.5 },
+    { user_id: 2, ts: t("2024-01-01"), x: 2.5 },
+  ]);
+  const store = await FeatureStore.open({ repo: repo.dir });
+  try {
+    await store.apply();
+    const job = await store.getHistoricalFeatures({
+      features: ["stats:x"],
+      entities: [{ user_id: 2, ts: t("2024-01-02") }, { user_id: 1, ts: t("2024-01-02") }],
+    });
+    assert.deepEqual((await job.toRows()).map((r) => r.x), [2.5, 1.5]);
+    // Arrow rows went to DuckDB through the configured folder, relative to the repo.
+    assert.ok((await Deno.stat(join(repo.dir, "tmp", "duckdb"))).isDirectory);
+    await store.materialize({ start: t("2023-12-31"), end: t("2024-01-02") });
+    const online = await store.getOnlineFeatures({
+      features: ["stats:x"],
+      entities: { user_id: [1, 2] },
+    });
+    assert.deepEqual(online.toRows().map((r) => r.x), [1.5, 2.5]);
+  } finally {
+    await store.close();
+    await repo.remove();
+  }
 });
 
 Deno.test("engines: close the stores", async () => {
