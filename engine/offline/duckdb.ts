@@ -230,6 +230,8 @@ export class DuckDBSession {
   readonly #onClose: () => void;
   /** Whether DuckDB reads Parquet files itself (see {@linkcode DuckDB.readsParquet}). */
   readonly readsParquet: boolean;
+  /** Whether DuckDB spills to disk beyond `memory_limit` (native), rather than failing (WASM). */
+  readonly spills: boolean;
   #closed = false;
 
   /** @internal Use {@linkcode DuckDB.connect}. */
@@ -238,6 +240,7 @@ export class DuckDBSession {
     this.#conn = conn;
     this.#onClose = onClose;
     this.readsParquet = readsParquet;
+    this.spills = readsParquet;
   }
 
   /** Runs statements and discards their result. */
