@@ -6,7 +6,7 @@
  *
  * small: 100k entity rows × 1 view of 1M rows; large: 1M entity rows × 3 views of 10M rows;
  * large1: the large data with one view (where Feast's template still fits in WASM memory);
- * huge: 1M entity rows × 1 view of 100M rows (about 2.4 GB of Parquet, written by native
+ * huge: 1M entity rows × 1 view of 100M rows (about 2.9 GB of Parquet, written by native
  * DuckDB), beyond the WASM heap.
  * On the same generated Parquet data (cached in bench/.data/), each in its own process so that
  * peak RSS is its own:
