@@ -2,12 +2,13 @@
 import { join } from "node:path";
 import { tableFromIPC } from "apache-arrow";
 import { DuckDB, writeParquetFile } from "../engine/offline/mod.ts";
+import { str } from "../engine/offline/_sql.ts";
 
 /** One benchmark size. */
 export interface BenchSize {
-  readonly name: "small" | "large" | "large1";
+  readonly name: "small" | "large" | "large1" | "huge";
   /** Folder under bench/.data/ (sizes may share data). */
-  readonly data: "small" | "large";
+  readonly data: "small" | "large" | "huge";
   readonly entityRows: number;
   readonly views: number;
   readonly rowsPerView: number;
@@ -48,6 +49,16 @@ export const SIZES: Record<BenchSize["name"], BenchSize> = {
     keys: 100_000,
     memoryLimit: "3.5GB",
   },
+  /** 100M source rows: more than the WASM heap holds, whatever the memory limit. */
+  huge: {
+    name: "huge",
+    data: "huge",
+    entityRows: 1_000_000,
+    views: 1,
+    rowsPerView: 100_000_000,
+    keys: 1_000_000,
+    memoryLimit: "3.5GB",
+  },
 };
 
 const DAY_US = 86_400_000_000n;
@@ -57,6 +68,8 @@ export const T0_US = 1_704_067_200_000_000n;
 export const SPAN_US = 30n * DAY_US;
 export const TTL_SECONDS = 2 * 86_400;
 const CHUNK = 1_000_000;
+/** Rows per file of the huge size, written by native DuckDB. */
+const HUGE_CHUNK = 10_000_000;
 
 /** Where a size's files live: `entities.parquet` and `view_<i>/part-<n>.parquet`. */
 export function dataDir(size: BenchSize): string {
@@ -83,6 +96,35 @@ function entitySql(from: number, to: number, keys: number): string {
     FROM range(${from}, ${to}) t(i)`;
 }
 
+/**
+ * The same rows written by native DuckDB's own Parquet writer (every core, straight to disk):
+ * parquet-wasm through DuckDB-WASM would take many minutes for 100M rows.
+ */
+async function writeNatively(size: BenchSize, dir: string): Promise<void> {
+  const db = await DuckDB.open({ engine: "native", memoryLimit: "4GB" });
+  try {
+    console.log(`generating ${size.name} data in ${dir} with native DuckDB …`);
+    await db.withSession(async (session) => {
+      const copy = (sql: string, path: string) =>
+        session.exec(`COPY (${sql}) TO ${str(path)} (FORMAT parquet, COMPRESSION snappy)`);
+      await copy(entitySql(0, size.entityRows, size.keys), join(dir, "entities.parquet"));
+      for (let v = 0; v < size.views; v++) {
+        const viewDir = join(dir, `view_${v}`);
+        await Deno.mkdir(viewDir, { recursive: true });
+        for (let from = 0, part = 0; from < size.rowsPerView; from += HUGE_CHUNK, part++) {
+          const to = Math.min(size.rowsPerView, from + HUGE_CHUNK);
+          await copy(
+            featureSql(v, from, to, size.keys),
+            join(viewDir, `part-${String(part).padStart(3, "0")}.parquet`),
+          );
+        }
+      }
+    });
+  } finally {
+    await db.close();
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
@@ -94,6 +136,11 @@ export async function ensureData(size: BenchSize): Promise<string> {
   const done = join(dir, "COMPLETE");
   if (await exists(done)) return dir;
   await Deno.mkdir(dir, { recursive: true });
+  if (size.name === "huge") {
+    await writeNatively(size, dir);
+    await Deno.writeTextFile(done, new Date().toISOString());
+    return dir;
+  }
   const db = await DuckDB.open({ memoryLimit: "2GB" });
   try {
     const session = await db.connect();

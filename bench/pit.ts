@@ -1,11 +1,13 @@
 /**
  * Point-in-time join benchmark (not a test).
  *
- *   deno run -A bench/pit.ts [small|large|large1] [--timeout-b SECONDS] [--runs N] [--only abcd]
- *     [--memory-limit 2GB]
+ *   deno run -A bench/pit.ts [small|large|large1|huge] [--timeout-b SECONDS] [--runs N]
+ *     [--only abcdnf] [--memory-limit 2GB]
  *
  * small: 100k entity rows × 1 view of 1M rows; large: 1M entity rows × 3 views of 10M rows;
- * large1: the large data with one view (where Feast's template still fits in WASM memory).
+ * large1: the large data with one view (where Feast's template still fits in WASM memory);
+ * huge: 1M entity rows × 1 view of 100M rows (about 2.9 GB of Parquet, written by native
+ * DuckDB), beyond the WASM heap.
  * On the same generated Parquet data (cached in bench/.data/), each in its own process so that
  * peak RSS is its own:
  *   (a) Larder: DuckDBOfflineStore.getHistoricalFeatures() streamed to Arrow batches, with the
@@ -17,7 +19,11 @@
  *       pruning;
  *   (d) the on-demand overhead: (a)'s request without and with an on-demand view over view_0,
  *       through `historicalFeatures` (as `FeatureStore.getHistoricalFeatures`), alternating in
- *       one process, median of the warm runs (bench/_pit_on_demand.ts).
+ *       one process, median of the warm runs (bench/_pit_on_demand.ts);
+ *   (n) Larder on the native engine (`offline_store.engine: native`): (a)'s call on every core,
+ *       at the same `memory_limit`, spilling beyond it;
+ *   (f) Feast's SQL template on native DuckDB, every core, at the same `memory_limit`, sources
+ *       loaded as (n) loads them.
  * Times are wall clock for load + join + reading the whole result, engine start excluded (it
  * is printed apart); CPU seconds of the process are printed too (wall time is noisy when the
  * machine is shared). Each process runs the join `--runs` times (default 3 small, 1 large) and
@@ -48,7 +54,7 @@ import { type BenchSize, dataDir, ensureData, SIZES, TTL_SECONDS } from "./_pit_
 import { feastSql } from "./_feast_sql.ts";
 import { cpuSeconds, onDemandChild, onDemandSection } from "./_pit_on_demand.ts";
 
-type Engine = "a" | "b" | "c";
+type Engine = "a" | "b" | "c" | "n" | "f";
 
 interface EngineResult {
   engine: Engine;
@@ -65,7 +71,7 @@ interface EngineResult {
   /** Non-null values of each view's first feature, to check that the engines agree. */
   nonNull: number[];
   peakRssMiB: number;
-  /** DuckDB `memory_limit` of the run ("" for native DuckDB: no limit set). */
+  /** DuckDB `memory_limit` of the run ("" for (c), native DuckDB with no limit set). */
   memoryLimit: string;
 }
 
@@ -183,7 +189,7 @@ async function runA(size: BenchSize, store: DuckDBOfflineStore): Promise<RunResu
   return { seconds, cpuSeconds: cpuSeconds() - cpu, rows, nonNull, phases };
 }
 
-/** (b) Feast's template on DuckDB-WASM, sources loaded exactly as Larder loads them. */
+/** (b), (f) Feast's template on DuckDB (WASM or native), sources loaded as Larder loads them. */
 async function runB(size: BenchSize, db: DuckDB): Promise<RunResult> {
   const dir = dataDir(size);
   const session = await db.connect();
@@ -342,18 +348,24 @@ async function child(
   const started = performance.now();
   let run: () => Promise<RunResult>;
   let close: () => Promise<void>;
-  const memoryLimit = engine === "a"
-    ? larderMemoryLimit(memoryLimitOverride)
-    : engine === "b"
+  const memoryLimit = engine === "b"
     ? size.memoryLimit
-    : "";
-  if (engine === "a") {
-    const store = new DuckDBOfflineStore({ memoryLimit });
+    : engine === "c"
+    ? ""
+    : larderMemoryLimit(memoryLimitOverride);
+  if (engine === "a" || engine === "n") {
+    const store = new DuckDBOfflineStore({
+      memoryLimit,
+      ...(engine === "n" ? { engine: "native" as const } : {}),
+    });
     await store.ready();
     run = () => runA(size, store);
     close = () => store.close();
-  } else if (engine === "b") {
-    const db = await DuckDB.open({ memoryLimit: size.memoryLimit });
+  } else if (engine === "b" || engine === "f") {
+    const db = await DuckDB.open({
+      memoryLimit,
+      ...(engine === "f" ? { engine: "native" as const } : {}),
+    });
     run = () => runB(size, db);
     close = () => db.close();
   } else {
@@ -464,7 +476,9 @@ async function main(): Promise<void> {
   });
   const name = (positionals[0] ?? "small") as BenchSize["name"];
   const size = SIZES[name];
-  if (!size) throw new Error(`Unknown size "${positionals[0]}": use small, large or large1`);
+  if (!size) {
+    throw new Error(`Unknown size "${positionals[0]}": use small, large, large1 or huge`);
+  }
   const runs = Number(values.runs ?? (size.name === "small" ? 3 : 1));
   const memoryLimit = values["memory-limit"];
   if (values.engine === "d") {
@@ -476,7 +490,7 @@ async function main(): Promise<void> {
   await ensureData(size);
   const timeout = Number(values.timeout ?? 3600);
   const timeoutB = Number(values["timeout-b"] ?? timeout);
-  const only = (values.only ?? "abcd").split("");
+  const only = (values.only ?? "abcdnf").split("");
   const engines = only.filter((e) => e !== "d") as Engine[];
   console.log(
     `${size.name}: ${size.entityRows.toLocaleString("en")} entity rows × ${size.views} view(s) × ` +
@@ -489,6 +503,8 @@ async function main(): Promise<void> {
     a: "(a) Larder (DuckDB-WASM, ASOF plan)",
     b: "(b) Feast SQL template (DuckDB-WASM)",
     c: "(c) native DuckDB 1 thread, Larder SQL",
+    n: "(n) Larder on native DuckDB (engine: native)",
+    f: "(f) Feast SQL template (native DuckDB)",
   };
   for (const engine of engines) {
     const result = await spawn(
@@ -496,7 +512,7 @@ async function main(): Promise<void> {
       engine,
       engine === "b" ? timeoutB : timeout,
       runs,
-      engine === "a" ? memoryLimit : undefined,
+      engine === "b" || engine === "c" ? undefined : memoryLimit,
     );
     results.set(engine, result);
     if (typeof result === "string") console.log(`${labels[engine]}: ${result}`);
@@ -527,26 +543,30 @@ async function main(): Promise<void> {
       }
     }
   }
-  const a = results.get("a");
-  for (const other of ["b", "c"] as const) {
+  for (
+    const [mine, other] of [["a", "b"], ["a", "c"], ["n", "a"], ["n", "f"], ["n", "c"]] as const
+  ) {
+    const a = results.get(mine);
     const o = results.get(other);
     if (typeof a === "object" && typeof o === "object") {
       console.log(
-        `ratio a/${other}: ${(a.seconds / o.seconds).toFixed(2)} (last run), ` +
+        `ratio ${mine}/${other}: ${(a.seconds / o.seconds).toFixed(2)} (last run), ` +
           `${(a.runs[0]! / o.runs[0]!).toFixed(2)} (first, cold run), ` +
           `${(a.cpuSeconds / o.cpuSeconds).toFixed(2)} (CPU, last run)`,
       );
       if (a.phases && o.phases) {
         const ratio = (k: keyof Phases, i: 0 | 1) => (a.phases![k][i] / o.phases![k][i]).toFixed(2);
         console.log(
-          `  by phase a/${other}: source loads ${ratio("load", 0)} (CPU ${ratio("load", 1)}), ` +
+          `  by phase ${mine}/${other}: source loads ${ratio("load", 0)} (CPU ${
+            ratio("load", 1)
+          }), ` +
             `joins ${ratio("join", 0)} (CPU ${ratio("join", 1)}), output ${
               ratio("output", 0)
             } (CPU ${ratio("output", 1)})`,
         );
       }
       if (JSON.stringify(a.nonNull) !== JSON.stringify(o.nonNull) || a.rows !== o.rows) {
-        console.log(`WARNING: (a) and (${other}) disagree on row or non-null counts`);
+        console.log(`WARNING: (${mine}) and (${other}) disagree on row or non-null counts`);
       }
     }
   }

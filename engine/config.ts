@@ -211,18 +211,37 @@ type _OnlineStoreConfig = Assert<Equals<z.output<typeof onlineStoreConfig>, Onli
  */
 export type OfflineStoreConfig = DuckDBOfflineStoreConfig | PostgresOfflineStoreConfig;
 
-/** `offline_store: { type: duckdb }`: DuckDB in WebAssembly, reading file sources. */
+/** `offline_store: { type: duckdb }`: DuckDB (WebAssembly or native), reading file sources. */
 export interface DuckDBOfflineStoreConfig {
-  /** The engine: DuckDB (in WebAssembly). @default {"duckdb"} */
+  /** The engine: DuckDB. @default {"duckdb"} */
   type: "duckdb";
-  /** Most memory the engine may use, such as `"2GB"` or `"512MiB"`. @default {"2GB"} */
+  /**
+   * Which DuckDB: `wasm` (WebAssembly: runs wherever Deno runs, one thread, a heap of at most
+   * about 4 GB) or `native` (`@duckdb/node-api`: every core, spills to disk, no ceiling).
+   * @default {"wasm"}
+   */
+  engine: "wasm" | "native";
+  /**
+   * Most memory the engine may use, such as `"2GB"` or `"512MiB"`; beyond it WASM fails the
+   * query and native spills to `temp_directory`. @default {"2GB"}
+   */
   memory_limit: string;
+  /** Native only: threads a query runs on. @default every core */
+  threads?: number | undefined;
+  /**
+   * Native only: where DuckDB spills what does not fit under `memory_limit`, relative to the
+   * repo unless absolute. @default a folder of its own under the system's temporary directory
+   */
+  temp_directory?: string | undefined;
 }
 const duckdbOfflineStoreConfig = z.strictObject({
   type: z.literal("duckdb").default("duckdb"),
+  engine: z.enum(["wasm", "native"]).default("wasm"),
   memory_limit: z.string().regex(MEMORY, {
     error: (iss) => `expected a size such as "2GB" or "512MiB", got ${JSON.stringify(iss.input)}`,
   }).default("2GB"),
+  threads: z.number().int().positive().optional(),
+  temp_directory: z.string().min(1).optional(),
 });
 type _DuckDBOfflineStoreConfig = Assert<
   Equals<z.output<typeof duckdbOfflineStoreConfig>, DuckDBOfflineStoreConfig>
@@ -489,7 +508,7 @@ export interface LarderConfig {
   registry: RegistryConfig;
   /** Where materialized features are served from. @default SQLite at `data/online.sqlite` */
   online_store: OnlineStoreConfig;
-  /** The engine for historical retrieval. @default DuckDB with 2GB */
+  /** The engine for historical retrieval. @default DuckDB-WASM with 2GB */
   offline_store: OfflineStoreConfig;
   /** How the feature server identifies callers. @default `{ type: "none" }` */
   auth: AuthConfig;
@@ -510,7 +529,11 @@ const larderConfig = z.strictObject({
     cache_ttl_seconds: 60,
   }),
   online_store: onlineStoreConfig.default({ type: "sqlite", path: "data/online.sqlite" }),
-  offline_store: offlineStoreConfig.default({ type: "duckdb", memory_limit: "2GB" }),
+  offline_store: offlineStoreConfig.default({
+    type: "duckdb",
+    engine: "wasm",
+    memory_limit: "2GB",
+  }),
   auth: authConfig.default({ type: "none" }),
   object_store: ObjectStoreConfigSchema.optional(),
   /** Definition modules, relative to the repo; default: every top-level `*.ts` module that exports. */

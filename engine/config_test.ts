@@ -23,7 +23,7 @@ Deno.test("parseConfig() fills defaults for embedded stores", () => {
     cache_ttl_seconds: 60,
   });
   assert.deepEqual(config.online_store, { type: "sqlite", path: "data/online.sqlite" });
-  assert.deepEqual(config.offline_store, { type: "duckdb", memory_limit: "2GB" });
+  assert.deepEqual(config.offline_store, { type: "duckdb", engine: "wasm", memory_limit: "2GB" });
   assert.deepEqual(config.auth, { type: "none" });
 });
 
@@ -257,5 +257,23 @@ Deno.test("parseConfig() keeps duckdb the default offline store and refuses bad 
   assert.match(
     configError("project: demo\noffline_store:\n  type: postgres\n  password: ${PGPASS}\n"),
     /environment variable "PGPASS" is not set/,
+  );
+});
+
+Deno.test("parseConfig() reads the offline engine: native DuckDB with its threads and spill folder", () => {
+  const config = parseConfig(
+    "project: demo\noffline_store:\n  engine: native\n  memory_limit: 8GB\n  threads: 4\n  temp_directory: data/spill\n",
+    { env: noEnv },
+  );
+  assert.deepEqual(config.offline_store, {
+    type: "duckdb",
+    engine: "native",
+    memory_limit: "8GB",
+    threads: 4,
+    temp_directory: "data/spill",
+  });
+  assert.equal(
+    configError("project: demo\noffline_store:\n  engine: gpu\n"),
+    'larder.yaml: offline_store.engine: expected "wasm" or "native", got "gpu"',
   );
 });

@@ -308,6 +308,7 @@ export class FeatureStore {
       const { createOfflineStore } = await loadOfflineFactory();
       const store = await createOfflineStore(this.config.offline_store, {
         mode: this.#offlineMode,
+        repoDir: this.repoDir,
       });
       this.#offline = store;
       return store;

@@ -5,7 +5,7 @@ import { type DuckDBMode, DuckDBOfflineStore } from "./offline/mod.ts";
 
 type OfflineStoreFactory<T extends OfflineStoreConfig["type"]> = (
   config: Extract<OfflineStoreConfig, { type: T }>,
-  options: { mode?: DuckDBMode },
+  options: { mode?: DuckDBMode; repoDir?: string },
 ) => Promise<OfflineStore>;
 
 const FACTORIES: { [T in OfflineStoreConfig["type"]]: OfflineStoreFactory<T> } = {
@@ -17,10 +17,13 @@ const FACTORIES: { [T in OfflineStoreConfig["type"]]: OfflineStoreFactory<T> } =
   },
 };
 
-/** Opens the configured offline engine (`worker` keeps a server's event loop free). */
+/**
+ * Opens the configured offline engine (`worker` keeps a server's event loop free with WASM;
+ * `repoDir` anchors a relative `temp_directory`).
+ */
 export function createOfflineStore(
   config: OfflineStoreConfig,
-  options: { mode?: DuckDBMode } = {},
+  options: { mode?: DuckDBMode; repoDir?: string } = {},
 ): Promise<OfflineStore> {
   const factory = FACTORIES[config.type] as OfflineStoreFactory<typeof config.type>;
   return factory(config as never, options);

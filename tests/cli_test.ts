@@ -181,7 +181,9 @@ Deno.test("larder init --no-data scaffolds a repo that plans and applies without
     const denoJson = JSON.parse(await Deno.readTextFile(join(target, "deno.json")));
     // An absolute URL of this Larder, not a path relative to where the repo was made.
     assert.equal(denoJson.imports.larder, new URL("../mod.ts", import.meta.url).href);
-    assert.equal(denoJson.imports["@duckdb/node-api"], undefined, "benchmark-only");
+    // The native offline engine (offline_store.engine: native) loads it from the repo's map.
+    assert.equal(denoJson.imports["@duckdb/node-api"], "npm:@duckdb/node-api@1.4.4-r.3");
+    assert.equal(denoJson.imports["puppeteer-core"], undefined, "test-only");
     assert.equal(
       denoJson.tasks.larder,
       `deno run -A ${new URL("../cli/main.ts", import.meta.url).href}`,

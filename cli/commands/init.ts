@@ -42,7 +42,7 @@ export function scaffoldName(file: string): string {
 export const LARDER_MODULE: string = SOURCE.module;
 
 /** Import-map entries of this Larder that only its benchmarks and tests use. */
-const NOT_FOR_REPOS = new Set(["@duckdb/node-api", "redis", "puppeteer-core"]);
+const NOT_FOR_REPOS = new Set(["redis", "puppeteer-core"]);
 
 /**
  * The repo's `deno.json`: `"larder"` mapped to {@linkcode LARDER_MODULE}; when that is a

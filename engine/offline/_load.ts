@@ -37,7 +37,7 @@ import {
   readParquetIPC,
   readParquetSchema,
 } from "./parquet.ts";
-import { ident } from "./_sql.ts";
+import { ident, str } from "./_sql.ts";
 import { remoteParquet, rowGroupsWithin } from "./_remote_parquet.ts";
 import { isObjectUrl } from "../object_store/mod.ts";
 import { localCopy } from "./source_files.ts";
@@ -425,6 +425,12 @@ export async function loadSource(
         rowGroups: isObjectUrl(file) ? await remoteRowGroups(file, options) : undefined,
       });
     }
+    // Native DuckDB reads local files itself; objects are fetched by range in TypeScript (it
+    // has no HTTP here), whichever engine runs.
+    if (session.readsParquet && !options.files.some(isObjectUrl)) {
+      await loadParquetNatively(session, options, { target, select, where });
+      return loadedSource(options);
+    }
     const chunk = tempName("chunk");
     try {
       const batchRows = batchRowsFor(needed.length);
@@ -447,6 +453,11 @@ export async function loadSource(
       throw err;
     }
   }
+  return loadedSource(options);
+}
+
+function loadedSource(options: LoadSourceOptions): LoadedSource {
+  const { layout } = options;
   return {
     table: options.table,
     keys: layout.joinKeys.map((c) => c.name),
@@ -485,6 +496,36 @@ async function remoteRowGroups(file: string, options: LoadSourceOptions): Promis
     high: options.high,
     keys,
   });
+}
+
+/**
+ * Native DuckDB reads the (already checked) Parquet files itself, all in one scan so that its
+ * threads share the row groups of every file; columns are matched by name across files, and
+ * only the needed ones are read. A failure is placed on a file by reading the files one by one.
+ */
+async function loadParquetNatively(
+  session: DuckDBSession,
+  options: LoadSourceOptions,
+  sql: { target: string; select: string; where: string },
+): Promise<void> {
+  const read = (files: readonly string[]) =>
+    session.exec(
+      `INSERT INTO ${sql.target} SELECT ${sql.select} FROM read_parquet([${
+        files.map(str).join(", ")
+      }], union_by_name = true) WHERE ${sql.where}`,
+    );
+  try {
+    await read(options.files);
+  } catch (err) {
+    if (options.files.length === 1) throw sourceError(options.source, options.files[0]!, err);
+    for (const file of options.files) {
+      await session.exec(`DELETE FROM ${sql.target}`);
+      await read([file]).catch((fileErr) => {
+        throw sourceError(options.source, file, fileErr);
+      });
+    }
+    throw sourceError(options.source, options.files[0]!, err);
+  }
 }
 
 /** The declared type of each source column a load reads (keys, timestamps, features). */
@@ -796,11 +837,17 @@ export async function loadEntities(
       try {
         const half = halfFloatColumns(await readParquetSchema(path));
         if (half.length > 0) throw new Error(halfFloatProblem(half[0]!));
-        for await (const ipc of readParquetIPC(path)) {
-          await session.insertIPC(table, ipc, { create: first });
-          first = false;
+        if (session.readsParquet) {
+          await session.exec(
+            `CREATE TABLE ${ident(table)} AS SELECT * FROM read_parquet(${str(path)})`,
+          );
+        } else {
+          for await (const ipc of readParquetIPC(path)) {
+            await session.insertIPC(table, ipc, { create: first });
+            first = false;
+          }
         }
-        if (first) {
+        if (first && !session.readsParquet) {
           await session.insertIPC(
             table,
             tableToIPC(new Table(plainSchema(await readParquetSchema(path)))),

@@ -11,6 +11,11 @@ import { type AggregateView, aggregateView } from "./_aggregate_sql.ts";
 export interface SqlRunner {
   exec(sql: string): Promise<void>;
   rows(sql: string): Promise<Record<string, unknown>[]>;
+  /**
+   * Whether DuckDB spills to disk what does not fit under `memory_limit` (native DuckDB): then a
+   * join is never split into parts to fit in memory.
+   */
+  readonly spills?: boolean;
 }
 
 /** One view's part of the join. */
@@ -276,27 +281,31 @@ const ASOF_MEMORY_FACTOR = 5;
 
 /**
  * How many parts to split the ASOF join into so that one part's sort fits in the memory left
- * under `memory_limit` (DuckDB-WASM cannot spill). Parts split the key space, so each part is
- * an independent ASOF join over a fraction of the rows, run one after the other.
+ * under `memory_limit` (DuckDB-WASM cannot spill; native DuckDB spills, so there only the tests'
+ * `minParts` splits it). Parts split the key space, so each part is an independent ASOF join over
+ * a fraction of the rows, run one after the other.
  */
 async function partCount(runner: SqlRunner, facts: SourceFacts, view: PitView): Promise<number> {
   if (facts.ordering.kind === "packed" && facts.ordering.keys.length === 0) return 1;
   if (facts.ordering.kind === "keyed" && view.keys.length === 0) return 1;
-  const [row] = await runner.rows(
-    `SELECT current_setting('memory_limit') AS lim, ` +
-      `(SELECT sum(memory_usage_bytes) FROM duckdb_memory())::VARCHAR AS used`,
-  );
-  const limit = parseSize(String(row?.lim ?? ""));
-  if (limit === undefined) return 1;
-  const used = Number(row?.used ?? 0);
-  const width = 8 +
-    view.features.reduce((sum, f) => sum + 1 + typeWidth(facts.types.get(f.column) ?? ""), 0) +
-    (facts.ordering.kind === "keyed"
-      ? view.keys.reduce((sum, k) => sum + typeWidth(facts.types.get(k) ?? ""), 0)
-      : 0);
-  const need = ASOF_MEMORY_FACTOR * width * Number(facts.rows);
-  const budget = Math.max(0.9 * limit - used, 0.1 * limit);
-  let parts = Math.max(joinTuning.minParts, Math.ceil(need / budget));
+  let parts = joinTuning.minParts;
+  if (!runner.spills) {
+    const [row] = await runner.rows(
+      `SELECT current_setting('memory_limit') AS lim, ` +
+        `(SELECT sum(memory_usage_bytes) FROM duckdb_memory())::VARCHAR AS used`,
+    );
+    const limit = parseSize(String(row?.lim ?? ""));
+    if (limit === undefined) return 1;
+    const used = Number(row?.used ?? 0);
+    const width = 8 +
+      view.features.reduce((sum, f) => sum + 1 + typeWidth(facts.types.get(f.column) ?? ""), 0) +
+      (facts.ordering.kind === "keyed"
+        ? view.keys.reduce((sum, k) => sum + typeWidth(facts.types.get(k) ?? ""), 0)
+        : 0);
+    const need = ASOF_MEMORY_FACTOR * width * Number(facts.rows);
+    const budget = Math.max(0.9 * limit - used, 0.1 * limit);
+    parts = Math.max(parts, Math.ceil(need / budget));
+  }
   if (facts.ordering.kind === "packed") {
     const slots = 2 ** (facts.ordering.bits - facts.ordering.tsBits);
     parts = Math.min(parts, slots);

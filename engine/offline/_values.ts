@@ -68,8 +68,11 @@ function converter(type: DataType, style: ValueStyle): (value: unknown) => unkno
         return style === "rows" ? v : v.toString();
       };
     }
-    case Type.Decimal:
-      return (v) => (v === null || v === undefined ? null : Number(String(v)));
+    case Type.Decimal: {
+      // apache-arrow gives the unscaled integer: 1.50 as DECIMAL(10, 2) is 150.
+      const scale = 10 ** ((type as { scale?: number }).scale ?? 0);
+      return (v) => (v === null || v === undefined ? null : Number(String(v)) / scale);
+    }
     case Type.Binary:
     case Type.LargeBinary:
     case Type.FixedSizeBinary:

@@ -1,14 +1,26 @@
 /**
- * DuckDB-WASM behind a small wrapper: the only module that imports `@duckdb/duckdb-wasm`.
+ * DuckDB behind a small wrapper: DuckDB-WASM (the only module that imports
+ * `@duckdb/duckdb-wasm`) or native DuckDB (`_duckdb_native.ts`, loaded only when asked for),
+ * both behind one backend interface, so that every query of the offline engine runs unchanged
+ * on either.
  *
- * Tabular data crosses this boundary as Arrow IPC bytes, parsed with the project's own
- * `apache-arrow`, so duckdb-wasm's bundled copy of Arrow never leaks out (its classes fail
- * `instanceof` against ours).
+ * Tabular data crosses this boundary as the project's own `apache-arrow`: WASM results come as
+ * Arrow IPC bytes parsed here, so duckdb-wasm's bundled copy of Arrow never leaks out (its
+ * classes fail `instanceof` against ours).
  */
 import { type RecordBatch, RecordBatchReader, type Table, tableFromIPC } from "apache-arrow";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LarderError } from "../../registry/mod.ts";
 import { str } from "./_sql.ts";
+
+/** Which DuckDB runs the queries. */
+export type DuckDBEngine =
+  /** DuckDB-WASM: portable (any Deno, no native code), one thread, a heap of at most ~4 GB. */
+  | "wasm"
+  /** Native DuckDB (`@duckdb/node-api`): every core, spills to disk, no heap ceiling. */
+  | "native";
 
 /** How DuckDB-WASM runs. */
 export type DuckDBMode =
@@ -20,31 +32,86 @@ export type DuckDBMode =
 /** Options for {@linkcode DuckDB.open}. */
 export interface DuckDBOptions {
   /**
-   * Where queries run.
+   * Which DuckDB (`offline_store.engine` in `larder.yaml`).
+   * @default {"wasm"}
+   */
+  readonly engine?: DuckDBEngine;
+  /**
+   * Where WASM queries run (native queries always run on DuckDB's own threads).
    * @default {"blocking"}
    */
   readonly mode?: DuckDBMode;
   /**
    * DuckDB's `memory_limit`, e.g. `"2GB"` (`offline_store.memory_limit` in `larder.yaml`).
-   * Nothing spills to disk in WASM: a query over the limit fails.
+   * WASM cannot spill to disk: a query over the limit fails. Native spills to
+   * `tempDirectory`.
    * @default {"2GB"}
    */
   readonly memoryLimit?: string;
+  /**
+   * Native only: threads DuckDB runs a query on.
+   * @default every core (`navigator.hardwareConcurrency`)
+   */
+  readonly threads?: number;
+  /**
+   * Native only: where DuckDB spills what does not fit under `memoryLimit`.
+   * @default a folder of its own under the system's temporary directory, removed on close
+   */
+  readonly tempDirectory?: string;
 }
 
-/** The operations both bundles offer, all asynchronous. */
+/** The operations every backend offers, all asynchronous. */
 interface Backend {
   connect(): Promise<number>;
   disconnect(conn: number): Promise<void>;
+  /** Runs statements, discarding their result. */
+  exec(conn: number, sql: string): Promise<void>;
+  /** A result as Arrow IPC stream bytes. */
+  runQuery(conn: number, sql: string): Promise<Uint8Array>;
+  query(conn: number, sql: string): Promise<Table>;
+  /** A result batch by batch; at least one batch (empty when there are no rows). */
+  stream(conn: number, sql: string): AsyncGenerator<RecordBatch>;
+  insertIPC(conn: number, bytes: Uint8Array, name: string, create: boolean): Promise<void>;
+  /** Forgets what DuckDB-WASM's file system holds of these files (open handles, contents). */
+  dropFiles(names: string[]): Promise<void>;
+  terminate(): Promise<void>;
+}
+
+/** The pending-query protocol of both WASM bundles. */
+interface WasmQueries {
   runQuery(conn: number, sql: string): Promise<Uint8Array>;
   startPendingQuery(conn: number, sql: string): Promise<Uint8Array | null>;
   pollPendingQuery(conn: number): Promise<Uint8Array | null>;
   /** `null`: not ready yet; empty: end of stream. */
   fetchQueryResults(conn: number): Promise<Uint8Array | null>;
-  insertIPC(conn: number, bytes: Uint8Array, name: string, create: boolean): Promise<void>;
-  /** Forgets what DuckDB-WASM's file system holds of these files (open handles, contents). */
-  dropFiles(names: string[]): Promise<void>;
-  terminate(): Promise<void>;
+}
+
+/** `exec`, `query` and `stream` over DuckDB-WASM's Arrow IPC results. */
+function wasmResults(db: WasmQueries): Pick<Backend, "exec" | "query" | "stream"> {
+  return {
+    exec: async (conn, sql) => {
+      await db.runQuery(conn, sql);
+    },
+    query: async (conn, sql) => tableFromIPC(await db.runQuery(conn, sql)),
+    stream: async function* (conn, sql) {
+      let header = await db.startPendingQuery(conn, sql);
+      while (header === null) header = await db.pollPendingQuery(conn);
+      const messages: Uint8Array[] = [header];
+      let done = false;
+      while (!done) {
+        let chunk: Uint8Array | null = null;
+        do chunk = await db.fetchQueryResults(conn); while (chunk === null);
+        if (chunk.length === 0) done = true;
+        else messages.push(chunk);
+        if (messages.length > 1 || done) {
+          // The schema message, then the batch messages fetched so far.
+          const reader = RecordBatchReader.from(messages);
+          for (const batch of reader) yield batch;
+          messages.length = 1;
+        }
+      }
+    },
+  };
 }
 
 function distFile(name: string): string {
@@ -72,13 +139,17 @@ async function blockingBackend(): Promise<Backend> {
   }
   await db.instantiate(() => {});
   db.open({});
-  return {
-    connect: () => Promise.resolve(db.connect().useUnsafe((_b, id) => id)),
-    disconnect: (conn) => Promise.resolve(db.disconnect(conn)),
+  const queries: WasmQueries = {
     runQuery: (conn, sql) => Promise.resolve(db.runQuery(conn, sql)),
     startPendingQuery: (conn, sql) => Promise.resolve(db.startPendingQuery(conn, sql, true)),
     pollPendingQuery: (conn) => Promise.resolve(db.pollPendingQuery(conn)),
     fetchQueryResults: (conn) => Promise.resolve(db.fetchQueryResults(conn)),
+  };
+  return {
+    ...queries,
+    ...wasmResults(queries),
+    connect: () => Promise.resolve(db.connect().useUnsafe((_b, id) => id)),
+    disconnect: (conn) => Promise.resolve(db.disconnect(conn)),
     insertIPC: (conn, bytes, name, create) =>
       Promise.resolve(db.insertArrowFromIPCStream(conn, bytes, { name, create })),
     dropFiles: (names) => Promise.resolve(db.dropFiles(names)),
@@ -103,13 +174,17 @@ async function workerBackend(): Promise<Backend> {
     await db.terminate();
     throw err;
   }
-  return {
-    connect: () => db.connectInternal(),
-    disconnect: (conn) => db.disconnect(conn),
+  const queries: WasmQueries = {
     runQuery: (conn, sql) => db.runQuery(conn, sql),
     startPendingQuery: (conn, sql) => db.startPendingQuery(conn, sql, true),
     pollPendingQuery: (conn) => db.pollPendingQuery(conn),
     fetchQueryResults: (conn) => db.fetchQueryResults(conn),
+  };
+  return {
+    ...queries,
+    ...wasmResults(queries),
+    connect: () => db.connectInternal(),
+    disconnect: (conn) => db.disconnect(conn),
     insertIPC: (conn, bytes, name, create) =>
       db.insertArrowFromIPCStream(conn, bytes, { name, create }),
     dropFiles: async (names) => {
@@ -117,6 +192,19 @@ async function workerBackend(): Promise<Backend> {
     },
     terminate: () => db.terminate(),
   };
+}
+
+async function nativeBackend(options: DuckDBOptions): Promise<Backend> {
+  // Loaded lazily: only a store configured with `engine: native` loads native DuckDB.
+  const native = await import("./_duckdb_native.ts");
+  const own = options.tempDirectory === undefined;
+  return await native.nativeBackend({
+    memoryLimit: options.memoryLimit ?? "2GB",
+    threads: options.threads ?? navigator.hardwareConcurrency,
+    tempDirectory: options.tempDirectory ??
+      join(tmpdir(), `larder-duckdb-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`),
+    removeTempDirectory: own,
+  });
 }
 
 function queryError(err: unknown, sql: string): LarderError {
@@ -140,18 +228,29 @@ export class DuckDBSession {
   readonly #backend: Backend;
   readonly #conn: number;
   readonly #onClose: () => void;
+  /** Whether DuckDB reads Parquet files itself (see {@linkcode DuckDB.readsParquet}). */
+  readonly readsParquet: boolean;
+  /** Whether DuckDB spills to disk beyond `memory_limit` (native), rather than failing (WASM). */
+  readonly spills: boolean;
   #closed = false;
 
   /** @internal Use {@linkcode DuckDB.connect}. */
-  constructor(backend: Backend, conn: number, onClose: () => void) {
+  constructor(backend: Backend, conn: number, onClose: () => void, readsParquet: boolean) {
     this.#backend = backend;
     this.#conn = conn;
     this.#onClose = onClose;
+    this.readsParquet = readsParquet;
+    this.spills = readsParquet;
   }
 
   /** Runs statements and discards their result. */
   async exec(sql: string): Promise<void> {
-    await this.queryIPC(sql);
+    this.#check();
+    try {
+      await this.#backend.exec(this.#conn, sql);
+    } catch (err) {
+      throw queryError(err, sql);
+    }
   }
 
   /** Runs a query and returns its result as Arrow IPC bytes. */
@@ -166,7 +265,12 @@ export class DuckDBSession {
 
   /** Runs a query and returns its result as an Arrow table. */
   async query(sql: string): Promise<Table> {
-    return tableFromIPC(await this.queryIPC(sql));
+    this.#check();
+    try {
+      return await this.#backend.query(this.#conn, sql);
+    } catch (err) {
+      throw queryError(err, sql);
+    }
   }
 
   /** Runs a query and returns its rows as plain objects (BIGINT as `bigint`, timestamps as epoch ms). */
@@ -181,32 +285,16 @@ export class DuckDBSession {
    */
   async *stream(sql: string): AsyncGenerator<RecordBatch> {
     this.#check();
-    const backend = this.#backend;
-    const conn = this.#conn;
-    let header: Uint8Array | null;
-    try {
-      header = await backend.startPendingQuery(conn, sql);
-      while (header === null) header = await backend.pollPendingQuery(conn);
-    } catch (err) {
-      throw queryError(err, sql);
-    }
-    const messages: Uint8Array[] = [header];
-    let done = false;
-    while (!done) {
-      let chunk: Uint8Array | null = null;
+    const batches = this.#backend.stream(this.#conn, sql);
+    for (;;) {
+      let next: IteratorResult<RecordBatch>;
       try {
-        do chunk = await backend.fetchQueryResults(conn); while (chunk === null);
+        next = await batches.next();
       } catch (err) {
         throw queryError(err, sql);
       }
-      if (chunk.length === 0) done = true;
-      else messages.push(chunk);
-      if (messages.length > 1 || done) {
-        // The schema message, then the batch messages fetched so far.
-        const reader = RecordBatchReader.from(messages);
-        for (const batch of reader) yield batch;
-        messages.length = 1;
-      }
+      if (next.done) return;
+      yield next.value;
     }
   }
 
@@ -244,8 +332,8 @@ export class DuckDBSession {
 }
 
 /**
- * A DuckDB-WASM database in memory, with extension autoloading off (it would hang offline)
- * and `memory_limit` set.
+ * A DuckDB database in memory (WASM or native), with extension autoloading off (it would hang
+ * offline) and `memory_limit` set.
  *
  * @example
  * ```ts
@@ -259,26 +347,42 @@ export class DuckDBSession {
 export class DuckDB {
   readonly #backend: Backend;
   readonly #sessions = new Set<DuckDBSession>();
+  readonly engine: DuckDBEngine;
   readonly mode: DuckDBMode;
   #closed = false;
 
-  private constructor(backend: Backend, mode: DuckDBMode) {
+  private constructor(backend: Backend, engine: DuckDBEngine, mode: DuckDBMode) {
     this.#backend = backend;
+    this.engine = engine;
     this.mode = mode;
   }
 
-  /** Instantiates DuckDB-WASM (about a second) and applies the settings. */
+  /**
+   * Whether DuckDB reads Parquet files itself (native), rather than being handed Arrow decoded
+   * by parquet-wasm (WASM, whose Parquet reader would have to be downloaded).
+   */
+  get readsParquet(): boolean {
+    return this.engine === "native";
+  }
+
+  /** Starts DuckDB (WASM: about a second; native: a few milliseconds) and applies the settings. */
   static async open(options: DuckDBOptions = {}): Promise<DuckDB> {
+    const engine = options.engine ?? "wasm";
     const mode = options.mode ?? "blocking";
     let backend: Backend;
     try {
-      backend = mode === "worker" ? await workerBackend() : await blockingBackend();
+      backend = engine === "native"
+        ? await nativeBackend(options)
+        : mode === "worker"
+        ? await workerBackend()
+        : await blockingBackend();
     } catch (err) {
-      throw new LarderError("INTERNAL", `Cannot start DuckDB-WASM (${mode}): ${String(err)}`, {
+      const what = engine === "native" ? "native DuckDB" : `DuckDB-WASM (${mode})`;
+      throw new LarderError("INTERNAL", `Cannot start ${what}: ${String(err)}`, {
         cause: err,
       });
     }
-    const db = new DuckDB(backend, mode);
+    const db = new DuckDB(backend, engine, mode);
     const session = await db.connect();
     try {
       // First, before any statement could trigger an extension download.
@@ -303,6 +407,7 @@ export class DuckDB {
       this.#backend,
       conn,
       () => this.#sessions.delete(session),
+      this.readsParquet,
     );
     this.#sessions.add(session);
     return session;
@@ -318,7 +423,7 @@ export class DuckDB {
     }
   }
 
-  /** Closes every session and releases the WASM instance (and the worker). */
+  /** Closes every session and releases the instance (WASM memory and worker; native threads). */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,8 +1,9 @@
-/** The offline store on DuckDB-WASM. */
+/** The offline store on DuckDB (WASM or native). */
+import { isAbsolute, resolve } from "node:path";
 import { type Table, tableToIPC } from "apache-arrow";
 import { type BatchSourceSpec, isLarderError } from "../../registry/mod.ts";
 import type { DuckDBOfflineStoreConfig } from "../config.ts";
-import { DuckDB, type DuckDBMode } from "./duckdb.ts";
+import { DuckDB, type DuckDBEngine, type DuckDBMode } from "./duckdb.ts";
 import { getHistoricalFeatures } from "./historical.ts";
 import type { HistoricalQuery, RetrievalJob } from "./historical_query.ts";
 import { checkCsvValues, type CsvHeaders, describeFiles } from "./_load.ts";
@@ -16,6 +17,11 @@ import { requireSourceKind } from "./source_kind.ts";
 /** Options for {@linkcode DuckDBOfflineStore}. */
 export interface DuckDBOfflineStoreOptions {
   /**
+   * `"wasm"` (DuckDB-WASM) or `"native"` (native DuckDB: every core, spills to disk).
+   * @default {"wasm"}
+   */
+  readonly engine?: DuckDBEngine;
+  /**
    * `"blocking"` runs queries in the calling thread (the CLI); `"worker"` in a Web Worker,
    * keeping the event loop free (servers).
    * @default {"blocking"}
@@ -26,11 +32,21 @@ export interface DuckDBOfflineStoreOptions {
    * @default {"2GB"}
    */
   readonly memoryLimit?: string;
+  /**
+   * Native only: threads per query (`offline_store.threads`).
+   * @default every core
+   */
+  readonly threads?: number;
+  /**
+   * Native only: where DuckDB spills (`offline_store.temp_directory`).
+   * @default a folder of its own under the system's temporary directory, removed on close
+   */
+  readonly tempDirectory?: string;
 }
 
 /**
- * An {@linkcode OfflineStore} on DuckDB-WASM. DuckDB starts lazily, at the first call that
- * needs it (about a second), and stays until {@linkcode DuckDBOfflineStore.close}.
+ * An {@linkcode OfflineStore} on DuckDB, WASM or native. DuckDB starts lazily, at the first
+ * call that needs it (WASM: about a second), and stays until {@linkcode DuckDBOfflineStore.close}.
  *
  * @example
  * ```ts ignore
@@ -48,12 +64,24 @@ export class DuckDBOfflineStore implements OfflineStore {
     this.#options = options;
   }
 
-  /** A store from `larder.yaml`'s `offline_store` section. */
+  /**
+   * A store from `larder.yaml`'s `offline_store` section; a relative `temp_directory` is
+   * resolved against `repoDir` (default: the working directory).
+   */
   static fromConfig(
     config: DuckDBOfflineStoreConfig,
-    options: { mode?: DuckDBMode } = {},
+    options: { mode?: DuckDBMode; repoDir?: string } = {},
   ): DuckDBOfflineStore {
-    return new DuckDBOfflineStore({ ...options, memoryLimit: config.memory_limit });
+    const temp = config.temp_directory;
+    return new DuckDBOfflineStore({
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
+      engine: config.engine,
+      memoryLimit: config.memory_limit,
+      ...(config.threads !== undefined ? { threads: config.threads } : {}),
+      ...(temp !== undefined
+        ? { tempDirectory: isAbsolute(temp) ? temp : resolve(options.repoDir ?? ".", temp) }
+        : {}),
+    });
   }
 
   #open(): Promise<DuckDB> {
@@ -64,7 +92,7 @@ export class DuckDBOfflineStore implements OfflineStore {
     return this.#db;
   }
 
-  /** Starts DuckDB now (about a second) rather than at the first call that needs it. */
+  /** Starts DuckDB now (WASM: about a second) rather than at the first call that needs it. */
   async ready(): Promise<void> {
     await this.#open();
   }

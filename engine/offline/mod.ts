@@ -1,7 +1,8 @@
 /**
  * @module
  * The offline engine: reading file sources (Parquet, CSV), point-in-time (historical)
- * retrieval and the materialization read, on DuckDB-WASM.
+ * retrieval and the materialization read, on DuckDB-WASM (the default) or native DuckDB
+ * (`engine: "native"`: every core, spilling to disk).
  *
  * @example
  * ```ts ignore
@@ -23,7 +24,13 @@ export type {
   SourceReader,
 } from "./offline_store.ts";
 export { DuckDBOfflineStore, type DuckDBOfflineStoreOptions } from "./duckdb_store.ts";
-export { DuckDB, type DuckDBMode, type DuckDBOptions, DuckDBSession } from "./duckdb.ts";
+export {
+  DuckDB,
+  type DuckDBEngine,
+  type DuckDBMode,
+  type DuckDBOptions,
+  DuckDBSession,
+} from "./duckdb.ts";
 export {
   encodeParquet,
   type ParquetReadOptions,

@@ -1,4 +1,4 @@
-/** DuckDBOfflineStore, in both modes, against the offline store contract. */
+/** DuckDBOfflineStore, on both engines (WASM in both modes), against the offline store contract. */
 import { DuckDBOfflineStore } from "../../engine/offline/mod.ts";
 import { offlineStoreContract } from "../contracts/offline_store_contract.ts";
 
@@ -13,4 +13,9 @@ offlineStoreContract(
   "DuckDBOfflineStore (worker)",
   () => new DuckDBOfflineStore({ mode: "worker", memoryLimit: "512MB" }),
   { sanitize: false },
+);
+
+offlineStoreContract(
+  "DuckDBOfflineStore (native)",
+  () => new DuckDBOfflineStore({ engine: "native", memoryLimit: "512MB", threads: 2 }),
 );
