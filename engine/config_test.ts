@@ -245,7 +245,7 @@ Deno.test("parseConfig() keeps duckdb the default offline store and refuses bad 
   const duckdb = parseConfig("project: demo\noffline_store:\n  memory_limit: 1GB\n", {
     env: noEnv,
   });
-  assert.deepEqual(duckdb.offline_store, { type: "duckdb", memory_limit: "1GB" });
+  assert.deepEqual(duckdb.offline_store, { type: "duckdb", engine: "wasm", memory_limit: "1GB" });
   assert.match(
     configError("project: demo\noffline_store:\n  type: postgres\n  url: mysql://h/db\n"),
     /offline_store\.url: expected a postgres:\/\/ or postgresql:\/\/ URL, got "mysql:\/\/h\/db"/,

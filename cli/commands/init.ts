@@ -41,8 +41,12 @@ export function scaffoldName(file: string): string {
  */
 export const LARDER_MODULE: string = SOURCE.module;
 
-/** Import-map entries of this Larder that only its benchmarks and tests use. */
-const NOT_FOR_REPOS = new Set(["redis", "puppeteer-core"]);
+/**
+ * Import-map entries of this Larder that only its benchmarks and tests use (browser driver,
+ * S3 test servers, the Workers runtime the tests start). `redis` is not one: Redis over TCP
+ * (`redis://` URLs) loads it.
+ */
+const NOT_FOR_REPOS = new Set(["puppeteer-core", "s3rver", "fauxqs", "workerd"]);
 
 /**
  * The repo's `deno.json`: `"larder"` mapped to {@linkcode LARDER_MODULE}; when that is a
