@@ -12,6 +12,7 @@ import {
   projectionName,
   type ProjectionTargetSpec,
   type ScalarType,
+  type ValueType,
   viewFields,
 } from "../../registry/mod.ts";
 import type { AggregateView } from "./_aggregate_sql.ts";
@@ -245,9 +246,27 @@ async function describeEntityInput(
   );
 }
 
-function checkEntityColumns(
-  columns: readonly Described[],
-  views: readonly PreparedView[],
+/** A column of an entity table, as an offline store described it. */
+export interface EntityTableColumn {
+  readonly name: string;
+  /** The closest Larder value type, or `undefined` when there is none. */
+  readonly valueType: ValueType | undefined;
+  /** The store's own type name, for messages. */
+  readonly typeName: string;
+}
+
+/**
+ * The entity table's columns against a retrieval's views, the same check for every offline
+ * store. Throws `INPUT_INVALID` naming the column: a join key (named by the entity-table
+ * column that holds it) the table lacks or holds with an incompatible type (numbers fit
+ * numbers), or a column named like a requested output.
+ */
+export function checkEntityColumns(
+  columns: readonly EntityTableColumn[],
+  views: readonly {
+    readonly request: ViewRequest;
+    readonly keys: readonly { name: string; type: ScalarType; entity: string }[];
+  }[],
   outputs: readonly string[],
 ): void {
   const list = columns.map((c) => `"${c.name}"`).join(", ");
@@ -263,14 +282,14 @@ function checkEntityColumns(
           { details: { column: key.name, view: view.request.view.name } },
         );
       }
-      const found = valueTypeOf(column.type);
+      const found = column.valueType;
       const ok = found === key.type ||
         (NUMERIC.has(key.type) && found !== undefined && NUMERIC.has(found));
       if (!ok) {
         throw new LarderError(
           "INPUT_INVALID",
-          `The entity table's column "${key.name}" is ${column.type}, expected ${key.type} (join key of entity "${key.entity}")`,
-          { details: { column: key.name, found: column.type, expected: key.type } },
+          `The entity table's column "${key.name}" is ${column.typeName}, expected ${key.type} (join key of entity "${key.entity}")`,
+          { details: { column: key.name, found: column.typeName, expected: key.type } },
         );
       }
     }
@@ -560,7 +579,11 @@ export async function getHistoricalFeatures(
         keyTypes,
       });
       const timestampColumn = inferTimestampColumn(columns, query.timestampColumn);
-      checkEntityColumns(columns, views, flatOutputs);
+      checkEntityColumns(
+        columns.map((c) => ({ name: c.name, valueType: valueTypeOf(c.type), typeName: c.type })),
+        views,
+        flatOutputs,
+      );
       return { views, columns, timestampColumn, keyTypes };
     });
     return new DuckDBRetrievalJob(

@@ -62,6 +62,12 @@ export type {
 export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 export { writeBatches } from "./_writers.ts";
 export { batchColumn, batchRows, tableFromRows } from "./_values.ts";
-export { planOutputs, projectionOf, requestName } from "./historical.ts";
+export {
+  checkEntityColumns,
+  type EntityTableColumn,
+  planOutputs,
+  projectionOf,
+  requestName,
+} from "./historical.ts";
 export { requireSourceKind } from "./source_kind.ts";
 export { CREATED_TIMESTAMP_COLUMN, EVENT_TIMESTAMP_COLUMN } from "./pull_latest.ts";

@@ -7,7 +7,6 @@ import { resolve } from "node:path";
 import type { RecordBatch, Table } from "apache-arrow";
 import { Table as ArrowTable } from "apache-arrow";
 import {
-  describeProjection,
   joinKeyColumn,
   LarderError,
   type PostgresSourceSpec,
@@ -16,10 +15,10 @@ import {
 import {
   type BatchOptions,
   batchRows,
+  checkEntityColumns,
   type HistoricalQuery,
   joinKeysOf,
   planOutputs,
-  projectionOf,
   requestName,
   type RetrievalJob,
   type SourceColumn,
@@ -41,7 +40,6 @@ import {
 } from "./_client.ts";
 import {
   describeEntities,
-  type EntityColumn,
   inferTimestampColumn,
   loadEntities,
   type PreparedEntities,
@@ -49,8 +47,6 @@ import {
 } from "./_entities.ts";
 import { describePgSource, requireCompatible, type Staged, stageSource } from "./_source.ts";
 import { arrowTypeOf, batchFromRows, type OutputColumn, pgTypeOf, selectAs } from "./_types.ts";
-
-const NUMERIC: ReadonlySet<string> = new Set(["int32", "int64", "float32", "float64"]);
 
 interface PreparedView {
   readonly request: ViewRequest<PostgresSourceSpec>;
@@ -93,47 +89,6 @@ async function prepareViews(
     prepared.push({ request, columns, keys, outputs: outputs[i]! });
   }
   return prepared;
-}
-
-function checkEntityColumns(
-  columns: readonly EntityColumn[],
-  views: readonly PreparedView[],
-  outputs: readonly string[],
-): void {
-  const list = columns.map((c) => `"${c.name}"`).join(", ");
-  for (const view of views) {
-    for (const key of view.keys) {
-      const column = columns.find((c) => c.name === key.name);
-      if (!column) {
-        throw new LarderError(
-          "INPUT_INVALID",
-          `The entity table has no column "${key.name}" (join key of entity "${key.entity}", needed by ${
-            describeProjection(projectionOf(view.request))
-          }; columns: ${list})`,
-          { details: { column: key.name, view: view.request.view.name } },
-        );
-      }
-      const found = column.valueType;
-      const ok = found === key.type ||
-        (NUMERIC.has(key.type) && found !== undefined && NUMERIC.has(found));
-      if (!ok) {
-        throw new LarderError(
-          "INPUT_INVALID",
-          `The entity table's column "${key.name}" is ${column.typeName}, expected ${key.type} (join key of entity "${key.entity}")`,
-          { details: { column: key.name, found: column.typeName, expected: key.type } },
-        );
-      }
-    }
-  }
-  for (const output of outputs) {
-    if (columns.some((c) => c.name === output)) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `The entity table already has a column "${output}", which is also a requested feature: rename the column or set fullFeatureNames`,
-        { details: { column: output } },
-      );
-    }
-  }
 }
 
 /** One view's lookup for each entity row `e`, as a `LEFT JOIN LATERAL`. */
