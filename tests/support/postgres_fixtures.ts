@@ -4,7 +4,15 @@
  */
 import type { FileSourceSpec, PostgresSourceSpec } from "../../registry/mod.ts";
 import type { SourceFixtures } from "../contracts/offline_store_contract.ts";
-import { createTable } from "./postgres.ts";
+import { OfflineStoreConfigSchema } from "../../engine/config.ts";
+import type { OfflineStore } from "../../engine/offline/mod.ts";
+import { PostgresOfflineStore } from "../../engine/offline_postgres/mod.ts";
+import {
+  createTable,
+  type PostgresServer,
+  skipWithoutPostgres,
+  startPostgres,
+} from "./postgres.ts";
 
 /** The Postgres source for file source `spec`, once `rows` are in table `spec.name`. */
 export function postgresSourceFor(spec: FileSourceSpec): PostgresSourceSpec {
@@ -46,4 +54,37 @@ export function postgresFixtures(url: () => string): SourceFixtures {
     }),
     textFiles: false,
   };
+}
+
+/**
+ * Runs `suite` (a shared offline suite: the contract, the PIT oracle) on PostgresOfflineStore
+ * over a PostgreSQL 15 that this test file starts first and stops last; everything is ignored
+ * where PostgreSQL is not installed.
+ */
+export function onPostgres(
+  label: string,
+  suite: (newStore: () => OfflineStore, sources: SourceFixtures) => void,
+): void {
+  const ignore = skipWithoutPostgres(`PostgresOfflineStore ${label}`);
+  let pg: PostgresServer | undefined;
+  Deno.test({
+    name: "PostgresOfflineStore: start PostgreSQL",
+    ignore,
+    fn: async () => {
+      pg = await startPostgres();
+    },
+  });
+  if (!ignore) {
+    suite(() => {
+      const config = OfflineStoreConfigSchema.parse({ type: "postgres", url: pg!.url });
+      return new PostgresOfflineStore(config as Extract<typeof config, { type: "postgres" }>);
+    }, postgresFixtures(() => pg!.url));
+  }
+  Deno.test({
+    name: "PostgresOfflineStore: stop PostgreSQL",
+    ignore,
+    fn: async () => {
+      await pg?.stop();
+    },
+  });
 }
