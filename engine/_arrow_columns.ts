@@ -22,8 +22,11 @@ import { elementType, type ScalarType, type ValueType } from "../registry/mod.ts
 import { checkColumns, type Columns, invalidValue } from "./table_writer.ts";
 import { coerceValue, INVALID, timestampMicros } from "./online/value_codec.ts";
 
-/** The Arrow type Larder writes for a value type. */
-export function arrowType(type: ValueType): DataType {
+/**
+ * The Arrow type Larder writes for a value type; timestamps carry `timezone` (`null`: none,
+ * as retrieval output from Postgres carries them).
+ */
+export function arrowType(type: ValueType, timezone: string | null = "UTC"): DataType {
   const { array, element } = elementType(type);
   const scalar: Record<ScalarType, () => DataType> = {
     int32: () => new Int32(),
@@ -33,7 +36,7 @@ export function arrowType(type: ValueType): DataType {
     string: () => new Utf8(),
     bool: () => new Bool(),
     bytes: () => new Binary(),
-    timestamp: () => new TimestampMicrosecond("UTC"),
+    timestamp: () => new TimestampMicrosecond(timezone),
   };
   const t = scalar[element]();
   return array ? new List(new Field("item", t, true)) : t;

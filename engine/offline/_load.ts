@@ -904,12 +904,30 @@ export async function loadEntities(
   }
 }
 
-/** `event_timestamp`, or the only timestamp column, or the one asked for. */
+/** A column of an entity table, for {@linkcode inferTimestampColumn}. */
+export interface TimestampCandidate {
+  readonly name: string;
+  /** The store's type name, for messages. */
+  readonly typeName: string;
+  /** Whether the column holds timestamps. */
+  readonly isTimestamp: boolean;
+}
+
+/**
+ * The entity table's event-time column: the one asked for, else `event_timestamp`, else the
+ * only timestamp column; `INPUT_INVALID` naming the columns otherwise. DuckDB's `Described`
+ * columns are taken as they are; other stores pass {@linkcode TimestampCandidate}s.
+ */
 export function inferTimestampColumn(
-  columns: readonly Described[],
+  described: readonly (Described | TimestampCandidate)[],
   requested: string | undefined,
 ): string {
-  const list = columns.map((c) => `"${c.name}" ${c.type}`).join(", ");
+  const columns = described.map((c): TimestampCandidate =>
+    "isTimestamp" in c
+      ? c
+      : { name: c.name, typeName: c.type, isTimestamp: isTimestampType(c.type) }
+  );
+  const list = columns.map((c) => `"${c.name}" ${c.typeName}`).join(", ");
   const check = (name: string) => {
     const column = columns.find((c) => c.name === name);
     if (!column) {
@@ -918,17 +936,17 @@ export function inferTimestampColumn(
         `The entity table has no column "${name}" (columns: ${list})`,
       );
     }
-    if (!isTimestampType(column.type)) {
+    if (!column.isTimestamp) {
       throw new LarderError(
         "INPUT_INVALID",
-        `The entity table's column "${name}" is ${column.type}, expected a timestamp`,
+        `The entity table's column "${name}" is ${column.typeName}, expected a timestamp`,
       );
     }
     return name;
   };
   if (requested !== undefined) return check(requested);
   if (columns.some((c) => c.name === "event_timestamp")) return check("event_timestamp");
-  const timestamps = columns.filter((c) => isTimestampType(c.type));
+  const timestamps = columns.filter((c) => c.isTimestamp);
   if (timestamps.length === 1) return timestamps[0]!.name;
   throw new LarderError(
     "INPUT_INVALID",

@@ -62,6 +62,7 @@ export type {
 export type { LatestRows, PullLatestOptions } from "./pull_latest.ts";
 export { writeBatches } from "./_writers.ts";
 export { batchColumn, batchRows, tableFromRows } from "./_values.ts";
+export { inferTimestampColumn, type TimestampCandidate } from "./_load.ts";
 export {
   checkEntityColumns,
   type EntityTableColumn,

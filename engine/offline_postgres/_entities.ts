@@ -206,42 +206,6 @@ export async function describeEntities(
   }
 }
 
-/** `event_timestamp`, or the only timestamp column, or the one asked for. */
-export function inferTimestampColumn(
-  columns: readonly EntityColumn[],
-  requested: string | undefined,
-): string {
-  const list = columns.map((c) => `"${c.name}" ${c.typeName}`).join(", ");
-  const check = (name: string) => {
-    const column = columns.find((c) => c.name === name);
-    if (!column) {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `The entity table has no column "${name}" (columns: ${list})`,
-      );
-    }
-    if (column.valueType !== "timestamp") {
-      throw new LarderError(
-        "INPUT_INVALID",
-        `The entity table's column "${name}" is ${column.typeName}, expected a timestamp`,
-      );
-    }
-    return name;
-  };
-  if (requested !== undefined) return check(requested);
-  if (columns.some((c) => c.name === "event_timestamp")) return check("event_timestamp");
-  const timestamps = columns.filter((c) => c.valueType === "timestamp");
-  if (timestamps.length === 1) return timestamps[0]!.name;
-  throw new LarderError(
-    "INPUT_INVALID",
-    timestamps.length === 0
-      ? `The entity table has no timestamp column: name one "event_timestamp" (columns: ${list})`
-      : `The entity table has several timestamp columns (${
-        timestamps.map((c) => `"${c.name}"`).join(", ")
-      }): name the event time "event_timestamp" or pass timestampColumn`,
-  );
-}
-
 function csvCell(value: unknown, type: DataType): string {
   if (value === null || value === undefined) return "";
   switch (type.typeId) {

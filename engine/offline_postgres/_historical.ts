@@ -17,6 +17,7 @@ import {
   batchRows,
   checkEntityColumns,
   type HistoricalQuery,
+  inferTimestampColumn,
   joinKeysOf,
   planOutputs,
   requestName,
@@ -40,7 +41,6 @@ import {
 } from "./_client.ts";
 import {
   describeEntities,
-  inferTimestampColumn,
   loadEntities,
   type PreparedEntities,
   prepareEntities,
@@ -212,7 +212,14 @@ export async function getHistoricalFeatures(
     const { views, columns, timestampColumn } = await withSession(deps.sql, async (session) => {
       const views = await prepareViews(session, query, outputs);
       const columns = await describeEntities(session, entities, deps.registered);
-      const timestampColumn = inferTimestampColumn(columns, query.timestampColumn);
+      const timestampColumn = inferTimestampColumn(
+        columns.map((c) => ({
+          name: c.name,
+          typeName: c.typeName,
+          isTimestamp: c.valueType === "timestamp",
+        })),
+        query.timestampColumn,
+      );
       checkEntityColumns(columns, views, flatOutputs);
       return { views, columns, timestampColumn };
     });

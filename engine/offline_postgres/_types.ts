@@ -1,14 +1,9 @@
 /** Postgres type names, Larder value types and Arrow types, and values between them. */
 import {
-  Binary,
-  Bool,
   type DataType,
   Field,
-  Float32,
   Float64,
-  Int32,
-  Int64,
-  List,
+  type List,
   makeData,
   RecordBatch,
   Schema,
@@ -20,6 +15,7 @@ import {
 } from "apache-arrow";
 import { elementType, LarderError, type ScalarType, type ValueType } from "../../registry/mod.ts";
 import { micros } from "./_client.ts";
+import { arrowType } from "../_arrow_columns.ts";
 
 /** An integer type's width in bits. */
 export function intBits(type: DataType): number {
@@ -76,21 +72,9 @@ export interface OutputColumn {
   readonly type: DataType;
 }
 
-/** The Arrow type of a Larder value type, as retrieval output carries it. */
+/** The Arrow type of a Larder value type, as retrieval output carries it (timestamps without a zone). */
 export function arrowTypeOf(type: ValueType): DataType {
-  const { array, element } = elementType(type);
-  const scalar: Record<ScalarType, () => DataType> = {
-    int32: () => new Int32(),
-    int64: () => new Int64(),
-    float32: () => new Float32(),
-    float64: () => new Float64(),
-    string: () => new Utf8(),
-    bool: () => new Bool(),
-    bytes: () => new Binary(),
-    timestamp: () => new TimestampMicrosecond(),
-  };
-  const t = scalar[element]();
-  return array ? new List(new Field("item", t, true)) : t;
+  return arrowType(type, null);
 }
 
 /** The Postgres type an Arrow column of an entity table is loaded as. */
