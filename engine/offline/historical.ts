@@ -482,6 +482,30 @@ function boundMicros(bound: WindowBound): bigint | undefined {
   return undefined;
 }
 
+/**
+ * A window retrieval's `[start, end]` in epoch microseconds, the same check for every offline
+ * store: `INPUT_INVALID` for a bound that is no date, or a start after the end.
+ */
+export function windowMicros(
+  query: { readonly start: WindowBound; readonly end: WindowBound },
+): { low: bigint; high: bigint } {
+  const low = boundMicros(query.start);
+  const high = boundMicros(query.end);
+  if (low === undefined || high === undefined) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      "start and end must be valid dates (or epoch microseconds as bigints)",
+    );
+  }
+  if (low > high) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `start (${isoMicros(low)}) is after end (${isoMicros(high)})`,
+    );
+  }
+  return { low, high };
+}
+
 /** A job that builds its SQL in a fresh session on each run. */
 class DuckDBRetrievalJob implements RetrievalJob {
   readonly columns: readonly string[];
@@ -614,20 +638,7 @@ export async function getHistoricalFeatures(
     );
   }
 
-  const low = boundMicros(query.start);
-  const high = boundMicros(query.end);
-  if (low === undefined || high === undefined) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      "start and end must be valid dates (or epoch microseconds as bigints)",
-    );
-  }
-  if (low > high) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      `start (${isoMicros(low)}) is after end (${isoMicros(high)})`,
-    );
-  }
+  const { low, high } = windowMicros(query);
   const views = await db.withSession((session) => prepareViews(session, query, outputs));
   const keyColumns: { name: string; type: ScalarType }[] = [];
   for (const view of views) {

@@ -69,6 +69,7 @@ export {
   planOutputs,
   projectionOf,
   requestName,
+  windowMicros,
 } from "./historical.ts";
 export { requireSourceKind } from "./source_kind.ts";
 export { CREATED_TIMESTAMP_COLUMN, EVENT_TIMESTAMP_COLUMN } from "./pull_latest.ts";

@@ -24,10 +24,9 @@ import {
   type RetrievalJob,
   type SourceColumn,
   type ViewRequest,
-  type WindowBound,
+  windowMicros,
   writeBatches,
 } from "../offline/mod.ts";
-import { isoMicros } from "../timestamps.ts";
 import {
   fetchInChunks,
   pgError,
@@ -181,12 +180,6 @@ class PostgresRetrievalJob implements RetrievalJob {
   }
 }
 
-function boundMicros(bound: WindowBound): bigint | undefined {
-  if (typeof bound === "bigint") return bound;
-  if (bound instanceof Date && !isNaN(bound.getTime())) return BigInt(bound.getTime()) * 1000n;
-  return undefined;
-}
-
 function ttlOf(request: ViewRequest): bigint {
   return BigInt(Math.round(request.view.ttlSeconds * 1_000_000));
 }
@@ -296,20 +289,7 @@ export async function getHistoricalFeatures(
     );
   }
 
-  const low = boundMicros(query.start);
-  const high = boundMicros(query.end);
-  if (low === undefined || high === undefined) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      "start and end must be valid dates (or epoch microseconds as bigints)",
-    );
-  }
-  if (low > high) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      `start (${isoMicros(low)}) is after end (${isoMicros(high)})`,
-    );
-  }
+  const { low, high } = windowMicros(query);
   const views = await withSession(deps.sql, (session) => prepareViews(session, query, outputs));
   const keyColumns: { name: string; type: ScalarType }[] = [];
   for (const view of views) {
