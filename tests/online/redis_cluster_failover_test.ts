@@ -57,6 +57,8 @@ Deno.test({
       const ok = await server.request("POST", "/get-online-features", { body: REQUEST });
       assert.equal(ok.status, 200, ok.text);
       const expected = ok.json;
+      // Every replica holds the rows before a master dies (replication is asynchronous).
+      await c.waitUntilOk();
 
       const victim = await c.masterOf(`{${clusterBucket("driver_id=1001")}}`);
       victimPort = victim;
@@ -205,6 +207,7 @@ Deno.test({
         record: { eventMicros: id, createdMicros: null, values: { v: id } },
       }));
       await store.write("v", rows);
+      await c.waitUntilOk();
       const keys = IDS.map((id) => ({ view: "v", entityKey: `driver_id=${id}` }));
       const outcomes: string[] = [];
       const deadline = Date.now() + 15_000;

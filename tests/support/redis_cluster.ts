@@ -49,7 +49,8 @@ export interface RedisCluster {
   masterOf(key: string): Promise<number>;
   /**
    * Waits until every node still running says `cluster_state:ok`, `masters` masters serve the
-   * slots, none of them killed, and every replica's link to its master is up.
+   * slots, none of them killed, and every other running node is a replica that has applied its
+   * master's whole replication stream (so a master killed next fails over with nothing lost).
    */
   waitUntilOk(options?: { readonly timeoutMs?: number }): Promise<void>;
   /** Stops every node (SIGKILL: nothing is persisted) and removes the working directory; idempotent. */
@@ -329,13 +330,28 @@ async function startOnce(options: StartRedisClusterOptions): Promise<RedisCluste
     stop,
   };
 
-  /** Every running replica has its link to its master up. */
+  /**
+   * Every running node that is not a master is a replica in sync: its link to its master up and
+   * its master's whole replication stream applied. A restarted master first comes back claiming
+   * its old role and turns replica only once the cluster tells it so, then loads a full copy;
+   * a replica in that state would be promoted empty if its master died, so it must not count.
+   */
   const replicasInSync = async (): Promise<boolean> => {
-    for (const node of running()) {
-      const info = await cli(node.port, "INFO", "replication").catch(() => "");
-      if (info.includes("role:slave") && !info.includes("master_link_status:up")) return false;
+    const infos = await Promise.all(
+      running().map(async (node) => await cli(node.port, "INFO", "replication").catch(() => "")),
+    );
+    const field = (info: string, name: string) => info.match(new RegExp(`^${name}:(.*)$`, "m"))?.[1];
+    let inSync = 0;
+    for (const info of infos) {
+      if (field(info, "role")?.trim() !== "master") continue;
+      const offset = Number(field(info, "master_repl_offset"));
+      for (const [, state, replicaOffset] of info.matchAll(/^slave\d+:.*state=(\w+),offset=(\d+)/gm)) {
+        if (state === "online" && Number(replicaOffset) === offset) inSync++;
+      }
     }
-    return true;
+    const replicaNodes = infos.filter((info) => field(info, "role")?.trim() === "slave");
+    const linked = replicaNodes.every((info) => field(info, "master_link_status")?.trim() === "up");
+    return linked && inSync === running().length - masters;
   };
 
   try {
