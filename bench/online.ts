@@ -2,7 +2,8 @@
  * Online read latency at the SDK level (`getOnlineFeatures`, registry document in memory):
  * p50/p99 for 1/10/100 entity rows x 1/5/10 feature views (5 float64 features each), for
  * SQLite and Deno KV (local files), Redis over HTTP (real `@upstash/redis` client -> Redis
- * HTTP bridge -> redis-server) and Redis over TCP (`redis_tcp`: node-redis, RESP2, straight to
+ * HTTP bridge -> redis-server, followed by a raw `fetch` of the same pipeline through the same
+ * bridge: its floor) and Redis over TCP (`redis_tcp`: node-redis, RESP2, straight to
  * redis-server, followed by a raw node-redis `MGET` of the same keys on the same server, the
  * floor the SDK's read is compared with), and a Redis Cluster of three masters over TCP
  * (`redis_cluster`, followed by the raw floor there: node-redis `createCluster` sending the
@@ -302,91 +303,102 @@ async function measureCpu(online: OnlineStore): Promise<string[]> {
 }
 
 /**
- * p50/p99 of a raw node-redis `MGET` of the keys the SDK's read of each shape sends (one
- * command: at most 1000 keys), on the same server: what the SDK's read is compared with.
+ * p50/p99 of a floor the SDK's read is compared with, per measured shape: `read` gets the keys
+ * the SDK's read of that shape sends (random entities each call, `view_<v>:driver_id=<id>` as
+ * written by `load`) and must fetch them the cheapest way the same server allows.
  */
-async function measureRaw(url: string): Promise<string[]> {
-  const client = createClient({ url, RESP: 2 });
-  await client.connect();
+async function measureFloor(
+  label: string,
+  read: (keys: { view: number; id: number }[]) => Promise<void>,
+): Promise<string[]> {
   const out: string[] = [];
-  try {
-    for (const rows of [1, 10, 100]) {
-      for (const views of [1, 5, 10]) {
-        if (SHAPES && !SHAPES.has(`${rows}x${views}`)) continue;
-        const times: number[] = [];
-        for (let i = -WARMUP; i < ITERATIONS; i++) {
-          const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
-          const keys = Array.from(
-            { length: views },
-            (_, v) => ids.map((id) => `larder:bench:view_${v}:driver_id=${id}`),
-          ).flat();
-          const t0 = performance.now();
-          const found = await client.sendCommand(["MGET", ...keys]) as (string | null)[];
-          const ms = performance.now() - t0;
-          if (found.length !== keys.length || found[0] === null) throw new Error("bad raw read");
-          if (i >= 0) times.push(ms);
-        }
-        times.sort((a, b) => a - b);
-        out.push(
-          `| raw node-redis MGET | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
-            quantile(times, 0.5).toFixed(2)
-          } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
-        );
+  for (const rows of [1, 10, 100]) {
+    for (const views of [1, 5, 10]) {
+      if (SHAPES && !SHAPES.has(`${rows}x${views}`)) continue;
+      const times: number[] = [];
+      for (let i = -WARMUP; i < ITERATIONS; i++) {
+        const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
+        const keys = Array.from({ length: views }, (_, view) => ids.map((id) => ({ view, id })))
+          .flat();
+        const t0 = performance.now();
+        await read(keys);
+        const ms = performance.now() - t0;
+        if (i >= 0) times.push(ms);
       }
+      times.sort((a, b) => a - b);
+      out.push(
+        `| ${label} | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
+          quantile(times, 0.5).toFixed(2)
+        } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
+      );
     }
-  } finally {
-    await client.close();
   }
   return out;
 }
 
+const redisKey = ({ view, id }: { view: number; id: number }) =>
+  `larder:bench:view_${view}:driver_id=${id}`;
+
 /**
- * p50/p99 of the raw floor on a Redis Cluster: node-redis `createCluster` sending one `MGET` per
- * slot (an entity's views share its hash tag) of the keys the SDK's read of each shape sends,
- * all at once, each to its master.
+ * The floor on one `redis-server` over TCP: a raw node-redis `MGET` of the keys (one command:
+ * at most 1000 keys), the command the SDK's read sends.
+ */
+async function measureRaw(url: string): Promise<string[]> {
+  const client = createClient({ url, RESP: 2 });
+  await client.connect();
+  try {
+    return await measureFloor("raw node-redis MGET", async (keys) => {
+      const found = await client.sendCommand(["MGET", ...keys.map(redisKey)]) as (string | null)[];
+      if (found.length !== keys.length || found[0] === null) throw new Error("bad raw read");
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * The floor through the Redis HTTP bridge: one plain `fetch` posting the same pipeline the SDK
+ * sends (`[["MGET", …keys]]`) to `/pipeline` with the same token, its JSON answer parsed.
+ */
+async function measureRawFetch(url: string, token: string): Promise<string[]> {
+  const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  return await measureFloor("raw fetch of the pipeline", async (keys) => {
+    const res = await fetch(`${url}/pipeline`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify([["MGET", ...keys.map(redisKey)]]),
+    });
+    const [entry] = await res.json() as [{ result?: (string | null)[] }];
+    if (entry?.result?.length !== keys.length || entry.result[0] === null) {
+      throw new Error(`bad raw fetch: ${res.status}`);
+    }
+  });
+}
+
+/**
+ * The floor on a Redis Cluster: node-redis `createCluster` sending one `MGET` per slot (an
+ * entity's views share its hash tag) of the keys, all at once, each to its master.
  */
 async function measureRawCluster(seeds: readonly string[]): Promise<string[]> {
   const client = createCluster({ rootNodes: seeds.map((url) => ({ url })), RESP: 2 });
   client.on("error", () => {});
   await client.connect();
-  const out: string[] = [];
   try {
-    for (const rows of [1, 10, 100]) {
-      for (const views of [1, 5, 10]) {
-        if (SHAPES && !SHAPES.has(`${rows}x${views}`)) continue;
-        const times: number[] = [];
-        for (let i = -WARMUP; i < ITERATIONS; i++) {
-          const ids = Array.from({ length: rows }, () => Math.floor(Math.random() * ENTITIES));
-          const bySlot = new Map<number, string[]>();
-          for (const id of ids) {
-            for (let v = 0; v < views; v++) {
-              const key = `larder:bench:view_${v}:{${
-                clusterBucket(`driver_id=${id}`)
-              }}driver_id=${id}`;
-              const slot = clusterSlot(key);
-              bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
-            }
-          }
-          const t0 = performance.now();
-          const found = await Promise.all(
-            [...bySlot.values()].map((keys) => client.mGet(keys)),
-          );
-          const ms = performance.now() - t0;
-          if (found[0]?.[0] == null) throw new Error("bad raw read");
-          if (i >= 0) times.push(ms);
-        }
-        times.sort((a, b) => a - b);
-        out.push(
-          `| raw node-redis cluster MGETs | ${rows} | ${views} | ${views * FEATURES_PER_VIEW} | ${
-            quantile(times, 0.5).toFixed(2)
-          } | ${quantile(times, 0.99).toFixed(2)} | ${quantile(times, 0.999).toFixed(2)} |`,
-        );
+    return await measureFloor("raw node-redis cluster MGETs", async (keys) => {
+      const bySlot = new Map<number, string[]>();
+      for (const { view, id } of keys) {
+        const key = `larder:bench:view_${view}:{${
+          clusterBucket(`driver_id=${id}`)
+        }}driver_id=${id}`;
+        const slot = clusterSlot(key);
+        bySlot.set(slot, [...(bySlot.get(slot) ?? []), key]);
       }
-    }
+      const found = await Promise.all([...bySlot.values()].map((part) => client.mGet(part)));
+      if (found[0]?.[0] == null) throw new Error("bad raw read");
+    });
   } finally {
     await client.close();
   }
-  return out;
 }
 
 async function run(online: OnlineStore): Promise<void> {
@@ -411,6 +423,7 @@ try {
       const stack = await startRedisStack(BRIDGE);
       try {
         await run(new RedisOnlineStore({ project: "bench", url: stack.url, token: stack.token }));
+        lines.push(...await measureRawFetch(stack.url, stack.token));
       } finally {
         await stack.stop();
       }

@@ -24,16 +24,22 @@ function tooLarge(limit: number): ApiError {
 }
 
 /**
- * The body's bytes; throws `TOO_LARGE` for a declared length over `limit`, and as soon as more
- * than `limit` bytes arrive (the bytes are counted whatever the header says: a `Request` built
- * in process may declare less than it holds).
+ * The body's bytes; throws `TOO_LARGE` for a declared length over `limit`, and for more than
+ * `limit` bytes (the bytes are counted whatever the header says: a `Request` built in process
+ * may declare less than it holds).
  */
 async function readAll(req: Request, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > limit) {
-    throw tooLarge(limit);
-  }
+  const length = declared !== null && /^\d+$/.test(declared) ? Number(declared) : undefined;
+  if (length !== undefined && length > limit) throw tooLarge(limit);
   if (req.body === null) return new Uint8Array();
+  if (length !== undefined) {
+    // Deno's HTTP server ends a body at its declared length, so taking it whole is bounded
+    // (and one native read, where a stream reader costs a promise per chunk).
+    const bytes = new Uint8Array(await req.arrayBuffer());
+    if (bytes.byteLength > limit) throw tooLarge(limit);
+    return bytes;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
@@ -57,27 +63,63 @@ async function readAll(req: Request, limit: number): Promise<Uint8Array> {
   return out;
 }
 
+/** A body being read, and what to do when its time is up. */
+interface Waiting {
+  readonly at: number;
+  readonly expire: () => void;
+}
+
+/**
+ * How often the bodies being read are checked against their deadlines: one timer for all of
+ * them (a timer per request costs more than the rest of reading a small body), so a body
+ * times out up to this much after its limit.
+ */
+const TICK_MS = 50;
+const waiting = new Set<Waiting>();
+let ticker: ReturnType<typeof setInterval> | undefined;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const w of waiting) {
+    if (now >= w.at) {
+      unwatch(w);
+      w.expire();
+    }
+  }
+}
+
+function watch(w: Waiting): void {
+  waiting.add(w);
+  ticker ??= setInterval(sweep, TICK_MS);
+}
+
+/** Stops watching `w`; the timer stops with the last body, so nothing outlives the reads. */
+function unwatch(w: Waiting): void {
+  waiting.delete(w);
+  if (waiting.size === 0 && ticker !== undefined) {
+    clearInterval(ticker);
+    ticker = undefined;
+  }
+}
+
 /** The body's bytes; throws `REQUEST_TIMEOUT` when they do not all arrive in time. */
-async function readBytes(req: Request, limit: BodyLimit): Promise<Uint8Array> {
-  const reading = readAll(req, limit.bytes);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
+function readBytes(req: Request, limit: BodyLimit): Promise<Uint8Array> {
+  const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+  const w: Waiting = {
+    at: performance.now() + limit.timeoutMs,
+    expire: () => {
       const seconds = limit.timeoutMs / 1000;
       reject(
         new ApiError("REQUEST_TIMEOUT", `Request body was not received within ${seconds} s`, {
           details: { timeoutSeconds: seconds },
         }),
       );
-    }, limit.timeoutMs);
-  });
-  try {
-    return await Promise.race([reading, expired]);
-  } finally {
-    clearTimeout(timer);
-    // After a timeout, the read fails when the connection closes: nobody is waiting for it.
-    reading.catch(() => {});
-  }
+    },
+  };
+  watch(w);
+  // After a timeout, the read fails when the connection closes: nobody is waiting for it.
+  readAll(req, limit.bytes).then(resolve, reject).finally(() => unwatch(w));
+  return promise;
 }
 
 /**
