@@ -130,6 +130,7 @@ export type { TransformLoader } from "../on_demand.ts";
 export {
   commitOnlineWrite,
   type PreparedOnlineWrite,
+  prepareOnlineRows,
   prepareOnlineWrite,
   writeOnline,
   type WriteOnlineDeps,

@@ -73,6 +73,25 @@ function databaseClass(): new (path: string) => DatabaseSync {
 const KEYS_PER_READ = 500;
 /** Rows per write transaction: bounds how long other writers wait for the write lock. */
 const ROWS_PER_TRANSACTION = 2_000;
+/**
+ * Rows per upsert statement, largest first: a statement of many rows costs far less per row
+ * than one per row (the rows of one write have distinct keys).
+ */
+const ROWS_PER_UPSERT = [100, 10, 1] as const;
+
+/**
+ * An upsert of `n` rows that replaces a stored row only when the new one's event time is later
+ * (a row that is not newer counts no change).
+ */
+function upsertSql(n: number): string {
+  return `INSERT INTO larder_online VALUES ${Array(n).fill("(?, ?, ?, ?, ?, ?)").join(", ")}
+ON CONFLICT (project, view, entity_key) DO UPDATE SET
+  event_micros = excluded.event_micros,
+  created_micros = excluded.created_micros,
+  feature_values = excluded.feature_values
+WHERE excluded.event_micros > larder_online.event_micros`;
+}
+
 /** Read statements kept, by key count (request shapes repeat). */
 const READ_STATEMENTS = 64;
 
@@ -131,9 +150,9 @@ FROM k JOIN larder_online r ON r.project = ?1 AND r.view = k.v AND r.entity_key 
  * writer, and several processes (feature servers, materialization) share it; writers wait for
  * each other up to `busyTimeoutMs`.
  *
- * Writes are one `INSERT … ON CONFLICT DO UPDATE … WHERE excluded.event_micros >
- * event_micros` per row inside a transaction: skip-if-not-newer is decided by SQLite itself,
- * atomically, and the statement's change count says whether the row was written. A read of any
+ * Writes are `INSERT … ON CONFLICT DO UPDATE … WHERE excluded.event_micros > event_micros`
+ * statements of up to 100 rows inside a transaction: skip-if-not-newer is decided by SQLite
+ * itself, atomically, and the statements' change counts say how many rows were written. A read of any
  * number of keys is one statement (per 500 keys). Commits are `synchronous = NORMAL`: a power
  * loss may lose the last writes (materialization writes them again), a crashed process does not.
  *
@@ -156,6 +175,7 @@ export class SqliteOnlineStore implements OnlineStore {
   readonly #project: string;
   readonly #reads = new Map<number, ReadStatement>();
   readonly #statements = new Map<string, StatementSync>();
+  readonly #upserts = new Map<number, StatementSync>();
   #closed = false;
 
   private constructor(db: DatabaseSync, project: string, name: string) {
@@ -221,36 +241,42 @@ export class SqliteOnlineStore implements OnlineStore {
     return statement;
   }
 
+  #upsert(rows: number): StatementSync {
+    let statement = this.#upserts.get(rows);
+    if (statement === undefined) {
+      statement = this.#db.prepare(upsertSql(rows));
+      this.#upserts.set(rows, statement);
+    }
+    return statement;
+  }
+
   /** Writes rows (a repeated key: only its newest row, the first of equals, is offered). */
   write(view: string, given: readonly OnlineRow[]): Promise<OnlineWriteResult> {
     const rows = newestOfEachKey(given);
     let written = 0;
     try {
-      const upsert = this.#prepare(
-        `INSERT INTO larder_online VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (project, view, entity_key) DO UPDATE SET
-  event_micros = excluded.event_micros,
-  created_micros = excluded.created_micros,
-  feature_values = excluded.feature_values
-WHERE excluded.event_micros > larder_online.event_micros`,
-      );
       for (let start = 0; start < rows.length; start += ROWS_PER_TRANSACTION) {
         const end = Math.min(rows.length, start + ROWS_PER_TRANSACTION);
         let changed = 0;
         this.#db.exec("BEGIN IMMEDIATE");
         try {
-          for (let i = start; i < end; i++) {
-            const { entityKey, record } = rows[i]!;
-            changed += Number(
-              upsert.run(
-                this.#project,
-                view,
-                entityKey,
-                record.eventMicros,
-                record.createdMicros,
-                JSON.stringify(record.values),
-              ).changes,
-            );
+          let i = start;
+          for (const size of ROWS_PER_UPSERT) {
+            if (end - i < size) continue;
+            const upsert = this.#upsert(size);
+            const params = new Array<SqlValue>(6 * size);
+            for (; end - i >= size; i += size) {
+              for (let r = 0; r < size; r++) {
+                const { entityKey, record } = rows[i + r]!;
+                params[6 * r] = this.#project;
+                params[6 * r + 1] = view;
+                params[6 * r + 2] = entityKey;
+                params[6 * r + 3] = record.eventMicros;
+                params[6 * r + 4] = record.createdMicros;
+                params[6 * r + 5] = JSON.stringify(record.values);
+              }
+              changed += Number(upsert.run(...params).changes);
+            }
           }
           this.#db.exec("COMMIT");
         } catch (err) {
@@ -412,6 +438,7 @@ WHERE larder_locks.expires_at <= ?7`,
       this.#closed = true;
       this.#reads.clear();
       this.#statements.clear();
+      this.#upserts.clear();
       this.#db.close();
     }
     return Promise.resolve();

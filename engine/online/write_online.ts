@@ -141,13 +141,7 @@ export async function prepareOnlineWrite(
   data: EntityColumns | EntityRows,
 ): Promise<PreparedOnlineWrite> {
   const doc = await documentOf(deps.registry);
-  const view = viewOf(doc, viewName);
-  if (!view.online) {
-    throw new LarderError(
-      "INPUT_INVALID",
-      `Feature view "${viewName}" is not served online (online: false)`,
-    );
-  }
+  const view = onlineViewOf(doc, viewName);
   const source = viewBatchSource(doc, view);
   const joinKeys = viewJoinKeys(doc, view);
   const columns = asColumns(data);
@@ -186,10 +180,45 @@ export async function prepareOnlineWrite(
     },
     { timestampColumn: source.timestampField },
   );
+  return await preparedOf(doc, view, events, deps.transforms);
+}
+
+/**
+ * {@linkcode prepareOnlineWrite} for rows already checked and encoded by their caller (the
+ * stream processor, which reads each event's fields as their declared types once, as
+ * `toOnlineRows` would): the view is checked, the values are not. Input from outside the
+ * engine goes through {@linkcode prepareOnlineWrite}.
+ */
+export async function prepareOnlineRows(
+  deps: Omit<WriteOnlineDeps, "online">,
+  viewName: string,
+  events: readonly OnlineRow[],
+): Promise<PreparedOnlineWrite> {
+  const doc = await documentOf(deps.registry);
+  return await preparedOf(doc, onlineViewOf(doc, viewName), events, deps.transforms);
+}
+
+function onlineViewOf(doc: RegistryDocument, viewName: string): FeatureViewSpec {
+  const view = viewOf(doc, viewName);
+  if (!view.online) {
+    throw new LarderError(
+      "INPUT_INVALID",
+      `Feature view "${viewName}" is not served online (online: false)`,
+    );
+  }
+  return view;
+}
+
+async function preparedOf(
+  doc: RegistryDocument,
+  view: FeatureViewSpec,
+  events: readonly OnlineRow[],
+  transforms: TransformLoader | undefined,
+): Promise<PreparedOnlineWrite> {
   const rows = newestPerKey(events);
-  const derived = (await loadWriteTimeViews(doc, view, deps.transforms))
+  const derived = (await loadWriteTimeViews(doc, view, transforms))
     .map((od) => ({ view: od.spec.name, rows: writeTimeRows(od, rows) }));
-  return { view: viewName, spec: view, events, rows, derived };
+  return { view: view.name, spec: view, events, rows, derived };
 }
 
 /** Writes what {@linkcode prepareOnlineWrite} prepared, skip-if-not-newer. */

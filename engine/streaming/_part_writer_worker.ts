@@ -3,6 +3,7 @@
  * `writeTable` and answers `done` or the error as data.
  */
 import { isLarderError } from "../../registry/mod.ts";
+import { loadArrowColumns, loadOffline } from "../lazy.ts";
 import { writeTable } from "../table_writer.ts";
 import type { PartJob, PartReply } from "./part_writer.ts";
 
@@ -10,6 +11,12 @@ const scope = globalThis as unknown as {
   postMessage(message: PartReply): void;
   onmessage: ((event: MessageEvent<PartJob>) => void) | null;
 };
+
+// Loaded now rather than while the first part waits (a failure to load is that write's error).
+void Promise.all([
+  loadArrowColumns("Writing a table"),
+  loadOffline("Writing a Parquet file"),
+]).catch(() => {});
 
 scope.onmessage = async ({ data: job }) => {
   try {

@@ -10,7 +10,16 @@ import {
   type StreamSourceSpec,
   type ValueType,
 } from "../../registry/mod.ts";
-import { coerceValue, INVALID, type JoinKey, notOfType } from "../online/mod.ts";
+import {
+  coerceValue,
+  encodeValue,
+  entityKey,
+  INVALID,
+  type JoinKey,
+  notOfType,
+  type OnlineRow,
+  type StoredValue,
+} from "../online/mod.ts";
 import { runTransform } from "../on_demand.ts";
 import type { DeadLetter, StreamEntry } from "./broker.ts";
 
@@ -35,6 +44,11 @@ export interface EventRows {
   /** The entries that became rows, in row order. */
   readonly entries: StreamEntry[];
   readonly columns: RowColumns;
+  /**
+   * The same rows as the online store takes them (keyed, timestamped, encoded), built from
+   * the values checked once for both: what `toOnlineRows` would make of `columns`.
+   */
+  readonly online: OnlineRow[];
   readonly dead: DeadLetter[];
 }
 
@@ -82,8 +96,12 @@ function checkedRows(
   const fields = fieldsOf(plan);
   const out = fields.map(() => [] as unknown[]);
   const kept: StreamEntry[] = [];
+  const online: OnlineRow[] = [];
   const dead: DeadLetter[] = [];
   const values = new Array<unknown>(fields.length);
+  // Fields are keys, then the timestamp, then the features (see fieldsOf).
+  const keyCount = plan.joinKeys.length;
+  const keyValues = new Array<unknown>(keyCount);
   entries: for (let i = 0; i < entries.length; i++) {
     for (let c = 0; c < fields.length; c++) {
       const value = typed(fields[c]!, get(fields[c]!, i));
@@ -93,14 +111,28 @@ function checkedRows(
       }
       values[c] = value;
     }
-    for (let c = 0; c < fields.length; c++) out[c]!.push(values[c]);
+    const stored: Record<string, StoredValue> = {};
+    for (let c = 0; c < fields.length; c++) {
+      const field = fields[c]!;
+      out[c]!.push(values[c]);
+      if (c < keyCount) keyValues[c] = values[c];
+      else if (c > keyCount) stored[field.name] = encodeValue(values[c], field.type);
+    }
+    online.push({
+      entityKey: entityKey(plan.joinKeys, keyValues),
+      record: {
+        eventMicros: (values[keyCount] as Date).getTime() * 1000,
+        createdMicros: null,
+        values: stored,
+      },
+    });
     kept.push(entries[i]!);
   }
   const columns: RowColumns = {};
   fields.forEach((f, c) => {
     columns[f.role === "timestamp" ? plan.batch.timestampField : f.name] = out[c]!;
   });
-  return { entries: kept, columns, dead };
+  return { entries: kept, columns, online, dead };
 }
 
 /** Event columns of `entries`: every field any of them has, `null` where one lacks it. */

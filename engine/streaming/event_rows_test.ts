@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { FeatureViewSpec, StreamSourceSpec } from "../../registry/mod.ts";
 import type { StreamEntry } from "./broker.ts";
+import { toOnlineRows } from "../online/mod.ts";
 import { eventRows, type StreamViewPlan } from "./event_rows.ts";
 
 const view: FeatureViewSpec = {
@@ -85,5 +86,23 @@ Deno.test("eventRows() runs a transform per event when the batch fails, isolatin
   assert.match(
     typed.dead[0]!.reason,
     /the transform of stream feature view "v": column "fare" row 0: expected float64, got "1"/,
+  );
+});
+
+Deno.test("eventRows() makes the online rows toOnlineRows() makes of its columns", () => {
+  const rows = eventRows(plan, [
+    entry("1", { driver_id: "7", ts: "2026-01-01T00:00:00.123Z", fare: "1.5" }),
+    entry("2", { driver_id: 8, ts: 1_767_225_600_000, fare: "NaN" }),
+    entry("3", { driver_id: "x", ts: "2026-01-01T00:00:00Z" }),
+    entry("4", { driver_id: "9007199254740993", ts: "2026-01-02", fare: "-0" }),
+  ]);
+  assert.equal(rows.online.length, 3);
+  assert.deepEqual(
+    rows.online,
+    toOnlineRows({ name: "v", joinKeys: plan.joinKeys, features: view.features }, {
+      keys: [rows.columns.driver_id!],
+      features: [rows.columns.fare!],
+      eventTs: rows.columns.event_timestamp!,
+    }),
   );
 });

@@ -33,6 +33,11 @@ export class PartWriter {
   #next = 0;
   readonly #waiting = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
 
+  /** Starts the worker now (it loads the Parquet writer while nothing waits for it). */
+  start(): void {
+    this.#worker ??= this.#start();
+  }
+
   /** Writes `columns` to `file` as `writeTable` does, in the worker. */
   write(
     file: string,

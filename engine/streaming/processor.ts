@@ -17,7 +17,13 @@ import {
   viewBatchSource,
 } from "../../registry/mod.ts";
 import type { StreamingConfig } from "../config.ts";
-import { type OnlineStore, viewJoinKeys, writeOnline } from "../online/mod.ts";
+import {
+  commitOnlineWrite,
+  type OnlineRow,
+  type OnlineStore,
+  prepareOnlineRows,
+  viewJoinKeys,
+} from "../online/mod.ts";
 import type { TransformLoader } from "../on_demand.ts";
 import { pushedFilesFolder, pushOffline } from "../push_offline.ts";
 import type { DeadLetter, StreamBroker, StreamEntry } from "./broker.ts";
@@ -251,11 +257,20 @@ type Settings = {
   flushMs: number;
 };
 
+/** Rows of entries `kept`, as columns and as online rows. */
+interface OnlineRows {
+  readonly kept: StreamEntry[];
+  readonly columns: RowColumns;
+  readonly online: OnlineRow[];
+}
+
 /** Rows waiting for the next offline part, and their entries. */
 interface Held {
   columns: RowColumns;
   entries: StreamEntry[];
   since: number;
+  /** When the read of the first-read of them was sent (they were delivered after). */
+  readAt: number;
 }
 
 /** The consumer of one view. */
@@ -273,6 +288,10 @@ class ViewWorker {
   /** Ids of the entries of the part being appended (the flush acknowledges them). */
   readonly #flushingIds = new Set<string>();
   #flushing: Promise<void> = Promise.resolve();
+  /** The flush that has not started yet, if one is queued. */
+  #nextFlush: Promise<void> | undefined;
+  /** Flushes queued or running. */
+  #flushesQueued = 0;
   #ledger: Promise<OfflineLedger> | undefined;
   readonly #parts = new PartWriter();
   #signal: AbortSignal = new AbortController().signal;
@@ -310,13 +329,18 @@ class ViewWorker {
     try {
       await this.#readLag();
       // Loads the offline writer now rather than while the first batch waits for it.
-      if (this.#writeOffline) await this.#offlineLedger();
+      if (this.#writeOffline) {
+        this.#parts.start();
+        await this.#offlineLedger();
+      }
       while (!signal.aborted && this.#fatal === undefined) {
         while (inFlight.size >= this.#o.maxInFlight) await Promise.race(inFlight);
         if (signal.aborted || this.#fatal !== undefined) break;
         let entries: StreamEntry[] = [];
+        // Before the read: the broker delivered what it answers after this.
+        const readAt = performance.now();
         try {
-          const now = performance.now();
+          const now = readAt;
           if (
             !this.broker.capabilities.redeliversByItself &&
             now - lastReclaim >= this.#o.reclaimIntervalMs
@@ -334,7 +358,7 @@ class ViewWorker {
           continue;
         }
         if (entries.length > 0) {
-          const batch = this.#process(entries).catch((err) => {
+          const batch = this.#process(entries, readAt).catch((err) => {
             this.#fatal ??= err;
           }).finally(() => inFlight.delete(batch));
           inFlight.add(batch);
@@ -382,7 +406,7 @@ class ViewWorker {
     }
   }
 
-  async #process(entries: StreamEntry[]): Promise<void> {
+  async #process(entries: StreamEntry[], readAt: number): Promise<void> {
     const started = performance.now();
     const stats = this.#stats;
     stats.events += entries.length;
@@ -392,7 +416,9 @@ class ViewWorker {
     let columns = rows.columns;
     const dead: DeadLetter[] = [...rows.dead];
     if (this.#writeOnline && kept.length > 0) {
-      const written = await this.#retrying(() => this.#writeOnlineIsolating(kept, columns));
+      const written = await this.#retrying(() =>
+        this.#writeOnlineIsolating({ kept, columns, online: rows.online })
+      );
       if (written === GAVE_UP) return;
       ({ kept, columns } = written);
       dead.push(...written.dead);
@@ -411,7 +437,7 @@ class ViewWorker {
         else holding.push(i);
       });
       stats.offlineDuplicatesSkipped += ackNow.length;
-      this.#hold(holding.map((i) => kept[i]!), pick(columns, holding));
+      this.#hold(holding.map((i) => kept[i]!), pick(columns, holding), readAt);
     } else ackNow.push(...kept);
     if (dead.length > 0) {
       if (await this.#retrying(() => this.broker.deadLetter(dead)) === GAVE_UP) return;
@@ -420,7 +446,16 @@ class ViewWorker {
     }
     if (ackNow.length > 0) await this.#ack(ackNow);
     this.#metrics.observeBatch(this.#view, performance.now() - started);
-    if (this.#held && this.#held.entries.length >= this.#o.flushRows) await this.#flush();
+    if (this.#held && this.#held.entries.length >= this.#o.flushRows) {
+      // Parts are written in the background, one at a time, while reading and online writes go
+      // on; a batch waits only while the part before is still being written.
+      if (this.#flushesQueued > 0) await this.#flushing;
+      if (this.#held && this.#held.entries.length >= this.#o.flushRows) {
+        this.#flush().catch((err) => {
+          this.#fatal ??= err;
+        });
+      }
+    }
   }
 
   async #ack(entries: readonly StreamEntry[]): Promise<void> {
@@ -430,24 +465,25 @@ class ViewWorker {
   }
 
   /**
-   * Writes rows online; a row the store refuses (`INPUT_INVALID`) becomes a dead letter and
-   * the others are written (one by one when the error does not say which row).
+   * Writes rows online (checked by `eventRows` already); a row refused (`INPUT_INVALID`, or
+   * `DEFINITION_INVALID` from a write-time transform) becomes a dead letter and the others
+   * are written (one by one when the error does not say which row).
    */
   async #writeOnlineIsolating(
-    kept: StreamEntry[],
-    columns: RowColumns,
+    rows: OnlineRows,
   ): Promise<{ kept: StreamEntry[]; columns: RowColumns; dead: DeadLetter[] }> {
+    let { kept, columns, online: given } = rows;
     const dead: DeadLetter[] = [];
     const online = await this.#deps.online();
     const deps = {
       registry: this.#deps.doc,
-      online,
       ...(this.#deps.transforms ? { transforms: this.#deps.transforms } : {}),
     };
     for (;;) {
       if (kept.length === 0) return { kept, columns, dead };
       try {
-        const result = await writeOnline(deps, this.#view, columns);
+        const prepared = await prepareOnlineRows(deps, this.#view, given);
+        const result = await commitOnlineWrite(online, prepared);
         this.#stats.onlineRows += kept.length;
         this.#stats.onlineWritten += result.written;
         return { kept, columns, dead };
@@ -462,6 +498,7 @@ class ViewWorker {
           dead.push({ entry: kept[row]!, view: this.#view, reason: err.message });
           const rest = kept.map((_, i) => i).filter((i) => i !== row);
           columns = pick(columns, rest);
+          given = rest.map((i) => given[i]!);
           kept = rest.map((i) => kept[i]!);
           continue;
         }
@@ -472,7 +509,11 @@ class ViewWorker {
         // The error names no row: find the bad ones by writing each row alone.
         const good: number[] = [];
         for (let i = 0; i < kept.length; i++) {
-          const one = await this.#writeOnlineIsolating([kept[i]!], pick(columns, [i]));
+          const one = await this.#writeOnlineIsolating({
+            kept: [kept[i]!],
+            columns: pick(columns, [i]),
+            online: [given[i]!],
+          });
           dead.push(...one.dead);
           if (one.kept.length === 1) good.push(i);
         }
@@ -490,12 +531,13 @@ class ViewWorker {
       .then((dir) => new OfflineLedger(dir, this.#view));
   }
 
-  #hold(entries: StreamEntry[], columns: RowColumns): void {
+  #hold(entries: StreamEntry[], columns: RowColumns, readAt: number): void {
     if (entries.length === 0) return;
     if (!this.#held) {
-      this.#held = { columns: pick(columns, []), entries: [], since: performance.now() };
+      this.#held = { columns: pick(columns, []), entries: [], since: performance.now(), readAt };
     }
     const held = this.#held;
+    held.readAt = Math.min(held.readAt, readAt);
     // An entry delivered again while held (taken back after a stall) is held once.
     const ids = new Set(held.entries.map((e) => e.id));
     entries.forEach((e, i) => {
@@ -505,9 +547,18 @@ class ViewWorker {
     });
   }
 
-  /** Appends the held rows as one part, then acknowledges their entries. Serialized. */
+  /**
+   * Appends the held rows as one part, then acknowledges their entries. Serialized; a flush
+   * asked for while another waits to start is that one (it takes whatever is held then).
+   */
   #flush(): Promise<void> {
-    const run = this.#flushing.then(() => this.#flushHeld());
+    if (this.#nextFlush) return this.#nextFlush;
+    this.#flushesQueued++;
+    const run = this.#flushing.then(() => {
+      this.#nextFlush = undefined;
+      return this.#flushHeld();
+    }).finally(() => this.#flushesQueued--);
+    this.#nextFlush = run;
     this.#flushing = run.catch(() => {});
     return run;
   }
@@ -528,7 +579,14 @@ class ViewWorker {
     const ledger = await this.#offlineLedger();
     // Entries another process took over while they were held (this one stalled) are its to
     // write; the rest cannot be taken over while the part is written.
-    const owned = await this.#retrying(() => this.broker.renew(held.entries));
+    // Entries delivered less than half of `reclaimIdleMs` ago cannot have been taken over, and
+    // have at least that half left before another consumer may take them: only held entries
+    // older than that (this process stalled) are renewed, which costs the broker a command per
+    // entry.
+    const young = performance.now() - held.readAt < this.#o.reclaimIdleMs / 2;
+    const owned = young
+      ? held.entries
+      : await this.#retrying(() => this.broker.renew(held.entries));
     if (owned === GAVE_UP) return;
     const ownedIds = new Set(owned.map((e) => e.id));
     const rows = held.entries.map((e, i) => ownedIds.has(e.id) ? i : -1).filter((i) => i >= 0);

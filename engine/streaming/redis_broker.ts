@@ -39,18 +39,39 @@ function pairs(flat: readonly unknown[]): Map<string, unknown> {
 /**
  * Resets the idle time of the entries this consumer still owns (XCLAIM to itself with JUSTID,
  * which leaves delivery counts alone) and returns their ids; others are left as they are.
+ * ARGV: group, consumer, the lowest and highest of the ids, then the ids. This consumer's
+ * pending entries in that range are listed a page at a time (one XPENDING per page, not one
+ * per entry: the script holds the server while it runs), and claimed a chunk at a time.
  */
 const RENEW = `
+local group, consumer = ARGV[1], ARGV[2]
+local mine = {}
+local from = ARGV[3]
+while true do
+  local page = redis.call('XPENDING', KEYS[1], group, from, ARGV[4], 1000, consumer)
+  for _, p in ipairs(page) do mine[p[1]] = true end
+  if #page < 1000 then break end
+  from = '(' .. page[#page][1]
+end
 local out = {}
-for i = 3, #ARGV do
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
-  if p[1] and p[1][2] == ARGV[2] then
-    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
-    out[#out + 1] = ARGV[i]
-  end
+for i = 5, #ARGV do
+  if mine[ARGV[i]] then out[#out + 1] = ARGV[i] end
+end
+for i = 1, #out, 1000 do
+  local args = {'XCLAIM', KEYS[1], group, consumer, 0}
+  for j = i, math.min(i + 999, #out) do args[#args + 1] = out[j] end
+  args[#args + 1] = 'JUSTID'
+  redis.call(unpack(args))
 end
 return out
 `;
+
+/** Entry ids in stream order: milliseconds, then sequence. */
+function idBefore(a: string, b: string): boolean {
+  const [am, as] = a.split("-").map(Number) as [number, number];
+  const [bm, bs] = b.split("-").map(Number) as [number, number];
+  return am < bm || (am === bm && as < bs);
+}
 
 /** Milliseconds part of a Redis entry id (`1733000000000-0`). */
 function idTime(id: string): number {
@@ -182,6 +203,11 @@ export class RedisStreamBroker implements StreamBroker {
 
   async renew(entries: readonly StreamEntry[]): Promise<StreamEntry[]> {
     if (entries.length === 0) return [];
+    let [low, high] = [entries[0]!.id, entries[0]!.id];
+    for (const { id } of entries) {
+      if (idBefore(id, low)) low = id;
+      else if (idBefore(high, id)) high = id;
+    }
     const [reply] = await this.#writerTransport().pipeline([
       [
         "EVAL",
@@ -190,6 +216,8 @@ export class RedisStreamBroker implements StreamBroker {
         this.#source.stream,
         this.#group,
         this.consumer,
+        low,
+        high,
         ...entries.map((e) => e.id),
       ],
     ]);
