@@ -155,6 +155,9 @@ Deno.test({
             const redelivered = reports.reduce((n, r) => n + r.redelivered, 0);
             if (orphaned > 0) assert.ok(redelivered >= orphaned, `${redelivered} < ${orphaned}`);
             assert.ok(reports.every((r) => r.pending === 0));
+            // The survivors left the group as they stopped; the killed one could not.
+            const [info] = await redisCli.pipeline([["XINFO", "CONSUMERS", "scale", group]]);
+            assert.deepEqual((info!.result as unknown[][]).map((c) => c[1]), ["p1"]);
           } finally {
             await killAll(processes);
             await redisCli.close();
