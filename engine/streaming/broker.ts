@@ -104,6 +104,13 @@ export interface StreamBroker {
   lag(): Promise<BrokerLag>;
   /** Appends events to the stream (for producers, tests and benchmarks); returns their ids. */
   publish(events: readonly Readonly<Record<string, unknown>>[]): Promise<string[]>;
+  /**
+   * Before a clean stop: removes this consumer from its group (Redis: `XGROUP DELCONSUMER`)
+   * unless it still holds entries it read and did not acknowledge, which stay pending for the
+   * group to take over. Returns whether it held none (and so, where the broker keeps a record
+   * per consumer, is gone). NATS has no record to remove: the durable consumer is the group.
+   */
+  leave(): Promise<boolean>;
   /** Disconnects; entries read and not acknowledged stay pending for the group. */
   close(): Promise<void>;
 }

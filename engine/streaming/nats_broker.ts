@@ -284,6 +284,10 @@ export class NatsStreamBroker implements StreamBroker {
     return ids;
   }
 
+  leave(): Promise<boolean> {
+    return Promise.resolve(this.#unacked.size === 0);
+  }
+
   async close(): Promise<void> {
     const messages = this.#messages;
     this.#messages = undefined;

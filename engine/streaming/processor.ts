@@ -377,6 +377,8 @@ class ViewWorker {
       await this.#flushing.catch(() => {});
       await this.#readLag();
       this.#parts.close();
+      // A consumer name per process: gone from the group unless it still holds entries.
+      await this.broker.leave().catch(() => false);
       await this.broker.close();
     }
     if (this.#fatal !== undefined) throw this.#fatal;

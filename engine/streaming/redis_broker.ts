@@ -73,6 +73,16 @@ function idBefore(a: string, b: string): boolean {
   return am < bm || (am === bm && as < bs);
 }
 
+/**
+ * Deletes consumer ARGV[2] of group ARGV[1] when it has no pending entries (DELCONSUMER
+ * would drop them from the group's pending list, out of reach of XAUTOCLAIM); 1 if gone.
+ */
+const LEAVE = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
 /** Milliseconds part of a Redis entry id (`1733000000000-0`). */
 function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf("-")));
@@ -341,6 +351,18 @@ export class RedisStreamBroker implements StreamBroker {
       if (r.error !== undefined) throw this.#failure("append events", r.error);
       return String(r.result);
     });
+  }
+
+  async leave(): Promise<boolean> {
+    const [reply] = await this.#writerTransport().pipeline([
+      ["EVAL", LEAVE, "1", this.#source.stream, this.#group, this.consumer],
+    ]);
+    if (reply?.error !== undefined) {
+      // No stream or no group: no consumer either.
+      if (reply.error.startsWith("NOGROUP") || /no such key/i.test(reply.error)) return true;
+      throw this.#failure("leave the consumer group", reply.error);
+    }
+    return Number(reply?.result) === 1;
   }
 
   async close(): Promise<void> {

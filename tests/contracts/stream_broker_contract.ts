@@ -3,7 +3,8 @@
  * made from the start of the stream, events read in order and decoded, acknowledged entries
  * never delivered again, unacknowledged entries of a consumer that died delivered again to
  * another (through `reclaim()` or, for brokers that redeliver by themselves, `read()`), the
- * entries of a group shared between its consumers, dead letters read back with their reason
+ * entries of a group shared between its consumers, a consumer that leaves the group keeping
+ * what it did not acknowledge for the others, dead letters read back with their reason
  * and payload, and the group's lag.
  */
 import assert from "node:assert/strict";
@@ -167,6 +168,29 @@ export async function streamBrokerContract(
       });
       assert.deepEqual(back.map((e) => e.id).sort(), got.slice(1).map((e) => e.id).sort());
       await restarted.ack(back);
+    });
+
+    await t.step("leave() keeps unacknowledged entries for the group", async () => {
+      const { source, broker: leaving } = await fresh("g", "leaving");
+      opened.push(leaving);
+      await leaving.open();
+      await leaving.publish(events(3));
+      const got = await collect(leaving, 3);
+      await leaving.ack(got.slice(0, 1));
+      assert.equal(await leaving.leave(), false);
+      await leaving.close();
+      const heir = await open(source, "heir");
+      const taken = await collect(heir, 2, { reclaimIdleMs: under.idleMs, timeoutMs: 10_000 });
+      assert.deepEqual(taken.map((e) => e.id).sort(), got.slice(1).map((e) => e.id).sort());
+      await heir.ack(taken);
+      assert.equal(await heir.leave(), true);
+      assert.deepEqual(await heir.lag(), { undelivered: 0, pending: 0 });
+      // The group goes on without it.
+      await heir.publish(events(1, 20));
+      const next = await open(source, "next");
+      const after = await collect(next, 1, { reclaimIdleMs: under.idleMs });
+      assert.deepEqual(after.map((e) => e.event?.driver_id), ["20"]);
+      await next.ack(after);
     });
 
     await t.step("consumers of one group share its entries, each entry to one", async () => {

@@ -340,12 +340,15 @@ async function startOnce(options: StartRedisClusterOptions): Promise<RedisCluste
     const infos = await Promise.all(
       running().map(async (node) => await cli(node.port, "INFO", "replication").catch(() => "")),
     );
-    const field = (info: string, name: string) => info.match(new RegExp(`^${name}:(.*)$`, "m"))?.[1];
+    const field = (info: string, name: string) =>
+      info.match(new RegExp(`^${name}:(.*)$`, "m"))?.[1];
     let inSync = 0;
     for (const info of infos) {
       if (field(info, "role")?.trim() !== "master") continue;
       const offset = Number(field(info, "master_repl_offset"));
-      for (const [, state, replicaOffset] of info.matchAll(/^slave\d+:.*state=(\w+),offset=(\d+)/gm)) {
+      for (
+        const [, state, replicaOffset] of info.matchAll(/^slave\d+:.*state=(\w+),offset=(\d+)/gm)
+      ) {
         if (state === "online" && Number(replicaOffset) === offset) inSync++;
       }
     }
