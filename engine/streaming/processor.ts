@@ -580,11 +580,10 @@ class ViewWorker {
   async #appendHeld(held: Held): Promise<void> {
     const ledger = await this.#offlineLedger();
     // Entries another process took over while they were held (this one stalled) are its to
-    // write; the rest cannot be taken over while the part is written.
-    // Entries delivered less than half of `reclaimIdleMs` ago cannot have been taken over, and
-    // have at least that half left before another consumer may take them: only held entries
-    // older than that (this process stalled) are renewed, which costs the broker a command per
-    // entry.
+    // write; renewing the rest keeps them from being taken over while the part is written.
+    // Entries delivered less than half of `reclaimIdleMs` ago cannot have been taken over and
+    // have at least that half left (if every process uses the same `reclaimIdleMs`), so only
+    // older holds are renewed: a renew costs Redis ~20 ms per 5,000 entries.
     const young = performance.now() - held.readAt < this.#o.reclaimIdleMs / 2;
     const owned = young
       ? held.entries
